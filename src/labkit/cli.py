@@ -1,0 +1,93 @@
+"""What the Invoke tasks do, kept out of ``tasks.py`` so it can be tested and reused.
+
+Each function prints its result and raises ``LabkitError`` for user errors; ``guard``
+turns those into a one-line message and exit code 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import LabkitError
+from labkit.params import ParamError, parse_set
+
+ROOT = Path.cwd()
+DEFAULT_INVENTORY = "inventory/hosts.yml"
+DEFAULT_PLAYBOOK = "playbooks/lerobot-loop-lag.yml"
+DEFAULT_TARGET = "sim"
+DEFAULT_RUNS = "runs"
+
+
+def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn``; a user error becomes ``invoke.Exit`` with its message (no traceback)."""
+    from invoke import Exit
+
+    try:
+        return fn(*args, **kwargs)
+    except ParamError as exc:
+        raise Exit(f"labkit: error: --set: {exc}", code=2) from None
+    except LabkitError as exc:
+        raise Exit(f"labkit: error: {exc}", code=2) from None
+
+
+def hosts(inventory: str = DEFAULT_INVENTORY, as_json: bool = False, out=sys.stdout) -> None:
+    """Print hosts, groups and resolved variables (``--json``: ansible-inventory --list)."""
+    from labkit.inventory import Inventory
+
+    inv = Inventory(inventory)
+    if as_json:
+        print(inv.to_json(), file=out)
+        return
+    print(f"inventory {inv.path}", file=out)
+    print("groups:", file=out)
+
+    def tree(name: str, depth: int) -> None:
+        g = inv.groups[name]
+        members = f"  hosts: {', '.join(g.hosts)}" if g.hosts else ""
+        print(f"{'  ' * depth}- {name}{members}", file=out)
+        for child in g.children:
+            tree(child, depth + 1)
+
+    tree("all", 1)
+    print("hosts:", file=out)
+    for name in inv.hosts:
+        values, origins = inv.resolve(name)
+        print(f"  {name}  (groups: {', '.join(inv.ancestors(name)) or 'ungrouped'})", file=out)
+        for key in sorted(values):
+            print(f"    {key}: {json.dumps(values[key], default=str)}   # {origins[key]}", file=out)
+
+
+def plan(
+    name: str,
+    target: str = DEFAULT_TARGET,
+    playbook: str = DEFAULT_PLAYBOOK,
+    inventory: str = DEFAULT_INVENTORY,
+    sets: list[str] | None = None,
+    out=sys.stdout,
+):
+    """Print the fully resolved experiment without touching the host."""
+    from labkit.inventory import Inventory
+    from labkit.plan import resolve
+    from labkit.playbook import load_playbook
+
+    pb = load_playbook(playbook)
+    inv = Inventory(inventory)
+    p = resolve(pb, inv, name, target, parse_set(sets))
+    print(p.render(), file=out)
+    return p
+
+
+def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
+    """List a playbook's experiments and hypotheses."""
+    from labkit.playbook import load_playbook
+
+    pb = load_playbook(playbook)
+    print(f"{pb.name}: {pb.model.description}", file=out)
+    for name, exp in pb.experiments.items():
+        print(f"  {name:8s} x{exp.repeats}  {exp.description}", file=out)
+    for hyp in pb.model.hypotheses:
+        print(f"  {hyp.id:8s} {hyp.title}", file=out)

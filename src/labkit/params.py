@@ -1,0 +1,314 @@
+"""The parameters an experiment can set, with their types and allowed ranges.
+
+Record parameters use LeRobot's own dotted names (``dataset.fps``), so ``--set`` reads
+like a ``lerobot-record`` flag; camera parameters (``cameras``, ``camera.fps`` ...) and host
+settings (``settings.cpu_governor`` ...) are labkit's. One registry serves playbook
+validation, ``--set`` parsing and the command builder, so a typo such as ``dataset_fsp``
+is caught everywhere with the same "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Param:
+    key: str
+    kind: str  # int, number, bool, str, str_list, mapping, backend
+    help: str
+    check: Callable[[Any], bool] | None = None
+    expect: str = ""  # what the check wants, for the error message
+    nullable: bool = False
+
+
+def _p(key: str, kind: str, help: str, check=None, expect: str = "", nullable: bool = False):
+    return Param(key, kind, help, check, expect, nullable)
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+def _non_negative(v) -> bool:
+    return v >= 0
+
+
+CV2_BACKENDS = {
+    "ANY": 0,
+    "V4L2": 200,
+    "DSHOW": 700,
+    "PVAPI": 800,
+    "ANDROID": 1000,
+    "AVFOUNDATION": 1200,
+    "MSMF": 1400,
+}
+
+RECORD_PARAMS: dict[str, Param] = {
+    p.key: p
+    for p in [
+        _p("dataset.repo_id", "str", "dataset name, <user>/<name>"),
+        _p("dataset.single_task", "str", "task text stored with every frame"),
+        _p("dataset.fps", "int", "record-loop target and dataset frame rate", _positive, "> 0"),
+        _p("dataset.episode_time_s", "number", "recording time per episode", _positive, "> 0"),
+        _p("dataset.reset_time_s", "number", "reset time between episodes", _non_negative, ">= 0"),
+        _p("dataset.num_episodes", "int", "episodes per run", lambda v: v >= 1, ">= 1"),
+        _p("dataset.video", "bool", "store frames as video"),
+        _p("dataset.push_to_hub", "bool", "upload when done (keep false for experiments)"),
+        _p("dataset.private", "bool", "hub repository visibility"),
+        _p("dataset.streaming_encoding", "bool", "encode video while recording"),
+        _p(
+            "dataset.encoder_threads",
+            "int",
+            "threads per encoder instance",
+            _positive,
+            "> 0",
+            nullable=True,
+        ),
+        _p(
+            "dataset.encoder_queue_maxsize",
+            "int",
+            "frames buffered per camera encoder",
+            _positive,
+            "> 0",
+        ),
+        _p(
+            "dataset.vcodec",
+            "str",
+            "video codec (auto, libsvtav1, h264, hevc, h264_nvenc, ...); "
+            "passed as --dataset.vcodec up to 0.5.x, --dataset.rgb_encoder.vcodec from 0.6.0",
+        ),
+        _p(
+            "dataset.num_image_writer_processes",
+            "int",
+            "PNG writer processes",
+            _non_negative,
+            ">= 0",
+        ),
+        _p(
+            "dataset.num_image_writer_threads_per_camera",
+            "int",
+            "PNG writer threads per camera",
+            _non_negative,
+            ">= 0",
+        ),
+        _p(
+            "dataset.video_encoding_batch_size",
+            "int",
+            "episodes per batch encode",
+            _positive,
+            "> 0",
+        ),
+        _p("display_data", "bool", "Rerun viewer (keep false for experiments)"),
+        _p("play_sounds", "bool", "speak episode markers"),
+        _p("robot.type", "str", "robot type (usually from the host's labkit_robot)"),
+        _p("robot.id", "str", "robot calibration id"),
+        _p("teleop.type", "str", "teleoperator type (usually from the host's labkit_teleop)"),
+        _p("teleop.id", "str", "teleoperator calibration id"),
+        _p(
+            "cameras",
+            "str_list",
+            "names of the host's cameras to record (labkit_cameras keys)",
+            lambda v: len(v) > 0,
+            "at least one camera",
+        ),
+        _p("camera.width", "int", "capture width", _positive, "> 0"),
+        _p("camera.height", "int", "capture height", _positive, "> 0"),
+        _p("camera.fps", "int", "capture frame rate", _positive, "> 0"),
+        _p(
+            "camera.fourcc",
+            "str",
+            "pixel format such as MJPG or YUYV",
+            lambda v: len(v) == 4,
+            "a 4-character code",
+            nullable=True,
+        ),
+        _p("camera.backend", "backend", "OpenCV backend: ANY, V4L2 (200), ...", nullable=True),
+        _p("camera.warmup_s", "int", "camera warm-up seconds", _non_negative, ">= 0"),
+        _p("camera.color_mode", "str", "rgb or bgr", lambda v: v in ("rgb", "bgr"), "rgb or bgr"),
+    ]
+}
+
+SETTINGS_PARAMS: dict[str, Param] = {
+    p.key: p
+    for p in [
+        _p("settings.cpu_governor", "str", "cpufreq governor for every online CPU", nullable=True),
+        _p(
+            "settings.nvpmodel",
+            "int",
+            "nvpmodel power mode id",
+            _non_negative,
+            ">= 0",
+            nullable=True,
+        ),
+        _p("settings.jetson_clocks", "bool", "pin clocks to the mode's maximum", nullable=True),
+        _p(
+            "settings.record_nice",
+            "int",
+            "nice value of the record process",
+            lambda v: -20 <= v <= 19,
+            "between -20 and 19",
+            nullable=True,
+        ),
+        _p(
+            "settings.record_rt_priority",
+            "int",
+            "SCHED_FIFO priority of the record process",
+            lambda v: 1 <= v <= 99,
+            "between 1 and 99",
+            nullable=True,
+        ),
+        _p(
+            "settings.record_cpus",
+            "str",
+            "CPU list the record process is pinned to (e.g. 2-7)",
+            nullable=True,
+        ),
+        _p("settings.sysctl", "mapping", "sysctl values to set for the run"),
+    ]
+}
+
+MONITOR_PARAMS: dict[str, Param] = {
+    p.key: p
+    for p in [
+        _p("monitor.interval_ms", "int", "tegrastats sample period", lambda v: v >= 10, ">= 10"),
+    ]
+}
+
+ALL_PARAMS = {**RECORD_PARAMS, **SETTINGS_PARAMS, **MONITOR_PARAMS}
+
+RECORD_DEFAULTS: dict[str, Any] = {
+    "dataset.fps": 30,
+    "dataset.episode_time_s": 60,
+    "dataset.reset_time_s": 0,
+    "dataset.num_episodes": 1,
+    "dataset.push_to_hub": False,
+    "dataset.streaming_encoding": False,
+    "dataset.vcodec": "libsvtav1",
+    "display_data": False,
+    "play_sounds": False,
+    "camera.width": 640,
+    "camera.height": 480,
+    "camera.fps": 30,
+}
+SETTINGS_DEFAULTS: dict[str, Any] = {k: None for k in SETTINGS_PARAMS}
+SETTINGS_DEFAULTS["settings.sysctl"] = {}
+MONITOR_DEFAULTS = {"monitor.interval_ms": 1000}
+
+
+class ParamError(ValueError):
+    """A parameter key or value is wrong; ``key`` is the dotted name at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+def suggest(key: str, known) -> str:
+    """' (did you mean 'dataset.fps'?)' when a close name exists."""
+    norm = key.replace("_", ".").replace("-", ".")
+    candidates = list(known)
+    close = difflib.get_close_matches(
+        key, candidates, n=1, cutoff=0.6
+    ) or difflib.get_close_matches(norm, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def flatten(
+    mapping: dict[str, Any], prefix: str = "", known: dict[str, Param] = ALL_PARAMS
+) -> dict[str, tuple[Any, tuple]]:
+    """Nested or dotted keys -> {dotted key: (value, yaml path)}; mapping-valued params stay."""
+    out: dict[str, tuple[Any, tuple]] = {}
+    for k, v in mapping.items():
+        key = f"{prefix}{k}"
+        spec = known.get(key)
+        if isinstance(v, dict) and (spec is None or spec.kind != "mapping"):
+            for sub, (sv, spath) in flatten(v, key + ".", known).items():
+                out[sub] = (sv, (k, *spath))
+        else:
+            out[key] = (v, (k,))
+    return out
+
+
+def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
+    """Check ``value`` against the registry; returns the normalised value."""
+    spec = known.get(key)
+    if spec is None:
+        if key.startswith("settings.sysctl.") and "settings.sysctl" in known:
+            return str(value)
+        raise ParamError(key, f"unknown parameter {key!r}{suggest(key, known)}")
+    if value is None:
+        if spec.nullable:
+            return None
+        raise ParamError(key, f"{key} must not be empty; expected {_describe(spec)}")
+    kind = spec.kind
+    ok = True
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    elif kind == "str_list":
+        if isinstance(value, str):
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        ok = isinstance(value, list) and all(isinstance(s, str) for s in value)
+    elif kind == "mapping":
+        ok = isinstance(value, dict)
+        value = {str(k): str(v) for k, v in value.items()} if ok else value
+    elif kind == "backend":
+        if isinstance(value, str) and value.upper() in CV2_BACKENDS:
+            value = value.upper()
+        elif isinstance(value, int) and value in CV2_BACKENDS.values():
+            value = next(n for n, v in CV2_BACKENDS.items() if v == value)
+        else:
+            ok = False
+    if not ok:
+        raise ParamError(
+            key, f"{key} is {value!r} ({type(value).__name__}); expected {_describe(spec)}"
+        )
+    if spec.check is not None and not spec.check(value):
+        raise ParamError(key, f"{key} is {value!r}; expected {spec.expect}")
+    return value
+
+
+def _describe(spec: Param) -> str:
+    base = {
+        "int": "an integer",
+        "number": "a number",
+        "bool": "true or false",
+        "str": "a string",
+        "str_list": "a list of names",
+        "mapping": "a mapping",
+        "backend": "one of " + ", ".join(CV2_BACKENDS),
+    }[spec.kind]
+    if spec.expect:
+        base += f" {spec.expect}"
+    return base + (" or null" if spec.nullable else "")
+
+
+def parse_set(items: list[str] | None) -> dict[str, Any]:
+    """``["dataset.fps=25", "cameras=top,left"]`` -> checked values (YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ParamError(item, f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        spec = ALL_PARAMS.get(key)
+        if spec is not None and spec.kind in ("str", "str_list") and not isinstance(value, list):
+            value = raw  # keep strings literal: "--set dataset.single_task=1e3" stays text
+        out[key] = coerce(key, value)
+    return out

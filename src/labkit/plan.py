@@ -1,0 +1,183 @@
+"""Resolve one experiment for one host into everything a run needs, touching nothing.
+
+Precedence, lowest first: parameter registry defaults < playbook ``record`` < the
+experiment's ``params`` < the host's ``labkit_record`` < ``--set``. The result is the
+input of the engine and what ``invoke plan`` prints.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.errors import ConfigError, PlaybookError
+from labkit.hostvars import HostConfig, host_config
+from labkit.inventory import Inventory
+from labkit.lerobot import CommandError, Version, record_argv, scheduling_prefix, shell
+from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten
+from labkit.playbook import Playbook
+
+RUN_ID_PLACEHOLDER = "<run-id>"
+
+
+@dataclass
+class Plan:
+    """A fully resolved experiment on one host."""
+
+    playbook: Playbook
+    experiment: str
+    host: HostConfig
+    version: Version
+    params: dict[str, Any]
+    settings: dict[str, Any]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    run_id: str = RUN_ID_PLACEHOLDER
+
+    @property
+    def workdir(self) -> str:
+        return self.host.labkit_workdir.rstrip("/") or "/"
+
+    @property
+    def remote_run_dir(self) -> str:
+        return posixpath.join(self.workdir, "runs", self.experiment, self.run_id)
+
+    @property
+    def dataset_root(self) -> str:
+        return posixpath.join(self.remote_run_dir, "dataset")
+
+    @property
+    def interval_ms(self) -> int:
+        return int(self.settings["monitor.interval_ms"])
+
+    @property
+    def expected_duration_s(self) -> float:
+        n = int(self.params["dataset.num_episodes"])
+        return n * float(self.params["dataset.episode_time_s"]) + (n - 1) * float(
+            self.params["dataset.reset_time_s"]
+        )
+
+    def record_argv(self) -> list[str]:
+        devices = {name: self.host.labkit_cameras[name] for name in self.params.get("cameras", [])}
+        return record_argv(
+            self.params,
+            version=self.version,
+            robot=self.host.labkit_robot,
+            teleop=self.host.labkit_teleop,
+            camera_devices=devices,
+            dataset_root=self.dataset_root,
+            program=self.host.labkit_lerobot_record,
+        )
+
+    def record_command(self) -> list[str]:
+        return scheduling_prefix(self.settings) + self.record_argv()
+
+    def monitor_command(self) -> list[str]:
+        return [
+            self.host.labkit_tegrastats,
+            "--interval",
+            str(self.interval_ms),
+            "--logfile",
+            posixpath.join(self.remote_run_dir, "tegrastats.log"),
+        ]
+
+    def host_changes(self) -> list[str]:
+        """Desired host settings, one line each (the engine diffs them against facts)."""
+        s = self.settings
+        out = []
+        if s.get("settings.cpu_governor"):
+            out.append(f"cpu governor -> {s['settings.cpu_governor']} (all online CPUs)")
+        if s.get("settings.nvpmodel") is not None:
+            out.append(f"nvpmodel -> mode {s['settings.nvpmodel']}")
+        if s.get("settings.jetson_clocks") is not None:
+            out.append(f"jetson_clocks -> {'on' if s['settings.jetson_clocks'] else 'off'}")
+        for key, val in (s.get("settings.sysctl") or {}).items():
+            out.append(f"sysctl {key} -> {val}")
+        for key in ("record_cpus", "record_rt_priority", "record_nice"):
+            if s.get(f"settings.{key}") is not None:
+                out.append(
+                    f"{key.replace('_', ' ')} -> {s[f'settings.{key}']} (record process only)"
+                )
+        return out
+
+    def render(self) -> str:
+        p = self.params
+        lines = [
+            f"experiment  {self.experiment}  ({self.playbook.name}: {self.playbook.file})",
+            f"  {self.playbook.experiments[self.experiment].description}".rstrip(),
+            f"target      {self.host.name}: {self.host.describe()}",
+            f"lerobot     {self.version} (flag family {self.version.family})",
+            f"duration    {self.expected_duration_s:g} s expected "
+            f"({p['dataset.num_episodes']} x {p['dataset.episode_time_s']} s"
+            f" + resets {p['dataset.reset_time_s']} s)",
+            f"cameras     {', '.join(p.get('cameras') or []) or 'none'}",
+            "host settings to apply (restored after the run):",
+            *(f"  - {c}" for c in self.host_changes() or ["none: the host is left as it is"]),
+            "parameters:",
+            *(
+                f"  {k} = {v!r}" + ("   (--set)" if k in self.overrides else "")
+                for k, v in sorted(p.items())
+            ),
+            "monitor command:",
+            f"  {shell(self.monitor_command())}",
+            "record command:",
+            f"  {shell(self.record_command())}",
+            "logs:",
+            f"  remote  {self.remote_run_dir}/{{record.log,tegrastats.log}}",
+            f"  local   runs/{self.experiment}/{self.run_id}/"
+            "{manifest.json,record.log,tegrastats.log}",
+        ]
+        return "\n".join(line for line in lines if line.strip())
+
+
+def resolve(
+    playbook: Playbook,
+    inventory: Inventory,
+    experiment: str,
+    target: str,
+    overrides: dict[str, Any] | None = None,
+) -> Plan:
+    """Merge playbook, host vars and ``--set`` values; check them against the host."""
+    playbook.experiment(experiment)
+    host = host_config(inventory, target)
+    overrides = dict(overrides or {})
+    params = playbook.params_for(experiment)
+    host_params: dict[str, Any] = {}
+    for key, (value, _) in flatten(host.labkit_record, "", RECORD_PARAMS).items():
+        try:
+            host_params[key] = coerce(key, value, RECORD_PARAMS)
+        except ParamError as exc:
+            raise ConfigError(
+                f"{exc} (host {target}, labkit_record)",
+                file=str(inventory.path),
+                field=f"labkit_record.{key}",
+            ) from None
+    params.update(host_params)
+    settings = playbook.settings_for(experiment)
+    for key, value in overrides.items():
+        if key.startswith("settings.") or key.startswith("monitor."):
+            if key.startswith("settings.sysctl."):
+                settings["settings.sysctl"] = {
+                    **settings["settings.sysctl"],
+                    key.removeprefix("settings.sysctl."): value,
+                }
+            else:
+                settings[key] = value
+        else:
+            params[key] = value
+    version = Version.parse(host.labkit_lerobot_version or playbook.model.lerobot_version)
+    for cam in params.get("cameras") or []:
+        if cam not in host.labkit_cameras:
+            have = ", ".join(host.labkit_cameras) or "none"
+            msg = f"camera {cam!r} is not among host {target}'s labkit_cameras (it has: {have})"
+            if "cameras" in overrides:
+                raise ConfigError(msg, field="--set cameras")
+            raise playbook.doc.error(msg, playbook.where(experiment, "cameras"), PlaybookError)
+    plan = Plan(playbook, experiment, host, version, params, settings, overrides)
+    try:
+        plan.record_argv()
+    except CommandError as exc:
+        raise ConfigError(
+            f"{exc} (experiment {experiment}, host {target})", file=playbook.file
+        ) from None
+    return plan

@@ -1,0 +1,325 @@
+"""Playbooks: the experiments of an investigation, its host settings and its hypotheses.
+
+A playbook is YAML validated by pydantic models (structure) and the parameter registry
+(``labkit.params``: names, types, ranges). Every error names the file, the line and the
+field path, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from labkit.errors import PlaybookError, UnknownNameError
+from labkit.metric_names import METRICS
+from labkit.params import (
+    MONITOR_DEFAULTS,
+    RECORD_DEFAULTS,
+    RECORD_PARAMS,
+    SETTINGS_DEFAULTS,
+    SETTINGS_PARAMS,
+    ParamError,
+    coerce,
+    flatten,
+    suggest,
+)
+from labkit.yamlsrc import Located, load_file
+
+Strict = ConfigDict(extra="forbid")
+
+
+class Check(BaseModel):
+    """One test of a hypothesis, evaluated on run metrics by the report.
+
+    ``compare``: the variant's metric moved in ``expect`` direction by at least
+    ``min_effect`` (relative) against the baseline's. ``every_run``: the metric satisfies
+    ``op value`` on every run of ``experiments``. ``if_holds``/``if_fails`` say what the
+    outcome means for the hypothesis.
+    """
+
+    model_config = Strict
+    kind: Literal["compare", "every_run"]
+    metric: str
+    baseline: str | None = None
+    variant: str | None = None
+    expect: Literal["lower", "higher"] | None = None
+    min_effect: float = Field(default=0.3, ge=0, le=10)
+    experiments: list[str] | Literal["all"] = "all"
+    op: Literal["eq", "ne", "in", "not_in", "gt", "ge", "lt", "le"] | None = None
+    value: Any = None
+    if_holds: Literal["supports", "refutes"] = "supports"
+    if_fails: Literal["supports", "refutes", "inconclusive"] | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Check:
+        if self.kind == "compare":
+            missing = [f for f in ("baseline", "variant", "expect") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a compare check needs {', '.join(missing)}")
+        else:
+            if self.op is None:
+                raise ValueError(
+                    "an every_run check needs op (eq, ne, in, not_in, gt, ge, lt, le) and value"
+                )
+        return self
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in METRICS and not metric.startswith("fact."):
+            raise ValueError(
+                f"unknown metric {metric!r}{suggest(metric, METRICS)}; "
+                f"known: {', '.join(METRICS)} or fact.<name>"
+            )
+        return metric
+
+    def outcome_if_fails(self) -> str:
+        if self.if_fails is not None:
+            return self.if_fails
+        opposite = {"supports": "refutes", "refutes": "supports"}[self.if_holds]
+        return opposite if self.kind == "compare" else "inconclusive"
+
+
+class Hypothesis(BaseModel):
+    model_config = Strict
+    id: str
+    title: str
+    question: str = ""
+    checks: list[Check] = Field(min_length=1)
+    conclusion_if_supported: str = ""
+    conclusion_if_refuted: str = ""
+
+
+class Experiment(BaseModel):
+    model_config = Strict
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    repeats: int = Field(default=1, ge=1, le=1000)
+    duration_s: float | None = Field(default=None, gt=0)
+
+
+class Monitor(BaseModel):
+    model_config = Strict
+    interval_ms: int = Field(default=1000, ge=10, le=60000)
+
+
+class ReportText(BaseModel):
+    model_config = Strict
+    scope: str = ""
+    reference: str = ""
+    setup_notes: list[str] = Field(default_factory=list)
+    followups: list[str] = Field(default_factory=list)
+
+
+class PlaybookModel(BaseModel):
+    model_config = Strict
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    lerobot_version: str = Field(default="0.4.4", pattern=r"^\d+\.\d+(\.\d+)?$")
+    record: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    monitor: Monitor = Field(default_factory=Monitor)
+    experiments: list[Experiment] = Field(min_length=1)
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    report: ReportText = Field(default_factory=ReportText)
+
+
+class Playbook:
+    """A validated playbook with flattened, checked parameters per experiment."""
+
+    def __init__(self, model: PlaybookModel, doc: Located, text_hash: str) -> None:
+        self.model = model
+        self.doc = doc
+        self.file = doc.file
+        self.sha256 = text_hash
+        self.name = model.name
+        self.record = _checked(doc, model.record, ("record",), RECORD_PARAMS)
+        self.settings = _checked(
+            doc, model.settings, ("settings",), SETTINGS_PARAMS, prefix="settings."
+        )
+        self.experiments: dict[str, Experiment] = {}
+        self.exp_params: dict[str, dict[str, Any]] = {}
+        self.param_paths: dict[str, dict[str, tuple]] = {}
+        self.exp_settings: dict[str, dict[str, Any]] = {}
+        for i, exp in enumerate(model.experiments):
+            if exp.name in self.experiments:
+                first = list(self.experiments).index(exp.name)
+                raise doc.error(
+                    f"duplicate experiment name {exp.name!r} (also experiments[{first}])",
+                    ("experiments", i, "name"),
+                    PlaybookError,
+                )
+            self.experiments[exp.name] = exp
+            params = _checked(doc, exp.params, ("experiments", i, "params"), RECORD_PARAMS)
+            self.param_paths[exp.name] = {
+                k: ("experiments", i, "params", *rel)
+                for k, (_, rel) in flatten(exp.params, "", RECORD_PARAMS).items()
+            }
+            if exp.duration_s is not None:
+                params["dataset.episode_time_s"] = exp.duration_s
+            self.exp_params[exp.name] = params
+            self.exp_settings[exp.name] = _checked(
+                doc,
+                exp.settings,
+                ("experiments", i, "settings"),
+                SETTINGS_PARAMS,
+                prefix="settings.",
+            )
+        self._check_references()
+
+    @property
+    def monitor_interval_ms(self) -> int:
+        return self.model.monitor.interval_ms
+
+    def _check_references(self) -> None:
+        for hi, hyp in enumerate(self.model.hypotheses):
+            for ci, check in enumerate(hyp.checks):
+                base = ("hypotheses", hi, "checks", ci)
+                for fname in ("baseline", "variant"):
+                    name = getattr(check, fname)
+                    if name is not None and name not in self.experiments:
+                        raise self.doc.error(
+                            f"hypothesis {hyp.id} names unknown experiment {name!r}; "
+                            f"experiments are: {', '.join(self.experiments)}",
+                            (*base, fname),
+                            PlaybookError,
+                        )
+                if check.experiments != "all":
+                    for k, name in enumerate(check.experiments):
+                        if name not in self.experiments:
+                            raise self.doc.error(
+                                f"hypothesis {hyp.id} names unknown experiment {name!r}; "
+                                f"experiments are: {', '.join(self.experiments)}",
+                                (*base, "experiments", k),
+                                PlaybookError,
+                            )
+        ids = [h.id for h in self.model.hypotheses]
+        for hi, hid in enumerate(ids):
+            if ids.index(hid) != hi:
+                raise self.doc.error(
+                    f"duplicate hypothesis id {hid!r}", ("hypotheses", hi, "id"), PlaybookError
+                )
+
+    def where(self, experiment: str, key: str) -> tuple:
+        """YAML path of the value ``key`` has in ``experiment`` (experiment, else record)."""
+        if key in self.param_paths.get(experiment, {}):
+            return self.param_paths[experiment][key]
+        for k, (_, rel) in flatten(self.model.record, "", RECORD_PARAMS).items():
+            if k == key:
+                return ("record", *rel)
+        return ("experiments", list(self.experiments).index(experiment))
+
+    def experiment(self, name: str) -> Experiment:
+        if not name:
+            raise UnknownNameError(
+                f"an experiment name is required (--name); experiments in "
+                f"{self.file} are: {', '.join(self.experiments)}"
+            )
+        if name not in self.experiments:
+            raise UnknownNameError(
+                f"{self.file}: no experiment {name!r}; experiments are: "
+                f"{', '.join(self.experiments)}"
+            )
+        return self.experiments[name]
+
+    def params_for(self, name: str) -> dict[str, Any]:
+        """Record parameters: registry defaults < playbook record < experiment params."""
+        self.experiment(name)
+        return {**RECORD_DEFAULTS, **self.record, **self.exp_params[name]}
+
+    def settings_for(self, name: str) -> dict[str, Any]:
+        self.experiment(name)
+        merged = {**SETTINGS_DEFAULTS, **self.settings, **self.exp_settings[name]}
+        merged["monitor.interval_ms"] = (
+            self.monitor_interval_ms or MONITOR_DEFAULTS["monitor.interval_ms"]
+        )
+        return merged
+
+
+def _checked(
+    doc: Located,
+    raw: dict[str, Any],
+    path: tuple,
+    known,
+    prefix: str = "",
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, (value, rel) in flatten(raw, prefix, known).items():
+        try:
+            out[key] = coerce(key, value, known)
+        except ParamError as exc:
+            # the YAML path of a dotted key is the key itself; of a nested one, its parts
+            raise doc.error(str(exc), (*path, *rel), PlaybookError) from None
+    return out
+
+
+def _pydantic_error(doc: Located, exc: ValidationError) -> PlaybookError:
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    # drop pydantic's union/model tags such as 'function-after[...]'
+    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        parent = doc.data
+        model_fields = _fields_at(loc[:-1])
+        hint = suggest(str(key), model_fields) if model_fields else ""
+        known = f"; expected one of: {', '.join(model_fields)}" if model_fields else ""
+        del parent
+        msg = f"unknown key {key!r}{hint}{known}"
+    elif kind == "missing":
+        msg = f"required field {loc[-1]!r} is missing"
+    elif kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    else:
+        value = err.get("input")
+        msg = f"{msg} (got {value!r})" if not isinstance(value, dict) else msg
+    return doc.error(msg, loc, PlaybookError)
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    model: Any = PlaybookModel
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        if inner and isinstance(inner[0], type) and issubclass(inner[0], BaseModel):
+            model = inner[0]
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return []
+    return list(model.model_fields)
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Load and validate a playbook; every failure is a ``PlaybookError`` with file/line."""
+    doc = load_file(path)
+    text_hash = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if not isinstance(doc.data, dict):
+        raise doc.error(
+            "expected a mapping with name, experiments, hypotheses, ...", cls=PlaybookError
+        )
+    try:
+        model = PlaybookModel.model_validate(doc.data)
+    except ValidationError as exc:
+        raise _pydantic_error(doc, exc) from None
+    return Playbook(model, doc, text_hash)

@@ -1,0 +1,111 @@
+"""YAML loading that remembers where every value came from.
+
+Errors about a playbook or inventory must name the file and line, so we keep a map from
+field path (a tuple of keys/indices) to line number while loading with ``SafeLoader``.
+Duplicate keys, which PyYAML silently resolves to the last one, are rejected here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labkit.errors import ConfigError
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """A loaded YAML document plus the line of every field path in it."""
+
+    data: Any
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """Line of the longest prefix of ``path`` that exists in the document."""
+        for n in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:n]))
+            if line is not None:
+                return line
+        return None
+
+    def error(
+        self,
+        message: str,
+        path: Path_ = (),
+        cls: type[ConfigError] = ConfigError,
+    ) -> ConfigError:
+        return cls(message, file=self.file, line=self.line_of(path), field=dotted(path) or None)
+
+
+def dotted(path: Path_) -> str:
+    """('experiments', 2, 'params') -> 'experiments[2].params'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"duplicate key {key!r} (first defined on line {seen[key]})",
+                    file=file,
+                    line=line,
+                    field=dotted((*path, key)),
+                )
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*path, i), lines, file)
+
+
+def load_text(text: str, file: str) -> Located:
+    """Parse ``text`` with ``SafeLoader``; YAML errors become ``ConfigError`` with a line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    finally:
+        loader.dispose()
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _walk(node, (), lines, file)
+    return Located(data=data, file=file, lines=lines)
+
+
+def load_file(path: str | Path) -> Located:
+    """Read and parse a YAML file; a missing file is a ``ConfigError`` naming it."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(p)) from None
+    return load_text(text, str(p))

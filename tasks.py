@@ -1,0 +1,47 @@
+"""labkit's command line: thin Invoke tasks over the ``labkit`` package.
+
+Run ``invoke --list`` for the tasks and ``invoke <task> --help`` for their options.
+"""
+
+from invoke import task
+
+from labkit import cli
+
+INV = {"inventory": "inventory file (Ansible YAML format)"}
+PB = {"playbook": "playbook file with experiments and hypotheses"}
+
+
+@task(help={**INV, "json": "print the same JSON shape as `ansible-inventory --list`"})
+def hosts(c, inventory=cli.DEFAULT_INVENTORY, json=False):
+    """List inventory hosts, groups and their resolved variables."""
+    cli.guard(cli.hosts, inventory=inventory, as_json=json)
+
+
+@task(help=PB)
+def experiments(c, playbook=cli.DEFAULT_PLAYBOOK):
+    """List the experiments and hypotheses of a playbook."""
+    cli.guard(cli.experiments, playbook=playbook)
+
+
+@task(
+    iterable=["set_"],
+    positional=[],
+    auto_shortflags=False,
+    help={
+        "name": "experiment name from the playbook (e.g. exp2b)",
+        "target": "inventory host to run on (default: sim, the simulated Jetson)",
+        "set": "override a parameter, LeRobot dotted names: --set dataset.fps=25 (repeatable)",
+        **INV,
+        **PB,
+    },
+)
+def plan(
+    c,
+    name,
+    target=cli.DEFAULT_TARGET,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    inventory=cli.DEFAULT_INVENTORY,
+    set_=None,
+):
+    """Print a fully resolved experiment (commands, settings, log paths); touches nothing."""
+    cli.guard(cli.plan, name, target=target, playbook=playbook, inventory=inventory, sets=set_)

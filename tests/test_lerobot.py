@@ -1,0 +1,132 @@
+"""The lerobot-record command line for every experiment and LeRobot version family."""
+
+import shlex
+
+import pytest
+
+from labkit.errors import ConfigError, PlaybookError
+from labkit.inventory import Inventory
+from labkit.lerobot import CommandError, Version, record_argv
+from labkit.params import parse_set
+from labkit.plan import resolve
+from labkit.playbook import load_playbook
+from tests.conftest import REPO
+
+FAMILIES = {"0.3.3": "0.3", "0.4.4": "0.4-0.5", "0.5.1": "0.4-0.5", "0.6.1": "0.6+"}
+
+
+def _flags(argv):
+    return dict(a[2:].split("=", 1) for a in argv[1:])
+
+
+@pytest.fixture(scope="module")
+def pb():
+    return load_playbook(REPO / "playbooks/lerobot-loop-lag.yml")
+
+
+@pytest.fixture(scope="module")
+def inv():
+    return Inventory(REPO / "inventory/hosts.yml")
+
+
+@pytest.mark.parametrize("version", ["0.4.4", "0.5.1", "0.6.1"])
+@pytest.mark.parametrize("exp", ["exp1", "exp2b", "exp3", "exp4", "exp5", "exp6", "exp7"])
+def test_every_experiment_every_family(pb, inv, exp, version):
+    plan = resolve(pb, inv, exp, "sim")
+    plan.version = Version.parse(version)
+    argv = plan.record_argv()
+    flags = _flags(argv)
+    params = pb.params_for(exp)
+    assert argv[0] == "lerobot-record"
+    assert flags["dataset.fps"] == str(params["dataset.fps"])
+    assert flags["dataset.push_to_hub"] == "false" and flags["display_data"] == "false"
+    assert flags["dataset.streaming_encoding"] == str(params["dataset.streaming_encoding"]).lower()
+    assert flags["dataset.root"].endswith(f"/runs/{exp}/<run-id>/dataset")
+    assert flags["robot.type"] == "bi_dk1_follower"
+    assert flags["robot.right_arm_port"] == "/dev/ttyACM0"
+    assert flags["teleop.left_arm_port"] == "/dev/ttyACM3"
+    cams = flags["robot.cameras"]
+    assert cams.count("type: opencv") == len(params["cameras"])
+    if version.startswith("0.6"):
+        assert flags["dataset.rgb_encoder.vcodec"] == "auto" and "dataset.vcodec" not in flags
+        assert flags["dataset.no_stamp"] == "true"
+    else:
+        assert flags["dataset.vcodec"] == "auto" and "dataset.rgb_encoder.vcodec" not in flags
+        assert "dataset.no_stamp" not in flags
+    if exp == "exp5":
+        assert cams.count("fourcc: MJPG, backend: 200") == 3
+    # the shell string splits back into exactly the argv
+    assert shlex.split(shlex.join(plan.record_command()))[-len(argv) :] == argv
+
+
+def test_exp5_cameras_dict_exactly(pb, inv):
+    argv = resolve(pb, inv, "exp5", "sim").record_argv()
+    assert _flags(argv)["robot.cameras"] == (
+        "{context: {type: opencv, index_or_path: /dev/video0, width: 640, height: 480, fps: 30,"
+        " fourcc: MJPG, backend: 200}, right_wrist: {type: opencv, index_or_path: /dev/video2,"
+        " width: 640, height: 480, fps: 30, fourcc: MJPG, backend: 200}, left_wrist: {type:"
+        " opencv, index_or_path: /dev/video4, width: 640, height: 480, fps: 30, fourcc: MJPG,"
+        " backend: 200}}"
+    )
+
+
+def test_exp7_scheduling_prefix(pb, inv):
+    cmd = resolve(pb, inv, "exp7", "sim").record_command()
+    assert cmd[:6] == ["taskset", "-c", "2-13", "nice", "-n", "-10"]
+
+
+def test_old_family_rejects_streaming(pb, inv):
+    plan = resolve(pb, inv, "exp1", "sim")
+    plan.version = Version.parse("0.3.3")
+    with pytest.raises(CommandError, match="needs lerobot >= 0.4"):
+        plan.record_argv()
+    plan.params["dataset.streaming_encoding"] = False
+    plan.params["dataset.vcodec"] = "libsvtav1"
+    flags = _flags(plan.record_argv())
+    assert "dataset.streaming_encoding" not in flags and "dataset.vcodec" not in flags
+    assert "width" not in flags["robot.cameras"]
+
+
+def test_version_families():
+    for text, family in FAMILIES.items():
+        assert Version.parse(text).family == family
+
+
+def test_bi_so_follower_cameras_per_arm_before_06():
+    params = {"cameras": ["top"], "dataset.fps": 30}
+    kw = dict(
+        robot={"type": "bi_so_follower"},
+        teleop={"type": "bi_so_leader"},
+        camera_devices={"top": "/dev/video0"},
+        dataset_root="/r",
+    )
+    old = _flags(record_argv(params, version=Version.parse("0.5.1"), **kw))
+    new = _flags(record_argv(params, version=Version.parse("0.6.1"), **kw))
+    assert "robot.left_arm_config.cameras" in old and "robot.cameras" in new
+
+
+def test_shell_metacharacters_stay_literal(pb, inv):
+    sets = parse_set(["dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done"])
+    plan = resolve(pb, inv, "exp1", "sim", sets)
+    line = shlex.join(plan.record_command())
+    assert shlex.split(line)[
+        plan.record_command().index("--dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done")
+    ]
+
+
+def test_set_overrides_and_unknown_camera(pb, inv):
+    plan = resolve(pb, inv, "exp2b", "sim", parse_set(["dataset.fps=25", "cameras=context"]))
+    assert plan.params["dataset.fps"] == 25 and plan.params["cameras"] == ["context"]
+    with pytest.raises(ConfigError, match="camera 'top' is not among host sim's"):
+        resolve(pb, inv, "exp1", "sim", parse_set(["cameras=top"]))
+
+
+def test_unknown_camera_in_playbook_names_line(tmp_path, inv):
+    p = tmp_path / "pb.yml"
+    p.write_text(
+        "name: x\nrecord:\n  cameras: [context]\nexperiments:\n  - name: a\n"
+        "    params:\n      cameras: [context, top]\n"
+    )
+    with pytest.raises(PlaybookError) as err:
+        resolve(load_playbook(p), inv, "a", "sim")
+    assert err.value.line == 7 and "'top'" in str(err.value)
