@@ -1,0 +1,303 @@
+"""tegrastats logs -> one pandas row per sample, fast enough to rebuild every report.
+
+Lines of one log share a *shape*: the same text once digits and dots are removed. Each
+shape is parsed once with the reference grammar (``tegrastats_line.parse_line``), which
+says which numeric run feeds which column; all lines of that shape are then decoded in
+bulk by pyarrow's CSV reader over the bytes with every non-numeric character turned into
+a delimiter. Small shape groups, and rows the bulk path cannot vouch for, go through the
+reference parser line by line, so both paths give identical values.
+
+Columns (the public API): ``time``; ``ram_used_mb``, ``ram_total_mb``, ``swap_used_mb``,
+``swap_total_mb``, ``swap_cached_mb``; ``cpu{i}_load_pct``, ``cpu{i}_freq_mhz``;
+``gpu_load_pct``, ``gpu_freq_mhz`` (first GPC; ``gpu{k}_freq_mhz`` for the others);
+``emc_load_pct``, ``emc_freq_mhz``; ``<engine>_load_pct``, ``<engine>_freq_mhz`` (engine
+lower-cased: nvenc, nvenc0, nvdec1, vic, ofa, ape, pva0, ...); ``temp_<name>_c``;
+``power_<rail>_mw``, ``power_<rail>_avg_mw`` (``_max_mw`` for three-value rails; a repeated
+rail gets ``_2``); ``iram_used_kb``, ``iram_total_kb``, ``mts_fg_pct``, ``mts_bg_pct``.
+NaN where a value is absent, ``off`` or a ``-256C`` sensor. ``df.attrs``: ``skipped``
+(lines that are not samples), ``lines``, ``board_hint``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, parse_line
+
+NUMERIC = b"0123456789."
+_TO_DELIM = bytes(c if c in NUMERIC or c == 10 else 32 for c in range(256))
+BULK_MIN_LINES = 32
+CHUNK_BYTES = 64 << 20
+SENSOR_OFF_C = -256.0
+
+
+@dataclass
+class _Block:
+    """Decoded rows of one chunk: their line numbers and column arrays."""
+
+    lines: np.ndarray
+    cols: dict[str, np.ndarray]
+
+
+@dataclass
+class _State:
+    blocks: list[_Block] = field(default_factory=list)
+    order: dict[str, None] = field(default_factory=dict)  # column order of first sight
+    skipped: int = 0
+    lines: int = 0
+    hint: str | None = None
+
+
+def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
+    """Parse a tegrastats log (path, file object or iterable of lines) into a DataFrame."""
+    state = _State()
+    for buf, first_line, truncated_tail in _chunks(source):
+        _parse_chunk(buf, first_line, state)
+        if truncated_tail:
+            state.skipped += 1
+            state.lines += 1
+    return _assemble(state)
+
+
+# ---- input ---------------------------------------------------------------------------
+def _chunks(source) -> Iterable[tuple[bytes, int, bool]]:
+    """(bytes of whole lines, number of the first line, whether a partial line followed)."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            yield from _split_stream(fh)
+        return
+    if hasattr(source, "read"):
+        data = source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        yield from _split_stream(io.BytesIO(data))
+        return
+    items = [
+        s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s) for s in source
+    ]
+    terminated = any(s.endswith(b"\n") for s in items)
+    if terminated and items and not items[-1].endswith(b"\n"):
+        # a log read line by line whose last line never got its newline: a partial write
+        body = b"".join(items[:-1])
+        yield body, 1, True
+        return
+    body = b"".join(s if s.endswith(b"\n") else s + b"\n" for s in items)
+    yield body, 1, False
+
+
+def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, int, bool]]:
+    line_no = 1
+    rest = b""
+    while True:
+        block = fh.read(CHUNK_BYTES)
+        if not block:
+            break
+        if rest:
+            block = rest + block
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            rest = block
+            continue
+        if cut == len(block):
+            body, rest = block, b""
+        else:
+            body, rest = block[:cut], block[cut:]
+        yield body, line_no, False
+        line_no += body.count(b"\n")
+    if rest:
+        yield b"", line_no, True  # the file ends inside a line: a truncated last sample
+
+
+# ---- parsing ---------------------------------------------------------------------------
+def _parse_chunk(buf: bytes, first_line: int, state: _State) -> None:
+    if not buf:
+        return
+    skel = buf.translate(None, NUMERIC)
+    n = buf.count(b"\n")
+    state.lines += n
+    first_skel = skel[: skel.find(b"\n") + 1]
+    if skel == first_skel * n:
+        groups = {first_skel[:-1]: None}
+        raw_lines = None
+    else:
+        raw_lines = buf.split(b"\n")[:n]
+        groups_idx: dict[bytes, list[int]] = {}
+        for i, s in enumerate(skel.split(b"\n")[:n]):
+            groups_idx.setdefault(s, []).append(i)
+        groups = groups_idx
+    for shape, idx in groups.items():
+        if raw_lines is None:
+            lines_of = None
+            sample = buf[: buf.find(b"\n")]
+            count = n
+        else:
+            lines_of = idx
+            sample = raw_lines[idx[0]]
+            count = len(idx)
+        del shape
+        text = sample.decode("utf-8", "surrogateescape").rstrip("\r")
+        parsed = parse_line(text)
+        if parsed is None:
+            state.skipped += count
+            continue
+        if state.hint is None:
+            state.hint = board_hint(parsed)
+        line_idx = np.arange(count) if lines_of is None else np.asarray(lines_of)
+        block = None
+        if count >= BULK_MIN_LINES:
+            body = buf if lines_of is None else b"\n".join(raw_lines[i] for i in lines_of) + b"\n"
+            block = _bulk(body, text, parsed, line_idx + first_line)
+        if block is None:
+            rows = (
+                [raw_lines[i] if raw_lines is not None else None for i in line_idx]
+                if raw_lines is not None
+                else buf.split(b"\n")[:n]
+            )
+            block = _slow(rows, line_idx + first_line, state)
+        else:
+            bad = block.lines < 0
+            if bad.any():  # rows the bulk path could not vouch for: reference parser
+                all_rows = raw_lines if raw_lines is not None else buf.split(b"\n")[:n]
+                redo = line_idx[bad]
+                keep = ~bad
+                block = _Block(block.lines[keep], {k: v[keep] for k, v in block.cols.items()})
+                state.blocks.append(_slow([all_rows[i] for i in redo], redo + first_line, state))
+        for col in block.cols:
+            state.order.setdefault(col, None)
+        state.blocks.append(block)
+
+
+def _bulk(body: bytes, sample: str, parsed: LineParse, line_nos: np.ndarray) -> _Block | None:
+    """Decode every line of one shape at once; ``None`` if the shape defeats the bulk path."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    runs = {start: k for k, start in enumerate(numeric_runs(sample))}
+    fields = sample.encode("utf-8", "surrogateescape").translate(_TO_DELIM).split(b" ")
+    field_of_run = [i for i, f in enumerate(fields) if f]
+    if len(field_of_run) != len(runs):
+        return None
+    need: dict[int, str] = {}
+    for slot in parsed.slots:
+        if slot.start not in runs:
+            return None
+        need.setdefault(field_of_run[runs[slot.start]], f"f{field_of_run[runs[slot.start]]}")
+    for start in parsed.time_starts:
+        if start not in runs:
+            return None
+        need.setdefault(field_of_run[runs[start]], f"f{field_of_run[runs[start]]}")
+    names = [f"f{i}" for i in range(len(fields))]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body.translate(_TO_DELIM)),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=" ", quote_char=False, escape_char=False, double_quote=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=sorted(set(need.values()), key=lambda c: int(c[1:])),
+                column_types={c: pa.float64() for c in need.values()},
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != len(line_nos):
+        return None
+    arrays = {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names}
+    valid = np.ones(len(line_nos), dtype=bool)
+    for arr in arrays.values():
+        valid &= ~np.isnan(arr)
+    cols: dict[str, np.ndarray] = {}
+    if parsed.time_starts:
+        parts = [arrays[need[field_of_run[runs[s]]]] for s in parsed.time_starts]
+        cols["time"] = _times(*parts)
+    for slot in parsed.slots:
+        arr = arrays[need[field_of_run[runs[slot.start]]]]
+        cols[slot.col] = arr * slot.scale if slot.scale != 1.0 else arr
+    for col, value in parsed.consts.items():
+        cols[col] = np.full(len(line_nos), value)
+    lines = line_nos.copy()
+    lines[~valid] = -1
+    return _Block(lines, cols)
+
+
+def _times(mon, day, year, hh, mm, ss) -> np.ndarray:
+    frame = pd.DataFrame(
+        {"year": year, "month": mon, "day": day, "hour": hh, "minute": mm, "second": ss}
+    )
+    return pd.to_datetime(frame, errors="coerce").to_numpy()
+
+
+def _slow(rows: list[bytes], line_nos: np.ndarray, state: _State) -> _Block:
+    values: list[dict[str, Any]] = []
+    keep: list[int] = []
+    for k, raw in enumerate(rows):
+        text = raw.decode("utf-8", "surrogateescape").rstrip("\r")
+        p = parse_line(text)
+        if p is None:
+            state.skipped += 1
+            continue
+        row = dict(p.values)
+        if p.time_starts:
+            row["time"] = _slow_time(text, p.time_starts)
+        values.append(row)
+        keep.append(k)
+    cols: dict[str, np.ndarray] = {}
+    names: dict[str, None] = {}
+    for row in values:
+        for key in row:
+            names.setdefault(key, None)
+    for key in names:
+        if key == "time":
+            cols[key] = np.array(
+                [r.get("time", np.datetime64("NaT")) for r in values], dtype="datetime64[ns]"
+            )
+        else:
+            cols[key] = np.array([r.get(key, math.nan) for r in values], dtype=float)
+    return _Block(line_nos[np.asarray(keep, dtype=int)], cols)
+
+
+def _slow_time(text: str, starts: list[int]) -> np.datetime64:
+    mon, day, year, hh, mm, ss = (text[s : s + (4 if i == 2 else 2)] for i, s in enumerate(starts))
+    try:
+        return np.datetime64(f"{year}-{mon}-{day}T{hh}:{mm}:{ss}", "ns")
+    except ValueError:
+        return np.datetime64("NaT")
+
+
+def _assemble(state: _State) -> pd.DataFrame:
+    blocks = [b for b in state.blocks if len(b.lines)]
+    lines = np.concatenate([b.lines for b in blocks]) if blocks else np.zeros(0, dtype=int)
+    in_order = bool(np.all(lines[1:] > lines[:-1])) if len(lines) > 1 else True
+    order = None if in_order else np.argsort(lines, kind="stable")
+    data: dict[str, np.ndarray] = {}
+    columns = ["time", *[c for c in state.order if c != "time"]]
+    for col in columns:
+        parts = []
+        for b in blocks:
+            if col in b.cols:
+                parts.append(b.cols[col])
+            elif col == "time":
+                parts.append(np.full(len(b.lines), np.datetime64("NaT"), "datetime64[ns]"))
+            else:
+                parts.append(np.full(len(b.lines), np.nan))
+        if not parts:
+            out = np.zeros(0, dtype="datetime64[ns]" if col == "time" else float)
+        else:
+            out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if col.startswith("temp_"):
+            out = np.where(out == SENSOR_OFF_C, np.nan, out)
+        data[col] = out if order is None else out[order]
+    df = pd.DataFrame(data, copy=False)
+    df.attrs["skipped"] = state.skipped
+    df.attrs["lines"] = state.lines
+    df.attrs["board_hint"] = state.hint
+    return df
