@@ -128,81 +128,75 @@ def _classify(message: str, level: str | None) -> dict[str, Any]:
     return {"kind": "other"}
 
 
+_IDX = {c: i for i, c in enumerate(COLUMNS)}
+_MSG, _KIND = _IDX["message"], _IDX["kind"]
+
+
+def _apply(record: list, fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        record[_IDX[key]] = value
+
+
 def read_record_log(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
     """Parse LeRobot record output (path, file object or lines) into one row per event."""
-    rows: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
+    rows: list[list] = []
+    current: list | None = None
     depth = 0  # open brackets of a config dump
     in_traceback = False
     episode: int | None = None
-
-    def close() -> None:
-        nonlocal current
-        if current is not None:
-            rows.append(current)
-            current = None
+    nan = math.nan
 
     for no, raw in enumerate(_lines(source), 1):
         line = raw.rstrip("\r\n")
         m = _PREFIX.match(line) if line[:1] in "DIWEC" else None
         if m is None and current is not None and (depth > 0 or in_traceback):
-            current["message"] += "\n" + line
+            current[_MSG] += "\n" + line
             if depth > 0:
                 depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
             elif in_traceback and line and not line[0].isspace() and _EXC_LINE.match(line):
                 in_traceback = False
                 fields = _classify(line.split(": ", 1)[-1], "ERROR")
-                current["kind"] = (
-                    "camera_timeout" if fields["kind"] == "camera_timeout" else "error"
-                )
-                current["camera"] = fields.get("camera")
+                timeout = fields["kind"] == "camera_timeout"
+                current[_KIND] = "camera_timeout" if timeout else "error"
+                current[_IDX["camera"]] = fields.get("camera")
             continue
-        close()
         depth, in_traceback = 0, False
         if m is not None:
             level, stamp, location, message = m.groups()
         else:
+            if not line.strip():
+                current = None
+                continue
             lm = _LEVEL_ONLY.match(line)
             level, stamp, location = (lm.group(1), None, None) if lm else (None, None, None)
             message = lm.group(2) if lm else line
-            if not line.strip():
-                continue
-        current = {
-            "line": no,
-            "time": stamp,
-            "level": level,
-            "location": location,
-            "hz": math.nan,
-            "target_hz": math.nan,
-            "episode": episode,
-            "camera": None,
-            "count": math.nan,
-            "codec": None,
-            "message": message,
-        }
+        current = [no, stamp, level, location, "other", nan, nan, episode, None, nan, None, message]
+        rows.append(current)
         if message.startswith(_TRACEBACK):
-            current["kind"] = "error"
+            current[_KIND] = "error"
             in_traceback = True
             continue
         fields = _classify(message, level)
-        if fields["kind"] == "other" and m is None and _EXC_LINE.match(message):
-            fields["kind"] = "error"
-        current.update(fields)
-        if fields["kind"] == "episode_start":
+        kind = fields["kind"]
+        if kind == "other" and m is None and _EXC_LINE.match(message):
+            fields["kind"] = kind = "error"
+        _apply(current, fields)
+        if kind == "episode_start":
             episode = fields["episode"]
-        elif fields["kind"] == "config":
+        elif kind == "config":
             depth = (
                 message.count("{") + message.count("[") - message.count("}") - message.count("]")
             )
-        elif level in ("ERROR", "CRITICAL") and fields["kind"] in ("error", "other"):
+        elif level in ("ERROR", "CRITICAL") and kind in ("error", "other"):
             in_traceback = True  # 0.6.1 prints the traceback under the ERROR line
-            current["kind"] = "error"
-    close()
+            current[_KIND] = "error"
     df = pd.DataFrame(rows, columns=COLUMNS)
-    df["time"] = pd.to_datetime(df["time"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    df["hz"] = df["hz"].astype(float)
-    df["target_hz"] = df["target_hz"].astype(float)
-    df["count"] = df["count"].astype(float)
+    stamps = df["time"].to_numpy(dtype=object)
+    uniq, codes = np.unique(stamps.astype(str), return_inverse=True)
+    conv = pd.to_datetime(pd.Series(uniq), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    df["time"] = conv.to_numpy()[codes] if len(uniq) else pd.Series([], dtype="datetime64[ns]")
+    for col in ("hz", "target_hz", "count"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["episode"] = df["episode"].astype("Int64")
     return df
 
