@@ -124,55 +124,49 @@ def _parse_chunk(buf: bytes, first_line: int, state: _State) -> None:
     n = buf.count(b"\n")
     state.lines += n
     first_skel = skel[: skel.find(b"\n") + 1]
-    if skel == first_skel * n:
-        groups = {first_skel[:-1]: None}
-        raw_lines = None
+    raw_lines: list[bytes] | None = None
+    if skel == first_skel * n:  # one shape for the whole chunk: the common case
+        groups: list[np.ndarray | None] = [None]
     else:
         raw_lines = buf.split(b"\n")[:n]
-        groups_idx: dict[bytes, list[int]] = {}
-        for i, s in enumerate(skel.split(b"\n")[:n]):
-            groups_idx.setdefault(s, []).append(i)
-        groups = groups_idx
-    for shape, idx in groups.items():
+        by_shape: dict[bytes, list[int]] = {}
+        for i, shape in enumerate(skel.split(b"\n")[:n]):
+            by_shape.setdefault(shape, []).append(i)
+        groups = [np.asarray(idx) for idx in by_shape.values()]
+
+    def rows_at(idx: np.ndarray) -> list[bytes]:
+        nonlocal raw_lines
         if raw_lines is None:
-            lines_of = None
-            sample = buf[: buf.find(b"\n")]
-            count = n
-        else:
-            lines_of = idx
-            sample = raw_lines[idx[0]]
-            count = len(idx)
-        del shape
+            raw_lines = buf.split(b"\n")[:n]
+        return [raw_lines[i] for i in idx]
+
+    for idx in groups:
+        line_idx = np.arange(n) if idx is None else idx
+        sample = buf[: buf.find(b"\n")] if idx is None else raw_lines[idx[0]]
         text = sample.decode("utf-8", "surrogateescape").rstrip("\r")
         parsed = parse_line(text)
         if parsed is None:
-            state.skipped += count
+            state.skipped += len(line_idx)
             continue
         if state.hint is None:
             state.hint = board_hint(parsed)
-        line_idx = np.arange(count) if lines_of is None else np.asarray(lines_of)
         block = None
-        if count >= BULK_MIN_LINES:
-            body = buf if lines_of is None else b"\n".join(raw_lines[i] for i in lines_of) + b"\n"
+        if len(line_idx) >= BULK_MIN_LINES:
+            body = buf if idx is None else b"\n".join(rows_at(idx)) + b"\n"
             block = _bulk(body, text, parsed, line_idx + first_line)
         if block is None:
-            rows = (
-                [raw_lines[i] if raw_lines is not None else None for i in line_idx]
-                if raw_lines is not None
-                else buf.split(b"\n")[:n]
-            )
-            block = _slow(rows, line_idx + first_line, state)
-        else:
-            bad = block.lines < 0
-            if bad.any():  # rows the bulk path could not vouch for: reference parser
-                all_rows = raw_lines if raw_lines is not None else buf.split(b"\n")[:n]
-                redo = line_idx[bad]
-                keep = ~bad
-                block = _Block(block.lines[keep], {k: v[keep] for k, v in block.cols.items()})
-                state.blocks.append(_slow([all_rows[i] for i in redo], redo + first_line, state))
-        for col in block.cols:
-            state.order.setdefault(col, None)
-        state.blocks.append(block)
+            block = _slow(rows_at(line_idx), line_idx + first_line, state)
+        elif (bad := block.lines < 0).any():  # rows the bulk path cannot vouch for
+            redo = line_idx[bad]
+            _add(state, _slow(rows_at(redo), redo + first_line, state))
+            block = _Block(block.lines[~bad], {k: v[~bad] for k, v in block.cols.items()})
+        _add(state, block)
+
+
+def _add(state: _State, block: _Block) -> None:
+    for col in block.cols:
+        state.order.setdefault(col, None)
+    state.blocks.append(block)
 
 
 def _bulk(body: bytes, sample: str, parsed: LineParse, line_nos: np.ndarray) -> _Block | None:
