@@ -124,7 +124,7 @@ def test_nvpmodel_and_jetson_clocks(remote):
 
 def test_loaded_rig_misses_far_more_deadlines_than_light_one(remote):
     _, _, deploy, _ = remote
-    deploy({"jitter": {"rate": 0.05, "stall_ms": 60, "seed": 1}})
+    deploy({"jitter": {"rate": 0.1, "stall_ms": 80, "seed": 1}})
     res, loaded_log = record(remote, "loaded", cams(THREE), 30, streaming=True)
     assert res.returncode == 0, loaded_log
     deploy({})
@@ -132,7 +132,7 @@ def test_loaded_rig_misses_far_more_deadlines_than_light_one(remote):
     assert res.returncode == 0, light_log
     loaded = summarize_record_log(read_record_log(loaded_log.splitlines()))
     light = summarize_record_log(read_record_log(light_log.splitlines()))
-    assert loaded["slow_loop_count"] >= 3
+    assert loaded["slow_loop_count"] >= 5
     assert loaded["slow_loop_count"] >= 3 * max(1, light["slow_loop_count"])
     assert loaded["codec"] == "h264_nvenc" and loaded["episodes"] == 1
 
