@@ -275,11 +275,9 @@ def _pydantic_error(doc: Located, exc: ValidationError) -> PlaybookError:
     msg = err["msg"]
     if kind == "extra_forbidden":
         key = loc[-1]
-        parent = doc.data
         model_fields = _fields_at(loc[:-1])
         hint = suggest(str(key), model_fields) if model_fields else ""
         known = f"; expected one of: {', '.join(model_fields)}" if model_fields else ""
-        del parent
         msg = f"unknown key {key!r}{hint}{known}"
     elif kind == "missing":
         msg = f"required field {loc[-1]!r} is missing"
