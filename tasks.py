@@ -45,3 +45,44 @@ def plan(
 ):
     """Print a fully resolved experiment (commands, settings, log paths); touches nothing."""
     cli.guard(cli.plan, name, target=target, playbook=playbook, inventory=inventory, sets=set_)
+
+
+RUN_HELP = {
+    "name": "experiment name from the playbook (e.g. exp2b)",
+    "target": "inventory host to run on (default: sim, the simulated Jetson)",
+    "set": "override a parameter: --set dataset.fps=25, --set settings.cpu_governor=performance",
+    "runs": "local run store (default: runs/)",
+    "repeat": "run the experiment N times in a row",
+    "check": "print every planned change (before -> after, diffs, commands); touch nothing",
+    "detach": "start the run and return; `invoke collect` brings it back later",
+    **INV,
+    **PB,
+}
+
+
+@task(iterable=["set_"], positional=[], auto_shortflags=False, help=RUN_HELP)
+def experiment(
+    c,
+    name,
+    target=cli.DEFAULT_TARGET,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    inventory=cli.DEFAULT_INVENTORY,
+    set_=None,
+    runs=cli.DEFAULT_RUNS,
+    repeat=1,
+    check=False,
+    detach=False,
+):
+    """Run one experiment on a host: settings, tegrastats + lerobot-record, logs pulled back."""
+    cli.guard(
+        cli.experiment,
+        name,
+        target=target,
+        playbook=playbook,
+        inventory=inventory,
+        sets=set_,
+        runs=runs,
+        repeat=int(repeat),
+        check=check,
+        detach=detach,
+    )

@@ -91,3 +91,53 @@ def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
         print(f"  {name:8s} x{exp.repeats}  {exp.description}", file=out)
     for hyp in pb.model.hypotheses:
         print(f"  {hyp.id:8s} {hyp.title}", file=out)
+
+
+def _resolve(name, target, playbook, inventory, sets):
+    from labkit.inventory import Inventory
+    from labkit.plan import resolve
+    from labkit.playbook import load_playbook
+
+    pb = load_playbook(playbook)
+    inv = Inventory(inventory)
+    return resolve(pb, inv, name, target, parse_set(sets)), inv
+
+
+def experiment(
+    name: str,
+    target: str = DEFAULT_TARGET,
+    playbook: str = DEFAULT_PLAYBOOK,
+    inventory: str = DEFAULT_INVENTORY,
+    sets: list[str] | None = None,
+    runs: str = DEFAULT_RUNS,
+    repeat: int = 1,
+    check: bool = False,
+    detach: bool = False,
+    out=sys.stdout,
+) -> list[dict]:
+    """Run one experiment ``repeat`` times; exit code says how the last run ended."""
+    from invoke import Exit
+
+    from labkit.runner import RunOptions, run_experiment
+
+    if repeat < 1:
+        raise LabkitError(f"--repeat must be at least 1, got {repeat}")
+    if detach and repeat > 1:
+        raise LabkitError("--detach runs one experiment; drop --repeat")
+    opts = RunOptions(runs=Path(runs), check=check, detach=detach, out=out)
+    manifests = []
+    for i in range(repeat):
+        plan, inv = _resolve(name, target, playbook, inventory, sets)
+        if repeat > 1:
+            print(f"== {name} repeat {i + 1}/{repeat}", file=out)
+        values, _ = inv.resolve(target)
+        m = run_experiment(plan, opts, host_vars={**values, "inventory_hostname": target})
+        manifests.append(m)
+        status = m.get("status")
+        if status in ("interrupted", "lost-connection"):
+            break
+    codes = {"interrupted": 130, "lost-connection": 3, "failed": 1}
+    worst = [m.get("status") for m in manifests if m.get("status") in codes]
+    if worst:
+        raise Exit(code=codes[worst[-1]])
+    return manifests

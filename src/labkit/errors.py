@@ -44,3 +44,35 @@ class UnknownNameError(LabkitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class RemoteError(LabkitError, RuntimeError):
+    """Something on the target went wrong; names the host."""
+
+
+class ConnectError(RemoteError, ConnectionError):
+    """The target cannot be reached, or the connection dropped."""
+
+
+class HostKeyError(ConnectError):
+    """The target's SSH host key is unknown (strict policy) or has changed."""
+
+
+class CommandFailed(RemoteError):
+    """A remote command exited non-zero; carries the whole result (host, command, output)."""
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class PreflightError(RemoteError):
+    """The target lacks something the experiment needs; nothing was changed."""
+
+
+class LockedError(RemoteError):
+    """Another labkit run holds the target."""
+
+
+class CommandTimeout(RemoteError, TimeoutError):
+    """A remote command did not finish within its timeout (it was stopped)."""

@@ -124,6 +124,16 @@ class ReportText(BaseModel):
     followups: list[str] = Field(default_factory=list)
 
 
+class ConfigFile(BaseModel):
+    """A config file deployed for the run: a Jinja2 template rendered with host vars."""
+
+    model_config = Strict
+    template: str = Field(min_length=1)
+    dest: str = Field(pattern=r"^/.+$")
+    mode: str = Field(default="0644", pattern=r"^0?[0-7]{3,4}$")
+    experiments: list[str] | Literal["all"] = "all"
+
+
 class PlaybookModel(BaseModel):
     model_config = Strict
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -132,6 +142,7 @@ class PlaybookModel(BaseModel):
     record: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     monitor: Monitor = Field(default_factory=Monitor)
+    files: list[ConfigFile] = Field(default_factory=list)
     experiments: list[Experiment] = Field(min_length=1)
     hypotheses: list[Hypothesis] = Field(default_factory=list)
     report: ReportText = Field(default_factory=ReportText)
@@ -206,6 +217,21 @@ class Playbook:
                                 (*base, "experiments", k),
                                 PlaybookError,
                             )
+        base_dir = Path(self.file).parent
+        for fi, f in enumerate(self.model.files):
+            if not (base_dir / f.template).is_file():
+                raise self.doc.error(
+                    f"template {f.template!r} not found (looked in {base_dir})",
+                    ("files", fi, "template"),
+                    PlaybookError,
+                )
+            for k, name in enumerate([] if f.experiments == "all" else f.experiments):
+                if name not in self.experiments:
+                    raise self.doc.error(
+                        f"file {f.dest} names unknown experiment {name!r}",
+                        ("files", fi, "experiments", k),
+                        PlaybookError,
+                    )
         ids = [h.id for h in self.model.hypotheses]
         for hi, hid in enumerate(ids):
             if ids.index(hid) != hi:
@@ -234,6 +260,13 @@ class Playbook:
                 f"{', '.join(self.experiments)}"
             )
         return self.experiments[name]
+
+    def files_for(self, name: str) -> list[ConfigFile]:
+        self.experiment(name)
+        return [f for f in self.model.files if f.experiments == "all" or name in f.experiments]
+
+    def template_path(self, f: ConfigFile) -> Path:
+        return Path(self.file).parent / f.template
 
     def params_for(self, name: str) -> dict[str, Any]:
         """Record parameters: registry defaults < playbook record < experiment params."""

@@ -1,12 +1,16 @@
-"""Put the simulator on a host: the package, the wrappers, the simulated root.
+"""Put the simulator on a host the way pip puts LeRobot there.
 
 ``bundle()`` is a tar.gz of this package; ``install_script()`` is the shell script that
-unpacks it (read from stdin) into ``<workdir>/sim`` and writes the wrappers, so the same
-two pieces deploy locally and over SSH.
+creates ``<workdir>/sim/venv`` (no pip, stdlib only), unpacks the bundle into its
+site-packages with a ``lerobot-<version>.dist-info`` beside it, and writes console
+scripts whose shebang is that venv's python — so labkit's facts find the lerobot version
+on the simulated Jetson exactly as on a real one (``importlib.metadata`` through the
+interpreter of ``lerobot-record``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shlex
@@ -22,40 +26,69 @@ def bundle() -> bytes:
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         info = tarfile.TarInfo("labkit/__init__.py")
         info.size = 0
+        info.mtime = 0
         tar.addfile(info, io.BytesIO(b""))
         for f in sorted(PKG.glob("*.py")):
-            tar.add(f, arcname=f"labkit/sim/{f.name}")
+            data = f.read_bytes()
+            info = tarfile.TarInfo(f"labkit/sim/{f.name}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def bundle_id(config: dict | None = None) -> str:
+    """Changes when the simulator's code or its configuration changes."""
+    h = hashlib.sha256(bundle())
+    h.update(json.dumps(config or {}, sort_keys=True).encode())
+    return h.hexdigest()[:16]
 
 
 def paths(workdir: str) -> dict[str, str]:
     base = f"{workdir.rstrip('/')}/sim"
-    return {"base": base, "lib": f"{base}/lib", "bin": f"{base}/bin", "root": f"{base}/root"}
+    return {
+        "base": base,
+        "venv": f"{base}/venv",
+        "bin": f"{base}/bin",
+        "root": f"{base}/root",
+        "stamp": f"{base}/installed",
+    }
 
 
-def install_script(workdir: str, python: str = "python3", config: dict | None = None) -> str:
-    """Shell script: unpack the bundle from stdin, write wrappers, create the root."""
+def install_script(
+    workdir: str, python: str = "python3", config: dict | None = None, bundle_file: str = "-"
+) -> str:
+    """Shell script: venv, unpack the bundle (``bundle_file`` or stdin), scripts, root."""
     p = paths(workdir)
     q = {k: shlex.quote(v) for k, v in p.items()}
+    cfg = config or {}
+    version = str(cfg.get("lerobot_version", "0.4.4"))
+    vpy = shlex.quote(f"{p['venv']}/bin/python")
     lines = [
         "set -e",
-        f"mkdir -p {q['lib']} {q['bin']} {q['root']}",
-        f"rm -rf {q['lib']}/labkit",
-        f"tar -xzf - -C {q['lib']}",
+        f"mkdir -p {q['bin']} {q['root']}",
+        f"[ -x {vpy} ] || {shlex.quote(python)} -m venv --without-pip {q['venv']}",
+        f"site=$({vpy} -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')",
+        'rm -rf "$site/labkit" "$site"/lerobot-*.dist-info',
+        f'tar -xzf {shlex.quote(bundle_file)} -C "$site"',
+        f'mkdir -p "$site/lerobot-{version}.dist-info"',
+        f"printf 'Metadata-Version: 2.1\\nName: lerobot\\nVersion: %s\\n' {shlex.quote(version)}"
+        f' > "$site/lerobot-{version}.dist-info/METADATA"',
     ]
     for tool in TOOLS:
-        wrapper = (
-            f"#!/bin/sh\nLABKIT_SIM_ROOT={q['root']} PYTHONPATH={q['lib']} "
-            f'exec {shlex.quote(python)} -m labkit.sim {tool} "$@"\n'
+        script = (
+            f"#!{p['venv']}/bin/python\n"
+            "# labkit simulated Jetson: console script, like pip writes for lerobot-record\n"
+            "import os\nimport sys\n"
+            f"os.environ.setdefault('LABKIT_SIM_ROOT', {p['root']!r})\n"
+            "from labkit.sim.__main__ import main\n"
+            f"sys.argv[1:1] = [{tool!r}]\n"
+            "sys.exit(main())\n"
         )
-        lines.append(f"printf '%s' {shlex.quote(wrapper)} > {q['bin']}/{tool}")
+        lines.append(f"printf '%s' {shlex.quote(script)} > {q['bin']}/{tool}")
         lines.append(f"chmod +x {q['bin']}/{tool}")
     init = (
-        f"import json,sys; from pathlib import Path; from labkit.sim.root import init_root; "
+        "import json,sys; from pathlib import Path; from labkit.sim.root import init_root; "
         f"init_root(Path({p['root']!r}), json.loads(sys.argv[1]))"
     )
-    lines.append(
-        f"PYTHONPATH={q['lib']} {shlex.quote(python)} -c {shlex.quote(init)} "
-        f"{shlex.quote(json.dumps(config or {}))}"
-    )
+    lines.append(f"{vpy} -c {shlex.quote(init)} {shlex.quote(json.dumps(cfg))}")
     return "\n".join(lines) + "\n"

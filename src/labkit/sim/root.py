@@ -16,6 +16,12 @@ RELEASE = (
     "# R38 (release), REVISION: 4.0, GCID: 43443517, BOARD: generic, EABI: aarch64, "
     "DATE: Fri Jan 16 03:50:45 UTC 2026\n# KERNEL_VARIANT: oot\n"
 )
+SYSCTL = {  # a few real knobs with their stock values, so sysctl settings can be tried
+    "kernel.sched_rt_runtime_us": 950000,
+    "kernel.sched_autogroup_enabled": 1,
+    "vm.swappiness": 60,
+    "net.core.rmem_max": 212992,
+}
 DEFAULT_CONFIG = {
     "lerobot_version": "0.4.4",
     "hw_encoders": ["h264_nvenc", "hevc_nvenc"],
@@ -60,6 +66,11 @@ def init_root(root: Path, config: dict | None = None) -> None:
     if not (etc / "nvpmodel_mode").exists():
         (etc / "nvpmodel_mode").write_text(f"{DEFAULT_MODE}\n")
     (root / "run").mkdir(exist_ok=True)
+    for key, value in SYSCTL.items():
+        f = root / "proc/sys" / key.replace(".", "/")
+        if not f.exists():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(f"{value}\n")
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     (etc / "labkit-sim.json").write_text(json.dumps(cfg, indent=2) + "\n")
     for dev in cfg.get("devices", []):

@@ -1,0 +1,121 @@
+"""From an inventory host to a ready ``HostSession``: connection, work dir, simulator.
+
+A host with ``labkit_simulate: true`` gets the simulated Jetson installed into
+``<workdir>/sim`` (again only when its code or configuration changed) and its tools put
+first on ``PATH``; its sysfs and /etc live under the simulated root, so facts and
+settings read and write there instead of the real ``/sys``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import posixpath
+import shlex
+from dataclasses import dataclass
+
+from labkit.errors import ConfigError
+from labkit.hostvars import HostConfig
+from labkit.remote.target import LocalTarget, Target
+from labkit.sim import deploy
+
+_PASSWORDS: dict[str, str] = {}  # asked once per invocation, kept in memory only
+
+
+@dataclass
+class HostSession:
+    host: HostConfig
+    target: Target
+    workdir: str  # absolute on the target
+    sysroot: str  # "" on a real board; the simulated root on the simulator
+
+    @property
+    def state_dir(self) -> str:
+        return posixpath.join(self.workdir, "state")
+
+    @property
+    def needs_sudo(self) -> bool:
+        return self.host.labkit_sudo == "sudo" and not self.host.labkit_simulate
+
+    def enable_sudo(self) -> None:
+        self.target.setup_sudo(self.needs_sudo, self._password_source())
+
+    def _password_source(self):
+        ref = self.host.ansible_become_password
+        if ref is None:
+            return None
+
+        def get() -> str:
+            key = f"{self.host.name}:{ref.kind}:{ref.name}"
+            if key not in _PASSWORDS:
+                if ref.kind == "env":
+                    if ref.name not in os.environ:
+                        raise ConfigError(
+                            f"host {self.host.name}: ansible_become_password names environment "
+                            f"variable {ref.name}, which is not set"
+                        )
+                    _PASSWORDS[key] = os.environ[ref.name]
+                else:
+                    _PASSWORDS[key] = getpass.getpass(f"sudo password for {self.host.name}: ")
+            return _PASSWORDS[key]
+
+        return get
+
+    def close(self) -> None:
+        self.target.close()
+
+
+def open_target(host: HostConfig) -> Target:
+    if host.connection == "local":
+        return LocalTarget(host.name)
+    from labkit.remote.ssh import SshTarget
+
+    return SshTarget(
+        host.name,
+        host.address,
+        user=host.ansible_user,
+        port=host.ansible_port,
+        key_file=host.ansible_ssh_private_key_file,
+        host_key_policy=host.labkit_host_key_policy,
+    )
+
+
+def open_host(host: HostConfig, lerobot_version: str, log=print) -> HostSession:
+    """Connect, resolve the work dir, and on a simulated host make sure the simulator is in."""
+    target = open_target(host)
+    try:
+        workdir = target.expand(host.labkit_workdir.rstrip("/") or "/")
+        sysroot = ""
+        if host.labkit_simulate:
+            sysroot = provision_sim(target, host, workdir, lerobot_version, log)
+        return HostSession(host, target, workdir, sysroot)
+    except BaseException:
+        target.close()
+        raise
+
+
+def sim_config(host: HostConfig, lerobot_version: str) -> dict:
+    cfg = {k: v for k, v in host.labkit_sim.items() if k != "python"}
+    cfg.setdefault("lerobot_version", host.labkit_lerobot_version or lerobot_version)
+    cfg.setdefault("devices", sorted(set(host.devices().values())))
+    return cfg
+
+
+def provision_sim(
+    target: Target, host: HostConfig, workdir: str, lerobot_version: str, log=print
+) -> str:
+    p = deploy.paths(workdir)
+    cfg = sim_config(host, lerobot_version)
+    ident = deploy.bundle_id(cfg)
+    current = target.run(f"cat {shlex.quote(p['stamp'])}", check=False).stdout.strip()
+    if current != ident:
+        log(f"{host.name}: installing the simulated Jetson into {p['base']}")
+        archive = f"{p['base']}/bundle.tar.gz"
+        target.run(f"mkdir -p {shlex.quote(p['base'])}")
+        target.put(deploy.bundle(), archive)
+        python = str(host.labkit_sim.get("python", "python3"))
+        script = deploy.install_script(workdir, python=python, config=cfg, bundle_file=archive)
+        target.run(script, timeout=180, what="installing the simulated Jetson")
+        target.run(f"printf '%s\\n' {shlex.quote(ident)} > {shlex.quote(p['stamp'])}")
+    target.env_prefix = f'export PATH={shlex.quote(p["bin"])}:"$PATH"; '
+    return p["root"]

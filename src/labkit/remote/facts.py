@@ -1,0 +1,295 @@
+"""Host facts, pyinfra-style: each fact is a shell command and a pure parser of its output.
+
+``gather`` sends every fact's command in one round trip (sections split by markers) and
+parses each section; a fact whose tool is missing is ``None`` rather than an error, so
+the same code reads a Thor, an Orin and the simulated Jetson. Paths under ``/sys``,
+``/etc`` and ``/dev`` are read below ``sysroot`` ("" on a real board, the simulated root
+on the simulator).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from labkit.remote.target import Target
+
+MARK = "@@labkit-fact"
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    command: Callable[[str, str], str]  # (sysroot, workdir) -> shell command
+    process: Callable[[str, int], Any]  # (output, exit code) -> value (pure)
+    doc: str = ""
+
+
+# -- parsers (pure) --------------------------------------------------------------------
+
+_RELEASE = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)(.*)")
+
+
+def parse_l4t_release(out: str, code: int) -> dict | None:
+    """``# R38 (release), REVISION: 4.0, GCID: ..., BOARD: ..., DATE: ...`` -> fields."""
+    for line in out.splitlines():
+        m = _RELEASE.match(line.strip())
+        if m:
+            fields = dict(re.findall(r"(\w+):\s*([^,]+?)\s*(?:,|$)", m.group(3)))
+            return {
+                "l4t": f"{m.group(1)}.{m.group(2)}",
+                "major": int(m.group(1)),
+                "revision": m.group(2),
+                "gcid": fields.get("GCID"),
+                "board": fields.get("BOARD"),
+                "date": fields.get("DATE"),
+            }
+    return None
+
+
+def parse_nvpmodel(out: str, code: int) -> dict | None:
+    """``nvpmodel -q``: the ``NV Power Mode:`` line (warnings may precede it), then the id."""
+    lines = [line.strip() for line in out.splitlines()]
+    for i, line in enumerate(lines):
+        m = re.match(r"NV Power Mode:\s*(\S+)", line)
+        if m:
+            ident = next((int(x) for x in lines[i + 1 :] if x.isdigit()), None)
+            return {"name": m.group(1), "id": ident}
+    return None
+
+
+def parse_cpus(out: str, code: int) -> dict | None:
+    """Our sysfs dump: ``online <list>`` then ``cpuN online governor min max cur hwmax``."""
+    online, cpus = None, {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:1] == ["online"] and len(parts) == 2:
+            online = parts[1]
+        elif parts and re.fullmatch(r"cpu\d+", parts[0]) and len(parts) == 7:
+            vals = [None if v == "-" else v for v in parts[1:]]
+            cpus[int(parts[0][3:])] = {
+                "online": vals[0] != "0",
+                "governor": vals[1],
+                "min_khz": _int(vals[2]),
+                "max_khz": _int(vals[3]),
+                "cur_khz": _int(vals[4]),
+                "hw_max_khz": _int(vals[5]),
+            }
+    if not cpus:
+        return None
+    on = [c for c in cpus.values() if c["online"] and c["governor"]]
+    govs = sorted({c["governor"] for c in on})
+    pinned = bool(on) and all(
+        c["min_khz"] is not None and c["min_khz"] == c["max_khz"] == c["hw_max_khz"] for c in on
+    )
+    return {
+        "online": online,
+        "count": len(cpus),
+        "governors": govs,
+        "clocks_pinned": pinned,
+        "cpus": {str(k): v for k, v in sorted(cpus.items())},
+    }
+
+
+def parse_lerobot(out: str, code: int) -> dict | None:
+    """``path=…``, ``python=…``, ``version=…`` lines from our probe."""
+    info = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if not info.get("path"):
+        return None
+    return {
+        "path": info["path"],
+        "python": info.get("python") or None,
+        "version": info.get("version") or None,
+    }
+
+
+def parse_which(out: str, code: int) -> str | None:
+    line = out.strip().splitlines()[:1]
+    return line[0] if code == 0 and line and line[0].startswith("/") else None
+
+
+def parse_v4l2_devices(out: str, code: int) -> dict | None:
+    """``v4l2-ctl --list-devices``: a card line ending in ``:`` then indented ``/dev`` paths."""
+    if code != 0 and not out.strip():
+        return None
+    cards: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace() and line.rstrip().endswith(":"):
+            current = line.rstrip()[:-1].strip()
+            cards[current] = []
+        elif current is not None and line.strip().startswith("/dev/"):
+            cards[current].append(line.strip())
+    return cards if cards or code == 0 else None
+
+
+_USB = re.compile(
+    r"^(?P<indent>\s*)(?:\|__\s*|/:\s*)(?:Bus (?P<bus>\d+)\.)?Port (?P<port>[\d-]+): "
+    r"Dev (?P<dev>\d+)(?:, If (?P<iface>\d+))?, Class=(?P<cls>[^,]*), "
+    r"Driver=(?P<driver>[^,]*), (?P<speed>\S+)"
+)
+
+
+def parse_lsusb_tree(out: str, code: int) -> list[dict] | None:
+    """``lsusb -t``: one entry per interface, with bus, depth, driver and link speed."""
+    if code != 0:
+        return None
+    entries, bus = [], None
+    for line in out.splitlines():
+        m = _USB.match(line)
+        if not m:
+            continue
+        if m.group("bus"):
+            bus = int(m.group("bus"))
+        entries.append(
+            {
+                "bus": bus,
+                "depth": len(m.group("indent")) // 4,
+                "port": m.group("port"),
+                "dev": int(m.group("dev")),
+                "interface": int(m.group("iface")) if m.group("iface") else None,
+                "class": m.group("cls").strip(),
+                "driver": m.group("driver").strip() or None,
+                "speed": m.group("speed"),
+            }
+        )
+    return entries
+
+
+def parse_df(out: str, code: int) -> dict | None:
+    """``df -Pk PATH``: free space of the filesystem holding the work dir."""
+    lines = out.strip().splitlines()
+    if code != 0 or len(lines) < 2:
+        return None
+    parts = lines[-1].split()
+    if len(parts) < 6 or not parts[3].isdigit():
+        return None
+    return {"mount": parts[5], "size_mb": int(parts[1]) // 1024, "free_mb": int(parts[3]) // 1024}
+
+
+def parse_meminfo(out: str, code: int) -> dict | None:
+    vals = {}
+    for line in out.splitlines():
+        key, _, rest = line.partition(":")
+        if rest.split()[:1] and rest.split()[0].isdigit():
+            vals[key] = int(rest.split()[0]) // 1024
+    if "MemTotal" not in vals:
+        return None
+    return {"total_mb": vals["MemTotal"], "available_mb": vals.get("MemAvailable")}
+
+
+def parse_text(out: str, code: int) -> str | None:
+    text = out.strip()
+    return text.splitlines()[0].strip() if code == 0 and text else None
+
+
+def parse_python(out: str, code: int) -> str | None:
+    m = re.search(r"Python (\d+\.\d+\.\d+\S*)", out)
+    return m.group(1) if m else None
+
+
+def parse_devices(out: str, code: int) -> list[str]:
+    return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/dev/"))
+
+
+def _int(v: str | None) -> int | None:
+    return int(v) if v is not None and v.isdigit() else None
+
+
+# -- commands --------------------------------------------------------------------------
+
+_CPU_DUMP = r"""cd {cpu} 2>/dev/null || exit 0
+printf 'online %s\n' "$(cat online 2>/dev/null || echo -)"
+for d in cpu[0-9]*; do
+  f=$d/cpufreq
+  r() {{ cat "$1" 2>/dev/null || echo -; }}
+  printf '%s %s %s %s %s %s %s\n' "$d" "$(r $d/online)" "$(r $f/scaling_governor)" \
+    "$(r $f/scaling_min_freq)" "$(r $f/scaling_max_freq)" "$(r $f/scaling_cur_freq)" \
+    "$(r $f/cpuinfo_max_freq)"
+done"""
+
+_LEROBOT = r"""p=$(command -v {prog}) || exit 0
+echo "path=$p"
+py=$(sed -n '1s/^#![[:space:]]*//p' "$p" | awk '{{print $1}}')
+case "$py" in */env) py=$(sed -n '1p' "$p" | awk '{{print $2}}');; esac
+case "$py" in *python*) ;; *) py=;; esac
+echo "python=$py"
+probe='import importlib.metadata as m; print(m.version("lerobot"))'
+[ -n "$py" ] && echo "version=$("$py" -c "$probe" 2>/dev/null)"
+true"""
+
+_FIND_EXISTING = (
+    'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
+)
+
+
+def _q(s: str) -> str:
+    return shlex.quote(s)
+
+
+def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrastats") -> list[Fact]:
+    return [
+        Fact("kernel", lambda r, w: "uname -r", parse_text),
+        Fact("arch", lambda r, w: "uname -m", parse_text),
+        Fact("hostname", lambda r, w: "hostname", parse_text),
+        Fact("l4t", lambda r, w: f"cat {_q(r + '/etc/nv_tegra_release')}", parse_l4t_release),
+        Fact("nvpmodel", lambda r, w: "nvpmodel -q", parse_nvpmodel),
+        Fact(
+            "cpu", lambda r, w: _CPU_DUMP.format(cpu=_q(r + "/sys/devices/system/cpu")), parse_cpus
+        ),
+        Fact("lerobot", lambda r, w: _LEROBOT.format(prog=_q(lerobot_record)), parse_lerobot),
+        Fact("tegrastats", lambda r, w: f"command -v {_q(tegrastats)}", parse_which),
+        Fact("v4l2_devices", lambda r, w: "v4l2-ctl --list-devices", parse_v4l2_devices),
+        Fact(
+            "video_devices",
+            lambda r, w: (
+                f"for f in {_q(r + '/dev')}/video*; do "
+                '[ -e "$f" ] && echo "/dev/${f##*/}"; done; true'
+            ),
+            parse_devices,
+        ),
+        Fact("usb", lambda r, w: "lsusb -t", parse_lsusb_tree),
+        Fact("disk", lambda r, w: _FIND_EXISTING.format(wd=_q(w)), parse_df),
+        Fact("memory", lambda r, w: "cat /proc/meminfo", parse_meminfo),
+        Fact("python", lambda r, w: "python3 --version", parse_python),
+    ]
+
+
+def gather_script(facts: list[Fact], sysroot: str, workdir: str) -> str:
+    parts = []
+    for f in facts:
+        parts.append(f"echo {MARK} {f.name}; ( {f.command(sysroot, workdir)}\n) 2>&1")
+        parts.append(f'echo "{MARK}-rc $?"')
+    return "\n".join(parts)
+
+
+def split_sections(out: str) -> dict[str, tuple[str, int]]:
+    """Output of ``gather_script`` -> {fact: (its output, its exit code)}."""
+    sections: dict[str, tuple[str, int]] = {}
+    name, buf = None, []
+    for line in out.splitlines():
+        if line.startswith(MARK + "-rc "):
+            if name is not None:
+                sections[name] = ("\n".join(buf), int(line.split()[1]))
+            name, buf = None, []
+        elif line.startswith(MARK + " "):
+            name, buf = line.split(" ", 1)[1], []
+        elif name is not None:
+            buf.append(line)
+    return sections
+
+
+def gather(target: Target, sysroot: str, workdir: str, facts: list[Fact]) -> dict[str, Any]:
+    """Every fact of ``target`` in one round trip; keys are stable, missing tools -> None."""
+    res = target.run(gather_script(facts, sysroot, workdir), timeout=60, check=False)
+    sections = split_sections(res.stdout)
+    out: dict[str, Any] = {}
+    for f in facts:
+        text, code = sections.get(f.name, ("", 127))
+        out[f.name] = f.process(text, code)
+    return out

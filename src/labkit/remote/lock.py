@@ -1,0 +1,118 @@
+"""One run per target at a time: an atomic ``mkdir`` lock in the target's work dir.
+
+The lock names its owner (run id, workstation, run directory). It is *stale* when the
+run it belongs to is over — its supervisor finished (``status.json`` says done) or is no
+longer alive — or when it was taken more than ``STALE_S`` ago and no run ever started.
+A stale lock is cleared by ``invoke restore`` or by the next run, after the settings that
+run changed are put back.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+
+from labkit.errors import LockedError
+from labkit.remote.target import Target
+
+q = shlex.quote
+STALE_S = 600
+
+
+@dataclass
+class LockInfo:
+    owner: dict
+    state: str  # running | finished | abandoned
+    supervisor_alive: bool
+
+    @property
+    def stale(self) -> bool:
+        return self.state != "running"
+
+    def describe(self) -> str:
+        o = self.owner
+        return (
+            f"run {o.get('run_id')} ({o.get('experiment')}) from {o.get('workstation')}, "
+            f"started {o.get('taken_at')}"
+        )
+
+
+def lock_dir(workdir: str) -> str:
+    return posixpath.join(workdir, "lock")
+
+
+def inspect(target: Target, workdir: str) -> LockInfo | None:
+    """The current lock, if any, and whether the run behind it is still going."""
+    d = lock_dir(workdir)
+    res = target.run(
+        f"cat {q(d)}/owner.json 2>/dev/null || {{ [ -d {q(d)} ] && echo '{{}}'; }}", check=False
+    )
+    if not res.ok or not res.stdout.strip():
+        return None
+    try:
+        owner = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        owner = {}
+    run_dir = owner.get("run_dir")
+    status = {}
+    if run_dir:
+        r = target.run(f"cat {q(run_dir)}/status.json", check=False)
+        if r.ok:
+            try:
+                status = json.loads(r.stdout)
+            except json.JSONDecodeError:
+                status = {}
+    pid = status.get("supervisor_pid")
+    alive = False
+    if pid and status.get("state") != "done":
+        alive = target.run(f"kill -0 {int(pid)}", check=False).ok
+    if alive:
+        state = "running"
+    elif status.get("state") == "done" or pid:
+        state = "finished"
+    elif time.time() - float(owner.get("taken_ts", 0)) > STALE_S:
+        state = "abandoned"
+    else:
+        state = "running"  # taken moments ago by a run still preparing
+    return LockInfo(owner, state, alive)
+
+
+def acquire(target: Target, workdir: str, owner: dict) -> None:
+    """Take the lock or raise ``LockedError`` saying who holds it."""
+    owner = {
+        **owner,
+        "workstation": socket.gethostname(),
+        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "taken_ts": time.time(),
+    }
+    d = lock_dir(workdir)
+    res = target.run(f"mkdir -p {q(workdir)} && mkdir {q(d)}", check=False)
+    if res.ok:
+        target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
+        return
+    info = inspect(target, workdir)
+    held = info.describe() if info else "another run"
+    hint = (
+        "wait for it, or `invoke collect` it when done"
+        if info is None or not info.stale
+        else "it is over: `invoke restore --target "
+        + target.name
+        + "` puts its settings back and clears the lock"
+    )
+    raise LockedError(f"{target.name} is busy: {held} holds {d}; {hint}")
+
+
+def update(target: Target, workdir: str, **fields) -> None:
+    d = lock_dir(workdir)
+    res = target.run(f"cat {q(d)}/owner.json", check=False)
+    owner = json.loads(res.stdout) if res.ok else {}
+    owner.update(fields)
+    target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
+
+
+def release(target: Target, workdir: str) -> None:
+    target.run(f"rm -rf {q(lock_dir(workdir))}", check=False)

@@ -1,0 +1,134 @@
+"""A target over SSH, through Fabric, with the traps of its defaults closed.
+
+- host keys: known_hosts loaded, unknown hosts refused (``hostkeys``), not auto-added;
+- every command has a timeout, channel opening too (paramiko waits an hour by default);
+- keepalive on the transport, so a dead link shows up as an error instead of a hang;
+- ``~/.ssh/config`` is honoured (Fabric loads it: HostName, User, Port, IdentityFile,
+  ProxyJump, UserKnownHostsFile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+from pathlib import Path
+
+import paramiko
+from fabric import Config, Connection
+from invoke.exceptions import CommandTimedOut, ThreadException
+
+from labkit.errors import ConnectError, HostKeyError
+from labkit.remote import hostkeys
+from labkit.remote.target import CommandResult, Target
+
+CONNECT_TIMEOUT = 15.0
+KEEPALIVE_S = 5
+CHANNEL_TIMEOUT = 20.0
+
+_LINK_ERRORS = (EOFError, OSError, socket.error, paramiko.SSHException)
+
+
+class SshTarget(Target):
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        *,
+        user: str | None = None,
+        port: int | None = None,
+        key_file: str | None = None,
+        host_key_policy: str = "strict",
+    ) -> None:
+        super().__init__(name)
+        self.address, self.user, self.port = address, user, port
+        self.key_file, self.policy = key_file, host_key_policy
+        self.conn: Connection | None = None
+        self.connect()
+
+    def connect(self) -> None:
+        kwargs: dict = {"banner_timeout": CONNECT_TIMEOUT, "auth_timeout": CONNECT_TIMEOUT}
+        if self.key_file:
+            kwargs["key_filename"] = [os.path.expanduser(self.key_file)]
+        conn = Connection(
+            self.address,
+            user=self.user,
+            port=self.port,
+            config=Config(overrides={"load_ssh_configs": True}),
+            connect_timeout=CONNECT_TIMEOUT,
+            connect_kwargs=kwargs,
+        )
+        hostkeys.apply_policy(conn.client, self.name, conn.port, self.policy, conn.ssh_config)
+        try:
+            conn.open()
+        except HostKeyError:
+            raise
+        except paramiko.BadHostKeyException as exc:
+            raise hostkeys.changed_key_error(self.name, exc, conn.port) from None
+        except paramiko.AuthenticationException as exc:
+            raise ConnectError(
+                f"{self.name}: SSH authentication failed for {conn.user}@{conn.host}:"
+                f"{conn.port} ({exc}); check ansible_user / ansible_ssh_private_key_file"
+            ) from None
+        except (*_LINK_ERRORS, TimeoutError) as exc:
+            raise ConnectError(
+                f"{self.name}: cannot reach {conn.host}:{conn.port} over SSH: {exc or type(exc)}"
+            ) from None
+        conn.transport.set_keepalive(KEEPALIVE_S)
+        conn.transport.channel_timeout = CHANNEL_TIMEOUT
+        self.conn = conn
+
+    def reconnect(self) -> None:
+        self.close()
+        self.connect()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):  # closing a dead link fails in many ways
+                self.conn.close()
+            self.conn = None
+
+    def _require(self) -> Connection:
+        if self.conn is None or not self.conn.is_connected:
+            raise ConnectError(f"{self.name}: the SSH connection is closed")
+        return self.conn
+
+    def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
+        conn = self._require()
+        stream = io.StringIO(stdin.decode()) if stdin is not None else False
+        try:
+            r = conn.run(command, hide=True, warn=True, timeout=timeout, in_stream=stream)
+        except CommandTimedOut:
+            raise self._timeout(command, timeout) from None
+        except ThreadException as exc:
+            raise ConnectError(f"{self.name}: SSH connection lost ({exc})") from None
+        except _LINK_ERRORS as exc:
+            raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
+        return CommandResult(self.name, command, r.exited, r.stdout, r.stderr)
+
+    def _timeout(self, command: str, timeout: float):
+        from labkit.errors import CommandTimeout
+
+        return CommandTimeout(
+            f"{self.name}: command timed out after {timeout:g} s: {command[:200]}"
+        )
+
+    def get(self, remote: str, local: Path) -> None:
+        conn = self._require()
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn.get(remote, local=str(local))
+        except _LINK_ERRORS as exc:
+            raise ConnectError(f"{self.name}: copying {remote} failed: {exc}") from None
+
+    def put(self, data: bytes, remote: str, mode: int = 0o644) -> None:
+        conn = self._require()
+        tmp = f"{remote}.labkit-tmp"
+        try:
+            sftp = conn.sftp()
+            sftp.putfo(io.BytesIO(data), tmp)
+            sftp.chmod(tmp, mode)
+            sftp.posix_rename(tmp, remote)
+        except _LINK_ERRORS as exc:
+            raise ConnectError(f"{self.name}: writing {remote} failed: {exc}") from None

@@ -1,0 +1,571 @@
+"""One experiment run on one host, start to finish, always leaving the host as it was.
+
+Phases: connect -> lock -> facts -> preflight -> settings (journaled) -> start the
+supervisor (detached: tegrastats + lerobot-record) -> watch -> *finally*: stop the
+recording, restore the settings, pull the logs, release the lock, write the manifest.
+The finally-part runs on success, failure, watchdog timeout, Ctrl-C and SIGTERM; while
+it runs, a second Ctrl-C is refused so the target cannot be left half-restored. If the
+connection is lost and does not come back, the recording goes on on the target and
+``invoke collect`` / ``invoke restore`` finish the job later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import posixpath
+import shlex
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import jinja2
+
+from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
+from labkit.lerobot import shell
+from labkit.plan import Plan
+from labkit.remote import lock
+from labkit.remote.connect import HostSession, open_host
+from labkit.remote.facts import facts_for, gather
+from labkit.remote.settings import (
+    Change,
+    FileSpec,
+    apply_changes,
+    plan_changes,
+    restore_journal,
+)
+from labkit.remote.target import Target
+from labkit.remote.transfer import pull_run
+from labkit.store import new_run_id, provenance, run_path, write_manifest
+from labkit.summary import one_line, summarize_run
+
+q = shlex.quote
+SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"
+
+
+@dataclass
+class RunOptions:
+    runs: Path = Path("runs")
+    check: bool = False
+    detach: bool = False
+    grace_s: float = 30.0
+    poll_s: float = 1.0
+    reconnect_s: float = field(
+        default_factory=lambda: float(os.environ.get("LABKIT_RECONNECT_S", "30"))
+    )
+    out: IO = field(default_factory=lambda: sys.stdout)
+
+    def say(self, msg: str) -> None:
+        print(msg, file=self.out, flush=True)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP reached labkit during a run."""
+
+
+def watchdog_s(plan: Plan) -> float:
+    """How long a run may take on the target before it is stopped: 1.5x expected + 60 s."""
+    return plan.expected_duration_s * 1.5 + 60
+
+
+# -- signals ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signals_interrupt():
+    """SIGTERM and SIGHUP end a run like Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def shielded(opts: RunOptions):
+    """During cleanup, Ctrl-C/SIGTERM are noted, not obeyed: restoring must finish."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        opts.say("labkit: still putting the target back; please wait")
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# -- pieces ----------------------------------------------------------------------------
+
+
+def render_files(plan: Plan, host_vars: dict[str, Any]) -> list[FileSpec]:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    out = []
+    for f in plan.playbook.files_for(plan.experiment):
+        path = plan.playbook.template_path(f)
+        try:
+            tpl = env.from_string(path.read_text())
+            content = tpl.render(
+                host=host_vars,
+                params=plan.params,
+                settings=plan.settings,
+                experiment=plan.experiment,
+            )
+        except jinja2.TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            where = f"{path}:{line}" if line else str(path)
+            raise LabkitError(f"{where}: template error: {exc}") from None
+        out.append(FileSpec(f.dest, content, f.mode))
+    return out
+
+
+def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
+    """Everything the run needs that the target lacks (empty: good to go)."""
+    problems = []
+    if not facts.get("tegrastats"):
+        problems.append(f"tegrastats not found ({plan.host.labkit_tegrastats})")
+    lr = facts.get("lerobot")
+    if not lr:
+        problems.append(
+            f"lerobot-record not found ({plan.host.labkit_lerobot_record}); set "
+            "labkit_lerobot_record to its full path (e.g. inside the conda env)"
+        )
+    elif lr.get("version") and lr["version"] != str(plan.version):
+        problems.append(
+            f"lerobot on the host is {lr['version']} but the plan uses {plan.version} flags; "
+            f"set labkit_lerobot_version: {lr['version']!r} for this host"
+        )
+    if not facts.get("python"):
+        problems.append("python3 not found (labkit's run supervisor needs it)")
+    devices = dict(plan.host.devices())
+    used = set(plan.params.get("cameras") or [])
+    devices = {k: v for k, v in devices.items() if not k.startswith("camera ") or k[7:] in used}
+    if devices:
+        paths = " ".join(q(hs.sysroot + p) for p in devices.values())
+        res = hs.target.run(f'for p in {paths}; do [ -e "$p" ] || echo "$p"; done', check=False)
+        missing = {line.removeprefix(hs.sysroot) for line in res.stdout.split()}
+        problems += [
+            f"{what} {dev} does not exist" for what, dev in devices.items() if dev in missing
+        ]
+    disk = facts.get("disk")
+    if disk and disk["free_mb"] < plan.host.labkit_min_free_mb:
+        problems.append(
+            f"only {disk['free_mb']} MB free on {disk['mount']} "
+            f"(labkit_min_free_mb: {plan.host.labkit_min_free_mb})"
+        )
+    return problems
+
+
+def _poll(target: Target, rd: str) -> tuple[dict, int, float | None]:
+    res = target.run(
+        f"cat {q(rd)}/status.json 2>/dev/null; echo; echo @@; "
+        f"grep -c 'loop is running slower' {q(rd)}/record.log 2>/dev/null; echo @@; "
+        f"grep -o 'slower ([0-9.]* Hz)' {q(rd)}/record.log 2>/dev/null | tail -n 1",
+        timeout=30,
+        check=False,
+    )
+    parts = res.stdout.split("@@")
+    try:
+        status = json.loads(parts[0]) if parts[0].strip() else {}
+    except json.JSONDecodeError:
+        status = {}
+    warnings = int(parts[1].split()[0]) if len(parts) > 1 and parts[1].split() else 0
+    hz = None
+    if len(parts) > 2 and "(" in parts[2]:
+        with contextlib.suppress(ValueError):
+            hz = float(parts[2].split("(")[1].split()[0])
+    return status, warnings, hz
+
+
+def _reconnect(target: Target, opts: RunOptions) -> None:
+    """Try to get the link back for ``reconnect_s`` seconds; ConnectError if not."""
+    deadline = time.monotonic() + opts.reconnect_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            target.reconnect()
+            opts.say(f"labkit: reconnected to {target.name}")
+            return
+        except ConnectError as exc:
+            last = exc
+            time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
+    raise ConnectError(
+        f"{target.name}: connection lost and not back after {opts.reconnect_s:g} s ({last})"
+    )
+
+
+def _with_link(target: Target, opts: RunOptions, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ConnectError:
+        _reconnect(target, opts)
+        return fn(*args, **kwargs)
+
+
+# -- the run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    plan: Plan
+    hs: HostSession
+    opts: RunOptions
+    run_id: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Target:
+        return self.hs.target
+
+    @property
+    def rd(self) -> str:
+        return self.plan.remote_run_dir
+
+    @property
+    def local_dir(self) -> Path:
+        return run_path(self.opts.runs, self.plan.experiment, self.run_id)
+
+
+def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None) -> dict:
+    """Run ``plan`` once; returns the manifest (``--check``: the planned changes only)."""
+    opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
+    hs = open_host(plan.host, str(plan.version), log=opts.say)
+    try:
+        plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
+        run_id = new_run_id(plan.host.name)
+        plan.run_id = run_id
+        run = Run(plan, hs, opts, run_id)
+        files = render_files(plan, host_vars or plan.host.model_dump())
+        run.facts = gather(
+            hs.target,
+            hs.sysroot,
+            hs.workdir,
+            facts_for(plan.host.labkit_lerobot_record, plan.host.labkit_tegrastats),
+        )
+        problems = preflight(plan, hs, run.facts)
+        if problems:
+            raise PreflightError(
+                f"{plan.host.name}: preflight failed, nothing was changed:\n  - "
+                + "\n  - ".join(problems)
+            )
+        run.changes = plan_changes(
+            hs.target,
+            plan.settings,
+            run.facts,
+            sysroot=hs.sysroot,
+            state_dir=hs.state_dir,
+            files=files,
+        )
+        if opts.check:
+            return _report_check(run)
+        return _execute(run)
+    finally:
+        hs.close()
+
+
+def _report_check(run: Run) -> dict:
+    say = run.opts.say
+    say(f"--check: {run.plan.experiment} on {run.plan.host.name}; nothing will be changed")
+    for c in run.changes:
+        say(f"  {c.describe()}")
+        for cmd in c.apply:
+            say(f"      $ {cmd}{'   (as root)' if c.sudo and run.hs.needs_sudo else ''}")
+        if c.diff:
+            say("".join(f"      {line}" for line in c.diff.splitlines(keepends=True)).rstrip())
+    if not run.changes:
+        say("  host settings: none requested")
+    say(f"  monitor: {shell(run.plan.monitor_command())}")
+    say(f"  record:  {shell(run.plan.record_command())}")
+    return {"check": True, "changes": [c.record() for c in run.changes]}
+
+
+def _base_manifest(run: Run) -> dict:
+    p = run.plan
+    return {
+        "schema": 1,
+        "run_id": run.run_id,
+        "experiment": p.experiment,
+        "status": "running",
+        "host": {"name": p.host.name, "connection": p.host.describe()},
+        "playbook": {
+            "name": p.playbook.name,
+            "file": str(p.playbook.file),
+            "sha256": p.playbook.sha256,
+        },
+        "lerobot_version": str(p.version),
+        "params": p.params,
+        "settings": {k: v for k, v in p.settings.items() if v not in (None, {})},
+        "overrides": p.overrides,
+        "commands": {
+            "record": shell(p.record_command()),
+            "monitor": shell(p.monitor_command()),
+            "record_argv": p.record_command(),
+        },
+        "remote_dir": run.rd,
+        "expected_duration_s": p.expected_duration_s,
+        "watchdog_s": watchdog_s(p),
+        "facts": run.facts,
+        "labkit": provenance(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _start(run: Run) -> None:
+    p, t, rd = run.plan, run.t, run.rd
+    t.run(f"mkdir -p {q(rd)} {q(run.hs.state_dir)}")
+    spec = {
+        "run_dir": rd,
+        "record_argv": p.record_command(),
+        "monitor_argv": p.monitor_command(),
+        "timeout_s": watchdog_s(p),
+        "grace_s": run.opts.grace_s,
+    }
+    t.put(json.dumps(spec, indent=1).encode(), posixpath.join(rd, "spec.json"))
+    t.put(
+        json.dumps(
+            {k: v for k, v in run.manifest.items() if k != "facts"}, indent=1, default=str
+        ).encode(),
+        posixpath.join(rd, "run.json"),
+    )
+    t.put(SUPERVISOR.read_bytes(), posixpath.join(rd, "supervise.py"))
+    t.run(
+        f"cd {q(rd)} && setsid nohup python3 supervise.py spec.json > supervisor.log 2>&1 "
+        "< /dev/null & echo started",
+        what="starting the run supervisor",
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, _, _ = _poll(t, rd)
+        if status.get("state") in ("running", "done"):
+            run.status = status
+            lock.update(t, run.hs.workdir, run_dir=rd, supervisor_pid=status["supervisor_pid"])
+            return
+        time.sleep(0.2)
+    tail = t.run(f"tail -n 20 {q(rd)}/supervisor.log", check=False).stdout
+    raise RemoteError(f"{t.name}: the run supervisor did not start:\n{tail}")
+
+
+def _watch(run: Run) -> None:
+    t, opts = run.t, run.opts
+    start = time.monotonic()
+    expected = run.plan.expected_duration_s
+    limit = watchdog_s(run.plan) + opts.grace_s + 60
+    tty = getattr(opts.out, "isatty", lambda: False)()
+    last_line = 0.0
+    while True:
+        status, warnings, hz = _with_link(t, opts, _poll, t, run.rd)
+        if status.get("state") == "done":
+            run.status = status
+            if tty:
+                opts.say("")
+            return
+        elapsed = time.monotonic() - start
+        line = (
+            f"  {run.plan.experiment} {elapsed:5.0f}/{expected:.0f} s  "
+            f"{warnings} slow-loop warnings" + (f", last {hz:g} Hz" if hz is not None else "")
+        )
+        if tty:
+            print("\r" + line, end="", file=opts.out, flush=True)
+        elif time.monotonic() - last_line >= 10:
+            opts.say(line)
+            last_line = time.monotonic()
+        if elapsed > limit:
+            raise RemoteError(
+                f"{t.name}: the run supervisor did not finish within {limit:.0f} s; stopping it"
+            )
+        time.sleep(opts.poll_s)
+
+
+def _stop(run: Run) -> None:
+    """Ask the supervisor to stop the recording; fall back to signalling the pids."""
+    t, st = run.t, run.status
+    pid = st.get("supervisor_pid")
+    if not pid:
+        return
+    t.run(f"kill -TERM {int(pid)} 2>/dev/null; true", check=False)
+    deadline = time.monotonic() + run.opts.grace_s + 30
+    while time.monotonic() < deadline:
+        status, _, _ = _poll(t, run.rd)
+        run.status = status or run.status
+        if status.get("state") == "done":
+            return
+        if not t.run(f"kill -0 {int(pid)}", check=False).ok:
+            break
+        time.sleep(0.5)
+    # supervisor gone or stuck: signal what it started, directly
+    for key, sig in (("record_pid", "KILL"), ("tegrastats_pid", "TERM")):
+        if run.status.get(key):
+            t.run(f"kill -{sig} -- -{int(run.status[key])} 2>/dev/null; true", check=False)
+    if t.run(f"kill -0 {int(pid)}", check=False).ok:
+        t.run(f"kill -KILL {int(pid)}", check=False)
+
+
+def _outcome(run: Run, interrupted: bool, error: str | None) -> tuple[str, str | None]:
+    st = run.status
+    if interrupted:
+        return "interrupted", error or "interrupted by the user"
+    if error:
+        return "failed", error
+    if st.get("state") != "done":
+        return "failed", "the recording did not finish"
+    if st.get("stopped_by") == "watchdog":
+        return (
+            "failed",
+            f"watchdog: the recording ran past {watchdog_s(run.plan):.0f} s and was stopped",
+        )
+    code = st.get("record_exit")
+    if code != 0:
+        tail = _tail(run.local_dir / "record.log")
+        return "failed", f"lerobot-record exited {code}:\n{tail}"
+    teg = st.get("tegrastats_exit")
+    if teg not in (0, -15, None):
+        tail = _tail(run.local_dir / "tegrastats.out")
+        return "failed", f"tegrastats exited {teg}:\n{tail}"
+    return "complete", None
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no output was pulled)"
+    return "\n".join("    " + line for line in lines[-n:])
+
+
+def _execute(run: Run) -> dict:
+    t, hs, opts = run.t, run.hs, run.opts
+    run.manifest = _base_manifest(run)
+    owner = {"run_id": run.run_id, "experiment": run.plan.experiment, "pid": os.getpid()}
+    try:
+        lock.acquire(t, hs.workdir, owner)
+    except LockedError:
+        info = lock.inspect(t, hs.workdir)
+        if info is None or not info.stale:
+            raise
+        opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
+        _restore_leftovers(t, hs, opts)
+        lock.acquire(t, hs.workdir, owner)
+    opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
+    write_manifest(run.local_dir, run.manifest)
+    interrupted, error, lost, started = False, None, False, False
+    try:
+        with signals_interrupt():
+            _restore_leftovers(t, hs, opts)  # a run that died before us left its settings
+            if any(c.changed for c in run.changes):
+                hs.enable_sudo()
+            apply_changes(t, hs.workdir, run.run_id, run.changes)
+            for c in run.changes:
+                opts.say(f"  {c.describe()}")
+            _start(run)
+            started = True
+            if opts.detach:
+                run.manifest.update(
+                    status="detached", detached_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
+                )
+                run.manifest["settings_changes"] = [c.record() for c in run.changes]
+                write_manifest(run.local_dir, run.manifest)
+                opts.say(
+                    f"{t.name}: detached; the run goes on on the target. "
+                    f"`invoke collect --target {t.name}` brings it back and restores the host"
+                )
+                return run.manifest
+            _watch(run)
+    except KeyboardInterrupt:
+        interrupted = True
+        opts.say(f"\nlabkit: interrupted; stopping the run on {t.name}")
+    except ConnectError as exc:
+        lost, error = True, str(exc)
+    except LabkitError as exc:
+        error = str(exc)
+    with shielded(opts):
+        if not lost:
+            try:
+                _finish(run, started)
+            except ConnectError as exc:
+                lost, error = True, f"{error + '; ' if error else ''}{exc}"
+            except LabkitError as exc:
+                error = f"{error + '; ' if error else ''}{exc}"
+        if lost:
+            run.manifest.update(
+                status="lost-connection",
+                error=error,
+                ended_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                settings_changes=[c.record() for c in run.changes],
+            )
+            write_manifest(run.local_dir, run.manifest)
+            opts.say(
+                f"{t.name}: connection lost; the recording goes on on the target. "
+                f"Later: `invoke collect --target {t.name}` (logs) and "
+                f"`invoke restore --target {t.name}` (settings)"
+            )
+            return run.manifest
+    status, reason = _outcome(run, interrupted, error)
+    summary = run.manifest.get("summary", {})
+    run.manifest.update(status=status, error=reason)
+    write_manifest(run.local_dir, run.manifest)
+    opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(summary)}")
+    if reason and status != "complete":
+        opts.say(f"  {reason}")
+    return run.manifest
+
+
+def _finish(run: Run, started: bool) -> None:
+    """Stop, restore, pull, unlock — each step tried even if an earlier one failed."""
+    t, hs, opts = run.t, run.hs, run.opts
+    errors = []
+    if started and run.status.get("state") != "done":
+        _with_link(t, opts, _stop, run)
+    try:
+        restored = _with_link(t, opts, restore_journal, t, hs.workdir, log=opts.say)
+        keys = {e["key"] for e in restored}
+        for c in run.changes:
+            c.restored = c.key in keys
+    except ConnectError:
+        raise
+    except RemoteError as exc:
+        errors.append(str(exc))
+    run.manifest["settings_changes"] = [c.record() for c in run.changes]
+    if started:
+        try:
+            files = _with_link(t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir)
+            run.manifest["files"] = files
+            run.manifest["summary"] = summarize_run(run.local_dir)
+        except ConnectError:
+            raise
+        except (RemoteError, OSError, ValueError) as exc:
+            errors.append(f"pulling the logs failed: {exc}")
+    run.manifest["remote_status"] = run.status
+    run.manifest["ended_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    lock.release(t, hs.workdir)
+    if errors:
+        raise RemoteError("; ".join(errors))
+
+
+def _restore_leftovers(t: Target, hs: HostSession, opts: RunOptions) -> None:
+    from labkit.remote.settings import read_journal
+
+    journal = read_journal(t, hs.workdir)
+    if journal:
+        opts.say(f"{t.name}: putting back settings left changed by run {journal.get('run_id')}")
+        hs.enable_sudo()
+        restore_journal(t, hs.workdir, log=opts.say)

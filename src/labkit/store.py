@@ -1,0 +1,96 @@
+"""The local run store: ``<runs>/<experiment>/<run-id>/`` with a manifest and the raw logs.
+
+Layout of one run::
+
+    manifest.json     the run record (written atomically; ``status`` says how it ended)
+    record.log        lerobot-record's stdout+stderr
+    tegrastats.log    samples taken beside it
+    status.json       the target-side supervisor's record (pids, exit codes, times)
+    run.json          what labkit sent to the target (commands, parameters)
+    tegrastats.parquet, record-events.parquet   the parsed logs (rebuilt on demand)
+
+A manifest is replaced with ``os.replace`` from a temp file in the same directory, so a
+crash leaves the previous record or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import labkit
+
+STATUSES = ("running", "detached", "complete", "failed", "interrupted", "lost-connection")
+FINAL = ("complete", "failed", "interrupted")
+
+
+def new_run_id(host: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in host)
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+
+
+def run_path(runs: str | Path, experiment: str, run_id: str) -> Path:
+    return Path(runs) / experiment / run_id
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    if manifest.get("status") not in STATUSES:
+        raise ValueError(f"unknown run status {manifest.get('status')!r}")
+    write_json_atomic(run_dir / "manifest.json", manifest)
+
+
+def load_manifest(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "manifest.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def list_runs(runs: str | Path) -> list[tuple[Path, dict]]:
+    """Every run with a manifest, oldest first."""
+    out = []
+    for mf in sorted(Path(runs).glob("*/*/manifest.json")):
+        try:
+            out.append((mf.parent, json.loads(mf.read_text())))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(out, key=lambda r: (r[1].get("started_at") or "", str(r[0])))
+
+
+def provenance() -> dict:
+    """labkit's version and, when run from a checkout, its git commit and dirty flag."""
+    info: dict[str, Any] = {"version": labkit.__version__}
+    root = Path(labkit.__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode == 0:
+            info["git_commit"] = commit.stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+            info["git_dirty"] = bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info
