@@ -420,8 +420,10 @@ def _stop(run: Run) -> None:
         t.run(f"kill -KILL {int(pid)}", check=False)
 
 
-def _outcome(run: Run, interrupted: bool, error: str | None) -> tuple[str, str | None]:
-    st = run.status
+def outcome(
+    st: dict, local_dir: Path, watchdog: float, interrupted: bool = False, error: str | None = None
+) -> tuple[str, str | None]:
+    """The run's status and, unless complete, why — from the supervisor's ``status.json``."""
     if interrupted:
         return "interrupted", error or "interrupted by the user"
     if error:
@@ -429,18 +431,13 @@ def _outcome(run: Run, interrupted: bool, error: str | None) -> tuple[str, str |
     if st.get("state") != "done":
         return "failed", "the recording did not finish"
     if st.get("stopped_by") == "watchdog":
-        return (
-            "failed",
-            f"watchdog: the recording ran past {watchdog_s(run.plan):.0f} s and was stopped",
-        )
+        return "failed", f"watchdog: the recording ran past {watchdog:.0f} s and was stopped"
     code = st.get("record_exit")
     if code != 0:
-        tail = _tail(run.local_dir / "record.log")
-        return "failed", f"lerobot-record exited {code}:\n{tail}"
+        return "failed", f"lerobot-record exited {code}:\n{_tail(local_dir / 'record.log')}"
     teg = st.get("tegrastats_exit")
     if teg not in (0, -15, None):
-        tail = _tail(run.local_dir / "tegrastats.out")
-        return "failed", f"tegrastats exited {teg}:\n{tail}"
+        return "failed", f"tegrastats exited {teg}:\n{_tail(local_dir / 'tegrastats.out')}"
     return "complete", None
 
 
@@ -463,14 +460,14 @@ def _execute(run: Run) -> dict:
         if info is None or not info.stale:
             raise
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
-        _restore_leftovers(t, hs, opts)
+        restore_leftovers(t, hs, opts)
         lock.acquire(t, hs.workdir, owner)
     opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
     write_manifest(run.local_dir, run.manifest)
     interrupted, error, lost, started = False, None, False, False
     try:
         with signals_interrupt():
-            _restore_leftovers(t, hs, opts)  # a run that died before us left its settings
+            restore_leftovers(t, hs, opts)  # a run that died before us left its settings
             if any(c.changed for c in run.changes):
                 hs.enable_sudo()
             apply_changes(t, hs.workdir, run.run_id, run.changes)
@@ -519,7 +516,7 @@ def _execute(run: Run) -> dict:
                 f"`invoke restore --target {t.name}` (settings)"
             )
             return run.manifest
-    status, reason = _outcome(run, interrupted, error)
+    status, reason = outcome(run.status, run.local_dir, watchdog_s(run.plan), interrupted, error)
     summary = run.manifest.get("summary", {})
     run.manifest.update(status=status, error=reason)
     write_manifest(run.local_dir, run.manifest)
@@ -561,7 +558,7 @@ def _finish(run: Run, started: bool) -> None:
         raise RemoteError("; ".join(errors))
 
 
-def _restore_leftovers(t: Target, hs: HostSession, opts: RunOptions) -> None:
+def restore_leftovers(t: Target, hs: HostSession, opts: RunOptions) -> None:
     from labkit.remote.settings import read_journal
 
     journal = read_journal(t, hs.workdir)
