@@ -86,3 +86,73 @@ def experiment(
         check=check,
         detach=detach,
     )
+
+
+TARGET = {"target": "inventory host (default: sim, the simulated Jetson)"}
+
+
+@task(help={**TARGET, **INV, **PB, "json": "print the facts as one JSON object (sorted keys)"})
+def facts(
+    c,
+    target=cli.DEFAULT_TARGET,
+    inventory=cli.DEFAULT_INVENTORY,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    json=False,
+):
+    """Gather a host's facts: L4T, kernel, nvpmodel, CPUs, lerobot, cameras, USB, disk."""
+    cli.guard(cli.facts, target=target, inventory=inventory, playbook=playbook, as_json=json)
+
+
+@task(
+    name="setup-host",
+    iterable=["set_"],
+    positional=[],
+    auto_shortflags=False,
+    help={
+        **TARGET,
+        "name": "experiment whose settings and files to apply (default: the playbook's first)",
+        "set": "override a setting: --set settings.cpu_governor=performance (repeatable)",
+        "check": "print what would change (before -> after, diffs, commands); touch nothing",
+        **INV,
+        **PB,
+    },
+)
+def setup_host(
+    c,
+    target=cli.DEFAULT_TARGET,
+    name=None,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    inventory=cli.DEFAULT_INVENTORY,
+    set_=None,
+    check=False,
+):
+    """Apply a playbook's host settings and config files and keep them (no restore)."""
+    cli.guard(
+        cli.setup_host,
+        target=target,
+        name=name,
+        playbook=playbook,
+        inventory=inventory,
+        sets=set_,
+        check=check,
+    )
+
+
+@task(help={**TARGET, **INV, **PB})
+def restore(
+    c, target=cli.DEFAULT_TARGET, inventory=cli.DEFAULT_INVENTORY, playbook=cli.DEFAULT_PLAYBOOK
+):
+    """Put back the settings a dead run left changed on a host, and clear its lock."""
+    cli.guard(cli.restore, target=target, inventory=inventory, playbook=playbook)
+
+
+@task(help={**TARGET, **INV, **PB, "runs": "local run store (default: runs/)"})
+def collect(
+    c,
+    target=cli.DEFAULT_TARGET,
+    inventory=cli.DEFAULT_INVENTORY,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    runs=cli.DEFAULT_RUNS,
+):
+    """Pull finished runs left on a host (after --detach or a lost connection); restore it."""
+    cli.guard(cli.collect, target=target, inventory=inventory, playbook=playbook, runs=runs)

@@ -6,9 +6,11 @@ It never listens on, or is pointed at, anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -65,6 +67,27 @@ class SshServer:
             self.ssh_argv(command), input=input, capture_output=True, timeout=timeout, check=check
         )
 
+    def sessions(self) -> list[int]:
+        """Pids of the per-connection sshd processes forked by this server."""
+        out = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.proc.pid:
+                out.append(int(stat.parent.name))
+        return out
+
+    def crash(self) -> None:
+        """Drop every connection at once, as a dead link or rebooting router would."""
+        children = self.sessions()
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -73,18 +96,21 @@ class SshServer:
             self.proc.kill()
 
 
-def start_sshd(base: Path) -> SshServer:
+def start_sshd(base: Path, port: int | None = None) -> SshServer:
+    """Start sshd; with ``base`` of an earlier server (and its ``port``), restart that one."""
     if not Path(SSHD).exists():
         raise RuntimeError("sshd not found: install openssh-server (.ci/run does)")
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o700)
     host_key, user_key = base / "host_ed25519", base / "user_ed25519"
     for key in (host_key, user_key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        if not key.exists():
+            cmd = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)]
+            subprocess.run(cmd, check=True)
     auth = base / "authorized_keys"
     auth.write_text((user_key.with_suffix(".pub")).read_text())
     os.chmod(auth, 0o600)
-    port = free_port()
+    port = port or free_port()
     host_pub = host_key.with_suffix(".pub").read_text().split()
     known = base / "known_hosts"
     known.write_text(f"[{LOOPBACK}]:{port} {host_pub[0]} {host_pub[1]}\n")
@@ -117,7 +143,7 @@ def start_sshd(base: Path) -> SshServer:
     proc = subprocess.Popen(
         [SSHD, "-D", "-e", "-f", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=open(base / "sshd.log", "wb"),  # noqa: SIM115 - lives as long as sshd
+        stderr=open(base / "sshd.log", "ab"),  # noqa: SIM115 - lives as long as sshd
     )
     server = SshServer(port, getpass.getuser(), user_key, known, " ".join(host_pub[:2]), proc, base)
     deadline = time.monotonic() + 15

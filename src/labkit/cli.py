@@ -141,3 +141,92 @@ def experiment(
     if worst:
         raise Exit(code=codes[worst[-1]])
     return manifests
+
+
+def _host(target: str, inventory: str, playbook: str):
+    """The inventory host and the LeRobot version its simulator (if any) should speak."""
+    from labkit.hostvars import host_config
+    from labkit.inventory import Inventory
+    from labkit.playbook import load_playbook
+
+    host = host_config(Inventory(inventory), target)
+    version = host.labkit_lerobot_version
+    if not version:
+        version = str(load_playbook(playbook).model.lerobot_version)
+    return host, str(version)
+
+
+def facts(
+    target: str = DEFAULT_TARGET,
+    inventory: str = DEFAULT_INVENTORY,
+    playbook: str = DEFAULT_PLAYBOOK,
+    as_json: bool = False,
+    out=sys.stdout,
+) -> dict:
+    """Gather and print a host's facts (``--json``: one object, sorted keys)."""
+    from labkit.hostops import host_facts
+    from labkit.runner import RunOptions
+
+    host, version = _host(target, inventory, playbook)
+    log = sys.stderr if as_json else out
+    result = host_facts(host, version, RunOptions(out=log))
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True, default=str), file=out)
+        return result
+    for key in sorted(result):
+        value = result[key]
+        text = json.dumps(value, sort_keys=True, default=str)
+        if len(text) > 100:
+            text = text[:97] + "..."
+        print(f"  {key:13s} {text}", file=out)
+    return result
+
+
+def setup_host(
+    target: str = DEFAULT_TARGET,
+    name: str | None = None,
+    playbook: str = DEFAULT_PLAYBOOK,
+    inventory: str = DEFAULT_INVENTORY,
+    sets: list[str] | None = None,
+    check: bool = False,
+    out=sys.stdout,
+) -> list[dict]:
+    """Apply an experiment's settings (default: the playbook's first) and keep them."""
+    from labkit.hostops import setup_host as apply
+    from labkit.playbook import load_playbook
+    from labkit.runner import RunOptions
+
+    name = name or next(iter(load_playbook(playbook).experiments))
+    plan, inv = _resolve(name, target, playbook, inventory, sets)
+    values, _ = inv.resolve(target)
+    opts = RunOptions(check=check, out=out)
+    return apply(plan, opts, {**values, "inventory_hostname": target})
+
+
+def restore(
+    target: str = DEFAULT_TARGET,
+    inventory: str = DEFAULT_INVENTORY,
+    playbook: str = DEFAULT_PLAYBOOK,
+    out=sys.stdout,
+) -> list[dict]:
+    """Put back settings a dead run left changed on ``target`` and clear its lock."""
+    from labkit.hostops import restore as put_back
+    from labkit.runner import RunOptions
+
+    host, version = _host(target, inventory, playbook)
+    return put_back(host, version, RunOptions(out=out))
+
+
+def collect(
+    target: str = DEFAULT_TARGET,
+    inventory: str = DEFAULT_INVENTORY,
+    playbook: str = DEFAULT_PLAYBOOK,
+    runs: str = DEFAULT_RUNS,
+    out=sys.stdout,
+) -> list[dict]:
+    """Pull finished or orphaned runs from ``target`` into the run store."""
+    from labkit.hostops import collect as pull
+    from labkit.runner import RunOptions
+
+    host, version = _host(target, inventory, playbook)
+    return pull(host, version, RunOptions(runs=Path(runs), out=out))

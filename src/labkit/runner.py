@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -349,8 +350,10 @@ def _start(run: Run) -> None:
     )
     t.put(SUPERVISOR.read_bytes(), posixpath.join(rd, "supervise.py"))
     t.run(
-        f"cd {q(rd)} && setsid nohup python3 supervise.py spec.json > supervisor.log 2>&1 "
-        "< /dev/null & echo started",
+        # `a && b &` would background a subshell holding the session's stdout open until
+        # the run ends; only the supervisor itself goes to the background here
+        f"cd {q(rd)} || exit 1; setsid nohup python3 supervise.py spec.json > supervisor.log "
+        "2>&1 < /dev/null & echo started",
         what="starting the run supervisor",
     )
     deadline = time.monotonic() + 30
@@ -473,8 +476,8 @@ def _execute(run: Run) -> dict:
             apply_changes(t, hs.workdir, run.run_id, run.changes)
             for c in run.changes:
                 opts.say(f"  {c.describe()}")
+            started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
-            started = True
             if opts.detach:
                 run.manifest.update(
                     status="detached", detached_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -494,6 +497,9 @@ def _execute(run: Run) -> dict:
         lost, error = True, str(exc)
     except LabkitError as exc:
         error = str(exc)
+    except Exception as exc:  # a bug must not leave the target changed: clean up, then tell
+        error = f"labkit internal error: {exc!r}"
+        run.manifest["traceback"] = traceback.format_exc()
     with shielded(opts):
         if not lost:
             try:
@@ -530,6 +536,8 @@ def _finish(run: Run, started: bool) -> None:
     """Stop, restore, pull, unlock — each step tried even if an earlier one failed."""
     t, hs, opts = run.t, run.hs, run.opts
     errors = []
+    if started and not run.status:
+        run.status, _, _ = _with_link(t, opts, _poll, t, run.rd)
     if started and run.status.get("state") != "done":
         _with_link(t, opts, _stop, run)
     try:

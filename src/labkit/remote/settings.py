@@ -232,6 +232,7 @@ def apply_changes(target: Target, workdir: str, run_id: str, changes: list[Chang
     todo = [c for c in changes if c.changed]
     if not todo:
         return
+    target.run(f"mkdir -p {q(posixpath.dirname(journal_path(workdir)))}")
     write_journal(target, workdir, run_id, changes)
     for c in todo:
         for path, content in c.upload.items():

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shlex
 import socket
+import time
 from pathlib import Path
 
 import paramiko
@@ -97,14 +99,21 @@ class SshTarget(Target):
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
         conn = self._require()
         stream = io.StringIO(stdin.decode()) if stdin is not None else False
+        # Fabric's timeout only stops waiting: the remote command would run on. GNU
+        # timeout on the target kills the command's whole process group (TERM, then KILL
+        # after 5 s); the local timeout is a backstop for a link that stops answering.
+        wrapped = f"timeout -k 5 {timeout:.1f} bash -c {shlex.quote(command)}"
+        start = time.monotonic()
         try:
-            r = conn.run(command, hide=True, warn=True, timeout=timeout, in_stream=stream)
+            r = conn.run(wrapped, hide=True, warn=True, timeout=timeout + 10, in_stream=stream)
         except CommandTimedOut:
             raise self._timeout(command, timeout) from None
         except ThreadException as exc:
             raise ConnectError(f"{self.name}: SSH connection lost ({exc})") from None
         except _LINK_ERRORS as exc:
             raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
+        if r.exited in (124, 137) and time.monotonic() - start >= timeout * 0.95:
+            raise self._timeout(command, timeout)
         return CommandResult(self.name, command, r.exited, r.stdout, r.stderr)
 
     def _timeout(self, command: str, timeout: float):

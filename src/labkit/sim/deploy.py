@@ -10,6 +10,7 @@ interpreter of ``lerobot-record``).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -23,7 +24,11 @@ PKG = Path(__file__).resolve().parent
 
 def bundle() -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    # gzip stamps the time into its header unless told not to: mtime=0 keeps it stable
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         info = tarfile.TarInfo("labkit/__init__.py")
         info.size = 0
         info.mtime = 0

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from pprint import pformat
@@ -135,9 +136,10 @@ def parse_cameras(text: str) -> dict[str, dict[str, str]]:
     return cams
 
 
-def parse_args(argv: list[str], version: str) -> dict[str, str]:
+def parse_args(argv: list[str], version: str, unsupported: Iterable[str] = ()) -> dict[str, str]:
     vflag = "dataset.rgb_encoder.vcodec" if version >= "0.6" else "dataset.vcodec"
     known = KNOWN | {vflag} | ({"dataset.no_stamp"} if version >= "0.6" else set())
+    known -= set(unsupported)
     args: dict[str, str] = {}
     for a in argv:
         if not a.startswith("--") or "=" not in a:
@@ -237,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     log = Log(LOCATIONS[family])
     try:
-        args = parse_args(list(sys.argv[1:] if argv is None else argv), version)
+        args = parse_args(
+            list(sys.argv[1:] if argv is None else argv),
+            version,
+            cfg.get("unsupported_flags") or (),
+        )
     except SystemExit as exc:
         return int(exc.code or 2)
     fps = int(args.get("dataset.fps", 30))
@@ -415,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         meta = Path(ds_root) / "meta"
         meta.mkdir(parents=True, exist_ok=True)
         (meta / "info.json").write_text(json.dumps(info, indent=2))
+        task = {"task_index": 0, "task": args.get("dataset.single_task", "")}
+        (meta / "tasks.jsonl").write_text(json.dumps(task) + "\n")
         log("INFO", "say", "Exiting")
     return 130 if interrupted.is_set() and os.environ.get("LABKIT_SIM_EXIT_130") else 0
 

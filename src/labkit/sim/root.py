@@ -27,6 +27,8 @@ DEFAULT_CONFIG = {
     "hw_encoders": ["h264_nvenc", "hevc_nvenc"],
     "jitter": {"rate": 0.0, "stall_ms": 0.0, "seed": 0},
     "devices": [],
+    # flags this build rejects as unknown, like a LeRobot fork or an older nightly would
+    "unsupported_flags": [],
 }
 
 

@@ -1,0 +1,225 @@
+"""Host tasks around the run: show facts, keep settings, put settings back, collect runs.
+
+``collect`` and ``restore`` finish what a run could not: after ``--detach``, a lost
+connection or a workstation crash, the recording goes on on the target (its supervisor
+is detached from the SSH session) and the target keeps a journal of the settings it
+changed. Everything here is safe to repeat: a run already collected is skipped, a
+journal already restored is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import LockedError, RemoteError
+from labkit.hostvars import HostConfig
+from labkit.plan import Plan
+from labkit.remote import lock
+from labkit.remote.connect import HostSession, open_host
+from labkit.remote.facts import facts_for, gather
+from labkit.remote.settings import plan_changes, read_journal, restore_journal
+from labkit.remote.transfer import pull_run
+from labkit.runner import RunOptions, outcome, render_files
+from labkit.store import FINAL, load_manifest, run_path, write_manifest
+
+q = shlex.quote
+
+
+def host_facts(host: HostConfig, lerobot_version: str, opts: RunOptions) -> dict[str, Any]:
+    """The facts a run would record, gathered in one round trip."""
+    hs = open_host(host, lerobot_version, log=opts.say)
+    try:
+        return gather(
+            hs.target,
+            hs.sysroot,
+            hs.workdir,
+            facts_for(host.labkit_lerobot_record, host.labkit_tegrastats),
+        )
+    finally:
+        hs.close()
+
+
+def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[dict]:
+    """Apply an experiment's host settings and files and *keep* them (no journal)."""
+    hs = open_host(plan.host, str(plan.version), log=opts.say)
+    try:
+        t = hs.target
+        facts = gather(
+            t,
+            hs.sysroot,
+            hs.workdir,
+            facts_for(plan.host.labkit_lerobot_record, plan.host.labkit_tegrastats),
+        )
+        plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
+        files = render_files(plan, host_vars)
+        changes = plan_changes(
+            t, plan.settings, facts, sysroot=hs.sysroot, state_dir=hs.state_dir, files=files
+        )
+        verb = "would change" if opts.check else "changing"
+        opts.say(f"{t.name}: settings of {plan.experiment} ({verb} what differs)")
+        if not changes:
+            opts.say("  no host settings or files in this experiment")
+        for c in changes:
+            opts.say(f"  {c.describe()}")
+            if opts.check:
+                for cmd in c.apply:
+                    opts.say(f"      $ {cmd}")
+                if c.diff:
+                    opts.say("".join(f"      {x}" for x in c.diff.splitlines(True)).rstrip())
+        if opts.check or not any(c.changed for c in changes):
+            return [c.record() for c in changes]
+        info = lock.inspect(t, hs.workdir)
+        if info is not None:
+            raise LockedError(
+                f"{t.name} has a run's lock ({info.describe()}): settings are not changed "
+                f"while a run may restore them; `invoke collect` or `invoke restore` first"
+            )
+        hs.enable_sudo()
+        for c in changes:
+            if not c.changed:
+                continue
+            for path, content in c.upload.items():
+                t.put(content.encode(), path)
+            for cmd in c.apply:
+                t.run(cmd, sudo=c.sudo, timeout=120, what=f"setting {c.key}")
+            c.applied = True
+        opts.say(f"{t.name}: settings kept (labkit will not put these back)")
+        return [c.record() for c in changes]
+    finally:
+        hs.close()
+
+
+def restore(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
+    """Put back what a dead run left changed and clear its lock; refuse while it records."""
+    hs = open_host(host, lerobot_version, log=opts.say)
+    try:
+        return _restore(hs, opts)
+    finally:
+        hs.close()
+
+
+def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:
+    t = hs.target
+    info = lock.inspect(t, hs.workdir)
+    if info is not None and not info.stale:
+        raise LockedError(
+            f"{t.name}: {info.describe()} is still running; its settings are restored when it "
+            f"ends (wait, or `invoke collect --target {t.name}` once it is done)"
+        )
+    journal = read_journal(t, hs.workdir)
+    done: list[dict] = []
+    if journal:
+        opts.say(f"{t.name}: putting back settings changed by run {journal.get('run_id')}")
+        hs.enable_sudo()
+        done = restore_journal(t, hs.workdir, log=opts.say)
+    else:
+        opts.say(f"{t.name}: no settings left changed")
+    if info is not None:
+        lock.release(t, hs.workdir)
+        opts.say(f"{t.name}: cleared the lock of {info.describe()}")
+    return done
+
+
+# -- collect ---------------------------------------------------------------------------
+
+
+def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
+    """Every run directory on the target: (path, status.json, run.json)."""
+    root = posixpath.join(hs.workdir, "runs")
+    res = hs.target.run(
+        f'for d in {q(root)}/*/*/; do [ -f "$d/run.json" ] || continue; '
+        'echo "@@run $d"; cat "$d/status.json" 2>/dev/null; echo; echo @@meta; '
+        'cat "$d/run.json"; echo; done',
+        timeout=60,
+        check=False,
+    )
+    out = []
+    for chunk in res.stdout.split("@@run ")[1:]:
+        head, _, rest = chunk.partition("\n")
+        status_text, _, meta_text = rest.partition("@@meta")
+        try:
+            status = json.loads(status_text) if status_text.strip() else {}
+        except json.JSONDecodeError:
+            status = {}
+        try:
+            meta = json.loads(meta_text)
+        except json.JSONDecodeError:
+            meta = {}
+        out.append((head.strip().rstrip("/"), status, meta))
+    return out
+
+
+def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
+    """Pull every finished run not yet in the local store; restore the host when it is idle."""
+    from labkit.summary import one_line, summarize_run
+
+    hs = open_host(host, lerobot_version, log=opts.say)
+    t = hs.target
+    collected: list[dict] = []
+    try:
+        running = 0
+        for rd, status, meta in _remote_runs(hs):
+            experiment, run_id = rd.split("/")[-2:]
+            local = run_path(opts.runs, experiment, run_id)
+            manifest = load_manifest(local)
+            if manifest and manifest.get("status") in FINAL:
+                continue
+            if status.get("state") != "done":
+                pid = status.get("supervisor_pid")
+                alive = bool(pid) and t.run(f"kill -0 {int(pid)}", check=False).ok
+                if alive:
+                    running += 1
+                    opts.say(f"{t.name}: {experiment} {run_id} is still recording")
+                    continue
+            manifest = {**meta, **(manifest or {})}
+            manifest.setdefault("run_id", run_id)
+            manifest.setdefault("experiment", experiment)
+            try:
+                files = pull_run(t, rd, local, hs.state_dir)
+            except (RemoteError, OSError, ValueError) as exc:
+                opts.say(f"{t.name}: {experiment} {run_id}: pulling failed: {exc}")
+                continue
+            manifest["files"] = files
+            manifest["summary"] = summarize_run(local)
+            manifest["remote_status"] = status
+            manifest["collected_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            if status.get("state") == "done":
+                st, reason = outcome(status, local, float(manifest.get("watchdog_s") or 0))
+            else:
+                st, reason = "failed", "the run supervisor died before the recording finished"
+            manifest.update(status=st, error=reason)
+            manifest.setdefault("ended_at", status.get("ended_at"))
+            write_manifest(local, manifest)
+            collected.append(manifest)
+            opts.say(f"{experiment} {run_id}: {st} — {one_line(manifest['summary'])} -> {local}")
+            if reason:
+                opts.say(f"  {reason}")
+        if not collected and not running:
+            opts.say(f"{t.name}: nothing to collect")
+        info = lock.inspect(t, hs.workdir)
+        if info is not None and info.stale:
+            _restore(hs, opts)
+            _mark_restored(opts.runs, info.owner.get("run_id"))
+        return collected
+    finally:
+        hs.close()
+
+
+def _mark_restored(runs: Path, run_id: str | None) -> None:
+    """Record in the run's manifest that its settings are back (restored by collect)."""
+    if not run_id:
+        return
+    for mf in Path(runs).glob(f"*/{run_id}/manifest.json"):
+        m = load_manifest(mf.parent)
+        if not m:
+            continue
+        for c in m.get("settings_changes") or []:
+            if c.get("apply"):
+                c["restored"] = True
+        m["restored_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_manifest(mf.parent, m)

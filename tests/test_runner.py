@@ -1,0 +1,205 @@
+"""The experiment engine end to end: `invoke experiment` over a real sshd to a simulated Jetson.
+
+Each test runs labkit as a user would (a subprocess of ``python -m invoke``) and then checks
+the run store *and* the target: settings back in the simulated sysfs, no process left,
+no lock, no journal.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+
+import pytest
+import yaml
+
+from labkit.parse import read_record_log, read_tegrastats
+from tests.conftest import DATA, REPO
+from tests.labhost import (
+    alive,
+    env,
+    governors,
+    invoke,
+    invoke_argv,
+    manifests,
+    recording,
+    ssh_host,
+    sysctl,
+    trust,
+    wait_for,
+    write_inventory,
+)
+
+E2E = DATA / "playbooks" / "e2e"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("thor-sim")
+
+
+@pytest.fixture
+def lab(sshd, workdir, tmp_path, fake_home):
+    """A playbook copy, an inventory with host `simthor` behind the sshd, a run store."""
+    trust(fake_home, sshd)
+    pb_dir = tmp_path / "pb"
+    shutil.copytree(E2E, pb_dir)
+    pwned = tmp_path / "PWNED"
+    doc = yaml.safe_load((pb_dir / "e2e.yml").read_text())
+    doc["record"]["dataset"]["single_task"] = doc["record"]["dataset"]["single_task"].replace(
+        "PWNED", str(pwned)
+    )
+    (pb_dir / "e2e.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    inv = write_inventory(tmp_path / "hosts.yml", {"simthor": ssh_host(sshd, workdir)})
+
+    class Lab:
+        home = fake_home
+        runs = tmp_path / "runs"
+        playbook = pb_dir / "e2e.yml"
+        inventory = inv
+        task = doc["record"]["dataset"]["single_task"]
+        injected = pwned
+
+        def args(self, *extra: str) -> list[str]:
+            return [
+                "--target", "simthor",
+                "--inventory", str(self.inventory),
+                "--playbook", str(self.playbook),
+                *extra,
+            ]  # fmt: skip
+
+        def run(self, task: str, *extra: str, timeout: float = 240):
+            runs = ("--runs", str(self.runs)) if task in ("experiment", "collect") else ()
+            return invoke(task, *self.args(*runs, *extra), home=self.home, timeout=timeout)
+
+    return Lab()
+
+
+def untouched(workdir) -> None:
+    """The target as labkit found it: settings back, no lock, no journal, no rules file."""
+    assert governors(workdir) == ["schedutil"] * 3 + ["powersave"] + ["schedutil"] * 10
+    assert sysctl(workdir, "vm.swappiness") == "60"
+    assert not (workdir / "lock").exists()
+    assert not (workdir / "state" / "restore.json").exists()
+    rules = workdir / "sim" / "root" / "etc/udev/rules.d/99-labkit-cameras.rules"
+    assert not rules.exists()
+
+
+def prepare(lab, workdir) -> None:
+    """Provision the simulator (via `invoke facts`) and give cpu3 its own governor."""
+    res = lab.run("facts", "--json")
+    assert res.returncode == 0, res.stderr
+    facts = json.loads(res.stdout)
+    assert facts["cpu"]["count"] == 14 and facts["lerobot"]["version"] == "0.4.4"
+    gov = workdir / "sim/root/sys/devices/system/cpu/cpu3/cpufreq/scaling_governor"
+    gov.write_text("powersave\n")
+
+
+def test_full_run_over_ssh_records_and_restores(lab, workdir):
+    prepare(lab, workdir)
+    res = lab.run("experiment", "--name", "short")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "complete" in res.stdout and "slow-loop warnings" in res.stdout
+    [(run_dir, m)] = manifests(lab.runs)
+    assert m["status"] == "complete" and m["experiment"] == "short"
+    assert m["facts"]["cpu"]["cpus"]["3"]["governor"] == "powersave"
+    assert m["remote_status"]["record_exit"] == 0
+    changes = {c["key"]: c for c in m["settings_changes"]}
+    assert changes["cpu_governor"]["before"]["3"] == "powersave"
+    assert changes["cpu_governor"]["after"] == "performance"
+    assert all(c["applied"] and c["restored"] for c in changes.values())
+    assert set(changes) == {
+        "cpu_governor",
+        "sysctl vm.swappiness",
+        "file /etc/udev/rules.d/99-labkit-cameras.rules",
+    }
+    untouched(workdir)
+    # logs came back whole and parse
+    for name, size in m["files"].items():
+        assert (run_dir / name).stat().st_size == size
+    teg = read_tegrastats(run_dir / "tegrastats.log")
+    assert len(teg) >= 2 and teg.attrs["skipped"] == 0
+    events = read_record_log(run_dir / "record.log")
+    assert "episode_start" in set(events["kind"]) and "codec" in set(events["kind"])
+    assert m["summary"]["samples"] == len(teg)
+    # the governor really was performance while recording (tegrastats saw pinned clocks)
+    assert (run_dir / "tegrastats.parquet").exists()
+    # the task text reached lerobot-record literally; nothing in it ran
+    task = json.loads((run_dir / "dataset/meta/tasks.jsonl").read_text())["task"]
+    assert task == lab.task
+    assert not lab.injected.exists()
+    assert m["commands"]["record_argv"][0] == "lerobot-record"
+    assert f"--dataset.single_task={lab.task}" in m["commands"]["record_argv"]
+
+
+def test_check_prints_changes_and_touches_nothing(lab, workdir):
+    prepare(lab, workdir)
+    res = lab.run("experiment", "--name", "short", "--check")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "cpu_governor: {schedutil x13, powersave x1} -> performance" in out or (
+        "cpu_governor" in out and "-> performance" in out
+    )
+    assert "sysctl vm.swappiness: 60 -> 10" in out
+    assert '+KERNEL=="video0", SUBSYSTEM=="video4linux", SYMLINK+="labkit-context"' in out
+    assert "$ install -m 0644" in out
+    assert "record:  lerobot-record" in out
+    untouched(workdir)
+    assert not lab.runs.exists()
+
+
+def test_failing_record_is_failed_with_its_output_and_host_restored(lab, sshd, tmp_path):
+    wd = tmp_path / "old-build"
+    host = ssh_host(sshd, wd, labkit_sim={"unsupported_flags": ["dataset.streaming_encoding"]})
+    write_inventory(lab.inventory, {"simthor": host})
+    res = lab.run("experiment", "--name", "short")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "failed" in res.stdout
+    assert "lerobot-record exited 2" in res.stdout
+    assert "unrecognized arguments: --dataset.streaming_encoding" in res.stdout
+    [(_, m)] = manifests(lab.runs)
+    assert m["status"] == "failed" and "unrecognized arguments" in m["error"]
+    assert all(c["restored"] for c in m["settings_changes"] if c["apply"])
+    assert governors(wd) == ["schedutil"] * 14 and sysctl(wd, "vm.swappiness") == "60"
+    assert not (wd / "lock").exists()
+    assert not alive(m["remote_status"]["tegrastats_pid"])
+
+
+def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
+    prepare(lab, workdir)
+    proc = subprocess.Popen(
+        invoke_argv("experiment", *lab.args("--runs", str(lab.runs), "--name", "long")),
+        cwd=REPO,
+        env=env(lab.home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        rd = wait_for(lambda: recording(workdir, "long"), 60, "the recording to start")
+        assert governors(workdir) == ["performance"] * 14
+        # a second run on the same host is refused and changes nothing
+        second = lab.run("experiment", "--name", "short")
+        assert second.returncode == 2
+        assert "simthor is busy" in second.stderr and "long" in second.stderr
+        assert governors(workdir) == ["performance"] * 14
+        status = json.loads((rd / "status.json").read_text())
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    [(run_dir, m)] = manifests(lab.runs)
+    assert m["status"] == "interrupted"
+    assert m["remote_status"]["stopped_by"] == "request"
+    assert m["remote_status"]["record_exit"] is not None
+    for pid in (status["record_pid"], status["tegrastats_pid"], status["supervisor_pid"]):
+        assert not alive(pid), pid
+    untouched(workdir)
+    # the partial logs came back
+    log = (run_dir / "record.log").read_text()
+    assert "Recording episode 0" in log
+    assert read_tegrastats(run_dir / "tegrastats.log").attrs["skipped"] == 0
