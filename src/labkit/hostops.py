@@ -22,7 +22,7 @@ from labkit.plan import Plan
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
 from labkit.remote.facts import facts_for, gather
-from labkit.remote.settings import plan_changes, read_journal, restore_journal
+from labkit.remote.settings import apply_changes, plan_changes, read_journal, restore_journal
 from labkit.remote.transfer import pull_run
 from labkit.runner import RunOptions, outcome, render_files
 from labkit.store import FINAL, load_manifest, run_path, write_manifest
@@ -80,14 +80,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
                 f"while a run may restore them; `invoke collect` or `invoke restore` first"
             )
         hs.enable_sudo()
-        for c in changes:
-            if not c.changed:
-                continue
-            for path, content in c.upload.items():
-                t.put(content.encode(), path)
-            for cmd in c.apply:
-                t.run(cmd, sudo=c.sudo, timeout=120, what=f"setting {c.key}")
-            c.applied = True
+        apply_changes(t, hs.workdir, "setup-host", changes, journal=False)
         opts.say(f"{t.name}: settings kept (labkit will not put these back)")
         return [c.record() for c in changes]
     finally:

@@ -455,7 +455,12 @@ def _tail(path: Path, n: int = 15) -> str:
 def _execute(run: Run) -> dict:
     t, hs, opts = run.t, run.hs, run.opts
     run.manifest = _base_manifest(run)
-    owner = {"run_id": run.run_id, "experiment": run.plan.experiment, "pid": os.getpid()}
+    owner = {
+        "run_id": run.run_id,
+        "experiment": run.plan.experiment,
+        "pid": os.getpid(),
+        "run_dir": run.rd,
+    }
     try:
         lock.acquire(t, hs.workdir, owner)
     except LockedError:

@@ -28,6 +28,13 @@ def known_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
+def plain_host(hostname: str) -> str:
+    """paramiko hands policies ``[host]:port`` for non-22 ports; the bare host name."""
+    if hostname.startswith("[") and "]:" in hostname:
+        return hostname[1:].split("]:", 1)[0]
+    return hostname
+
+
 def known_hosts_files(ssh_config: dict) -> list[Path]:
     value = ssh_config.get("userknownhostsfile")
     names = value.split() if isinstance(value, str) else list(value or [])
@@ -43,6 +50,7 @@ class RejectUnknown(paramiko.MissingHostKeyPolicy):
         self.target, self.port, self.files = target, port, files
 
     def missing_host_key(self, client, hostname, key) -> None:
+        hostname = plain_host(hostname)
         port_opt = f"-p {self.port} " if self.port != 22 else ""
         raise HostKeyError(
             f"{self.target}: host key of {known_name(hostname, self.port)} is unknown "
@@ -60,7 +68,7 @@ class AcceptNew(paramiko.MissingHostKeyPolicy):
         self.port, self.file = port, file
 
     def missing_host_key(self, client, hostname, key) -> None:
-        name = known_name(hostname, self.port)
+        name = known_name(plain_host(hostname), self.port)
         client.get_host_keys().add(name, key.get_name(), key)
         self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(self.file, "a") as fh:
@@ -82,12 +90,13 @@ def apply_policy(
 
 
 def changed_key_error(target: str, exc: paramiko.BadHostKeyException, port: int) -> HostKeyError:
+    name = known_name(plain_host(exc.hostname), port)
     return HostKeyError(
-        f"{target}: HOST KEY CHANGED for {known_name(exc.hostname, port)}: known_hosts has "
+        f"{target}: HOST KEY CHANGED for {name}: known_hosts has "
         f"{fingerprint(exc.expected_key)}, the host offered {exc.key.get_name()} "
         f"{fingerprint(exc.key)}; refused (someone may be intercepting, or the board was "
         "reinstalled: if so, remove the old line with `ssh-keygen -R "
-        f"'{known_name(exc.hostname, port)}'` and trust the new key)"
+        f"'{name}'` and trust the new key)"
     )
 
 

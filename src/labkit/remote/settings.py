@@ -227,13 +227,19 @@ def read_journal(target: Target, workdir: str) -> dict | None:
         raise RemoteError(f"{target.name}: {journal_path(workdir)} is corrupt: {exc}") from None
 
 
-def apply_changes(target: Target, workdir: str, run_id: str, changes: list[Change]) -> None:
-    """Journal first, then change; on the first failure stop (``restore`` undoes the rest)."""
+def apply_changes(
+    target: Target, workdir: str, run_id: str, changes: list[Change], journal: bool = True
+) -> None:
+    """Journal first, then change; on the first failure stop (``restore`` undoes the rest).
+
+    ``journal=False`` (``invoke setup-host``) changes the host for good: nothing to undo.
+    """
     todo = [c for c in changes if c.changed]
     if not todo:
         return
     target.run(f"mkdir -p {q(posixpath.dirname(journal_path(workdir)))}")
-    write_journal(target, workdir, run_id, changes)
+    if journal:
+        write_journal(target, workdir, run_id, changes)
     for c in todo:
         for path, content in c.upload.items():
             target.put(content.encode(), path)

@@ -1,0 +1,102 @@
+"""SshTarget against the real test sshd: host keys, ~/.ssh/config, timeouts, quoting."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from labkit.errors import CommandTimeout, ConnectError, HostKeyError
+from labkit.remote.ssh import SshTarget
+from tests.labhost import alive, trust
+from tests.sshd import LOOPBACK
+
+
+def target(sshd, policy: str = "strict", **kw) -> SshTarget:
+    return SshTarget(
+        "thor", LOOPBACK, user=sshd.user, port=sshd.port, key_file=str(sshd.key),
+        host_key_policy=policy, **kw,
+    )  # fmt: skip
+
+
+def test_unknown_host_is_refused_with_how_to_trust_it(sshd, fake_home):
+    with pytest.raises(HostKeyError) as err:
+        target(sshd)
+    msg = str(err.value)
+    assert "unknown" in msg and "refused" in msg and "SHA256:" in msg
+    assert f"ssh-keyscan -p {sshd.port} {LOOPBACK}" in msg
+    assert str(fake_home / ".ssh" / "known_hosts") in msg
+    assert not (fake_home / ".ssh" / "known_hosts").exists()  # nothing added behind our back
+
+
+def test_accept_new_trusts_once_and_remembers(sshd, fake_home):
+    t = target(sshd, "accept-new")
+    assert t.run("echo hi").stdout == "hi\n"
+    t.close()
+    known = (fake_home / ".ssh" / "known_hosts").read_text()
+    assert known.startswith(f"[{LOOPBACK}]:{sshd.port} ssh-ed25519 ")
+    assert sshd.host_pub.split()[1] in known
+    t = target(sshd)  # strict now works: the key is known
+    assert t.run("true").ok
+    t.close()
+
+
+def test_changed_host_key_is_refused_even_with_accept_new(sshd, fake_home, tmp_path):
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    kind, b64 = other.with_suffix(".pub").read_text().split()[:2]
+    (fake_home / ".ssh").mkdir()
+    (fake_home / ".ssh" / "known_hosts").write_text(f"[{LOOPBACK}]:{sshd.port} {kind} {b64}\n")
+    for policy in ("strict", "accept-new"):
+        with pytest.raises(HostKeyError, match="HOST KEY CHANGED") as err:
+            target(sshd, policy)
+        assert f"for [{LOOPBACK}]:{sshd.port}:" in str(err.value)
+        assert f"ssh-keygen -R '[{LOOPBACK}]:{sshd.port}'" in str(err.value)
+
+
+def test_ssh_config_alias_is_honoured(sshd, fake_home):
+    trust(fake_home, sshd)
+    (fake_home / ".ssh" / "config").write_text(
+        f"Host thor-alias\n  HostName {LOOPBACK}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.key}\n"
+    )
+    t = SshTarget("thor", "thor-alias")
+    assert t.run("echo $USER").stdout.strip() == sshd.user
+    t.close()
+
+
+def test_timeout_kills_the_remote_command(sshd, fake_home):
+    trust(fake_home, sshd)
+    t = target(sshd)
+    start = time.monotonic()
+    with pytest.raises(CommandTimeout, match="timed out after 1.5 s"):
+        t.run("echo $$ > /dev/null; sleep 47.25", timeout=1.5)
+    assert time.monotonic() - start < 10
+    found = subprocess.run(["pgrep", "-f", "sleep 47.25"], capture_output=True, text=True)
+    pids = [int(p) for p in found.stdout.split()]
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in pids)
+    assert t.run("echo still usable").ok
+    t.close()
+
+
+def test_values_reach_the_remote_side_literally(sshd, fake_home):
+    trust(fake_home, sshd)
+    t = target(sshd)
+    nasty = 'it\'s "x"; $(id) `id` $HOME & | > * \\ \n second line'
+    res = t.run("cat", stdin=nasty.encode())
+    assert res.stdout == nasty
+    t.put(nasty.encode(), "/tmp/labkit-test-put")
+    assert t.run("cat /tmp/labkit-test-put").stdout == nasty
+    t.run("rm -f /tmp/labkit-test-put")
+    t.close()
+
+
+def test_unreachable_port_is_a_connect_error(sshd, fake_home):
+    from tests.sshd import free_port
+
+    with pytest.raises(ConnectError, match="cannot reach"):
+        SshTarget("thor", LOOPBACK, port=free_port(), key_file=str(sshd.key))
