@@ -43,7 +43,6 @@ from labkit.remote.settings import (
 from labkit.remote.target import Target
 from labkit.remote.transfer import pull_run
 from labkit.store import new_run_id, provenance, run_path, write_manifest
-from labkit.summary import one_line, summarize_run
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"
@@ -174,9 +173,25 @@ def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _poll(target: Target, rd: str) -> tuple[dict, int, float | None]:
+def _poll(
+    target: Target, rd: str, wait_s: float = 0, until: str = "done"
+) -> tuple[dict, int, float | None]:
+    """Status, warnings so far and last warned Hz, in one round trip.
+
+    With ``wait_s``, the target waits (checking every 50 ms) until the status file shows
+    ``"state": "<until>"`` or the time is up, so the end of a run is seen at once
+    instead of up to a poll interval late.
+    """
+    wait = ""
+    if wait_s > 0:
+        ticks = max(1, int(wait_s / 0.05))
+        pattern = q('"state": ' + f'"{until}"')
+        wait = (
+            f"i=0; while [ $i -lt {ticks} ] && ! grep -qs {pattern} {q(rd)}/status.json; "
+            "do sleep 0.05; i=$((i+1)); done; "
+        )
     res = target.run(
-        f"cat {q(rd)}/status.json 2>/dev/null; echo; echo @@; "
+        f"{wait}cat {q(rd)}/status.json 2>/dev/null; echo; echo @@; "
         f"grep -c 'loop is running slower' {q(rd)}/record.log 2>/dev/null; echo @@; "
         f"grep -o 'slower ([0-9.]* Hz)' {q(rd)}/record.log 2>/dev/null | tail -n 1",
         timeout=30,
@@ -358,7 +373,7 @@ def _start(run: Run) -> None:
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        status, _, _ = _poll(t, rd)
+        status, _, _ = _poll(t, rd, wait_s=1.0, until="running")
         if status.get("state") in ("running", "done"):
             run.status = status
             lock.update(t, run.hs.workdir, run_dir=rd, supervisor_pid=status["supervisor_pid"])
@@ -376,7 +391,7 @@ def _watch(run: Run) -> None:
     tty = getattr(opts.out, "isatty", lambda: False)()
     last_line = 0.0
     while True:
-        status, warnings, hz = _with_link(t, opts, _poll, t, run.rd)
+        status, warnings, hz = _with_link(t, opts, _poll, t, run.rd, wait_s=opts.poll_s)
         if status.get("state") == "done":
             run.status = status
             if tty:
@@ -396,7 +411,6 @@ def _watch(run: Run) -> None:
             raise RemoteError(
                 f"{t.name}: the run supervisor did not finish within {limit:.0f} s; stopping it"
             )
-        time.sleep(opts.poll_s)
 
 
 def _stop(run: Run) -> None:
@@ -483,6 +497,7 @@ def _execute(run: Run) -> dict:
                 opts.say(f"  {c.describe()}")
             started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
+            _prewarm("labkit.summary")  # pandas loads while the target records
             if opts.detach:
                 run.manifest.update(
                     status="detached", detached_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -531,10 +546,19 @@ def _execute(run: Run) -> dict:
     summary = run.manifest.get("summary", {})
     run.manifest.update(status=status, error=reason)
     write_manifest(run.local_dir, run.manifest)
+    from labkit.summary import one_line
+
     opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(summary)}")
     if reason and status != "complete":
         opts.say(f"  {reason}")
     return run.manifest
+
+
+def _prewarm(module: str) -> None:
+    """Import a heavy module in the background; a later import waits for it if needed."""
+    import importlib
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
 def _finish(run: Run, started: bool) -> None:
@@ -559,6 +583,8 @@ def _finish(run: Run, started: bool) -> None:
         try:
             files = _with_link(t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir)
             run.manifest["files"] = files
+            from labkit.summary import summarize_run
+
             run.manifest["summary"] = summarize_run(run.local_dir)
         except ConnectError:
             raise
