@@ -203,3 +203,28 @@ def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
     log = (run_dir / "record.log").read_text()
     assert "Recording episode 0" in log
     assert read_tegrastats(run_dir / "tegrastats.log").attrs["skipped"] == 0
+
+
+def test_readme_main_job_on_the_local_simulated_jetson(tmp_path, fake_home):
+    """The README's first command, on the repository's own inventory and playbook
+    (only the work dir moved into tmp and the episode shortened)."""
+    readme = (REPO / "README.md").read_text()
+    assert ".venv/bin/invoke experiment --name exp2b\n" in readme
+    inv_dir = tmp_path / "inventory"
+    shutil.copytree(REPO / "inventory", inv_dir)
+    hosts = yaml.safe_load((inv_dir / "hosts.yml").read_text())
+    hosts["all"]["children"]["simulated"]["hosts"]["sim"]["labkit_workdir"] = str(tmp_path / "wd")
+    (inv_dir / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    runs = tmp_path / "runs"
+    res = invoke(
+        "experiment", "--name", "exp2b", "--inventory", str(inv_dir / "hosts.yml"),
+        "--runs", str(runs), "--set", "dataset.episode_time_s=3", home=fake_home,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    [(run_dir, m)] = manifests(runs)
+    assert m["status"] == "complete" and m["host"]["connection"].startswith("local")
+    assert m["params"]["dataset.fps"] == 20
+    assert m["summary"]["target_hz"] in (20, 20.0, None)
+    events = read_record_log(run_dir / "record.log")
+    assert (events["kind"] == "episode_start").sum() == 1
+    assert m["playbook"]["name"] == "lerobot-loop-lag" and len(m["playbook"]["sha256"]) == 64
