@@ -130,3 +130,17 @@ def recording(workdir: Path, experiment: str) -> Path | None:
         if log.exists() and "Recording episode" in log.read_text(errors="replace"):
             return rd
     return None
+
+
+def sim_tool(workdir: Path, *argv: str) -> str:
+    """Run one of the simulator's tools (nvpmodel, jetson_clocks) against its root."""
+    exe = workdir / "sim" / "bin" / argv[0]
+    return subprocess.run([str(exe), *argv[1:]], capture_output=True, text=True, check=True).stdout
+
+
+def power_state(workdir: Path) -> tuple[str, str]:
+    """nvpmodel's mode line and cpu0's clock line from jetson_clocks --show."""
+    mode = sim_tool(workdir, "nvpmodel", "-q").splitlines()[-1]
+    show = sim_tool(workdir, "jetson_clocks", "--show")
+    cpu0 = next(line for line in show.splitlines() if line.startswith("cpu0:"))
+    return mode, cpu0.split("CurrentFreq")[0]

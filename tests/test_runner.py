@@ -24,6 +24,7 @@ from tests.labhost import (
     invoke,
     invoke_argv,
     manifests,
+    power_state,
     recording,
     ssh_host,
     sysctl,
@@ -79,6 +80,10 @@ def lab(sshd, workdir, tmp_path, fake_home):
 
 def untouched(workdir) -> None:
     """The target as labkit found it: settings back, no lock, no journal, no rules file."""
+    assert power_state(workdir) == (
+        "1",
+        "cpu0:  Governor=schedutil MinFreq=972000 MaxFreq=2601000 ",
+    )
     assert governors(workdir) == ["schedutil"] * 3 + ["powersave"] + ["schedutil"] * 10
     assert sysctl(workdir, "vm.swappiness") == "60"
     assert not (workdir / "lock").exists()
@@ -111,6 +116,8 @@ def test_full_run_over_ssh_records_and_restores(lab, workdir):
     assert changes["cpu_governor"]["after"] == "performance"
     assert all(c["applied"] and c["restored"] for c in changes.values())
     assert set(changes) == {
+        "nvpmodel",
+        "jetson_clocks",
         "cpu_governor",
         "sysctl vm.swappiness",
         "file /etc/udev/rules.d/99-labkit-cameras.rules",
