@@ -8,6 +8,7 @@ command's stdin (never into the command line, so it cannot reach a log or a reco
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import shlex
@@ -41,7 +42,7 @@ class CommandResult:
         return "\n".join(text.splitlines()[-n:])
 
 
-class Target:
+class Target(abc.ABC):
     """Base of ``LocalTarget`` and ``SshTarget``: sudo wrapping, env prefix, checks."""
 
     def __init__(self, name: str) -> None:
@@ -52,22 +53,25 @@ class Target:
         self.home = ""
 
     # -- to implement -------------------------------------------------------------------
+    @abc.abstractmethod
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
-        raise NotImplementedError
+        """Run ``command`` (already wrapped) and return its result; raise on timeout."""
 
+    @abc.abstractmethod
     def get(self, remote: str, local: Path) -> None:
         """Copy one file from the target to ``local``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def put(self, data: bytes, remote: str, mode: int = 0o644) -> None:
-        """Write ``data`` into file ``remote`` on the target."""
-        raise NotImplementedError
+        """Write ``data`` into file ``remote`` on the target, atomically."""
 
+    @abc.abstractmethod
     def reconnect(self) -> None:
         """Open a fresh connection (after a drop); raises ``ConnectError`` if it can't."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        pass
+        """Release the connection; safe to call twice."""
 
     # -- shared -------------------------------------------------------------------------
     def run(
@@ -132,6 +136,12 @@ class Target:
 
 class LocalTarget(Target):
     """This machine, through the same interface (``ansible_connection: local``)."""
+
+    def reconnect(self) -> None:  # nothing to reconnect: each command is a new process
+        return None
+
+    def close(self) -> None:
+        return None
 
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
         proc = subprocess.Popen(
