@@ -173,3 +173,19 @@ def test_local_deploy_without_ssh(tmp_path):
         [str(tmp_path / "sim/bin/nvpmodel"), "-q"], capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines()[0] == "NV Power Mode: 120W"
+
+
+def test_taskset_maps_the_boards_cpus_onto_real_ones(remote):
+    import os
+
+    real = sorted(os.sched_getaffinity(0))
+    probe = "python3 -c 'import os; print(sorted(os.sched_getaffinity(0)))'"
+    res = sh(remote, f"taskset -c 2-13 {probe}")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == sorted({real[i % len(real)] for i in range(2, 14)})
+    res = sh(remote, f"taskset -c 1 {probe}")
+    assert json.loads(res.stdout) == [real[1 % len(real)]]
+    res = sh(remote, "taskset -c 14 true")  # the board has CPUs 0-13 only
+    assert res.returncode == 1 and b"Invalid argument" in res.stderr
+    res = sh(remote, "taskset -c 3-1 true")
+    assert res.returncode == 1 and b"failed to parse CPU list" in res.stderr

@@ -23,7 +23,8 @@ The model (nothing is random except the opt-in, seeded jitter injector):
   threads instead. So more cameras, higher fps and streaming encoding cost more CPU and
   GIL time and miss more deadlines on a loaded machine — for the same reasons as on a
   Thor. A ``performance`` governor halves the injected stall rate; pinning and priority
-  act through the real scheduler.
+  act through the real scheduler (the simulated ``taskset`` maps the board's 14 CPUs
+  onto the machine's, CPU i -> real CPU i mod n).
 * ``nvpmodel`` and ``jetson_clocks`` read and write the simulated root with the real
   tools' output formats (``shared/notes/jetson.md`` §3–4).
 """
