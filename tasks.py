@@ -156,3 +156,16 @@ def collect(
 ):
     """Pull finished runs left on a host (after --detach or a lost connection); restore it."""
     cli.guard(cli.collect, target=target, inventory=inventory, playbook=playbook, runs=runs)
+
+
+@task(
+    name="import",
+    help={
+        "logs": "folder with <experiment>_record.log and <experiment>_tegrastats.log files",
+        "runs": "local run store (default: runs/)",
+        **PB,
+    },
+)
+def import_(c, logs, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
+    """Import hand-run logs (the seed's layout) into the run store as complete runs."""
+    cli.guard(cli.import_logs, logs, playbook=playbook, runs=runs)

@@ -230,3 +230,16 @@ def collect(
 
     host, version = _host(target, inventory, playbook)
     return pull(host, version, RunOptions(runs=Path(runs), out=out))
+
+
+def import_logs(
+    logs: str, playbook: str = DEFAULT_PLAYBOOK, runs: str = DEFAULT_RUNS, out=sys.stdout
+) -> list[dict]:
+    """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs."""
+    from labkit.importer import import_logs as run_import
+    from labkit.playbook import load_playbook
+
+    pb = load_playbook(playbook)
+    added = run_import(Path(logs), pb, Path(runs), log=lambda m: print(m, file=out))
+    print(f"{len(added)} run(s) imported into {runs}", file=out)
+    return added

@@ -1,0 +1,76 @@
+"""`invoke import`: the seed's hand-run log layout into the run store."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.errors import LabkitError
+from labkit.importer import import_logs
+from labkit.playbook import load_playbook
+from tests.conftest import REPO
+from tests.labhost import invoke, manifests
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+def seed_logs(folder, name: str, hz: list[float], target: int = 30) -> None:
+    lines = [
+        "INFO 2026-02-10 10:00:00 gs/video.py:186 Auto-selected video codec: h264_nvenc",
+        "INFO 2026-02-10 10:00:01 ls/utils.py:147 Recording episode 0",
+    ]
+    lines += [
+        f"WARNING 2026-02-10 10:00:{10 + i:02d} t_record.py:352 Record loop is running "
+        f"slower ({h} Hz) than the target FPS ({target} Hz)."
+        for i, h in enumerate(hz)
+    ]
+    lines.append("INFO 2026-02-10 10:01:01 ls/utils.py:147 Stop recording")
+    (folder / f"{name}_record.log").write_text("\n".join(lines) + "\n")
+    cpus = ",".join(["12%@972"] * 14)
+    teg = [
+        f"02-10-2026 10:00:{s:02d} RAM 50000/125772MB (lfb 34x4MB) CPU [{cpus}] "
+        "EMC_FREQ 0%@2750 GR3D_FREQ @[314,314,314] cpu@40.0C VIN 20000mW/20000mW"
+        for s in range(60)
+    ]
+    (folder / f"{name}_tegrastats.log").write_text("\n".join(teg) + "\n")
+
+
+def test_import_makes_complete_runs_once(tmp_path):
+    logs, runs = tmp_path / "logs", tmp_path / "runs"
+    logs.mkdir()
+    seed_logs(logs, "exp1", [24.0, 9.6, 18.2])
+    seed_logs(logs, "exp2b", [15.6], target=20)
+    pb = load_playbook(PLAYBOOK)
+    added = import_logs(logs, pb, runs, log=lambda m: None)
+    assert sorted(m["experiment"] for m in added) == ["exp1", "exp2b"]
+    got = {m["experiment"]: (d, m) for d, m in manifests(runs)}
+    d, m = got["exp1"]
+    assert m["status"] == "complete" and m["imported"] is True
+    assert m["summary"]["warnings"] == 3 and m["summary"]["min_hz"] == 9.6
+    assert m["summary"]["samples"] == 60
+    assert m["params"]["dataset.fps"] == 30 and got["exp2b"][1]["params"]["dataset.fps"] == 20
+    assert (d / "record.log").read_bytes() == (logs / "exp1_record.log").read_bytes()
+    assert d.name.startswith("20260210T100000-imported-")
+    # a second import finds them already there
+    assert import_logs(logs, pb, runs, log=lambda m: None) == []
+    assert len(manifests(runs)) == 2
+    assert not [p for p in runs.rglob(".*") if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_unknown_experiment_is_named_with_the_file(tmp_path):
+    seed_logs(tmp_path, "exp9", [20.0])
+    with pytest.raises(LabkitError, match=r"exp9_record.log: experiment 'exp9' is not in"):
+        import_logs(tmp_path, load_playbook(PLAYBOOK), tmp_path / "runs", log=lambda m: None)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_import_task(tmp_path, fake_home):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    seed_logs(logs, "exp3", [16.0, 17.5])
+    res = invoke("import", "--logs", str(logs), "--runs", str(tmp_path / "runs"), home=fake_home)
+    assert res.returncode == 0, res.stderr
+    assert "1 run(s) imported" in res.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = invoke("import", "--logs", str(empty), home=fake_home)
+    assert res.returncode == 2 and "no <experiment>_record.log files" in res.stderr
