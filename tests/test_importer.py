@@ -9,29 +9,13 @@ from labkit.importer import import_logs
 from labkit.playbook import load_playbook
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests
+from tests.seedlogs import write_seed_logs
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 
 
 def seed_logs(folder, name: str, hz: list[float], target: int = 30) -> None:
-    lines = [
-        "INFO 2026-02-10 10:00:00 gs/video.py:186 Auto-selected video codec: h264_nvenc",
-        "INFO 2026-02-10 10:00:01 ls/utils.py:147 Recording episode 0",
-    ]
-    lines += [
-        f"WARNING 2026-02-10 10:00:{10 + i:02d} t_record.py:352 Record loop is running "
-        f"slower ({h} Hz) than the target FPS ({target} Hz)."
-        for i, h in enumerate(hz)
-    ]
-    lines.append("INFO 2026-02-10 10:01:01 ls/utils.py:147 Stop recording")
-    (folder / f"{name}_record.log").write_text("\n".join(lines) + "\n")
-    cpus = ",".join(["12%@972"] * 14)
-    teg = [
-        f"02-10-2026 10:00:{s:02d} RAM 50000/125772MB (lfb 34x4MB) CPU [{cpus}] "
-        "EMC_FREQ 0%@2750 GR3D_FREQ @[314,314,314] cpu@40.0C VIN 20000mW/20000mW"
-        for s in range(60)
-    ]
-    (folder / f"{name}_tegrastats.log").write_text("\n".join(teg) + "\n")
+    write_seed_logs(folder, name, hz, target)
 
 
 def test_import_makes_complete_runs_once(tmp_path):
@@ -46,7 +30,7 @@ def test_import_makes_complete_runs_once(tmp_path):
     d, m = got["exp1"]
     assert m["status"] == "complete" and m["imported"] is True
     assert m["summary"]["warnings"] == 3 and m["summary"]["min_hz"] == 9.6
-    assert m["summary"]["samples"] == 60
+    assert m["summary"]["samples"] == 61
     assert m["params"]["dataset.fps"] == 30 and got["exp2b"][1]["params"]["dataset.fps"] == 20
     assert (d / "record.log").read_bytes() == (logs / "exp1_record.log").read_bytes()
     assert d.name.startswith("20260210T100000-imported-")

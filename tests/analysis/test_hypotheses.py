@@ -1,0 +1,69 @@
+"""Hypothesis verdicts on the seed's runs (imported), and the cases that must stay undecided."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.analysis.hypotheses import judge
+from labkit.analysis.runs import load_runs
+from labkit.importer import import_logs
+from labkit.playbook import load_playbook
+from tests.conftest import REPO
+from tests.seedlogs import SEED, write_seed, write_seed_logs
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+@pytest.fixture(scope="module")
+def seed_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("seed")
+    pb = load_playbook(PLAYBOOK)
+    import_logs(write_seed(base / "logs"), pb, base / "runs", log=lambda m: None)
+    return pb, load_runs(base / "runs", pb.name)
+
+
+def test_seed_metrics(seed_runs):
+    _, runs = seed_runs
+    by = {r.experiment: r.metrics for r in runs}
+    assert {k: by[k]["warnings"] for k in by} == {k: len(v[0]) for k, v in SEED.items()}
+    assert by["exp1"]["min_hz"] == 9.6 and by["exp2b"]["min_hz"] == 15.6
+    assert by["exp3"]["min_hz"] == 16.0 and by["exp4"]["min_hz"] == 15.8
+    assert by["exp5"]["min_hz"] == 15.5
+    for m in by.values():
+        assert m["hw_codec"] is True and m["all_cores_saturated_share"] == 0.0
+        assert m["warnings_single_core_saturated_share"] == 1.0
+        assert 25 < m["cpu_mean_pct"] < 40 and m["cpu_peak_pct"] >= 90
+
+
+def test_seed_verdicts_match_the_hand_written_report(seed_runs):
+    pb, runs = seed_runs
+    verdicts = {h.id: judge(h, runs) for h in pb.model.hypotheses}
+    assert {k: v.verdict for k, v in verdicts.items()} == {
+        "H1": "refuted",
+        "H2": "supported",
+        "H3": "supported",
+        "H4": "refuted",
+        "H5": "refuted",
+    }
+    h2 = verdicts["H2"].evidence
+    assert "exp2b 1 vs exp1 11" in h2 and "-91%" in h2 and "-50%" in h2
+    assert "exp4 8 vs exp1 11, -27%" in verdicts["H4"].evidence
+    assert "hw_codec = True on all 5 runs" in verdicts["H1"].evidence
+
+
+def test_overlapping_repeats_and_missing_runs_stay_inconclusive(tmp_path):
+    pb = load_playbook(PLAYBOOK)
+    logs = tmp_path / "logs"
+    # exp1 repeats 11 and 4 warnings, exp2b repeats 5 and 1: a -60% mean effect, overlapping
+    for i, n in enumerate([11, 4]):
+        write_seed_logs(logs / f"a{i}", "exp1", [20.0 + k for k in range(n)])
+    for i, n in enumerate([5, 1]):
+        write_seed_logs(logs / f"b{i}", "exp2b", [15.0 + k for k in range(n)], target=20)
+    for sub in sorted(logs.iterdir()):
+        import_logs(sub, pb, tmp_path / "runs", log=lambda m: None)
+    runs = load_runs(tmp_path / "runs", pb.name)
+    h = {x.id: x for x in pb.model.hypotheses}
+    v2 = judge(h["H2"], runs)
+    assert v2.verdict == "inconclusive" and "overlap" in v2.evidence
+    v3 = judge(h["H3"], runs)  # no exp3 run at all
+    assert v3.verdict == "inconclusive" and "no complete run of exp3" in v3.evidence
