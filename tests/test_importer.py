@@ -14,15 +14,11 @@ from tests.seedlogs import write_seed_logs
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 
 
-def seed_logs(folder, name: str, hz: list[float], target: int = 30) -> None:
-    write_seed_logs(folder, name, hz, target)
-
-
 def test_import_makes_complete_runs_once(tmp_path):
     logs, runs = tmp_path / "logs", tmp_path / "runs"
     logs.mkdir()
-    seed_logs(logs, "exp1", [24.0, 9.6, 18.2])
-    seed_logs(logs, "exp2b", [15.6], target=20)
+    write_seed_logs(logs, "exp1", [24.0, 9.6, 18.2])
+    write_seed_logs(logs, "exp2b", [15.6], target=20)
     pb = load_playbook(PLAYBOOK)
     added = import_logs(logs, pb, runs, log=lambda m: None)
     assert sorted(m["experiment"] for m in added) == ["exp1", "exp2b"]
@@ -41,7 +37,7 @@ def test_import_makes_complete_runs_once(tmp_path):
 
 
 def test_unknown_experiment_is_named_with_the_file(tmp_path):
-    seed_logs(tmp_path, "exp9", [20.0])
+    write_seed_logs(tmp_path, "exp9", [20.0])
     with pytest.raises(LabkitError, match=r"exp9_record.log: experiment 'exp9' is not in"):
         import_logs(tmp_path, load_playbook(PLAYBOOK), tmp_path / "runs", log=lambda m: None)
     assert not (tmp_path / "runs").exists()
@@ -50,7 +46,7 @@ def test_unknown_experiment_is_named_with_the_file(tmp_path):
 def test_import_task(tmp_path, fake_home):
     logs = tmp_path / "logs"
     logs.mkdir()
-    seed_logs(logs, "exp3", [16.0, 17.5])
+    write_seed_logs(logs, "exp3", [16.0, 17.5])
     res = invoke("import", "--logs", str(logs), "--runs", str(tmp_path / "runs"), home=fake_home)
     assert res.returncode == 0, res.stderr
     assert "1 run(s) imported" in res.stdout

@@ -21,10 +21,9 @@ from labkit.hostvars import HostConfig
 from labkit.plan import Plan
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
-from labkit.remote.facts import facts_for, gather
 from labkit.remote.settings import apply_changes, plan_changes, read_journal, restore_journal
 from labkit.remote.transfer import pull_run
-from labkit.runner import RunOptions, outcome, render_files
+from labkit.runner import RunOptions, outcome, render_files, show_changes
 from labkit.store import FINAL, load_manifest, run_path, write_manifest
 
 q = shlex.quote
@@ -34,12 +33,7 @@ def host_facts(host: HostConfig, lerobot_version: str, opts: RunOptions) -> dict
     """The facts a run would record, gathered in one round trip."""
     hs = open_host(host, lerobot_version, log=opts.say)
     try:
-        return gather(
-            hs.target,
-            hs.sysroot,
-            hs.workdir,
-            facts_for(host.labkit_lerobot_record, host.labkit_tegrastats),
-        )
+        return hs.gather_facts()
     finally:
         hs.close()
 
@@ -49,12 +43,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
     hs = open_host(plan.host, str(plan.version), log=opts.say)
     try:
         t = hs.target
-        facts = gather(
-            t,
-            hs.sysroot,
-            hs.workdir,
-            facts_for(plan.host.labkit_lerobot_record, plan.host.labkit_tegrastats),
-        )
+        facts = hs.gather_facts()
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
         files = render_files(plan, host_vars)
         changes = plan_changes(
@@ -64,13 +53,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
         opts.say(f"{t.name}: settings of {plan.experiment} ({verb} what differs)")
         if not changes:
             opts.say("  no host settings or files in this experiment")
-        for c in changes:
-            opts.say(f"  {c.describe()}")
-            if opts.check:
-                for cmd in c.apply:
-                    opts.say(f"      $ {cmd}")
-                if c.diff:
-                    opts.say("".join(f"      {x}" for x in c.diff.splitlines(True)).rstrip())
+        show_changes(changes, opts.say, detail=opts.check, as_root=hs.needs_sudo)
         if opts.check or not any(c.changed for c in changes):
             return [c.record() for c in changes]
         info = lock.inspect(t, hs.workdir)

@@ -32,7 +32,6 @@ from labkit.lerobot import shell
 from labkit.plan import Plan
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
-from labkit.remote.facts import facts_for, gather
 from labkit.remote.settings import (
     Change,
     FileSpec,
@@ -272,12 +271,7 @@ def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | Non
         plan.run_id = run_id
         run = Run(plan, hs, opts, run_id)
         files = render_files(plan, host_vars or plan.host.model_dump())
-        run.facts = gather(
-            hs.target,
-            hs.sysroot,
-            hs.workdir,
-            facts_for(plan.host.labkit_lerobot_record, plan.host.labkit_tegrastats),
-        )
+        run.facts = hs.gather_facts()
         problems = preflight(plan, hs, run.facts)
         if problems:
             raise PreflightError(
@@ -299,15 +293,22 @@ def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | Non
         hs.close()
 
 
+def show_changes(changes: list[Change], say, detail: bool, as_root: bool = False) -> None:
+    """One line per setting (before -> after); with ``detail`` its commands and file diff."""
+    for c in changes:
+        say(f"  {c.describe()}")
+        if not detail:
+            continue
+        for cmd in c.apply:
+            say(f"      $ {cmd}{'   (as root)' if c.sudo and as_root else ''}")
+        if c.diff:
+            say("".join(f"      {line}" for line in c.diff.splitlines(keepends=True)).rstrip())
+
+
 def _report_check(run: Run) -> dict:
     say = run.opts.say
     say(f"--check: {run.plan.experiment} on {run.plan.host.name}; nothing will be changed")
-    for c in run.changes:
-        say(f"  {c.describe()}")
-        for cmd in c.apply:
-            say(f"      $ {cmd}{'   (as root)' if c.sudo and run.hs.needs_sudo else ''}")
-        if c.diff:
-            say("".join(f"      {line}" for line in c.diff.splitlines(keepends=True)).rstrip())
+    show_changes(run.changes, say, detail=True, as_root=run.hs.needs_sudo)
     if not run.changes:
         say("  host settings: none requested")
     say(f"  monitor: {shell(run.plan.monitor_command())}")
@@ -493,8 +494,7 @@ def _execute(run: Run) -> dict:
             if any(c.changed for c in run.changes):
                 hs.enable_sudo()
             apply_changes(t, hs.workdir, run.run_id, run.changes)
-            for c in run.changes:
-                opts.say(f"  {c.describe()}")
+            show_changes(run.changes, opts.say, detail=False)
             started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
             _prewarm("labkit.summary")  # pandas loads while the target records

@@ -8,37 +8,47 @@ from typing import Any
 
 import pandas as pd
 
-from labkit.parse import read_record_log, read_tegrastats, summarize_record_log
+from labkit.parse import read_record_log, read_tegrastats
+
+SUMMARY_KEYS = (
+    "warnings", "min_hz", "median_hz", "episodes", "codec", "errors",
+    "cpu_mean_pct", "cpu_peak_pct",
+)  # fmt: skip
 
 
 def summarize_run(run_dir: Path, write_parsed: bool = True) -> dict[str, Any]:
-    """Warnings, Hz and CPU load of one run directory; writes the parsed tables as parquet."""
-    out: dict[str, Any] = {}
-    rec = run_dir / "record.log"
+    """Warnings, Hz and CPU load of one run directory; writes the parsed tables as parquet.
+
+    The numbers are the report's own metrics (``labkit.analysis.metrics``), so the line a
+    run ends with and the report can never disagree.
+    """
+    from labkit.analysis.metrics import run_metrics
+
+    events = teg = None
+    rec, mon = run_dir / "record.log", run_dir / "tegrastats.log"
     if rec.exists():
         events = read_record_log(rec)
-        s = summarize_record_log(events)
-        out.update(
-            warnings=int(s["slow_loop_count"]),
-            min_hz=_num(s["min_hz"]),
-            median_hz=_num(s["median_hz"]),
-            target_hz=_num(s["target_hz"]),
-            episodes=int(s["episodes"]),
-            codec=s["codec"],
-            errors=int(s["errors"]),
-        )
         if write_parsed:
             events.to_parquet(run_dir / "record-events.parquet", index=False)
-    teg = run_dir / "tegrastats.log"
-    if teg.exists():
-        df = read_tegrastats(teg)
-        loads = df[[c for c in df.columns if c.startswith("cpu") and c.endswith("_load_pct")]]
-        out["samples"] = len(df)
-        if len(loads):
-            out["cpu_mean_pct"] = round(float(loads.mean(axis=1).mean()), 1)
-            out["cpu_peak_pct"] = round(float(loads.max(axis=1).max()), 1)
+    if mon.exists():
+        teg = read_tegrastats(mon)
         if write_parsed:
-            df.to_parquet(run_dir / "tegrastats.parquet", index=False)
+            teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
+    metrics = run_metrics(events, teg)
+    out: dict[str, Any] = {}
+    for key in SUMMARY_KEYS:
+        value = metrics.get(key)
+        if key.startswith("cpu_"):
+            value = None if value is None else round(value, 1)
+        elif isinstance(value, float):
+            value = _num(value)
+        if value is not None or (events is not None and not key.startswith("cpu_")):
+            out[key] = value
+    if events is not None:
+        warned = events.loc[events["kind"] == "slow_loop", "target_hz"]
+        out["target_hz"] = _num(float(warned.iloc[0])) if len(warned) else None
+    if teg is not None:
+        out["samples"] = len(teg)
     return out
 
 

@@ -37,6 +37,13 @@ class HostSession:
     def needs_sudo(self) -> bool:
         return self.host.labkit_sudo == "sudo" and not self.host.labkit_simulate
 
+    def gather_facts(self) -> dict:
+        """The host's facts (``remote.facts``) in one round trip."""
+        from labkit.remote.facts import facts_for, gather
+
+        tools = facts_for(self.host.labkit_lerobot_record, self.host.labkit_tegrastats)
+        return gather(self.target, self.sysroot, self.workdir, tools)
+
     def enable_sudo(self) -> None:
         self.target.setup_sudo(self.needs_sudo, self._password_source())
 

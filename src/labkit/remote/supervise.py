@@ -56,6 +56,18 @@ def stop_record(proc: subprocess.Popen, grace_s: float) -> str:
     return "SIGKILL"
 
 
+def spawn(argv: list[str], out, cwd: str | None = None) -> subprocess.Popen:
+    """A child in its own session (signalled as a group), stdout+stderr into ``out``."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=cwd,
+    )
+
+
 def main(spec_path: str) -> int:
     with open(spec_path) as fh:
         spec = json.load(fh)
@@ -69,25 +81,12 @@ def main(spec_path: str) -> int:
     record_log = open(os.path.join(run_dir, "record.log"), "wb")  # noqa: SIM115
     monitor = None
     try:
-        monitor = subprocess.Popen(
-            spec["monitor_argv"],
-            stdin=subprocess.DEVNULL,
-            stdout=monitor_out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        monitor = spawn(spec["monitor_argv"], monitor_out)
         status["tegrastats_pid"] = monitor.pid
     except OSError as exc:
         status["tegrastats_error"] = str(exc)
     try:
-        record = subprocess.Popen(
-            spec["record_argv"],
-            stdin=subprocess.DEVNULL,
-            stdout=record_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=run_dir,
-        )
+        record = spawn(spec["record_argv"], record_log, cwd=run_dir)
     except OSError as exc:
         record_log.write(f"labkit: cannot start {spec['record_argv'][0]}: {exc}\n".encode())
         record_log.flush()
