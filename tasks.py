@@ -169,3 +169,31 @@ def collect(
 def import_(c, logs, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
     """Import hand-run logs (the seed's layout) into the run store as complete runs."""
     cli.guard(cli.import_logs, logs, playbook=playbook, runs=runs)
+
+
+@task(
+    help={
+        **PB,
+        "runs": "local run store (default: runs/)",
+        "out": "folder for <playbook>.md and <playbook>/ (default: reports/)",
+        "template": "your own Jinja2 template instead of the shipped one",
+        "include_incomplete": "count failed and interrupted runs in the numbers too",
+    }
+)
+def report(
+    c,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    runs=cli.DEFAULT_RUNS,
+    out="reports",
+    template=None,
+    include_incomplete=False,
+):
+    """Render the investigation report (Markdown, figures, CSV, JSON) from the run store."""
+    cli.guard(
+        cli.report,
+        playbook=playbook,
+        runs=runs,
+        out=out,
+        template=template,
+        include_incomplete=include_incomplete,
+    )

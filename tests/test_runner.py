@@ -235,3 +235,16 @@ def test_readme_main_job_on_the_local_simulated_jetson(tmp_path, fake_home):
     events = read_record_log(run_dir / "record.log")
     assert (events["kind"] == "episode_start").sum() == 1
     assert m["playbook"]["name"] == "lerobot-loop-lag" and len(m["playbook"]["sha256"]) == 64
+
+    # ... followed by `invoke report`: the Markdown with its figures and data beside it
+    out = tmp_path / "reports"
+    res = invoke("report", "--runs", str(runs), "--out", str(out), home=fake_home)
+    assert res.returncode == 0, res.stdout + res.stderr
+    text = (out / "lerobot-loop-lag.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `exp2b` | 1 |"))
+    assert f"| {m['summary']['warnings']} |" in row
+    assert "![Bar chart of slow-loop warnings per minute" in text
+    assert "![Heatmap of per-core CPU load" in text
+    for png in ("warnings.png", "cpu-heatmap.png"):
+        assert (out / "lerobot-loop-lag" / png).read_bytes()[:4] == b"\x89PNG"
+    assert "Not run yet: `exp1`" in text

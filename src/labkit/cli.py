@@ -243,3 +243,26 @@ def import_logs(
     added = run_import(Path(logs), pb, Path(runs), log=lambda m: print(m, file=out))
     print(f"{len(added)} run(s) imported into {runs}", file=out)
     return added
+
+
+def report(
+    playbook: str = DEFAULT_PLAYBOOK,
+    runs: str = DEFAULT_RUNS,
+    out: str = "reports",
+    template: str | None = None,
+    include_incomplete: bool = False,
+    stdout=sys.stdout,
+):
+    """Render the investigation report of ``playbook`` from the run store."""
+    from labkit.playbook import load_playbook
+    from labkit.report.build import build_report
+
+    pb = load_playbook(playbook)
+    return build_report(
+        pb,
+        Path(runs),
+        Path(out),
+        template=Path(template) if template else None,
+        include_incomplete=include_incomplete,
+        log=lambda m: print(m, file=stdout),
+    )

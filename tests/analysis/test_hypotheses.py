@@ -67,3 +67,17 @@ def test_overlapping_repeats_and_missing_runs_stay_inconclusive(tmp_path):
     assert v2.verdict == "inconclusive" and "overlap" in v2.evidence
     v3 = judge(h["H3"], runs)  # no exp3 run at all
     assert v3.verdict == "inconclusive" and "no complete run of exp3" in v3.evidence
+
+
+def test_one_undecided_check_leaves_the_hypothesis_undecided(tmp_path):
+    """H1 needs both: a hardware codec and warnings anyway. A run with no warnings refutes
+    nothing, so H1 stays inconclusive although its codec check decides."""
+    pb = load_playbook(PLAYBOOK)
+    write_seed_logs(tmp_path / "logs", "exp2b", [], target=20)
+    import_logs(tmp_path / "logs", pb, tmp_path / "runs", log=lambda m: None)
+    h1 = next(h for h in pb.model.hypotheses if h.id == "H1")
+    v = judge(h1, load_runs(tmp_path / "runs", pb.name))
+    assert [c.outcome for c in v.checks] == ["refutes", "inconclusive"]
+    assert v.verdict == "inconclusive"
+    assert "hw_codec = True on the 1 run of exp2b" in v.evidence
+    assert "warnings > 0 fails on 1 of 1 runs (exp2b 0)" in v.evidence

@@ -2,8 +2,9 @@
 
 A check either holds, fails or cannot be decided (no runs, a metric the logs do not
 give, repeats whose spread overlaps). What holding or failing means for the hypothesis
-is the check's ``if_holds`` / ``if_fails``. Checks that disagree, or none that decides,
-make the hypothesis ``inconclusive``; the evidence sentence carries the numbers.
+is the check's ``if_holds`` / ``if_fails``. A hypothesis is decided only when every one of
+its checks decides, the same way; otherwise it is ``inconclusive`` (one undecided check
+means the conclusion would rest on part of its evidence). The evidence carries the numbers.
 """
 
 from __future__ import annotations
@@ -110,10 +111,8 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
         note = f" ({check.note})" if check.note else ""
         seen = sorted({_fmt(v) for _, v in values})
         shown = ", ".join(seen[:6]) + (", …" if len(seen) > 6 else "")
-        return CheckResult(
-            check.if_holds,
-            f"{cond} on all {len(chosen)} runs of {exps}{note}; values: {shown}",
-        )
+        on = f"the {len(chosen)} run" if len(chosen) == 1 else f"all {len(chosen)} runs"
+        return CheckResult(check.if_holds, f"{cond} on {on} of {exps}{note}; values: {shown}")
     bad = "; ".join(f"{r.experiment} {_fmt(v)}" for r, v in failing[:5])
     return CheckResult(
         check.outcome_if_fails(),
@@ -126,8 +125,9 @@ def judge(hypothesis: Hypothesis, runs: list[RunData]) -> Verdict:
     results = [
         (_compare if c.kind == "compare" else _every_run)(c, runs) for c in hypothesis.checks
     ]
-    decided = {r.outcome for r in results} - {"inconclusive"}
-    if len(decided) == 1:
+    outcomes = {r.outcome for r in results}
+    decided = outcomes - {"inconclusive"}
+    if len(decided) == 1 and "inconclusive" not in outcomes:
         verdict = {"supports": "supported", "refutes": "refuted"}[decided.pop()]
     else:
         verdict = "inconclusive"

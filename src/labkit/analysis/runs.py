@@ -17,6 +17,8 @@ class RunData:
     dir: Path
     manifest: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
+    events: Any = None  # parsed record log (pandas), kept only when plots need it
+    teg: Any = None  # parsed tegrastats samples (pandas), likewise
 
     @property
     def experiment(self) -> str:
@@ -25,6 +27,10 @@ class RunData:
     @property
     def status(self) -> str:
         return self.manifest.get("status", "unknown")
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
 
     @property
     def host(self) -> str:
@@ -50,8 +56,11 @@ def _parsed(run_dir: Path, name: str, log: str, reader):
     return reader(raw)
 
 
-def load_runs(runs: str | Path, playbook: str | None = None) -> list[RunData]:
-    """Every run in the store (of ``playbook`` when given), oldest first, with metrics."""
+def load_runs(
+    runs: str | Path, playbook: str | None = None, keep_tables: bool = False
+) -> list[RunData]:
+    """Every run in the store (of ``playbook`` when given), oldest first, with metrics;
+    ``keep_tables`` keeps the parsed logs on each run for plotting."""
     from labkit.parse import read_record_log, read_tegrastats
 
     out = []
@@ -60,5 +69,8 @@ def load_runs(runs: str | Path, playbook: str | None = None) -> list[RunData]:
             continue
         events = _parsed(run_dir, "record-events.parquet", "record.log", read_record_log)
         teg = _parsed(run_dir, "tegrastats.parquet", "tegrastats.log", read_tegrastats)
-        out.append(RunData(run_dir, manifest, run_metrics(events, teg)))
+        run = RunData(run_dir, manifest, run_metrics(events, teg))
+        if keep_tables:
+            run.events, run.teg = events, teg
+        out.append(run)
     return out

@@ -1,0 +1,89 @@
+"""Per-experiment numbers: every run metric aggregated over the experiment's repeats.
+
+Counts and rates are means over runs (so experiments with different repeat counts stay
+comparable), a floor is the lowest of any run, a peak the highest; with several runs the
+spread (lowest and highest run) of the headline numbers is kept beside the mean.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from labkit.analysis.runs import RunData
+from labkit.metric_names import METRICS
+
+LOWEST = ("min_hz",)
+HIGHEST = ("cpu_peak_pct", "ram_used_mb_max", "temp_max_c")
+SPREAD = ("warnings", "warnings_per_min", "min_hz")
+CATEGORICAL = ("codec", "hw_codec", "nvenc_active")
+
+# the columns of summary.csv, in order (the spread columns follow their metric)
+COLUMNS = ["experiment", "host", "runs", "target_hz", "description"]
+
+
+def _combine(metric: str, values: list[Any]) -> Any:
+    known = [v for v in values if v is not None]
+    if len(known) < len(values):
+        return None  # one run without the metric: the aggregate would hide it
+    if metric in CATEGORICAL:
+        distinct = sorted({str(v) for v in known})
+        if metric != "codec" and len(distinct) == 1:
+            return known[0]
+        return distinct[0] if len(distinct) == 1 else "mixed: " + ", ".join(distinct)
+    if metric in LOWEST:
+        return min(known)
+    if metric in HIGHEST:
+        return max(known)
+    mean = statistics.fmean(known)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in known) and mean.is_integer():
+        return int(mean)
+    return mean
+
+
+def target_hz(run: RunData) -> float | None:
+    """The loop target of a run: its resolved ``dataset.fps``."""
+    fps = (run.manifest.get("params") or {}).get("dataset.fps")
+    return float(fps) if fps is not None else None
+
+
+def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str, Any]:
+    """One row: the experiment's metrics over ``runs`` (all of that experiment)."""
+    row: dict[str, Any] = {"experiment": experiment, "host": host, "runs": len(runs)}
+    targets = {target_hz(r) for r in runs}
+    row["target_hz"] = targets.pop() if len(targets) == 1 else None
+    for metric in METRICS:
+        values = [r.metrics.get(metric) for r in runs]
+        row[metric] = _combine(metric, values)
+        if metric in SPREAD:
+            known = [v for v in values if v is not None]
+            row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
+            row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
+    return row
+
+
+def experiment_rows(
+    runs: Iterable[RunData], order: Iterable[str], by_host: bool = False
+) -> list[dict[str, Any]]:
+    """Rows for every experiment (in playbook ``order``, unknown ones after) with runs;
+    one per (experiment, host) when ``by_host``."""
+    runs = list(runs)
+    names = list(order) + sorted({r.experiment for r in runs} - set(order))
+    hosts = sorted({r.host for r in runs}) if by_host else [""]
+    rows = []
+    for name in names:
+        for host in hosts:
+            chosen = [r for r in runs if r.experiment == name and (not host or r.host == host)]
+            if chosen:
+                rows.append(aggregate(chosen, name, host))
+    return rows
+
+
+def columns() -> list[str]:
+    out = list(COLUMNS)
+    for metric in METRICS:
+        out.append(metric)
+        if metric in SPREAD:
+            out += [f"{metric}_lo", f"{metric}_hi"]
+    return out

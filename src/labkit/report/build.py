@@ -1,0 +1,189 @@
+"""``invoke report``: the run store in, the investigation report out.
+
+Everything the report states is computed here from the runs: the per-experiment table,
+the verdicts, the ranking of changes, the recommendation and the figures. Only prose comes
+from the playbook (titles, questions, conclusions, scope, follow-ups). The report, its
+figures and data files are built in a temp folder beside the output and moved into place
+at the end, so a failed build leaves the previous report whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.analysis.effects import baseline_of, best, config_of, diff, effects
+from labkit.analysis.experiments import columns, experiment_rows
+from labkit.analysis.hypotheses import judge
+from labkit.analysis.metrics import rounded
+from labkit.analysis.runs import RunData, load_runs
+from labkit.errors import LabkitError
+from labkit.playbook import Playbook
+from labkit.store import provenance
+
+
+@dataclass
+class ReportResult:
+    markdown: Path
+    folder: Path
+    runs_used: int
+    runs_left_out: list[RunData] = field(default_factory=list)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    recommended: str | None = None
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    cols = columns()
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: "" if v is None else v for k, v in rounded(row).items()})
+
+
+def _setup(runs: list[RunData]) -> list[str]:
+    """One line per host: what it is, from the facts gathered at run time."""
+    lines = []
+    for host in sorted({r.host for r in runs}):
+        mine = [r for r in runs if r.host == host]
+        facts = next((r.manifest.get("facts") for r in mine if r.manifest.get("facts")), None)
+        if not facts:
+            how = "imported hand-run logs" if mine[0].manifest.get("imported") else "no facts"
+            lines.append(f"`{host}`: {how}")
+            continue
+        parts = []
+        l4t = facts.get("l4t") or {}
+        if l4t.get("board") or l4t.get("major"):
+            parts.append(f"L4T R{l4t.get('major')}.{l4t.get('revision')} {l4t.get('board') or ''}")
+        if (facts.get("nvpmodel") or {}).get("name"):
+            parts.append(f"nvpmodel {facts['nvpmodel']['name']}")
+        cpus = facts.get("cpu") or {}
+        if cpus.get("count"):
+            govs = cpus.get("governors") or []
+            govs = "/".join(sorted(set(govs.values() if isinstance(govs, dict) else govs)))
+            parts.append(f"{cpus['count']} CPUs" + (f" ({govs})" if govs else ""))
+        if (facts.get("lerobot") or {}).get("version"):
+            parts.append(f"lerobot {facts['lerobot']['version']}")
+        if facts.get("kernel"):
+            parts.append(f"kernel {facts['kernel']}")
+        conn = (mine[0].manifest.get("host") or {}).get("connection")
+        if conn:
+            parts.append(f"via {conn}")
+        lines.append(f"`{host}`: " + ", ".join(p.strip() for p in parts if p.strip()))
+    return lines
+
+
+def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict:
+    order = list(pb.experiments)
+    rows = experiment_rows(used, order)
+    for row in rows:
+        exp = pb.experiments.get(row["experiment"])
+        row["description"] = exp.description if exp else ""
+    hosts = sorted({r.host for r in used})
+    host_rows = experiment_rows(used, order, by_host=True) if len(hosts) > 1 else []
+    verdicts = [judge(h, used) for h in pb.model.hypotheses]
+    hyps = []
+    for h, v in zip(pb.model.hypotheses, verdicts, strict=True):
+        conclusion = {
+            "supported": h.conclusion_if_supported,
+            "refuted": h.conclusion_if_refuted,
+        }.get(v.verdict, "The runs so far do not decide this hypothesis.")
+        hyps.append({"h": h, "v": v, "conclusion": conclusion})
+    baseline = baseline_of(pb)
+    configs: dict[str, dict] = {}
+    for r in used:
+        configs.setdefault(r.experiment, config_of(r.manifest))
+    ranked = effects(rows, configs, baseline)
+    top = best(rows)
+    rec = None
+    if top is not None:
+        rec = {
+            "row": top,
+            "changes": diff(configs.get(baseline, {}), configs.get(top["experiment"], {})),
+            "is_baseline": top["experiment"] == baseline,
+            "baseline_row": next((r for r in rows if r["experiment"] == baseline), None),
+            "config": configs.get(top["experiment"], {}),
+        }
+    untested = [n for n in order if n not in {r["experiment"] for r in rows}]
+    return {
+        "pb": pb,
+        "report": pb.model.report,
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "labkit": provenance(),
+        "setup": _setup(used + left_out),
+        "rows": rows,
+        "host_rows": host_rows,
+        "hosts": hosts,
+        "hypotheses": hyps,
+        "verdicts": verdicts,
+        "baseline": baseline,
+        "effects": ranked,
+        "recommendation": rec,
+        "untested": untested,
+        "runs": used,
+        "left_out": left_out,
+    }
+
+
+def build_report(
+    pb: Playbook,
+    runs_dir: Path,
+    out_dir: Path,
+    template: Path | None = None,
+    include_incomplete: bool = False,
+    log=print,
+) -> ReportResult:
+    """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON)."""
+    from labkit.report.plots import draw_all
+    from labkit.report.render import render
+
+    runs = load_runs(runs_dir, pb.name, keep_tables=True)
+    if not runs:
+        raise LabkitError(
+            f"no runs of playbook {pb.name!r} in {runs_dir}; run `invoke experiment` or "
+            f"`invoke batch`, or bring hand-run logs in with `invoke import --logs DIR`"
+        )
+    used = [r for r in runs if include_incomplete or r.complete]
+    left_out = [r for r in runs if r not in used]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{pb.name}.", dir=out_dir))
+    try:
+        folder = tmp / pb.name
+        folder.mkdir()
+        ctx = _context(pb, used, left_out)
+        ctx["figures"] = draw_all(ctx["rows"], used, list(pb.experiments), folder)
+        ctx["folder"] = pb.name
+        _write_csv(folder / "summary.csv", ctx["rows"])
+        if ctx["host_rows"]:
+            _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])
+        hyp = {v.id: v.as_json() for v in ctx["verdicts"]}
+        (folder / "hypotheses.json").write_text(json.dumps(hyp, indent=2) + "\n")
+        (tmp / f"{pb.name}.md").write_text(render(ctx, template))
+        final_md, final_dir = out_dir / f"{pb.name}.md", out_dir / pb.name
+        old = None
+        if final_dir.exists():
+            old = tmp / ".previous"
+            os.rename(final_dir, old)
+        os.rename(folder, final_dir)
+        os.replace(tmp / f"{pb.name}.md", final_md)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rec = ctx["recommendation"]
+    for r in left_out:
+        log(f"left out: {r.experiment} {r.dir.name} ({r.status})")
+    log(f"report: {final_md} ({len(used)} runs, figures and data in {final_dir}/)")
+    return ReportResult(
+        final_md,
+        final_dir,
+        len(used),
+        left_out,
+        {v.id: v.verdict for v in ctx["verdicts"]},
+        rec["row"]["experiment"] if rec else None,
+    )

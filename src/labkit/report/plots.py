@@ -1,0 +1,203 @@
+"""The report's figures, drawn from the parsed logs with matplotlib's non-interactive backend.
+
+Each function writes one PNG and returns a ``Figure`` record with the alt text the Markdown
+embeds; the alt text carries the plotted numbers so the figure is readable without seeing it.
+A figure with nothing to show (no warnings anywhere, no tegrastats) is skipped, not drawn
+empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from labkit.analysis.metrics import core_loads  # noqa: E402
+from labkit.analysis.runs import RunData  # noqa: E402
+
+MAX_HEATMAPS = 8
+
+
+@dataclass
+class Figure:
+    file: str  # relative to the report's folder
+    title: str
+    alt: str
+
+
+def _count(n) -> str:
+    n = n or 0
+    return f"{n} warning{'' if n == 1 else 's'}"
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _warned(run: RunData):
+    """(seconds since the recording started, Hz) of the run's slow-loop warnings."""
+    ev = run.events
+    if ev is None:
+        return np.array([]), np.array([])
+    start = ev.loc[ev["kind"] == "episode_start", "time"].dropna()
+    t0 = start.min() if len(start) else ev["time"].dropna().min()
+    slow = ev[(ev["kind"] == "slow_loop") & ev["time"].notna()]
+    secs = (slow["time"] - t0).dt.total_seconds().to_numpy()
+    return secs, slow["hz"].to_numpy(dtype=float)
+
+
+def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out: Path):
+    rated = [r for r in rows if r.get("warnings_per_min") is not None]
+    if not rated:
+        return None
+    names = [r["experiment"] for r in rated]
+    means = [r["warnings_per_min"] for r in rated]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.bar(names, means, color="#4c72b0", label="mean over runs")
+    for i, name in enumerate(names):
+        each = [
+            r.metrics["warnings_per_min"]
+            for r in runs
+            if r.experiment == name and r.metrics.get("warnings_per_min") is not None
+        ]
+        if len(each) > 1:
+            ax.scatter([i] * len(each), each, color="black", s=12, zorder=3)
+    ax.set_ylabel("slow-loop warnings per minute")
+    ax.set_title("Slow-loop warnings per minute of recording")
+    _save(fig, out / "warnings.png")
+    listed = ", ".join(f"{n} {m:.3g}" for n, m in zip(names, means, strict=True))
+    return Figure(
+        "warnings.png",
+        "Warnings per experiment",
+        f"Bar chart of slow-loop warnings per minute by experiment: {listed}",
+    )
+
+
+def hz_over_time(runs: list[RunData], out: Path):
+    series = [(r, *_warned(r)) for r in runs]
+    series = [s for s in series if len(s[1])]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4))
+    targets = set()
+    seen: dict[str, int] = {}
+    for run, secs, hz in series:
+        seen[run.experiment] = seen.get(run.experiment, 0) + 1
+        label = f"{run.experiment} #{seen[run.experiment]}"
+        ax.plot(secs, hz, marker="o", markersize=3, linewidth=1, label=label)
+        targets |= set(run.events.loc[run.events["kind"] == "slow_loop", "target_hz"].dropna())
+    for t in sorted(targets):
+        ax.axhline(t, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("seconds since the recording started")
+    ax.set_ylabel("warned loop rate (Hz)")
+    ax.set_title("Warned loop rate over time, per run (dashed: target)")
+    if len(series) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    _save(fig, out / "hz-over-time.png")
+    low = min(series, key=lambda s: s[2].min())
+    return Figure(
+        "hz-over-time.png",
+        "Warned loop rate over time",
+        f"Line chart of the warned loop rate against time for {len(series)} runs; "
+        f"the lowest is {low[2].min():.1f} Hz in {low[0].experiment} at "
+        f"{low[1][low[2].argmin()]:.0f} s",
+    )
+
+
+def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
+    """Per experiment, the run with the most warnings: cores x time, warnings as lines."""
+    picked = []
+    for name in order:
+        mine = [r for r in runs if r.experiment == name and r.teg is not None and len(r.teg)]
+        if mine:
+            picked.append(max(mine, key=lambda r: r.metrics.get("warnings") or 0))
+    picked = [r for r in picked if core_loads(r.teg).shape[1]][:MAX_HEATMAPS]
+    if not picked:
+        return None
+    fig, axes = plt.subplots(len(picked), 1, figsize=(8, 1.1 + 1.3 * len(picked)), squeeze=False)
+    image = None
+    for ax, run in zip(axes[:, 0], picked, strict=True):
+        loads = core_loads(run.teg).to_numpy(dtype=float).T
+        times = run.teg["time"]
+        t0 = times.dropna().min() if times.notna().any() else None
+        span = (times.dropna().max() - t0).total_seconds() if t0 is not None else loads.shape[1] - 1
+        image = ax.imshow(
+            np.ma.masked_invalid(loads),
+            aspect="auto",
+            cmap="magma",
+            vmin=0,
+            vmax=100,
+            extent=(0, max(span, 1), loads.shape[0] - 0.5, -0.5),
+            interpolation="nearest",
+        )
+        if t0 is not None and run.events is not None:
+            slow = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
+            for sec in (slow - t0).dt.total_seconds():
+                ax.axvline(sec, color="cyan", linewidth=0.9)
+        ax.set_ylabel(f"{run.experiment}\ncore", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("seconds (cyan lines: slow-loop warnings)")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="core load %", shrink=0.8)
+    fig.suptitle("Per-core CPU load, one run per experiment")
+    fig.savefig(out / "cpu-heatmap.png", dpi=100)
+    plt.close(fig)
+    parts = [
+        f"{r.experiment} peak {r.metrics.get('cpu_peak_pct') or 0:.0f}% / mean "
+        f"{r.metrics.get('cpu_mean_pct') or 0:.0f}%, {_count(r.metrics.get('warnings'))}"
+        for r in picked
+    ]
+    return Figure(
+        "cpu-heatmap.png",
+        "Per-core CPU load with warnings marked",
+        "Heatmap of per-core CPU load over time with slow-loop warnings as vertical lines: "
+        + "; ".join(parts),
+    )
+
+
+def hz_distribution(runs: list[RunData], order: list[str], out: Path):
+    data = []
+    for name in order:
+        hz = np.concatenate([_warned(r)[1] for r in runs if r.experiment == name] or [[]])
+        if len(hz):
+            data.append((name, hz))
+    if not data:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.boxplot([d[1] for d in data], whis=(0, 100))
+    ax.set_xticks(range(1, len(data) + 1), [d[0] for d in data])
+    for i, (_, hz) in enumerate(data, start=1):
+        jitter = np.linspace(-0.12, 0.12, len(hz)) if len(hz) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, hz, s=10, color="#dd8452", zorder=3)
+    ax.set_ylabel("warned loop rate (Hz)")
+    ax.set_title("Distribution of warned loop rates per experiment")
+    _save(fig, out / "hz-distribution.png")
+    parts = [
+        f"{n} 1 warning at {h[0]:.1f} Hz"
+        if len(h) == 1
+        else f"{n} {len(h)} warnings, {h.min():.1f}–{h.max():.1f} Hz"
+        for n, h in data
+    ]
+    return Figure(
+        "hz-distribution.png",
+        "Distribution of warned loop rates",
+        "Box plot of warned loop rates per experiment: " + "; ".join(parts),
+    )
+
+
+def draw_all(rows, runs: list[RunData], order: list[str], out: Path) -> list[Figure]:
+    figures = [
+        warnings_per_experiment(rows, runs, out),
+        hz_over_time(runs, out),
+        cpu_heatmaps(runs, order, out),
+        hz_distribution(runs, order, out),
+    ]
+    return [f for f in figures if f is not None]

@@ -1,0 +1,99 @@
+"""Markdown from the report context with Jinja2: the shipped template or the user's own.
+
+The environment is strict (an unknown name in a template is an error, not an empty
+string) and a template error names the template file and line.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from labkit.errors import LabkitError
+
+SHIPPED = Path(__file__).parent / "templates" / "investigation.md.j2"
+
+
+def num(value: Any, digits: int = 3) -> str:
+    """A table cell: ints as they are, floats to ``digits`` significant figures, — if none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
+    return str(value)
+
+
+def hz(value: Any) -> str:
+    """Loop rates as LeRobot prints them: one decimal."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.1f}"
+
+
+def pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.0%}"
+
+
+def spread(row: dict[str, Any], metric: str, fmt: str = "num") -> str:
+    """``8.5 (7–10)`` when several runs, else the value."""
+    show = hz if fmt == "hz" else num
+    text = show(row.get(metric))
+    lo, hi = row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
+    if lo is not None and hi is not None and lo != hi:
+        text += f" ({show(lo)}–{show(hi)})"
+    return text
+
+
+def md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def environment(search: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(search)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Markdown, not HTML
+    )
+    env.filters.update(num=num, hz=hz, pct=pct, cell=md_cell)
+    env.globals.update(spread=spread)
+    return env
+
+
+def render(context: dict[str, Any], template: Path | None = None) -> str:
+    """The report text; ``template`` replaces the shipped one."""
+    path = Path(template) if template else SHIPPED
+    if not path.is_file():
+        raise LabkitError(f"--template {path}: no such file")
+    env = environment(path.parent)
+    try:
+        return env.get_template(path.name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise LabkitError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc, path)
+        raise LabkitError(
+            f"{path}{line}: {exc.message}; the report provides: {', '.join(sorted(context))}"
+        ) from None
+
+
+def _template_line(exc: BaseException, path: Path) -> str:
+    """The template line an error was raised at, from the traceback Jinja2 rewrites."""
+    tb = exc.__traceback__
+    line = ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    return line
