@@ -197,3 +197,58 @@ def report(
         template=template,
         include_incomplete=include_incomplete,
     )
+
+
+@task(
+    iterable=["set_"],
+    positional=[],
+    auto_shortflags=False,
+    help={
+        **PB,
+        **INV,
+        "target": "inventory host or group (default: sim)",
+        "runs": "local run store (default: runs/)",
+        "only": "comma-separated experiments (a sweep's name selects all its points)",
+        "repeat": "runs per experiment (default: each experiment's `repeats`, else 1)",
+        "order": "interleaved (default: exp1, exp2, ..., exp1, exp2, ...), as-written or random",
+        "seed": "seed for --order random (default: a fresh one, printed and recorded)",
+        "forks": "hosts run in parallel (default 5)",
+        "fail_fast": "stop every host (each restored) at the first failed run",
+        "force": "run again what the store already has complete",
+        "check": "print the runs per host in order, and what is already done; run nothing",
+        "set": "override a parameter for every run: --set dataset.fps=25 (repeatable)",
+    },
+)
+def batch(
+    c,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    target=cli.DEFAULT_TARGET,
+    inventory=cli.DEFAULT_INVENTORY,
+    runs=cli.DEFAULT_RUNS,
+    only=None,
+    repeat=None,
+    order="interleaved",
+    seed=None,
+    forks=5,
+    fail_fast=False,
+    force=False,
+    check=False,
+    set_=None,
+):
+    """Run a playbook's experiments x repeats x sweeps on one or many hosts, resumably."""
+    cli.guard(
+        cli.batch,
+        playbook=playbook,
+        target=target,
+        inventory=inventory,
+        runs=runs,
+        only=only,
+        repeat=int(repeat) if repeat is not None else None,
+        order=order,
+        seed=int(seed) if seed is not None else None,
+        forks=int(forks),
+        fail_fast=fail_fast,
+        force=force,
+        check=check,
+        sets=set_,
+    )

@@ -266,3 +266,88 @@ def report(
         include_incomplete=include_incomplete,
         log=lambda m: print(m, file=stdout),
     )
+
+
+def batch(
+    playbook: str = DEFAULT_PLAYBOOK,
+    target: str = DEFAULT_TARGET,
+    inventory: str = DEFAULT_INVENTORY,
+    runs: str = DEFAULT_RUNS,
+    only: str | None = None,
+    repeat: int | None = None,
+    order: str = "interleaved",
+    seed: int | None = None,
+    forks: int = 5,
+    fail_fast: bool = False,
+    force: bool = False,
+    check: bool = False,
+    sets: list[str] | None = None,
+    out=sys.stdout,
+):
+    """Run the playbook's experiments x repeats x sweep points on every target host."""
+    import os
+
+    from invoke import Exit
+
+    from labkit.batch.expand import expand
+    from labkit.batch.fleet import Fleet, table
+    from labkit.inventory import Inventory
+    from labkit.playbook import load_playbook
+
+    if forks < 1:
+        raise LabkitError(f"--forks must be at least 1, got {forks}")
+    pb = load_playbook(playbook)
+    inv = Inventory(inventory)
+    bp = expand(pb, inv, target, Path(runs), only, repeat, order, seed, parse_set(sets), force)
+    reused = sum(sum(h.done.values()) for h in bp.hosts)
+    seeded = f" (seed {bp.seed})" if bp.seed is not None else ""
+    print(
+        f"batch {pb.name}: {len(bp.experiments)} experiment(s) on {len(bp.hosts)} host(s), "
+        f"{bp.total} run(s) to do, {reused} already complete; order {bp.order}{seeded}",
+        file=out,
+    )
+    if check:
+        for hb in bp.hosts:
+            done = ", ".join(f"{k} x{v}" for k, v in hb.done.items())
+            print(f"  {hb.host}: " + (" ".join(f"{s.experiment}#{s.repeat}" for s in hb.todo)
+                                      or "nothing to do"), file=out)  # fmt: skip
+            if done:
+                print(f"  {hb.host}: already complete: {done}", file=out)
+        return bp
+    if bp.total == 0:
+        print(
+            "nothing to do: every run is already in the store (--force runs them again)", file=out
+        )
+        return bp
+    live = getattr(out, "isatty", lambda: False)() and os.environ.get("TERM") != "dumb"
+    fleet = Fleet(bp, inv, Path(runs), min(forks, len(bp.hosts)), fail_fast, out, live)
+    result = fleet.run()
+    print(_batch_table(table(bp, result.outcomes)), file=out)
+    for o in result.failed:
+        what = f"{o.run_id} " if o.run_id else ""
+        reason = (o.reason or "").strip().replace("\n", "\n      ")
+        print(
+            f"  FAILED {o.host} {o.experiment} #{o.repeat} {what}({o.status}): {reason}", file=out
+        )
+    print(f"batch record: {result.record}", file=out)
+    if result.stopped.startswith("interrupted"):
+        raise Exit(code=130)
+    if result.failed:
+        raise Exit(code=1)
+    return result
+
+
+def _batch_table(rows: list[dict]) -> str:
+    head = ("host", "experiment", "complete", "failed", "reused", "warnings", "min Hz")
+    cells = [
+        (
+            r["host"], r["experiment"], str(r["complete"]), str(r["failed"]), str(r["reused"]),
+            "—" if r["warnings"] is None else f"{r['warnings']:.3g}",
+            "—" if r["min_hz"] is None else f"{r['min_hz']:.1f}",
+        )
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)

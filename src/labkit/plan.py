@@ -7,6 +7,7 @@ input of the engine and what ``invoke plan`` prints.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,17 @@ class Plan:
         return n * float(self.params["dataset.episode_time_s"]) + (n - 1) * float(
             self.params["dataset.reset_time_s"]
         )
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same configuration (kept in the manifest; a batch skips
+        a run whose host already has a complete one with the same identity)."""
+        return {
+            "params": self.params,
+            "settings": {k: v for k, v in self.settings.items() if v not in (None, {})},
+        }
+
+    def identity_key(self) -> str:
+        return identity_key(self.identity())
 
     def record_argv(self) -> list[str]:
         devices = {name: self.host.labkit_cameras[name] for name in self.params.get("cameras", [])}
@@ -128,6 +140,14 @@ class Plan:
             "{manifest.json,record.log,tegrastats.log}",
         ]
         return "\n".join(line for line in lines if line.strip())
+
+
+def identity_key(identity: dict[str, Any]) -> str:
+    """A stable string for a run identity, equal before and after a JSON round trip."""
+    normal = json.loads(json.dumps(identity, default=str))
+    return json.dumps(
+        {"params": normal.get("params"), "settings": normal.get("settings")}, sort_keys=True
+    )
 
 
 def resolve(

@@ -8,6 +8,7 @@ field path, and says what was expected.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,6 +110,18 @@ class Experiment(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     repeats: int = Field(default=1, ge=1, le=1000)
     duration_s: float | None = Field(default=None, gt=0)
+    # parameter -> values: one experiment per combination, named <name>-<key><value>
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_lists(cls, sweep: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in sweep.items():
+            if not values:
+                raise ValueError(f"sweep {key!r} needs at least one value")
+            if len({repr(v) for v in values}) < len(values):
+                raise ValueError(f"sweep {key!r} repeats a value: {values}")
+        return sweep
 
 
 class Monitor(BaseModel):
@@ -165,30 +178,44 @@ class Playbook:
         self.exp_params: dict[str, dict[str, Any]] = {}
         self.param_paths: dict[str, dict[str, tuple]] = {}
         self.exp_settings: dict[str, dict[str, Any]] = {}
+        self.sweep_of: dict[str, str] = {}  # expanded sweep point -> the experiment it came from
+        self.exp_index: dict[str, int] = {}
         for i, exp in enumerate(model.experiments):
-            if exp.name in self.experiments:
-                first = list(self.experiments).index(exp.name)
-                raise doc.error(
-                    f"duplicate experiment name {exp.name!r} (also experiments[{first}])",
-                    ("experiments", i, "name"),
-                    PlaybookError,
-                )
-            self.experiments[exp.name] = exp
             params = _checked(doc, exp.params, ("experiments", i, "params"), RECORD_PARAMS)
-            self.param_paths[exp.name] = {
+            paths = {
                 k: ("experiments", i, "params", *rel)
                 for k, (_, rel) in flatten(exp.params, "", RECORD_PARAMS).items()
             }
             if exp.duration_s is not None:
                 params["dataset.episode_time_s"] = exp.duration_s
-            self.exp_params[exp.name] = params
-            self.exp_settings[exp.name] = _checked(
+            settings = _checked(
                 doc,
                 exp.settings,
                 ("experiments", i, "settings"),
                 SETTINGS_PARAMS,
                 prefix="settings.",
             )
+            for name, extra_p, extra_s, label in _sweep_points(doc, i, exp):
+                if name in self.experiments:
+                    first = self.exp_index[name]
+                    raise doc.error(
+                        f"duplicate experiment name {name!r} (also experiments[{first}])",
+                        ("experiments", i, "name"),
+                        PlaybookError,
+                    )
+                point = exp
+                if exp.sweep:
+                    self.sweep_of[name] = exp.name
+                    desc = f"{exp.description} ({label})" if exp.description else label
+                    point = exp.model_copy(update={"name": name, "description": desc})
+                self.experiments[name] = point
+                self.exp_index[name] = i
+                self.exp_params[name] = {**params, **extra_p}
+                self.exp_settings[name] = {**settings, **extra_s}
+                self.param_paths[name] = {
+                    **paths,
+                    **{k: ("experiments", i, "sweep", k) for k in extra_p},
+                }
         self._check_references()
 
     @property
@@ -246,7 +273,7 @@ class Playbook:
         for k, (_, rel) in flatten(self.model.record, "", RECORD_PARAMS).items():
             if k == key:
                 return ("record", *rel)
-        return ("experiments", list(self.experiments).index(experiment))
+        return ("experiments", self.exp_index[experiment])
 
     def experiment(self, name: str) -> Experiment:
         if not name:
@@ -280,6 +307,40 @@ class Playbook:
             self.monitor_interval_ms or MONITOR_DEFAULTS["monitor.interval_ms"]
         )
         return merged
+
+
+def _point_suffix(key: str, value: Any) -> str:
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    safe = "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in text)
+    return f"{key.rsplit('.', 1)[-1]}{safe}"
+
+
+def _sweep_points(doc: Located, i: int, exp: Experiment):
+    """(name, params, settings, label) of every combination of ``exp.sweep`` (itself if none)."""
+    if not exp.sweep:
+        yield exp.name, {}, {}, ""
+        return
+    checked: list[list[tuple[str, Any]]] = []
+    for key, values in exp.sweep.items():
+        known = SETTINGS_PARAMS if key.startswith("settings.") else RECORD_PARAMS
+        row = []
+        for k, value in enumerate(values):
+            try:
+                row.append((key, coerce(key, value, known)))
+            except ParamError as exc:
+                raise doc.error(
+                    str(exc), ("experiments", i, "sweep", key, k), PlaybookError
+                ) from None
+        checked.append(row)
+    varied = {key for key, values in exp.sweep.items() if len(values) > 1} or {
+        next(iter(exp.sweep))
+    }
+    for combo in itertools.product(*checked):
+        name = "-".join([exp.name, *(_point_suffix(k, v) for k, v in combo if k in varied)])
+        params = {k: v for k, v in combo if not k.startswith("settings.")}
+        settings = {k: v for k, v in combo if k.startswith("settings.")}
+        label = ", ".join(f"{k}={v}" for k, v in combo)
+        yield name, params, settings, label
 
 
 def _checked(

@@ -58,9 +58,19 @@ class RunOptions:
         default_factory=lambda: float(os.environ.get("LABKIT_RECONNECT_S", "30"))
     )
     out: IO = field(default_factory=lambda: sys.stdout)
+    # for batches: a stop request shared by every host's run, a progress callback
+    # (elapsed s, expected s, warnings so far, last warned Hz) and manifest additions
+    stop: threading.Event | None = None
+    progress: Any = None
+    manifest_extra: dict[str, Any] = field(default_factory=dict)
 
     def say(self, msg: str) -> None:
         print(msg, file=self.out, flush=True)
+
+    def check_stop(self) -> None:
+        """A batch asked every run to stop (Ctrl-C, --fail-fast): end this one like Ctrl-C."""
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted("batch stopped")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -330,8 +340,7 @@ def _base_manifest(run: Run) -> dict:
             "sha256": p.playbook.sha256,
         },
         "lerobot_version": str(p.version),
-        "params": p.params,
-        "settings": {k: v for k, v in p.settings.items() if v not in (None, {})},
+        **p.identity(),
         "overrides": p.overrides,
         "commands": {
             "record": shell(p.record_command()),
@@ -344,6 +353,7 @@ def _base_manifest(run: Run) -> dict:
         "facts": run.facts,
         "labkit": provenance(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **run.opts.manifest_extra,
     }
 
 
@@ -399,6 +409,9 @@ def _watch(run: Run) -> None:
                 opts.say("")
             return
         elapsed = time.monotonic() - start
+        if opts.progress is not None:
+            opts.progress(elapsed, expected, warnings, hz)
+        opts.check_stop()
         line = (
             f"  {run.plan.experiment} {elapsed:5.0f}/{expected:.0f} s  "
             f"{warnings} slow-loop warnings" + (f", last {hz:g} Hz" if hz is not None else "")
@@ -493,8 +506,10 @@ def _execute(run: Run) -> dict:
             restore_leftovers(t, hs, opts)  # a run that died before us left its settings
             if any(c.changed for c in run.changes):
                 hs.enable_sudo()
+            opts.check_stop()
             apply_changes(t, hs.workdir, run.run_id, run.changes)
             show_changes(run.changes, opts.say, detail=False)
+            opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
             _prewarm("labkit.summary")  # pandas loads while the target records
@@ -512,7 +527,11 @@ def _execute(run: Run) -> dict:
             _watch(run)
     except KeyboardInterrupt:
         interrupted = True
-        opts.say(f"\nlabkit: interrupted; stopping the run on {t.name}")
+        stopped = opts.stop is not None and opts.stop.is_set()
+        why = "the batch is stopping" if stopped else "interrupted"
+        if stopped:
+            error = getattr(opts.stop, "reason", "") or "the batch was stopped"
+        opts.say(f"\nlabkit: {why}; stopping the run on {t.name}")
     except ConnectError as exc:
         lost, error = True, str(exc)
     except LabkitError as exc:

@@ -1,0 +1,1 @@
+"""Batches: a playbook's experiments x repeats x sweep points on many hosts at once."""

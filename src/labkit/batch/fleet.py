@@ -1,0 +1,286 @@
+"""Running a batch: one worker per host from a bounded pool, each host one run at a time.
+
+Every run goes through the same engine as ``invoke experiment`` (``run_experiment``), so
+each is locked, journaled and restored on its own. The pool is our own (Fabric's
+``ThreadingGroup`` has no bound, no fail-fast and no join timeout): a shared stop flag
+reaches every running engine within one poll, which then stops and restores its host like
+Ctrl-C does. A host that cannot be reached, or drops off, ends alone; with
+``fail_fast`` the first failure stops every host.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import copy
+import secrets
+import signal
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from labkit.batch.expand import BatchPlan, HostBatch, Slot
+from labkit.batch.progress import HostState, HostWriter, Progress
+from labkit.errors import ConnectError, LabkitError, LockedError
+from labkit.inventory import Inventory
+from labkit.store import write_json_atomic
+
+
+class StopFlag(threading.Event):
+    """Set once for the whole batch; ``reason`` ends up in every stopped run's record."""
+
+    reason: str = ""
+
+    def trip(self, reason: str) -> None:
+        if not self.is_set():
+            self.reason = reason
+            self.set()
+
+
+@dataclass
+class Outcome:
+    host: str
+    experiment: str
+    repeat: int
+    status: str  # complete | failed | interrupted | lost-connection | not-run
+    run_id: str = ""
+    reason: str = ""
+    warnings: int | None = None
+    min_hz: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchResult:
+    id: str
+    outcomes: list[Outcome]
+    stopped: str  # why the batch stopped early ("" if it did not)
+    record: Path
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "complete"]
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+class Fleet:
+    def __init__(
+        self,
+        bp: BatchPlan,
+        inv: Inventory,
+        runs: Path,
+        forks: int,
+        fail_fast: bool,
+        out: IO,
+        live: bool,
+    ) -> None:
+        self.bp, self.inv, self.runs = bp, inv, runs
+        self.forks, self.fail_fast = forks, fail_fast
+        self.id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+        self.record = runs / ".batches" / f"{self.id}.json"
+        self.record.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = open(self.record.with_suffix(".log"), "a")  # noqa: SIM115
+        self.progress = Progress(out, self.log_file, live)
+        self.stop = StopFlag()
+        self.outcomes: list[Outcome] = []
+        self.lock = threading.Lock()
+        for hb in bp.hosts:
+            state = HostState(hb.host, len(hb.todo))
+            state.remaining_s = sum(s.plan.expected_duration_s for s in hb.todo)
+            self.progress.add(state)
+
+    # -- one host ----------------------------------------------------------------------
+
+    def _add(self, o: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(o)
+        if o.status != "complete" and o.status != "not-run" and self.fail_fast:
+            self.stop.trip(f"--fail-fast: {o.experiment} #{o.repeat} on {o.host} {o.status}")
+
+    def _host(self, hb: HostBatch) -> None:
+        from labkit.runner import RunOptions
+
+        state = self.progress.hosts[hb.host]
+        values, _ = self.inv.resolve(hb.host)
+        host_vars = {**values, "inventory_hostname": hb.host}
+        writer = HostWriter(self.progress, hb.host)
+        gone = ""  # why this host can take no more runs
+        for i, slot in enumerate(hb.todo):
+            state.remaining_s -= slot.plan.expected_duration_s
+            if gone or self.stop.is_set():
+                why = gone or self.stop.reason
+                self._add(Outcome(hb.host, slot.experiment, slot.repeat, "not-run", reason=why))
+                state.failed += 1
+                continue
+            state.current = f"{slot.experiment} #{slot.repeat}"
+            state.expected_s, state.elapsed_s, state.warnings = slot.plan.expected_duration_s, 0, 0
+
+            def progress(elapsed, expected, warnings, hz, state=state):
+                state.elapsed_s, state.warnings = elapsed, warnings
+
+            opts = RunOptions(
+                runs=self.runs,
+                out=writer,
+                stop=self.stop,
+                progress=progress,
+                manifest_extra={
+                    "batch": {
+                        "id": self.id,
+                        "slot": f"{slot.experiment}#{slot.repeat}",
+                        "index": i + 1,
+                        "order": self.bp.order,
+                    }
+                },
+            )
+            t0 = time.monotonic()
+            outcome = self._one(slot, opts, host_vars)
+            outcome.seconds = time.monotonic() - t0
+            if outcome.status == "complete":
+                self.progress.overheads.append(outcome.seconds - slot.plan.expected_duration_s)
+                state.done += 1
+            else:
+                state.failed += 1
+            if outcome.status == "lost-connection" or outcome.reason.startswith("unreachable"):
+                gone = f"host {hb.host} dropped off: {_first_line(outcome.reason)}"
+            self._add(outcome)
+            state.current = ""
+            line = self._done_line(outcome)
+            if not self.progress.live:
+                line += f"; {self.progress.overall()}"
+            self.progress.announce(line)
+        state.note = gone or ("stopped" if self.stop.is_set() else "finished")
+
+    def _one(self, slot: Slot, opts, host_vars) -> Outcome:
+        from labkit.runner import run_experiment
+
+        o = Outcome(slot.host, slot.experiment, slot.repeat, "failed")
+        try:
+            m = run_experiment(copy.copy(slot.plan), opts, host_vars)
+        except ConnectError as exc:
+            o.reason = f"unreachable: {exc}"
+            return o
+        except LockedError as exc:
+            o.reason = f"unreachable: host busy: {exc}"
+            return o
+        except LabkitError as exc:
+            o.reason = str(exc)
+            return o
+        except Exception as exc:  # one host's bug must not take the batch down
+            o.reason = f"labkit internal error: {exc!r}"
+            self.progress.say(slot.host, traceback.format_exc())
+            return o
+        summary = m.get("summary") or {}
+        o.status, o.run_id = m.get("status", "failed"), m.get("run_id", "")
+        o.reason = m.get("error") or ""
+        o.warnings, o.min_hz = summary.get("warnings"), summary.get("min_hz")
+        return o
+
+    def _done_line(self, o: Outcome) -> str:
+        h = self.progress.hosts[o.host]
+        head = f"[{o.host}] {o.experiment} #{o.repeat} ({h.done + h.failed}/{h.total}): {o.status}"
+        if o.status == "complete":
+            hz = f", min {o.min_hz:g} Hz" if o.min_hz is not None else ""
+            n = o.warnings
+            return f"{head}, {n} warning{'' if n == 1 else 's'}{hz} ({o.seconds:.1f} s)"
+        return f"{head}: {_first_line(o.reason)}"
+
+    # -- the batch ---------------------------------------------------------------------
+
+    def _write_record(self, state: str) -> None:
+        write_json_atomic(
+            self.record,
+            {
+                "id": self.id,
+                "state": state,
+                "started_at": self.started_at,
+                "forks": self.forks,
+                "fail_fast": self.fail_fast,
+                "stopped": self.stop.reason,
+                **self.bp.describe(),
+                "outcomes": [asdict(o) for o in self.outcomes],
+            },
+        )
+
+    def run(self) -> BatchResult:
+        from labkit.runner import signals_interrupt
+
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._write_record("running")
+        pool = cf.ThreadPoolExecutor(max_workers=self.forks, thread_name_prefix="host")
+        futures = [pool.submit(self._host, hb) for hb in self.bp.hosts if hb.todo]
+        try:
+            with signals_interrupt():
+                self._wait(futures)
+        except KeyboardInterrupt as exc:
+            self.stop.trip(f"interrupted ({exc or 'Ctrl-C'})")
+            self.progress.announce(
+                "labkit: stopping every host (each is stopped and restored); please wait"
+            )
+            with _patient(self.progress):
+                self._wait(futures)
+        finally:
+            pool.shutdown(wait=True)
+            self.progress.draw()
+            self._write_record("stopped" if self.stop.is_set() else "done")
+            self.log_file.close()
+        for f in futures:
+            exc = f.exception()
+            if exc is not None:  # a worker's own bug: say so, the others are recorded
+                raise exc
+        return BatchResult(self.id, self.outcomes, self.stop.reason, self.record)
+
+    def _wait(self, futures) -> None:
+        pending = set(futures)
+        while pending:
+            _, pending = cf.wait(pending, timeout=0.5)
+            self.progress.draw()
+
+
+@contextlib.contextmanager
+def _patient(progress: Progress):
+    """While every host is being restored, a further Ctrl-C is answered, not obeyed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        progress.announce("labkit: still stopping and restoring the hosts; please wait")
+
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """Per host and experiment: complete / failed / reused runs, warnings, min Hz."""
+    rows = []
+    for hb in bp.hosts:
+        for name in bp.experiments:
+            mine = [o for o in outcomes if o.host == hb.host and o.experiment == name]
+            ok = [o for o in mine if o.status == "complete"]
+            if not mine and not hb.done[name]:
+                continue
+            warned = [o.warnings for o in ok if o.warnings is not None]
+            floors = [o.min_hz for o in ok if o.min_hz is not None]
+            rows.append(
+                {
+                    "host": hb.host,
+                    "experiment": name,
+                    "complete": len(ok),
+                    "failed": len(mine) - len(ok),
+                    "reused": hb.done[name],
+                    "warnings": (sum(warned) / len(warned)) if warned else None,
+                    "min_hz": min(floors) if floors else None,
+                }
+            )
+    return rows
