@@ -102,7 +102,9 @@ class SshTarget(Target):
         # Fabric's timeout only stops waiting: the remote command would run on. GNU
         # timeout on the target kills the command's whole process group (TERM, then KILL
         # after 5 s); the local timeout is a backstop for a link that stops answering.
-        wrapped = f"timeout -k 5 {timeout:.1f} bash -c {shlex.quote(command)}"
+        # --norc: bash started with the SSH socket as stdin sources ~/.bashrc even for
+        # -c (Debian's SSH_SOURCE_BASHRC); a conda/pyenv init there costs ~100 ms a command
+        wrapped = f"timeout -k 5 {timeout:.1f} bash --norc --noprofile -c {shlex.quote(command)}"
         start = time.monotonic()
         try:
             r = conn.run(wrapped, hide=True, warn=True, timeout=timeout + 10, in_stream=stream)

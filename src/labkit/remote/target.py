@@ -15,12 +15,16 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import CommandFailed, CommandTimeout, RemoteError
 
 DEFAULT_TIMEOUT = 60.0
+# LABKIT_TRACE=1: every remote command with its duration and exit code, on stderr
+TRACE = bool(os.environ.get("LABKIT_TRACE"))
 
 
 @dataclass
@@ -91,8 +95,16 @@ class Target(abc.ABC):
             full = self.env_prefix + self._sudo_wrap(command)
             if self.sudo_mode == "password":
                 stdin = (self._sudo_password or "").encode() + b"\n" + (stdin or b"")
+        t0 = time.monotonic()
         result = self._exec(full, timeout, stdin)
         result.command = shown
+        if TRACE:
+            print(
+                f"[labkit trace] {self.name} {time.monotonic() - t0:6.3f}s exit {result.exited}"
+                f"  {(what or shown)[:110]!r}",
+                file=sys.stderr,
+                flush=True,
+            )
         if check and not result.ok:
             label = what or shown
             raise CommandFailed(
@@ -103,7 +115,7 @@ class Target(abc.ABC):
     def _sudo_wrap(self, command: str) -> str:
         flag = "-n" if self.sudo_mode == "nopasswd" else "-S -p ''"
         # keep PATH so the same tools (e.g. a venv's lerobot-record) resolve under sudo
-        return f'sudo {flag} env "PATH=$PATH" bash -c {shlex.quote(command)}'
+        return f'sudo {flag} env "PATH=$PATH" bash --norc --noprofile -c {shlex.quote(command)}'
 
     def setup_sudo(self, need: bool, password_source=None) -> None:
         """Choose how to become root: not at all, NOPASSWD, or with a password asked once."""
