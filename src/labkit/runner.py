@@ -36,11 +36,13 @@ from labkit.remote.settings import (
     Change,
     FileSpec,
     apply_changes,
+    journal_body,
+    journal_path,
     plan_changes,
     restore_journal,
 )
 from labkit.remote.target import Target
-from labkit.remote.transfer import pull_run
+from labkit.remote.transfer import leftovers, pull_run
 from labkit.store import new_run_id, provenance, run_path, write_manifest
 
 q = shlex.quote
@@ -145,6 +147,14 @@ def render_files(plan: Plan, host_vars: dict[str, Any]) -> list[FileSpec]:
     return out
 
 
+def devices(plan: Plan) -> dict[str, str]:
+    """The device nodes the run uses (arms, and the cameras it records): what -> path."""
+    used = set(plan.params.get("cameras") or [])
+    return {
+        k: v for k, v in plan.host.devices().items() if not k.startswith("camera ") or k[7:] in used
+    }
+
+
 def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
     """Everything the run needs that the target lacks (empty: good to go)."""
     problems = []
@@ -163,16 +173,10 @@ def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
         )
     if not facts.get("python"):
         problems.append("python3 not found (labkit's run supervisor needs it)")
-    devices = dict(plan.host.devices())
-    used = set(plan.params.get("cameras") or [])
-    devices = {k: v for k, v in devices.items() if not k.startswith("camera ") or k[7:] in used}
-    if devices:
-        paths = " ".join(q(hs.sysroot + p) for p in devices.values())
-        res = hs.target.run(f'for p in {paths}; do [ -e "$p" ] || echo "$p"; done', check=False)
-        missing = {line.removeprefix(hs.sysroot) for line in res.stdout.split()}
-        problems += [
-            f"{what} {dev} does not exist" for what, dev in devices.items() if dev in missing
-        ]
+    missing = set(facts.get("missing_paths") or [])
+    problems += [
+        f"{what} {dev} does not exist" for what, dev in devices(plan).items() if dev in missing
+    ]
     disk = facts.get("disk")
     if disk and disk["free_mb"] < plan.host.labkit_min_free_mb:
         problems.append(
@@ -183,20 +187,21 @@ def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
 
 
 def _poll(
-    target: Target, rd: str, wait_s: float = 0, until: str = "done"
+    target: Target, rd: str, wait_s: float = 0, until: str = "done", before: str = ""
 ) -> tuple[dict, int, float | None]:
     """Status, warnings so far and last warned Hz, in one round trip.
 
     With ``wait_s``, the target waits (checking every 50 ms) until the status file shows
-    ``"state": "<until>"`` or the time is up, so the end of a run is seen at once
-    instead of up to a poll interval late.
+    ``"state": "<until>"`` (an alternation such as ``running|done``) or the time is up,
+    so the end of a run is seen at once instead of up to a poll interval late.
+    ``before`` runs first in the same round trip (starting the supervisor).
     """
-    wait = ""
+    wait = before
     if wait_s > 0:
         ticks = max(1, int(wait_s / 0.05))
-        pattern = q('"state": ' + f'"{until}"')
-        wait = (
-            f"i=0; while [ $i -lt {ticks} ] && ! grep -qs {pattern} {q(rd)}/status.json; "
+        pattern = q('"state": ' + f'"({until})"')
+        wait += (
+            f"i=0; while [ $i -lt {ticks} ] && ! grep -qsE {pattern} {q(rd)}/status.json; "
             "do sleep 0.05; i=$((i+1)); done; "
         )
     res = target.run(
@@ -257,6 +262,8 @@ class Run:
     changes: list[Change] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    owner: dict[str, Any] = field(default_factory=dict)  # the lock record as taken
+    journal: dict[str, Any] | None = None  # what this run changed, as journaled
 
     @property
     def t(self) -> Target:
@@ -274,14 +281,14 @@ class Run:
 def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None) -> dict:
     """Run ``plan`` once; returns the manifest (``--check``: the planned changes only)."""
     opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
-    hs = open_host(plan.host, str(plan.version), log=opts.say)
+    hs = open_host(plan.host, str(plan.version), log=opts.say, defer_sim=True)
     try:
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
         run_id = new_run_id(plan.host.name)
         plan.run_id = run_id
         run = Run(plan, hs, opts, run_id)
         files = render_files(plan, host_vars or plan.host.model_dump())
-        run.facts = hs.gather_facts()
+        run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
         problems = preflight(plan, hs, run.facts)
         if problems:
             raise PreflightError(
@@ -358,8 +365,7 @@ def _base_manifest(run: Run) -> dict:
 
 
 def _start(run: Run) -> None:
-    p, t, rd = run.plan, run.t, run.rd
-    t.run(f"mkdir -p {q(rd)} {q(run.hs.state_dir)}")
+    p, t, rd = run.plan, run.t, run.rd  # rd exists: made with the lock
     spec = {
         "run_dir": rd,
         "record_argv": p.record_command(),
@@ -375,19 +381,26 @@ def _start(run: Run) -> None:
         posixpath.join(rd, "run.json"),
     )
     t.put(SUPERVISOR.read_bytes(), posixpath.join(rd, "supervise.py"))
-    t.run(
-        # `a && b &` would background a subshell holding the session's stdout open until
-        # the run ends; only the supervisor itself goes to the background here
-        f"cd {q(rd)} || exit 1; setsid nohup python3 supervise.py spec.json > supervisor.log "
-        "2>&1 < /dev/null & echo started",
-        what="starting the run supervisor",
+    # `a && b &` would background a subshell holding the session's stdout open until the
+    # run ends; only the supervisor itself goes to the background. The same round trip
+    # then waits for it to report "running".
+    start = (
+        f"( cd {q(rd)} || exit 1; setsid nohup python3 supervise.py spec.json > supervisor.log "
+        "2>&1 < /dev/null & ); "
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        status, _, _ = _poll(t, rd, wait_s=1.0, until="running")
+        status, _, _ = _poll(t, rd, wait_s=5.0, until="running|done", before=start)
+        start = ""
         if status.get("state") in ("running", "done"):
             run.status = status
-            lock.update(t, run.hs.workdir, run_dir=rd, supervisor_pid=status["supervisor_pid"])
+            lock.update(
+                t,
+                run.hs.workdir,
+                owner=run.owner or None,
+                run_dir=rd,
+                supervisor_pid=status["supervisor_pid"],
+            )
             return
         time.sleep(0.2)
     tail = t.run(f"tail -n 20 {q(rd)}/supervisor.log", check=False).stdout
@@ -489,25 +502,31 @@ def _execute(run: Run) -> dict:
         "pid": os.getpid(),
         "run_dir": run.rd,
     }
+    # one round trip: the lock, the run's directories, and any journal a dead run left
+    take = {
+        "dirs": (hs.state_dir, run.rd),
+        "then": f"cat {q(journal_path(hs.workdir))} 2>/dev/null; true",
+    }
     try:
-        lock.acquire(t, hs.workdir, owner)
+        run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
     except LockedError:
         info = lock.inspect(t, hs.workdir)
         if info is None or not info.stale:
             raise
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
         restore_leftovers(t, hs, opts)
-        lock.acquire(t, hs.workdir, owner)
+        run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
     opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
     write_manifest(run.local_dir, run.manifest)
     interrupted, error, lost, started = False, None, False, False
     try:
         with signals_interrupt():
-            restore_leftovers(t, hs, opts)  # a run that died before us left its settings
+            restore_leftovers(t, hs, opts, left)  # a run that died before us left settings
             if any(c.changed for c in run.changes):
                 hs.enable_sudo()
+                run.journal = journal_body(run.run_id, run.changes)
             opts.check_stop()
-            apply_changes(t, hs.workdir, run.run_id, run.changes)
+            apply_changes(t, hs.workdir, run.run_id, run.changes, make_dir=False)
             show_changes(run.changes, opts.say, detail=False)
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
@@ -589,18 +608,25 @@ def _finish(run: Run, started: bool) -> None:
     if started and run.status.get("state") != "done":
         _with_link(t, opts, _stop, run)
     try:
-        restored = _with_link(t, opts, restore_journal, t, hs.workdir, log=opts.say)
-        keys = {e["key"] for e in restored}
-        for c in run.changes:
-            c.restored = c.key in keys
+        if run.journal is not None:  # nothing changed: nothing to put back
+            restored = _with_link(
+                t, opts, restore_journal, t, hs.workdir, log=opts.say, journal=run.journal
+            )
+            keys = {e["key"] for e in restored}
+            for c in run.changes:
+                c.restored = c.key in keys
     except ConnectError:
         raise
     except RemoteError as exc:
         errors.append(str(exc))
     run.manifest["settings_changes"] = [c.record() for c in run.changes]
+    leftover: list[str] = []
     if started:
         try:
-            files = _with_link(t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir)
+            leftover = leftovers(run.rd, hs.state_dir)
+            files = _with_link(
+                t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir, cleanup=False
+            )
             run.manifest["files"] = files
             from labkit.summary import summarize_run
 
@@ -611,15 +637,18 @@ def _finish(run: Run, started: bool) -> None:
             errors.append(f"pulling the logs failed: {exc}")
     run.manifest["remote_status"] = run.status
     run.manifest["ended_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    lock.release(t, hs.workdir)
+    lock.release(t, hs.workdir, also_remove=leftover)
     if errors:
         raise RemoteError("; ".join(errors))
 
 
-def restore_leftovers(t: Target, hs: HostSession, opts: RunOptions) -> None:
-    from labkit.remote.settings import read_journal
+def restore_leftovers(
+    t: Target, hs: HostSession, opts: RunOptions, text: str | None = None
+) -> None:
+    """Put back what a dead run's journal lists (``text``: the journal as already read)."""
+    from labkit.remote.settings import parse_journal, read_journal
 
-    journal = read_journal(t, hs.workdir)
+    journal = read_journal(t, hs.workdir) if text is None else parse_journal(t, hs.workdir, text)
     if journal:
         opts.say(f"{t.name}: putting back settings left changed by run {journal.get('run_id')}")
         hs.enable_sudo()

@@ -28,6 +28,9 @@ class HostSession:
     target: Target
     workdir: str  # absolute on the target
     sysroot: str  # "" on a real board; the simulated root on the simulator
+    # (lerobot version, log) while a simulated host's install is not checked yet: the
+    # check then rides on the first facts round trip instead of costing one of its own
+    sim_unchecked: tuple | None = None
 
     @property
     def state_dir(self) -> str:
@@ -37,12 +40,33 @@ class HostSession:
     def needs_sudo(self) -> bool:
         return self.host.labkit_sudo == "sudo" and not self.host.labkit_simulate
 
-    def gather_facts(self) -> dict:
-        """The host's facts (``remote.facts``) in one round trip."""
-        from labkit.remote.facts import facts_for, gather
+    def gather_facts(self, paths: list[str] = ()) -> dict:
+        """The host's facts (``remote.facts``) in one round trip; with ``paths``, also
+        ``missing_paths``: those of them (device nodes) that do not exist."""
+        from labkit.remote.facts import Fact, facts_for, gather
 
         tools = facts_for(self.host.labkit_lerobot_record, self.host.labkit_tegrastats)
-        return gather(self.target, self.sysroot, self.workdir, tools)
+        if paths:
+            quoted = " ".join(shlex.quote(self.sysroot + p) for p in paths)
+            root = len(self.sysroot)
+            tools.append(
+                Fact(
+                    "missing_paths",
+                    lambda r, w: f'for p in {quoted}; do [ -e "$p" ] || echo "$p"; done',
+                    lambda out, code: [line[root:] for line in out.split()],
+                )
+            )
+        if self.sim_unchecked is None:
+            return gather(self.target, self.sysroot, self.workdir, tools)
+        version, log = self.sim_unchecked
+        stamp = deploy.paths(self.workdir)["stamp"]
+        tools.append(Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text))
+        facts = gather(self.target, self.sysroot, self.workdir, tools)
+        self.sim_unchecked = None
+        if facts.pop("sim_bundle") == deploy.bundle_id(sim_config(self.host, version)):
+            return facts
+        provision_sim(self.target, self.host, self.workdir, version, log)
+        return self.gather_facts(paths)
 
     def enable_sudo(self) -> None:
         self.target.setup_sudo(self.needs_sudo, self._password_source())
@@ -87,11 +111,18 @@ def open_target(host: HostConfig) -> Target:
     )
 
 
-def open_host(host: HostConfig, lerobot_version: str, log=print) -> HostSession:
-    """Connect, resolve the work dir, and on a simulated host make sure the simulator is in."""
+def open_host(
+    host: HostConfig, lerobot_version: str, log=print, defer_sim: bool = False
+) -> HostSession:
+    """Connect, resolve the work dir, and on a simulated host make sure the simulator is in
+    (``defer_sim``: at the first ``gather_facts``, in the same round trip)."""
     target = open_target(host)
     try:
         workdir = target.expand(host.labkit_workdir.rstrip("/") or "/")
+        if host.labkit_simulate and defer_sim:
+            p = deploy.paths(workdir)
+            target.env_prefix = _sim_path(p)
+            return HostSession(host, target, workdir, p["root"], (lerobot_version, log))
         sysroot = ""
         if host.labkit_simulate:
             sysroot = provision_sim(target, host, workdir, lerobot_version, log)
@@ -124,5 +155,13 @@ def provision_sim(
         script = deploy.install_script(workdir, python=python, config=cfg, bundle_file=archive)
         target.run(script, timeout=180, what="installing the simulated Jetson")
         target.run(f"printf '%s\\n' {shlex.quote(ident)} > {shlex.quote(p['stamp'])}")
-    target.env_prefix = f'export PATH={shlex.quote(p["bin"])}:"$PATH"; '
+    target.env_prefix = _sim_path(p)
     return p["root"]
+
+
+def _sim_path(p: dict) -> str:
+    return f'export PATH={shlex.quote(p["bin"])}:"$PATH"; '
+
+
+def _text(out: str, code: int) -> str:
+    return out.strip()

@@ -63,11 +63,13 @@ def parse_nvpmodel(out: str, code: int) -> dict | None:
 
 def parse_cpus(out: str, code: int) -> dict | None:
     """Our sysfs dump: ``online <list>`` then ``cpuN online governor min max cur hwmax``."""
-    online, cpus = None, {}
+    online, cpus, available = None, {}, None
     for line in out.splitlines():
         parts = line.split()
         if parts[:1] == ["online"] and len(parts) == 2:
             online = parts[1]
+        elif parts[:1] == ["available"]:
+            available = parts[1:]
         elif parts and re.fullmatch(r"cpu\d+", parts[0]) and len(parts) == 7:
             vals = [None if v == "-" else v for v in parts[1:]]
             cpus[int(parts[0][3:])] = {
@@ -85,13 +87,16 @@ def parse_cpus(out: str, code: int) -> dict | None:
     pinned = bool(on) and all(
         c["min_khz"] is not None and c["min_khz"] == c["max_khz"] == c["hw_max_khz"] for c in on
     )
-    return {
+    out = {
         "online": online,
         "count": len(cpus),
         "governors": govs,
         "clocks_pinned": pinned,
         "cpus": {str(k): v for k, v in sorted(cpus.items())},
     }
+    if available:  # cpu0's scaling_available_governors, so a plan needs no extra round trip
+        out["available_governors"] = available
+    return out
 
 
 def parse_lerobot(out: str, code: int) -> dict | None:
@@ -205,6 +210,7 @@ def _int(v: str | None) -> int | None:
 
 _CPU_DUMP = r"""cd {cpu} 2>/dev/null || exit 0
 printf 'online %s\n' "$(cat online 2>/dev/null || echo -)"
+printf 'available %s\n' "$(cat cpu0/cpufreq/scaling_available_governors 2>/dev/null)"
 for d in cpu[0-9]*; do
   f=$d/cpufreq
   r() {{ cat "$1" 2>/dev/null || echo -; }}
@@ -261,10 +267,18 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
 
 
 def gather_script(facts: list[Fact], sysroot: str, workdir: str) -> str:
-    parts = []
-    for f in facts:
-        parts.append(f"echo {MARK} {f.name}; ( {f.command(sysroot, workdir)}\n) 2>&1")
-        parts.append(f'echo "{MARK}-rc $?"')
+    """One script that probes every fact at once (each in the background, into its own
+    file) and prints them in order between markers; ~ the slowest probe, not the sum."""
+    parts = ["d=$(mktemp -d 2>/dev/null || mktemp -d -t labkit) || exit 1"]
+    for i, f in enumerate(facts):
+        parts.append(
+            f'{{ ( {f.command(sysroot, workdir)}\n) > "$d/{i}" 2>&1 < /dev/null; '
+            f'echo $? > "$d/{i}.rc"; }} &'
+        )
+    parts.append("wait")
+    for i, f in enumerate(facts):
+        parts.append(f'echo {MARK} {f.name}; cat "$d/{i}"; echo "{MARK}-rc $(cat "$d/{i}.rc")"')
+    parts.append('rm -rf "$d"')
     return "\n".join(parts)
 
 

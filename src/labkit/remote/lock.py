@@ -81,8 +81,17 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
     return LockInfo(owner, state, alive)
 
 
-def acquire(target: Target, workdir: str, owner: dict) -> None:
-    """Take the lock or raise ``LockedError`` saying who holds it."""
+TAKEN = "@@labkit-locked"
+
+
+def acquire(
+    target: Target, workdir: str, owner: dict, dirs: tuple[str, ...] = (), then: str = ""
+) -> tuple[dict, str]:
+    """Take the lock or raise ``LockedError`` saying who holds it.
+
+    In the same round trip: create ``dirs`` and, once the lock is ours, run ``then``
+    (its output is returned). Returns the owner record as written.
+    """
     owner = {
         **owner,
         "workstation": socket.gethostname(),
@@ -90,10 +99,12 @@ def acquire(target: Target, workdir: str, owner: dict) -> None:
         "taken_ts": time.time(),
     }
     d = lock_dir(workdir)
-    res = target.run(f"mkdir -p {q(workdir)} && mkdir {q(d)}", check=False)
-    if res.ok:
+    mk = " ".join(q(x) for x in (workdir, *dirs))
+    after = f" && {{ {then}\n}}" if then else ""
+    res = target.run(f"mkdir -p {mk} && mkdir {q(d)} && echo {TAKEN}{after}; true")
+    if TAKEN in res.stdout:
         target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
-        return
+        return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
     info = inspect(target, workdir)
     held = info.describe() if info else "another run"
     hint = (
@@ -106,13 +117,17 @@ def acquire(target: Target, workdir: str, owner: dict) -> None:
     raise LockedError(f"{target.name} is busy: {held} holds {d}; {hint}")
 
 
-def update(target: Target, workdir: str, **fields) -> None:
+def update(target: Target, workdir: str, owner: dict | None = None, **fields) -> None:
+    """Add ``fields`` to the owner record (``owner``: the record as taken, saves a read)."""
     d = lock_dir(workdir)
-    res = target.run(f"cat {q(d)}/owner.json", check=False)
-    owner = json.loads(res.stdout) if res.ok else {}
+    if owner is None:
+        res = target.run(f"cat {q(d)}/owner.json", check=False)
+        owner = json.loads(res.stdout) if res.ok else {}
     owner.update(fields)
     target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
 
 
-def release(target: Target, workdir: str) -> None:
-    target.run(f"rm -rf {q(lock_dir(workdir))}", check=False)
+def release(target: Target, workdir: str, also_remove: list[str] = ()) -> None:
+    """Drop the lock (and, in the same round trip, ``also_remove``)."""
+    extra = "".join(f"rm -f {q(p)}; " for p in also_remove)
+    target.run(f"{extra}rm -rf {q(lock_dir(workdir))}", check=False)

@@ -123,9 +123,12 @@ def plan_changes(
         if not online or not all(v["governor"] for v in online.values()):
             raise PreflightError(f"{target.name}: no cpufreq governors under {sysroot}/sys")
         first = next(iter(online))
-        avail = target.run(
-            f"cat {q(cpu_path(sysroot, first, 'scaling_available_governors'))}", check=False
-        ).stdout.split()
+        avail = (
+            cpu.get("available_governors")
+            or target.run(
+                f"cat {q(cpu_path(sysroot, first, 'scaling_available_governors'))}", check=False
+            ).stdout.split()
+        )
         if avail and gov not in avail:
             raise PreflightError(
                 f"{target.name}: settings.cpu_governor {gov!r} is not available "
@@ -204,8 +207,9 @@ def journal_path(workdir: str) -> str:
     return posixpath.join(workdir, "state", "restore.json")
 
 
-def write_journal(target: Target, workdir: str, run_id: str, changes: list[Change]) -> None:
-    body = {
+def journal_body(run_id: str, changes: list[Change]) -> dict:
+    """What the journal says: every change made (or about to be) with its undo commands."""
+    return {
         "run_id": run_id,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "changes": [
@@ -214,30 +218,46 @@ def write_journal(target: Target, workdir: str, run_id: str, changes: list[Chang
             if c.applied or c.changed
         ],
     }
+
+
+def write_journal(target: Target, workdir: str, run_id: str, changes: list[Change]) -> None:
+    body = journal_body(run_id, changes)
     target.put(json.dumps(body, indent=1).encode(), journal_path(workdir))
 
 
 def read_journal(target: Target, workdir: str) -> dict | None:
     res = target.run(f"cat {q(journal_path(workdir))}", check=False)
-    if not res.ok:
+    return parse_journal(target, workdir, res.stdout) if res.ok else None
+
+
+def parse_journal(target: Target, workdir: str, text: str) -> dict | None:
+    """The journal from its text (as ``cat`` printed it); empty text: no journal."""
+    if not text.strip():
         return None
     try:
-        return json.loads(res.stdout)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RemoteError(f"{target.name}: {journal_path(workdir)} is corrupt: {exc}") from None
 
 
 def apply_changes(
-    target: Target, workdir: str, run_id: str, changes: list[Change], journal: bool = True
+    target: Target,
+    workdir: str,
+    run_id: str,
+    changes: list[Change],
+    journal: bool = True,
+    make_dir: bool = True,
 ) -> None:
     """Journal first, then change; on the first failure stop (``restore`` undoes the rest).
 
     ``journal=False`` (``invoke setup-host``) changes the host for good: nothing to undo.
+    ``make_dir=False``: the state dir exists already (the run made it with its lock).
     """
     todo = [c for c in changes if c.changed]
     if not todo:
         return
-    target.run(f"mkdir -p {q(posixpath.dirname(journal_path(workdir)))}")
+    if make_dir:
+        target.run(f"mkdir -p {q(posixpath.dirname(journal_path(workdir)))}")
     if journal:
         write_journal(target, workdir, run_id, changes)
     for c in todo:
@@ -262,13 +282,26 @@ def _verify_nvpmodel(target: Target, c: Change) -> None:
         )
 
 
-def restore_journal(target: Target, workdir: str, log=print) -> list[dict]:
-    """Undo every change in the target's journal (last first), then remove the journal."""
-    journal = read_journal(target, workdir)
+UNDO_MARK = "@@labkit-undo"
+
+
+def restore_journal(
+    target: Target, workdir: str, log=print, journal: dict | None = None
+) -> list[dict]:
+    """Undo every change in the target's journal (last first), then remove the journal.
+
+    ``journal``: its content as this run wrote it (saves reading it back). When every
+    entry runs with the same privileges, all undos and the removal go in one round trip.
+    """
+    if journal is None:
+        journal = read_journal(target, workdir)
     if journal is None:
         return []
+    entries = list(reversed(journal["changes"]))
+    if len({bool(e.get("sudo", True)) for e in entries}) == 1:
+        return _restore_at_once(target, workdir, entries, log)
     done, errors = [], []
-    for entry in reversed(journal["changes"]):
+    for entry in entries:
         try:
             for cmd in entry["undo"]:
                 target.run(
@@ -284,4 +317,45 @@ def restore_journal(target: Target, workdir: str, log=print) -> list[dict]:
             f"{journal_path(workdir)}):\n  " + "\n  ".join(errors)
         )
     target.run(f"rm -f {q(journal_path(workdir))}")
+    return done
+
+
+def _restore_at_once(target: Target, workdir: str, entries: list[dict], log) -> list[dict]:
+    """One script: each entry's undo commands, its exit code marked; the journal is
+    removed only if every entry came back."""
+    parts = ["fail=0"]
+    for i, entry in enumerate(entries):
+        cmds = " && ".join(f"{{ {c}\n}}" for c in entry["undo"]) or "true"
+        parts.append(f'( {cmds}\n) 2>&1; rc=$?; echo "{UNDO_MARK} {i} $rc"; [ $rc = 0 ] || fail=1')
+    parts.append(f"[ $fail = 0 ] && rm -f {q(journal_path(workdir))}; exit $fail")
+    keys = ", ".join(e["key"] for e in entries)
+    res = target.run(
+        "\n".join(parts),
+        sudo=bool(entries[0].get("sudo", True)) if entries else False,
+        timeout=120 * max(1, len(entries)),
+        check=False,
+        what=f"restoring {keys}",
+    )
+    done, errors, buf = [], [], []
+    for line in res.stdout.splitlines():
+        if line.startswith(UNDO_MARK + " "):
+            _, i, rc = line.split()
+            entry = entries[int(i)]
+            if rc == "0":
+                done.append(entry)
+                log(f"  restored {entry['key']} -> {_show(entry['before'])}")
+            else:
+                out = "\n".join(buf[-10:])
+                errors.append(f"{entry['key']}: exited {rc}: {out}".rstrip(": "))
+            buf = []
+        else:
+            buf.append(line)
+    marked = {e["key"] for e in done} | {x.split(":")[0] for x in errors}
+    errors += [f"{e['key']}: not attempted ({res.stderr.strip()[:200]})" for e in entries
+               if e["key"] not in marked]  # fmt: skip
+    if errors:
+        raise RemoteError(
+            f"{target.name}: could not restore every setting (journal kept at "
+            f"{journal_path(workdir)}):\n  " + "\n  ".join(errors)
+        )
     return done

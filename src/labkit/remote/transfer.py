@@ -22,10 +22,20 @@ q = shlex.quote
 SELECT = r"find . -type f \( ! -path './dataset/*' -o -path './dataset/meta/*' \) ! -name '.*'"
 
 
-def pull_run(target: Target, remote_dir: str, local_dir: Path, archive_dir: str) -> dict[str, int]:
-    """Copy the run's logs into ``local_dir``; returns {relative path: size}."""
+def leftovers(remote_dir: str, archive_dir: str) -> list[str]:
+    """What a pull leaves on the target for the caller to remove (``cleanup=False``)."""
     name = posixpath.basename(remote_dir.rstrip("/"))
-    archive = posixpath.join(archive_dir, f"pull-{name}.tgz")
+    return [posixpath.join(archive_dir, f"pull-{name}.tgz"), f"{remote_dir}/.pull-list"]
+
+
+def pull_run(
+    target: Target, remote_dir: str, local_dir: Path, archive_dir: str, cleanup: bool = True
+) -> dict[str, int]:
+    """Copy the run's logs into ``local_dir``; returns {relative path: size}.
+
+    ``cleanup=False`` leaves the archive (``leftovers``) for a later command to remove,
+    which saves a round trip."""
+    archive = leftovers(remote_dir, archive_dir)[0]
     listing = target.run(
         f"mkdir -p {q(archive_dir)} && cd {q(remote_dir)} && {SELECT} -print > .pull-list "
         f"&& tar -czf {q(archive)} -T .pull-list && xargs -d '\\n' stat -c '%s %n' < .pull-list "
@@ -45,7 +55,8 @@ def pull_run(target: Target, remote_dir: str, local_dir: Path, archive_dir: str)
     with tempfile.TemporaryDirectory(dir=local_dir, prefix=".pull-") as tmp:
         local_archive = Path(tmp) / "logs.tgz"
         target.get(archive, local_archive)
-        target.run(f"rm -f {q(archive)} {q(remote_dir)}/.pull-list", check=False)
+        if cleanup:
+            target.run("rm -f " + " ".join(map(q, leftovers(remote_dir, archive_dir))), check=False)
         got = local_archive.stat().st_size
         if got != archive_size:
             raise RemoteError(
