@@ -1,0 +1,224 @@
+"""What labkit costs beyond the recording, against raw ssh and Ansible doing the same steps.
+
+    .venv/bin/python bench/overhead.py [--rounds 7] [--no-ansible]
+
+One simulated Jetson behind a real sshd on 127.0.0.1. Every flow does the same thing:
+set the CPU governor, start tegrastats, run a 3 s lerobot-record (3 cameras, 30 fps),
+stop tegrastats, put the governor back, fetch the logs. Measured, alternating, in the same
+run:
+  raw-ssh          a shell script: plain `ssh` over one ControlMaster connection (floor)
+  ansible          ansible-playbook, gather_facts: false (ansible-core installed into
+  ansible+facts    bench/.work/ansible-venv for this benchmark only), and with facts
+  labkit           `invoke experiment` (facts, preflight, settings journal, supervisor,
+                   restore, pull, parse): a fresh Python process each time
+Overhead = median wall time minus the 3 s recording. Results go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+from lab import RECORD_S, WORK, Lab, append_results, machine, make_lab
+
+from labkit.inventory import Inventory
+from labkit.lerobot import shell
+from labkit.plan import resolve
+from labkit.playbook import load_playbook
+
+ANSIBLE_VENV = WORK / "ansible-venv"
+
+
+def record_line(lab: Lab, run_id: str) -> tuple[str, str, str]:
+    """(run dir, monitor command, record command) exactly as labkit would run them."""
+    plan = resolve(load_playbook(lab.playbook), Inventory(lab.inventory), "bench", "jet1")
+    plan.run_id = run_id
+    return plan.remote_run_dir, shell(plan.monitor_command()), shell(plan.record_command())
+
+
+def steps(lab: Lab, run_id: str) -> dict[str, str]:
+    """The flow's remote commands, shared by the shell script and the Ansible playbook."""
+    wd = lab.workdirs["jet1"]
+    cpu = wd / "sim/root/sys/devices/system/cpu"
+    rd, monitor, record = record_line(lab, run_id)
+    path = f"export PATH={shlex.quote(str(wd / 'sim/bin'))}:$PATH"
+    saved = shlex.quote(str(wd / "governors.saved"))
+    govs = f"{shlex.quote(str(cpu))}/cpu*/cpufreq/scaling_governor"
+    return {
+        "set": f'for f in {govs}; do echo "$f $(cat $f)"; done > {saved} && '
+        f"for f in {govs}; do echo performance > $f; done",
+        "start": f"{path}; mkdir -p {shlex.quote(rd)} && cd {shlex.quote(rd)} && "
+        f"{{ nohup {monitor} > /dev/null 2>&1 < /dev/null & echo $! > teg.pid; }}",
+        "record": f"{path}; cd {shlex.quote(rd)} && {record} > record.log 2>&1",
+        "stop": f"kill $(cat {shlex.quote(rd)}/teg.pid)",
+        "restore": f"while read f g; do echo $g > $f; done < {saved}",
+        "pack": f"cd {shlex.quote(rd)} && tar -czf logs.tgz record.log tegrastats.log",
+        "rd": rd,
+    }
+
+
+def ssh_base(lab: Lab, control: Path) -> list[str]:
+    s = lab.servers["jet1"]
+    return [
+        "ssh", "-F", "none", "-i", str(s.key), "-p", str(s.port),
+        "-o", f"UserKnownHostsFile={lab.home / '.ssh/known_hosts'}",
+        "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+        "-o", f"ControlPath={control}", f"{s.user}@127.0.0.1",
+    ]  # fmt: skip
+
+
+def run_raw(lab: Lab, i: int, out: Path) -> None:
+    st = steps(lab, f"raw-{i}")
+    control = WORK / f"cm-{i}"
+    base = ssh_base(lab, control)
+    host = base[-1]
+    opts = base[:-1]
+    script = "\n".join(
+        [
+            "set -e",
+            f"S=({shlex.join(opts)})",
+            f'"${{S[@]}}" -o ControlMaster=yes -o ControlPersist=60 -fN {host}',
+            *(f'"${{S[@]}}" {host} {shlex.quote(st[k])}' for k in ("set", "start", "record")),
+            f'"${{S[@]}}" {host} {shlex.quote(st["stop"])}',
+            f'"${{S[@]}}" {host} {shlex.quote(st["restore"])}',
+            f'"${{S[@]}}" {host} {shlex.quote(st["pack"])}',
+            f'"${{S[@]}}" {host} cat {shlex.quote(st["rd"] + "/logs.tgz")} | tar -xz -C {out}',
+            f'"${{S[@]}}" -O exit {host} 2>/dev/null',
+        ]
+    )
+    subprocess.run(["bash", "-c", script], check=True, env=lab.env())
+
+
+def ansible_ready() -> Path:
+    exe = ANSIBLE_VENV / "bin" / "ansible-playbook"
+    if not exe.exists():
+        print("installing ansible-core into bench/.work/ansible-venv (once)", flush=True)
+        venv.create(ANSIBLE_VENV, with_pip=True)
+        subprocess.run([str(ANSIBLE_VENV / "bin/pip"), "install", "-q", "ansible-core"], check=True)
+    return exe
+
+
+def run_ansible(lab: Lab, i: int, out: Path, facts: bool) -> None:
+    st = steps(lab, f"ansible-{i}-{int(facts)}")
+    s = lab.servers["jet1"]
+    base = lab.base / "ansible"
+    base.mkdir(exist_ok=True)
+    inv = base / "hosts.ini"
+    inv.write_text(
+        f"jet1 ansible_host=127.0.0.1 ansible_port={s.port} ansible_user={s.user} "
+        f"ansible_ssh_private_key_file={s.key} ansible_python_interpreter={sys.executable} "
+        f"ansible_ssh_common_args='-o UserKnownHostsFile={lab.home / '.ssh/known_hosts'}'\n"
+    )
+    import yaml
+
+    tasks = [{"name": k, "ansible.builtin.shell": st[k]} for k in
+             ("set", "start", "record", "stop", "restore", "pack")]  # fmt: skip
+    tasks.append(
+        {
+            "name": "fetch",
+            "ansible.builtin.fetch": {
+                "src": st["rd"] + "/logs.tgz",
+                "dest": str(out / "logs.tgz"),
+                "flat": True,
+            },
+        }
+    )
+    book = base / f"flow-{int(facts)}.yml"
+    book.write_text(yaml.safe_dump([{"hosts": "jet1", "gather_facts": facts, "tasks": tasks}]))
+    env = {
+        **lab.env(),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_LOCAL_TEMP": str(base / "tmp"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(base / "cp"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    subprocess.run(
+        [str(ansible_ready()), "-i", str(inv), str(book)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    subprocess.run(["tar", "-xzf", str(out / "logs.tgz"), "-C", str(out)], check=True)
+
+
+def run_labkit(lab: Lab, i: int, out: Path) -> None:
+    res = lab.invoke(
+        "experiment", "--name", "bench", "--target", "jet1", "--inventory", str(lab.inventory),
+        "--playbook", str(lab.playbook), "--runs", str(out),
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise RuntimeError(f"invoke experiment failed:\n{res.stdout}{res.stderr}")
+
+
+def check_logs(out: Path) -> None:
+    logs = list(out.rglob("record.log"))
+    if not logs or "Recording episode" not in logs[0].read_text():
+        raise RuntimeError(f"no record log came back into {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--no-ansible", action="store_true")
+    args = ap.parse_args()
+    base = WORK / "overhead"
+    shutil.rmtree(base, ignore_errors=True)
+    lab = make_lab(base, 1)
+    flows = {
+        "raw-ssh": lambda i, out: run_raw(lab, i, out),
+        "labkit": lambda i, out: run_labkit(lab, i, out),
+    }
+    if not args.no_ansible:
+        ansible_ready()
+        flows["ansible"] = lambda i, out: run_ansible(lab, i, out, facts=False)
+        flows["ansible+facts"] = lambda i, out: run_ansible(lab, i, out, facts=True)
+    walls: dict[str, list[float]] = {k: [] for k in flows}
+    try:
+        for name, flow in flows.items():  # warm-up, unmeasured
+            (base / f"warm-{name}").mkdir()
+            flow(0, base / f"warm-{name}")
+        for i in range(1, args.rounds + 1):
+            for name, flow in flows.items():
+                out = base / f"{name}-{i}"
+                out.mkdir(parents=True)
+                t0 = time.perf_counter()
+                flow(i, out)
+                walls[name].append(time.perf_counter() - t0)
+                check_logs(out)
+            print(f"round {i}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in walls.items()))
+    finally:
+        lab.stop()
+    over = {k: statistics.median(v) - RECORD_S for k, v in walls.items()}
+    rows = [
+        "| flow | median wall s | overhead s (wall - 3 s) | min–max wall s |",
+        "|---|---|---|---|",
+    ]
+    for k, v in walls.items():
+        rows.append(f"| {k} | {statistics.median(v):.2f} | {over[k]:.2f} | "
+                    f"{min(v):.2f}–{max(v):.2f} |")  # fmt: skip
+    notes = [f"- labkit - raw ssh: **{over['labkit'] - over['raw-ssh']:+.2f} s**"]
+    if "ansible" in over:
+        notes.append(f"- ansible / labkit overhead: **{over['ansible'] / over['labkit']:.1f}x** "
+                     "(target >= 3.8x)")  # fmt: skip
+        notes.append(f"- ansible+facts / labkit overhead: "
+                     f"**{over['ansible+facts'] / over['labkit']:.1f}x**")  # fmt: skip
+    notes.append(f"- labkit overhead: **{over['labkit']:.2f} s** (target <= 1.0 s)")
+    body = (
+        f"`bench/overhead.py --rounds {args.rounds}` on {machine()}. One simulated Jetson "
+        "behind a real sshd on 127.0.0.1; each flow sets the governor, starts tegrastats, "
+        "records 3 s (3 cameras, 30 fps), stops tegrastats, restores, fetches the logs; "
+        "medians over alternating rounds.\n\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
+    )
+    print(body)
+    print(f"appended to {append_results('overhead', body)}")
+
+
+if __name__ == "__main__":
+    main()
