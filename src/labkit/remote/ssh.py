@@ -4,7 +4,11 @@
 - every command has a timeout, channel opening too (paramiko waits an hour by default);
 - keepalive on the transport, so a dead link shows up as an error instead of a hang;
 - ``~/.ssh/config`` is honoured (Fabric loads it: HostName, User, Port, IdentityFile,
-  ProxyJump, UserKnownHostsFile).
+  ProxyJump, UserKnownHostsFile);
+- one persistent ``bash`` per connection runs the commands (each still in its own
+  ``bash -c`` under GNU ``timeout``, stdin from /dev/null): a new SSH session per command
+  would cost a fork in sshd and a login shell reading ``~/.bashrc`` (a conda or pyenv
+  init there is ~100 ms), every time. Output is framed by a random end marker.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
+import select
 import shlex
 import socket
 import time
@@ -47,6 +53,7 @@ class SshTarget(Target):
         self.address, self.user, self.port = address, user, port
         self.key_file, self.policy = key_file, host_key_policy
         self.conn: Connection | None = None
+        self._sh: paramiko.Channel | None = None
         self.connect()
 
     def connect(self) -> None:
@@ -86,6 +93,7 @@ class SshTarget(Target):
         self.connect()
 
     def close(self) -> None:
+        self._drop_shell()
         if self.conn is not None:
             with contextlib.suppress(Exception):  # closing a dead link fails in many ways
                 self.conn.close()
@@ -97,6 +105,74 @@ class SshTarget(Target):
         return self.conn
 
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
+        if stdin is None:
+            return self._exec_in_shell(command, timeout)
+        return self._exec_channel(command, timeout, stdin)
+
+    # -- the persistent shell ---------------------------------------------------------
+
+    def _shell(self) -> paramiko.Channel:
+        if self._sh is not None and not self._sh.closed and not self._sh.exit_status_ready():
+            return self._sh
+        conn = self._require()
+        tok = f"@@labkit-ready-{secrets.token_hex(8)}"
+        try:
+            ch = conn.transport.open_session(timeout=CHANNEL_TIMEOUT)
+            ch.exec_command("exec bash --norc --noprofile")
+            # whatever the login shell's rc files print comes before this marker
+            ch.sendall(f"printf '\\n{tok}\\n'; printf '\\n{tok}\\n' >&2\n".encode())
+            _read_until(
+                ch, f"\n{tok}".encode(), f"\n{tok}\n".encode(), time.monotonic() + CHANNEL_TIMEOUT
+            )
+        except TimeoutError:
+            raise ConnectError(f"{self.name}: the remote shell did not start") from None
+        except _LINK_ERRORS as exc:
+            raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
+        self._sh = ch
+        return ch
+
+    def _drop_shell(self) -> None:
+        if self._sh is not None:
+            with contextlib.suppress(Exception):
+                self._sh.close()
+        self._sh = None
+
+    def _exec_in_shell(self, command: str, timeout: float) -> CommandResult:
+        ch = self._shell()
+        tok = f"@@labkit-end-{secrets.token_hex(8)}"
+        line = (
+            f"timeout -k 5 {timeout:.1f} bash --norc --noprofile -c {shlex.quote(command)} "
+            f"< /dev/null; printf '\\n{tok} %d\\n' $?; printf '\\n{tok}\\n' >&2\n"
+        )
+        start = time.monotonic()
+        deadline = start + timeout + 10  # GNU timeout on the target acts first
+        end_out, end_err = f"\n{tok} ".encode(), f"\n{tok}\n".encode()
+        try:
+            ch.sendall(line.encode())
+            out, err = _read_until(ch, end_out.rstrip(), end_err, deadline)
+        except TimeoutError:
+            self._drop_shell()
+            raise self._timeout(command, timeout) from None
+        except _LINK_ERRORS as exc:
+            self._drop_shell()
+            if self.conn is not None and self.conn.transport and self.conn.transport.is_active():
+                raise ConnectError(f"{self.name}: the remote shell ended ({exc})") from None
+            raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
+        body, _, tail = bytes(out).partition(end_out)
+        exited = int(tail.split()[0])
+        if exited in (124, 137) and time.monotonic() - start >= timeout * 0.95:
+            raise self._timeout(command, timeout)
+        errs = bytes(err).partition(end_err)[0]
+        return CommandResult(
+            self.name,
+            command,
+            exited,
+            body.decode(errors="replace"),
+            errs.decode(errors="replace"),
+        )
+
+    def _exec_channel(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
+        """A session of its own, for a command that reads stdin (sudo's password)."""
         conn = self._require()
         stream = io.StringIO(stdin.decode()) if stdin is not None else False
         # Fabric's timeout only stops waiting: the remote command would run on. GNU
@@ -143,3 +219,31 @@ class SshTarget(Target):
             sftp.posix_rename(tmp, remote)
         except _LINK_ERRORS as exc:
             raise ConnectError(f"{self.name}: writing {remote} failed: {exc}") from None
+
+
+def _read_until(
+    ch: paramiko.Channel, out_mark: bytes, err_mark: bytes, deadline: float
+) -> tuple[bytearray, bytearray]:
+    """Read stdout and stderr until each holds its marker (stdout: up to the end of the
+    marker's line, which may carry an exit code).
+
+    ``TimeoutError`` past ``deadline``; ``EOFError`` if the shell ends first.
+    """
+    out, err = bytearray(), bytearray()
+
+    def done() -> bool:
+        i = out.find(out_mark)
+        return err_mark in err and i >= 0 and b"\n" in out[i + len(out_mark) :]
+
+    while not done():
+        if ch.recv_ready():
+            out += ch.recv(65536)
+        elif ch.recv_stderr_ready():
+            err += ch.recv_stderr(65536)
+        elif ch.exit_status_ready() or ch.closed:
+            raise EOFError("the remote shell ended")
+        elif time.monotonic() > deadline:
+            raise TimeoutError
+        else:
+            select.select([ch], [], [], 0.2)
+    return out, err
