@@ -121,6 +121,15 @@ def test_repeats_and_a_sweep_on_two_hosts_run_to_completion(fleet_of):
     assert sum(line.split()[0] in ("h1", "h2") for line in table) == 6
     assert all(line.split()[2:4] == ["2", "0"] for line in table[1:7])
     fleet.untouched()
+    # the report groups the repeats per experiment and compares the hosts
+    out = fleet.runs.parent / "reports"
+    rep = invoke("report", "--playbook", str(PB), "--runs", str(fleet.runs), "--out", str(out),
+                 home=fleet.home)  # fmt: skip
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    text = (out / "batchtest.md").read_text()
+    assert "| `fps-fps15` | 4 |" in text  # 2 repeats x 2 hosts
+    per_host = text.split("### Per host", 1)[1].split("\n\n", 2)[1]
+    assert sum(line.startswith("| `h") for line in per_host.splitlines()) == 6
     # the same batch again: everything is in the store already
     again = fleet.batch("--only", "a,fps", "--repeat", "2")
     assert again.returncode == 0 and "0 run(s) to do, 12 already complete" in again.stdout

@@ -1,0 +1,43 @@
+"""The batch's progress: a redrawn block on a terminal, plain prefixed lines otherwise."""
+
+from __future__ import annotations
+
+import io
+
+from labkit.batch.progress import HostState, HostWriter, Progress
+
+
+def test_plain_lines_when_not_a_terminal():
+    out, log = io.StringIO(), io.StringIO()
+    p = Progress(out, log, live=False)
+    p.add(HostState("h1", total=2))
+    w = HostWriter(p, "h1")
+    w.write("h1: connecting\n  exp1   12/60 s  3 slow-loop warnings\rpartial")
+    p.draw()  # nothing to redraw in plain mode
+    assert out.getvalue().splitlines() == [
+        "[h1] h1: connecting",
+        "[h1]   exp1   12/60 s  3 slow-loop warnings",
+    ]
+    assert log.getvalue().count("[h1]") == 2  # the log gets every line, time-stamped
+
+
+def test_live_block_is_redrawn_in_place_with_eta():
+    out = io.StringIO()
+    p = Progress(out, None, live=True)
+    a, b = HostState("h1", total=2), HostState("h2", total=2)
+    p.add(a)
+    p.add(b)
+    a.current, a.expected_s, a.elapsed_s, a.warnings = "exp1 #1", 60, 12, 3
+    b.done, b.note = 2, "finished"
+    p.draw()
+    first = out.getvalue()
+    assert "exp1 #1" in first and "12/60 s  3 warnings" in first and "finished" in first
+    assert "batch: 2/4 runs finished (0 failed)" in first and "ETA" not in first
+    p.overheads.append(2.0)  # one run seen: ETA = the longest host's remaining work
+    a.remaining_s = 60
+    p.draw()
+    second = out.getvalue()[len(first) :]
+    assert second.startswith("\x1b[3F\x1b[J")  # cursor up over the 3 lines, clear
+    assert "ETA 1m52s" in second  # 48 s of this run + 60 s of the next + 2 x 2 s overhead
+    p.announce("[h1] exp1 #1 (1/2): complete")
+    assert out.getvalue().endswith("\n") and "[h1] exp1 #1 (1/2): complete\n" in out.getvalue()
