@@ -106,14 +106,15 @@ def signals_interrupt():
 
 
 @contextlib.contextmanager
-def shielded(opts: RunOptions):
-    """During cleanup, Ctrl-C/SIGTERM are noted, not obeyed: restoring must finish."""
+def shield(notice):
+    """During cleanup, Ctrl-C/SIGTERM/SIGHUP call ``notice()`` instead of interrupting:
+    restoring must finish (main thread only; elsewhere signals do not arrive anyway)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        opts.say("labkit: still putting the target back; please wait")
+        notice()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -121,6 +122,10 @@ def shielded(opts: RunOptions):
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def shielded(opts: RunOptions):
+    return shield(lambda: opts.say("labkit: still putting the target back; please wait"))
 
 
 # -- pieces ----------------------------------------------------------------------------

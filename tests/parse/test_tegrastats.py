@@ -151,3 +151,24 @@ def test_sources_agree(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
     assert np.issubdtype(a["time"].dtype, np.datetime64)
+
+
+def test_bulk_times_equal_the_line_by_line_times():
+    """Dates decoded in bulk (>= 32 lines of one shape) match the reference path line by
+    line, impossible ones (Feb 29 of a common year, 24:xx, :60) included: NaT in both."""
+    stamps = [f"02-28-2026 23:59:{s:02d}" for s in range(40)]
+    stamps[3] = "02-29-2026 10:00:00"  # no leap day in 2026
+    stamps[5] = "02-29-2028 10:00:00"  # but in 2028
+    stamps[7] = "12-31-2026 24:00:00"
+    stamps[9] = "01-01-2027 00:60:00"
+    stamps[11] = "13-01-2026 00:00:00"
+    rest = "RAM 500/125772MB (lfb 34x4MB) CPU [20%@1566,30%@1566] GR3D_FREQ @[314] cpu@45.5C"
+    lines = [f"{t} {rest}" for t in stamps]
+    bulk = read_tegrastats(lines)["time"]
+    one_by_one = [read_tegrastats([line])["time"].iloc[0] for line in lines]
+    assert len(bulk) == 40
+    for got, want in zip(bulk, one_by_one, strict=True):
+        assert (pd.isna(got) and pd.isna(want)) or got == want
+    assert [pd.isna(bulk[i]) for i in (3, 5, 7, 9, 11)] == [True, False, True, True, True]
+    assert bulk[5] == pd.Timestamp("2028-02-29 10:00:00")
+    assert bulk[0] == pd.Timestamp("2026-02-28 23:59:00")

@@ -11,10 +11,8 @@ Ctrl-C does. A host that cannot be reached, or drops off, ends alone; with
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import copy
 import secrets
-import signal
 import threading
 import time
 import traceback
@@ -208,7 +206,7 @@ class Fleet:
         )
 
     def run(self) -> BatchResult:
-        from labkit.runner import signals_interrupt
+        from labkit.runner import shield, signals_interrupt
 
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._write_record("running")
@@ -222,7 +220,11 @@ class Fleet:
             self.progress.announce(
                 "labkit: stopping every host (each is stopped and restored); please wait"
             )
-            with _patient(self.progress):
+            with shield(
+                lambda: self.progress.announce(
+                    "labkit: still stopping and restoring the hosts; please wait"
+                )
+            ):
                 self._wait(futures)
         finally:
             pool.shutdown(wait=True)
@@ -240,25 +242,6 @@ class Fleet:
         while pending:
             _, pending = cf.wait(pending, timeout=0.5)
             self.progress.draw()
-
-
-@contextlib.contextmanager
-def _patient(progress: Progress):
-    """While every host is being restored, a further Ctrl-C is answered, not obeyed."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        progress.announce("labkit: still stopping and restoring the hosts; please wait")
-
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    old = {s: signal.signal(s, handler) for s in sigs}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:

@@ -167,11 +167,15 @@ def build_report(
         (folder / "hypotheses.json").write_text(json.dumps(hyp, indent=2) + "\n")
         (tmp / f"{pb.name}.md").write_text(render(ctx, template))
         final_md, final_dir = out_dir / f"{pb.name}.md", out_dir / pb.name
-        old = None
+        old = tmp / ".previous"
         if final_dir.exists():
-            old = tmp / ".previous"
             os.rename(final_dir, old)
-        os.rename(folder, final_dir)
+        try:
+            os.rename(folder, final_dir)
+        except OSError:
+            if old.exists():
+                os.rename(old, final_dir)  # the previous report stays whole
+            raise
         os.replace(tmp / f"{pb.name}.md", final_md)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
