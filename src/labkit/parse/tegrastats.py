@@ -59,8 +59,9 @@ class _State:
 def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
     """Parse a tegrastats log (path, file object or iterable of lines) into a DataFrame."""
     state = _State()
-    for buf, first_line, truncated_tail in _chunks(source):
-        _parse_chunk(buf, first_line, state)
+    first_line = 1
+    for buf, truncated_tail in _chunks(source):
+        first_line += _parse_chunk(buf, first_line, state)
         if truncated_tail:
             state.skipped += 1
             state.lines += 1
@@ -68,8 +69,8 @@ def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
 
 
 # ---- input ---------------------------------------------------------------------------
-def _chunks(source) -> Iterable[tuple[bytes, int, bool]]:
-    """(bytes of whole lines, number of the first line, whether a partial line followed)."""
+def _chunks(source) -> Iterable[tuple[bytes, bool]]:
+    """(bytes of whole lines, whether a partial line followed)."""
     if isinstance(source, (str, Path)):
         with open(source, "rb") as fh:
             yield from _split_stream(fh)
@@ -87,14 +88,13 @@ def _chunks(source) -> Iterable[tuple[bytes, int, bool]]:
     if terminated and items and not items[-1].endswith(b"\n"):
         # a log read line by line whose last line never got its newline: a partial write
         body = b"".join(items[:-1])
-        yield body, 1, True
+        yield body, True
         return
     body = b"".join(s if s.endswith(b"\n") else s + b"\n" for s in items)
-    yield body, 1, False
+    yield body, False
 
 
-def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, int, bool]]:
-    line_no = 1
+def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, bool]]:
     rest = b""
     while True:
         block = fh.read(CHUNK_BYTES)
@@ -110,16 +110,16 @@ def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, int, bool]]:
             body, rest = block, b""
         else:
             body, rest = block[:cut], block[cut:]
-        yield body, line_no, False
-        line_no += body.count(b"\n")
+        yield body, False
     if rest:
-        yield b"", line_no, True  # the file ends inside a line: a truncated last sample
+        yield b"", True  # the file ends inside a line: a truncated last sample
 
 
 # ---- parsing ---------------------------------------------------------------------------
-def _parse_chunk(buf: bytes, first_line: int, state: _State) -> None:
+def _parse_chunk(buf: bytes, first_line: int, state: _State) -> int:
+    """Parse the whole lines in ``buf`` into ``state``; returns how many lines it held."""
     if not buf:
-        return
+        return 0
     skel = buf.translate(None, NUMERIC)
     n = buf.count(b"\n")
     state.lines += n
@@ -161,6 +161,7 @@ def _parse_chunk(buf: bytes, first_line: int, state: _State) -> None:
             _add(state, _slow(rows_at(redo), redo + first_line, state))
             block = _Block(block.lines[~bad], {k: v[~bad] for k, v in block.cols.items()})
         _add(state, block)
+    return n
 
 
 def _add(state: _State, block: _Block) -> None:
