@@ -64,6 +64,10 @@ def test_summary_table_shows_the_seed_numbers(seed_report):
         "`exp5`": ("11", "15.5", "30"),
     }
     assert "- `exp2b` (3 cameras, camera fps 30, dataset fps 20): 1 warning, min `15.6 Hz`" in text
+    res = {r["Experiment"]: r for r in table(text, "Experiment | Episodes")}
+    # RAM 50000 + s MB, cpu@45+s%5 C and VIN 30000 mW in the seed-shaped tegrastats
+    assert res["`exp1`"]["RAM peak MB"] == "50060" and res["`exp1`"]["Hottest °C"] == "49"
+    assert res["`exp1`"]["Mean input power W"] == "30" and res["`exp1`"]["Errors"] == "0"
     with open(out / "lerobot-loop-lag" / "summary.csv") as fh:
         data = {r["experiment"]: r for r in csv.DictReader(fh)}
     for name, (hz, target) in SEED.items():
