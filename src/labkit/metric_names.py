@@ -29,3 +29,15 @@ METRICS: dict[str, str] = {
     "power_in_mean_mw": "mean input power (mW)",
     "nvenc_active": "true when tegrastats shows NVENC load or clock while recording",
 }
+
+# metrics that describe the warnings themselves: on a run without any, they do not apply
+# (a check skips such runs instead of calling the metric unknown)
+PER_WARNING = frozenset(
+    {
+        "min_hz",
+        "p5_hz",
+        "median_hz",
+        "warnings_single_core_saturated_share",
+        "warnings_all_cores_saturated_share",
+    }
+)

@@ -206,7 +206,7 @@ def _poll(
         # bash builtins read and match the file (no grep to fork 20 times a second on a
         # busy board); only `sleep` is a process
         ticks = max(1, int(wait_s / 0.05))
-        states = "|".join(f"*'\"state\": \"{s}\"'*" for s in until.split("|"))
+        states = "|".join(f'*\'"state": "{s}"\'*' for s in until.split("|"))
         wait += (
             f"i=0; while [ $i -lt {ticks} ]; do s=; IFS= read -r -d '' s < {q(rd)}/status.json; "
             f"case $s in {states}) break;; esac; sleep 0.05; i=$((i+1)); done 2>/dev/null; "

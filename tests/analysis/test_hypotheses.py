@@ -81,3 +81,18 @@ def test_one_undecided_check_leaves_the_hypothesis_undecided(tmp_path):
     assert v.verdict == "inconclusive"
     assert "hw_codec = True on the 1 run of exp2b" in v.evidence
     assert "warnings > 0 fails on 1 of 1 runs (exp2b 0)" in v.evidence
+
+
+def test_runs_without_warnings_are_left_out_of_per_warning_checks(tmp_path):
+    """H5 asks where the warnings happen: a run with none says nothing about that."""
+    pb = load_playbook(PLAYBOOK)
+    write_seed_logs(tmp_path / "logs", "exp1", [20.0, 21.0])
+    write_seed_logs(tmp_path / "logs", "exp2b", [], target=20)
+    import_logs(tmp_path / "logs", pb, tmp_path / "runs", log=lambda m: None)
+    runs = load_runs(tmp_path / "runs", pb.name)
+    h5 = next(h for h in pb.model.hypotheses if h.id == "H5")
+    v = judge(h5, runs)
+    assert v.verdict == "refuted", v.evidence
+    assert "(1 run(s) without warnings left out)" in v.checks[1].evidence
+    only_quiet = [r for r in runs if r.experiment == "exp2b"]
+    assert judge(h5, only_quiet).checks[1].outcome == "inconclusive"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.analysis.runs import RunData
+from labkit.metric_names import PER_WARNING
 from labkit.playbook import Check, Hypothesis
 
 OPS = {
@@ -100,6 +101,12 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
     if not chosen:
         return CheckResult("inconclusive", f"no complete runs of {check.experiments}")
     cond = f"{check.metric} {OP_TEXT[check.op]} {_fmt(check.value)}"
+    quiet = []
+    if check.metric in PER_WARNING:  # runs without warnings have nothing to say here
+        quiet = [r for r in chosen if r.metrics.get("warnings") == 0]
+        chosen = [r for r in chosen if r not in quiet]
+        if not chosen:
+            return CheckResult("inconclusive", f"{check.metric}: no run has a warning")
     values = [(r, _value(r, check.metric)) for r in chosen]
     unknown = [r for r, v in values if v is None]
     if unknown:
@@ -112,7 +119,10 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
         seen = sorted({_fmt(v) for _, v in values})
         shown = ", ".join(seen[:6]) + (", …" if len(seen) > 6 else "")
         on = f"the {len(chosen)} run" if len(chosen) == 1 else f"all {len(chosen)} runs"
-        return CheckResult(check.if_holds, f"{cond} on {on} of {exps}{note}; values: {shown}")
+        skipped = f" ({len(quiet)} run(s) without warnings left out)" if quiet else ""
+        return CheckResult(
+            check.if_holds, f"{cond} on {on} of {exps}{note}; values: {shown}{skipped}"
+        )
     bad = "; ".join(f"{r.experiment} {_fmt(v)}" for r, v in failing[:5])
     return CheckResult(
         check.outcome_if_fails(),
