@@ -172,3 +172,19 @@ def test_bulk_times_equal_the_line_by_line_times():
     assert [pd.isna(bulk[i]) for i in (3, 5, 7, 9, 11)] == [True, False, True, True, True]
     assert bulk[5] == pd.Timestamp("2028-02-29 10:00:00")
     assert bulk[0] == pd.Timestamp("2026-02-28 23:59:00")
+
+
+@pytest.mark.parametrize("chunk", [64, 700, 4096])
+def test_chunk_boundaries_do_not_change_the_result(tmp_path, monkeypatch, chunk):
+    """Blocks cut inside lines (and lines longer than a block) read the same as one block."""
+    import labkit.parse.tegrastats as tg
+
+    lines = _mixed_log(120, seed=5)
+    log = tmp_path / "t.log"
+    log.write_text("\n".join(lines) + "\n" + lines[0][:40])  # and a truncated last line
+    whole = read_tegrastats(log)
+    monkeypatch.setattr(tg, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(tg, "BULK_MIN_LINES", 2)  # small blocks still take the bulk path
+    cut = read_tegrastats(log)
+    pd.testing.assert_frame_equal(whole, cut)
+    assert cut.attrs["skipped"] == whole.attrs["skipped"] and cut.attrs["lines"] == len(lines) + 1

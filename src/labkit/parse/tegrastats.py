@@ -60,8 +60,8 @@ def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
     """Parse a tegrastats log (path, file object or iterable of lines) into a DataFrame."""
     state = _State()
     first_line = 1
-    for buf, truncated_tail in _chunks(source):
-        first_line += _parse_chunk(buf, first_line, state)
+    for buf, end, truncated_tail in _chunks(source):
+        first_line += _parse_chunk(buf, end, first_line, state)
         if truncated_tail:
             state.skipped += 1
             state.lines += 1
@@ -69,8 +69,11 @@ def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
 
 
 # ---- input ---------------------------------------------------------------------------
-def _chunks(source) -> Iterable[tuple[bytes, bool]]:
-    """(bytes of whole lines, whether a partial line followed)."""
+def _chunks(source) -> Iterable[tuple[bytes, int, bool]]:
+    """(bytes, how many of them are whole lines, whether a partial line ended the input).
+
+    Bytes past ``end`` belong to the next chunk: passing the read block whole (instead of
+    a copy of its head) saves copying the log once more."""
     if isinstance(source, (str, Path)):
         with open(source, "rb") as fh:
             yield from _split_stream(fh)
@@ -88,44 +91,46 @@ def _chunks(source) -> Iterable[tuple[bytes, bool]]:
     if terminated and items and not items[-1].endswith(b"\n"):
         # a log read line by line whose last line never got its newline: a partial write
         body = b"".join(items[:-1])
-        yield body, True
+        yield body, len(body), True
         return
     body = b"".join(s if s.endswith(b"\n") else s + b"\n" for s in items)
-    yield body, False
+    yield body, len(body), False
 
 
-def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, bool]]:
-    rest = b""
+def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, int, bool]]:
+    """Blocks of about ``CHUNK_BYTES``; a block's partial last line is read again (seek) as
+    the head of the next one, so no block is copied to cut it."""
     while True:
         block = fh.read(CHUNK_BYTES)
         if not block:
-            break
-        if rest:
-            block = rest + block
+            return
         cut = block.rfind(b"\n") + 1
-        if cut == 0:
-            rest = block
-            continue
-        if cut == len(block):
-            body, rest = block, b""
-        else:
-            body, rest = block[:cut], block[cut:]
-        yield body, False
-    if rest:
-        yield b"", True  # the file ends inside a line: a truncated last sample
+        while cut == 0 and len(block) % CHUNK_BYTES == 0:  # a line longer than a block
+            more = fh.read(CHUNK_BYTES)
+            if not more:
+                break
+            block += more
+            cut = block.rfind(b"\n") + 1
+        if cut == 0:  # the input ends inside a line: a truncated last sample
+            yield b"", 0, True
+            return
+        if cut < len(block):
+            fh.seek(cut - len(block), io.SEEK_CUR)
+        yield block, cut, False
 
 
 # ---- parsing ---------------------------------------------------------------------------
-def _parse_chunk(buf: bytes, first_line: int, state: _State) -> int:
-    """Parse the whole lines in ``buf`` into ``state``; returns how many lines it held."""
-    if not buf:
+def _parse_chunk(buf: bytes, end: int, first_line: int, state: _State) -> int:
+    """Parse the whole lines in ``buf[:end]`` into ``state``; returns how many there were."""
+    if not end:
         return 0
     skel = buf.translate(None, NUMERIC)
-    n = buf.count(b"\n")
+    n = buf.count(b"\n", 0, end)
     state.lines += n
     first_skel = skel[: skel.find(b"\n") + 1]
     raw_lines: list[bytes] | None = None
-    if skel == first_skel * n:  # one shape for the whole chunk: the common case
+    whole = memoryview(skel)[: skel.rfind(b"\n") + 1] if end < len(buf) else skel
+    if whole == first_skel * n:  # one shape for the whole chunk: the common case
         groups: list[np.ndarray | None] = [None]
     else:
         raw_lines = buf.split(b"\n")[:n]
@@ -152,8 +157,12 @@ def _parse_chunk(buf: bytes, first_line: int, state: _State) -> int:
             state.hint = board_hint(parsed)
         block = None
         if len(line_idx) >= BULK_MIN_LINES:
-            body = buf if idx is None else b"\n".join(rows_at(idx)) + b"\n"
-            block = _bulk(body, text, parsed, line_idx + first_line)
+            if idx is None:
+                body, used = buf, end
+            else:
+                body = b"\n".join(rows_at(idx)) + b"\n"
+                used = len(body)
+            block = _bulk(body, used, text, parsed, line_idx + first_line)
         if block is None:
             block = _slow(rows_at(line_idx), line_idx + first_line, state)
         elif (bad := block.lines < 0).any():  # rows the bulk path cannot vouch for
@@ -170,7 +179,9 @@ def _add(state: _State, block: _Block) -> None:
     state.blocks.append(block)
 
 
-def _bulk(body: bytes, sample: str, parsed: LineParse, line_nos: np.ndarray) -> _Block | None:
+def _bulk(
+    body: bytes, used: int, sample: str, parsed: LineParse, line_nos: np.ndarray
+) -> _Block | None:
     """Decode every line of one shape at once; ``None`` if the shape defeats the bulk path."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -191,8 +202,9 @@ def _bulk(body: bytes, sample: str, parsed: LineParse, line_nos: np.ndarray) -> 
         need.setdefault(field_of_run[runs[start]], f"f{field_of_run[runs[start]]}")
     names = [f"f{i}" for i in range(len(fields))]
     try:
+        delimited = pa.py_buffer(body.translate(_TO_DELIM)).slice(0, used)  # no copy
         table = pacsv.read_csv(
-            io.BytesIO(body.translate(_TO_DELIM)),
+            pa.BufferReader(delimited),
             read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(
                 delimiter=" ", quote_char=False, escape_char=False, double_quote=False
@@ -289,13 +301,43 @@ def _slow_time(text: str, starts: list[int]) -> np.datetime64:
         return np.datetime64("NaT")
 
 
+# families in the order tegrastats prints them; engines (nvenc, vic, ape, ...) by name
+_FAMILY_ORDER = {f: i for i, f in enumerate(["ram", "swap", "iram", "mts", "cpu", "emc", "gpu"])}
+_LATE = {"temp": 1, "power": 2}
+# within one unit (cpu3, gpu, nvenc0): load before clock; rails and sensors keep the
+# order the log prints them in
+_UNIT_ORDER = {"pct": 0, "mhz": 1}
+_BY_SIGHT = {"power", "temp", "ram", "swap", "iram", "mts"}
+
+
+def _canonical(seen: list[str]) -> list[str]:
+    """A column order that does not depend on which line showed a column first (cpu7 may
+    be `off` at first, NVENC may only start later): families in tegrastats' order, units
+    by number, load before clock."""
+    head = [c.split("_", 1)[0] for c in seen]
+
+    def key(k: int) -> tuple:
+        fam = head[k].rstrip("0123456789")
+        digits = head[k][len(fam) :]
+        if fam in _FAMILY_ORDER:
+            group = (0, _FAMILY_ORDER[fam], "")
+        elif fam in _LATE:
+            group = (2, _LATE[fam], "")
+        else:
+            group = (1, 0, fam)
+        unit = 0 if fam in _BY_SIGHT else _UNIT_ORDER.get(seen[k].rsplit("_", 1)[-1], 2)
+        return (*group, int(digits) if digits else -1, unit, k)
+
+    return [seen[k] for k in sorted(range(len(seen)), key=key)]
+
+
 def _assemble(state: _State) -> pd.DataFrame:
     blocks = [b for b in state.blocks if len(b.lines)]
     lines = np.concatenate([b.lines for b in blocks]) if blocks else np.zeros(0, dtype=int)
     in_order = bool(np.all(lines[1:] > lines[:-1])) if len(lines) > 1 else True
     order = None if in_order else np.argsort(lines, kind="stable")
     data: dict[str, np.ndarray] = {}
-    columns = ["time", *[c for c in state.order if c != "time"]]
+    columns = ["time", *_canonical([c for c in state.order if c != "time"])]
     for col in columns:
         parts = []
         for b in blocks:
