@@ -104,6 +104,8 @@ def prepare(lab, workdir) -> None:
 
 def test_full_run_over_ssh_records_and_restores(lab, workdir):
     prepare(lab, workdir)
+    udev = workdir / "sim/root/run/udev/calls.log"
+    seen = udev.read_text() if udev.exists() else ""
     res = lab.run("experiment", "--name", "short")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "complete" in res.stdout and "slow-loop warnings" in res.stdout
@@ -123,6 +125,9 @@ def test_full_run_over_ssh_records_and_restores(lab, workdir):
         "file /etc/udev/rules.d/99-labkit-cameras.rules",
     }
     untouched(workdir)
+    # the rules were reloaded when placed and again when removed (the file's after_change)
+    reload = ["control --reload-rules", "trigger --subsystem-match=video4linux"]
+    assert udev.read_text()[len(seen) :].splitlines() == reload * 2
     # logs came back whole and parse
     for name, size in m["files"].items():
         assert (run_dir / name).stat().st_size == size
@@ -152,6 +157,7 @@ def test_check_prints_changes_and_touches_nothing(lab, workdir):
     assert "sysctl vm.swappiness: 60 -> 10" in out
     assert '+KERNEL=="video0", SUBSYSTEM=="video4linux", SYMLINK+="labkit-context"' in out
     assert "$ install -m 0644" in out
+    assert "$ udevadm control --reload-rules && udevadm trigger" in out
     assert "record:  lerobot-record" in out
     untouched(workdir)
     assert not lab.runs.exists()

@@ -145,6 +145,8 @@ class ConfigFile(BaseModel):
     dest: str = Field(pattern=r"^/.+$")
     mode: str = Field(default="0644", pattern=r"^0?[0-7]{3,4}$")
     experiments: list[str] | Literal["all"] = "all"
+    # run as root after the file is placed and after it is put back (e.g. udev reload)
+    after_change: str = ""
 
 
 class PlaybookModel(BaseModel):

@@ -148,7 +148,7 @@ def render_files(plan: Plan, host_vars: dict[str, Any]) -> list[FileSpec]:
             line = getattr(exc, "lineno", None)
             where = f"{path}:{line}" if line else str(path)
             raise LabkitError(f"{where}: template error: {exc}") from None
-        out.append(FileSpec(f.dest, content, f.mode))
+        out.append(FileSpec(f.dest, content, f.mode, f.after_change))
     return out
 
 

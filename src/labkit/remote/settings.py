@@ -55,11 +55,13 @@ class Change:
 
 @dataclass
 class FileSpec:
-    """A config file to deploy: rendered content, destination, mode."""
+    """A config file to deploy: rendered content, destination, mode, and a command to run
+    (as root) once it is placed and again once it is put back (e.g. a udev reload)."""
 
     dest: str
     content: str
     mode: str = "0644"
+    after_change: str = ""
 
 
 def _show(v: Any) -> str:
@@ -193,6 +195,9 @@ def _file_change(target: Target, spec: FileSpec, sysroot: str, state_dir: str, i
         c.undo = [f"rm -f {q(dest)}"]
     c.apply.append(f"mkdir -p {q(posixpath.dirname(dest))}")
     c.apply.append(f"install -m {q(spec.mode)} {q(staged)} {q(dest)}")
+    if spec.after_change:  # the playbook's own command, run as written (like a handler)
+        c.apply.append(spec.after_change)
+        c.undo.append(spec.after_change)
     return c
 
 

@@ -4,7 +4,8 @@ import sys
 
 
 def main() -> int:
-    tools = ("tegrastats", "lerobot-record", "nvpmodel", "jetson_clocks", "taskset")
+    from labkit.sim.deploy import TOOLS as tools
+
     if len(sys.argv) < 2 or sys.argv[1] not in tools:
         print(f"usage: python -m labkit.sim {{{'|'.join(tools)}}} [args]", file=sys.stderr)
         return 2
@@ -17,6 +18,8 @@ def main() -> int:
         from labkit.sim.nvpmodel import main as run
     elif tool == "taskset":
         from labkit.sim.taskset import main as run
+    elif tool == "udevadm":
+        from labkit.sim.udevadm import main as run
     else:
         from labkit.sim.jetson_clocks import main as run
     return run()

@@ -18,7 +18,7 @@ import shlex
 import tarfile
 from pathlib import Path
 
-TOOLS = ("tegrastats", "lerobot-record", "nvpmodel", "jetson_clocks", "taskset")
+TOOLS = ("tegrastats", "lerobot-record", "nvpmodel", "jetson_clocks", "taskset", "udevadm")
 PKG = Path(__file__).resolve().parent
 
 
