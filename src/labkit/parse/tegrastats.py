@@ -129,8 +129,10 @@ def _parse_chunk(buf: bytes, end: int, first_line: int, state: _State) -> int:
     state.lines += n
     first_skel = skel[: skel.find(b"\n") + 1]
     raw_lines: list[bytes] | None = None
-    whole = memoryview(skel)[: skel.rfind(b"\n") + 1] if end < len(buf) else skel
-    if whole == first_skel * n:  # one shape for the whole chunk: the common case
+    whole = skel.rfind(b"\n") + 1 if end < len(buf) else len(skel)
+    # n non-overlapping copies of the first line's shape that exactly fill the chunk's
+    # shapes: every line has that shape (a fast search, no n-fold copy to compare with)
+    if whole == len(first_skel) * n and skel.count(first_skel, 0, whole) == n:
         groups: list[np.ndarray | None] = [None]
     else:
         raw_lines = buf.split(b"\n")[:n]
