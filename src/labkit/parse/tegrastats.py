@@ -125,14 +125,17 @@ def _parse_chunk(buf: bytes, end: int, first_line: int, state: _State) -> int:
     if not end:
         return 0
     skel = buf.translate(None, NUMERIC)
-    n = buf.count(b"\n", 0, end)
-    state.lines += n
     first_skel = skel[: skel.find(b"\n") + 1]
     raw_lines: list[bytes] | None = None
     whole = skel.rfind(b"\n") + 1 if end < len(buf) else len(skel)
-    # n non-overlapping copies of the first line's shape that exactly fill the chunk's
-    # shapes: every line has that shape (a fast search, no n-fold copy to compare with)
-    if whole == len(first_skel) * n and skel.count(first_skel, 0, whole) == n:
+    # k non-overlapping copies of the first line's shape that exactly fill the chunk's
+    # shapes: every line has that shape (a fast search, no k-fold copy to compare with),
+    # and there are k lines
+    k = whole // len(first_skel)
+    uniform = whole == k * len(first_skel) and skel.count(first_skel, 0, whole) == k
+    n = k if uniform else buf.count(b"\n", 0, end)
+    state.lines += n
+    if uniform:  # one shape for the whole chunk: the common case
         groups: list[np.ndarray | None] = [None]
     else:
         raw_lines = buf.split(b"\n")[:n]
