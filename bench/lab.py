@@ -108,6 +108,10 @@ def machine() -> str:
 def append_results(title: str, body: str) -> Path:
     """Append a dated section to docs/benchmarks.md."""
     doc = ROOT / "docs" / "benchmarks.md"
+    if not doc.exists():
+        doc.write_text(
+            "# Benchmarks\n\nResults appended by the scripts in `bench/`; newest last.\n"
+        )
     day = dt.date.today().isoformat()
     with open(doc, "a") as fh:
         fh.write(f"\n### {title} — {day}\n\n{body.rstrip()}\n")

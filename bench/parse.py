@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -29,8 +28,7 @@ import sys
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "bench" / ".work"
+from lab import ROOT, WORK, append_results, machine
 
 THOR = (
     "{ts} RAM {ram}/125772MB (lfb 34x4MB) CPU [{cpu}] EMC_FREQ 0%@2750 "
@@ -193,15 +191,9 @@ def main() -> None:
             f"- jetson-stats / read_tegrastats: "
             f"**{med['jtop'] / med['read_tegrastats']:.1f}x faster** (target >= 20x)",
         )
-    machine = (
-        f"{platform.node()}: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.platform()}"
-    )
     text = "\n".join(
         [
-            f"### parse — {dt.date.today().isoformat()}",
-            "",
-            f"`bench/parse.py --lines {args.lines} --rounds {args.rounds}` on {machine}. "
+            f"`bench/parse.py --lines {args.lines} --rounds {args.rounds}` on {machine()}. "
             f"{args.lines:,} lines per log; medians over {args.rounds} alternating rounds "
             "(jetson-stats: one run). Each measurement runs in a fresh process; its imports "
             "happen before the clock starts (shown apart: a fixed cost, not a per-line one).",
@@ -209,19 +201,12 @@ def main() -> None:
             *lines,
             "",
             *ratios,
-            "",
         ]
     )
     print(text)
     print(json.dumps(med))
     if not args.no_write:
-        doc = ROOT / "docs" / "benchmarks.md"
-        if not doc.exists():
-            doc.write_text(
-                "# Benchmarks\n\nResults appended by the scripts in `bench/`; newest last.\n\n"
-            )
-        with open(doc, "a") as fh:
-            fh.write(text + "\n")
+        print(f"appended to {append_results('parse', text)}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.analysis.metrics import relative_change
 from labkit.playbook import Playbook
 
 CONTRIBUTING = 0.2  # a change that cuts warnings by at least this much contributes
@@ -83,9 +84,7 @@ class Effect:
 
     @property
     def relative(self) -> float:
-        if self.base_rate:
-            return (self.rate - self.base_rate) / self.base_rate
-        return 0.0 if not self.rate else math.inf
+        return relative_change(self.base_rate, self.rate)
 
     @property
     def change_text(self) -> str:

@@ -14,6 +14,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.analysis.metrics import relative_change
 from labkit.analysis.runs import RunData
 from labkit.metric_names import PER_WARNING
 from labkit.playbook import Check, Hypothesis
@@ -73,8 +74,7 @@ def _compare(check: Check, runs: list[RunData]) -> CheckResult:
         if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
             return CheckResult("inconclusive", f"{m} is not available for every run of {name}")
     b, v = _mean(base), _mean(var)
-    no_base = 0.0 if v == 0 else math.copysign(math.inf, v)  # from none to some: unbounded
-    effect = (v - b) / b if b else no_base
+    effect = relative_change(b, v)
     sign = -1 if check.expect == "lower" else 1
     holds = effect * sign >= check.min_effect
     n = f" (means of {len(var)} and {len(base)} runs)" if len(base) > 1 or len(var) > 1 else ""

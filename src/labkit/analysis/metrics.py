@@ -150,6 +150,13 @@ def _coincidence(events: pd.DataFrame, teg: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def relative_change(base: float, value: float) -> float:
+    """(value - base) / base; from zero to something is unbounded (signed inf), 0 -> 0 is 0."""
+    if base:
+        return (value - base) / base
+    return 0.0 if value == 0 else math.copysign(math.inf, value)
+
+
 def rounded(metrics: dict[str, Any], digits: int = 3) -> dict[str, Any]:
     """For tables and JSON: floats rounded, NaN as None."""
     out = {}

@@ -17,9 +17,13 @@ from labkit.errors import LabkitError
 SHIPPED = Path(__file__).parent / "templates" / "investigation.md.j2"
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def num(value: Any, digits: int = 3) -> str:
     """A table cell: ints as they are, floats to ``digits`` significant figures, — if none."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -32,13 +36,13 @@ def num(value: Any, digits: int = 3) -> str:
 
 def hz(value: Any) -> str:
     """Loop rates as LeRobot prints them: one decimal."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     return f"{value:.1f}"
 
 
 def pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     return f"{value:.0%}"
 
