@@ -329,6 +329,8 @@ def batch(
         print(
             f"  FAILED {o.host} {o.experiment} #{o.repeat} {what}({o.status}): {reason}", file=out
         )
+    for o in result.not_run:
+        print(f"  NOT RUN {o.host} {o.experiment} #{o.repeat}: {o.reason}", file=out)
     print(f"batch record: {result.record}", file=out)
     if result.stopped.startswith("interrupted"):
         raise Exit(code=130)
@@ -338,10 +340,11 @@ def batch(
 
 
 def _batch_table(rows: list[dict]) -> str:
-    head = ("host", "experiment", "complete", "failed", "reused", "warnings", "min Hz")
+    head = ("host", "experiment", "complete", "failed", "not run", "reused", "warnings", "min Hz")
     cells = [
         (
-            r["host"], r["experiment"], str(r["complete"]), str(r["failed"]), str(r["reused"]),
+            r["host"], r["experiment"], str(r["complete"]), str(r["failed"]), str(r["not_run"]),
+            str(r["reused"]),
             "—" if r["warnings"] is None else f"{r['warnings']:.3g}",
             "—" if r["min_hz"] is None else f"{r['min_hz']:.1f}",
         )

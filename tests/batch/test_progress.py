@@ -41,3 +41,12 @@ def test_live_block_is_redrawn_in_place_with_eta():
     assert "ETA 1m52s" in second  # 48 s of this run + 60 s of the next + 2 x 2 s overhead
     p.announce("[h1] exp1 #1 (1/2): complete")
     assert out.getvalue().endswith("\n") and "[h1] exp1 #1 (1/2): complete\n" in out.getvalue()
+
+
+def test_runs_that_never_started_are_not_run_not_failed():
+    p = Progress(io.StringIO(), None, live=False)
+    h = HostState("h1", total=4)
+    p.add(h)
+    h.done, h.failed, h.not_run = 2, 1, 1  # one run stopped by Ctrl-C, one never started
+    assert p.overall().startswith("batch: 4/4 runs finished (1 failed, 1 not run)")
+    assert p.host_line(h).startswith("h1             4/4")

@@ -60,7 +60,12 @@ class BatchResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status != "complete"]
+        return [o for o in self.outcomes if o.status not in ("complete", "not-run")]
+
+    @property
+    def not_run(self) -> list[Outcome]:
+        """Runs that never started (Ctrl-C, --fail-fast, their host dropped off)."""
+        return [o for o in self.outcomes if o.status == "not-run"]
 
 
 def _first_line(text: str) -> str:
@@ -114,7 +119,7 @@ class Fleet:
             if gone or self.stop.is_set():
                 why = gone or self.stop.reason
                 self._add(Outcome(hb.host, slot.experiment, slot.repeat, "not-run", reason=why))
-                state.failed += 1
+                state.not_run += 1
                 continue
             state.current = f"{slot.experiment} #{slot.repeat}"
             state.expected_s, state.elapsed_s, state.warnings = slot.plan.expected_duration_s, 0, 0
@@ -181,7 +186,7 @@ class Fleet:
 
     def _done_line(self, o: Outcome) -> str:
         h = self.progress.hosts[o.host]
-        head = f"[{o.host}] {o.experiment} #{o.repeat} ({h.done + h.failed}/{h.total}): {o.status}"
+        head = f"[{o.host}] {o.experiment} #{o.repeat} ({h.finished}/{h.total}): {o.status}"
         if o.status == "complete":
             hz = f", min {o.min_hz:g} Hz" if o.min_hz is not None else ""
             n = o.warnings
@@ -216,7 +221,7 @@ class Fleet:
             with signals_interrupt():
                 self._wait(futures)
         except KeyboardInterrupt as exc:
-            self.stop.trip(f"interrupted ({exc or 'Ctrl-C'})")
+            self.stop.trip(f"interrupted ({str(exc) or 'Ctrl-C'})")
             self.progress.announce(
                 "labkit: stopping every host (each is stopped and restored); please wait"
             )
@@ -260,7 +265,8 @@ def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "host": hb.host,
                     "experiment": name,
                     "complete": len(ok),
-                    "failed": len(mine) - len(ok),
+                    "failed": sum(o.status != "not-run" for o in mine) - len(ok),
+                    "not_run": sum(o.status == "not-run" for o in mine),
                     "reused": hb.done[name],
                     "warnings": (sum(warned) / len(warned)) if warned else None,
                     "min_hz": min(floors) if floors else None,

@@ -15,6 +15,7 @@ class HostState:
     total: int
     done: int = 0
     failed: int = 0
+    not_run: int = 0  # never started: Ctrl-C, --fail-fast or the host dropped off
     current: str = ""
     expected_s: float = 0.0
     elapsed_s: float = 0.0
@@ -22,6 +23,11 @@ class HostState:
     note: str = ""
     remaining_s: float = 0.0  # expected recording time of the runs not started yet
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def finished(self) -> int:
+        """Runs decided: complete, failed or not run."""
+        return self.done + self.failed + self.not_run
 
 
 def _clock(seconds: float) -> str:
@@ -72,7 +78,7 @@ class Progress:
         per_run = sum(self.overheads) / len(self.overheads)
         left = []
         for h in self.hosts.values():
-            todo = h.total - h.done - h.failed
+            todo = h.total - h.finished
             current = max(0.0, h.expected_s - h.elapsed_s) if h.current else 0.0
             left.append(h.remaining_s + current + per_run * todo)
         return max(left, default=0.0)
@@ -81,15 +87,18 @@ class Progress:
         total = sum(h.total for h in self.hosts.values())
         done = sum(h.done for h in self.hosts.values())
         failed = sum(h.failed for h in self.hosts.values())
+        not_run = sum(h.not_run for h in self.hosts.values())
+        finished = done + failed + not_run
         eta = self.eta_s()
+        skipped = f", {not_run} not run" if not_run else ""
         return (
-            f"batch: {done + failed}/{total} runs finished ({failed} failed), "
+            f"batch: {finished}/{total} runs finished ({failed} failed{skipped}), "
             f"elapsed {_clock(time.monotonic() - self.t0)}"
-            + (f", ETA {_clock(eta)}" if eta is not None and done + failed < total else "")
+            + (f", ETA {_clock(eta)}" if eta is not None and finished < total else "")
         )
 
     def host_line(self, h: HostState) -> str:
-        head = f"{h.host:<12} {h.done + h.failed:>3}/{h.total:<3}"
+        head = f"{h.host:<12} {h.finished:>3}/{h.total:<3}"
         if h.current:
             return (
                 f"{head} {h.current:<24} {h.elapsed_s:5.0f}/{h.expected_s:.0f} s  "
