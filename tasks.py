@@ -3,11 +3,43 @@
 Run ``invoke --list`` for the tasks and ``invoke <task> --help`` for their options.
 """
 
-from invoke import task
+from invoke import Task
+from invoke import task as invoke_task
 
 from labkit import cli
 
-INV = {"inventory": "inventory file (Ansible YAML format)"}
+# One set of short flags for every task (an option a task does not have is not there).
+SHORT = {
+    "check": "c",
+    "inventory": "i",
+    "json": "j",
+    "name": "n",
+    "out": "o",
+    "playbook": "p",
+    "runs": "r",
+    "set_": "s",
+    "target": "t",
+}
+
+
+class LabkitTask(Task):
+    """An Invoke task whose short flags come from ``SHORT``, the same in every task."""
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        if name in SHORT:
+            opts["names"] = [opts["names"][0], SHORT[name]]
+        return opts
+
+
+def task(**kwargs):
+    """``@task`` with labkit's short flags and no positional arguments: every option is a
+    flag, so ``invoke import --help`` is help, not a value. Numbers are taken as text and
+    checked by ``labkit.cli`` (a one-line error, exit 2) instead of by Invoke's parser."""
+    return invoke_task(klass=LabkitTask, auto_shortflags=False, positional=[], **kwargs)
+
+
+INV = {"inventory": "inventory file or folder (Ansible YAML format)"}
 PB = {"playbook": "playbook file with experiments and hypotheses"}
 
 
@@ -25,8 +57,6 @@ def experiments(c, playbook=cli.DEFAULT_PLAYBOOK):
 
 @task(
     iterable=["set_"],
-    positional=[],
-    auto_shortflags=False,
     help={
         "name": "experiment name from the playbook (e.g. exp2b)",
         "target": "inventory host to run on (default: sim, the simulated Jetson)",
@@ -60,7 +90,7 @@ RUN_HELP = {
 }
 
 
-@task(iterable=["set_"], positional=[], auto_shortflags=False, help=RUN_HELP)
+@task(iterable=["set_"], help=RUN_HELP)
 def experiment(
     c,
     name,
@@ -69,7 +99,7 @@ def experiment(
     inventory=cli.DEFAULT_INVENTORY,
     set_=None,
     runs=cli.DEFAULT_RUNS,
-    repeat=1,
+    repeat=None,
     check=False,
     detach=False,
 ):
@@ -82,7 +112,7 @@ def experiment(
         inventory=inventory,
         sets=set_,
         runs=runs,
-        repeat=int(repeat),
+        repeat=repeat,
         check=check,
         detach=detach,
     )
@@ -106,8 +136,6 @@ def facts(
 @task(
     name="setup-host",
     iterable=["set_"],
-    positional=[],
-    auto_shortflags=False,
     help={
         **TARGET,
         "name": "experiment whose settings and files to apply (default: the playbook's first)",
@@ -166,7 +194,7 @@ def collect(
         **PB,
     },
 )
-def import_(c, logs, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
+def import_(c, logs=None, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
     """Import hand-run logs (the seed's layout) into the run store as complete runs."""
     cli.guard(cli.import_logs, logs, playbook=playbook, runs=runs)
 
@@ -201,8 +229,6 @@ def report(
 
 @task(
     iterable=["set_"],
-    positional=[],
-    auto_shortflags=False,
     help={
         **PB,
         **INV,
@@ -229,7 +255,7 @@ def batch(
     repeat=None,
     order="interleaved",
     seed=None,
-    forks=5,
+    forks=None,
     fail_fast=False,
     force=False,
     check=False,
@@ -243,10 +269,10 @@ def batch(
         inventory=inventory,
         runs=runs,
         only=only,
-        repeat=int(repeat) if repeat is not None else None,
+        repeat=repeat,
         order=order,
-        seed=int(seed) if seed is not None else None,
-        forks=int(forks),
+        seed=seed,
+        forks=forks,
         fail_fast=fail_fast,
         force=force,
         check=check,

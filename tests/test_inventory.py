@@ -15,6 +15,46 @@ def test_ansible_docs_inventory_matches_ansible_inventory_list():
     assert inv.to_ansible_list() == expected
 
 
+def test_folder_inventory_matches_ansible_inventory_list():
+    """expected-list.json was printed by `ansible-inventory -i inventory --list` (core
+    2.19): every file in the folder (sorted, sub-folders too, README.md, *.bak and hidden
+    files skipped, a file without extension read) plus its group_vars/ and host_vars/."""
+    folder = DATA / "inventory/folder"
+    inv = Inventory(folder / "inventory")
+    expected = json.loads((folder / "expected-list.json").read_text())
+    assert inv.to_ansible_list() == expected
+
+
+def test_folder_inventory_remembers_each_file():
+    inv = Inventory(DATA / "inventory/folder/inventory")
+    _, origins = inv.resolve("sim")
+    assert str(origins["ansible_connection"]) == str(
+        DATA / "inventory/folder/inventory/02-sim.yaml:5"
+    )
+    _, origins = inv.resolve("thor01")
+    assert origins["ansible_host"].file.endswith("host_vars/thor01.yml")
+
+
+def test_children_cycle_is_an_ansible_like_error(tmp_path):
+    p = _write(tmp_path, "all:\n  children:\n    a:\n      children:\n        b:\n"
+               "          children:\n            a: {}\n")  # fmt: skip
+    with pytest.raises(InventoryError) as err:
+        Inventory(p)
+    assert err.value.line == 7
+    assert "adding group 'a' as child to 'b' creates a recursive dependency loop" in str(err.value)
+
+
+def test_top_level_list_is_an_ansible_like_error(tmp_path):
+    with pytest.raises(InventoryError, match="invalid inventory structure.*got a list"):
+        Inventory(_write(tmp_path, "- sim\n- thor1\n"))
+
+
+def test_folder_with_a_non_yaml_inventory_names_it(tmp_path):
+    (tmp_path / "hosts.ini").write_text("[thors]\nthor1\n")
+    with pytest.raises(InventoryError, match="hosts.ini: not a YAML inventory"):
+        Inventory(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("host", "key", "value", "origin"),
     [

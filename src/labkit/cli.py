@@ -23,7 +23,10 @@ DEFAULT_RUNS = "runs"
 
 
 def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn``; a user error becomes ``invoke.Exit`` with its message (no traceback)."""
+    """Run ``fn``; a user error becomes ``invoke.Exit`` with its message (no traceback).
+
+    Output piped into a reader that stops early (``invoke hosts | head``) ends quietly.
+    """
     from invoke import Exit
 
     try:
@@ -32,13 +35,68 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Exit(f"labkit: error: --set: {exc}", code=2) from None
     except LabkitError as exc:
         raise Exit(f"labkit: error: {exc}", code=2) from None
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise Exit(code=0) from None
+    except (IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError) as exc:
+        what = f"{exc.filename}: " if exc.filename else ""
+        raise Exit(f"labkit: error: {what}{exc.strerror or exc}", code=2) from None
+
+
+def _quiet_stdout() -> None:
+    """The reader of our stdout is gone: send what is still buffered nowhere."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def number(flag: str, value: Any, minimum: int | None = None) -> int | None:
+    """An integer option given as text (``--repeat 3``); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise LabkitError(f"{flag} {value!r}: expected a whole number (e.g. {flag} 3)") from None
+    if minimum is not None and n < minimum:
+        raise LabkitError(f"{flag} {n}: expected at least {minimum}")
+    return n
+
+
+def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
+    """A path option: not empty, and a file where a file is expected (a folder is said so)."""
+    if value is None or not str(value).strip():
+        raise LabkitError(f"{flag} is empty: expected a {expect} path")
+    p = Path(value)
+    if expect == "file" and p.is_dir():
+        raise LabkitError(f"{flag} {value}: is a folder; expected a YAML file in it")
+    if expect == "folder" and p.exists() and not p.is_dir():
+        raise LabkitError(f"{flag} {value}: is a file; expected a folder (it is created if new)")
+    return p
+
+
+def load_playbook(playbook: str):
+    """The playbook named by ``--playbook``, checked."""
+    from labkit.playbook import load_playbook as load
+
+    path_arg("--playbook", playbook)
+    return load(playbook)
+
+
+def load_inventory(inventory: str):
+    """The inventory named by ``--inventory`` (a file or, as in Ansible, a folder), with
+    every host's variables checked."""
+    from labkit.hostvars import load_inventory as load
+
+    if inventory is None or not str(inventory).strip():
+        raise LabkitError("--inventory is empty: expected an inventory file or folder")
+    return load(inventory)
 
 
 def hosts(inventory: str = DEFAULT_INVENTORY, as_json: bool = False, out=sys.stdout) -> None:
     """Print hosts, groups and resolved variables (``--json``: ansible-inventory --list)."""
-    from labkit.inventory import Inventory
-
-    inv = Inventory(inventory)
+    inv = load_inventory(inventory)
     if as_json:
         print(inv.to_json(), file=out)
         return
@@ -70,21 +128,13 @@ def plan(
     out=sys.stdout,
 ):
     """Print the fully resolved experiment without touching the host."""
-    from labkit.inventory import Inventory
-    from labkit.plan import resolve
-    from labkit.playbook import load_playbook
-
-    pb = load_playbook(playbook)
-    inv = Inventory(inventory)
-    p = resolve(pb, inv, name, target, parse_set(sets))
+    p, _ = _resolve(name, target, playbook, inventory, sets)
     print(p.render(), file=out)
     return p
 
 
 def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
     """List a playbook's experiments and hypotheses."""
-    from labkit.playbook import load_playbook
-
     pb = load_playbook(playbook)
     print(f"{pb.name}: {pb.model.description}", file=out)
     for name, exp in pb.experiments.items():
@@ -94,12 +144,10 @@ def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
 
 
 def _resolve(name, target, playbook, inventory, sets):
-    from labkit.inventory import Inventory
     from labkit.plan import resolve
-    from labkit.playbook import load_playbook
 
     pb = load_playbook(playbook)
-    inv = Inventory(inventory)
+    inv = load_inventory(inventory)
     return resolve(pb, inv, name, target, parse_set(sets)), inv
 
 
@@ -110,7 +158,7 @@ def experiment(
     inventory: str = DEFAULT_INVENTORY,
     sets: list[str] | None = None,
     runs: str = DEFAULT_RUNS,
-    repeat: int = 1,
+    repeat: int | str | None = 1,
     check: bool = False,
     detach: bool = False,
     out=sys.stdout,
@@ -120,8 +168,8 @@ def experiment(
 
     from labkit.runner import RunOptions, run_experiment
 
-    if repeat < 1:
-        raise LabkitError(f"--repeat must be at least 1, got {repeat}")
+    repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1)
+    path_arg("--runs", runs, "folder")
     if detach and repeat > 1:
         raise LabkitError("--detach runs one experiment; drop --repeat")
     opts = RunOptions(runs=Path(runs), check=check, detach=detach, out=out)
@@ -146,10 +194,8 @@ def experiment(
 def _host(target: str, inventory: str, playbook: str):
     """The inventory host and the LeRobot version its simulator (if any) should speak."""
     from labkit.hostvars import host_config
-    from labkit.inventory import Inventory
-    from labkit.playbook import load_playbook
 
-    host = host_config(Inventory(inventory), target)
+    host = host_config(load_inventory(inventory), target)
     version = host.labkit_lerobot_version
     if not version:
         version = str(load_playbook(playbook).model.lerobot_version)
@@ -193,7 +239,6 @@ def setup_host(
 ) -> list[dict]:
     """Apply an experiment's settings (default: the playbook's first) and keep them."""
     from labkit.hostops import setup_host as apply
-    from labkit.playbook import load_playbook
     from labkit.runner import RunOptions
 
     name = name or next(iter(load_playbook(playbook).experiments))
@@ -237,8 +282,14 @@ def import_logs(
 ) -> list[dict]:
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs."""
     from labkit.importer import import_logs as run_import
-    from labkit.playbook import load_playbook
 
+    if logs is None:
+        raise LabkitError(
+            "--logs is required: the folder with <experiment>_record.log and "
+            "<experiment>_tegrastats.log files (e.g. --logs examples/seed-logs)"
+        )
+    path_arg("--logs", logs, "folder")
+    path_arg("--runs", runs, "folder")
     pb = load_playbook(playbook)
     added = run_import(Path(logs), pb, Path(runs), log=lambda m: print(m, file=out))
     print(f"{len(added)} run(s) imported into {runs}", file=out)
@@ -254,9 +305,12 @@ def report(
     stdout=sys.stdout,
 ):
     """Render the investigation report of ``playbook`` from the run store."""
-    from labkit.playbook import load_playbook
     from labkit.report.build import build_report
 
+    path_arg("--out", out, "folder")
+    path_arg("--runs", runs, "folder")
+    if template is not None:
+        path_arg("--template", template)
     pb = load_playbook(playbook)
     return build_report(
         pb,
@@ -274,10 +328,10 @@ def batch(
     inventory: str = DEFAULT_INVENTORY,
     runs: str = DEFAULT_RUNS,
     only: str | None = None,
-    repeat: int | None = None,
+    repeat: int | str | None = None,
     order: str = "interleaved",
-    seed: int | None = None,
-    forks: int = 5,
+    seed: int | str | None = None,
+    forks: int | str | None = 5,
     fail_fast: bool = False,
     force: bool = False,
     check: bool = False,
@@ -291,13 +345,20 @@ def batch(
 
     from labkit.batch.expand import expand
     from labkit.batch.fleet import Fleet, table
-    from labkit.inventory import Inventory
-    from labkit.playbook import load_playbook
 
-    if forks < 1:
-        raise LabkitError(f"--forks must be at least 1, got {forks}")
+    repeat = number("--repeat", repeat, minimum=1)
+    seed = number("--seed", seed)
+    forks = number("--forks", 5 if forks is None else forks, minimum=1)
+    path_arg("--runs", runs, "folder")
     pb = load_playbook(playbook)
-    inv = Inventory(inventory)
+    inv = load_inventory(inventory)
+    if not (target or "").strip():
+        raise LabkitError("--target is empty: expected an inventory host or group")
+    if not inv.select(target):
+        raise LabkitError(
+            f"{inv.path}: group {target!r} has no hosts; add hosts under {target}.hosts "
+            "or pick another --target (`invoke hosts` lists them)"
+        )
     bp = expand(pb, inv, target, Path(runs), only, repeat, order, seed, parse_set(sets), force)
     reused = sum(sum(h.done.values()) for h in bp.hosts)
     seeded = f" (seed {bp.seed})" if bp.seed is not None else ""

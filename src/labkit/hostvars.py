@@ -8,9 +8,10 @@ ignored, and secrets may only be *references* (an environment variable or a prom
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labkit.errors import InventoryError
 from labkit.inventory import Inventory, Origin
@@ -43,6 +44,27 @@ def parse_secret_ref(value: Any) -> SecretRef:
     )
 
 
+class SimJitter(BaseModel):
+    """Seeded scheduling stalls injected into the simulated record loop."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate: float = Field(default=0.0, ge=0, le=1)
+    stall_ms: float = Field(default=0.0, ge=0, le=10_000)
+    seed: int = 0
+
+
+class SimOptions(BaseModel):
+    """``labkit_sim``: what the simulated Jetson pretends to be (see ``labkit.sim``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    jitter: SimJitter = Field(default_factory=SimJitter)
+    hw_encoders: list[str] = Field(default_factory=list)
+    lerobot_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
+    unsupported_flags: list[str] = Field(default_factory=list)
+    devices: list[str] = Field(default_factory=list)
+    python: str = "python3"
+
+
 class HostConfig(BaseModel):
     """labkit's view of one inventory host."""
 
@@ -67,6 +89,12 @@ class HostConfig(BaseModel):
     labkit_sudo: Literal["sudo", "none"] = "sudo"
     labkit_sim: dict[str, Any] = Field(default_factory=dict)
     labkit_min_free_mb: int = Field(default=1024, ge=0)
+
+    @field_validator("labkit_sim")
+    @classmethod
+    def _sim_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        SimOptions.model_validate(value)  # errors carry their path under labkit_sim
+        return value
 
     @property
     def connection(self) -> str:
@@ -132,12 +160,33 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
         return HostConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        field = ".".join(str(p) for p in err["loc"])
+        loc = [str(p) for p in err["loc"]]
+        key = loc[0] if loc else "?"
+        inner = err.get("ctx", {}).get("error")
+        if isinstance(inner, ValidationError):  # labkit_sim's own model, raised in a validator
+            err = inner.errors()[0]
+            loc += [str(p) for p in err["loc"]]
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parent = SimOptions if len(loc) == 2 else SimJitter
+            msg = f"unknown key{suggest(loc[-1], parent.model_fields)}; expected one of " + (
+                ", ".join(parent.model_fields)
+            )
         raise _err(
-            origins.get(key), inventory, field, f"{msg} (host {name}, got {err.get('input')!r})"
+            origins.get(key),
+            inventory,
+            ".".join(loc),
+            f"{msg} (host {name}, got {err.get('input')!r})",
         ) from None
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read an inventory and check every host's labkit and connection variables now, so a
+    bad value is reported when the inventory is read, not when a run reaches it."""
+    inv = Inventory(path)
+    for name in inv.hosts:
+        host_config(inv, name)
+    return inv
 
 
 def _err(origin: Origin | None, inventory: Inventory, field: str, msg: str) -> InventoryError:

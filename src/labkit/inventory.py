@@ -78,8 +78,43 @@ def expand_host_pattern(pattern: str) -> list[str]:
     return [name for item in items for name in expand_host_pattern(head + item + tail)]
 
 
+# What Ansible skips in an inventory folder (INVENTORY_IGNORE_EXTS and its always-ignored
+# names); every other entry is an inventory source, sub-folders too.
+IGNORED_NAMES = {"group_vars", "host_vars", "vars_plugins"}
+IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst")
+IGNORED_EXTS += (".orig", ".cfg", ".retry")
+YAML_EXTS = ("", ".yml", ".yaml", ".json")
+
+
+def inventory_files(folder: Path) -> list[Path]:
+    """The inventory files of a folder, in the order ``ansible-inventory -i DIR`` reads
+    them: sorted by name, sub-folders recursively, hidden names, ``group_vars``,
+    ``host_vars`` and ignored extensions (``.md``, ``.txt``, ``.bak``, ``~`` ...) left out."""
+    out: list[Path] = []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if name.startswith(".") or name in IGNORED_NAMES or name.endswith(IGNORED_EXTS):
+            continue
+        if entry.is_dir():
+            out += inventory_files(entry)
+        elif entry.suffix not in YAML_EXTS:
+            raise InventoryError(
+                "not a YAML inventory (expected .yml, .yaml, .json or no extension; "
+                "labkit reads Ansible's YAML format only)",
+                file=str(entry),
+            )
+        else:
+            out.append(entry)
+    return out
+
+
 class Inventory:
-    """A loaded inventory: groups, hosts and their resolved variables."""
+    """A loaded inventory: groups, hosts and their resolved variables.
+
+    ``path`` is a YAML file or, as with ``ansible-inventory -i DIR``, a folder: every
+    inventory file in it (see ``inventory_files``) plus the folder's ``group_vars/`` and
+    ``host_vars/``. A file's ``group_vars/`` and ``host_vars/`` sit beside it.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -87,8 +122,15 @@ class Inventory:
         self.hosts: dict[str, HostEntry] = {}
         self._group_files: dict[str, list[Located]] = {}
         self._host_files: dict[str, list[Located]] = {}
-        doc = load_file(self.path)
-        self._load(doc)
+        self._links: dict[tuple[str, str], Origin] = {}  # (parent, child) -> where written
+        if self.path.is_dir():
+            self.base = self.path
+            files = inventory_files(self.path)
+        else:
+            self.base = self.path.parent
+            files = [self.path]
+        for f in files:
+            self._load(load_file(f))
         self._link_all()
         self._load_var_dirs()
 
@@ -104,7 +146,10 @@ class Inventory:
             return
         if not isinstance(data, dict):
             raise doc.error(
-                "expected a mapping of group names at the top level", cls=InventoryError
+                "invalid inventory structure: expected a mapping of group names "
+                f"(all:, <group>:) at the top level, got {_kind(data)} (Ansible: "
+                "'YAML inventory has invalid structure, it should be a dictionary')",
+                cls=InventoryError,
             )
         for name, body in data.items():
             self._load_group(doc, str(name), body, (name,))
@@ -165,6 +210,8 @@ class Inventory:
                 group.children.append(cname)
             if name not in child.parents:
                 child.parents.append(name)
+                cpath = (*path, "children", cname)
+                self._links[(name, cname)] = Origin(doc.file, doc.line_of(cpath))
             self._load_group(doc, cname, cbody, (*path, "children", cname))
 
     def _link_all(self) -> None:
@@ -187,13 +234,23 @@ class Inventory:
             self._check_cycle(name, [])
 
     def _check_cycle(self, name: str, trail: list[str]) -> None:
+        """``trail``: the groups walked so far, each a parent of the one before it."""
         if name in trail:
-            raise InventoryError(f"group cycle: {' -> '.join([*trail, name])}", file=str(self.path))
+            loop = [*trail[trail.index(name) :], name][::-1]  # parent -> child -> ...
+            parent, child = loop[-2], loop[-1]
+            where = self._links.get((parent, child), Origin(str(self.path), None))
+            raise InventoryError(
+                f"adding group {child!r} as child to {parent!r} creates a recursive "
+                f"dependency loop ({' -> '.join(loop)}); remove one of these children",
+                file=where.file,
+                line=where.line,
+                field=f"{parent}.children.{child}",
+            )
         for parent in self.groups[name].parents:
             self._check_cycle(parent, [*trail, name])
 
     def _load_var_dirs(self) -> None:
-        base = self.path.parent
+        base = self.base
         for kind, target in (("group_vars", self._group_files), ("host_vars", self._host_files)):
             folder = base / kind
             if not folder.is_dir():
@@ -324,3 +381,9 @@ class Inventory:
 
 def _is_vars_file(p: Path) -> bool:
     return p.is_file() and (p.suffix in (".yml", ".yaml", ".json") or p.suffix == "")
+
+
+def _kind(data: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(data), type(data).__name__
+    )

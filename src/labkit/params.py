@@ -39,6 +39,14 @@ def _non_negative(v) -> bool:
     return v >= 0
 
 
+# No USB camera or record loop runs faster; a larger value is a typo (100000 for 100).
+MAX_FPS = 1000
+
+
+def _rate(v) -> bool:
+    return 0 < v <= MAX_FPS
+
+
 CV2_BACKENDS = {
     "ANY": 0,
     "V4L2": 200,
@@ -54,7 +62,13 @@ RECORD_PARAMS: dict[str, Param] = {
     for p in [
         _p("dataset.repo_id", "str", "dataset name, <user>/<name>"),
         _p("dataset.single_task", "str", "task text stored with every frame"),
-        _p("dataset.fps", "int", "record-loop target and dataset frame rate", _positive, "> 0"),
+        _p(
+            "dataset.fps",
+            "int",
+            "record-loop target and dataset frame rate",
+            _rate,
+            f"between 1 and {MAX_FPS}",
+        ),
         _p("dataset.episode_time_s", "number", "recording time per episode", _positive, "> 0"),
         _p("dataset.reset_time_s", "number", "reset time between episodes", _non_negative, ">= 0"),
         _p("dataset.num_episodes", "int", "episodes per run", lambda v: v >= 1, ">= 1"),
@@ -119,7 +133,7 @@ RECORD_PARAMS: dict[str, Param] = {
         ),
         _p("camera.width", "int", "capture width", _positive, "> 0"),
         _p("camera.height", "int", "capture height", _positive, "> 0"),
-        _p("camera.fps", "int", "capture frame rate", _positive, "> 0"),
+        _p("camera.fps", "int", "capture frame rate", _rate, f"between 1 and {MAX_FPS}"),
         _p(
             "camera.fourcc",
             "str",
@@ -210,13 +224,18 @@ class ParamError(ValueError):
 
 
 def suggest(key: str, known) -> str:
-    """' (did you mean 'dataset.fps'?)' when a close name exists."""
+    """' (did you mean 'dataset.fps'?)' when a close name exists; a bare last part
+    (``fps``) names every dotted key that ends with it (``dataset.fps``, ``camera.fps``)."""
+    key = str(key)
     norm = key.replace("_", ".").replace("-", ".")
-    candidates = list(known)
-    close = difflib.get_close_matches(
-        key, candidates, n=1, cutoff=0.6
-    ) or difflib.get_close_matches(norm, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    candidates = [str(k) for k in known]
+    tail = [c for c in candidates if "." not in key and c.rsplit(".", 1)[-1] == key]
+    close = (
+        tail
+        or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+        or difflib.get_close_matches(norm, candidates, n=1, cutoff=0.6)
+    )
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def flatten(
@@ -300,9 +319,12 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ParamError(item, f"--set {item!r}: expected key=value")
+            hint = f" (e.g. {item}=25)" if item in ALL_PARAMS else suggest(item, ALL_PARAMS)
+            raise ParamError(item, f"{item!r} has no value: expected key=value{hint}")
         key, raw = item.split("=", 1)
         key = key.strip()
+        if not key:
+            raise ParamError(item, f"{item!r} has no key: expected key=value (e.g. dataset.fps=25)")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:

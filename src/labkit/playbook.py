@@ -285,8 +285,8 @@ class Playbook:
             )
         if name not in self.experiments:
             raise UnknownNameError(
-                f"{self.file}: no experiment {name!r}; experiments are: "
-                f"{', '.join(self.experiments)}"
+                f"{self.file}: no experiment {name!r}{suggest(name, self.experiments)}; "
+                f"experiments are: {', '.join(self.experiments)}"
             )
         return self.experiments[name]
 

@@ -106,6 +106,16 @@ def load_file(path: str | Path) -> Located:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(p)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder; expected a YAML file", file=str(p)) from None
+    except PermissionError:
+        raise ConfigError("cannot be read (permission denied)", file=str(p)) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(p)) from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); "
+            "save the file as UTF-8",
+            file=str(p),
+            line=line,
+        ) from None
     return load_text(text, str(p))
