@@ -8,9 +8,11 @@ no lock, no journal.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -254,3 +256,40 @@ def test_readme_main_job_on_the_local_simulated_jetson(tmp_path, fake_home):
     for png in ("warnings.png", "cpu-heatmap.png"):
         assert (out / "lerobot-loop-lag" / png).read_bytes()[:4] == b"\x89PNG"
     assert "Not run yet: `exp1`" in text
+
+
+def dead_run_left(workdir, run_id: str = "19700101T000000Z-simthor-dead") -> None:
+    """What a run that died hard leaves: every governor at performance and its journal."""
+    base = workdir / "sim/root/sys/devices/system/cpu"
+    paths = [str(base / f"cpu{i}/cpufreq/scaling_governor") for i in range(14)]
+    before = {str(i): "powersave" if i == 3 else "schedutil" for i in range(14)}
+    for p in paths:
+        Path(p).write_text("performance\n")
+    others = " ".join(shlex.quote(p) for p in paths if "cpu3/" not in p)
+    undo = [
+        f"printf '%s\\n' schedutil | tee {others} > /dev/null",
+        f"printf '%s\\n' powersave > {shlex.quote(paths[3])}",
+    ]
+    journal = {
+        "run_id": run_id,
+        "changes": [{"key": "cpu_governor", "before": before, "undo": undo, "sudo": True}],
+    }
+    (workdir / "state").mkdir(exist_ok=True)
+    (workdir / "state" / "restore.json").write_text(json.dumps(journal))
+
+
+def test_a_dead_runs_settings_are_put_back_before_facts_and_plan(lab, workdir):
+    prepare(lab, workdir)
+    dead_run_left(workdir)
+    res = lab.run("experiment", "--name", "short")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout
+    assert out.index("putting back settings left changed by run") < out.index("cpu_governor")
+    assert "performance (unchanged)" not in out
+    [(_, m)] = manifests(lab.runs)
+    # the host's state is what the dead run's journal put back, not what it left
+    assert m["facts"]["cpu"]["governors"] == ["powersave", "schedutil"]
+    gov = next(c for c in m["settings_changes"] if c["key"] == "cpu_governor")
+    assert gov["before"]["3"] == "powersave" and gov["before"]["0"] == "schedutil"
+    assert gov["applied"] and gov["restored"]
+    untouched(workdir)

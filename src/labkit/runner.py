@@ -298,26 +298,32 @@ def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | Non
         plan.run_id = run_id
         run = Run(plan, hs, opts, run_id)
         files = render_files(plan, host_vars or plan.host.model_dump())
-        run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
-        problems = preflight(plan, hs, run.facts)
-        if problems:
-            raise PreflightError(
-                f"{plan.host.name}: preflight failed, nothing was changed:\n  - "
-                + "\n  - ".join(problems)
-            )
-        run.changes = plan_changes(
-            hs.target,
-            plan.settings,
-            run.facts,
-            sysroot=hs.sysroot,
-            state_dir=hs.state_dir,
-            files=files,
-        )
         if opts.check:
+            _prepare(run, files)
             return _report_check(run)
-        return _execute(run)
+        return _execute(run, files)
     finally:
         hs.close()
+
+
+def _prepare(run: Run, files: list[FileSpec]) -> None:
+    """Facts, preflight and the settings plan: what the host is now, what would change."""
+    plan, hs = run.plan, run.hs
+    run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
+    problems = preflight(plan, hs, run.facts)
+    if problems:
+        raise PreflightError(
+            f"{plan.host.name}: preflight failed, nothing was changed:\n  - "
+            + "\n  - ".join(problems)
+        )
+    run.changes = plan_changes(
+        hs.target,
+        plan.settings,
+        run.facts,
+        sysroot=hs.sysroot,
+        state_dir=hs.state_dir,
+        files=files,
+    )
 
 
 def show_changes(changes: list[Change], say, detail: bool, as_root: bool = False) -> None:
@@ -503,9 +509,9 @@ def _tail(path: Path, n: int = 15) -> str:
     return "\n".join("    " + line for line in lines[-n:])
 
 
-def _execute(run: Run) -> dict:
+def _execute(run: Run, files: list[FileSpec]) -> dict:
+    """Lock -> put back a dead run's leftovers -> facts -> plan -> apply -> run -> finish."""
     t, hs, opts = run.t, run.hs, run.opts
-    run.manifest = _base_manifest(run)
     owner = {
         "run_id": run.run_id,
         "experiment": run.plan.experiment,
@@ -526,12 +532,23 @@ def _execute(run: Run) -> dict:
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
         restore_leftovers(t, hs, opts)
         run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
+    try:
+        with signals_interrupt():
+            # the host as it is once a dead run's leftovers are back: only then its facts
+            with shielded(opts):
+                restore_leftovers(t, hs, opts, left)
+            _prepare(run, files)
+    except BaseException:
+        # nothing was changed: give the lock back and leave no empty run dir behind
+        with shielded(opts), contextlib.suppress(ConnectError):
+            lock.release(t, hs.workdir, empty_dirs=[run.rd])
+        raise
+    run.manifest = _base_manifest(run)
     opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
     write_manifest(run.local_dir, run.manifest)
     interrupted, error, lost, started = False, None, False, False
     try:
         with signals_interrupt():
-            restore_leftovers(t, hs, opts, left)  # a run that died before us left settings
             if any(c.changed for c in run.changes):
                 hs.enable_sudo()
                 run.journal = journal_body(run.run_id, run.changes)

@@ -127,7 +127,11 @@ def update(target: Target, workdir: str, owner: dict | None = None, **fields) ->
     target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
 
 
-def release(target: Target, workdir: str, also_remove: list[str] = ()) -> None:
-    """Drop the lock (and, in the same round trip, ``also_remove``)."""
+def release(
+    target: Target, workdir: str, also_remove: list[str] = (), empty_dirs: list[str] = ()
+) -> None:
+    """Drop the lock (and, in the same round trip, the files ``also_remove`` and the
+    directories ``empty_dirs`` if they are empty)."""
     extra = "".join(f"rm -f {q(p)}; " for p in also_remove)
+    extra += "".join(f"rmdir {q(p)} 2>/dev/null; " for p in empty_dirs)
     target.run(f"{extra}rm -rf {q(lock_dir(workdir))}", check=False)
