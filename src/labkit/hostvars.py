@@ -63,6 +63,10 @@ class SimOptions(BaseModel):
     unsupported_flags: list[str] = Field(default_factory=list)
     devices: list[str] = Field(default_factory=list)
     python: str = "python3"
+    # the board it simulates (CPUs, clocks, power modes, tegrastats dialect): labkit.sim.root
+    board: Literal["thor", "agx-orin", "orin-nano"] = "thor"
+    reboot_s: float = Field(default=3.0, ge=0, le=600)  # how long a simulated reboot is down
+    restore_fails: list[int] = Field(default_factory=list)  # CPUs `--restore` cannot write
 
 
 class HostConfig(BaseModel):
@@ -89,6 +93,8 @@ class HostConfig(BaseModel):
     labkit_sudo: Literal["sudo", "none"] = "sudo"
     labkit_sim: dict[str, Any] = Field(default_factory=dict)
     labkit_min_free_mb: int = Field(default=1024, ge=0)
+    labkit_allow_reboot: bool = False  # a power mode that needs a reboot may reboot the host
+    labkit_reboot_timeout_s: float = Field(default=600.0, gt=0)
 
     @field_validator("labkit_sim")
     @classmethod
