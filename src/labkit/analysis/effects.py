@@ -1,10 +1,13 @@
 """What each tested change did, measured against the baseline experiment, and ranked.
 
-An experiment differs from the baseline by its parameters and settings (read from the run
-manifests, so a ``--set`` override counts). Its effect is the relative change of slow-loop
-warnings per minute; the root-cause section ranks changes by it and the recommendation is
-the tested configuration with the fewest warnings per minute (ties: the higher floor
-relative to its target).
+An experiment differs from the baseline by its configuration (``labkit.analysis.configs``;
+run length never counts as a change). Its effect is the relative change of slow-loop
+warnings per minute, judged by the same rule as every hypothesis check
+(``labkit.analysis.stats.compare``): a change is *primary* when its cut is confirmed to be
+at least half (the largest such), *contributing* when confirmed to be at least a fifth,
+*not primary* when confirmed to be less, and *undecided* when the 95 % interval straddles a
+fifth. The recommendation is the configuration with the fewest warnings per minute among
+the baseline and the changes whose cut is confirmed.
 """
 
 from __future__ import annotations
@@ -14,28 +17,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.analysis.metrics import relative_change
+from labkit.analysis.configs import Group
+from labkit.analysis.stats import Comparison, compare
 from labkit.playbook import Playbook
 
-CONTRIBUTING = 0.2  # a change that cuts warnings by at least this much contributes
-VOLATILE = ("dataset.repo_id", "dataset.root", "dataset.single_task")
+PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
+CONTRIBUTING = 0.2  # a confirmed cut of at least a fifth contributes
+METRIC = "warnings_per_min"
 
 
 def baseline_of(playbook: Playbook) -> str:
     """The experiment the hypotheses compare against most often, else the first one."""
     named = Counter(c.baseline for h in playbook.model.hypotheses for c in h.checks if c.baseline)
     return named.most_common(1)[0][0] if named else next(iter(playbook.experiments))
-
-
-def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Parameters and settings that define a run's configuration (not its dataset name)."""
-    params = {k: v for k, v in (manifest.get("params") or {}).items() if k not in VOLATILE}
-    settings = {
-        k if k.startswith("settings.") else f"settings.{k}": v
-        for k, v in (manifest.get("settings") or {}).items()
-        if not k.startswith("monitor.") and v not in (None, {})
-    }
-    return {**params, **settings}
 
 
 def _show(value: Any) -> str:
@@ -67,88 +61,125 @@ def diff(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return [describe_change(k, base.get(k), other.get(k)) for k in keys]
 
 
+def _rates(group: Group) -> list[float] | None:
+    values = [r.metrics.get(METRIC) for r in group.runs]
+    if not values or any(v is None for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def _floor(group: Group) -> float | None:
+    floors = [r.metrics.get("min_hz") for r in group.runs if r.metrics.get("min_hz") is not None]
+    return min(floors) if floors else None
+
+
 @dataclass
 class Effect:
     """One experiment against the baseline: its changes and what they did."""
 
     experiment: str
     changes: list[str]
-    runs: int
-    base_rate: float
-    rate: float
+    cut: Comparison  # against CONTRIBUTING: is it a cut of at least a fifth?
+    major: Comparison  # against PRIMARY: is it a cut of at least half?
     base_min_hz: float | None
     min_hz: float | None
-    target_hz: float | None
-    overlap: bool = False
-    rank: str = ""  # primary | contributing | not primary
+    rank: str = ""  # primary | contributing | not primary | undecided
+
+    @property
+    def runs(self) -> int:
+        return self.cut.n_variant
+
+    @property
+    def base_rate(self) -> float:
+        return self.cut.mean_baseline
+
+    @property
+    def rate(self) -> float:
+        return self.cut.mean_variant
 
     @property
     def relative(self) -> float:
-        return relative_change(self.base_rate, self.rate)
+        return self.cut.effect
 
     @property
     def change_text(self) -> str:
         return " and ".join(self.changes) if self.changes else "no configuration change"
 
     def sentence(self) -> str:
-        rel = self.relative
+        rel, c = self.relative, self.cut
         if math.isinf(rel):
             moved = "raised warnings per minute from none"
         elif abs(rel) < 0.005:
             moved = "left warnings per minute unchanged"
         else:
             moved = f"{'cut' if rel < 0 else 'raised'} warnings per minute by {abs(rel):.0%}"
-        rates = f"{self.base_rate:.3g} → {self.rate:.3g}/min"
-        text = f"{self.change_text} ({self.experiment}) {moved} ({rates}"
+        text = f"{self.change_text} ({self.experiment}) {moved} ({c.mean_baseline:.3g} → "
+        text += f"{c.mean_variant:.3g}/min"
+        if c.single:
+            text += "; single run per side — no spread"
+        elif not math.isnan(c.effect_ci[0]):
+            text += (
+                f"; 95 % CI {c.effect_ci[0]:+.0%} to {c.effect_ci[1]:+.0%} over "
+                f"{c.n_variant} and {c.n_baseline} runs"
+            )
         if self.min_hz is not None and self.base_min_hz is not None:
             text += f"; lowest warned rate {self.base_min_hz:.1f} → {self.min_hz:.1f} Hz"
         text += ")"
-        if self.overlap:
-            text += "; the repeats overlap, so this is within run-to-run noise"
+        if self.rank == "undecided":
+            text += f"; {c.reason}, so it is within run-to-run noise so far"
+            if c.runs_needed:
+                text += f" (about {c.runs_needed} runs per side would decide)"
         return text
 
 
-def effects(rows: list[dict[str, Any]], configs: dict[str, dict], baseline: str) -> list[Effect]:
-    """Every experiment with runs against ``baseline``, best (largest cut) first."""
-    by = {r["experiment"]: r for r in rows}
-    base = by.get(baseline)
-    if base is None or base.get("warnings_per_min") is None:
+def effects(groups: list[Group], baseline: str) -> list[Effect]:
+    """Every main configuration with rated runs against ``baseline``, largest cut first."""
+    mains = {g.experiment: g for g in groups if g.main}
+    base = mains.get(baseline)
+    base_rates = _rates(base) if base else None
+    if not base_rates:
         return []
     out = []
-    for name, row in by.items():
-        if name == baseline or row.get("warnings_per_min") is None:
+    for name, g in mains.items():
+        rates = _rates(g)
+        if name == baseline or not rates:
             continue
-        eff = Effect(
-            experiment=name,
-            changes=diff(configs.get(baseline, {}), configs.get(name, {})),
-            runs=row["runs"],
-            base_rate=base["warnings_per_min"],
-            rate=row["warnings_per_min"],
-            base_min_hz=base.get("min_hz"),
-            min_hz=row.get("min_hz"),
-            target_hz=row.get("target_hz"),
+        out.append(
+            Effect(
+                experiment=name,
+                changes=diff(base.config, g.config),
+                cut=compare(base_rates, rates, "lower", CONTRIBUTING),
+                major=compare(base_rates, rates, "lower", PRIMARY),
+                base_min_hz=_floor(base),
+                min_hz=_floor(g),
+            )
         )
-        lo, hi = row.get("warnings_per_min_lo"), row.get("warnings_per_min_hi")
-        blo, bhi = base.get("warnings_per_min_lo"), base.get("warnings_per_min_hi")
-        if None not in (lo, hi, blo, bhi):
-            eff.overlap = lo <= bhi and blo <= hi
-        out.append(eff)
     out.sort(key=lambda e: (e.relative, -(e.min_hz or 0)))
     primary_taken = False
     for e in out:
-        cut = -e.relative
-        if cut >= CONTRIBUTING and not e.overlap and not primary_taken:
+        if e.major.outcome == "holds" and not primary_taken:
             e.rank, primary_taken = "primary", True
-        elif cut >= CONTRIBUTING and not e.overlap:
+        elif e.cut.outcome == "holds":
             e.rank = "contributing"
-        else:
+        elif e.cut.outcome == "fails":
             e.rank = "not primary"
+        else:
+            e.rank = "undecided"
     return out
 
 
-def best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The tested configuration with the fewest warnings per minute (then the best floor)."""
-    rated = [r for r in rows if r.get("warnings_per_min") is not None]
+def best(rows: list[dict[str, Any]], ranked: list[Effect], baseline: str) -> dict | None:
+    """The tested main configuration with the fewest warnings per minute (then the best
+    floor) among the baseline and the changes whose cut is confirmed; a change that only
+    looks better (undecided) is never recommended."""
+    confirmed = {e.experiment for e in ranked if e.rank in ("primary", "contributing")}
+    rated = [
+        r
+        for r in rows
+        if r.get("main")
+        and r.get(METRIC) is not None
+        and (r["experiment"] == baseline or r["experiment"] in confirmed)
+    ]
     if not rated:
         return None
 
@@ -159,4 +190,4 @@ def best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
             return 0.0
         return r["min_hz"] / r["target_hz"]
 
-    return min(rated, key=lambda r: (r["warnings_per_min"], -floor_share(r), -r["runs"]))
+    return min(rated, key=lambda r: (r[METRIC], -floor_share(r), -r["runs"]))

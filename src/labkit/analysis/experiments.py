@@ -2,25 +2,33 @@
 
 Counts and rates are means over runs (so experiments with different repeat counts stay
 comparable), a floor is the lowest of any run, a peak the highest; with several runs the
-spread (lowest and highest run) of the headline numbers is kept beside the mean.
+spread (lowest and highest run) of the headline numbers is kept beside the mean, and the
+mean of each per-run value carries its 95 % interval (``labkit.analysis.stats.mean_ci``).
+Rows are per configuration (``labkit.analysis.configs``): runs that measured different
+things are never pooled.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.analysis.configs import Group
 from labkit.analysis.runs import RunData
+from labkit.analysis.stats import mean_ci
 from labkit.metric_names import METRICS
 
 LOWEST = ("min_hz",)
 HIGHEST = ("cpu_peak_pct", "ram_used_mb_max", "temp_max_c")
 SPREAD = ("warnings", "warnings_per_min", "min_hz")
+# the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
+INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct")
 CATEGORICAL = ("codec", "hw_codec", "nvenc_active")
 
 # the columns of summary.csv, in order (the spread columns follow their metric)
-COLUMNS = ["experiment", "host", "runs", "target_hz", "description"]
+COLUMNS = ["experiment", "configuration", "host", "runs", "target_hz", "description"]
 
 
 def _combine(metric: str, values: list[Any]) -> Any:
@@ -60,23 +68,35 @@ def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str,
             known = [v for v in values if v is not None]
             row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
             row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
+        if metric in INTERVAL:
+            ci = mean_ci([float(v) for v in values if v is not None])
+            row[f"{metric}_ci_lo"] = ci.lo if ci.n > 1 else math.nan
+            row[f"{metric}_ci_hi"] = ci.hi if ci.n > 1 else math.nan
     return row
 
 
-def experiment_rows(
-    runs: Iterable[RunData], order: Iterable[str], by_host: bool = False
+def group_rows(
+    groups: Iterable[Group], order: Iterable[str], by_host: bool = False
 ) -> list[dict[str, Any]]:
-    """Rows for every experiment (in playbook ``order``, unknown ones after) with runs;
-    one per (experiment, host) when ``by_host``."""
-    runs = list(runs)
-    names = list(order) + sorted({r.experiment for r in runs} - set(order))
-    hosts = sorted({r.host for r in runs}) if by_host else [""]
+    """Rows for every group (experiments in playbook ``order``, unknown ones after; an
+    experiment's main configuration before its others); one per (group, host) when
+    ``by_host``."""
+    groups = list(groups)
+    order = list(order)
+    rank = {n: i for i, n in enumerate(order)}
+
+    def key(g: Group):
+        return (rank.get(g.experiment, len(rank)), g.experiment, not g.main, g.configuration)
+
     rows = []
-    for name in names:
+    for g in sorted(groups, key=key):
+        hosts = sorted({r.host for r in g.runs}) if by_host else [""]
         for host in hosts:
-            chosen = [r for r in runs if r.experiment == name and (not host or r.host == host)]
-            if chosen:
-                rows.append(aggregate(chosen, name, host))
+            chosen = [r for r in g.runs if not host or r.host == host]
+            row = aggregate(chosen, g.experiment, host)
+            row |= {"configuration": g.configuration, "label": g.label, "main": g.main}
+            row["reproduce"] = g.reproduce()
+            rows.append(row)
     return rows
 
 
@@ -86,4 +106,6 @@ def columns() -> list[str]:
         out.append(metric)
         if metric in SPREAD:
             out += [f"{metric}_lo", f"{metric}_hi"]
+        if metric in INTERVAL:
+            out += [f"{metric}_ci_lo", f"{metric}_ci_hi"]
     return out

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.analysis.effects import baseline_of, best, config_of, diff, effects
-from labkit.analysis.experiments import columns, experiment_rows
+from labkit.analysis.configs import group_runs, main_runs
+from labkit.analysis.effects import baseline_of, best, diff, effects
+from labkit.analysis.experiments import columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
 from labkit.analysis.runs import RunData, load_runs
+from labkit.analysis.stats import MEAN_METHOD, POINT, WELCH
+from labkit.analysis.validity import threats
 from labkit.errors import LabkitError
 from labkit.playbook import Playbook
 from labkit.store import provenance
@@ -82,13 +85,17 @@ def _setup(runs: list[RunData]) -> list[str]:
 
 def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict:
     order = list(pb.experiments)
-    rows = experiment_rows(used, order)
-    for row in rows:
+    groups = group_runs(used)
+    judged = main_runs(groups)  # the playbook's own configurations: checks, causes, advice
+    all_rows = group_rows(groups, order)
+    for row in all_rows:
         exp = pb.experiments.get(row["experiment"])
         row["description"] = exp.description if exp else ""
+    rows = [r for r in all_rows if r["main"]]
+    other_rows = [r for r in all_rows if not r["main"]]
     hosts = sorted({r.host for r in used})
-    host_rows = experiment_rows(used, order, by_host=True) if len(hosts) > 1 else []
-    verdicts = [judge(h, used) for h in pb.model.hypotheses]
+    host_rows = group_rows(groups, order, by_host=True) if len(hosts) > 1 else []
+    verdicts = [judge(h, judged) for h in pb.model.hypotheses]
     hyps = []
     for h, v in zip(pb.model.hypotheses, verdicts, strict=True):
         conclusion = {
@@ -97,19 +104,20 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         }.get(v.verdict, "The runs so far do not decide this hypothesis.")
         hyps.append({"h": h, "v": v, "conclusion": conclusion})
     baseline = baseline_of(pb)
-    configs: dict[str, dict] = {}
-    for r in used:
-        configs.setdefault(r.experiment, config_of(r.manifest))
-    ranked = effects(rows, configs, baseline)
-    top = best(rows)
+    mains = {g.experiment: g for g in groups if g.main}
+    ranked = effects(groups, baseline)
+    top = best(rows, ranked, baseline)
     rec = None
     if top is not None:
+        base_cfg = mains[baseline].config if baseline in mains else {}
         rec = {
             "row": top,
-            "changes": diff(configs.get(baseline, {}), configs.get(top["experiment"], {})),
+            "changes": diff(base_cfg, mains[top["experiment"]].config),
             "is_baseline": top["experiment"] == baseline,
             "baseline_row": next((r for r in rows if r["experiment"] == baseline), None),
-            "config": configs.get(top["experiment"], {}),
+            "config": mains[top["experiment"]].config,
+            "reproduce": top["reproduce"],
+            "undecided": [e for e in ranked if e.rank == "undecided"],
         }
     untested = [n for n in order if n not in {r["experiment"] for r in rows}]
     return {
@@ -119,6 +127,8 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "labkit": provenance(),
         "setup": _setup(used + left_out),
         "rows": rows,
+        "other_rows": other_rows,
+        "all_rows": all_rows,
         "host_rows": host_rows,
         "hosts": hosts,
         "hypotheses": hyps,
@@ -127,7 +137,10 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "effects": ranked,
         "recommendation": rec,
         "untested": untested,
+        "threats": threats(groups, used),
+        "methods": {"mean": MEAN_METHOD, "compare": WELCH, "single": POINT},
         "runs": used,
+        "judged": judged,
         "left_out": left_out,
     }
 
@@ -158,13 +171,17 @@ def build_report(
         folder = tmp / pb.name
         folder.mkdir()
         ctx = _context(pb, used, left_out)
-        ctx["figures"] = draw_all(ctx["rows"], used, list(pb.experiments), folder)
+        ctx["figures"] = draw_all(
+            ctx["rows"], main_runs(group_runs(used)), list(pb.experiments), folder
+        )
         ctx["folder"] = pb.name
-        _write_csv(folder / "summary.csv", ctx["rows"])
+        _write_csv(folder / "summary.csv", ctx["all_rows"])
         if ctx["host_rows"]:
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])
         hyp = {v.id: v.as_json() for v in ctx["verdicts"]}
         (folder / "hypotheses.json").write_text(json.dumps(hyp, indent=2) + "\n")
+        threats = [t.as_json() for t in ctx["threats"]]
+        (folder / "threats.json").write_text(json.dumps(threats, indent=2) + "\n")
         (tmp / f"{pb.name}.md").write_text(render(ctx, template))
         final_md, final_dir = out_dir / f"{pb.name}.md", out_dir / pb.name
         old = tmp / ".previous"

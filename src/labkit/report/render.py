@@ -57,6 +57,15 @@ def spread(row: dict[str, Any], metric: str, fmt: str = "num") -> str:
     return text
 
 
+def interval(row: dict[str, Any], metric: str) -> str:
+    """``8.5 [7.1–9.9]``: the mean and its 95 % confidence interval when several runs."""
+    text = num(row.get(metric))
+    lo, hi = row.get(f"{metric}_ci_lo"), row.get(f"{metric}_ci_hi")
+    if not _missing(lo) and not _missing(hi):
+        text += f" [{num(lo)}–{num(hi)}]"
+    return text
+
+
 def md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -71,7 +80,7 @@ def environment(search: Path) -> jinja2.Environment:
         autoescape=False,  # Markdown, not HTML
     )
     env.filters.update(num=num, hz=hz, pct=pct, cell=md_cell)
-    env.globals.update(spread=spread)
+    env.globals.update(spread=spread, interval=interval)
     return env
 
 

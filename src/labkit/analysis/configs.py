@@ -1,0 +1,131 @@
+"""Which runs measured the same thing: runs grouped by experiment and configuration.
+
+A run's configuration is its resolved parameters and settings (read from its manifest),
+leaving out run length -- every rate labkit compares is per minute -- and what does not
+change the measurement (the dataset's name, root and task text). Runs of one experiment
+with different configurations are never pooled: the playbook's own configuration (runs
+without configuration-changing ``--set`` values) is the experiment's *main* group, the one
+checks, root cause and recommendation use; every other configuration is its own group,
+labelled with what differs (``exp1 [settings.cpu_governor=performance]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.analysis.runs import RunData
+
+RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
+NOT_MEASURED = ("dataset.repo_id", "dataset.root", "dataset.single_task")
+IGNORED = RUN_LENGTH + NOT_MEASURED
+
+
+def _setting_key(key: str) -> str:
+    return key if key.startswith(("settings.", "monitor.")) else f"settings.{key}"
+
+
+def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Parameters and settings that define what a run measured."""
+    params = {k: v for k, v in (manifest.get("params") or {}).items() if k not in IGNORED}
+    settings = {
+        _setting_key(k): v
+        for k, v in (manifest.get("settings") or {}).items()
+        if not k.startswith("monitor.") and v not in (None, {})
+    }
+    return {**params, **settings}
+
+
+def config_overrides(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The run's ``--set`` values that change its configuration (not its length)."""
+    return {
+        k: v
+        for k, v in (manifest.get("overrides") or {}).items()
+        if k not in IGNORED and not k.startswith("monitor.")
+    }
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def assignments(values: dict[str, Any]) -> str:
+    """``k=v, k2=v2`` in key order: how a configuration difference is named."""
+    return ", ".join(f"{k}={_show(v)}" for k, v in sorted(values.items()))
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+@dataclass
+class Group:
+    """Runs of one experiment with one configuration."""
+
+    experiment: str
+    config: dict[str, Any]
+    runs: list[RunData] = field(default_factory=list)
+    main: bool = False
+    differs: dict[str, Any] = field(default_factory=dict)  # vs the main configuration
+
+    @property
+    def configuration(self) -> str:
+        """``playbook`` for the main group, else what differs (``k=v, ...``)."""
+        return "playbook" if self.main else assignments(self.differs) or "playbook (other)"
+
+    @property
+    def label(self) -> str:
+        return self.experiment if self.main else f"{self.experiment} [{self.configuration}]"
+
+    @property
+    def reproduce_sets(self) -> dict[str, Any]:
+        """The ``--set`` values most of its runs were made with (run length included)."""
+        seen = Counter(_key(r.manifest.get("overrides") or {}) for r in self.runs)
+        return json.loads(seen.most_common(1)[0][0]) if seen else {}
+
+    def reproduce(self) -> str:
+        """The command that makes one more run of this configuration."""
+        sets = "".join(f" --set {k}={_show(v)}" for k, v in sorted(self.reproduce_sets.items()))
+        return f"invoke experiment --name {self.experiment}{sets}"
+
+
+def group_runs(runs: list[RunData]) -> list[Group]:
+    """Runs grouped by (experiment, configuration), runs kept in store order (oldest
+    first). Each experiment's main group is the newest configuration made without
+    configuration-changing ``--set`` values; an experiment whose every run had such values
+    has no main group."""
+    groups: dict[tuple[str, str], Group] = {}
+    for run in runs:
+        config = config_of(run.manifest)
+        g = groups.setdefault((run.experiment, _key(config)), Group(run.experiment, config))
+        g.runs.append(run)
+    by_exp: dict[str, list[Group]] = {}
+    for g in groups.values():
+        by_exp.setdefault(g.experiment, []).append(g)
+    for mine in by_exp.values():
+        plain = [g for g in mine if not any(config_overrides(r.manifest) for r in g.runs)]
+        main = max(plain, key=lambda g: runs.index(g.runs[-1])) if plain else None
+        for g in mine:
+            g.main = g is main
+            ref = main.config if main else {}
+            if g is not main:
+                g.differs = {
+                    k: g.config.get(k)
+                    for k in sorted({**ref, **g.config})
+                    if ref.get(k) != g.config.get(k)
+                }
+                if main is None:  # nothing to compare with: name the --set values
+                    g.differs = {
+                        k: v for r in g.runs for k, v in config_overrides(r.manifest).items()
+                    }
+    return list(groups.values())
+
+
+def main_runs(groups: list[Group]) -> list[RunData]:
+    return [r for g in groups if g.main for r in g.runs]

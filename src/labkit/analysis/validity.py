@@ -1,0 +1,226 @@
+"""Threats to validity: what could make the report's comparisons wrong, computed per run.
+
+Each threat names the runs it concerns, so a reader can re-run or discard them:
+
+- single runs: a configuration measured once has no spread; its comparisons rest on a
+  point estimate;
+- thermal throttling: a busy core (>= 90 %) clocked well below the maximum the host was
+  configured for, or temperatures near the throttle point;
+- settings drift: the host's governor, clocks or power mode after a run differ from before
+  it (labkit puts back what it changes, so a difference is someone else's);
+- background load: processes other than labkit's busy on the host when the run started;
+- order effects: within batches, the per-run metric trends with the run's position
+  (Spearman's rank correlation, ``scipy.stats.spearmanr``, on deviations from each
+  configuration's mean);
+- imported runs without facts: nothing is known of the host they were recorded on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from labkit.analysis.configs import Group
+from labkit.analysis.metrics import core_loads
+from labkit.analysis.runs import RunData
+
+BUSY_PCT = 90.0
+SLOW_CLOCK = 0.9  # a busy core below this share of its configured maximum is held back
+SLOW_SHARE = 0.1  # ... in at least this share of its busy samples
+HOT_C = 90.0  # Jetson CPUs start throttling near 95-100 C; closer than this is a threat
+BACKGROUND_PCT = 10.0  # one other process using at least this much CPU
+ORDER_MIN_RUNS = 6
+ORDER_METRIC = "warnings_per_min"
+
+
+@dataclass
+class Threat:
+    kind: str  # single-run | thermal | settings-drift | background-load | order | no-facts
+    title: str
+    detail: str
+    runs: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "detail": self.detail, "runs": self.runs}
+
+
+def _single(groups: list[Group]) -> Threat | None:
+    lone = [g for g in groups if len(g.runs) == 1]
+    if not lone:
+        return None
+    names = ", ".join(f"`{g.label}`" for g in lone)
+    return Threat(
+        "single-run",
+        "Single runs",
+        f"{names} {'was' if len(lone) == 1 else 'were'} measured once: no spread, so their "
+        "comparisons rest on point estimates (`invoke batch --repeat 3` to confirm)",
+        [g.runs[0].dir.name for g in lone],
+    )
+
+
+def _configured_max_mhz(run: RunData) -> dict[int, float]:
+    cpus = ((run.manifest.get("facts") or {}).get("cpu") or {}).get("cpus") or {}
+    out = {}
+    for i, c in cpus.items():
+        if isinstance(c, dict) and c.get("max_khz"):
+            out[int(i)] = c["max_khz"] / 1000
+    return out
+
+
+def slow_busy_share(run: RunData) -> float | None:
+    """Share of busy-core samples whose clock is below 90 % of the configured maximum."""
+    teg, maxes = run.teg, _configured_max_mhz(run)
+    if teg is None or not len(teg) or not maxes:
+        return None
+    loads = core_loads(teg)
+    busy = slow = 0
+    for col in loads.columns:
+        i = int(col[3:].split("_")[0])
+        freq = f"cpu{i}_freq_mhz"
+        if i not in maxes or freq not in teg:
+            continue
+        load = loads[col].to_numpy(dtype=float)
+        mhz = teg[freq].to_numpy(dtype=float)
+        hot = (load >= BUSY_PCT) & ~np.isnan(mhz)
+        busy += int(hot.sum())
+        slow += int((hot & (mhz < SLOW_CLOCK * maxes[i])).sum())
+    return slow / busy if busy else None
+
+
+def _thermal(runs: list[RunData]) -> Threat | None:
+    hit, parts = [], []
+    for r in runs:
+        share = slow_busy_share(r)
+        temp = r.metrics.get("temp_max_c")
+        why = []
+        if share is not None and share >= SLOW_SHARE:
+            why.append(f"{share:.0%} of busy-core samples below 90 % of the configured clock")
+        if temp is not None and temp >= HOT_C:
+            why.append(f"{temp:.0f} °C")
+        if why:
+            hit.append(r.dir.name)
+            parts.append(f"{r.experiment} {r.dir.name}: {', '.join(why)}")
+    if not hit:
+        return None
+    return Threat("thermal", "Thermal throttling", "; ".join(parts), hit)
+
+
+def _settings(facts: dict[str, Any] | None) -> dict[str, Any]:
+    """The host state a run must leave as it found it."""
+    facts = facts or {}
+    cpus = (facts.get("cpu") or {}).get("cpus") or {}
+    out: dict[str, Any] = {"nvpmodel": (facts.get("nvpmodel") or {}).get("name")}
+    for i, c in cpus.items():
+        if isinstance(c, dict):
+            out[f"cpu{i} governor"] = c.get("governor")
+            out[f"cpu{i} min"] = c.get("min_khz")
+            out[f"cpu{i} max"] = c.get("max_khz")
+            out[f"cpu{i} online"] = c.get("online")
+    return out
+
+
+def _drift(runs: list[RunData]) -> Threat | None:
+    hit, parts = [], []
+    for r in runs:
+        before, after = r.manifest.get("facts"), r.manifest.get("facts_after")
+        if not before or not after:
+            continue
+        a, b = _settings(before), _settings(after)
+        changed = [f"{k} {a.get(k)}→{b.get(k)}" for k in sorted({**a, **b}) if a.get(k) != b.get(k)]
+        if changed:
+            hit.append(r.dir.name)
+            shown = ", ".join(changed[:4]) + (", …" if len(changed) > 4 else "")
+            parts.append(f"{r.experiment} {r.dir.name}: {shown}")
+    if not hit:
+        return None
+    return Threat(
+        "settings-drift",
+        "Settings drift",
+        "the host's state after the run differs from before it: " + "; ".join(parts),
+        hit,
+    )
+
+
+def _background(runs: list[RunData]) -> Threat | None:
+    hit, parts = [], []
+    for r in runs:
+        procs = (r.manifest.get("facts") or {}).get("top_processes") or []
+        busy = [
+            p for p in procs if isinstance(p, dict) and (p.get("cpu_pct") or 0) >= BACKGROUND_PCT
+        ]
+        if busy:
+            hit.append(r.dir.name)
+            shown = ", ".join(f"{p.get('command')} {p.get('cpu_pct'):.0f}%" for p in busy[:3])
+            parts.append(f"{r.experiment} {r.dir.name}: {shown}")
+    if not hit:
+        return None
+    return Threat(
+        "background-load",
+        "Background load",
+        f"other processes used ≥ {BACKGROUND_PCT:.0f} % CPU when the run started: "
+        + "; ".join(parts),
+        hit,
+    )
+
+
+def _order(groups: list[Group]) -> Threat | None:
+    """Does the metric drift with the run's position in its batch?"""
+    pos, dev, ids = [], [], []
+    for g in groups:
+        rated = [
+            r
+            for r in g.runs
+            if r.metrics.get(ORDER_METRIC) is not None
+            and isinstance((r.manifest.get("batch") or {}).get("index"), int)
+        ]
+        if len(rated) < 2:
+            continue
+        mean = float(np.mean([r.metrics[ORDER_METRIC] for r in rated]))
+        for r in rated:
+            pos.append(r.manifest["batch"]["index"])
+            dev.append(r.metrics[ORDER_METRIC] - mean)
+            ids.append(r.dir.name)
+    if len(pos) < ORDER_MIN_RUNS or len(set(pos)) < 2 or len(set(dev)) < 2:
+        return None
+    rho, p = stats.spearmanr(pos, dev)
+    if not (p < 0.05):
+        return None
+    trend = "rise" if rho > 0 else "fall"
+    return Threat(
+        "order",
+        "Order effects",
+        f"{ORDER_METRIC} {trend}s with the run's position in its batch beyond each "
+        f"configuration's mean (Spearman ρ={rho:.2f}, p={p:.2g}, {len(pos)} runs): later runs "
+        "are not like earlier ones (warm-up, heat, filling disk); interleave or randomise "
+        "the order (`invoke batch --order random`)",
+        ids,
+    )
+
+
+def _no_facts(runs: list[RunData]) -> Threat | None:
+    bare = [r for r in runs if r.manifest.get("imported") and not r.manifest.get("facts")]
+    if not bare:
+        return None
+    return Threat(
+        "no-facts",
+        "Imported runs without facts",
+        f"{len(bare)} imported run(s) carry no host facts: the board, power mode, governors "
+        "and clocks they were recorded under are unknown",
+        [r.dir.name for r in bare],
+    )
+
+
+def threats(groups: list[Group], runs: list[RunData]) -> list[Threat]:
+    """Every threat the runs show, in a fixed order."""
+    found = [
+        _single([g for g in groups if g.main] + [g for g in groups if not g.main]),
+        _thermal(runs),
+        _drift(runs),
+        _background(runs),
+        _order(groups),
+        _no_facts(runs),
+    ]
+    return [t for t in found if t is not None]

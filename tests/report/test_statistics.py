@@ -1,0 +1,168 @@
+"""Verdicts over repeats: checks, root cause and recommendation follow one rule and agree;
+configurations are never pooled; the outputs carry the statistics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import yaml
+
+from labkit.importer import import_logs
+from labkit.playbook import load_playbook
+from labkit.report.build import build_report
+from labkit.store import load_manifest, write_manifest
+from tests.conftest import REPO
+from tests.report.test_build import section, table
+from tests.seedlogs import write_seed_logs
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+QUIET = {"log": lambda m: None}
+CASES = yaml.safe_load((REPO / "tests/data/stats/agreement.yaml").read_text())
+
+
+def add_runs(runs, tmp, name: str, counts: list[int], target: int = 30, **patch) -> list[str]:
+    """One imported run per count, each with that many warnings in its 60 s episode;
+    ``patch`` entries are merged into each manifest (overrides, params, settings)."""
+    pb = load_playbook(PLAYBOOK)
+    ids = []
+    for n in counts:
+        i = len(list(tmp.glob("logs-*")))  # distinct logs: the importer skips a copy
+        folder = tmp / f"logs-{name}-{i}"
+        write_seed_logs(folder, name, [12.0 + 0.1 * k + 0.01 * i for k in range(n)], target)
+        [m] = import_logs(folder, pb, runs, **QUIET)
+        if patch:
+            run_dir = runs / name / m["run_id"]
+            m = load_manifest(run_dir)
+            for key, value in patch.items():
+                m[key] = {**(m.get(key) or {}), **value}
+            write_manifest(run_dir, m)
+        ids.append(m["run_id"])
+    return ids
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_checks_root_cause_and_recommendation_agree(case, tmp_path):
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", case["exp1"])
+    add_runs(runs, tmp_path, "exp2b", case["exp2b"], target=20)
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    assert result.verdicts["H2"] == case["H2"]
+    cause = section(text, "Most likely root cause")
+    heading = {
+        "primary": "Primary:",
+        "contributing": "Contributing:",
+        "not primary": "Not primary",
+        "undecided": "Undecided (more runs needed):",
+    }[case["rank"]]
+    block = cause.split(heading, 1)[1].split("\n\n", 1)[0]
+    assert "(exp2b)" in block
+    assert result.recommended == case["recommended"]
+    # the check and the root cause quote the same effect, by the same method
+    checks = json.loads((result.folder / "hypotheses.json").read_text())["H2"]["checks"]
+    effect = checks[0]["effect"]
+    assert f"by {abs(effect):.0%}" in block
+
+
+def test_mixed_configurations_are_never_pooled(tmp_path):
+    """exp1 made with `--set settings.cpu_governor=performance` is its own row; runs that
+    only differ in length pool; neither is named as a change by the root cause."""
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [10, 11, 12])
+    add_runs(
+        runs,
+        tmp_path,
+        "exp1",
+        [11],
+        overrides={"dataset.episode_time_s": 10},
+        params={"dataset.episode_time_s": 10},
+    )
+    perf = add_runs(
+        runs,
+        tmp_path,
+        "exp1",
+        [1, 2],
+        overrides={"settings.cpu_governor": "performance"},
+        settings={"settings.cpu_governor": "performance"},
+    )
+    add_runs(
+        runs,
+        tmp_path,
+        "exp2b",
+        [2, 3, 4],
+        target=20,
+        overrides={"dataset.episode_time_s": 10},
+        params={"dataset.episode_time_s": 10},
+    )
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
+    assert main["`exp1`"]["Runs"] == "4"  # three plain runs and the short one: same config
+    assert main["`exp1`"]["Warnings"] == "11 (10–12)"
+    other = table(text, "Experiment [configuration]")
+    assert [(r["Experiment [configuration]"], r["Runs"]) for r in other] == [
+        ("`exp1 [settings.cpu_governor=performance]`", "2")
+    ]
+    assert other[0]["Reproduce with"] == (
+        "`invoke experiment --name exp1 --set settings.cpu_governor=performance`"
+    )
+    cause = section(text, "Most likely root cause")
+    rec = section(text, "Recommendation")
+    for part in (cause, rec):
+        assert "episode_time_s" not in part.replace("--set dataset.episode_time_s=10", "")
+        assert "cpu_governor" not in part
+    assert "Best tested configuration: **`exp2b`**" in rec
+    assert "- lowering dataset.fps 30→20\n" in rec
+    assert "Reproduce with `invoke experiment --name exp2b --set dataset.episode_time_s=10`" in rec
+    # the override runs are not pooled into the checks either
+    h2 = json.loads((result.folder / "hypotheses.json").read_text())["H2"]["checks"][0]
+    assert (h2["n_baseline"], h2["n_variant"]) == (4, 3)
+    assert not set(perf) & set(h2["runs"])
+    with open(result.folder / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["experiment"], r["configuration"], r["runs"]) for r in rows] == [
+        ("exp1", "playbook", "4"),
+        ("exp1", "settings.cpu_governor=performance", "2"),
+        ("exp2b", "playbook", "3"),
+    ]
+
+
+def test_outputs_carry_the_statistics(tmp_path):
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [10, 11, 12])
+    add_runs(runs, tmp_path, "exp2b", [2, 3, 4], target=20)
+    add_runs(runs, tmp_path, "exp3", [5])
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    hyp = json.loads((result.folder / "hypotheses.json").read_text())
+    h2 = hyp["H2"]
+    assert h2["verdict"] == "supported" and h2["evidence"]
+    [c] = h2["checks"]
+    assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "supports")
+    assert (c["baseline"], c["variant"], c["n_baseline"], c["n_variant"]) == ("exp1", "exp2b", 3, 3)
+    # hand-worked: effect -8/11, interval [-0.933, -0.521] (tests/data/stats/compare.yaml)
+    assert c["effect"] == pytest.approx(-0.7273, abs=1e-4)
+    assert c["effect_ci"] == pytest.approx([-0.9334, -0.5212], abs=1e-3)
+    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("Welch's t-test")
+    [c3] = hyp["H3"]["checks"]  # one exp3 run: no spread, no interval
+    assert c3["effect_ci"] == [None, None] and c3["p_value"] is None
+    assert "single run" in c3["method"]
+    assert "no spread; `invoke batch --repeat 3` to confirm" in hyp["H3"]["evidence"]
+    with open(result.folder / "summary.csv") as fh:
+        rows = {r["experiment"]: r for r in csv.DictReader(fh)}
+    # mean 11 ± t(2) · 1/√3 = ± 2.484
+    assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(8.516, abs=1e-3)
+    assert float(rows["exp1"]["warnings_per_min_ci_hi"]) == pytest.approx(13.484, abs=1e-3)
+    assert rows["exp1"]["min_hz_ci_lo"] != ""
+    assert rows["exp3"]["warnings_per_min_ci_lo"] == "" and rows["exp3"]["min_hz_ci_hi"] == ""
+    text = result.markdown.read_text()
+    summary = {
+        r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")
+    }
+    assert summary["`exp1`"]["Warnings/min"] == "11 [8.52–13.5]"
+    threats = section(text, "Threats to validity")
+    assert "**Single runs** (1 run): `exp3` was measured once" in threats
+    assert "**Imported runs without facts** (7 runs)" in threats
+    assert not math.isnan(c["effect"])
