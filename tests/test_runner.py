@@ -293,3 +293,43 @@ def test_a_dead_runs_settings_are_put_back_before_facts_and_plan(lab, workdir):
     assert gov["before"]["3"] == "powersave" and gov["before"]["0"] == "schedutil"
     assert gov["applied"] and gov["restored"]
     untouched(workdir)
+
+
+def test_a_run_killed_hard_does_not_jam_the_host(lab, workdir):
+    """The controller SIGKILLed mid-recording: the next run clears the dead run's lock,
+    puts its settings back, completes, and the dead run's record says what happened."""
+    prepare(lab, workdir)
+    argv = invoke_argv(
+        "experiment",
+        *lab.args("--runs", str(lab.runs), "--name", "short", "--set", "dataset.episode_time_s=6"),
+    )
+    proc = subprocess.Popen(argv, cwd=REPO, env=env(lab.home), stdout=subprocess.DEVNULL)
+    try:
+        rd = wait_for(lambda: recording(workdir, "short"), 60, "the recording to start")
+        assert governors(workdir) == ["performance"] * 14
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    status = wait_for(
+        lambda: (s := json.loads((rd / "status.json").read_text()))["state"] == "done" and s,
+        60,
+        "the orphaned recording to end",
+    )
+    assert not alive(status["supervisor_pid"])
+    assert (workdir / "lock").exists() and governors(workdir) == ["performance"] * 14
+
+    res = lab.run("experiment", "--name", "short")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "clearing a finished run's lock" in res.stdout
+    runs = {m["run_id"]: m for _, m in manifests(lab.runs)}
+    dead, new = runs.pop(rd.name), next(iter(runs.values()))
+    assert new["status"] == "complete"
+    assert new["facts"]["cpu"]["governors"] == ["powersave", "schedutil"]
+    untouched(workdir)
+    # the dead run's record no longer claims to be running; its settings are marked back
+    assert dead["status"] == "lost-connection"
+    assert "controller" in dead["error"] and new["run_id"] in dead["error"]
+    applied = [c for c in dead["settings_changes"] if c["applied"]]
+    assert {c["key"] for c in applied} >= {"cpu_governor", "sysctl vm.swappiness"}
+    assert all(c["restored"] for c in applied)
+    assert dead["restored_by"] == new["run_id"]

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
 from labkit.lerobot import shell
+from labkit.params import cpu_list_problem
 from labkit.plan import Plan
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -41,7 +42,7 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
-from labkit.store import new_run_id, provenance, run_path, write_manifest
+from labkit.store import mark_restored, new_run_id, provenance, run_path, write_manifest
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"
@@ -191,7 +192,14 @@ def preflight(plan: Plan, hs: HostSession, facts: dict[str, Any]) -> list[str]:
             f"only {disk['free_mb']} MB free on {disk['mount']} "
             f"(labkit_min_free_mb: {plan.host.labkit_min_free_mb})"
         )
+    cpus = cpu_list_problem(plan.settings.get("settings.record_cpus"), _cpu_count(facts))
+    if cpus:
+        problems.append(cpus)
     return problems
+
+
+def _cpu_count(facts: dict[str, Any]) -> int | None:
+    return (facts.get("cpu") or {}).get("count")
 
 
 def _poll(
@@ -316,13 +324,22 @@ def _prepare(run: Run, files: list[FileSpec]) -> None:
             f"{plan.host.name}: preflight failed, nothing was changed:\n  - "
             + "\n  - ".join(problems)
         )
-    run.changes = plan_changes(
-        hs.target,
-        plan.settings,
-        run.facts,
-        sysroot=hs.sysroot,
-        state_dir=hs.state_dir,
+    run.changes = _plan_settings(run, run.facts, files)
+
+
+def _plan_settings(run: Run, facts: dict[str, Any], files: list[FileSpec]) -> list[Change]:
+    """The settings plan against ``facts``; also after a reboot into a power mode (whatever
+    a boot resets is planned again from fresh facts)."""
+    host = run.plan.host
+    return plan_changes(
+        run.hs.target,
+        run.plan.settings,
+        facts,
+        sysroot=run.hs.sysroot,
+        state_dir=run.hs.state_dir,
         files=files,
+        allow_reboot=host.labkit_allow_reboot,
+        reboot_timeout_s=host.labkit_reboot_timeout_s,
     )
 
 
@@ -530,13 +547,12 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
         if info is None or not info.stale:
             raise
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
-        restore_leftovers(t, hs, opts)
-        run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
+        run.owner, left = lock.acquire(t, hs.workdir, owner, stale=info, **take)
     try:
         with signals_interrupt():
             # the host as it is once a dead run's leftovers are back: only then its facts
             with shielded(opts):
-                restore_leftovers(t, hs, opts, left)
+                restore_leftovers(t, hs, opts, left, by=run.run_id)
             _prepare(run, files)
     except BaseException:
         # nothing was changed: give the lock back and leave no empty run dir behind
@@ -553,8 +569,23 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                 hs.enable_sudo()
                 run.journal = journal_body(run.run_id, run.changes)
             opts.check_stop()
-            apply_changes(t, hs.workdir, run.run_id, run.changes, make_dir=False)
+            try:
+                apply_changes(
+                    t,
+                    hs.workdir,
+                    run.run_id,
+                    run.changes,
+                    make_dir=False,
+                    replan=lambda: _plan_settings(run, hs.gather_facts(), files),
+                    log=opts.say,
+                )
+            finally:  # a reboot into a power mode re-plans the rest: journal what is now
+                if run.journal is not None:
+                    run.journal = journal_body(run.run_id, run.changes)
             show_changes(run.changes, opts.say, detail=False)
+            if run.journal is not None:  # what changed, on record should this process die
+                run.manifest["settings_changes"] = [c.record() for c in run.changes]
+                write_manifest(run.local_dir, run.manifest)
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
@@ -670,13 +701,17 @@ def _finish(run: Run, started: bool) -> None:
 
 
 def restore_leftovers(
-    t: Target, hs: HostSession, opts: RunOptions, text: str | None = None
+    t: Target, hs: HostSession, opts: RunOptions, text: str | None = None, by: str = ""
 ) -> None:
-    """Put back what a dead run's journal lists (``text``: the journal as already read)."""
+    """Put back what a dead run's journal lists (``text``: the journal as already read);
+    ``by``: the run doing it, noted in the dead run's record when it is in this store."""
     from labkit.remote.settings import parse_journal, read_journal
 
     journal = read_journal(t, hs.workdir) if text is None else parse_journal(t, hs.workdir, text)
     if journal:
-        opts.say(f"{t.name}: putting back settings left changed by run {journal.get('run_id')}")
+        dead = journal.get("run_id")
+        opts.say(f"{t.name}: putting back settings left changed by run {dead}")
         hs.enable_sudo()
-        restore_journal(t, hs.workdir, log=opts.say)
+        done = restore_journal(t, hs.workdir, log=opts.say, journal=journal)
+        if dead:
+            mark_restored(opts.runs, dead, [e["key"] for e in done], by or "invoke restore")

@@ -63,6 +63,30 @@ def load_manifest(run_dir: Path) -> dict | None:
         return None
 
 
+def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Path | None:
+    """Note in a dead run's record (if it is in this store) that ``by`` put its settings
+    ``keys`` back; a record still saying ``running`` says the controller ended without
+    finishing it (the recording itself may have finished on the target: collect it)."""
+    for mf in Path(runs).glob(f"*/{run_id}/manifest.json"):
+        m = load_manifest(mf.parent)
+        if not m:
+            continue
+        for c in m.get("settings_changes") or []:
+            if c.get("key") in keys:
+                c["restored"] = True
+        m.update(restored_by=by, restored_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        if m.get("status") == "running":
+            m["status"] = "lost-connection"
+            m["error"] = (
+                f"the controller ended without finishing this run (killed?); {by} put its "
+                f"settings back; `invoke collect --target {(m.get('host') or {}).get('name')}` "
+                "brings its logs"
+            )
+        write_manifest(mf.parent, m)
+        return mf.parent
+    return None
+
+
 def list_runs(runs: str | Path) -> list[tuple[Path, dict]]:
     """Every run with a manifest, oldest first."""
     out = []

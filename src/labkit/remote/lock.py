@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import secrets
 import shlex
 import socket
 import time
@@ -85,12 +86,19 @@ TAKEN = "@@labkit-locked"
 
 
 def acquire(
-    target: Target, workdir: str, owner: dict, dirs: tuple[str, ...] = (), then: str = ""
+    target: Target,
+    workdir: str,
+    owner: dict,
+    dirs: tuple[str, ...] = (),
+    then: str = "",
+    stale: LockInfo | None = None,
 ) -> tuple[dict, str]:
     """Take the lock or raise ``LockedError`` saying who holds it.
 
     In the same round trip: create ``dirs`` and, once the lock is ours, run ``then``
-    (its output is returned). Returns the owner record as written.
+    (its output is returned). ``stale``: a lock ``inspect`` found over; it is moved aside
+    first if it is still that one (a lock taken meanwhile by another run is left alone).
+    Returns the owner record as written.
     """
     owner = {
         **owner,
@@ -101,7 +109,10 @@ def acquire(
     d = lock_dir(workdir)
     mk = " ".join(q(x) for x in (workdir, *dirs))
     after = f" && {{ {then}\n}}" if then else ""
-    res = target.run(f"mkdir -p {mk} && mkdir {q(d)} && echo {TAKEN}{after}; true")
+    res = target.run(
+        f"mkdir -p {mk} && {_take_over(d, stale) if stale else ''}"
+        f"mkdir {q(d)} && echo {TAKEN}{after}; true"
+    )
     if TAKEN in res.stdout:
         target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
         return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
@@ -115,6 +126,22 @@ def acquire(
         + "` puts its settings back and clears the lock"
     )
     raise LockedError(f"{target.name} is busy: {held} holds {d}; {hint}")
+
+
+def _take_over(d: str, stale: LockInfo) -> str:
+    """Shell: rename the lock aside (atomic: one taker wins); drop it if it is the stale
+    one, else put it back (someone took a fresh lock since it was inspected)."""
+    aside = q(f"{d}.stale-{secrets.token_hex(4)}")
+    run_id = stale.owner.get("run_id")
+    same = (
+        f"grep -qF {q(json.dumps({'run_id': run_id})[1:-1])} {aside}/owner.json"
+        if run_id
+        else f"[ ! -e {aside}/owner.json ]"
+    )
+    return (
+        f"if mv -T {q(d)} {aside} 2>/dev/null; then if {same}; then rm -rf {aside}; "
+        f"else mv -T {aside} {q(d)}; fi; fi; "
+    )
 
 
 def update(target: Target, workdir: str, owner: dict | None = None, **fields) -> None:
