@@ -315,7 +315,7 @@ def test_a_run_killed_hard_does_not_jam_the_host(lab, workdir):
         60,
         "the orphaned recording to end",
     )
-    assert not alive(status["supervisor_pid"])
+    wait_for(lambda: not alive(status["supervisor_pid"]), 30, "the supervisor to exit")
     assert (workdir / "lock").exists() and governors(workdir) == ["performance"] * 14
 
     res = lab.run("experiment", "--name", "short")
@@ -333,3 +333,19 @@ def test_a_run_killed_hard_does_not_jam_the_host(lab, workdir):
     assert {c["key"] for c in applied} >= {"cpu_governor", "sysctl vm.swappiness"}
     assert all(c["restored"] for c in applied)
     assert dead["restored_by"] == new["run_id"]
+
+
+def test_a_lock_still_being_taken_is_not_taken_over(lab, workdir):
+    """A lock folder without its owner yet (another controller between mkdir and owner)
+    is busy, not abandoned: the run is refused and the lock left as it is."""
+    prepare(lab, workdir)
+    (workdir / "lock").mkdir()
+    try:
+        res = lab.run("experiment", "--name", "short")
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert "simthor is busy" in res.stderr
+        assert (workdir / "lock").is_dir() and not any((workdir / "lock").iterdir())
+        assert governors(workdir) == ["schedutil"] * 3 + ["powersave"] + ["schedutil"] * 10
+        assert not lab.runs.exists()
+    finally:
+        (workdir / "lock").rmdir()

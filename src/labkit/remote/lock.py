@@ -1,8 +1,11 @@
 """One run per target at a time: an atomic ``mkdir`` lock in the target's work dir.
 
-The lock names its owner (run id, workstation, run directory). It is *stale* when the
-run it belongs to is over — its supervisor finished (``status.json`` says done) or is no
-longer alive — or when it was taken more than ``STALE_S`` ago and no run ever started.
+The lock names its owner (run id, workstation, controller pid, run directory), written
+with it: the folder is built aside and renamed into place, so it never exists without its
+owner. It is *stale* when the run it belongs to is over — its supervisor finished
+(``status.json`` says done) or is no longer alive, or its controller died on this
+workstation before starting one — or when it was taken more than ``STALE_S`` ago (by the
+target's clock) and no run ever started.
 A stale lock is cleared by ``invoke restore`` or by the next run, after the settings that
 run changed are put back.
 """
@@ -10,6 +13,7 @@ run changed are put back.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import secrets
 import shlex
@@ -47,15 +51,23 @@ def lock_dir(workdir: str) -> str:
 
 
 def inspect(target: Target, workdir: str) -> LockInfo | None:
-    """The current lock, if any, and whether the run behind it is still going."""
+    """The current lock, if any, and whether the run behind it is still going.
+
+    A lock folder without an owner (another controller between its mkdir and the owner,
+    with labkit before owners were written atomically) is busy while it is young.
+    """
     d = lock_dir(workdir)
     res = target.run(
-        f"cat {q(d)}/owner.json 2>/dev/null || {{ [ -d {q(d)} ] && echo '{{}}'; }}", check=False
+        f"[ -d {q(d)} ] || exit 0; echo {AGE} $(( $(date +%s) - $(stat -c %Y {q(d)}) )); "
+        f"cat {q(d)}/owner.json 2>/dev/null; true",
+        check=False,
     )
-    if not res.ok or not res.stdout.strip():
+    head, _, body = res.stdout.partition("\n")
+    if not head.startswith(AGE):
         return None
+    age = float(head.split()[1])
     try:
-        owner = json.loads(res.stdout)
+        owner = json.loads(body) if body.strip() else {}
     except json.JSONDecodeError:
         owner = {}
     run_dir = owner.get("run_dir")
@@ -75,14 +87,31 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
         state = "running"
     elif status.get("state") == "done" or pid:
         state = "finished"
-    elif time.time() - float(owner.get("taken_ts", 0)) > STALE_S:
+    elif _controller_gone(owner):
+        state = "abandoned"  # its controller died here before the recording started
+    elif age > STALE_S:
         state = "abandoned"
     else:
         state = "running"  # taken moments ago by a run still preparing
     return LockInfo(owner, state, alive)
 
 
+def _controller_gone(owner: dict) -> bool:
+    """The lock's controller ran on this workstation and its process is gone."""
+    pid = owner.get("pid")
+    if not pid or owner.get("workstation") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, OverflowError):
+        return False
+    return False
+
+
 TAKEN = "@@labkit-locked"
+AGE = "@@labkit-lock-age"
 
 
 def acquire(
@@ -109,12 +138,17 @@ def acquire(
     d = lock_dir(workdir)
     mk = " ".join(q(x) for x in (workdir, *dirs))
     after = f" && {{ {then}\n}}" if then else ""
+    # the lock appears whole: built with its owner in a folder of our own, then renamed
+    # into place (rename(2) of a folder fails onto a lock that exists, owner and all; an
+    # empty one, left by an older labkit between mkdir and owner, is checked for first)
+    new = q(f"{d}.new-{secrets.token_hex(4)}")
     res = target.run(
         f"mkdir -p {mk} && {_take_over(d, stale) if stale else ''}"
-        f"mkdir {q(d)} && echo {TAKEN}{after}; true"
+        f"mkdir {new} && printf '%s' {q(json.dumps(owner))} > {new}/owner.json && "
+        f"{{ {{ [ ! -e {q(d)} ] && mv -T {new} {q(d)} 2>/dev/null; }} || {{ rm -rf {new}; false; }}; }} "
+        f"&& echo {TAKEN}{after}; true"
     )
     if TAKEN in res.stdout:
-        target.put(json.dumps(owner).encode(), posixpath.join(d, "owner.json"))
         return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
     info = inspect(target, workdir)
     held = info.describe() if info else "another run"
@@ -161,4 +195,7 @@ def release(
     directories ``empty_dirs`` if they are empty)."""
     extra = "".join(f"rm -f {q(p)}; " for p in also_remove)
     extra += "".join(f"rmdir {q(p)} 2>/dev/null; " for p in empty_dirs)
-    target.run(f"{extra}rm -rf {q(lock_dir(workdir))}", check=False)
+    # renamed aside first: `rm -rf` alone would show the lock without its owner meanwhile
+    d = lock_dir(workdir)
+    gone = q(f"{d}.gone-{secrets.token_hex(4)}")
+    target.run(f"{extra}mv -T {q(d)} {gone} 2>/dev/null; rm -rf {gone}", check=False)

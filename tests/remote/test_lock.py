@@ -1,0 +1,70 @@
+"""The run lock over the real test sshd: owner written atomically, ownerless locks."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from labkit.errors import LockedError
+from labkit.remote import lock
+from labkit.remote.ssh import SshTarget
+from tests.labhost import trust
+from tests.sshd import LOOPBACK
+
+
+@pytest.fixture
+def target(sshd, fake_home):
+    trust(fake_home, sshd)
+    t = SshTarget("thor", LOOPBACK, user=sshd.user, port=sshd.port, key_file=str(sshd.key))
+    yield t
+    t.close()
+
+
+def test_the_lock_never_shows_without_its_owner(target, tmp_path):
+    """A watcher on the target's disk never sees the lock folder before its owner.json
+    (the gap a second controller would have taken for an abandoned lock)."""
+    wd = tmp_path / "wd"
+    d = wd / "lock"
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            if d.is_dir() and not (d / "owner.json").exists() and d.is_dir():
+                seen.append(str(sorted(os.listdir(d)) if d.is_dir() else "gone"))
+
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    try:
+        for i in range(30):
+            lock.acquire(target, str(wd), {"run_id": f"r{i}"})
+            lock.release(target, str(wd))
+    finally:
+        stop.set()
+        w.join(timeout=10)
+    assert seen == []
+
+
+def test_a_young_lock_without_owner_is_busy(target, tmp_path):
+    wd = tmp_path / "wd"
+    (wd / "lock").mkdir(parents=True)
+    info = lock.inspect(target, str(wd))
+    assert info is not None and info.state == "running" and not info.stale
+    with pytest.raises(LockedError, match="thor is busy"):
+        lock.acquire(target, str(wd), {"run_id": "second"})
+    assert os.listdir(wd / "lock") == []
+
+
+def test_an_old_lock_without_owner_is_abandoned(target, tmp_path):
+    wd = tmp_path / "wd"
+    (wd / "lock").mkdir(parents=True)
+    old = time.time() - lock.STALE_S - 60
+    os.utime(wd / "lock", (old, old))
+    info = lock.inspect(target, str(wd))
+    assert info is not None and info.state == "abandoned" and info.stale
+    owner, _ = lock.acquire(target, str(wd), {"run_id": "next"}, stale=info)
+    assert owner["run_id"] == "next"
+    assert '"run_id": "next"' in (wd / "lock" / "owner.json").read_text()
