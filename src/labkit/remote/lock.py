@@ -142,11 +142,11 @@ def acquire(
     # into place (rename(2) of a folder fails onto a lock that exists, owner and all; an
     # empty one, left by an older labkit between mkdir and owner, is checked for first)
     new = q(f"{d}.new-{secrets.token_hex(4)}")
+    place = f"[ ! -e {q(d)} ] && mv -T {new} {q(d)} 2>/dev/null"
     res = target.run(
         f"mkdir -p {mk} && {_take_over(d, stale) if stale else ''}"
         f"mkdir {new} && printf '%s' {q(json.dumps(owner))} > {new}/owner.json && "
-        f"{{ {{ [ ! -e {q(d)} ] && mv -T {new} {q(d)} 2>/dev/null; }} || {{ rm -rf {new}; false; }}; }} "
-        f"&& echo {TAKEN}{after}; true"
+        f"{{ {place} || {{ rm -rf {new}; false; }}; }} && echo {TAKEN}{after}; true"
     )
     if TAKEN in res.stdout:
         return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
