@@ -166,12 +166,24 @@ def setup_host(
     )
 
 
-@task(help={**TARGET, **INV, **PB})
+@task(
+    help={
+        **TARGET,
+        **INV,
+        **PB,
+        "setup": "also put back what `invoke setup-host` changed (the values before it)",
+    }
+)
 def restore(
-    c, target=cli.DEFAULT_TARGET, inventory=cli.DEFAULT_INVENTORY, playbook=cli.DEFAULT_PLAYBOOK
+    c,
+    target=cli.DEFAULT_TARGET,
+    inventory=cli.DEFAULT_INVENTORY,
+    playbook=cli.DEFAULT_PLAYBOOK,
+    setup=False,
 ):
-    """Put back the settings a dead run left changed on a host, and clear its lock."""
-    cli.guard(cli.restore, target=target, inventory=inventory, playbook=playbook)
+    """Put back the settings a dead run left changed on a host (--setup: and what
+    setup-host changed), and clear its lock."""
+    cli.guard(cli.restore, target=target, inventory=inventory, playbook=playbook, setup=setup)
 
 
 @task(help={**TARGET, **INV, **PB, "runs": "local run store (default: runs/)"})

@@ -30,7 +30,10 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     from invoke import Exit
 
     try:
-        return fn(*args, **kwargs)
+        _no_dangling_set()
+        result = fn(*args, **kwargs)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at exit
+        return result
     except ParamError as exc:
         raise Exit(f"labkit: error: --set: {exc}", code=2) from None
     except LabkitError as exc:
@@ -41,6 +44,13 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except (IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError) as exc:
         what = f"{exc.filename}: " if exc.filename else ""
         raise Exit(f"labkit: error: {what}{exc.strerror or exc}", code=2) from None
+
+
+def _no_dangling_set(argv: list[str] = sys.argv) -> None:
+    """Invoke takes a list option at the very end with no value (``--set``) as nothing."""
+    run_by_invoke = Path(argv[0]).name in ("invoke", "inv") or "invoke" in Path(argv[0]).parts
+    if run_by_invoke and argv[-1] in ("--set", "-s"):
+        raise ParamError("", "no key=value after it (e.g. --set dataset.fps=25)")
 
 
 def _quiet_stdout() -> None:
@@ -70,7 +80,9 @@ def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
         raise LabkitError(f"{flag} is empty: expected a {expect} path")
     p = Path(value)
     if expect == "file" and p.is_dir():
-        raise LabkitError(f"{flag} {value}: is a folder; expected a YAML file in it")
+        raise LabkitError(f"{flag} {value}: is a folder; expected a file")
+    if expect == "file" and not p.exists():
+        raise LabkitError(f"{flag} {value}: file not found")
     if expect == "folder" and p.exists() and not p.is_dir():
         raise LabkitError(f"{flag} {value}: is a file; expected a folder (it is created if new)")
     return p
@@ -219,13 +231,77 @@ def facts(
     if as_json:
         print(json.dumps(result, indent=2, sort_keys=True, default=str), file=out)
         return result
-    for key in sorted(result):
-        value = result[key]
-        text = json.dumps(value, sort_keys=True, default=str)
-        if len(text) > 100:
-            text = text[:97] + "..."
-        print(f"  {key:13s} {text}", file=out)
+    for line in plain_facts(result):
+        print(line, file=out)
     return result
+
+
+def plain_facts(facts: dict) -> list[str]:
+    """The facts for reading: every value in full, one field per line; CPUs that agree
+    (online, governor, clocks) are one line (``cpu0-13 schedutil 972-2601 MHz``)."""
+    lines = []
+    for key in sorted(facts):
+        value = facts[key]
+        if key == "cpu" and isinstance(value, dict):
+            body = cpu_lines(value)
+        elif isinstance(value, dict):
+            body = [f"{k}: {_plain(v)}" for k, v in sorted(value.items())] or ["none"]
+        elif isinstance(value, list):
+            body = [_plain(v) for v in value] or ["none"]
+        else:
+            body = [_plain(value)]
+        lines += [f"  {key if i == 0 else '':13s} {text}" for i, text in enumerate(body)]
+    return lines
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in sorted(value.items()))
+    return str(value)
+
+
+def cpu_lines(cpu: dict) -> list[str]:
+    """Consecutive CPUs with the same online state, governor and min/max/hw-max clocks as
+    one line; the current clocks of the group as a range."""
+    head = [f"{cpu.get('count', '?')} CPUs, online {cpu.get('online', '?')}"]
+    if "clocks_pinned" in cpu:
+        head[0] += f", clocks pinned: {_plain(cpu['clocks_pinned'])}"
+    groups: list[tuple[tuple, list[int], list[int]]] = []  # (shape, cpu ids, current kHz)
+    for ident, c in sorted((cpu.get("cpus") or {}).items(), key=lambda kv: int(kv[0])):
+        shape = (c.get("online"), c.get("governor"), c.get("min_khz"), c.get("max_khz"),
+                 c.get("hw_max_khz"))  # fmt: skip
+        n = int(ident)
+        if groups and groups[-1][0] == shape and groups[-1][1][-1] == n - 1:
+            groups[-1][1].append(n)
+            groups[-1][2].append(c.get("cur_khz") or 0)
+        else:
+            groups.append((shape, [n], [c.get("cur_khz") or 0]))
+    body = []
+    for (online, governor, lo, hi, hw), ids, cur in groups:
+        name = f"cpu{ids[0]}" + (f"-{ids[-1]}" if len(ids) > 1 else "")
+        if not online:
+            body.append(f"{name} offline")
+            continue
+        now = _mhz_range(min(cur), max(cur))
+        hw_max = f", hw max {_mhz(hw)} MHz" if hw and hw != hi else ""
+        body.append(f"{name} {governor or '-'} {_mhz_range(lo, hi)} MHz (now {now} MHz{hw_max})")
+    if cpu.get("available_governors"):
+        body.append(f"available governors: {_plain(cpu['available_governors'])}")
+    return head + body
+
+
+def _mhz(khz: Any) -> str:
+    return f"{int(khz) // 1000}" if isinstance(khz, (int, float)) else "?"
+
+
+def _mhz_range(lo: Any, hi: Any) -> str:
+    return _mhz(lo) if _mhz(lo) == _mhz(hi) else f"{_mhz(lo)}-{_mhz(hi)}"
 
 
 def setup_host(
@@ -252,14 +328,16 @@ def restore(
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
     playbook: str = DEFAULT_PLAYBOOK,
+    setup: bool = False,
     out=sys.stdout,
 ) -> list[dict]:
-    """Put back settings a dead run left changed on ``target`` and clear its lock."""
+    """Put back settings a dead run left changed on ``target`` and clear its lock;
+    ``setup``: also what ``setup-host`` changed."""
     from labkit.hostops import restore as put_back
     from labkit.runner import RunOptions
 
     host, version = _host(target, inventory, playbook)
-    return put_back(host, version, RunOptions(out=out))
+    return put_back(host, version, RunOptions(out=out), setup=setup)
 
 
 def collect(

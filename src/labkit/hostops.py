@@ -21,7 +21,14 @@ from labkit.hostvars import HostConfig
 from labkit.plan import Plan
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
-from labkit.remote.settings import apply_changes, plan_changes, read_journal, restore_journal
+from labkit.remote.settings import (
+    apply_changes,
+    journal_body,
+    parse_journal,
+    plan_changes,
+    read_journal,
+    restore_journal,
+)
 from labkit.remote.transfer import pull_run
 from labkit.runner import RunOptions, outcome, render_files, show_changes
 from labkit.store import FINAL, load_manifest, run_path, write_manifest
@@ -38,11 +45,37 @@ def host_facts(host: HostConfig, lerobot_version: str, opts: RunOptions) -> dict
         hs.close()
 
 
+def setup_path(workdir: str) -> str:
+    """What ``setup-host`` changed, with the values before it: ``restore --setup`` reads it."""
+    return posixpath.join(workdir, "state", "setup-host.json")
+
+
+def _busy(name: str, info: lock.LockInfo) -> LockedError:
+    if info.stale:
+        hint = f"it is over: `invoke restore --target {name}` puts its settings back first"
+    else:
+        hint = (
+            "it is still recording: wait for it to end "
+            f"(`invoke collect --target {name}` brings it back)"
+        )
+    return LockedError(
+        f"{name} is busy ({info.describe()}): its settings are not changed while a run may "
+        f"put them back; {hint}"
+    )
+
+
 def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[dict]:
-    """Apply an experiment's host settings and files and *keep* them (no journal)."""
+    """Apply an experiment's host settings and files and *keep* them (no run journal).
+
+    A busy host is refused before anything is shown. What changed, and the values before
+    the first ``setup-host``, are kept in ``state/setup-host.json`` for ``restore --setup``.
+    """
     hs = open_host(plan.host, str(plan.version), log=opts.say)
     try:
         t = hs.target
+        info = lock.inspect(t, hs.workdir)
+        if info is not None and not opts.check:
+            raise _busy(t.name, info)
         facts = hs.gather_facts()
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
         files = render_files(plan, host_vars)
@@ -54,29 +87,67 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
         if not changes:
             opts.say("  no host settings or files in this experiment")
         show_changes(changes, opts.say, detail=opts.check, as_root=hs.needs_sudo)
+        if info is not None:
+            opts.say(f"  note: {_busy(t.name, info)}")
         if opts.check or not any(c.changed for c in changes):
             return [c.record() for c in changes]
-        info = lock.inspect(t, hs.workdir)
-        if info is not None:
-            raise LockedError(
-                f"{t.name} has a run's lock ({info.describe()}): settings are not changed "
-                f"while a run may restore them; `invoke collect` or `invoke restore` first"
-            )
         hs.enable_sudo()
+        _record_setup(hs, changes)
         apply_changes(t, hs.workdir, "setup-host", changes, journal=False)
-        opts.say(f"{t.name}: settings kept (labkit will not put these back)")
+        opts.say(
+            f"{t.name}: settings kept (runs leave them; `invoke restore --setup --target "
+            f"{t.name}` puts back what they were before)"
+        )
         return [c.record() for c in changes]
     finally:
         hs.close()
 
 
-def restore(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
-    """Put back what a dead run left changed and clear its lock; refuse while it records."""
+def _record_setup(hs: HostSession, changes: list) -> None:
+    """Add these changes to ``setup-host.json``, written before anything changes; a key
+    already there keeps its first ``before`` (the value from before any setup-host)."""
+    t = hs.target
+    res = t.run(f"cat {q(setup_path(hs.workdir))}", check=False)
+    old = parse_journal(t, hs.workdir, res.stdout) if res.ok else None
+    body = journal_body("setup-host", changes)
+    if old:
+        keys = {c["key"] for c in old["changes"]}
+        body["changes"] = old["changes"] + [c for c in body["changes"] if c["key"] not in keys]
+    t.run(f"mkdir -p {q(hs.state_dir)}")
+    t.put(json.dumps(body, indent=1).encode(), setup_path(hs.workdir))
+
+
+def restore(
+    host: HostConfig, lerobot_version: str, opts: RunOptions, setup: bool = False
+) -> list[dict]:
+    """Put back what a dead run left changed and clear its lock; refuse while it records.
+
+    ``setup``: then also undo every ``setup-host`` (the values from before the first one).
+    """
     hs = open_host(host, lerobot_version, log=opts.say)
     try:
-        return _restore(hs, opts)
+        done = _restore(hs, opts)
+        if setup:
+            done += _undo_setup(hs, opts)
+        return done
     finally:
         hs.close()
+
+
+def _undo_setup(hs: HostSession, opts: RunOptions) -> list[dict]:
+    t = hs.target
+    res = t.run(f"cat {q(setup_path(hs.workdir))}", check=False)
+    body = parse_journal(t, hs.workdir, res.stdout) if res.ok else None
+    if not body:
+        opts.say(f"{t.name}: no setup-host settings to put back")
+        return []
+    opts.say(f"{t.name}: putting back what setup-host changed")
+    hs.enable_sudo()
+    # the run journal is gone by now (restored above), so restore_journal's removal of it
+    # is a no-op; the setup record goes once every entry came back
+    done = restore_journal(t, hs.workdir, log=opts.say, journal=body)
+    t.run(f"rm -f {q(setup_path(hs.workdir))}")
+    return done
 
 
 def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:

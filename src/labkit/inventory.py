@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import InventoryError, UnknownNameError
+from labkit.params import suggest
 from labkit.yamlsrc import Located, load_file
 
 GROUP_KEYS = {"hosts", "children", "vars"}
@@ -302,7 +303,8 @@ class Inventory:
         """Resolved variables of ``host`` and where each winning value came from."""
         if host not in self.hosts:
             raise UnknownNameError(
-                f"{self.path}: no host {host!r}; hosts are: {', '.join(self.hosts) or 'none'}"
+                f"{self.path}: no host {host!r}{suggest(host, self.hosts)}; "
+                f"hosts are: {', '.join(self.hosts) or 'none'}"
             )
         values: dict[str, Any] = {}
         origins: dict[str, Origin] = {}
@@ -344,8 +346,10 @@ class Inventory:
             if pattern == "all":
                 out.extend(h for h in self.hosts if h not in out)
             return out
+        hint = suggest(pattern, [*self.hosts, *self.groups])
         raise UnknownNameError(
-            f"{self.path}: no host or group {pattern!r}; hosts: {', '.join(self.hosts) or 'none'}"
+            f"{self.path}: no host or group {pattern!r}{hint}"
+            f"; hosts: {', '.join(self.hosts) or 'none'}"
             f"; groups: {', '.join(g for g in self.groups if g not in ('all', 'ungrouped'))}"
         )
 

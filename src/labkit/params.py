@@ -47,6 +47,38 @@ def _rate(v) -> bool:
     return 0 < v <= MAX_FPS
 
 
+def cpu_list(text: str) -> list[int]:
+    """``"0,2-5"`` -> [0, 2, 3, 4, 5] (taskset -c / cpuset syntax); ValueError if malformed."""
+    out: list[int] = []
+    for part in str(text).split(","):
+        lo, dash, hi = part.strip().partition("-")
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if first < 0 or last < first:
+            raise ValueError(f"bad CPU range {part.strip()!r}")
+        out += range(first, last + 1)
+    return out
+
+
+def _cpu_list_ok(text: str) -> bool:
+    try:
+        return bool(cpu_list(text))
+    except ValueError:
+        return False
+
+
+def cpu_list_problem(text: str | None, cpu_count: int | None) -> str | None:
+    """Why ``settings.record_cpus`` does not fit a host with ``cpu_count`` CPUs (or None)."""
+    if not text or not cpu_count:
+        return None
+    beyond = [c for c in cpu_list(text) if c >= cpu_count]
+    if not beyond:
+        return None
+    return (
+        f"settings.record_cpus {text!r} names CPU {beyond[-1]} but the host has "
+        f"{cpu_count} CPUs (0-{cpu_count - 1}); pick CPUs within 0-{cpu_count - 1}"
+    )
+
+
 CV2_BACKENDS = {
     "ANY": 0,
     "V4L2": 200,
@@ -181,6 +213,8 @@ SETTINGS_PARAMS: dict[str, Param] = {
             "settings.record_cpus",
             "str",
             "CPU list the record process is pinned to (e.g. 2-7)",
+            lambda v: _cpu_list_ok(v),
+            "a CPU list such as 2-7 or 0,2-5 (as taskset -c takes)",
             nullable=True,
         ),
         _p("settings.sysctl", "mapping", "sysctl values to set for the run"),
