@@ -136,3 +136,29 @@ def test_setup_host_keeps_settings_and_next_run_leaves_them(sshd, tmp_path, fake
     [(_, m)] = manifests(runs)
     assert not any(c["apply"] for c in m["settings_changes"])
     assert governors(wd) == ["performance"] * 14 and rules.exists()
+
+
+def test_restore_setup_undoes_setup_host(tmp_path, fake_home):
+    """setup-host twice, then `restore --setup`: back to the values before the first."""
+    wd = tmp_path / "wd"
+    host = {"ansible_connection": "local", "labkit_simulate": True, "labkit_workdir": str(wd)}
+    inv = write_inventory(tmp_path / "hosts.yml", {"sim": host})
+    base = ["--inventory", str(inv), "--name", "exp7"]
+    first = invoke("setup-host", *base, "--set", "settings.cpu_governor=performance",
+                   home=fake_home)  # fmt: skip
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "invoke restore --setup --target sim" in first.stdout
+    second = invoke(
+        "setup-host", *base, "--set", "settings.cpu_governor=powersave",
+        "--set", "settings.sysctl.vm.swappiness=10", home=fake_home,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert governors(wd) == ["powersave"] * 14 and sysctl(wd, "vm.swappiness") == "10"
+    plain = invoke("restore", "--inventory", str(inv), home=fake_home)
+    assert "no settings left changed" in plain.stdout and governors(wd) == ["powersave"] * 14
+    res = invoke("restore", "--setup", "--inventory", str(inv), home=fake_home)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "restored cpu_governor -> schedutil" in res.stdout
+    assert governors(wd) == ["schedutil"] * 14 and sysctl(wd, "vm.swappiness") == "60"
+    again = invoke("restore", "--setup", "--inventory", str(inv), home=fake_home)
+    assert "no setup-host settings to put back" in again.stdout

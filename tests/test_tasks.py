@@ -43,3 +43,24 @@ def test_hosts_json_shape():
     data = json.loads(res.stdout)
     assert data["_meta"]["hostvars"]["sim"]["labkit_simulate"] is True
     assert "simulated" in data["all"]["children"]
+
+
+def test_facts_plain_view_groups_identical_cpus_and_cuts_nothing():
+    from labkit.cli import plain_facts
+
+    same = {"online": True, "governor": "schedutil", "min_khz": 972000, "max_khz": 2601000,
+            "hw_max_khz": 2601000}  # fmt: skip
+    cpus = {str(i): {**same, "cur_khz": 972000 + 1000 * i} for i in range(12)}
+    cpus["12"] = {**same, "governor": "performance", "cur_khz": 2601000}
+    cpus["13"] = {"online": False, "governor": None, "min_khz": None, "max_khz": None,
+                  "hw_max_khz": None, "cur_khz": None}  # fmt: skip
+    long_path = "/home/robot/miniforge3/envs/lerobot/lib/python3.12/site-packages/" + "x" * 60
+    facts = {
+        "cpu": {"count": 14, "online": "0-12", "clocks_pinned": False, "cpus": cpus},
+        "lerobot": {"path": long_path, "version": "0.4.4"},
+    }
+    text = "\n".join(plain_facts(facts))
+    assert "cpu0-11 schedutil 972-2601 MHz (now 972-983 MHz)" in text
+    assert "cpu12 performance 972-2601 MHz (now 2601 MHz)" in text
+    assert "cpu13 offline" in text
+    assert long_path in text and "version: 0.4.4" in text and "..." not in text
