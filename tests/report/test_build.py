@@ -112,9 +112,10 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
 def test_figures_are_pngs_embedded_with_alt_text(seed_report):
     out, text = seed_report
     for png, alt in [
-        ("warnings.png", "Bar chart of slow-loop warnings per minute by experiment: exp1 11,"),
+        ("warnings.png", "where repeated: exp1 11, exp2b 1, exp3 5, exp4 8, exp5 11]"),
         ("hz-over-time.png", "the lowest is 9.6 Hz in exp1 at 7 s"),
-        ("cpu-heatmap.png", "exp1 peak 100% / mean 33%, 11 warnings"),
+        ("cpu-heatmap.png", "imported-d2"),  # each panel names its run
+        ("cpu-heatmap.png", ") peak 100% / mean 33%, 11 warnings"),
         ("hz-distribution.png", "exp2b 1 warning at 15.6 Hz; exp3 5 warnings, 16.0–27.1 Hz"),
     ]:
         assert (out / "lerobot-loop-lag" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

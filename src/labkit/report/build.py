@@ -154,7 +154,7 @@ def build_report(
     log=print,
 ) -> ReportResult:
     """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON)."""
-    from labkit.report.plots import draw_all
+    from labkit.report.plots import draw_all, figure_notes
     from labkit.report.render import render
 
     runs = load_runs(runs_dir, pb.name, keep_tables=True)
@@ -171,9 +171,8 @@ def build_report(
         folder = tmp / pb.name
         folder.mkdir()
         ctx = _context(pb, used, left_out)
-        ctx["figures"] = draw_all(
-            ctx["rows"], main_runs(group_runs(used)), list(pb.experiments), folder
-        )
+        ctx["figures"] = draw_all(ctx["rows"], ctx["judged"], list(pb.experiments), folder)
+        ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
         ctx["folder"] = pb.name
         _write_csv(folder / "summary.csv", ctx["all_rows"])
         if ctx["host_rows"]:

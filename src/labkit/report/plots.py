@@ -56,13 +56,29 @@ def _warned(run: RunData):
 
 
 def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out: Path):
+    """Bars: mean warnings per minute; error bars: its 95 % interval; dots: each run."""
     rated = [r for r in rows if r.get("warnings_per_min") is not None]
-    if not rated:
-        return None
+    if not rated or not any(r["warnings_per_min"] for r in rated):
+        return None  # nothing warned: the report says so instead of an empty axis
     names = [r["experiment"] for r in rated]
-    means = [r["warnings_per_min"] for r in rated]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    means = np.array([r["warnings_per_min"] for r in rated], dtype=float)
+    lo = np.array([_or_nan(r.get("warnings_per_min_ci_lo")) for r in rated])
+    hi = np.array([_or_nan(r.get("warnings_per_min_ci_hi")) for r in rated])
+    fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.bar(names, means, color="#4c72b0", label="mean over runs")
+    has_ci = ~np.isnan(lo) & ~np.isnan(hi)
+    if has_ci.any():
+        idx = np.flatnonzero(has_ci)
+        err = np.vstack([means[idx] - lo[idx], hi[idx] - means[idx]])
+        ax.errorbar(
+            idx,
+            means[idx],
+            yerr=err,
+            fmt="none",
+            ecolor="black",
+            capsize=4,
+            label="95 % confidence interval",
+        )
     for i, name in enumerate(names):
         each = [
             r.metrics["warnings_per_min"]
@@ -70,16 +86,37 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
             if r.experiment == name and r.metrics.get("warnings_per_min") is not None
         ]
         if len(each) > 1:
-            ax.scatter([i] * len(each), each, color="black", s=12, zorder=3)
+            ax.scatter(
+                [i] * len(each),
+                each,
+                color="#dd8452",
+                s=12,
+                zorder=3,
+                label="one run" if i == 0 or "one run" not in _labels(ax) else None,
+            )
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("slow-loop warnings per minute")
     ax.set_title("Slow-loop warnings per minute of recording")
+    ax.legend(fontsize=7)
     _save(fig, out / "warnings.png")
-    listed = ", ".join(f"{n} {m:.3g}" for n, m in zip(names, means, strict=True))
+    listed = ", ".join(
+        f"{n} {m:.3g}" + (f" (CI {a:.3g}–{b:.3g})" if ok else "")
+        for n, m, a, b, ok in zip(names, means, lo, hi, has_ci, strict=True)
+    )
     return Figure(
         "warnings.png",
         "Warnings per experiment",
-        f"Bar chart of slow-loop warnings per minute by experiment: {listed}",
+        "Bar chart of slow-loop warnings per minute by experiment, the mean with its 95 % "
+        f"confidence interval (CI) where repeated: {listed}",
     )
+
+
+def _or_nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _labels(ax) -> list[str]:
+    return ax.get_legend_handles_labels()[1]
 
 
 def hz_over_time(runs: list[RunData], out: Path):
@@ -97,9 +134,19 @@ def hz_over_time(runs: list[RunData], out: Path):
         targets |= set(run.events.loc[run.events["kind"] == "slow_loop", "target_hz"].dropna())
     for t in sorted(targets):
         ax.axhline(t, color="grey", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            f"target {t:g} Hz",
+            xy=(1, t),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            ha="right",
+            fontsize=7,
+            color="dimgrey",
+        )
     ax.set_xlabel("seconds since the recording started")
     ax.set_ylabel("warned loop rate (Hz)")
-    ax.set_title("Warned loop rate over time, per run (dashed: target)")
+    ax.set_title("Warned loop rate over time, per run")
     if len(series) <= 12:
         ax.legend(fontsize=7, ncol=2)
     _save(fig, out / "hz-over-time.png")
@@ -114,7 +161,8 @@ def hz_over_time(runs: list[RunData], out: Path):
 
 
 def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
-    """Per experiment, the run with the most warnings: cores x time, warnings as lines."""
+    """Per experiment, the run with the most warnings: cores x time on one shared time
+    axis, warnings as lines (only those inside the sampled span)."""
     picked = []
     for name in order:
         mine = [r for r in runs if r.experiment == name and r.teg is not None and len(r.teg)]
@@ -123,35 +171,54 @@ def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
     picked = [r for r in picked if core_loads(r.teg).shape[1]][:MAX_HEATMAPS]
     if not picked:
         return None
-    fig, axes = plt.subplots(len(picked), 1, figsize=(8, 1.1 + 1.3 * len(picked)), squeeze=False)
-    image = None
+    fig, axes = plt.subplots(
+        len(picked),
+        1,
+        figsize=(8, 1.4 + 1.5 * len(picked)),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
+    )
+    image, longest = None, 1.0
     for ax, run in zip(axes[:, 0], picked, strict=True):
         loads = core_loads(run.teg).to_numpy(dtype=float).T
         times = run.teg["time"]
         t0 = times.dropna().min() if times.notna().any() else None
         span = (times.dropna().max() - t0).total_seconds() if t0 is not None else loads.shape[1] - 1
+        span = max(span, 1.0)
+        longest = max(longest, span)
         image = ax.imshow(
             np.ma.masked_invalid(loads),
             aspect="auto",
             cmap="magma",
             vmin=0,
             vmax=100,
-            extent=(0, max(span, 1), loads.shape[0] - 0.5, -0.5),
+            extent=(0, span, loads.shape[0] - 0.5, -0.5),
             interpolation="nearest",
         )
         if t0 is not None and run.events is not None:
             slow = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
             for sec in (slow - t0).dt.total_seconds():
-                ax.axvline(sec, color="cyan", linewidth=0.9)
-        ax.set_ylabel(f"{run.experiment}\ncore", fontsize=8)
+                if 0 <= sec <= span:  # a warning before the first sample has no load beside it
+                    ax.axvline(sec, color="cyan", linewidth=0.9)
+        ncores = loads.shape[0]
+        step = max(1, int(np.ceil(ncores / 8)))
+        ax.set_yticks(range(0, ncores, step))
+        ax.set_ylabel("core", fontsize=8)
+        ax.set_title(
+            f"{run.experiment} — run {run.dir.name} ({_count(run.metrics.get('warnings'))})",
+            fontsize=8,
+            loc="left",
+        )
         ax.tick_params(labelsize=7)
-    axes[-1, 0].set_xlabel("seconds (cyan lines: slow-loop warnings)")
+    axes[0, 0].set_xlim(0, longest)
+    axes[-1, 0].set_xlabel("seconds since the first sample (cyan lines: slow-loop warnings)")
     fig.colorbar(image, ax=axes[:, 0].tolist(), label="core load %", shrink=0.8)
     fig.suptitle("Per-core CPU load, one run per experiment")
     fig.savefig(out / "cpu-heatmap.png", dpi=100)
     plt.close(fig)
     parts = [
-        f"{r.experiment} peak {r.metrics.get('cpu_peak_pct') or 0:.0f}% / mean "
+        f"{r.experiment} ({r.dir.name}) peak {r.metrics.get('cpu_peak_pct') or 0:.0f}% / mean "
         f"{r.metrics.get('cpu_mean_pct') or 0:.0f}%, {_count(r.metrics.get('warnings'))}"
         for r in picked
     ]
@@ -194,6 +261,7 @@ def hz_distribution(runs: list[RunData], order: list[str], out: Path):
 
 
 def draw_all(rows, runs: list[RunData], order: list[str], out: Path) -> list[Figure]:
+    """Every figure that has something to show (see ``figure_notes`` for the others)."""
     figures = [
         warnings_per_experiment(rows, runs, out),
         hz_over_time(runs, out),
@@ -201,3 +269,18 @@ def draw_all(rows, runs: list[RunData], order: list[str], out: Path) -> list[Fig
         hz_distribution(runs, order, out),
     ]
     return [f for f in figures if f is not None]
+
+
+def figure_notes(rows: list[dict[str, Any]], figures: list[Figure]) -> list[str]:
+    """Why an expected figure is missing, in words, so the reader is not left guessing."""
+    drawn = {f.file for f in figures}
+    rated = [r for r in rows if r.get("warnings_per_min") is not None]
+    notes = []
+    if rated and not any(r["warnings_per_min"] for r in rated):
+        notes.append(
+            f"No warnings in any run ({sum(r['runs'] for r in rated)} runs): no warnings, "
+            "loop-rate or rate-distribution figure to draw."
+        )
+    elif "cpu-heatmap.png" not in drawn:
+        notes.append("No run has tegrastats samples: no per-core CPU figure.")
+    return notes
