@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,7 +25,13 @@ FACTS = {f.name: f for f in facts_for()}
     ids=[f"{name}-{c['name']}" for name, cases in CASES.items() for c in cases],
 )
 def test_parser(fact, case):
-    assert FACTS[fact].process(case["output"], case["exit"]) == case["expected"]
+    if "output_file" in case:  # a real capture: its first line says where it is from
+        text = (DATA / case["output_file"]).read_text()
+        assert text.startswith("# source:")
+        output = text.split("\n", 1)[1]
+    else:
+        output = case["output"]
+    assert FACTS[fact].process(output, case["exit"]) == case["expected"]
 
 
 def test_every_fact_has_a_case():
@@ -56,4 +66,35 @@ def test_gather_on_the_simulated_root(tmp_path):
     assert facts["video_devices"] == ["/dev/video0"]
     assert facts["disk"]["free_mb"] > 0
     assert facts["memory"]["total_mb"] > 0
+    assert facts["nvpmodel_modes"]["default"] == 1
+    assert facts["nvpmodel_modes"]["modes"]["3"]["cpu_max_khz"] == 1998000
+    assert (
+        facts["boot_id"] == (Path(p["root"]) / "proc/sys/kernel/random/boot_id").read_text().strip()
+    )
+    assert facts["uptime_s"] > 0
     assert set(facts) == set(FACTS)
+
+
+def test_top_processes_names_a_busy_process_and_not_labkit_itself(tmp_path):
+    """A CPU burner started beside the probe is listed; the probe's own chain (this test
+    process is its controller on a local target) is not."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        t = LocalTarget("local")
+
+        def top():
+            return gather(t, "", str(tmp_path), [FACTS["top_processes"]])["top_processes"]
+
+        found = None
+        deadline = time.monotonic() + 20
+        while found is None and time.monotonic() < deadline:
+            rows = top()
+            found = next((r for r in rows if r["pid"] == burner.pid), None)
+        assert found is not None and found["cpu_pct"] > 10
+        assert set(found) == {"pid", "user", "cpu_pct", "command"}
+        assert found["command"].endswith("while True: pass")
+        assert os.getpid() not in {r["pid"] for r in rows}
+        assert len(rows) <= 5
+    finally:
+        burner.kill()
+        burner.wait()

@@ -110,7 +110,8 @@ def test_nvpmodel_and_jetson_clocks(remote):
     assert sh(remote, "nvpmodel -m 9").returncode != 0
     show = sh(remote, "jetson_clocks --show", check=True).stdout.decode()
     assert show.startswith("SOC family:tegra264  Machine:NVIDIA Jetson AGX Thor")
-    assert "Online CPUs: 0-13" in show and "cpu13:  Governor=schedutil" in show
+    # as the real Thor prints it (jetson-real/jetson_clocks_show__thor_r38.2_maxn_pinned.txt)
+    assert "Online CPUs: 0-13" in show and "\ncpu13: Governor=schedutil" in show
     _, p, _, workdir = remote
     store = f"{workdir}/clocks.conf"
     sh(remote, f"jetson_clocks --store {store} && jetson_clocks", check=True)

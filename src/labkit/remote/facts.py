@@ -84,9 +84,10 @@ def parse_cpus(out: str, code: int) -> dict | None:
         return None
     on = [c for c in cpus.values() if c["online"] and c["governor"]]
     govs = sorted({c["governor"] for c in on})
-    pinned = bool(on) and all(
-        c["min_khz"] is not None and c["min_khz"] == c["max_khz"] == c["hw_max_khz"] for c in on
-    )
+    # jetson_clocks pins each CPU's min to its current max, which a capped power mode
+    # holds below the hardware max (Orin Nano 25W: 1344000 of 1728000 kHz): pinned is
+    # min == max on every online CPU, not == the hardware max
+    pinned = bool(on) and all(c["min_khz"] is not None and c["min_khz"] == c["max_khz"] for c in on)
     out = {
         "online": online,
         "count": len(cpus),
@@ -138,10 +139,20 @@ _USB = re.compile(
     r"Dev (?P<dev>\d+)(?:, If (?P<iface>\d+))?, Class=(?P<cls>[^,]*), "
     r"Driver=(?P<driver>[^,]*), (?P<speed>\S+)"
 )
+_NO_DRIVER = {"", "[none]"}
+
+
+def _port(text: str) -> str:
+    """``001`` (usbutils >= 017) and ``1`` (older) are the same port; ``1-2`` kept."""
+    return "-".join(str(int(p)) for p in text.split("-") if p)
 
 
 def parse_lsusb_tree(out: str, code: int) -> list[dict] | None:
-    """``lsusb -t``: one entry per interface, with bus, depth, driver and link speed."""
+    """``lsusb -t``: one entry per interface, with bus, depth, driver and link speed.
+
+    Both formats: older usbutils ``Bus 02.Port 1: Dev 1`` and Ubuntu 24.04's
+    ``Bus 002.Port 001: Dev 001`` give the same numbers; ``Driver=[none]`` is no driver.
+    """
     if code != 0:
         return None
     entries, bus = [], None
@@ -155,11 +166,13 @@ def parse_lsusb_tree(out: str, code: int) -> list[dict] | None:
             {
                 "bus": bus,
                 "depth": len(m.group("indent")) // 4,
-                "port": m.group("port"),
+                "port": _port(m.group("port")),
                 "dev": int(m.group("dev")),
                 "interface": int(m.group("iface")) if m.group("iface") else None,
                 "class": m.group("cls").strip(),
-                "driver": m.group("driver").strip() or None,
+                "driver": None
+                if m.group("driver").strip() in _NO_DRIVER
+                else m.group("driver").strip(),
                 "speed": m.group("speed"),
             }
         )
@@ -202,6 +215,109 @@ def parse_devices(out: str, code: int) -> list[str]:
     return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/dev/"))
 
 
+_PM = re.compile(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+?)\s*>")
+_PM_DEFAULT = re.compile(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>")
+_CPU_FREQ = re.compile(r"^CPU_\w+?_(\d+)\s+(MIN|MAX)_FREQ\s+(-?\d+)")
+
+
+def parse_nvpmodel_conf(out: str, code: int) -> dict | None:
+    """``/etc/nvpmodel.conf``: each POWER_MODEL block's name, cores online, CPU clock cap
+    (kHz; ``None`` = the hardware max) and power-gating masks (``TPC_PG_MASK`` ...), and
+    the default mode. A mode whose masks differ from the current one's needs a reboot."""
+    if code != 0:
+        return None
+    modes: dict[str, dict] = {}
+    default, cur = None, None
+    for raw in out.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if m := _PM.match(line):
+            cur = {"name": m.group(2), "cores": 0, "cpu_max_khz": None, "pg_masks": {}}
+            modes[m.group(1)] = cur
+            continue
+        if m := _PM_DEFAULT.match(line):
+            default, cur = int(m.group(1)), None
+            continue
+        if line.startswith("<"):  # a PARAM definition block
+            cur = None
+            continue
+        if cur is None:
+            continue
+        parts = line.split()
+        if parts[0] == "CPU_ONLINE" and len(parts) == 3 and parts[2] == "1":
+            cur["cores"] += 1
+        elif parts[0].endswith("_POWER_GATING") and len(parts) == 3:
+            cur["pg_masks"][parts[1]] = parts[2]
+        elif (m := _CPU_FREQ.match(line)) and m.group(2) == "MAX" and int(m.group(3)) > 0:
+            cap = int(m.group(3))
+            cur["cpu_max_khz"] = min(cap, cur["cpu_max_khz"] or cap)
+    if not modes:
+        return None
+    return {"default": default, "modes": modes}
+
+
+def parse_uptime(out: str, code: int) -> float | None:
+    """``/proc/uptime``: seconds since boot (first field)."""
+    parts = out.split()
+    try:
+        return float(parts[0]) if code == 0 and parts else None
+    except ValueError:
+        return None
+
+
+def parse_boot_id(out: str, code: int) -> str | None:
+    text = out.strip()
+    return text if code == 0 and re.fullmatch(r"[0-9a-f-]{36}", text) else None
+
+
+_OWN = re.compile(r"(^|[\s/])supervise\.py spec\.json|@@labkit")
+
+
+def parse_top_processes(out: str, code: int) -> list[dict] | None:
+    """Up to 5 busiest processes (``ps`` %CPU) other than labkit's own: the probe's shell
+    (``self <pid>``), every process above it (the SSH session, the shell running it, the
+    controller on a local target), below it (the probes, ``ps`` itself) and labkit's run
+    supervisor."""
+    lines = out.splitlines()
+    if code != 0 or not lines or not lines[0].startswith("self "):
+        return None
+    me = int(lines[0].split()[1])
+    rows, parent = [], {}
+    for line in lines[1:]:
+        parts = line.split(None, 4)
+        if len(parts) < 5 or not parts[0].isdigit() or not parts[1].isdigit():
+            continue
+        pid, ppid = int(parts[0]), int(parts[1])
+        try:
+            cpu = float(parts[3])
+        except ValueError:
+            continue
+        parent[pid] = ppid
+        rows.append({"pid": pid, "user": parts[2], "cpu_pct": cpu, "command": parts[4].strip()})
+    own, p = set(), me
+    while p in parent and p not in own:  # the probe and everything above it
+        own.add(p)
+        p = parent[p]
+    own.add(p)
+
+    def ours(pid: int) -> bool:
+        seen = set()
+        while pid in parent and pid not in seen:
+            if pid == me:
+                return True
+            seen.add(pid)
+            pid = parent[pid]
+        return False
+
+    keep = [
+        r for r in rows
+        if r["pid"] not in own and not ours(r["pid"]) and not _OWN.search(r["command"])
+    ]  # fmt: skip
+    keep.sort(key=lambda r: (-r["cpu_pct"], r["pid"]))
+    return keep[:5]
+
+
 def _int(v: str | None) -> int | None:
     return int(v) if v is not None and v.isdigit() else None
 
@@ -237,6 +353,10 @@ v=${{v##*/lerobot-}}; v=${{v%.dist-info}}
 printf 'version=%s\n' "$v"
 true"""
 
+# $$ is the gather script's shell: the parser leaves it, its ancestors and its children out
+# (every process: the chain up from the probe must be whole to be left out)
+_TOP = "echo self $$; ps -eo pid=,ppid=,user=,pcpu=,args= --sort=-pcpu"
+
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
 )
@@ -253,6 +373,18 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
         Fact("hostname", lambda r, w: "hostname", parse_text),
         Fact("l4t", lambda r, w: f"cat {_q(r + '/etc/nv_tegra_release')}", parse_l4t_release),
         Fact("nvpmodel", lambda r, w: "nvpmodel -q", parse_nvpmodel),
+        Fact(
+            "nvpmodel_modes",
+            lambda r, w: f"cat {_q(r + '/etc/nvpmodel.conf')}",
+            parse_nvpmodel_conf,
+        ),
+        Fact(
+            "boot_id",
+            lambda r, w: f"cat {_q(r + '/proc/sys/kernel/random/boot_id')}",
+            parse_boot_id,
+        ),
+        Fact("uptime_s", lambda r, w: "cat /proc/uptime", parse_uptime),
+        Fact("top_processes", lambda r, w: _TOP, parse_top_processes),
         Fact(
             "cpu", lambda r, w: _CPU_DUMP.format(cpu=_q(r + "/sys/devices/system/cpu")), parse_cpus
         ),

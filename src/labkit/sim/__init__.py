@@ -1,4 +1,5 @@
-"""The simulated Jetson: a Thor recording rig that runs on any Linux machine.
+"""The simulated Jetson: a recording rig that runs on any Linux machine — an AGX Thor by
+default, or an AGX Orin or Orin Nano (``labkit_sim: {board: ...}``, ``root.BOARDS``).
 
 labkit drives it exactly as it drives a real board: it deploys this package into the
 host's work dir, puts wrappers named ``tegrastats``, ``lerobot-record``, ``nvpmodel`` and
@@ -26,5 +27,9 @@ The model (nothing is random except the opt-in, seeded jitter injector):
   act through the real scheduler (the simulated ``taskset`` maps the board's 14 CPUs
   onto the machine's, CPU i -> real CPU i mod n).
 * ``nvpmodel`` and ``jetson_clocks`` read and write the simulated root with the real
-  tools' output formats (``shared/notes/jetson.md`` §3–4).
+  tools' output formats and behaviour (``tests/data/jetson-real/``): power modes that
+  need a reboot ask for it, ``jetson_clocks --store`` asks before overwriting and
+  ``--restore`` exits 0 even when a write fails; answering ``YES`` to nvpmodel reboots
+  the simulated board (``reboot``: its processes end, its SSH sessions drop, it is down
+  for ``reboot_s`` seconds, comes back with a new boot id and the new mode).
 """

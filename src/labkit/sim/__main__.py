@@ -10,6 +10,12 @@ def main() -> int:
         print(f"usage: python -m labkit.sim {{{'|'.join(tools)}}} [args]", file=sys.stderr)
         return 2
     tool = sys.argv.pop(1)
+    from labkit.sim.reboot import rebooting
+    from labkit.sim.root import sim_root
+
+    if rebooting(sim_root()):
+        print(f"{tool}: the simulated Jetson is rebooting", file=sys.stderr)
+        return 255
     if tool == "tegrastats":
         from labkit.sim.tegrastats import main as run
     elif tool == "lerobot-record":

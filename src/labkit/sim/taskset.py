@@ -1,9 +1,10 @@
 """``taskset -c LIST command ...`` for the simulated Jetson: the board's CPUs onto real ones.
 
-The simulated board has 14 CPUs; the machine under it may have 2. A CPU list meant for
-the board (``2-13``) is mapped CPU i -> real CPU ``i mod n`` of the CPUs this process may
-use, so pinning still acts through the real scheduler (and a list that names CPUs outside
-0..13 fails the way the real taskset does). Only the launch form labkit uses is accepted.
+The simulated board has its profile's CPUs (14 on Thor); the machine under it may have
+2. A CPU list meant for the board (``2-13``) is mapped CPU i -> real CPU ``i mod n`` of
+the CPUs this process may use, so pinning still acts through the real scheduler (and a
+list that names CPUs outside the board's fails the way the real taskset does). Only the
+launch form labkit uses is accepted.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from labkit.sim.root import NCPU
+from labkit.sim.root import board, sim_root
 
 
 def parse_list(text: str) -> list[int]:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         sys.stderr.write(f"taskset: failed to parse CPU list: {args[1]}\n")
         return 1
-    if not wanted or max(wanted) >= NCPU:
+    if not wanted or max(wanted) >= board(sim_root()).ncpu:
         sys.stderr.write(f"taskset: failed to set pid {os.getpid()}'s affinity: Invalid argument\n")
         return 1
     real = sorted(os.sched_getaffinity(0))

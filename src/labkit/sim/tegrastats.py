@@ -1,4 +1,7 @@
-"""``tegrastats`` for the simulated Jetson: real samples of this machine, Thor dialect."""
+"""``tegrastats`` for the simulated Jetson: real samples of this machine, in the board's
+dialect (AGX Thor r38: ``GR3D_FREQ @[...]`` without a load, NVENC0/1; AGX Orin and Orin
+Nano, JetPack 6 under sudo: ``EMC_FREQ x%@f``, ``GR3D_FREQ x%@[f,...]``, lowercase
+sensors, their own rails — as the captures in tests/data/tegrastats show)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from labkit.sim.root import NCPU, cpu_dir, read, set_cur_freq, sim_root
+from labkit.sim.root import Board, board, cpu_dir, read, set_cur_freq, sim_root
 
 USAGE = (
     "Usage: tegrastats [-option]\nOptions:\n  --help\n  --interval <millisec>\n"
@@ -38,10 +41,17 @@ def _meminfo() -> dict[str, int]:
     return info
 
 
-def _temps() -> list[tuple[str, float]]:
-    """Real thermal zones where the machine has them, named like Thor's."""
+ZONES = {
+    "thor": ["cpu", "tj", "soc012", "gpu", "soc345"],
+    "agx-orin": ["cpu", "soc2", "soc0", "gpu", "tj", "soc1"],
+    "orin-nano": ["cpu", "soc2", "soc0", "gpu", "tj", "soc1"],
+}
+
+
+def _temps(names_of: list[str]) -> list[tuple[str, float]]:
+    """Real thermal zones where the machine has them, named like the board's."""
     out = []
-    names = iter(["cpu", "tj", "soc012", "gpu", "soc345"])
+    names = iter(names_of)
     for zone in sorted(Path("/sys/class/thermal").glob("thermal_zone*")):
         try:
             milli = int((zone / "temp").read_text())
@@ -55,15 +65,20 @@ def _temps() -> list[tuple[str, float]]:
 
 
 def sample_line(
-    prev: list[tuple[int, int]], cur: list[tuple[int, int]], root: Path, nvenc_active: bool
+    prev: list[tuple[int, int]],
+    cur: list[tuple[int, int]],
+    root: Path,
+    nvenc_active: bool,
+    b: Board | None = None,
 ) -> str:
+    b = b or board(root)
     loads = []
     for (b0, t0), (b1, t1) in zip(prev, cur, strict=False):
         loads.append(100.0 * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0)
     loads = loads or [0.0]
-    set_cur_freq(root, loads)
+    set_cur_freq(root, loads, b)
     cpu = []
-    for i in range(NCPU):
+    for i in range(b.ncpu):
         if read(cpu_dir(root, i) / "online", "1") != "1":
             cpu.append("off")
             continue
@@ -80,23 +95,42 @@ def sample_line(
             f"(cached {mem.get('SwapCached', 0) // 1024}MB)"
         )
     mean = sum(loads) / len(loads)
-    cpu_mw = int(3000 + 60 * mean * NCPU / 2)  # linear model of load, see module docstring
-    vin = cpu_mw + 1962 + 5635 + 6000
-    nvenc = "NVENC0_FREQ @1164 NVENC1_FREQ @1164" if nvenc_active else "NVENC0 off NVENC1 off"
-    temps = " ".join(f"{n}@{t:.3f}C" for n, t in _temps())
+    cpu_mw = int(3000 + 60 * mean * b.ncpu / 2)  # linear model of load, see module docstring
+    temps = " ".join(f"{n}@{t:.3f}C" for n, t in _temps(ZONES[b.key]))
     stamp = time.strftime("%m-%d-%Y %H:%M:%S")
-    parts = [
-        f"{stamp} RAM {used}/{total}MB (lfb 34x4MB){swap} CPU [{','.join(cpu)}]",
-        "EMC_FREQ 0%@2750 GR3D_FREQ @[314,314,314]",
-        f"{nvenc} NVDEC0_FREQ @314 NVDEC1_FREQ @314 NVJPG0_FREQ @314 VIC off OFA_FREQ @315",
-        "PVA0_FREQ off APE 300",
-    ]
+    parts = [f"{stamp} RAM {used}/{total}MB (lfb 34x4MB){swap} CPU [{','.join(cpu)}]"]
+    if b.key == "thor":
+        nvenc = "NVENC0_FREQ @1164 NVENC1_FREQ @1164" if nvenc_active else "NVENC0 off NVENC1 off"
+        vin = cpu_mw + 1962 + 5635 + 6000
+        parts += [
+            "EMC_FREQ 0%@2750 GR3D_FREQ @[314,314,314]",
+            f"{nvenc} NVDEC0_FREQ @314 NVDEC1_FREQ @314 NVJPG0_FREQ @314 VIC off OFA_FREQ @315",
+            "PVA0_FREQ off APE 300",
+        ]
+        rails = (
+            f"VDD_GPU 1962mW/1962mW VDD_CPU_SOC_MSS {cpu_mw}mW/{cpu_mw}mW "
+            f"VIN_SYS_5V0 5635mW/5635mW VIN {vin}mW/{vin}mW"
+        )
+    elif b.key == "agx-orin":
+        nvenc = "NVENC 12%@1113" if nvenc_active else "NVENC off"
+        parts += [
+            "EMC_FREQ 1%@2133 GR3D_FREQ 0%@[305,305]",
+            f"{nvenc} NVDEC off NVJPG off NVJPG1 off VIC off OFA off NVDLA0 off NVDLA1 off",
+            "PVA0_FREQ off APE 174",
+        ]
+        rails = (
+            f"VDD_GPU_SOC 3205mW/3205mW VDD_CPU_CV {cpu_mw}mW/{cpu_mw}mW VIN_SYS_5V0 4767mW/4767mW"
+        )
+    else:  # orin-nano: no NVENC
+        parts += [
+            "EMC_FREQ 4%@2133 GR3D_FREQ 0%@[306]",
+            "NVJPG off NVJPG1 off VIC off OFA off APE 174",
+        ]
+        vin = cpu_mw + 1428 + 2800
+        rails = f"VDD_IN {vin}mW/{vin}mW VDD_CPU_GPU_CV {cpu_mw}mW/{cpu_mw}mW VDD_SOC 1428mW/1428mW"
     if temps:
         parts.append(temps)
-    parts.append(
-        f"VDD_GPU 1962mW/1962mW VDD_CPU_SOC_MSS {cpu_mw}mW/{cpu_mw}mW "
-        f"VIN_SYS_5V0 5635mW/5635mW VIN {vin}mW/{vin}mW"
-    )
+    parts.append(rails)
     return " ".join(parts)
 
 
@@ -110,6 +144,7 @@ def run(interval_ms: int, out, root: Path) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     prev = _proc_stat()
+    b = board(root)
     nvenc_flag = root / "run/nvenc_sessions"
     next_t = time.monotonic()
     while not stop:
@@ -122,7 +157,7 @@ def run(interval_ms: int, out, root: Path) -> None:
             break
         cur = _proc_stat()
         active = nvenc_flag.exists() and read(nvenc_flag, "0") not in ("", "0")
-        out.write(sample_line(prev, cur, root, active) + "\n")
+        out.write(sample_line(prev, cur, root, active, b) + "\n")
         out.flush()
         prev = cur
 

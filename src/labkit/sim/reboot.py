@@ -1,0 +1,131 @@
+"""A simulated reboot of the simulated Jetson, as seen from outside the board.
+
+``start(root)`` (called by ``nvpmodel`` once the user typed ``YES``) hands over to a
+detached process that does what a reboot does to the things labkit can observe:
+
+* every process of this simulated board ends (nvpmodel itself, and the processes whose
+  environment points at this root or has its bin dir on PATH: the run supervisor,
+  tegrastats, lerobot-record, the tools) — SIGTERM, then SIGKILL;
+* the SSH connections into the board drop: the sshd session processes above the caller
+  are killed, and the listening sshd above them is stopped (SIGSTOP) for the down time,
+  so a new connection gets no answer until the board is "up" again;
+* while down (``<root>/run/rebooting`` exists) the simulator's tools refuse to run;
+* at "boot" the root is reset as a boot resets the real one (cpufreq, sysctl, /run),
+  the power mode nvpmodel saved is applied and ``/proc/sys/kernel/random/boot_id``
+  changes.
+
+The down time is ``reboot_s`` of the simulator's configuration (default 3 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from labkit.sim.root import init_root, load_config
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(comm, ppid) of ``pid``."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = text[text.find("(") + 1 : text.rfind(")")]
+    return comm, int(text.rsplit(")", 1)[1].split()[1])
+
+
+def ssh_chain(pid: int) -> tuple[list[int], int | None]:
+    """The sshd processes above ``pid``: (per-connection ones, the listener)."""
+    sshd: list[int] = []
+    while pid > 1:
+        st = _stat(pid)
+        if st is None:
+            break
+        if st[0].startswith("sshd"):
+            sshd.append(pid)
+        pid = st[1]
+    if len(sshd) < 2:
+        return sshd, None
+    return sshd[:-1], sshd[-1]
+
+
+def board_processes(root: Path) -> list[int]:
+    """Pids whose environment points at this simulated root (or its bin dir on PATH)."""
+    me = os.getpid()
+    want_root = f"LABKIT_SIM_ROOT={root}".encode()
+    bin_dir = str(root.parent / "bin").encode()
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == me:
+            continue
+        try:
+            env = (d / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        path = next((e[5:] for e in env if e.startswith(b"PATH=")), b"")
+        if want_root in env or bin_dir in path.split(b":"):
+            out.append(int(d.name))
+    return out
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _reboot(root: Path, sessions: list[int], listener: int | None, caller: int) -> None:
+    down = root / "run/rebooting"
+    down.write_text(f"{os.getpid()}\n")
+    stopped = False
+    try:
+        if listener is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(listener, signal.SIGSTOP)
+                stopped = True
+        procs = [caller, *board_processes(root)]
+        _signal_all(procs, signal.SIGTERM)
+        _signal_all(sessions, signal.SIGKILL)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in procs):
+            time.sleep(0.05)
+        _signal_all(board_processes(root), signal.SIGKILL)
+        time.sleep(float(load_config(root).get("reboot_s", 3.0)))
+        init_root(root, load_config(root), boot=True)  # also empties /run: the marker goes
+    finally:
+        down.unlink(missing_ok=True)
+        if stopped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(listener, signal.SIGCONT)
+
+
+def start(root: Path) -> None:
+    """Reboot the simulated board from a detached process; returns at once."""
+    caller = os.getpid()
+    sessions, listener = ssh_chain(caller)
+    if os.fork():
+        return
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    # the environment must not point at the root, or the reboot would end itself
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    try:
+        _reboot(root, sessions, listener, caller)
+    finally:
+        os._exit(0)
+
+
+def rebooting(root: Path) -> bool:
+    return (root / "run/rebooting").exists()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m labkit.sim.reboot ROOT
+    start(Path(sys.argv[1]))
