@@ -1,0 +1,103 @@
+"""Threats to validity, each computed from run records and naming the runs it concerns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from labkit.analysis.configs import group_runs
+from labkit.analysis.runs import RunData
+from labkit.analysis.validity import threats
+
+FACTS = {
+    "nvpmodel": {"name": "120W", "id": 1},
+    "cpu": {
+        "cpus": {
+            "0": {"online": True, "governor": "schedutil", "min_khz": 972000, "max_khz": 2601000},
+            "1": {"online": True, "governor": "schedutil", "min_khz": 972000, "max_khz": 2601000},
+        }
+    },
+    "top_processes": [{"pid": 10, "user": "root", "cpu_pct": 1.0, "command": "sshd"}],
+}
+
+
+def run(name: str, exp: str = "exp1", wpm: float = 5.0, **manifest) -> RunData:
+    m = {"experiment": exp, "status": "complete", "params": {"dataset.fps": 30}, "facts": FACTS}
+    m["facts_after"] = FACTS
+    m.update(manifest)
+    return RunData(Path("/store") / exp / name, m, {"warnings_per_min": wpm, "temp_max_c": 50.0})
+
+
+def kinds(runs: list[RunData]) -> dict[str, list[str]]:
+    return {t.kind: t.runs for t in threats(group_runs(runs), runs)}
+
+
+def test_clean_repeated_runs_show_no_threat():
+    runs = [run(f"r{i}", exp, 5.0 + i % 2) for exp in ("exp1", "exp2b") for i in range(3)]
+    assert kinds(runs) == {}
+
+
+def test_a_configuration_measured_once_is_a_single_run():
+    runs = [run("a1"), run("a2"), run("b1", "exp2b")]
+    assert kinds(runs) == {"single-run": ["b1"]}
+
+
+def test_a_busy_core_below_its_configured_clock_is_throttling():
+    slow, hot = run("slow"), run("hot")
+    # core 0 busy in 4 samples, at 1200 MHz in 2 of them: 50 % of busy samples held back
+    slow.teg = pd.DataFrame(
+        {
+            "cpu0_load_pct": [95.0, 97.0, 99.0, 92.0, 10.0],
+            "cpu0_freq_mhz": [2601.0, 1200.0, 1200.0, 2601.0, 972.0],
+            "cpu1_load_pct": [5.0] * 5,
+            "cpu1_freq_mhz": [972.0] * 5,
+        }
+    )
+    hot.metrics["temp_max_c"] = 96.0
+    fine = run("fine")
+    fine.teg = slow.teg.assign(cpu0_freq_mhz=[2601.0] * 5)
+    found = threats(group_runs([slow, hot, fine]), [slow, hot, fine])
+    [t] = [t for t in found if t.kind == "thermal"]
+    assert t.runs == ["slow", "hot"]
+    assert "slow: 50% of busy-core samples below 90 % of the configured clock" in t.detail
+    assert "hot: 96 °C" in t.detail
+
+
+def test_a_governor_changed_during_the_run_is_settings_drift():
+    after = {**FACTS, "cpu": {"cpus": {**FACTS["cpu"]["cpus"]}}}
+    after["cpu"]["cpus"]["1"] = {**after["cpu"]["cpus"]["1"], "governor": "performance"}
+    runs = [run("a"), run("b", facts_after=after), run("c", facts_after=None)]
+    found = {t.kind: t for t in threats(group_runs(runs), runs)}
+    assert found["settings-drift"].runs == ["b"]
+    assert "cpu1 governor schedutil→performance" in found["settings-drift"].detail
+
+
+def test_another_busy_process_at_run_start_is_background_load():
+    busy = {
+        **FACTS,
+        "top_processes": [{"pid": 7, "user": "bob", "cpu_pct": 87.5, "command": "make"}],
+    }
+    runs = [run("a"), run("b", facts=busy, facts_after=busy)]
+    found = {t.kind: t for t in threats(group_runs(runs), runs)}
+    assert found["background-load"].runs == ["b"]
+    assert "make 88%" in found["background-load"].detail
+
+
+def test_a_metric_that_trends_with_batch_position_is_an_order_effect():
+    runs = []
+    for i in range(1, 9):  # warnings climb with position in both experiments
+        for exp, base in (("exp1", 10.0), ("exp2b", 2.0)):
+            runs.append(run(f"{exp}-{i}", exp, base + i, batch={"id": "b", "index": i}))
+    found = {t.kind: t for t in threats(group_runs(runs), runs)}
+    assert "order" in found and len(found["order"].runs) == 16
+    assert "rises with the run's position" in found["order"].detail
+    flat = [run(f"{exp}-{i}", exp, base + (i % 2), batch={"id": "b", "index": i})
+            for i in range(1, 9) for exp, base in (("exp1", 10.0), ("exp2b", 2.0))]  # fmt: skip
+    assert "order" not in kinds(flat)
+
+
+def test_imported_runs_without_facts_are_named():
+    runs = [run("a", imported=True, facts=None), run("b", imported=True, facts=None), run("c")]
+    found = kinds(runs)
+    assert found["no-facts"] == ["a", "b"]
