@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -197,3 +198,33 @@ def test_fail_fast_stops_the_other_hosts_and_restores_them(fleet_of):
     assert "FAILED h2 slow #1" in out and "unrecognized arguments" in out.replace("\n", " ")
     assert "NOT RUN h1 slow #2: --fail-fast" in out and "FAILED h1 slow #2" not in out
     fleet.untouched()
+
+
+def test_a_busy_host_is_reported_busy_not_dropped_off(fleet_of):
+    """h2's lock is held by a live run of another controller: h2's runs are refused as
+    busy (said as such), h1 runs its own."""
+    fleet = fleet_of(2)
+    holder = subprocess.Popen(["sleep", "300"])  # the other controller, alive
+    try:
+        held = fleet.workdirs["h2"] / "lock"
+        held.mkdir(parents=True)
+        owner = {"run_id": "other-run", "experiment": "a", "pid": holder.pid,
+                 "workstation": socket.gethostname(), "taken_at": "just now"}  # fmt: skip
+        (held / "owner.json").write_text(json.dumps(owner))
+        res = fleet.batch("--only", "a", "--repeat", "2")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert res.returncode == 1, res.stdout
+    assert len(fleet.complete("h1")) == 2 and not fleet.complete("h2")
+    out = res.stdout
+    assert "dropped off" not in out and "unreachable" not in out
+    rec = batch_record(fleet)
+    first, second = [o for o in rec["outcomes"] if o["host"] == "h2"]
+    assert first["status"] == "failed" and first["cause"] == "busy"
+    assert first["reason"].startswith("h2 is busy: run other-run (a)")
+    assert second["status"] == "not-run" and second["cause"] == "busy"
+    assert second["reason"].startswith("host h2 is busy: ")
+    assert "FAILED h2 a #1 (failed): h2 is busy: run other-run" in out
+    assert "NOT RUN h2 a #2: host h2 is busy: " in out
+    assert json.loads((held / "owner.json").read_text())["run_id"] == "other-run"

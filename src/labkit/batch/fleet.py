@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +49,13 @@ class Outcome:
     warnings: int | None = None
     min_hz: float | None = None
     seconds: float = 0.0
+    # why the host took no run (or no more): unreachable | busy | lost-connection | ""
+    cause: str = ""
+    # the exception itself, kept as Fabric's GroupResult keeps one per host (not recorded)
+    error: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def record(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "error"}
 
 
 @dataclass
@@ -57,6 +64,8 @@ class BatchResult:
     outcomes: list[Outcome]
     stopped: str  # why the batch stopped early ("" if it did not)
     record: Path
+    # host -> the exception that ended its runs, as Fabric's GroupResult (Fleet.errors)
+    errors: dict[str, BaseException | None] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -66,6 +75,14 @@ class BatchResult:
     def not_run(self) -> list[Outcome]:
         """Runs that never started (Ctrl-C, --fail-fast, their host dropped off)."""
         return [o for o in self.outcomes if o.status == "not-run"]
+
+
+# what each cause means for the host's remaining runs (they are listed as not run)
+ENDS_HOST = {
+    "unreachable": "is unreachable",
+    "busy": "is busy",
+    "lost-connection": "dropped off",
+}
 
 
 def _first_line(text: str) -> str:
@@ -92,6 +109,8 @@ class Fleet:
         self.progress = Progress(out, self.log_file, live)
         self.stop = StopFlag()
         self.outcomes: list[Outcome] = []
+        # host -> the exception that ended its runs (None: lost mid-run, in its record)
+        self.errors: dict[str, BaseException | None] = {}
         self.lock = threading.Lock()
         for hb in bp.hosts:
             state = HostState(hb.host, len(hb.todo))
@@ -113,12 +132,14 @@ class Fleet:
         values, _ = self.inv.resolve(hb.host)
         host_vars = {**values, "inventory_hostname": hb.host}
         writer = HostWriter(self.progress, hb.host)
-        gone = ""  # why this host can take no more runs
+        gone, cause = "", ""  # why this host can take no more runs
         for i, slot in enumerate(hb.todo):
             state.remaining_s -= slot.plan.expected_duration_s
             if gone or self.stop.is_set():
                 why = gone or self.stop.reason
-                self._add(Outcome(hb.host, slot.experiment, slot.repeat, "not-run", reason=why))
+                left = Outcome(hb.host, slot.experiment, slot.repeat, "not-run", reason=why)
+                left.cause = cause
+                self._add(left)
                 state.not_run += 1
                 continue
             state.current = f"{slot.experiment} #{slot.repeat}"
@@ -149,8 +170,10 @@ class Fleet:
                 state.done += 1
             else:
                 state.failed += 1
-            if outcome.status == "lost-connection" or outcome.reason.startswith("unreachable"):
-                gone = f"host {hb.host} dropped off: {_first_line(outcome.reason)}"
+            if outcome.cause:
+                cause = outcome.cause
+                gone = f"host {hb.host} {ENDS_HOST[cause]}: {_first_line(outcome.reason)}"
+                self.errors[hb.host] = outcome.error
             self._add(outcome)
             state.current = ""
             line = self._done_line(outcome)
@@ -165,11 +188,9 @@ class Fleet:
         o = Outcome(slot.host, slot.experiment, slot.repeat, "failed")
         try:
             m = run_experiment(copy.copy(slot.plan), opts, host_vars)
-        except ConnectError as exc:
-            o.reason = f"unreachable: {exc}"
-            return o
-        except LockedError as exc:
-            o.reason = f"unreachable: host busy: {exc}"
+        except (ConnectError, LockedError) as exc:
+            o.cause = "busy" if isinstance(exc, LockedError) else "unreachable"
+            o.reason, o.error = str(exc), exc
             return o
         except LabkitError as exc:
             o.reason = str(exc)
@@ -182,6 +203,8 @@ class Fleet:
         o.status, o.run_id = m.get("status", "failed"), m.get("run_id", "")
         o.reason = m.get("error") or ""
         o.warnings, o.min_hz = summary.get("warnings"), summary.get("min_hz")
+        if o.status == "lost-connection":
+            o.cause = "lost-connection"
         return o
 
     def _done_line(self, o: Outcome) -> str:
@@ -206,7 +229,7 @@ class Fleet:
                 "fail_fast": self.fail_fast,
                 "stopped": self.stop.reason,
                 **self.bp.describe(),
-                "outcomes": [asdict(o) for o in self.outcomes],
+                "outcomes": [o.record() for o in self.outcomes],
             },
         )
 
@@ -240,7 +263,7 @@ class Fleet:
             exc = f.exception()
             if exc is not None:  # a worker's own bug: say so, the others are recorded
                 raise exc
-        return BatchResult(self.id, self.outcomes, self.stop.reason, self.record)
+        return BatchResult(self.id, self.outcomes, self.stop.reason, self.record, self.errors)
 
     def _wait(self, futures) -> None:
         pending = set(futures)
