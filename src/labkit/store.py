@@ -20,6 +20,7 @@ import os
 import secrets
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,27 @@ def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Pa
     return None
 
 
+class CorruptManifestWarning(UserWarning):
+    """A run's manifest could not be read: the run is left out of reports and resume."""
+
+
 def list_runs(runs: str | Path) -> list[tuple[Path, dict]]:
-    """Every run with a manifest, oldest first."""
+    """Every run with a readable manifest, oldest first; an unreadable one is warned
+    about by its path (it would otherwise vanish from reports and batch resume)."""
     out = []
     for mf in sorted(Path(runs).glob("*/*/manifest.json")):
         try:
-            out.append((mf.parent, json.loads(mf.read_text())))
-        except (OSError, json.JSONDecodeError):
+            manifest = json.loads(mf.read_text())
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError too
+            warnings.warn(
+                f"{mf}: not read ({exc}); this run is left out of reports and batch resume",
+                CorruptManifestWarning,
+                stacklevel=2,
+            )
             continue
+        out.append((mf.parent, manifest))
     return sorted(out, key=lambda r: (r[1].get("started_at") or "", str(r[0])))
 
 
