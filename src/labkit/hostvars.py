@@ -45,12 +45,14 @@ def parse_secret_ref(value: Any) -> SecretRef:
 
 
 class SimJitter(BaseModel):
-    """Seeded scheduling stalls injected into the simulated record loop."""
+    """Scheduling stalls injected into the simulated record loop. Without ``seed`` each run
+    draws its own (recorded in the run's ``sim.json`` and manifest summary), so repeats
+    differ as a board's do; a fixed ``seed`` repeats the same stalls (for tests)."""
 
     model_config = ConfigDict(extra="forbid")
     rate: float = Field(default=0.0, ge=0, le=1)
     stall_ms: float = Field(default=0.0, ge=0, le=10_000)
-    seed: int = 0
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
 
 
 class SimOptions(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,12 @@ def summarize_run(run_dir: Path, write_parsed: bool = True) -> dict[str, Any]:
         out["target_hz"] = _num(float(warned.iloc[0])) if len(warned) else None
     if teg is not None:
         out["samples"] = len(teg)
+    sim = run_dir / "sim.json"  # the simulated Jetson's draw for this run (its seed)
+    if sim.exists():
+        try:
+            out["sim"] = json.loads(sim.read_text())
+        except (OSError, ValueError):
+            out["sim"] = None
     return out
 
 

@@ -319,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     rate = float(jitter.get("rate", 0.0))
     if governor(root) == "performance":
         rate /= 2
-    rnd = random.Random(int(jitter.get("seed", 0)))
+    seed = jitter.get("seed")
+    drawn = seed is None  # like a board, the default sim differs from run to run
+    if drawn:
+        seed = random.SystemRandom().randrange(2**32)
+    rnd = random.Random(int(seed))
+    record = {"seed": int(seed), "seed_drawn": drawn, "jitter": {**jitter, "seed": int(seed)}}
+    (Path(ds_root).parent / "sim.json").write_text(json.dumps(record) + "\n")
     stall_s = float(jitter.get("stall_ms", 0.0)) / 1000
     stop = threading.Event()
     cameras = {

@@ -157,7 +157,7 @@ SYSCTL = {  # a few real knobs with their stock values, so sysctl settings can b
 DEFAULT_CONFIG = {
     "board": DEFAULT_BOARD,
     "lerobot_version": "0.4.4",
-    "jitter": {"rate": 0.0, "stall_ms": 0.0, "seed": 0},
+    "jitter": {"rate": 0.0, "stall_ms": 0.0, "seed": None},  # None: drawn per run
     "devices": [],
     # flags this build rejects as unknown, like a LeRobot fork or an older nightly would
     "unsupported_flags": [],
