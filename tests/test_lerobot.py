@@ -11,6 +11,7 @@ from labkit.params import parse_set
 from labkit.plan import resolve
 from labkit.playbook import load_playbook
 from tests.conftest import REPO
+from tests.labhost import write_inventory
 
 FAMILIES = {"0.3.3": "0.3", "0.4.4": "0.4-0.5", "0.5.1": "0.4-0.5", "0.6.1": "0.6+"}
 
@@ -80,11 +81,64 @@ def test_old_family_rejects_streaming(pb, inv):
     plan.version = Version.parse("0.3.3")
     with pytest.raises(CommandError, match="needs lerobot >= 0.4"):
         plan.record_argv()
+    # what 0.3 does anyway (no streaming, its own codec) is no error, and is left off
+    for key in ("camera.width", "camera.height", "camera.fps", "dataset.encoder_threads"):
+        del plan.params[key]
     plan.params["dataset.streaming_encoding"] = False
     plan.params["dataset.vcodec"] = "libsvtav1"
     flags = _flags(plan.record_argv())
     assert "dataset.streaming_encoding" not in flags and "dataset.vcodec" not in flags
     assert "width" not in flags["robot.cameras"]
+
+
+OLD_PB = """name: old
+lerobot_version: "0.3.3"
+record:
+  dataset: {repo_id: x/y, single_task: t, fps: 30, episode_time_s: 5}
+  cameras: [context]
+experiments:
+  - name: plain
+  - name: mjpg
+    params:
+      camera.fourcc: MJPG
+"""
+
+
+@pytest.fixture
+def old_pb(tmp_path):
+    (tmp_path / "old.yml").write_text(OLD_PB)
+    return load_playbook(tmp_path / "old.yml")
+
+
+@pytest.fixture
+def old_inv(tmp_path):
+    """Host `sim` running lerobot 0.3.3 (its host vars win over the group's 0.4.4)."""
+    host = {"ansible_connection": "local", "labkit_lerobot_version": "0.3.3"}
+    return Inventory(write_inventory(tmp_path / "hosts.yml", {"sim": host}))
+
+
+@pytest.mark.parametrize(
+    ("exp", "sets", "key", "where"),
+    [
+        ("plain", ["dataset.encoder_threads=4"], "dataset.encoder_threads=4", "--set"),
+        ("mjpg", [], "camera.fourcc='MJPG'", "experiment mjpg"),
+        ("plain", ["camera.width=1280"], "camera.width=1280", "--set"),
+    ],
+)
+def test_a_parameter_the_hosts_lerobot_lacks_is_an_error_naming_it(old_pb, old_inv, exp, sets, key,
+                                                                   where):  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        resolve(old_pb, old_inv, exp, "sim", parse_set(sets))
+    msg = str(err.value)
+    assert f"{key} ({where}) needs lerobot >= 0.4" in msg and "this host runs 0.3.3" in msg
+
+
+def test_labkits_own_defaults_the_version_lacks_are_left_out_of_command_and_record(old_pb, old_inv):
+    plan = resolve(old_pb, old_inv, "plain", "sim")
+    assert "camera.width" not in plan.params and "camera.fps" not in plan.params
+    cams = _flags(plan.record_argv())["robot.cameras"]
+    assert "width" not in cams and "fps" not in cams
+    assert plan.params["dataset.fps"] == 30
 
 
 def test_version_families():

@@ -16,7 +16,11 @@ from typing import Any
 
 from labkit.params import CV2_BACKENDS
 
-# params LeRobot gained in a given release; a non-default value on an older host is an error
+# params LeRobot gained in a given release. On an older host a value asked for (playbook,
+# experiment, host vars, --set) is an error naming the parameter and the release; only
+# labkit's own registry defaults that nobody asked for are left out, of the command line
+# *and* of the recorded parameters (``fit_to_version``); a value equal to what the older
+# release does anyway (``LEROBOT_DEFAULTS``) is simply not passed.
 SINCE: dict[str, tuple[int, int]] = {
     "dataset.streaming_encoding": (0, 4),
     "dataset.encoder_threads": (0, 4),
@@ -51,6 +55,44 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 class CommandError(ValueError):
     """The experiment cannot be expressed for this host's LeRobot version."""
+
+
+_UNSET = object()
+
+
+def lacking(params: dict[str, Any], version: Version) -> list[str]:
+    """The set parameters ``version`` does not have (beyond what it does anyway)."""
+    return [
+        key
+        for key, since in SINCE.items()
+        if params.get(key) is not None
+        and not version >= since
+        and params[key] != LEROBOT_DEFAULTS.get(key, _UNSET)
+    ]
+
+
+def lacking_error(key: str, value: Any, version: Version, where: str = "") -> CommandError:
+    since = SINCE[key]
+    return CommandError(
+        f"{key}={value!r}{f' ({where})' if where else ''} needs lerobot >= "
+        f"{since[0]}.{since[1]}, which introduced it; this host runs {version}. A value asked "
+        "for is never left off the command line while the run records it: drop it for this "
+        "host, or set labkit_lerobot_version if the host runs a newer lerobot (only labkit's "
+        "own defaults a version lacks are left out, of the command and of the record)"
+    )
+
+
+def fit_to_version(
+    params: dict[str, Any], version: Version, asked: dict[str, str]
+) -> dict[str, Any]:
+    """``params`` without labkit's own defaults that ``version`` lacks; a lacking value in
+    ``asked`` (key -> where it was set) is a ``CommandError`` saying where."""
+    out = dict(params)
+    for key in lacking(params, version):
+        if key in asked:
+            raise lacking_error(key, params[key], version, asked[key])
+        del out[key]
+    return out
 
 
 @dataclass(frozen=True)
@@ -131,17 +173,8 @@ def record_argv(
     program: str = "lerobot-record",
 ) -> list[str]:
     """The argv of ``lerobot-record`` for resolved ``params`` on a host running ``version``."""
-    for key, since in SINCE.items():
-        val = params.get(key)
-        if (
-            val is not None
-            and not version >= since
-            and val != LEROBOT_DEFAULTS.get(key, val)
-            and key.startswith("dataset.")
-        ):
-            raise CommandError(
-                f"{key} needs lerobot >= {since[0]}.{since[1]} (this host runs {version})"
-            )
+    for key in lacking(params, version):
+        raise lacking_error(key, params[key], version)
     argv = [program]
     robot = {**robot}
     teleop = {**teleop}
@@ -167,12 +200,8 @@ def record_argv(
         val = params.get(f"dataset.{name}")
         if val is None:
             continue
-        if name in (
-            "streaming_encoding",
-            "encoder_threads",
-            "encoder_queue_maxsize",
-        ) and not version >= (0, 4):
-            continue
+        if f"dataset.{name}" in SINCE and not version >= SINCE[f"dataset.{name}"]:
+            continue  # its older release's own behaviour (lacking() let nothing else by)
         argv.append(f"--dataset.{name}={flag_value(val)}")
     vcodec = params.get("dataset.vcodec")
     if vcodec is not None and version >= (0, 4):

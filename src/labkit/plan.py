@@ -15,7 +15,14 @@ from typing import Any
 from labkit.errors import ConfigError, PlaybookError
 from labkit.hostvars import HostConfig, host_config
 from labkit.inventory import Inventory
-from labkit.lerobot import CommandError, Version, record_argv, scheduling_prefix, shell
+from labkit.lerobot import (
+    CommandError,
+    Version,
+    fit_to_version,
+    record_argv,
+    scheduling_prefix,
+    shell,
+)
 from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten
 from labkit.playbook import Playbook
 
@@ -193,8 +200,13 @@ def resolve(
             if "cameras" in overrides:
                 raise ConfigError(msg, field="--set cameras")
             raise playbook.doc.error(msg, playbook.where(experiment, "cameras"), PlaybookError)
-    plan = Plan(playbook, experiment, host, version, params, settings, overrides)
+    asked = {k: "the playbook's record" for k in playbook.record}
+    asked.update({k: f"experiment {experiment}" for k in playbook.exp_params[experiment]})
+    asked.update({k: f"host {target} labkit_record" for k in host_params})
+    asked.update({k: "--set" for k in overrides})
     try:
+        params = fit_to_version(params, version, asked)
+        plan = Plan(playbook, experiment, host, version, params, settings, overrides)
         plan.record_argv()
     except CommandError as exc:
         raise ConfigError(
