@@ -4,12 +4,15 @@ until everything came back."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
 from labkit.errors import RemoteError
 from labkit.remote.settings import journal_path, restore_journal
 from labkit.remote.target import LocalTarget
+from tests.conftest import REPO
 
 
 def journal(tmp_path, entries):
@@ -56,3 +59,217 @@ def test_a_failing_undo_is_named_the_others_still_run_and_the_journal_stays(tmp_
     # the journal as the run wrote it (no read back) gives the same result
     with pytest.raises(RemoteError, match="sysctl: exited 1"):
         restore_journal(t, str(tmp_path), log=lambda m: None, journal=body)
+
+
+# -- over a real sshd, on the simulated boards ------------------------------------------
+
+PLAYBOOK = {
+    "name": "boards",
+    "description": "issue 14: real boards' nvpmodel and jetson_clocks",
+    "lerobot_version": "0.4.4",
+    "record": {
+        "dataset": {
+            "repo_id": "labkit/boards",
+            "single_task": "t",
+            "fps": 30,
+            "episode_time_s": 2,
+            "reset_time_s": 0,
+            "num_episodes": 1,
+            "push_to_hub": False,
+            "streaming_encoding": True,
+        },
+        "display_data": False,
+        "cameras": ["context"],
+    },
+    "settings": {},
+    "experiments": [
+        {"name": "clocks", "settings": {"jetson_clocks": True}},
+        {"name": "unpinned", "settings": {"jetson_clocks": False}},
+        {"name": "mode2", "settings": {"nvpmodel": 2, "cpu_governor": "performance"}},
+    ],
+}
+
+
+@pytest.fixture
+def board(sshd, tmp_path, fake_home):
+    """``board(name, **host vars)``: an inventory with host ``b`` (a simulated board of
+    that kind behind the test sshd), a playbook, a run store; ``.run(task, ...)``."""
+    import yaml
+
+    from tests.labhost import invoke, ssh_host, trust, write_inventory
+
+    trust(fake_home, sshd)
+    pb = tmp_path / "boards.yml"
+    pb.write_text(yaml.safe_dump(PLAYBOOK, sort_keys=False))
+
+    def make(kind: str, sim: dict | None = None, **extra):
+        workdir = tmp_path / f"wd-{kind}"
+        host = ssh_host(sshd, workdir, **extra)
+        host["labkit_sim"] = {**host["labkit_sim"], "board": kind, **(sim or {})}
+        inv = write_inventory(tmp_path / f"hosts-{kind}.yml", {"b": host})
+
+        class Board:
+            wd = workdir
+            root = workdir / "sim" / "root"
+            runs = tmp_path / "runs"
+
+            def run(self, task: str, *args: str, timeout: float = 240):
+                store = ("--runs", str(self.runs)) if task == "experiment" else ()
+                base = ("--target", "b", "--inventory", str(inv), "--playbook", str(pb))
+                return invoke(task, *base, *store, *args, home=fake_home, timeout=timeout)
+
+            def argv(self, task: str, *args: str) -> list[str]:
+                from tests.labhost import invoke_argv
+
+                return invoke_argv(
+                    task, "--target", "b", "--inventory", str(inv), "--playbook", str(pb),
+                    "--runs", str(self.runs), *args,
+                )  # fmt: skip
+
+            def read(self, rel: str) -> str:
+                return (self.root / rel).read_text().strip()
+
+            def cpu(self, i: int, leaf: str) -> str:
+                return self.read(f"sys/devices/system/cpu/cpu{i}/cpufreq/{leaf}")
+
+        b = Board()
+        res = b.run("facts", "--json")  # installs the simulator
+        assert res.returncode == 0, res.stdout + res.stderr
+        return b
+
+    return make
+
+
+def _untouched_state(b) -> tuple:
+    return (
+        b.read("etc/nvpmodel_mode"),
+        b.read("proc/sys/kernel/random/boot_id"),
+        [b.cpu(i, "scaling_governor") for i in range(14)],
+        [b.cpu(i, "scaling_min_freq") for i in range(14)],
+    )
+
+
+def test_two_jetson_clocks_runs_in_a_row(board):
+    """The store file is fresh each run: the second run is not stopped by jetson_clocks'
+    "already exists. Can I overwrite it? Y/N:" prompt."""
+    import json
+
+    b = board("thor")
+    for n in (1, 2):
+        res = b.run("experiment", "--name", "clocks")
+        assert res.returncode == 0, f"run {n}:\n{res.stdout}{res.stderr}"
+        assert "jetson_clocks: off -> on" in res.stdout
+    mfs = [json.loads(p.read_text()) for p in sorted(b.runs.glob("clocks/*/manifest.json"))]
+    assert [m["status"] for m in mfs] == ["complete", "complete"]
+    for m in mfs:
+        [c] = m["settings_changes"]
+        assert c["key"] == "jetson_clocks" and c["applied"] and c["restored"]
+    assert [b.cpu(i, "scaling_min_freq") for i in range(14)] == ["972000"] * 14
+    assert not list((b.wd / "state").glob("l4t_dfs.conf*"))
+    assert not (b.wd / "state" / "restore.json").exists()
+
+
+def test_capped_mode_pinning_reads_as_pinned_on_orin_nano(board):
+    import json
+
+    from tests.labhost import sim_tool
+
+    b = board("orin-nano")  # starts in 25W: CPU cap 1344000 below the hw max 1728000
+    sim_tool(b.wd, "jetson_clocks")
+    facts = json.loads(b.run("facts", "--json").stdout)
+    assert facts["nvpmodel"] == {"name": "25W", "id": 1}
+    cpu0 = facts["cpu"]["cpus"]["0"]
+    assert (cpu0["min_khz"], cpu0["max_khz"], cpu0["hw_max_khz"]) == (1344000, 1344000, 1728000)
+    assert facts["cpu"]["clocks_pinned"] is True
+    # the "before" state is read right: a plan wanting clocks on changes nothing, and one
+    # wanting them off is refused (labkit only undoes clocks it pinned itself)
+    check = b.run("experiment", "--name", "clocks", "--check")
+    assert check.returncode == 0, check.stderr
+    assert "jetson_clocks: on (unchanged)" in check.stdout
+    off = b.run("experiment", "--name", "unpinned")
+    assert off.returncode == 2 and "jetson_clocks is on and the playbook wants it off" in (
+        off.stdout + off.stderr
+    )
+
+
+def test_a_restore_that_silently_fails_is_caught_by_reading_sysfs_back(board):
+    import json
+
+    b = board("thor", sim={"restore_fails": [2]})  # the restore cannot write cpu2
+    res = b.run("experiment", "--name", "clocks")
+    assert res.returncode == 1, res.stdout + res.stderr
+    [mf] = b.runs.glob("clocks/*/manifest.json")
+    m = json.loads(mf.read_text())
+    assert m["status"] == "failed"
+    assert "jetson_clocks --restore exited 0 but the CPU clocks read back differ" in m["error"]
+    assert "cpu2/cpufreq/scaling_min_freq:2601000" in m["error"]
+    assert m["settings_changes"][0]["restored"] is False
+    assert (b.wd / "state" / "restore.json").exists()  # kept for `invoke restore`
+
+
+def test_a_reboot_only_mode_is_refused_with_nothing_changed(board):
+    b = board("thor")
+    before = _untouched_state(b)
+    res = b.run("experiment", "--name", "mode2")
+    assert res.returncode == 2, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert "settings.nvpmodel 2 (90W) needs a reboot" in out
+    assert "mode 1 (120W)" in out and "labkit_allow_reboot: true" in out
+    assert _untouched_state(b) == before
+    assert not (b.wd / "lock").exists()
+    assert not (b.wd / "state" / "restore.json").exists()
+    assert not list(b.runs.glob("mode2/*/manifest.json"))
+
+
+def test_a_reboot_only_mode_allowed_end_to_end(board):
+    """labkit answers the prompt, the board reboots (connection drops, back with a new
+    boot id), the run records in mode 2 with the journal on the board's disk, and the
+    mode is put back by rebooting again."""
+    import json
+    import subprocess
+
+    from tests.labhost import env, wait_for
+
+    b = board("thor", sim={"reboot_s": 1.5}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
+    boot0 = b.read("proc/sys/kernel/random/boot_id")
+    journal = b.wd / "state" / "restore.json"
+    proc = subprocess.Popen(
+        b.argv("experiment", "--name", "mode2"),
+        cwd=REPO,
+        env=env(Path(os.environ["HOME"])),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        # while it records: rebooted into mode 2, the journal still there after the reboot
+        seen = wait_for(
+            lambda: (
+                list(b.wd.glob("runs/mode2/*/record.log"))
+                and b.read("etc/nvpmodel_mode") == "2"
+                and journal.exists()
+                and json.loads(journal.read_text())
+            ),
+            timeout=120,
+            what="the run recording in mode 2",
+            step=0.1,
+        )
+        boot1 = b.read("proc/sys/kernel/random/boot_id")
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert boot1 != boot0
+    entry = next(e for e in seen["changes"] if e["key"] == "nvpmodel")
+    assert entry["reboot"] is True and entry["mode"] == 1
+    assert proc.returncode == 0, out
+    assert out.count("back after") == 2  # rebooted into mode 2 and back into mode 1
+    [mf] = b.runs.glob("mode2/*/manifest.json")
+    m = json.loads(mf.read_text())
+    assert m["status"] == "complete", m.get("error")
+    changes = {c["key"]: c for c in m["settings_changes"]}
+    assert changes["nvpmodel"]["reboot"] and changes["nvpmodel"]["restored"]
+    assert changes["cpu_governor"]["applied"] and changes["cpu_governor"]["restored"]
+    assert b.read("etc/nvpmodel_mode") == "1"
+    assert b.read("proc/sys/kernel/random/boot_id") not in (boot0, boot1)
+    assert not journal.exists() and not (b.wd / "lock").exists()

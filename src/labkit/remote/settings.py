@@ -17,7 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from labkit.errors import PreflightError, RemoteError
+from labkit.errors import CommandFailed, ConnectError, PreflightError, RemoteError
+from labkit.remote import reboot
 from labkit.remote.target import Target
 
 q = shlex.quote
@@ -37,6 +38,10 @@ class Change:
     upload: dict[str, str] = field(default_factory=dict)  # remote path -> content
     applied: bool = False
     restored: bool = False
+    # a power mode nvpmodel can only reach through a reboot: applied and undone by
+    # rebooting (``remote.reboot``); ``wait`` holds the boot id path and the time allowed
+    reboot: bool = False
+    wait: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -91,28 +96,46 @@ def plan_changes(
     sysroot: str,
     state_dir: str,
     files: list[FileSpec] = (),
+    allow_reboot: bool = False,
+    reboot_timeout_s: float = reboot.DEFAULT_TIMEOUT_S,
 ) -> list[Change]:
-    """Diff the desired settings against the host; raises ``PreflightError`` if impossible."""
+    """Diff the desired settings against the host; raises ``PreflightError`` if impossible.
+
+    A power mode that needs a reboot (``/etc/nvpmodel.conf``: its power-gating masks
+    differ from the current mode's) is refused here, before anything changes, unless
+    ``allow_reboot`` (the host's ``labkit_allow_reboot``).
+    """
     changes: list[Change] = []
     mode = settings.get("settings.nvpmodel")
     if mode is not None:
-        nv = facts.get("nvpmodel")
-        if nv is None:
-            raise PreflightError(f"{target.name}: settings.nvpmodel is set but nvpmodel is absent")
-        c = Change("nvpmodel", nv["id"], int(mode))
-        if nv["id"] != int(mode):
-            c.apply = [f"echo NO | nvpmodel -m {int(mode)}"]
-            c.undo = [f"echo NO | nvpmodel -m {int(nv['id'])}"]
-        changes.append(c)
+        changes.append(
+            _nvpmodel_change(target, int(mode), facts, sysroot, allow_reboot, reboot_timeout_s)
+        )
     cpu = facts.get("cpu") or {}
     clocks = settings.get("settings.jetson_clocks")
     if clocks is not None:
         pinned = bool(cpu.get("clocks_pinned"))
         c = Change("jetson_clocks", "on" if pinned else "off", "on" if clocks else "off")
+        # a fresh store file each run: `jetson_clocks --store F` onto an existing F asks
+        # "Can I overwrite it? Y/N:" and, with no answer, exits 1 storing nothing
         store = posixpath.join(state_dir, "l4t_dfs.conf")
+        expect = store + ".sysfs"
+        snap = _clock_snapshot(sysroot)
         if clocks and not pinned:
-            c.apply = [f"jetson_clocks --store {q(store)}", "jetson_clocks"]
-            c.undo = [f"jetson_clocks --restore {q(store)}"]
+            c.apply = [
+                f"rm -f {q(store)} {q(expect)}",
+                f"{snap} > {q(expect)}",
+                f"jetson_clocks --store {q(store)}",
+                "jetson_clocks",
+            ]
+            # `jetson_clocks --restore` exits 0 even when a write fails: read sysfs back
+            c.undo = [
+                f"jetson_clocks --restore {q(store)}",
+                f"{snap} | diff {q(expect)} - >&2 || {{ echo 'jetson_clocks --restore "
+                "exited 0 but the CPU clocks read back differ from the stored ones (above: "
+                "< stored, > now)' >&2; false; }",
+                f"rm -f {q(store)} {q(expect)}",
+            ]
         elif pinned and not clocks:
             raise PreflightError(
                 f"{target.name}: jetson_clocks is on and the playbook wants it off; labkit only "
@@ -163,6 +186,64 @@ def plan_changes(
     for i, spec in enumerate(files):
         changes.append(_file_change(target, spec, sysroot, state_dir, i))
     return changes
+
+
+def _clock_snapshot(sysroot: str) -> str:
+    """Every CPU's scaling min/max, one ``cpuN/cpufreq/scaling_X_freq:value`` a line."""
+    base = q(f"{sysroot}/sys/devices/system/cpu")
+    return (
+        f"(cd {base} && grep -H . cpu[0-9]*/cpufreq/scaling_min_freq "
+        "cpu[0-9]*/cpufreq/scaling_max_freq | sort)"
+    )
+
+
+def needs_reboot(conf: dict | None, old: int, new: int) -> bool | None:
+    """From the board's nvpmodel.conf (fact ``nvpmodel_modes``): whether going from mode
+    ``old`` to ``new`` needs a reboot (their power-gating masks differ); None: unknown."""
+    modes = (conf or {}).get("modes") or {}
+    if str(old) not in modes or str(new) not in modes:
+        return None
+    return modes[str(old)]["pg_masks"] != modes[str(new)]["pg_masks"]
+
+
+def _mode_name(conf: dict | None, ident: int) -> str:
+    m = ((conf or {}).get("modes") or {}).get(str(ident))
+    return f"{ident} ({m['name']})" if m else str(ident)
+
+
+def _nvpmodel_change(
+    target: Target, mode: int, facts: dict, sysroot: str, allow: bool, timeout_s: float
+) -> Change:
+    nv = facts.get("nvpmodel")
+    if nv is None:
+        raise PreflightError(f"{target.name}: settings.nvpmodel is set but nvpmodel is absent")
+    c = Change("nvpmodel", nv["id"], mode)
+    if nv["id"] == mode:
+        return c
+    conf = facts.get("nvpmodel_modes")
+    if conf and str(mode) not in conf["modes"]:
+        known = ", ".join(_mode_name(conf, int(k)) for k in conf["modes"])
+        raise PreflightError(
+            f"{target.name}: settings.nvpmodel {mode} is not a power mode of this board "
+            f"(/etc/nvpmodel.conf has {known})"
+        )
+    if needs_reboot(conf, nv["id"], mode):
+        if not allow:
+            raise PreflightError(
+                f"{target.name}: settings.nvpmodel {_mode_name(conf, mode)} needs a reboot: "
+                f"the board is in mode {_mode_name(conf, nv['id'])} and nvpmodel only "
+                "switches between them by rebooting (their power-gating masks differ in "
+                "/etc/nvpmodel.conf). Nothing was changed. Set labkit_allow_reboot: true "
+                "for this host to let labkit reboot it into that mode and back."
+            )
+        c.reboot = True
+        c.wait = {"boot_id_path": reboot.boot_id_path(sysroot), "timeout_s": timeout_s}
+        c.apply = [f"echo YES | nvpmodel -m {mode}"]
+        c.undo = [f"echo YES | nvpmodel -m {int(nv['id'])}"]
+        return c
+    c.apply = [f"echo NO | nvpmodel -m {mode}"]
+    c.undo = [f"echo NO | nvpmodel -m {int(nv['id'])}"]
+    return c
 
 
 def _file_change(target: Target, spec: FileSpec, sysroot: str, state_dir: str, i: int) -> Change:
@@ -218,7 +299,13 @@ def journal_body(run_id: str, changes: list[Change]) -> dict:
         "run_id": run_id,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "changes": [
-            {"key": c.key, "before": c.before, "undo": c.undo, "sudo": c.sudo}
+            {
+                "key": c.key,
+                "before": c.before,
+                "undo": c.undo,
+                "sudo": c.sudo,
+                **({"reboot": True, "mode": c.before, **c.wait} if c.reboot else {}),
+            }
             for c in changes
             if c.applied or c.changed
         ],
@@ -252,13 +339,18 @@ def apply_changes(
     changes: list[Change],
     journal: bool = True,
     make_dir: bool = True,
+    replan=None,
+    log=lambda msg: None,
 ) -> None:
     """Journal first, then change; on the first failure stop (``restore`` undoes the rest).
 
     ``journal=False`` (``invoke setup-host``) changes the host for good: nothing to undo.
     ``make_dir=False``: the state dir exists already (the run made it with its lock).
+    A power mode reached by rebooting (``Change.reboot``, always the first change) resets
+    what a boot resets, so the other settings are planned again afterwards: ``replan()``
+    returns them from fresh facts, and ``changes`` is updated in place.
     """
-    todo = [c for c in changes if c.changed]
+    todo = [c for c in changes if c.changed and not c.applied]
     if not todo:
         return
     if make_dir:
@@ -266,13 +358,43 @@ def apply_changes(
     if journal:
         write_journal(target, workdir, run_id, changes)
     for c in todo:
+        if c.reboot:
+            reboot.reboot_into_mode(
+                target,
+                int(c.after),
+                c.wait["boot_id_path"],
+                float(c.wait["timeout_s"]),
+                log=log,
+                sudo=c.sudo,
+            )
+            c.applied = True
+            if replan is not None and len(todo) > 1:
+                changes[:] = [c] + [x for x in replan() if x.key != c.key]
+                apply_changes(target, workdir, run_id, changes, journal, False, None, log)
+                return
+            continue
         for path, content in c.upload.items():
             target.put(content.encode(), path)
         for cmd in c.apply:
-            target.run(cmd, sudo=c.sudo, timeout=120, what=f"setting {c.key}")
+            res = target.run(cmd, sudo=c.sudo, timeout=120, check=False, what=f"setting {c.key}")
+            if c.key == "nvpmodel" and "Reboot required" in res.stdout + res.stderr:
+                raise RemoteError(
+                    f"{target.name}: settings.nvpmodel {c.after} needs a reboot (nvpmodel: "
+                    f"{_line(res.stdout + res.stderr, 'Reboot required')}); the mode was not "
+                    "changed. Set labkit_allow_reboot: true for this host to let labkit "
+                    "reboot it into that mode and back."
+                )
+            if not res.ok:
+                raise CommandFailed(
+                    f"{target.name}: setting {c.key} exited {res.exited}:\n{res.tail()}", res
+                )
         c.applied = True
-    if any(c.key == "nvpmodel" for c in todo):
-        _verify_nvpmodel(target, next(c for c in todo if c.key == "nvpmodel"))
+        if c.key == "nvpmodel":
+            _verify_nvpmodel(target, c)
+
+
+def _line(text: str, needle: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if needle in ln), needle)
 
 
 def _verify_nvpmodel(target: Target, c: Change) -> None:
@@ -282,8 +404,7 @@ def _verify_nvpmodel(target: Target, c: Change) -> None:
     now_mode = (parse_nvpmodel(res.stdout, res.exited) or {}).get("id")
     if now_mode != c.after:
         raise RemoteError(
-            f"{target.name}: nvpmodel is still {now_mode} after `nvpmodel -m {c.after}`: "
-            "this mode change needs a reboot, which labkit does not do"
+            f"{target.name}: nvpmodel is still {now_mode} after `nvpmodel -m {c.after}`"
         )
 
 
@@ -303,17 +424,26 @@ def restore_journal(
     if journal is None:
         return []
     entries = list(reversed(journal["changes"]))
-    if len({bool(e.get("sudo", True)) for e in entries}) == 1:
+    reboots = any(e.get("reboot") for e in entries)
+    if not reboots and len({bool(e.get("sudo", True)) for e in entries}) == 1:
         return _restore_at_once(target, workdir, entries, log)
     done, errors = [], []
     for entry in entries:
         try:
-            for cmd in entry["undo"]:
-                target.run(
-                    cmd, sudo=entry.get("sudo", True), timeout=120, what=f"restoring {entry['key']}"
-                )
+            if entry.get("reboot"):
+                _restore_mode(target, entry, log)
+            else:
+                for cmd in entry["undo"]:
+                    target.run(
+                        cmd,
+                        sudo=entry.get("sudo", True),
+                        timeout=120,
+                        what=f"restoring {entry['key']}",
+                    )
             done.append(entry)
             log(f"  restored {entry['key']} -> {_show(entry['before'])}")
+        except ConnectError:
+            raise  # the board did not come back: the journal stays for `invoke restore`
         except RemoteError as exc:
             errors.append(f"{entry['key']}: {exc}")
     if errors:
@@ -323,6 +453,24 @@ def restore_journal(
         )
     target.run(f"rm -f {q(journal_path(workdir))}")
     return done
+
+
+def _restore_mode(target: Target, entry: dict, log) -> None:
+    """Put back a power mode that was reached by rebooting: reboot back into it (unless
+    the board is in it already: the run stopped before its reboot)."""
+    from labkit.remote.facts import parse_nvpmodel
+
+    res = target.run("nvpmodel -q", check=False)
+    if (parse_nvpmodel(res.stdout, res.exited) or {}).get("id") == int(entry["mode"]):
+        return
+    reboot.reboot_into_mode(
+        target,
+        int(entry["mode"]),
+        entry["boot_id_path"],
+        float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S)),
+        log=log,
+        sudo=entry.get("sudo", True),
+    )
 
 
 def _restore_at_once(target: Target, workdir: str, entries: list[dict], log) -> list[dict]:

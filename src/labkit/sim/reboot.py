@@ -40,18 +40,34 @@ def _stat(pid: int) -> tuple[str, int] | None:
 
 
 def ssh_chain(pid: int) -> tuple[list[int], int | None]:
-    """The sshd processes above ``pid``: (per-connection ones, the listener)."""
+    """The sshd processes above ``pid`` when it runs in a connection *into the board*:
+    (per-connection ones, the listener). Only labkit's link counts (its persistent
+    ``bash --norc --noprofile`` right under sshd): a user's own login session above a
+    local simulator is not the board's and is left alone."""
     sshd: list[int] = []
+    below = None
     while pid > 1:
         st = _stat(pid)
         if st is None:
             break
         if st[0].startswith("sshd"):
+            if not sshd and not _is_labkit_shell(below):
+                return [], None
             sshd.append(pid)
-        pid = st[1]
+        elif sshd:
+            break
+        below, pid = pid, st[1]
     if len(sshd) < 2:
         return sshd, None
     return sshd[:-1], sshd[-1]
+
+
+def _is_labkit_shell(pid: int | None) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, TypeError):
+        return False
+    return argv[:3] == [b"bash", b"--norc", b"--noprofile"]
 
 
 def board_processes(root: Path) -> list[int]:
