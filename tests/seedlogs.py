@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# experiment: (warned Hz values, target Hz) as in shared/seed-investigation.md
+# experiment: (warned Hz values, target Hz) as in docs/seed-investigation.md
 SEED = {
     "exp1": ([24.1, 9.6, 21.3, 18.0, 25.2, 27.7, 19.9, 12.4, 26.0, 22.8, 17.5], 30),
     "exp2b": ([15.6], 20),
