@@ -68,3 +68,21 @@ def test_slow_loop_percentiles():
     s = summarize_record_log(read_record_log([warn.format(i, h) for i, h in enumerate(hz)]))
     assert s["slow_loop_count"] == 5 and s["min_hz"] == 9.6 and s["median_hz"] == 20.1
     assert s["p5_hz"] == pytest.approx(9.6 + 0.2 * (15.5 - 9.6))
+
+
+def test_a_camera_timeout_at_error_with_a_traceback_is_also_an_error():
+    lines = [
+        "INFO 2026-09-01 14:02:03 ls/utils.py:147 Recording episode 0",
+        "ERROR 2026-09-01 14:02:05 t_record.py:601 Error in record loop",
+        "Traceback (most recent call last):",
+        '  File "opencv/camera_opencv.py", line 512, in async_read',
+        "TimeoutError: Timed out waiting for frame from camera OpenCVCamera(/dev/video2) "
+        "after 200 ms. Read thread alive: True",
+        "WARNING 2026-09-01 14:02:06 t_record.py:423 Record loop is running slower "
+        "(9.6 Hz) than the target FPS (30 Hz).",
+        "ERROR 2026-09-01 14:02:07 ls/utils.py:99 Failed to push to hub",
+    ]
+    s = summarize_record_log(read_record_log(lines))
+    assert s["camera_timeouts"] == 1
+    assert s["errors"] == 2  # the timeout's ERROR record and the push failure
+    assert s["slow_loop_count"] == 1

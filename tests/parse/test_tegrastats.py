@@ -188,3 +188,16 @@ def test_chunk_boundaries_do_not_change_the_result(tmp_path, monkeypatch, chunk)
     cut = read_tegrastats(log)
     pd.testing.assert_frame_equal(whole, cut)
     assert cut.attrs["skipped"] == whole.attrs["skipped"] and cut.attrs["lines"] == len(lines) + 1
+
+
+@pytest.mark.parametrize("columns", [("gpu_load_pct", "emc_load_pct", "emc_freq_mhz")])
+def test_gpu_and_emc_columns_are_always_there(columns):
+    """Thor prints `GR3D_FREQ @[314,314,314]` (no load); a line without EMC or GR3D at all
+    still gets the columns, as NaN."""
+    thor = read_tegrastats((DATA / "tegrastats/thor-r38.txt").read_text().splitlines()[1:2])
+    assert set(columns) <= set(thor.columns)
+    assert thor["gpu_load_pct"].isna().all()
+    bare = read_tegrastats(["RAM 775/7620MB (lfb 3x4MB) CPU [1%@729,0%@729] cpu@48.4C"])
+    assert len(bare) == 1 and all(bare[c].isna().all() for c in columns)
+    empty = read_tegrastats([])
+    assert set(columns) <= set(empty.columns) and len(empty) == 0

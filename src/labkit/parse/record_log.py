@@ -221,7 +221,15 @@ def summarize_record_log(df: pd.DataFrame) -> dict[str, Any]:
         "queue_full_drops": int(df.loc[df["kind"] == "encoder_queue_full", "count"].sum()),
         "dropped_frames": int(df.loc[df["kind"] == "dropped_frames", "count"].sum()),
         "camera_timeouts": int((df["kind"] == "camera_timeout").sum()),
-        "errors": int((df["kind"] == "error").sum()),
+        # every ERROR-level record or traceback, whatever else it is (a camera TimeoutError
+        # logged at ERROR with its traceback is an error *and* a camera timeout)
+        "errors": int(
+            (
+                df["level"].isin(("ERROR", "CRITICAL"))
+                | (df["kind"] == "error")
+                | df["message"].str.contains(_TRACEBACK, regex=False, na=False)
+            ).sum()
+        ),
         "stopped": bool((df["kind"] == "stop").any()),
         "exited": bool((df["kind"] == "exit").any()),
         "first_time": times.min().isoformat() if len(times) else None,

@@ -14,7 +14,9 @@ Columns (the public API): ``time``; ``ram_used_mb``, ``ram_total_mb``, ``swap_us
 lower-cased: nvenc, nvenc0, nvdec1, vic, ofa, ape, pva0, ...); ``temp_<name>_c``;
 ``power_<rail>_mw``, ``power_<rail>_avg_mw`` (``_max_mw`` for three-value rails; a repeated
 rail gets ``_2``); ``iram_used_kb``, ``iram_total_kb``, ``mts_fg_pct``, ``mts_bg_pct``.
-NaN where a value is absent, ``off`` or a ``-256C`` sensor. ``df.attrs``: ``skipped``
+NaN where a value is absent, ``off`` or a ``-256C`` sensor; ``gpu_load_pct``,
+``emc_load_pct`` and ``emc_freq_mhz`` are always there (all NaN on a board that prints
+none, as Thor's tegrastats prints no GPU load). ``df.attrs``: ``skipped``
 (lines that are not samples), ``lines``, ``board_hint``.
 """
 
@@ -37,6 +39,7 @@ _TO_DELIM = bytes(c if c in NUMERIC or c == 10 else 32 for c in range(256))
 BULK_MIN_LINES = 32
 CHUNK_BYTES = 64 << 20
 SENSOR_OFF_C = -256.0
+ALWAYS = ("gpu_load_pct", "emc_load_pct", "emc_freq_mhz")
 
 
 @dataclass
@@ -342,7 +345,11 @@ def _assemble(state: _State) -> pd.DataFrame:
     in_order = bool(np.all(lines[1:] > lines[:-1])) if len(lines) > 1 else True
     order = None if in_order else np.argsort(lines, kind="stable")
     data: dict[str, np.ndarray] = {}
-    columns = ["time", *_canonical([c for c in state.order if c != "time"])]
+    # columns every log has, NaN where the board prints none (Thor: no GPU load, no EMC on
+    # some releases): a constant column each, placed by the canonical order
+    seen = [c for c in state.order if c != "time"]
+    seen += [c for c in ALWAYS if c not in state.order]
+    columns = ["time", *_canonical(seen)]
     for col in columns:
         parts = []
         for b in blocks:
