@@ -18,6 +18,7 @@ from tests.conftest import DATA, REPO
 CASES = yaml.safe_load((DATA / "careless" / "cases.yaml").read_text())
 INVOKE = str(Path(sys.executable).parent / "invoke")
 KEYS = {"id", "argv", "files", "exit", "says", "stdout", "stdout_lacks", "lines", "reader"}
+KEYS |= {"leaves_no"}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,8 @@ def test_careless_input(work, case, fake_home):
         assert word in out
     for word in case.get("stdout_lacks", []):
         assert word not in out
+    for path in case.get("leaves_no", []):
+        assert not (work / path).exists(), path
     # exit 0: nothing on stderr; 2: labkit's one line; 1: Invoke's parser's one line
     lines = err.strip().splitlines()
     assert len(lines) == (0 if case["exit"] == 0 else case.get("lines", 1)), err

@@ -124,7 +124,7 @@ def acquire(
 ) -> tuple[dict, str]:
     """Take the lock or raise ``LockedError`` saying who holds it.
 
-    In the same round trip: create ``dirs`` and, once the lock is ours, run ``then``
+    In the same round trip, once the lock is ours: create ``dirs`` and run ``then``
     (its output is returned). ``stale``: a lock ``inspect`` found over; it is moved aside
     first if it is still that one (a lock taken meanwhile by another run is left alone).
     Returns the owner record as written.
@@ -136,7 +136,8 @@ def acquire(
         "taken_ts": time.time(),
     }
     d = lock_dir(workdir)
-    mk = " ".join(q(x) for x in (workdir, *dirs))
+    # the run's dirs only once the lock is ours: a refused attempt leaves nothing behind
+    mk = f" && mkdir -p {' '.join(q(x) for x in dirs)}" if dirs else ""
     after = f" && {{ {then}\n}}" if then else ""
     # the lock appears whole: built with its owner in a folder of our own, then renamed
     # into place (rename(2) of a folder fails onto a lock that exists, owner and all; an
@@ -144,9 +145,9 @@ def acquire(
     new = q(f"{d}.new-{secrets.token_hex(4)}")
     place = f"[ ! -e {q(d)} ] && mv -T {new} {q(d)} 2>/dev/null"
     res = target.run(
-        f"mkdir -p {mk} && {_take_over(d, stale) if stale else ''}"
+        f"mkdir -p {q(workdir)} && {_take_over(d, stale) if stale else ''}"
         f"mkdir {new} && printf '%s' {q(json.dumps(owner))} > {new}/owner.json && "
-        f"{{ {place} || {{ rm -rf {new}; false; }}; }} && echo {TAKEN}{after}; true"
+        f"{{ {place} || {{ rm -rf {new}; false; }}; }}{mk} && echo {TAKEN}{after}; true"
     )
     if TAKEN in res.stdout:
         return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
