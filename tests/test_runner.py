@@ -349,3 +349,21 @@ def test_a_lock_still_being_taken_is_not_taken_over(lab, workdir):
         assert not lab.runs.exists()
     finally:
         (workdir / "lock").rmdir()
+
+
+def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
+    prepare(lab, workdir)
+    args = lab.args("--runs", str(lab.runs), "--name", "short")
+    res = invoke("experiment", *args, home=lab.home, LABKIT_TRACE="1")
+    assert res.returncode == 0, res.stdout + res.stderr
+    [(_, m)] = manifests(lab.runs)
+    before, after = m["facts"], m["facts_after"]
+    assert set(after) == set(before)
+    # taken after the restore: the governors as they were before the run, not performance
+    assert after["cpu"]["governors"] == before["cpu"]["governors"] == ["powersave", "schedutil"]
+    assert after["nvpmodel"]["id"] == before["nvpmodel"]["id"] == 1
+    # in the unlock round trip, not a command of its own
+    trace = [line for line in res.stderr.splitlines() if line.startswith("[labkit trace]")]
+    facts = [line for line in trace if "mktemp -d" in line or "facts" in line]
+    assert len(facts) == 2, trace
+    assert "facts after the restore + unlock" in facts[1]

@@ -391,6 +391,8 @@ def _base_manifest(run: Run) -> dict:
         "expected_duration_s": p.expected_duration_s,
         "watchdog_s": watchdog_s(p),
         "facts": run.facts,
+        # the same, gathered again once the host is restored (null: could not be)
+        "facts_after": None,
         "labkit": provenance(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **run.opts.manifest_extra,
@@ -695,7 +697,12 @@ def _finish(run: Run, started: bool) -> None:
             errors.append(f"pulling the logs failed: {exc}")
     run.manifest["remote_status"] = run.status
     run.manifest["ended_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    lock.release(t, hs.workdir, also_remove=leftover)
+    # the host once more, after the restore (still locked), in the unlock round trip
+    probe, parse = hs.facts_probe(paths=sorted(set(devices(run.plan).values())))
+    out = lock.release(
+        t, hs.workdir, also_remove=leftover, first=probe, what="facts after the restore + unlock"
+    )
+    run.manifest["facts_after"] = parse(out)
     if errors:
         raise RemoteError("; ".join(errors))
 

@@ -12,6 +12,7 @@ import getpass
 import os
 import posixpath
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from labkit.errors import ConfigError
@@ -43,7 +44,23 @@ class HostSession:
     def gather_facts(self, paths: list[str] = ()) -> dict:
         """The host's facts (``remote.facts``) in one round trip; with ``paths``, also
         ``missing_paths``: those of them (device nodes) that do not exist."""
-        from labkit.remote.facts import Fact, facts_for, gather
+        from labkit.remote.facts import Fact, gather
+
+        tools = self._facts(paths)
+        if self.sim_unchecked is None:
+            return gather(self.target, self.sysroot, self.workdir, tools)
+        version, log = self.sim_unchecked
+        stamp = deploy.paths(self.workdir)["stamp"]
+        tools.append(Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text))
+        facts = gather(self.target, self.sysroot, self.workdir, tools)
+        self.sim_unchecked = None
+        if facts.pop("sim_bundle") == deploy.bundle_id(sim_config(self.host, version)):
+            return facts
+        provision_sim(self.target, self.host, self.workdir, version, log)
+        return self.gather_facts(paths)
+
+    def _facts(self, paths: list[str] = ()) -> list:
+        from labkit.remote.facts import Fact, facts_for
 
         tools = facts_for(self.host.labkit_lerobot_record, self.host.labkit_tegrastats)
         if paths:
@@ -56,17 +73,22 @@ class HostSession:
                     lambda out, code: [line[root:] for line in out.split()],
                 )
             )
-        if self.sim_unchecked is None:
-            return gather(self.target, self.sysroot, self.workdir, tools)
-        version, log = self.sim_unchecked
-        stamp = deploy.paths(self.workdir)["stamp"]
-        tools.append(Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text))
-        facts = gather(self.target, self.sysroot, self.workdir, tools)
-        self.sim_unchecked = None
-        if facts.pop("sim_bundle") == deploy.bundle_id(sim_config(self.host, version)):
-            return facts
-        provision_sim(self.target, self.host, self.workdir, version, log)
-        return self.gather_facts(paths)
+        return tools
+
+    def facts_probe(self, paths: list[str] = ()) -> tuple[str, Callable[[str], dict]]:
+        """``gather_facts`` as a script and the parser of its output, for a caller that
+        sends it with another command (one round trip for both)."""
+        from labkit.remote.facts import gather_script, split_sections
+
+        tools = self._facts(paths)
+
+        def parse(out: str) -> dict | None:
+            sections = split_sections(out)
+            if not sections:  # the script did not run (or said nothing): unknown
+                return None
+            return {f.name: f.process(*sections.get(f.name, ("", 127))) for f in tools}
+
+        return gather_script(tools, self.sysroot, self.workdir), parse
 
     def enable_sudo(self) -> None:
         self.target.setup_sudo(self.needs_sudo, self._password_source())

@@ -190,13 +190,21 @@ def update(target: Target, workdir: str, owner: dict | None = None, **fields) ->
 
 
 def release(
-    target: Target, workdir: str, also_remove: list[str] = (), empty_dirs: list[str] = ()
-) -> None:
+    target: Target,
+    workdir: str,
+    also_remove: list[str] = (),
+    empty_dirs: list[str] = (),
+    first: str = "",
+    what: str = "",
+) -> str:
     """Drop the lock (and, in the same round trip, the files ``also_remove`` and the
-    directories ``empty_dirs`` if they are empty)."""
-    extra = "".join(f"rm -f {q(p)}; " for p in also_remove)
+    directories ``empty_dirs`` if they are empty). ``first``: a script run before, while
+    the lock is still held; its output is returned."""
+    extra = f"( {first}\n); " if first else ""
+    extra += "".join(f"rm -f {q(p)}; " for p in also_remove)
     extra += "".join(f"rmdir {q(p)} 2>/dev/null; " for p in empty_dirs)
     # renamed aside first: `rm -rf` alone would show the lock without its owner meanwhile
     d = lock_dir(workdir)
     gone = q(f"{d}.gone-{secrets.token_hex(4)}")
-    target.run(f"{extra}mv -T {q(d)} {gone} 2>/dev/null; rm -rf {gone}", check=False)
+    cmd = f"{extra}mv -T {q(d)} {gone} 2>/dev/null; rm -rf {gone}"
+    return target.run(cmd, check=False, what=what).stdout
