@@ -96,8 +96,9 @@ class SshServer:
             self.proc.kill()
 
 
-def start_sshd(base: Path, port: int | None = None) -> SshServer:
-    """Start sshd; with ``base`` of an earlier server (and its ``port``), restart that one."""
+def start_sshd(base: Path, port: int | None = None, sftp: bool = True) -> SshServer:
+    """Start sshd; with ``base`` of an earlier server (and its ``port``), restart that one.
+    ``sftp=False``: no ``Subsystem sftp`` line, as on minimal images."""
     if not Path(SSHD).exists():
         raise RuntimeError("sshd not found: install openssh-server (.ci/run does)")
     base.mkdir(parents=True, exist_ok=True)
@@ -133,7 +134,7 @@ def start_sshd(base: Path, port: int | None = None) -> SshServer:
                 "MaxStartups 100:30:200",
                 "MaxSessions 100",
                 "AcceptEnv LANG",
-                "Subsystem sftp internal-sftp",
+                *(["Subsystem sftp internal-sftp"] if sftp else []),
                 "",
             ]
         )

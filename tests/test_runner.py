@@ -367,3 +367,24 @@ def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
     facts = [line for line in trace if "mktemp -d" in line or "facts" in line]
     assert len(facts) == 2, trace
     assert "facts after the restore + unlock" in facts[1]
+
+
+def test_a_run_on_a_server_without_sftp(lab, tmp_path, fake_home):
+    """A minimal image's sshd without the SFTP subsystem: the simulator install, the run
+    spec and the logs all travel through the shell, and the run completes."""
+    from tests.sshd import start_sshd
+
+    server = start_sshd(tmp_path / "sshd-nosftp", sftp=False)
+    try:
+        trust(fake_home, server)
+        wd = tmp_path / "wd"
+        write_inventory(lab.inventory, {"simthor": ssh_host(server, wd)})
+        res = lab.run("experiment", "--name", "short")
+        assert res.returncode == 0, res.stdout + res.stderr
+        [(run_dir, m)] = manifests(lab.runs)
+        assert m["status"] == "complete" and m["summary"]["samples"] >= 2
+        for name, size in m["files"].items():
+            assert (run_dir / name).stat().st_size == size
+        assert governors(wd) == ["schedutil"] * 14 and not (wd / "lock").exists()
+    finally:
+        server.stop()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labkit.errors import CommandTimeout, ConnectError, HostKeyError
+from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote.ssh import SshTarget
 from tests.labhost import alive, trust
 from tests.sshd import LOOPBACK
@@ -100,3 +100,34 @@ def test_unreachable_port_is_a_connect_error(sshd, fake_home):
 
     with pytest.raises(ConnectError, match="cannot reach"):
         SshTarget("thor", LOOPBACK, port=free_port(), key_file=str(sshd.key))
+
+
+@pytest.fixture(scope="module")
+def sshd_nosftp(tmp_path_factory):
+    from tests.sshd import start_sshd
+
+    server = start_sshd(tmp_path_factory.mktemp("sshd-nosftp"), sftp=False)
+    yield server
+    server.stop()
+
+
+def test_files_move_through_the_shell_when_the_server_has_no_sftp(sshd_nosftp, fake_home,
+                                                                  tmp_path):  # fmt: skip
+    trust(fake_home, sshd_nosftp)
+    t = target(sshd_nosftp)
+    data = bytes(range(256)) * 4096 + b"\n\x00 end without newline"  # binary, 1 MiB
+    dest = tmp_path / "dir with space" / "f'ile.bin"
+    dest.parent.mkdir()
+    t.put(data, str(dest), mode=0o600)
+    assert dest.read_bytes() == data
+    assert dest.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in dest.parent.iterdir()) == [dest.name]  # no temp file left
+    back = tmp_path / "back" / "copy.bin"
+    t.get(str(dest), back)
+    assert back.read_bytes() == data
+    t.put(b"second", str(dest))  # replaces
+    assert dest.read_bytes() == b"second"
+    with pytest.raises(RemoteError, match="No such file"):
+        t.get(str(tmp_path / "absent"), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    t.close()

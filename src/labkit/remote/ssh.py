@@ -3,6 +3,8 @@
 - host keys: known_hosts loaded, unknown hosts refused (``hostkeys``), not auto-added;
 - every command has a timeout, channel opening too (paramiko waits an hour by default);
 - keepalive on the transport, so a dead link shows up as an error instead of a hang;
+- files go over SFTP, or, on a server without the SFTP subsystem (minimal images), through
+  ``cat`` in a session of its own (bytes as they are; written to a temp file and renamed);
 - ``~/.ssh/config`` is honoured (Fabric loads it: HostName, User, Port, IdentityFile,
   ProxyJump, UserKnownHostsFile);
 - one persistent ``bash`` per connection runs the commands (each still in its own
@@ -27,7 +29,7 @@ import paramiko
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut, ThreadException
 
-from labkit.errors import ConnectError, HostKeyError
+from labkit.errors import ConnectError, HostKeyError, RemoteError
 from labkit.remote import hostkeys
 from labkit.remote.target import CommandResult, Target
 
@@ -54,6 +56,7 @@ class SshTarget(Target):
         self.key_file, self.policy = key_file, host_key_policy
         self.conn: Connection | None = None
         self._sh: paramiko.Channel | None = None
+        self._no_sftp = False  # the server has no SFTP subsystem: files go through a shell
         self.connect()
 
     def connect(self) -> None:
@@ -201,24 +204,89 @@ class SshTarget(Target):
             f"{self.name}: command timed out after {timeout:g} s: {command[:200]}"
         )
 
-    def get(self, remote: str, local: Path) -> None:
+    # -- files: SFTP, or through a shell when the server offers no SFTP subsystem -------
+
+    def _has_sftp(self) -> bool:
+        """Open the connection's SFTP client once; False if the server refuses the
+        subsystem (minimal images without ``Subsystem sftp``: "Channel closed.")."""
+        if self._no_sftp:
+            return False
         conn = self._require()
-        local.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn.get(remote, local=str(local))
+            conn.sftp()
+            return True
+        except paramiko.SSHException as exc:
+            if conn.transport is None or not conn.transport.is_active():
+                raise ConnectError(f"{self.name}: SSH connection lost ({exc})") from None
+            self._no_sftp = True  # the link is fine: the server has no SFTP
+            return False
+
+    def get(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        if not self._has_sftp():
+            out = self._transfer(f"cat {shlex.quote(remote)}", None, f"copying {remote}")
+            tmp = local.with_name(f".{local.name}.labkit-tmp")
+            tmp.write_bytes(out)
+            os.replace(tmp, local)
+            return
+        try:
+            self._require().get(remote, local=str(local))
         except _LINK_ERRORS as exc:
             raise ConnectError(f"{self.name}: copying {remote} failed: {exc}") from None
 
     def put(self, data: bytes, remote: str, mode: int = 0o644) -> None:
-        conn = self._require()
         tmp = f"{remote}.labkit-tmp"
+        if not self._has_sftp():
+            qt, qr = shlex.quote(tmp), shlex.quote(remote)
+            self._transfer(
+                f"cat > {qt} && chmod {mode:o} {qt} && mv -f {qt} {qr} || {{ rm -f {qt}; false; }}",
+                data,
+                f"writing {remote}",
+            )
+            return
         try:
-            sftp = conn.sftp()
+            sftp = self._require().sftp()
             sftp.putfo(io.BytesIO(data), tmp)
             sftp.chmod(tmp, mode)
             sftp.posix_rename(tmp, remote)
         except _LINK_ERRORS as exc:
             raise ConnectError(f"{self.name}: writing {remote} failed: {exc}") from None
+
+    def _transfer(self, command: str, data: bytes | None, what: str, timeout=300.0) -> bytes:
+        """Run ``command`` in a session of its own with ``data`` as its stdin (bytes as
+        they are, then EOF); return its stdout. ``RemoteError`` if it fails."""
+        conn = self._require()
+        deadline = time.monotonic() + timeout + 10
+        try:
+            ch = conn.transport.open_session(timeout=CHANNEL_TIMEOUT)
+            try:
+                ch.exec_command(
+                    f"timeout -k 5 {timeout:.1f} bash --norc --noprofile -c {shlex.quote(command)}"
+                )
+                if data:
+                    ch.sendall(data)
+                ch.shutdown_write()
+                out, err = bytearray(), bytearray()
+                while True:
+                    if ch.recv_ready():
+                        out += ch.recv(1 << 16)
+                    elif ch.recv_stderr_ready():
+                        err += ch.recv_stderr(1 << 16)
+                    elif ch.exit_status_ready():
+                        break
+                    elif time.monotonic() > deadline:
+                        raise self._timeout(command, timeout)
+                    else:
+                        select.select([ch], [], [], 0.2)
+                code = ch.recv_exit_status()
+            finally:
+                ch.close()
+        except _LINK_ERRORS as exc:
+            raise ConnectError(f"{self.name}: {what} failed: {exc or type(exc)}") from None
+        if code != 0:
+            msg = bytes(err).decode(errors="replace").strip()
+            raise RemoteError(f"{self.name}: {what} failed (no SFTP, through the shell): {msg}")
+        return bytes(out)
 
 
 def _read_until(
