@@ -146,6 +146,9 @@ def test_an_interrupted_batch_resumes_with_only_the_missing_runs(fleet_of):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, out
     assert "stopping every host" in out
+    # the fourth run never started: not run, not failed; the reason is never empty
+    assert "NOT RUN h1 a #4: interrupted (" in out and "interrupted ()" not in out
+    assert "FAILED h1 a #4" not in out
     statuses = sorted(m["status"] for _, m in manifests(fleet.runs))
     assert statuses.count("interrupted") == 1 and statuses.count("complete") >= 2
     [stopped] = [m for _, m in manifests(fleet.runs) if m["status"] == "interrupted"]
