@@ -31,7 +31,7 @@ from labkit.remote.settings import (
 )
 from labkit.remote.transfer import pull_run
 from labkit.runner import RunOptions, outcome, render_files, show_changes
-from labkit.store import FINAL, load_manifest, run_path, write_manifest
+from labkit.store import FINAL, load_manifest, run_path, started_here, write_manifest
 
 q = shlex.quote
 
@@ -209,12 +209,15 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
     t = hs.target
     collected: list[dict] = []
     try:
-        running = 0
+        running = others = 0
         for rd, status, meta in _remote_runs(hs):
             experiment, run_id = rd.split("/")[-2:]
             local = run_path(opts.runs, experiment, run_id)
             manifest = load_manifest(local)
             if manifest and manifest.get("status") in FINAL:
+                continue
+            if not started_here(meta, manifest, opts.runs):
+                others += 1  # another checkout's run store started it: its collect takes it
                 continue
             if status.get("state") != "done":
                 pid = status.get("supervisor_pid")
@@ -248,6 +251,8 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
                 opts.say(f"  {reason}")
         if not collected and not running:
             opts.say(f"{t.name}: nothing to collect")
+        if others:
+            opts.say(f"{t.name}: {others} run(s) there belong to another run store; left alone")
         info = lock.inspect(t, hs.workdir)
         if info is not None and info.stale:
             _restore(hs, opts)

@@ -42,7 +42,14 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
-from labkit.store import mark_restored, new_run_id, provenance, run_path, write_manifest
+from labkit.store import (
+    mark_restored,
+    new_run_id,
+    provenance,
+    run_path,
+    store_id,
+    write_manifest,
+)
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"
@@ -388,6 +395,7 @@ def _base_manifest(run: Run) -> dict:
             "record_argv": p.record_command(),
         },
         "remote_dir": run.rd,
+        "store": store_id(run.opts.runs),  # which run store started it (invoke collect)
         "expected_duration_s": p.expected_duration_s,
         "watchdog_s": watchdog_s(p),
         "facts": run.facts,
@@ -407,6 +415,7 @@ def _start(run: Run) -> None:
         "monitor_argv": p.monitor_command(),
         "timeout_s": watchdog_s(p),
         "grace_s": run.opts.grace_s,
+        "store": run.manifest["store"],
     }
     t.put(json.dumps(spec, indent=1).encode(), posixpath.join(rd, "spec.json"))
     t.put(

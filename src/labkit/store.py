@@ -40,6 +40,34 @@ def run_path(runs: str | Path, experiment: str, run_id: str) -> Path:
     return Path(runs) / experiment / run_id
 
 
+def store_id(runs: str | Path) -> str:
+    """This run store's identity (``<runs>/.store-id``, made once): recorded with every
+    run on the target, so ``invoke collect`` takes only the runs this store started."""
+    path = Path(runs) / ".store-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".store-id.{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(8) + "\n")
+    try:
+        os.link(tmp, path)  # fails if another process made it first: theirs counts
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
+
+
+def started_here(remote_run: dict, manifest: dict | None, runs: str | Path) -> bool:
+    """Whether a run found on a target (its ``run.json``) was started by this store: its
+    recorded store id, or, for a run recorded before ids were, a manifest here already."""
+    if remote_run.get("store"):
+        return remote_run["store"] == store_id(runs)
+    return manifest is not None
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

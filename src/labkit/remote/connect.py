@@ -140,7 +140,7 @@ def open_host(
     (``defer_sim``: at the first ``gather_facts``, in the same round trip)."""
     target = open_target(host)
     try:
-        workdir = target.expand(host.labkit_workdir.rstrip("/") or "/")
+        workdir = target.expand(workdir_of(host).rstrip("/") or "/")
         if host.labkit_simulate and defer_sim:
             p = deploy.paths(workdir)
             target.env_prefix = _sim_path(p)
@@ -152,6 +152,15 @@ def open_host(
     except BaseException:
         target.close()
         raise
+
+
+def workdir_of(host: HostConfig) -> str:
+    """The host's work dir: its ``labkit_workdir``, or for a local simulated host without
+    one, a work dir of this checkout's own (``deploy.default_workdir``)."""
+    own = "labkit_workdir" in host.model_fields_set
+    if host.labkit_simulate and host.connection == "local" and not own:
+        return deploy.default_workdir()
+    return host.labkit_workdir
 
 
 def sim_config(host: HostConfig, lerobot_version: str) -> dict:

@@ -48,6 +48,13 @@ def bundle_id(config: dict | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+def default_workdir(checkout: Path | None = None) -> str:
+    """A local simulated host's work dir when the inventory names none: one per checkout
+    (two checkouts on a machine never share a simulator, its lock or its runs)."""
+    root = (checkout or PKG.parents[2]).resolve()
+    return f"/tmp/labkit-sim-{hashlib.sha256(str(root).encode()).hexdigest()[:10]}"
+
+
 def paths(workdir: str) -> dict[str, str]:
     base = f"{workdir.rstrip('/')}/sim"
     return {
