@@ -84,7 +84,8 @@ def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
     if expect == "file" and not p.exists():
         raise LabkitError(f"{flag} {value}: file not found")
     if expect == "folder" and p.exists() and not p.is_dir():
-        raise LabkitError(f"{flag} {value}: is a file; expected a folder (it is created if new)")
+        made = "" if flag == "--logs" else " (it is created if new)"
+        raise LabkitError(f"{flag} {value}: is a file; expected a folder{made}")
     return p
 
 
