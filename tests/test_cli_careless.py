@@ -29,9 +29,9 @@ def work(tmp_path_factory) -> Path:
     for folder in ("inventory", "playbooks", "examples"):
         shutil.copytree(REPO / folder, work / folder)
     hosts = work / "inventory" / "hosts.yml"
-    text = hosts.read_text()
-    assert "labkit_workdir: /tmp/labkit-sim" in text
-    hosts.write_text(text.replace("/tmp/labkit-sim", str(work / "wd")))
+    doc = yaml.safe_load(hosts.read_text())
+    doc["all"]["children"]["simulated"]["hosts"]["sim"]["labkit_workdir"] = str(work / "wd")
+    hosts.write_text(yaml.safe_dump(doc, sort_keys=False))
     return work
 
 
