@@ -74,14 +74,19 @@ def test_a_governor_changed_during_the_run_is_settings_drift():
 
 
 def test_another_busy_process_at_run_start_is_background_load():
-    busy = {
-        **FACTS,
-        "top_processes": [{"pid": 7, "user": "bob", "cpu_pct": 87.5, "command": "make"}],
-    }
+    long = "/usr/bin/python3 -m pytest " + "tests/very/long/path " * 5
+    procs = [
+        {"pid": 7, "user": "bob", "cpu_pct": 87.5, "command": "make"},
+        {"pid": 8, "user": "bob", "cpu_pct": 40.0, "command": long},
+        {"pid": 9, "user": "bob", "cpu_pct": 9.0, "command": "idle-ish"},
+    ]
+    busy = {**FACTS, "top_processes": procs}
     runs = [run("a"), run("b", facts=busy, facts_after=busy)]
     found = {t.kind: t for t in threats(group_runs(runs), runs)}
     assert found["background-load"].runs == ["b"]
-    assert "make 88%" in found["background-load"].detail
+    detail = found["background-load"].detail
+    assert "b: `make` 88%, `python3 -m pytest tests/very/long/path tests/ve…` 40%" in detail
+    assert "idle-ish" not in detail  # under 10 % is not load
 
 
 def test_a_metric_that_trends_with_batch_position_is_an_order_effect():

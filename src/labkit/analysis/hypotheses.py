@@ -76,6 +76,24 @@ class Verdict:
     evidence: str
     checks: list[CheckResult]
 
+    def next_step(self) -> str:
+        """For an undecided hypothesis: what would decide it, in one line."""
+        steps = []
+        for c in self.checks:
+            if c.outcome != "inconclusive":
+                continue
+            cmp, chk = c.comparison, c.check
+            if cmp is not None and chk is not None and cmp.runs_needed:
+                steps.append(
+                    f"about {cmp.runs_needed} runs each of {chk.baseline} and {chk.variant} "
+                    f"would decide {chk.metric} (`invoke batch --only {chk.baseline},"
+                    f"{chk.variant} --repeat {cmp.runs_needed}`)"
+                )
+            else:
+                text = c.evidence
+                steps.append(text if len(text) <= 160 else text[:159] + "…")
+        return "; ".join(steps)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,

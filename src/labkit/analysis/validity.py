@@ -105,7 +105,7 @@ def _thermal(runs: list[RunData]) -> Threat | None:
             parts.append(f"{r.experiment} {r.dir.name}: {', '.join(why)}")
     if not hit:
         return None
-    return Threat("thermal", "Thermal throttling", "; ".join(parts), hit)
+    return Threat("thermal", "Thermal throttling", _some(parts), hit)
 
 
 def _settings(facts: dict[str, Any] | None) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def _drift(runs: list[RunData]) -> Threat | None:
     return Threat(
         "settings-drift",
         "Settings drift",
-        "the host's state after the run differs from before it: " + "; ".join(parts),
+        "the host's state after the run differs from before it: " + _some(parts),
         hit,
     )
 
@@ -153,17 +153,28 @@ def _background(runs: list[RunData]) -> Threat | None:
         ]
         if busy:
             hit.append(r.dir.name)
-            shown = ", ".join(f"{p.get('command')} {p.get('cpu_pct'):.0f}%" for p in busy[:3])
+            shown = ", ".join(f"`{_short(p.get('command'))}` {p['cpu_pct']:.0f}%" for p in busy[:3])
             parts.append(f"{r.experiment} {r.dir.name}: {shown}")
     if not hit:
         return None
     return Threat(
         "background-load",
         "Background load",
-        f"other processes used ≥ {BACKGROUND_PCT:.0f} % CPU when the run started: "
-        + "; ".join(parts),
+        f"other processes used ≥ {BACKGROUND_PCT:.0f} % CPU when the run started: " + _some(parts),
         hit,
     )
+
+
+def _short(command: object, width: int = 48) -> str:
+    """A process's command line for a sentence: program name, arguments cut to fit."""
+    words = str(command or "?").split()
+    text = " ".join([words[0].rsplit("/", 1)[-1], *words[1:]]) if words else "?"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _some(parts: list[str], limit: int = 5) -> str:
+    more = f"; … and {len(parts) - limit} more runs" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
 
 
 def _order(groups: list[Group]) -> Threat | None:
