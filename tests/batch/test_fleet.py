@@ -117,10 +117,10 @@ def test_repeats_and_a_sweep_on_two_hosts_run_to_completion(fleet_of):
     assert rec["state"] == "done" and rec["order"] == "interleaved"
     assert rec["hosts"]["h1"]["runs"][:3] == ["a#1", "fps-fps15#1", "fps-fps20#1"]
     table = res.stdout[res.stdout.index("host  experiment") :].splitlines()
-    assert table[0].split() == ["host", "experiment", "complete", "failed", "reused", "warnings",
-                                "min", "Hz"]  # fmt: skip
+    assert table[0].split() == ["host", "experiment", "complete", "failed", "not", "run",
+                                "reused", "warnings", "min", "Hz"]  # fmt: skip
     assert sum(line.split()[0] in ("h1", "h2") for line in table) == 6
-    assert all(line.split()[2:4] == ["2", "0"] for line in table[1:7])
+    assert all(line.split()[2:5] == ["2", "0", "0"] for line in table[1:7])
     fleet.untouched()
     # the report groups the repeats per experiment and compares the hosts
     out = fleet.runs.parent / "reports"
