@@ -65,7 +65,8 @@ def test_overlapping_repeats_and_missing_runs_stay_inconclusive(tmp_path):
     h = {x.id: x for x in pb.model.hypotheses}
     v2 = judge(h["H2"], runs)
     assert v2.verdict == "inconclusive"
-    assert "95 % CI -359% to +239%" in v2.evidence and "straddles the -50%" in v2.evidence
+    # exp1's mean is not told apart from 0 at this spread: the ratio is unbounded
+    assert "95 % CI −∞ to +∞" in v2.evidence and "straddles the -50%" in v2.evidence
     v3 = judge(h["H3"], runs)  # no exp3 run at all
     assert v3.verdict == "inconclusive" and "no complete run of exp3" in v3.evidence
 

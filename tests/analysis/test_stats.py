@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
+from scipy import stats
 
 from labkit.analysis.stats import POINT, WELCH, compare, mean_ci
 from tests.conftest import REPO
@@ -32,6 +34,20 @@ def test_compare_matches_the_hand_computed_case(case):
     # a p-value exists exactly when an interval does
     assert math.isnan(c.p_value) == (case["effect_ci"] is None)
     assert c.runs_needed == case.get("runs_needed")
+
+
+FIELLER = [c for c in COMPARE if c["effect_ci"] and all(map(math.isfinite, c["effect_ci"]))]
+FIELLER = [c for c in FIELLER if c["effect_ci"][0] != c["effect_ci"][1]]
+
+
+@pytest.mark.parametrize("case", FIELLER, ids=[c["name"] for c in FIELLER])
+def test_the_effect_interval_is_where_welchs_test_stops_rejecting(case):
+    """Each end of the interval is a ratio that Welch's test rejects at exactly 5 %."""
+    c = compare(case["baseline"], case["variant"], case["expect"], case["min_effect"])
+    base, var = np.asarray(case["baseline"], float), np.asarray(case["variant"], float)
+    for end in c.effect_ci:
+        p = stats.ttest_ind(var, (1 + end) * base, equal_var=False).pvalue
+        assert p == pytest.approx(0.05, abs=1e-4)
 
 
 @pytest.mark.parametrize("case", MEANS, ids=[str(c["values"]) for c in MEANS])

@@ -142,9 +142,9 @@ def test_outputs_carry_the_statistics(tmp_path):
     [c] = h2["checks"]
     assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "supports")
     assert (c["baseline"], c["variant"], c["n_baseline"], c["n_variant"]) == ("exp1", "exp2b", 3, 3)
-    # hand-worked: effect -8/11, interval [-0.933, -0.521] (tests/data/stats/compare.yaml)
+    # effect -8/11 and Fieller's interval (tests/data/stats/compare.yaml)
     assert c["effect"] == pytest.approx(-0.7273, abs=1e-4)
-    assert c["effect_ci"] == pytest.approx([-0.9334, -0.5212], abs=1e-3)
+    assert c["effect_ci"] == pytest.approx([-0.9524, -0.5364], abs=1e-3)
     assert 0 < c["p_value"] < 0.01 and c["method"].startswith("Welch's t-test")
     [c3] = hyp["H3"]["checks"]  # one exp3 run: no spread, no interval
     assert c3["effect_ci"] == [None, None] and c3["p_value"] is None
@@ -166,3 +166,48 @@ def test_outputs_carry_the_statistics(tmp_path):
     assert "**Single runs** (1 run): `exp3` was measured once" in threats
     assert "**Imported runs without facts** (7 runs)" in threats
     assert not math.isnan(c["effect"])
+
+
+def test_a_set_value_the_playbook_gives_anyway_is_not_another_configuration(tmp_path):
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [10, 11])
+    add_runs(runs, tmp_path, "exp1", [12], overrides={"dataset.fps": 30})  # exp1's own fps
+    add_runs(runs, tmp_path, "exp2b", [2, 3], target=20)
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
+    assert main["`exp1`"]["Runs"] == "3"
+    assert "### Other configurations" not in text and "Not run yet: `exp1`" not in text
+
+
+def test_of_two_plain_configurations_the_current_playbooks_is_the_experiments(tmp_path):
+    """Runs of an earlier playbook (another sha256) with another camera fps: kept apart,
+    labelled with what differs; the current playbook's runs are the experiment's."""
+    runs = tmp_path / "runs"
+    old = add_runs(
+        runs, tmp_path, "exp1", [3, 3, 3, 4],
+        params={"camera.fps": 15}, playbook={"sha256": "0" * 64},
+    )  # fmt: skip
+    add_runs(runs, tmp_path, "exp1", [10, 11])
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
+    assert main["`exp1`"]["Runs"] == "2"
+    [other] = table(text, "Experiment [configuration]")
+    assert other["Experiment [configuration]"] == "`exp1 [camera.fps=15]`"
+    assert other["Runs"] == str(len(old))
+
+
+def test_warned_rates_come_from_the_runs_that_warned(tmp_path):
+    """A repeat without warnings has no warned rate: the floor is the others' lowest."""
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [0, 3, 4])
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
+    # warned rates are 12.0 + 0.1 k + 0.01 i (add_runs): the floor is run #1's 12.01 Hz
+    assert main["`exp1`"]["Min Hz"] == "12.0 (12.0–12.0)"
+    with open(result.folder / "summary.csv") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert float(row["min_hz"]) == pytest.approx(12.01)
+    assert row["median_hz"] != ""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.analysis.runs import RunData
+from labkit.playbook import Playbook
 
 RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
 NOT_MEASURED = ("dataset.repo_id", "dataset.root", "dataset.single_task")
@@ -38,12 +39,18 @@ def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
     return {**params, **settings}
 
 
-def config_overrides(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The run's ``--set`` values that change its configuration (not its length)."""
+def config_overrides(manifest: dict[str, Any], playbook: Playbook | None = None) -> dict[str, Any]:
+    """The run's ``--set`` values that change its configuration: not its length, and not a
+    value the playbook gives the experiment anyway (``--set dataset.fps=30`` on exp1)."""
+    own: dict[str, Any] = {}
+    if playbook is not None and manifest.get("experiment") in playbook.experiments:
+        exp = manifest["experiment"]
+        own = {**playbook.params_for(exp), **playbook.settings_for(exp)}
+    missing = object()
     return {
         k: v
         for k, v in (manifest.get("overrides") or {}).items()
-        if k not in IGNORED and not k.startswith("monitor.")
+        if k not in IGNORED and not k.startswith("monitor.") and own.get(k, missing) != v
     }
 
 
@@ -90,17 +97,25 @@ class Group:
         return json.loads(seen.most_common(1)[0][0]) if seen else {}
 
     def reproduce(self) -> str:
-        """The command that makes one more run of this configuration."""
+        """The command that makes one more run of this configuration (on its host, when all
+        its runs were made on one)."""
         sets = "".join(f" --set {k}={_show(v)}" for k, v in sorted(self.reproduce_sets.items()))
-        return f"invoke experiment --name {self.experiment}{sets}"
+        hosts = {r.host for r in self.runs if not r.manifest.get("imported")}
+        target = f" --target {hosts.pop()}" if len(hosts) == 1 else ""
+        return f"invoke experiment --name {self.experiment}{target}{sets}"
 
 
-def group_runs(runs: list[RunData]) -> list[Group]:
+def group_runs(runs: list[RunData], playbook: Playbook | None = None) -> list[Group]:
     """Runs grouped by (experiment, configuration), runs kept in store order (oldest
-    first). Each experiment's main group is the newest configuration made without
-    configuration-changing ``--set`` values; an experiment whose every run had such values
-    has no main group."""
+    first). Each experiment's main group is its playbook configuration: made without
+    configuration-changing ``--set`` values (``playbook`` tells which values are its own);
+    when several such configurations exist (hosts that resolve different parameters, an
+    edited playbook) the one made with the current playbook file, then the one with the
+    most runs, then the newest. An experiment whose every run had such values has no main
+    group."""
     groups: dict[tuple[str, str], Group] = {}
+    position = {id(r): i for i, r in enumerate(runs)}
+    sha = playbook.sha256 if playbook is not None else None
     for run in runs:
         config = config_of(run.manifest)
         g = groups.setdefault((run.experiment, _key(config)), Group(run.experiment, config))
@@ -109,8 +124,8 @@ def group_runs(runs: list[RunData]) -> list[Group]:
     for g in groups.values():
         by_exp.setdefault(g.experiment, []).append(g)
     for mine in by_exp.values():
-        plain = [g for g in mine if not any(config_overrides(r.manifest) for r in g.runs)]
-        main = max(plain, key=lambda g: runs.index(g.runs[-1])) if plain else None
+        plain = [g for g in mine if not any(config_overrides(r.manifest, playbook) for r in g.runs)]
+        main = max(plain, key=lambda g: _rank(g, sha, position)) if plain else None
         for g in mine:
             g.main = g is main
             ref = main.config if main else {}
@@ -122,9 +137,18 @@ def group_runs(runs: list[RunData]) -> list[Group]:
                 }
                 if main is None:  # nothing to compare with: name the --set values
                     g.differs = {
-                        k: v for r in g.runs for k, v in config_overrides(r.manifest).items()
+                        k: v
+                        for r in g.runs
+                        for k, v in config_overrides(r.manifest, playbook).items()
                     }
     return list(groups.values())
+
+
+def _rank(g: Group, sha: str | None, position: dict[int, int]) -> tuple:
+    """Which plain configuration is the playbook's: made with the current playbook file,
+    then the most runs, then the newest."""
+    current = any((r.manifest.get("playbook") or {}).get("sha256") == sha for r in g.runs)
+    return (current, len(g.runs), position[id(g.runs[-1])])
 
 
 def main_runs(groups: list[Group]) -> list[RunData]:

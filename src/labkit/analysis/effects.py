@@ -6,8 +6,13 @@ warnings per minute, judged by the same rule as every hypothesis check
 (``labkit.analysis.stats.compare``): a change is *primary* when its cut is confirmed to be
 at least half (the largest such), *contributing* when confirmed to be at least a fifth,
 *not primary* when confirmed to be less, and *undecided* when the 95 % interval straddles a
-fifth. The recommendation is the configuration with the fewest warnings per minute among
-the baseline and the changes whose cut is confirmed.
+fifth. Where a hypothesis check names the change (a ``compare`` of warnings per minute
+against the same baseline) and asks for more than half, primary needs that much, so a change
+is never called primary while its own check is undecided or refuted; contributing stays a
+fifth, the weaker claim the seed made of the encoder ("affects severity, but is not the
+root driver"). The recommendation is the configuration with the fewest warnings per minute
+among the baseline and the changes whose cut is confirmed, with the hypotheses about it
+that were not supported named beside it.
 """
 
 from __future__ import annotations
@@ -115,9 +120,11 @@ class Effect:
             moved = f"{'cut' if rel < 0 else 'raised'} warnings per minute by {abs(rel):.0%}"
         text = f"{self.change_text} ({self.experiment}) {moved} ({c.mean_baseline:.3g} → "
         text += f"{c.mean_variant:.3g}/min"
-        if c.single:
+        if c.n_baseline == c.n_variant == 1:
             text += "; single run per side — no spread"
-        elif not math.isnan(c.effect_ci[0]):
+        elif c.single:
+            text += "; a single run on one side — no spread"
+        elif not (math.isnan(c.effect_ci[0]) or math.isinf(c.effect_ci[0])):
             text += (
                 f"; 95 % CI {c.effect_ci[0]:+.0%} to {c.effect_ci[1]:+.0%} over "
                 f"{c.n_variant} and {c.n_baseline} runs"
@@ -126,14 +133,33 @@ class Effect:
             text += f"; lowest warned rate {self.base_min_hz:.1f} → {self.min_hz:.1f} Hz"
         text += ")"
         if self.rank == "undecided":
-            text += f"; {c.reason}, so it is within run-to-run noise so far"
+            text += (
+                f"; its 95 % interval straddles a cut of {CONTRIBUTING:.0%}, so it is within "
+                "run-to-run noise so far"
+            )
             if c.runs_needed:
                 text += f" (about {c.runs_needed} runs per side would decide)"
+        elif self.rank == "not primary" and c.reason:
+            text += f"; {c.reason}"
         return text
 
 
-def effects(groups: list[Group], baseline: str) -> list[Effect]:
-    """Every main configuration with rated runs against ``baseline``, largest cut first."""
+def check_bars(playbook: Playbook, baseline: str) -> dict[str, float]:
+    """Variant -> the largest cut a hypothesis check asks of it against ``baseline``."""
+    bars: dict[str, float] = {}
+    for h in playbook.model.hypotheses:
+        for c in h.checks:
+            if (c.kind, c.metric, c.baseline, c.expect) == ("compare", METRIC, baseline, "lower"):
+                bars[c.variant] = max(bars.get(c.variant, 0.0), float(c.min_effect))
+    return bars
+
+
+def effects(
+    groups: list[Group], baseline: str, bars: dict[str, float] | None = None
+) -> list[Effect]:
+    """Every main configuration with rated runs against ``baseline``, largest cut first;
+    ``bars`` (variant -> cut) replaces the contributing bar where a check sets one."""
+    bars = bars or {}
     mains = {g.experiment: g for g in groups if g.main}
     base = mains.get(baseline)
     base_rates = _rates(base) if base else None
@@ -149,7 +175,7 @@ def effects(groups: list[Group], baseline: str) -> list[Effect]:
                 experiment=name,
                 changes=diff(base.config, g.config),
                 cut=compare(base_rates, rates, "lower", CONTRIBUTING),
-                major=compare(base_rates, rates, "lower", PRIMARY),
+                major=compare(base_rates, rates, "lower", max(PRIMARY, bars.get(name, 0.0))),
                 base_min_hz=_floor(base),
                 min_hz=_floor(g),
             )

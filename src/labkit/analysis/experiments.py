@@ -1,7 +1,8 @@
 """Per-experiment numbers: every run metric aggregated over the experiment's repeats.
 
 Counts and rates are means over runs (so experiments with different repeat counts stay
-comparable), a floor is the lowest of any run, a peak the highest; with several runs the
+comparable), a floor is the lowest of any run, a peak the highest; what describes warnings
+(the warned rates) is taken over the runs that warned; with several runs the
 spread (lowest and highest run) of the headline numbers is kept beside the mean, and the
 mean of each per-run value carries its 95 % interval (``labkit.analysis.stats.mean_ci``).
 Rows are per configuration (``labkit.analysis.configs``): runs that measured different
@@ -18,7 +19,7 @@ from typing import Any
 from labkit.analysis.configs import Group
 from labkit.analysis.runs import RunData
 from labkit.analysis.stats import mean_ci
-from labkit.metric_names import METRICS
+from labkit.metric_names import METRICS, PER_WARNING
 
 LOWEST = ("min_hz",)
 HIGHEST = ("cpu_peak_pct", "ram_used_mb_max", "temp_max_c")
@@ -62,7 +63,9 @@ def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str,
     targets = {target_hz(r) for r in runs}
     row["target_hz"] = targets.pop() if len(targets) == 1 else None
     for metric in METRICS:
-        values = [r.metrics.get(metric) for r in runs]
+        # a warned rate says nothing of a run that never warned: those runs are left out
+        chosen = [r for r in runs if metric not in PER_WARNING or r.metrics.get("warnings") != 0]
+        values = [r.metrics.get(metric) for r in chosen]
         row[metric] = _combine(metric, values)
         if metric in SPREAD:
             known = [v for v in values if v is not None]

@@ -122,7 +122,13 @@ def _fmt(v: Any) -> str:
 
 
 def _pct(v: float) -> str:
-    return "∞" if math.isinf(v) else f"{v:+.0%}"
+    if math.isnan(v):
+        return "n/a"
+    return ("+∞" if v > 0 else "−∞") if math.isinf(v) else f"{v:+.0%}"
+
+
+def _p(p: float) -> str:
+    return "n/a (no spread)" if math.isnan(p) else f"{p:.2g}"
 
 
 def _ids(runs: list[RunData]) -> list[str]:
@@ -162,7 +168,7 @@ def _compare(check: Check, runs: list[RunData]) -> CheckResult:
         lo, hi = c.effect_ci
         head += (
             f" (means of {c.n_variant} and {c.n_baseline} runs; 95 % CI {_pct(lo)} to "
-            f"{_pct(hi)}, Welch p={c.p_value:.2g})"
+            f"{_pct(hi)}, Welch p={_p(c.p_value)})"
         )
     if c.outcome == "holds":
         tail = (

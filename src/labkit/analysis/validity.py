@@ -5,7 +5,8 @@ Each threat names the runs it concerns, so a reader can re-run or discard them:
 - single runs: a configuration measured once has no spread; its comparisons rest on a
   point estimate;
 - thermal throttling: a busy core (>= 90 %) clocked well below the maximum the host was
-  configured for, or temperatures near the throttle point;
+  configured for (not judged on runs that set nvpmodel or jetson_clocks themselves: the
+  facts hold the maximum from before), or temperatures near the throttle point;
 - settings drift: the host's governor, clocks or power mode after a run differ from before
   it (labkit puts back what it changes, so a difference is someone else's);
 - background load: processes other than labkit's busy on the host when the run started;
@@ -33,6 +34,7 @@ SLOW_SHARE = 0.1  # ... in at least this share of its busy samples
 HOT_C = 90.0  # Jetson CPUs start throttling near 95-100 C; closer than this is a threat
 BACKGROUND_PCT = 10.0  # one other process using at least this much CPU
 ORDER_MIN_RUNS = 6
+CLOCK_SETTINGS = ("settings.nvpmodel", "settings.jetson_clocks", "nvpmodel", "jetson_clocks")
 ORDER_METRIC = "warnings_per_min"
 
 
@@ -75,6 +77,9 @@ def slow_busy_share(run: RunData) -> float | None:
     teg, maxes = run.teg, _configured_max_mhz(run)
     if teg is None or not len(teg) or not maxes:
         return None
+    settings = run.manifest.get("settings") or {}
+    if any(settings.get(k) is not None for k in CLOCK_SETTINGS):
+        return None  # the run set its own clocks: the facts' maximum is not what it ran at
     loads = core_loads(teg)
     busy = slow = 0
     for col in loads.columns:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.analysis.configs import group_runs, main_runs
-from labkit.analysis.effects import baseline_of, best, diff, effects
+from labkit.analysis.effects import baseline_of, best, check_bars, diff, effects
 from labkit.analysis.experiments import columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
@@ -85,7 +85,7 @@ def _setup(runs: list[RunData]) -> list[str]:
 
 def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict:
     order = list(pb.experiments)
-    groups = group_runs(used)
+    groups = group_runs(used, pb)
     judged = main_runs(groups)  # the playbook's own configurations: checks, causes, advice
     all_rows = group_rows(groups, order)
     for row in all_rows:
@@ -105,7 +105,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         hyps.append({"h": h, "v": v, "conclusion": conclusion})
     baseline = baseline_of(pb)
     mains = {g.experiment: g for g in groups if g.main}
-    ranked = effects(groups, baseline)
+    ranked = effects(groups, baseline, check_bars(pb, baseline))
     top = best(rows, ranked, baseline)
     rec = None
     if top is not None:
@@ -117,7 +117,15 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
             "baseline_row": next((r for r in rows if r["experiment"] == baseline), None),
             "config": mains[top["experiment"]].config,
             "reproduce": top["reproduce"],
-            "undecided": [e for e in ranked if e.rank == "undecided"],
+            "undecided": [e for e in ranked if e.rank == "undecided" and e.relative < 0],
+            "caveats": [
+                item
+                for item in hyps
+                if item["v"].verdict != "supported"
+                and any(
+                    c.kind == "compare" and c.variant == top["experiment"] for c in item["h"].checks
+                )
+            ],
         }
     untested = [n for n in order if n not in {r["experiment"] for r in rows}]
     return {

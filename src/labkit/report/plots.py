@@ -281,6 +281,6 @@ def figure_notes(rows: list[dict[str, Any]], figures: list[Figure]) -> list[str]
             f"No warnings in any run ({sum(r['runs'] for r in rated)} runs): no warnings, "
             "loop-rate or rate-distribution figure to draw."
         )
-    elif "cpu-heatmap.png" not in drawn:
+    if "cpu-heatmap.png" not in drawn:
         notes.append("No run has tegrastats samples: no per-core CPU figure.")
     return notes
