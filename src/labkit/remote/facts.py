@@ -274,27 +274,55 @@ def parse_boot_id(out: str, code: int) -> str | None:
 _OWN = re.compile(r"(^|[\s/])supervise\.py spec\.json|@@labkit")
 
 
+TOP_SPAN_S = 0.5  # how long the CPU of every process is measured for
+
+
+def _stat_ticks(rest: str) -> tuple[int, int] | None:
+    """``pid (comm) state ppid ... utime stime`` -> (pid, utime + stime) in clock ticks;
+    the command name may hold spaces and parentheses, so fields count from the last ')'."""
+    pid, _, tail = rest.partition(" ")
+    fields = tail[tail.rfind(")") + 2 :].split()
+    if not pid.isdigit() or len(fields) < 13:
+        return None
+    try:
+        return int(pid), int(fields[11]) + int(fields[12])
+    except ValueError:
+        return None
+
+
 def parse_top_processes(out: str, code: int) -> list[dict] | None:
-    """Up to 5 busiest processes (``ps`` %CPU) other than labkit's own: the probe's shell
-    (``self <pid>``), every process above it (the SSH session, the shell running it, the
-    controller on a local target), below it (the probes, ``ps`` itself) and labkit's run
-    supervisor."""
+    """Up to 5 busiest processes other than labkit's own, by the CPU each used over the
+    last ``TOP_SPAN_S`` (two readings of ``/proc/<pid>/stat``: ``ps``'s %CPU is an average
+    over the process's whole life, which hides a daemon that just started spinning).
+    labkit's own: the probe's shell (``self <pid>``), every process above it (the SSH
+    session, the shell running it, the controller on a local target), below it (the
+    probes, ``ps`` itself) and labkit's run supervisor."""
     lines = out.splitlines()
     if code != 0 or not lines or not lines[0].startswith("self "):
         return None
     me = int(lines[0].split()[1])
+    hz, span = 100.0, TOP_SPAN_S
+    ticks: dict[str, dict[int, int]] = {"A": {}, "B": {}}
     rows, parent = [], {}
     for line in lines[1:]:
-        parts = line.split(None, 4)
-        if len(parts) < 5 or not parts[0].isdigit() or not parts[1].isdigit():
-            continue
-        pid, ppid = int(parts[0]), int(parts[1])
-        try:
-            cpu = float(parts[3])
-        except ValueError:
-            continue
-        parent[pid] = ppid
-        rows.append({"pid": pid, "user": parts[2], "cpu_pct": cpu, "command": parts[4].strip()})
+        tag, _, rest = line.partition(" ")
+        if tag in ticks:
+            got = _stat_ticks(rest)
+            if got:
+                ticks[tag][got[0]] = got[1]
+        elif tag == "hz" and rest.strip().isdigit():
+            hz = float(rest)
+        elif tag == "span":
+            span = float(rest)
+        elif tag == "P":
+            parts = rest.split(None, 3)
+            if len(parts) < 4 or not parts[0].isdigit() or not parts[1].isdigit():
+                continue
+            pid, ppid = int(parts[0]), int(parts[1])
+            parent[pid] = ppid
+            used = ticks["B"].get(pid, 0) - ticks["A"].get(pid, 0)
+            cpu = round(max(used, 0) / hz / span * 100, 1) if pid in ticks["A"] else 0.0
+            rows.append({"pid": pid, "user": parts[2], "cpu_pct": cpu, "command": parts[3].strip()})
     own, p = set(), me
     while p in parent and p not in own:  # the probe and everything above it
         own.add(p)
@@ -355,7 +383,16 @@ true"""
 
 # $$ is the gather script's shell: the parser leaves it, its ancestors and its children out
 # (every process: the chain up from the probe must be whole to be left out)
-_TOP = "echo self $$; ps -eo pid=,ppid=,user=,pcpu=,args= --sort=-pcpu"
+# two readings of every /proc/<pid>/stat TOP_SPAN_S apart (read builtins: no fork per
+# process), then ps for the parent, user and command line
+_TOP = (
+    "echo self $$; echo hz $(getconf CLK_TCK 2>/dev/null || echo 100); "
+    f"echo span {TOP_SPAN_S}; "
+    'for f in /proc/[0-9]*/stat; do IFS= read -r l 2>/dev/null < $f && echo "A $l"; done; '
+    f"sleep {TOP_SPAN_S}; "
+    'for f in /proc/[0-9]*/stat; do IFS= read -r l 2>/dev/null < $f && echo "B $l"; done; '
+    "ps -eo pid=,ppid=,user=,args= | sed 's/^ */P /'"
+)
 
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
