@@ -8,6 +8,8 @@ from invoke import task as invoke_task
 
 from labkit import cli
 
+cli.quiet_when_reader_leaves()  # `invoke --list | head -3`: no BrokenPipeError traceback
+
 # One set of short flags for every task (an option a task does not have is not there).
 SHORT = {
     "check": "c",

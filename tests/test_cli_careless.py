@@ -18,7 +18,7 @@ from tests.conftest import DATA, REPO
 CASES = yaml.safe_load((DATA / "careless" / "cases.yaml").read_text())
 INVOKE = str(Path(sys.executable).parent / "invoke")
 KEYS = {"id", "argv", "files", "exit", "says", "stdout", "stdout_lacks", "lines", "reader"}
-KEYS |= {"leaves_no"}
+KEYS |= {"leaves_no", "env"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,9 @@ def _write(work: Path, files: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(spec, dict) and "copy" in spec:
             shutil.copytree(work / spec["copy"], path, dirs_exist_ok=True)
+        elif isinstance(spec, dict) and "symlink" in spec:
+            path.unlink(missing_ok=True)
+            path.symlink_to(spec["symlink"])
         elif isinstance(spec, dict):
             path.write_bytes(spec["text"].format(work=work).encode(spec["encoding"]))
         else:
@@ -50,6 +53,7 @@ def _write(work: Path, files: dict) -> None:
 def _run(work: Path, case: dict, home: Path) -> tuple[int, str, str]:
     argv = [INVOKE, *(a.replace("{work}", str(work)) for a in case["argv"])]
     env = {"HOME": str(home), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    env.update(case.get("env", {}))
     if case.get("reader") == "closed":
         proc = subprocess.Popen(
             argv, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -6,6 +6,7 @@ turns those into a one-line message and exit code 2 instead of a traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Callable
@@ -41,16 +42,67 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except BrokenPipeError:
         _quiet_stdout()
         raise Exit(code=0) from None
-    except (IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError) as exc:
+    except OSError as exc:  # a folder for a file, permissions, ENAMETOOLONG, ELOOP, ...
         what = f"{exc.filename}: " if exc.filename else ""
-        raise Exit(f"labkit: error: {what}{exc.strerror or exc}", code=2) from None
+        hint = OS_HINTS.get(exc.errno, "")
+        raise Exit(f"labkit: error: {what}{exc.strerror or exc}{hint}", code=2) from None
+
+
+OS_HINTS = {
+    errno.ENAMETOOLONG: "; expected a path whose every part is at most 255 bytes",
+    errno.ELOOP: "; a symbolic link points back at itself: remove it or point it elsewhere",
+    errno.EACCES: "; check the file's permissions",
+}
+
+
+def quiet_when_reader_leaves() -> None:
+    """Invoke's own output (``invoke --list | head -3``, ``invoke experiment --help | head``)
+    ends quietly when its reader stops early, as a shell tool does, instead of with a
+    BrokenPipeError traceback. Not ``signal(SIGPIPE, SIG_DFL)``: that would kill a
+    recording mid-run (``invoke experiment | head``) before its host is restored; a task's
+    own output is handled by ``guard``. Ctrl-C (SIGINT) is left alone."""
+    import atexit
+
+    previous = sys.excepthook
+
+    def flush() -> None:  # output still buffered at exit (stdout a pipe) meets the reader
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+        except (OSError, ValueError):
+            pass  # stdout already closed: Python's own flush at exit says nothing either
+
+    atexit.register(flush)
+
+    def hook(kind, exc, tb):
+        if issubclass(kind, BrokenPipeError):
+            import os
+
+            _quiet_stdout()
+            sys.stderr.flush()
+            os._exit(0)  # the reader left: nothing went wrong (as `invoke hosts | head`)
+        previous(kind, exc, tb)
+
+    sys.excepthook = hook
 
 
 def _no_dangling_set(argv: list[str] = sys.argv) -> None:
-    """Invoke takes a list option at the very end with no value (``--set``) as nothing."""
+    """Invoke takes a list option with no value (``--set`` at the end, or followed by
+    another flag: ``--set --name exp1``) as nothing; a key=value never starts with '-'."""
     run_by_invoke = Path(argv[0]).name in ("invoke", "inv") or "invoke" in Path(argv[0]).parts
-    if run_by_invoke and argv[-1] in ("--set", "-s"):
-        raise ParamError("", "no key=value after it (e.g. --set dataset.fps=25)")
+    if not run_by_invoke:
+        return
+    for i, arg in enumerate(argv[1:], 1):
+        if arg not in ("--set", "-s"):
+            continue
+        after = argv[i + 1] if i + 1 < len(argv) else None
+        if after is None:
+            raise ParamError("", "no key=value after it (e.g. --set dataset.fps=25)")
+        if after.startswith("-"):
+            raise ParamError(
+                "", f"no key=value after it ({after} came next; e.g. --set dataset.fps=25)"
+            )
 
 
 def _quiet_stdout() -> None:
@@ -61,7 +113,9 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def number(flag: str, value: Any, minimum: int | None = None) -> int | None:
+def number(
+    flag: str, value: Any, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     """An integer option given as text (``--repeat 3``); ``None`` stays ``None``."""
     if value is None:
         return None
@@ -71,6 +125,8 @@ def number(flag: str, value: Any, minimum: int | None = None) -> int | None:
         raise LabkitError(f"{flag} {value!r}: expected a whole number (e.g. {flag} 3)") from None
     if minimum is not None and n < minimum:
         raise LabkitError(f"{flag} {n}: expected at least {minimum}")
+    if maximum is not None and n > maximum:
+        raise LabkitError(f"{flag} {n}: expected at most {maximum}")
     return n
 
 
@@ -179,9 +235,10 @@ def experiment(
     """Run one experiment ``repeat`` times; exit code says how the last run ended."""
     from invoke import Exit
 
+    from labkit.playbook import MAX_REPEATS
     from labkit.runner import RunOptions, run_experiment
 
-    repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1)
+    repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
     path_arg("--runs", runs, "folder")
     if detach and repeat > 1:
         raise LabkitError("--detach runs one experiment; drop --repeat")
@@ -424,8 +481,9 @@ def batch(
 
     from labkit.batch.expand import expand
     from labkit.batch.fleet import Fleet, table
+    from labkit.playbook import MAX_REPEATS
 
-    repeat = number("--repeat", repeat, minimum=1)
+    repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)
     forks = number("--forks", 5 if forks is None else forks, minimum=1)
     path_arg("--runs", runs, "folder")

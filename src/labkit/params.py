@@ -10,6 +10,7 @@ is caught everywhere with the same "did you mean" hint.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,26 @@ def _non_negative(v) -> bool:
 
 # No USB camera or record loop runs faster; a larger value is a typo (100000 for 100).
 MAX_FPS = 1000
+# Upper bounds that keep a typo (or .inf) from becoming a run whose watchdog never fires.
+MAX_EPISODE_S = 86400  # one day per episode (or reset)
+MAX_EPISODES = 10000
+MAX_INTERVAL_MS = 60000  # tegrastats' sample period, as the playbook's monitor.interval_ms
+# Linux's CONFIG_NR_CPUS tops out at 4096 (arm64 and x86 defaults are far lower): a CPU id
+# beyond it is a typo, and expanding "0-99999999999" would fill the memory.
+MAX_CPU_ID = 4095
 
 
 def _rate(v) -> bool:
     return 0 < v <= MAX_FPS
+
+
+def _seconds(lo_open: bool):
+    """A finite duration up to ``MAX_EPISODE_S``: > 0 (``lo_open``) or >= 0."""
+
+    def ok(v) -> bool:
+        return math.isfinite(v) and (v > 0 if lo_open else v >= 0) and v <= MAX_EPISODE_S
+
+    return ok
 
 
 def cpu_list(text: str) -> list[int]:
@@ -55,6 +72,8 @@ def cpu_list(text: str) -> list[int]:
         first, last = int(lo), int(hi) if dash else int(lo)
         if first < 0 or last < first:
             raise ValueError(f"bad CPU range {part.strip()!r}")
+        if last > MAX_CPU_ID:  # checked before the range is expanded
+            raise ValueError(f"CPU {last} is beyond {MAX_CPU_ID}")
         out += range(first, last + 1)
     return out
 
@@ -101,9 +120,27 @@ RECORD_PARAMS: dict[str, Param] = {
             _rate,
             f"between 1 and {MAX_FPS}",
         ),
-        _p("dataset.episode_time_s", "number", "recording time per episode", _positive, "> 0"),
-        _p("dataset.reset_time_s", "number", "reset time between episodes", _non_negative, ">= 0"),
-        _p("dataset.num_episodes", "int", "episodes per run", lambda v: v >= 1, ">= 1"),
+        _p(
+            "dataset.episode_time_s",
+            "number",
+            "recording time per episode",
+            _seconds(lo_open=True),
+            f"> 0 and at most {MAX_EPISODE_S} (one day)",
+        ),
+        _p(
+            "dataset.reset_time_s",
+            "number",
+            "reset time between episodes",
+            _seconds(lo_open=False),
+            f"between 0 and {MAX_EPISODE_S} (one day)",
+        ),
+        _p(
+            "dataset.num_episodes",
+            "int",
+            "episodes per run",
+            lambda v: 1 <= v <= MAX_EPISODES,
+            f"between 1 and {MAX_EPISODES}",
+        ),
         _p("dataset.video", "bool", "store frames as video"),
         _p("dataset.push_to_hub", "bool", "upload when done (keep false for experiments)"),
         _p("dataset.private", "bool", "hub repository visibility"),
@@ -214,7 +251,7 @@ SETTINGS_PARAMS: dict[str, Param] = {
             "str",
             "CPU list the record process is pinned to (e.g. 2-7)",
             lambda v: _cpu_list_ok(v),
-            "a CPU list such as 2-7 or 0,2-5 (as taskset -c takes)",
+            f"a CPU list such as 2-7 or 0,2-5 (as taskset -c takes), CPU ids up to {MAX_CPU_ID}",
             nullable=True,
         ),
         _p("settings.sysctl", "mapping", "sysctl values to set for the run"),
@@ -224,7 +261,13 @@ SETTINGS_PARAMS: dict[str, Param] = {
 MONITOR_PARAMS: dict[str, Param] = {
     p.key: p
     for p in [
-        _p("monitor.interval_ms", "int", "tegrastats sample period", lambda v: v >= 10, ">= 10"),
+        _p(
+            "monitor.interval_ms",
+            "int",
+            "tegrastats sample period",
+            lambda v: 10 <= v <= MAX_INTERVAL_MS,
+            f"between 10 and {MAX_INTERVAL_MS}",
+        ),
     ]
 }
 
@@ -293,7 +336,7 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
     spec = known.get(key)
     if spec is None:
         if key.startswith("settings.sysctl.") and "settings.sysctl" in known:
-            return str(value)
+            return _sysctl_value(key, value)
         raise ParamError(key, f"unknown parameter {key!r}{suggest(key, known)}")
     if value is None:
         if spec.nullable:
@@ -316,7 +359,7 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
         ok = isinstance(value, list) and all(isinstance(s, str) for s in value)
     elif kind == "mapping":
         ok = isinstance(value, dict)
-        value = {str(k): str(v) for k, v in value.items()} if ok else value
+        value = {str(k): _sysctl_value(f"{key}.{k}", v) for k, v in value.items()} if ok else value
     elif kind == "backend":
         if isinstance(value, str) and value.upper() in CV2_BACKENDS:
             value = value.upper()
@@ -331,6 +374,18 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
     if spec.check is not None and not spec.check(value):
         raise ParamError(key, f"{key} is {value!r}; expected {spec.expect}")
     return value
+
+
+def _sysctl_value(key: str, value: Any) -> str:
+    """A sysctl value as the text written to /proc/sys: a scalar, never empty (``None``
+    would be written as the text "None")."""
+    if value is None or isinstance(value, (dict, list)) or not str(value).strip():
+        raise ParamError(
+            key,
+            f"{key} is {'empty' if value is None else repr(value)}; expected a value to "
+            "write (e.g. settings.sysctl.vm.swappiness=10)",
+        )
+    return str(value).strip()
 
 
 def _describe(spec: Param) -> str:
@@ -348,6 +403,22 @@ def _describe(spec: Param) -> str:
     return base + (" or null" if spec.nullable else "")
 
 
+def _example(key: str) -> str:
+    """A plausible value for ``key`` in an error message."""
+    named = {
+        "settings.cpu_governor": "performance",
+        "settings.record_cpus": "2-7",
+        "camera.fourcc": "MJPG",
+        "camera.backend": "V4L2",
+        "camera.color_mode": "rgb",
+    }
+    kinds = {"int": "25", "number": "10", "bool": "true", "str_list": "context,left_wrist"}
+    spec = ALL_PARAMS.get(key)
+    if key.startswith("settings.sysctl."):
+        return "10"
+    return named.get(key) or (kinds.get(spec.kind, "VALUE") if spec else "VALUE")
+
+
 def parse_set(items: list[str] | None) -> dict[str, Any]:
     """``["dataset.fps=25", "cameras=top,left"]`` -> checked values (YAML scalars)."""
     out: dict[str, Any] = {}
@@ -359,8 +430,14 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ParamError(item, f"{item!r} has no key: expected key=value (e.g. dataset.fps=25)")
+        if not raw.strip():
+            raise ParamError(
+                key,
+                f"{item!r} has an empty value: expected key=value (e.g. {key}="
+                f"{_example(key)}; or null where allowed: left unset)",
+            )
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
         spec = ALL_PARAMS.get(key)

@@ -102,13 +102,18 @@ class Hypothesis(BaseModel):
     conclusion_if_refuted: str = ""
 
 
+# Most repeats of one experiment: a playbook's `repeats` and `--repeat` alike (a batch of
+# 1000 one-minute runs already takes 17 hours per experiment; more is a typo).
+MAX_REPEATS = 1000
+
+
 class Experiment(BaseModel):
     model_config = Strict
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
-    repeats: int = Field(default=1, ge=1, le=1000)
+    repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
     duration_s: float | None = Field(default=None, gt=0)
     # parameter -> values: one experiment per combination, named <name>-<key><value>
     sweep: dict[str, list[Any]] = Field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import Any
 from labkit.errors import LabkitError
 from labkit.inventory import Inventory
 from labkit.plan import Plan, identity_key, resolve
-from labkit.playbook import Playbook
+from labkit.playbook import MAX_REPEATS, Playbook
 from labkit.store import list_runs
 
 ORDERS = ("interleaved", "as-written", "random")
@@ -129,8 +129,12 @@ def expand(
 ) -> BatchPlan:
     if order not in ORDERS:
         raise LabkitError(f"--order {order!r}: expected one of {', '.join(ORDERS)}")
-    if repeat is not None and repeat < 1:
-        raise LabkitError(f"--repeat must be at least 1, got {repeat}")
+    if repeat is not None and not 1 <= repeat <= MAX_REPEATS:
+        raise LabkitError(f"--repeat {repeat}: expected between 1 and {MAX_REPEATS}")
+    if seed is not None and order != "random":
+        raise LabkitError(
+            f"--seed {seed} is only used by --order random: add --order random or drop --seed"
+        )
     names = select_experiments(pb, only)
     repeats = {n: repeat or pb.experiments[n].repeats for n in names}
     if order == "random" and seed is None:
