@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from labkit.errors import InventoryError
 from labkit.inventory import Inventory, Origin
-from labkit.params import suggest
+from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten, suggest
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
 _ENV_REF = re.compile(r"^env:(\w+)$")
@@ -165,7 +165,7 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
                 str(exc),
             ) from None
     try:
-        return HostConfig.model_validate(data)
+        host = HostConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
@@ -186,6 +186,19 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
             ".".join(loc),
             f"{msg} (host {name}, got {err.get('input')!r})",
         ) from None
+    _check_record(host, origins.get("labkit_record"), inventory)
+    return host
+
+
+def _check_record(host: HostConfig, origin: Origin | None, inventory: Inventory) -> None:
+    """``labkit_record``: LeRobot's record parameters, checked as the playbook's are, the
+    error at the line where the bad key or value was written."""
+    for key, (value, rel) in flatten(host.labkit_record, "", RECORD_PARAMS).items():
+        try:
+            coerce(key, value, RECORD_PARAMS)
+        except ParamError as exc:
+            at = None if origin is None else Origin(origin.file, origin.line_of(rel))
+            raise _err(at, inventory, f"labkit_record.{key}", f"{exc} (host {host.name})") from None
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.errors import InventoryError, UnknownNameError
+from labkit.errors import InventoryError, LabkitError, UnknownNameError
 from labkit.params import suggest
 from labkit.yamlsrc import Located, load_file
 
@@ -38,6 +38,16 @@ class Origin:
 
     file: str
     line: int | None
+    path: tuple = ()  # the variable's field path in ``file``, for nested values' lines
+
+    def line_of(self, sub: tuple) -> int | None:
+        """Line of ``sub`` (a path inside this variable's value), re-read from the file."""
+        if not sub or not self.file:
+            return self.line
+        try:
+            return load_file(self.file).line_of((*self.path, *sub)) or self.line
+        except LabkitError:
+            return self.line
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}" if self.line else self.file
@@ -85,6 +95,42 @@ IGNORED_NAMES = {"group_vars", "host_vars", "vars_plugins"}
 IGNORED_EXTS = (".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst")
 IGNORED_EXTS += (".orig", ".cfg", ".retry")
 YAML_EXTS = ("", ".yml", ".yaml", ".json")
+# A section header (`[thors]`, `[thors:vars]`) at the start of a line: Ansible's INI format.
+_INI_SECTION = re.compile(r"^\[[^\]\s,]+\]\s*$", re.M)
+INI_HINT = "convert it with `ansible-inventory -i {name} --list -y > {yml}` and pass that file"
+
+
+def _ini_error(path: Path) -> InventoryError:
+    return InventoryError(
+        "an INI inventory, not YAML: labkit reads Ansible's YAML format only; "
+        + INI_HINT.format(name=path, yml=path.with_suffix(".yml")),
+        file=str(path),
+    )
+
+
+def load_inventory_file(path: Path) -> Located:
+    """One inventory source as YAML; an INI inventory (``.ini``, or ``[group]`` lines that
+    do not parse as a YAML mapping) is refused with the command that converts it."""
+    if path.suffix == ".ini":
+        raise _ini_error(path)
+    try:
+        doc = load_file(path)
+    except InventoryError:
+        raise
+    except LabkitError:
+        if _looks_ini(path):
+            raise _ini_error(path) from None
+        raise
+    if doc.data is not None and not isinstance(doc.data, dict) and _looks_ini(path):
+        raise _ini_error(path)
+    return doc
+
+
+def _looks_ini(path: Path) -> bool:
+    try:
+        return bool(_INI_SECTION.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
 
 
 def inventory_files(folder: Path) -> list[Path]:
@@ -101,7 +147,9 @@ def inventory_files(folder: Path) -> list[Path]:
         elif entry.suffix not in YAML_EXTS:
             raise InventoryError(
                 "not a YAML inventory (expected .yml, .yaml, .json or no extension; "
-                "labkit reads Ansible's YAML format only)",
+                "labkit reads Ansible's YAML format only: for an INI inventory, "
+                + INI_HINT.format(name=entry, yml=entry.with_suffix(".yml"))
+                + ")",
                 file=str(entry),
             )
         else:
@@ -131,7 +179,7 @@ class Inventory:
             self.base = self.path.parent
             files = [self.path]
         for f in files:
-            self._load(load_file(f))
+            self._load(load_inventory_file(f))
         self._link_all()
         self._load_var_dirs()
 
@@ -191,14 +239,19 @@ class Inventory:
                 if hname not in group.hosts:
                     group.hosts.append(hname)
                 for k, v in (hvars or {}).items():
+                    _check_var_name(doc, k, (*hpath, k))
                     host.vars[k] = v
-                    host.origins[k] = Origin(doc.file, doc.line_of((*hpath, k)))
+                    host.origins[k] = Origin(doc.file, doc.line_of((*hpath, k)), (*hpath, k))
         gvars = body.get("vars") or {}
         if not isinstance(gvars, dict):
             raise doc.error("'vars' must be a mapping", (*path, "vars"), InventoryError)
         for k, v in gvars.items():
+            vpath = (*path, "vars", k)
+            _check_var_name(doc, k, vpath)
+            if k == "ansible_group_priority":
+                v = _group_priority(doc, v, vpath)
             group.vars[k] = v
-            group.origins[k] = Origin(doc.file, doc.line_of((*path, "vars", k)))
+            group.origins[k] = Origin(doc.file, doc.line_of(vpath), vpath)
         children = body.get("children") or {}
         if not isinstance(children, dict):
             raise doc.error(
@@ -273,6 +326,8 @@ class Inventory:
                         continue
                     if not isinstance(doc.data, dict):
                         raise doc.error("expected a mapping of variables", cls=InventoryError)
+                    for k in doc.data:
+                        _check_var_name(doc, k, (k,))
                     target.setdefault(name, []).append(doc)
 
     # ---- queries -------------------------------------------------------------------
@@ -295,7 +350,7 @@ class Inventory:
     def _sorted_groups(self, names: list[str]) -> list[str]:
         def key(n: str) -> tuple[int, int, str]:
             prio = self.groups[n].vars.get("ansible_group_priority", 1)
-            return (self.depth(n), int(prio), n)
+            return (self.depth(n), prio, n)  # a whole number, checked when read
 
         return sorted(names, key=key)
 
@@ -313,7 +368,7 @@ class Inventory:
             for k, v in src.items():
                 values[k] = v
                 if doc is not None:
-                    origins[k] = Origin(doc.file, doc.line_of((k,)))
+                    origins[k] = Origin(doc.file, doc.line_of((k,)), (k,))
                 elif src_origins is not None:
                     origins[k] = src_origins[k]
 
@@ -383,11 +438,39 @@ class Inventory:
         return json.dumps(self.to_ansible_list(), indent=4, sort_keys=False, default=str)
 
 
+def _check_var_name(doc: Located, key: Any, path: tuple) -> None:
+    """Ansible's variable names are strings; YAML reads ``on:``/``yes:``/``true:`` unquoted
+    as booleans and ``1:`` as a number."""
+    if isinstance(key, str):
+        return
+    raise InventoryError(
+        f"invalid variable name {key!r} ({_kind(key)}): variable names must be strings, "
+        "as in Ansible; quote it in the YAML (e.g. 'on': ...), since unquoted on/off/yes/"
+        "no/true/false read as booleans and digits as numbers",
+        file=doc.file,
+        line=doc.line_of(path),
+        field=".".join(str(p) for p in path),
+    )
+
+
+def _group_priority(doc: Located, value: Any, path: tuple) -> int:
+    """``ansible_group_priority``: a whole number (Ansible applies ``int()`` to it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise doc.error(
+        f"ansible_group_priority is {value!r}; expected a whole number (groups of the same "
+        "depth are merged in priority order, higher wins; default 1)",
+        path,
+        InventoryError,
+    )
+
+
 def _is_vars_file(p: Path) -> bool:
     return p.is_file() and (p.suffix in (".yml", ".yaml", ".json") or p.suffix == "")
 
 
 def _kind(data: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
-        type(data), type(data).__name__
-    )
+    kinds = {list: "a list", str: "a string", int: "a number", float: "a number"}
+    return {**kinds, bool: "a boolean"}.get(type(data), type(data).__name__)

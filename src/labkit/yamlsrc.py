@@ -72,6 +72,9 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> N
                 )
             seen[key] = line
             lines[(*path, key)] = line
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:str":
+                # `on:` or `1:` is the key True or 1 in the data: find its line by that too
+                lines.setdefault((*path, yaml.safe_load(key_node.value)), line)
             _walk(value_node, (*path, key), lines, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
