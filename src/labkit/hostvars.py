@@ -53,6 +53,11 @@ class SimJitter(BaseModel):
     rate: float = Field(default=0.0, ge=0, le=1)
     stall_ms: float = Field(default=0.0, ge=0, le=10_000)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
+    # where the stall lands: the record loop itself, a camera's async_read (one camera, or
+    # any), the motor bus (robot.get_observation / send_action, teleop.get_action), or
+    # dataset.add_frame -- so a profile can be checked for naming the right place
+    stage: Literal["loop", "camera_read", "robot_io", "dataset"] = "loop"
+    camera: str | None = None
 
 
 class SimOptions(BaseModel):

@@ -160,17 +160,62 @@ def _usage(msg: str) -> int:
     return 2
 
 
-class Camera(threading.Thread):
-    """Produces frames at ``fps``, decoding each one for real."""
+class Stalls:
+    """The scheduling-stall injector: with probability ``rate`` per call of the targeted
+    stage (and camera), a busy ``stall_ms`` -- on the CPU, so a sampling profiler sees the
+    stall in the function that suffers it. Stages: ``loop`` (the record loop itself),
+    ``camera_read`` (a camera's ``async_read``), ``robot_io`` (the motor bus), ``dataset``
+    (``add_frame``)."""
 
-    def __init__(self, name: str, fps: int, fourcc: str, stop: threading.Event) -> None:
-        super().__init__(daemon=True, name=f"cam-{name}")
-        self.fps, self.stop, self.fourcc = fps, stop, fourcc.upper()
+    def __init__(self, jitter: dict, rnd: random.Random, halve: bool) -> None:
+        self.rate = float(jitter.get("rate", 0.0)) / (2 if halve else 1)
+        self.stall_s = float(jitter.get("stall_ms", 0.0)) / 1000
+        self.stage = jitter.get("stage") or "loop"
+        self.camera = jitter.get("camera")
+        self.rnd = rnd
+        self.lock = threading.Lock()
+
+    def maybe(self, stage: str, camera: str | None = None) -> None:
+        if not self.rate or stage != self.stage:
+            return
+        if stage == "camera_read" and self.camera and camera != self.camera:
+            return
+        with self.lock:
+            hit = self.rnd.random() < self.rate
+        if hit:
+            spin = time.perf_counter() + self.stall_s
+            while time.perf_counter() < spin:
+                pass
+
+
+class OpenCVCamera:
+    """LeRobot's OpenCV camera: a read thread (``OpenCVCamera(<path>)_read_loop``) decodes
+    frames at ``fps`` for real; ``async_read`` waits for a frame newer than the last one."""
+
+    def __init__(
+        self, name: str, index_or_path: str, fps: int, fourcc: str, stalls: Stalls
+    ) -> None:
+        self.name, self.index_or_path, self.fps = name, index_or_path, fps
+        self.fourcc, self.stalls = fourcc.upper(), stalls
         seed = hashlib.sha256(name.encode()).digest()
         raw = (seed * (WIDTH * HEIGHT * 2 // len(seed) + 1))[: WIDTH * HEIGHT * 2]
         self.packet = zlib.compress(raw, 1)
         self.latest: bytes | None = None
+        self.frame_lock = threading.Lock()
+        self.new_frame_event = threading.Event()
+        self.stop_event = threading.Event()
         self.frames = 0
+        self.thread = threading.Thread(target=self._read_loop, name=f"{self}_read_loop")
+        self.thread.daemon = True
+
+    def __str__(self) -> str:
+        return f"OpenCVCamera({self.index_or_path})"
+
+    def connect(self) -> None:
+        self.thread.start()
+
+    def disconnect(self) -> None:
+        self.stop_event.set()
 
     def decode(self) -> bytes:
         yuyv = zlib.decompress(self.packet)  # MJPG path: entropy decode (releases the GIL)
@@ -179,14 +224,73 @@ class Camera(threading.Thread):
             yuyv = bytes(b ^ 0x80 for b in yuyv[: len(yuyv) // 8]) + yuyv[len(yuyv) // 8 :]
         return yuyv
 
-    def run(self) -> None:
+    def _read_loop(self) -> None:
         period = 1.0 / self.fps
         nxt = time.monotonic()
-        while not self.stop.is_set():
-            self.latest = self.decode()
+        while not self.stop_event.is_set():
+            frame = self.decode()
+            with self.frame_lock:
+                self.latest = frame
             self.frames += 1
+            self.new_frame_event.set()
             nxt += period
             time.sleep(max(0.0, nxt - time.monotonic()))
+
+    def async_read(self, timeout_ms: float = 200) -> bytes:
+        self.stalls.maybe("camera_read", self.name)
+        if not self.new_frame_event.wait(timeout=timeout_ms / 1000.0):
+            raise TimeoutError(
+                f"Timed out waiting for frame from camera {self} after {timeout_ms} ms. "
+                f"Read thread alive: {self.thread.is_alive()}."
+            )
+        with self.frame_lock:
+            frame = self.latest
+            self.new_frame_event.clear()
+        return bytes(frame or b"")
+
+
+class MotorsBus:
+    """A Feetech/Dynamixel bus: a sync read or write is a short blocking serial transfer."""
+
+    def __init__(self, stalls: Stalls) -> None:
+        self.stalls = stalls
+
+    def sync_read(self) -> dict[str, float]:
+        self.stalls.maybe("robot_io")
+        time.sleep(0.0008)
+        return {f"joint_{i}.pos": 0.0 for i in range(14)}
+
+    def sync_write(self, values: dict[str, float]) -> None:
+        self.stalls.maybe("robot_io")
+        time.sleep(0.0004)
+
+
+class Robot:
+    """The follower arms with their cameras (``robot.get_observation`` reads the motors,
+    then each camera's ``async_read`` in turn, as LeRobot's robots do)."""
+
+    def __init__(self, cameras: dict[str, OpenCVCamera], stalls: Stalls) -> None:
+        self.cameras, self.bus = cameras, MotorsBus(stalls)
+
+    def get_observation(self) -> dict:
+        obs: dict = dict(self.bus.sync_read())
+        for name, cam in self.cameras.items():
+            obs[name] = cam.async_read()
+        return obs
+
+    def send_action(self, action: dict) -> dict:
+        self.bus.sync_write(action)
+        return action
+
+
+class Teleoperator:
+    """The leader arms: ``teleop.get_action`` reads their positions."""
+
+    def __init__(self, stalls: Stalls) -> None:
+        self.bus = MotorsBus(stalls)
+
+    def get_action(self) -> dict:
+        return self.bus.sync_read()
 
 
 class Encoder:
@@ -198,7 +302,8 @@ class Encoder:
         self.dropped = 0
         self.bytes_out = 0
         self.workers = [
-            threading.Thread(target=self._work, daemon=True) for _ in range(max(1, threads))
+            threading.Thread(target=self._work, daemon=True, name=f"encoder-{key}-{i}")
+            for i in range(max(1, threads))
         ]
         for w in self.workers:
             w.start()
@@ -226,6 +331,78 @@ class Encoder:
             self.q.put(None)
         for w in self.workers:
             w.join(timeout=5)
+
+
+class LeRobotDataset:
+    """Where frames go: ``add_frame`` feeds each camera's streaming encoder (or the image
+    writer threads when streaming is off)."""
+
+    def __init__(
+        self, encoders: dict[str, Encoder], writers: queue.Queue, stalls: Stalls, log: Log
+    ) -> None:
+        self.encoders, self.writers, self.stalls, self.log = encoders, writers, stalls, log
+        self.drops_before: dict[str, int] = {}
+        self.timestamps: list[float] = []
+
+    def start_episode(self) -> None:
+        self.drops_before = {n: e.dropped for n, e in self.encoders.items()}
+        self.timestamps = []
+
+    def add_frame(self, frame: dict, cameras: Iterable[str]) -> None:
+        self.stalls.maybe("dataset")
+        for n in cameras:
+            image = frame[n]
+            if self.encoders:
+                e = self.encoders[n]
+                if not e.feed(image):
+                    d = e.dropped - self.drops_before[n]
+                    if d == 1 or d % 10 == 0:
+                        self.log(
+                            "WARNING",
+                            "queue",
+                            f"Encoder queue full for {e.key}, dropped {d} frame(s). "
+                            "Consider using vcodec='auto' for hardware encoding or "
+                            "increasing encoder_queue_maxsize.",
+                        )
+            else:
+                self.writers.put(image)
+        self.timestamps.append(round(time.time(), 4))
+
+
+def precise_sleep(seconds: float) -> None:
+    """LeRobot's sleep: coarse sleep, then a short spin to the deadline."""
+    end = time.perf_counter() + seconds
+    if seconds > 0.002:
+        time.sleep(seconds - 0.002)
+    while time.perf_counter() < end:
+        pass
+
+
+def record_loop(
+    robot: Robot,
+    teleop: Teleoperator,
+    dataset: LeRobotDataset,
+    fps: int,
+    control_time_s: float,
+    stalls: Stalls,
+    interrupted: threading.Event,
+    log: Log,
+) -> None:
+    """One episode of LeRobot's record loop: observation, action, send, add_frame, and the
+    slow-loop warning when the iteration took longer than 1/fps."""
+    t_end = time.perf_counter() + control_time_s
+    while time.perf_counter() < t_end and not interrupted.is_set():
+        start_loop_t = time.perf_counter()
+        obs = robot.get_observation()
+        stalls.maybe("loop")
+        action = teleop.get_action()
+        sent = robot.send_action(action)
+        dataset.add_frame({**obs, **sent}, robot.cameras)
+        dt_s = time.perf_counter() - start_loop_t
+        sleep_time_s = 1 / fps - dt_s
+        if sleep_time_s < 0:
+            log("WARNING", "warn", WARN_TEXT.format(hz=1 / dt_s, fps=fps))
+        precise_sleep(max(sleep_time_s, 0.0))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,9 +493,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _sigint)
     signal.signal(signal.SIGTERM, _sigint)
     jitter = cfg.get("jitter") or {}
-    rate = float(jitter.get("rate", 0.0))
-    if governor(root) == "performance":
-        rate /= 2
     seed = jitter.get("seed")
     drawn = seed is None  # like a board, the default sim differs from run to run
     if drawn:
@@ -326,13 +500,14 @@ def main(argv: list[str] | None = None) -> int:
     rnd = random.Random(int(seed))
     record = {"seed": int(seed), "seed_drawn": drawn, "jitter": {**jitter, "seed": int(seed)}}
     (Path(ds_root).parent / "sim.json").write_text(json.dumps(record) + "\n")
-    stall_s = float(jitter.get("stall_ms", 0.0)) / 1000
-    stop = threading.Event()
+    stalls = Stalls(jitter, rnd, halve=governor(root) == "performance")
     cameras = {
-        n: Camera(n, int(c.get("fps", 30)), c.get("fourcc", "YUYV"), stop) for n, c in cams.items()
-    }
+        n: OpenCVCamera(n, c.get("index_or_path", n), int(c.get("fps", 30)),
+                        c.get("fourcc", "YUYV"), stalls)
+        for n, c in cams.items()
+    }  # fmt: skip
     for c in cameras.values():
-        c.start()
+        c.connect()
     nvenc = root / "run/nvenc_sessions"
     encoders: dict[str, Encoder] = {}
     writers: queue.Queue = queue.Queue()
@@ -348,9 +523,14 @@ def main(argv: list[str] | None = None) -> int:
             while (item := writers.get()) is not None:
                 zlib.compress(item, 1)  # PNG-style image writing
 
-        wthreads = [threading.Thread(target=_writer, daemon=True) for _ in range(4)]
+        wthreads = [
+            threading.Thread(target=_writer, daemon=True, name=f"image_writer_{i}")
+            for i in range(4)
+        ]
         for w in wthreads:
             w.start()
+    robot, teleop = Robot(cameras, stalls), Teleoperator(stalls)
+    dataset = LeRobotDataset(encoders, writers, stalls, log)
     time.sleep(0.2)  # camera warm-up
     frames_total = 0
     meta_eps = []
@@ -358,48 +538,19 @@ def main(argv: list[str] | None = None) -> int:
         ep = 0
         while ep < episodes and not interrupted.is_set():
             log("INFO", "say", f"Recording episode {ep}")
-            drops_before = {n: e.dropped for n, e in encoders.items()}
-            frames = []
-            t_end = time.perf_counter() + ep_time
-            while time.perf_counter() < t_end and not interrupted.is_set():
-                start = time.perf_counter()
-                obs = {n: bytes(c.latest or b"") for n, c in cameras.items()}
-                if rate and rnd.random() < rate:
-                    spin = time.perf_counter() + stall_s  # a scheduling stall, busy
-                    while time.perf_counter() < spin:
-                        pass
-                for n, frame in obs.items():
-                    if streaming:
-                        e = encoders[n]
-                        if not e.feed(frame):
-                            d = e.dropped - drops_before[n]
-                            if d == 1 or d % 10 == 0:
-                                log(
-                                    "WARNING",
-                                    "queue",
-                                    f"Encoder queue full for {e.key}, dropped {d} frame(s). "
-                                    "Consider using vcodec='auto' for hardware encoding or "
-                                    "increasing encoder_queue_maxsize.",
-                                )
-                    else:
-                        writers.put(frame)
-                frames.append(round(time.time(), 4))
-                dt_s = time.perf_counter() - start
-                sleep = 1 / fps - dt_s
-                if sleep < 0:
-                    log("WARNING", "warn", WARN_TEXT.format(hz=1 / dt_s, fps=fps))
-                time.sleep(max(sleep, 0.0))
+            dataset.start_episode()
+            record_loop(robot, teleop, dataset, fps, ep_time, stalls, interrupted, log)
             for n, e in encoders.items():
-                d = e.dropped - drops_before[n]
+                d = e.dropped - dataset.drops_before[n]
                 if d:
                     log(
                         "WARNING",
                         "drop",
                         f"Episode finished with {d} dropped frame(s) for {e.key}.",
                     )
-            frames_total += len(frames)
-            _save_episode(Path(ds_root), ep, frames)
-            meta_eps.append({"episode_index": ep, "length": len(frames)})
+            frames_total += len(dataset.timestamps)
+            _save_episode(Path(ds_root), ep, dataset.timestamps)
+            meta_eps.append({"episode_index": ep, "length": len(dataset.timestamps)})
             ep += 1
             if ep < episodes and not interrupted.is_set() and reset_time > 0:
                 log("INFO", "say", "Reset the environment")
@@ -408,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.05)
     finally:
         log("INFO", "say", "Stop recording")
-        stop.set()
+        for c in cameras.values():
+            c.disconnect()
         for e in encoders.values():
             e.close()
         if not streaming:
