@@ -44,7 +44,37 @@ def find_pairs(logs: Path, playbook: Playbook) -> list[tuple[str, Path, Path | N
             f"--logs {logs}: no <experiment>{RECORD_SUFFIX} files "
             f"(expected e.g. exp1{RECORD_SUFFIX} and exp1{MONITOR_SUFFIX})"
         )
+    for _, rec, teg in pairs:
+        check_logs(rec, teg)
     return pairs
+
+
+def check_logs(rec: Path, teg: Path | None) -> None:
+    """A record log holds lerobot-record's output (LeRobot's ``LEVEL date time file:line``
+    lines) and a tegrastats log holds samples; anything else (a tegrastats log under the
+    record log's name, notes, an empty file) is refused before anything is written."""
+    from labkit.parse import read_record_log, read_tegrastats
+
+    events = read_record_log(rec)
+    example = "'INFO 2026-02-10 10:00:00 ls/utils.py:147 Recording episode 0'"
+    if not (events["kind"] != "other").any():
+        samples = len(read_tegrastats(rec))
+        what = f"it holds {samples} tegrastats samples; " if samples else ""
+        raise LabkitError(
+            f"{rec}: no LeRobot log lines ({what}{len(events)} line(s), none like {example}); "
+            "expected lerobot-record's output (see examples/seed-logs/README.md)"
+        )
+    if not (events["kind"] == "episode_start").any():
+        raise LabkitError(
+            f"{rec}: no episode start (a line such as {example}): the recording never began; "
+            "expected the output of a recording that ran"
+        )
+    if teg is not None and not len(read_tegrastats(teg)):
+        raise LabkitError(
+            f"{teg}: no tegrastats samples (expected lines such as '02-10-2026 10:00:00 RAM "
+            "50000/125772MB ... CPU [20%@1566,...]' from tegrastats --logfile; "
+            f"see examples/seed-logs/README.md)"
+        )
 
 
 def _run_id(rec: Path, teg: Path | None) -> str:
