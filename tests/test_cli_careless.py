@@ -18,7 +18,7 @@ from tests.conftest import DATA, REPO
 CASES = yaml.safe_load((DATA / "careless" / "cases.yaml").read_text())
 INVOKE = str(Path(sys.executable).parent / "invoke")
 KEYS = {"id", "argv", "files", "exit", "says", "stdout", "stdout_lacks", "lines", "reader"}
-KEYS |= {"leaves_no", "env"}
+KEYS |= {"leaves_no", "env", "before"}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,9 @@ def test_the_table_is_well_formed():
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_careless_input(work, case, fake_home):
     _write(work, case.get("files"))
+    for argv in case.get("before", []):  # commands that set the scene, each must succeed
+        code, out, err = _run(work, {"argv": argv}, fake_home)
+        assert code == 0, out + err
     code, out, err = _run(work, case, fake_home)
     assert "Traceback" not in out + err
     assert code == case["exit"], out + err

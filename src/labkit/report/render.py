@@ -94,6 +94,9 @@ def render(context: dict[str, Any], template: Path | None = None) -> str:
         return env.get_template(path.name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         raise LabkitError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise LabkitError(f"{path}:{line}: not UTF-8 text; save the template as UTF-8") from None
     except jinja2.UndefinedError as exc:
         line = _template_line(exc, path)
         raise LabkitError(
