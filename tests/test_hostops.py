@@ -122,6 +122,10 @@ def test_detach_then_collect_restores(sshd, tmp_path, fake_home):
 
 def test_setup_host_keeps_settings_and_next_run_leaves_them(sshd, tmp_path, fake_home):
     wd, runs, base = _lab(sshd, tmp_path, fake_home)
+    fresh = invoke("setup-host", *base, "--check", home=fake_home)  # --check installs nothing
+    assert fresh.returncode == 2 and "not installed" in fresh.stderr, fresh.stderr
+    assert not wd.exists()
+    assert invoke("facts", *base, home=fake_home).returncode == 0  # installs the simulator
     check = invoke("setup-host", *base, "--check", home=fake_home)
     assert check.returncode == 0, check.stderr
     assert "would change" in check.stdout and "-> performance" in check.stdout

@@ -70,7 +70,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
     A busy host is refused before anything is shown. What changed, and the values before
     the first ``setup-host``, are kept in ``state/setup-host.json`` for ``restore --setup``.
     """
-    hs = open_host(plan.host, str(plan.version), log=opts.say)
+    hs = open_host(plan.host, str(plan.version), log=opts.say, install=not opts.check)
     try:
         t = hs.target
         info = lock.inspect(t, hs.workdir)

@@ -306,7 +306,9 @@ class Run:
 def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None) -> dict:
     """Run ``plan`` once; returns the manifest (``--check``: the planned changes only)."""
     opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
-    hs = open_host(plan.host, str(plan.version), log=opts.say, defer_sim=True)
+    hs = open_host(
+        plan.host, str(plan.version), log=opts.say, defer_sim=True, install=not opts.check
+    )
     try:
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
         run_id = new_run_id(plan.host.name)

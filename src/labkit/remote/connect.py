@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labkit.errors import ConfigError
+from labkit.errors import ConfigError, LabkitError
 from labkit.hostvars import HostConfig
 from labkit.remote.target import LocalTarget, Target
 from labkit.sim import deploy
@@ -32,6 +32,8 @@ class HostSession:
     # (lerobot version, log) while a simulated host's install is not checked yet: the
     # check then rides on the first facts round trip instead of costing one of its own
     sim_unchecked: tuple | None = None
+    # False under --check: a simulator that is missing or out of date is not (re)installed
+    install: bool = True
 
     @property
     def state_dir(self) -> str:
@@ -54,7 +56,21 @@ class HostSession:
         tools.append(Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text))
         facts = gather(self.target, self.sysroot, self.workdir, tools)
         self.sim_unchecked = None
-        if facts.pop("sim_bundle") == deploy.bundle_id(sim_config(self.host, version)):
+        installed = facts.pop("sim_bundle")
+        if installed == deploy.bundle_id(sim_config(self.host, version)):
+            return facts
+        base = deploy.paths(self.workdir)["base"]
+        if not self.install and not installed:
+            raise LabkitError(
+                f"{self.host.name}: the simulated Jetson is not installed in {base} yet, and "
+                f"--check installs nothing; `invoke facts --target {self.host.name}` (or a "
+                "run) installs it, then --check plans against it"
+            )
+        if not self.install:
+            log(
+                f"{self.host.name}: the simulated Jetson in {base} is out of date; --check "
+                "plans against it as it is (a run reinstalls it first)"
+            )
             return facts
         provision_sim(self.target, self.host, self.workdir, version, log)
         return self.gather_facts(paths)
@@ -134,17 +150,23 @@ def open_target(host: HostConfig) -> Target:
 
 
 def open_host(
-    host: HostConfig, lerobot_version: str, log=print, defer_sim: bool = False
+    host: HostConfig,
+    lerobot_version: str,
+    log=print,
+    defer_sim: bool = False,
+    install: bool = True,
 ) -> HostSession:
     """Connect, resolve the work dir, and on a simulated host make sure the simulator is in
-    (``defer_sim``: at the first ``gather_facts``, in the same round trip)."""
+    (``defer_sim``: at the first ``gather_facts``, in the same round trip; ``install=False``
+    for ``--check``: a missing simulator is an error, an outdated one is used as it is)."""
     target = open_target(host)
     try:
         workdir = target.expand(workdir_of(host).rstrip("/") or "/")
-        if host.labkit_simulate and defer_sim:
+        if host.labkit_simulate and (defer_sim or not install):
             p = deploy.paths(workdir)
             target.env_prefix = _sim_path(p)
-            return HostSession(host, target, workdir, p["root"], (lerobot_version, log))
+            unchecked = (lerobot_version, log)
+            return HostSession(host, target, workdir, p["root"], unchecked, install)
         sysroot = ""
         if host.labkit_simulate:
             sysroot = provision_sim(target, host, workdir, lerobot_version, log)
@@ -195,4 +217,4 @@ def _sim_path(p: dict) -> str:
 
 
 def _text(out: str, code: int) -> str:
-    return out.strip()
+    return out.strip() if code == 0 else ""  # no stamp file: not installed
