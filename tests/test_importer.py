@@ -9,7 +9,7 @@ from labkit.importer import import_logs
 from labkit.playbook import load_playbook
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests
-from tests.seedlogs import write_seed_logs
+from tests.seedlogs import write_seed, write_seed_logs
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 
@@ -54,3 +54,15 @@ def test_import_task(tmp_path, fake_home):
     empty.mkdir()
     res = invoke("import", "--logs", str(empty), home=fake_home)
     assert res.returncode == 2 and "no <experiment>_record.log files" in res.stderr
+
+
+def test_the_shipped_sample_is_what_the_report_tests_use(tmp_path):
+    """README: tests/report/test_build.py checks the seed's numbers on logs written by
+    tests/seedlogs.py; the shipped examples/seed-logs must be exactly those logs."""
+    write_seed(tmp_path)
+    shipped = REPO / "examples" / "seed-logs"
+    logs = sorted(p.name for p in shipped.glob("*.log"))
+    assert logs == sorted(p.name for p in tmp_path.glob("*.log"))
+    assert len(logs) == 10
+    for name in logs:
+        assert (shipped / name).read_bytes() == (tmp_path / name).read_bytes(), name

@@ -3,6 +3,7 @@ checkout on the same machine (issue 14)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from labkit.hostvars import host_config
@@ -18,6 +19,9 @@ def test_the_default_simulator_work_dir_is_per_checkout(tmp_path):
     assert mine == deploy.default_workdir(REPO)  # stable, from this checkout's path
     assert deploy.default_workdir(tmp_path / "other-checkout") != mine
     assert mine != "/tmp/labkit-sim" and Path(mine).is_absolute()
+    # as the README says: the first 10 hex digits of the SHA-256 of the checkout's path
+    digest = hashlib.sha256(str(REPO.resolve()).encode()).hexdigest()[:10]
+    assert mine == f"/tmp/labkit-sim-{digest}"
     # the shipped `sim` host uses it (no work dir of its own in the inventory)
     host = host_config(Inventory(REPO / "inventory/hosts.yml"), "sim")
     hs = open_host(host, "0.4.4", defer_sim=True)

@@ -375,7 +375,13 @@ def setup_host(
     from labkit.hostops import setup_host as apply
     from labkit.runner import RunOptions
 
-    name = name or next(iter(load_playbook(playbook).experiments))
+    experiments = load_playbook(playbook).experiments
+    if name is not None and not name.strip():
+        raise LabkitError(
+            f"--name is empty: expected one of {', '.join(experiments)} (or no --name for "
+            "the playbook's first)"
+        )
+    name = name or next(iter(experiments))
     plan, inv = _resolve(name, target, playbook, inventory, sets)
     values, _ = inv.resolve(target)
     opts = RunOptions(check=check, out=out)
@@ -487,6 +493,8 @@ def batch(
     seed = number("--seed", seed)
     forks = number("--forks", 5 if forks is None else forks, minimum=1)
     path_arg("--runs", runs, "folder")
+    if only is not None and not only.strip(" ,"):
+        raise LabkitError("--only is empty: expected experiment names (e.g. --only exp1,exp3)")
     pb = load_playbook(playbook)
     inv = load_inventory(inventory)
     if not (target or "").strip():

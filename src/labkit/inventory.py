@@ -402,10 +402,10 @@ class Inventory:
                 out.extend(h for h in self.hosts if h not in out)
             return out
         hint = suggest(pattern, [*self.hosts, *self.groups])
+        groups = [g for g in self.groups if g not in ("all", "ungrouped")]
         raise UnknownNameError(
             f"{self.path}: no host or group {pattern!r}{hint}"
-            f"; hosts: {', '.join(self.hosts) or 'none'}"
-            f"; groups: {', '.join(g for g in self.groups if g not in ('all', 'ungrouped'))}"
+            f"; hosts: {', '.join(self.hosts) or 'none'}; groups: {', '.join(groups) or 'none'}"
         )
 
     def to_ansible_list(self) -> dict[str, Any]:

@@ -197,8 +197,8 @@ RECORD_PARAMS: dict[str, Param] = {
             "cameras",
             "str_list",
             "names of the host's cameras to record (labkit_cameras keys)",
-            lambda v: len(v) > 0,
-            "at least one camera",
+            lambda v: len(v) > 0 and len(set(v)) == len(v),
+            "at least one camera, each named once",
         ),
         _p("camera.width", "int", "capture width", _positive, "> 0"),
         _p("camera.height", "int", "capture height", _positive, "> 0"),
@@ -337,7 +337,11 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
     if spec is None:
         if key.startswith("settings.sysctl.") and "settings.sysctl" in known:
             return _sysctl_value(key, value)
-        raise ParamError(key, f"unknown parameter {key!r}{suggest(key, known)}")
+        hint = suggest(key, known) or (
+            "; expected one of labkit's parameters (`invoke plan --name EXP` shows an "
+            "experiment's, src/labkit/params.py lists every one)"
+        )
+        raise ParamError(key, f"unknown parameter {key!r}{hint}")
     if value is None:
         if spec.nullable:
             return None
