@@ -24,6 +24,7 @@ from pydantic import (
 from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import METRICS
 from labkit.params import (
+    MAX_EPISODE_S,
     MONITOR_DEFAULTS,
     RECORD_DEFAULTS,
     RECORD_PARAMS,
@@ -114,7 +115,7 @@ class Experiment(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
-    duration_s: float | None = Field(default=None, gt=0)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_EPISODE_S, allow_inf_nan=False)
     # parameter -> values: one experiment per combination, named <name>-<key><value>
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
 
