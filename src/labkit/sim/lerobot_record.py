@@ -163,8 +163,9 @@ def _usage(msg: str) -> int:
 class Stalls:
     """The scheduling-stall injector: with probability ``rate`` per call of the targeted
     stage (and camera), a busy ``stall_ms`` -- on the CPU, so a sampling profiler sees the
-    stall in the function that suffers it. Stages: ``loop`` (the record loop itself),
-    ``camera_read`` (a camera's ``async_read``), ``robot_io`` (the motor bus), ``dataset``
+    stall in the function that suffers it. Stages: ``loop`` (the record loop itself, per
+    iteration), ``camera_read`` (a camera's capture call in its read thread, per frame; the
+    loop then waits for the late frame), ``robot_io`` (the motor bus), ``dataset``
     (``add_frame``)."""
 
     def __init__(self, jitter: dict, rnd: random.Random, halve: bool) -> None:
@@ -205,6 +206,7 @@ class OpenCVCamera:
         self.new_frame_event = threading.Event()
         self.stop_event = threading.Event()
         self.frames = 0
+        self.next_frame_t = 0.0
         self.thread = threading.Thread(target=self._read_loop, name=f"{self}_read_loop")
         self.thread.daemon = True
 
@@ -224,20 +226,25 @@ class OpenCVCamera:
             yuyv = bytes(b ^ 0x80 for b in yuyv[: len(yuyv) // 8]) + yuyv[len(yuyv) // 8 :]
         return yuyv
 
+    def read(self) -> bytes:
+        """The capture call (``videocapture.read()``): blocks until the sensor's next frame,
+        then decodes it. A ``camera_read`` stall lands here, in this camera's read thread,
+        so the record loop waits for the late frame in ``async_read``."""
+        time.sleep(max(0.0, self.next_frame_t - time.monotonic()))
+        self.next_frame_t += 1.0 / self.fps
+        self.stalls.maybe("camera_read", self.name)
+        return self.decode()
+
     def _read_loop(self) -> None:
-        period = 1.0 / self.fps
-        nxt = time.monotonic()
+        self.next_frame_t = time.monotonic()
         while not self.stop_event.is_set():
-            frame = self.decode()
+            frame = self.read()
             with self.frame_lock:
                 self.latest = frame
             self.frames += 1
             self.new_frame_event.set()
-            nxt += period
-            time.sleep(max(0.0, nxt - time.monotonic()))
 
     def async_read(self, timeout_ms: float = 200) -> bytes:
-        self.stalls.maybe("camera_read", self.name)
         if not self.new_frame_event.wait(timeout=timeout_ms / 1000.0):
             raise TimeoutError(
                 f"Timed out waiting for frame from camera {self} after {timeout_ms} ms. "
