@@ -289,6 +289,8 @@ class Run:
     manifest: dict[str, Any] = field(default_factory=dict)
     owner: dict[str, Any] = field(default_factory=dict)  # the lock record as taken
     journal: dict[str, Any] | None = None  # what this run changed, as journaled
+    # the facts from before a power mode change (the run's ``facts`` are those after it)
+    facts_before: dict[str, Any] = field(default_factory=dict)
 
     @property
     def t(self) -> Target:
@@ -350,6 +352,16 @@ def _plan_settings(run: Run, facts: dict[str, Any], files: list[FileSpec]) -> li
         allow_reboot=host.labkit_allow_reboot,
         reboot_timeout_s=host.labkit_reboot_timeout_s,
     )
+
+
+def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
+    """After a power mode change: the run's facts are the host's now (the earlier ones
+    kept as ``facts_before_reboot`` / ``facts_before_nvpmodel``), and every setting is
+    planned again against them."""
+    key = "facts_before_reboot" if change.reboot else "facts_before_nvpmodel"
+    run.facts_before.setdefault(key, run.facts)
+    run.facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
+    return _plan_settings(run, run.facts, files)
 
 
 def show_changes(changes: list[Change], say, detail: bool, as_root: bool = False) -> None:
@@ -589,7 +601,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                     run.run_id,
                     run.changes,
                     make_dir=False,
-                    replan=lambda: _plan_settings(run, hs.gather_facts(), files),
+                    replan=lambda c: _replan(run, c, files),
                     log=opts.say,
                 )
             finally:  # a reboot into a power mode re-plans the rest: journal what is now
@@ -597,6 +609,8 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                     run.journal = journal_body(run.run_id, run.changes)
             show_changes(run.changes, opts.say, detail=False)
             if run.journal is not None:  # what changed, on record should this process die
+                run.manifest["facts"] = run.facts  # the host as the recording finds it
+                run.manifest.update(run.facts_before)
                 run.manifest["settings_changes"] = [c.record() for c in run.changes]
                 write_manifest(run.local_dir, run.manifest)
             opts.check_stop()

@@ -86,6 +86,8 @@ PLAYBOOK = {
         {"name": "clocks", "settings": {"jetson_clocks": True}},
         {"name": "unpinned", "settings": {"jetson_clocks": False}},
         {"name": "mode2", "settings": {"nvpmodel": 2, "cpu_governor": "performance"}},
+        {"name": "gov", "settings": {"cpu_governor": "performance"}},
+        {"name": "mode0", "settings": {"nvpmodel": 0}},
     ],
 }
 
@@ -273,3 +275,62 @@ def test_a_reboot_only_mode_allowed_end_to_end(board):
     assert b.read("etc/nvpmodel_mode") == "1"
     assert b.read("proc/sys/kernel/random/boot_id") not in (boot0, boot1)
     assert not journal.exists() and not (b.wd / "lock").exists()
+
+
+def _popen(b, *args):
+    import subprocess
+
+    from tests.labhost import env
+
+    return subprocess.Popen(
+        b.argv(*args),
+        cwd=REPO,
+        env=env(Path(os.environ["HOME"])),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restore(board):
+    """setup-host keeps governor=performance; a run into a reboot-only mode wanting the
+    same governor finds it unchanged before the reboot, yet the boot resets it: the run
+    records under performance (planned again on the post-reboot facts, which are the
+    run's facts), and rebooting back puts performance back as the board had it."""
+    import json
+
+    from tests.labhost import wait_for
+
+    b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
+    res = b.run("setup-host", "--name", "gov")
+    assert res.returncode == 0, res.stdout + res.stderr
+    govs = lambda: [b.cpu(i, "scaling_governor") for i in range(14)]  # noqa: E731
+    assert govs() == ["performance"] * 14
+    boot0 = b.read("proc/sys/kernel/random/boot_id")
+    proc = _popen(b, "experiment", "--name", "mode2")
+    try:
+        during = wait_for(
+            lambda: (
+                list(b.wd.glob("runs/mode2/*/record.log")) and (govs(), b.read("etc/nvpmodel_mode"))
+            ),
+            timeout=120,
+            what="the run recording",
+            step=0.1,
+        )
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert during == (["performance"] * 14, "2")
+    [mf] = b.runs.glob("mode2/*/manifest.json")
+    m = json.loads(mf.read_text())
+    assert m["facts"]["nvpmodel"]["id"] == 2 and m["facts"]["boot_id"] != boot0
+    assert m["facts_before_reboot"]["nvpmodel"]["id"] == 1
+    assert m["facts_before_reboot"]["boot_id"] == boot0
+    gov = {c["key"]: c for c in m["settings_changes"]}["cpu_governor"]
+    assert gov["before"] == {str(i): "schedutil" for i in range(14)} and gov["applied"]
+    # the board ends as it started: mode 1, the governor setup-host kept
+    assert b.read("etc/nvpmodel_mode") == "1"
+    assert govs() == ["performance"] * 14
+    assert not (b.wd / "state" / "restore.json").exists() and not (b.wd / "lock").exists()

@@ -185,7 +185,32 @@ def plan_changes(
         changes.append(c)
     for i, spec in enumerate(files):
         changes.append(_file_change(target, spec, sysroot, state_dir, i))
+    for c in changes:
+        if c.reboot:  # what a boot resets, as it is now: put back after rebooting back
+            c.wait["boot_id"] = facts.get("boot_id")
+            c.wait["after_boot"] = boot_volatile(facts, changes, sysroot)
     return changes
+
+
+def boot_volatile(facts: dict[str, Any], changes: list[Change], sysroot: str) -> list[str]:
+    """Commands that bring back what a boot resets, as ``facts`` (and the sysctl values
+    ``changes`` read) show it: every online CPU's governor, the planned sysctl keys, and
+    jetson_clocks' pinning (last: it pins to the mode's cap)."""
+    cpu = facts.get("cpu") or {}
+    by_gov: dict[str, list[str]] = {}
+    for k, v in (cpu.get("cpus") or {}).items():
+        if v.get("online") and v.get("governor"):
+            by_gov.setdefault(v["governor"], []).append(k)
+    cmds = [
+        _write(g, [cpu_path(sysroot, k, "scaling_governor") for k in ks])
+        for g, ks in by_gov.items()
+    ]
+    for c in changes:
+        if c.key.startswith("sysctl ") and c.before is not None:
+            cmds.append(_write(str(c.before), [sysctl_path(sysroot, c.key[len("sysctl ") :])]))
+    if cpu.get("clocks_pinned"):
+        cmds.append("jetson_clocks")
+    return cmds
 
 
 def _clock_snapshot(sysroot: str) -> str:
@@ -347,8 +372,9 @@ def apply_changes(
     ``journal=False`` (``invoke setup-host``) changes the host for good: nothing to undo.
     ``make_dir=False``: the state dir exists already (the run made it with its lock).
     A power mode reached by rebooting (``Change.reboot``, always the first change) resets
-    what a boot resets, so the other settings are planned again afterwards: ``replan()``
-    returns them from fresh facts, and ``changes`` is updated in place.
+    what a boot resets, so the other settings are planned again afterwards (even those that
+    were right before it): ``replan(change)`` returns them from fresh facts, and
+    ``changes`` is updated in place.
     """
     todo = [c for c in changes if c.changed and not c.applied]
     if not todo:
@@ -368,8 +394,8 @@ def apply_changes(
                 sudo=c.sudo,
             )
             c.applied = True
-            if replan is not None and len(todo) > 1:
-                changes[:] = [c] + [x for x in replan() if x.key != c.key]
+            if replan is not None:  # a boot resets settings that were right before it
+                changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
                 apply_changes(target, workdir, run_id, changes, journal, False, None, log)
                 return
             continue
@@ -461,16 +487,35 @@ def _restore_mode(target: Target, entry: dict, log) -> None:
     from labkit.remote.facts import parse_nvpmodel
 
     res = target.run("nvpmodel -q", check=False)
-    if (parse_nvpmodel(res.stdout, res.exited) or {}).get("id") == int(entry["mode"]):
-        return
-    reboot.reboot_into_mode(
-        target,
-        int(entry["mode"]),
-        entry["boot_id_path"],
-        float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S)),
-        log=log,
-        sudo=entry.get("sudo", True),
-    )
+    if (parse_nvpmodel(res.stdout, res.exited) or {}).get("id") != int(entry["mode"]):
+        reboot.reboot_into_mode(
+            target,
+            int(entry["mode"]),
+            entry["boot_id_path"],
+            float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S)),
+            log=log,
+            sudo=entry.get("sudo", True),
+        )
+    elif reboot.read_boot_id(target, entry["boot_id_path"]) in (None, entry.get("boot_id")):
+        return  # the board was not rebooted since the run began: nothing was reset
+    _after_boot(target, entry, log)
+
+
+def _after_boot(target: Target, entry: dict, log) -> None:
+    """After a reboot back: what the boot reset (governor, sysctl, pinning) as it was
+    before the run, from the journal."""
+    failed = []
+    for cmd in entry.get("after_boot") or []:
+        res = target.run(cmd, sudo=entry.get("sudo", True), timeout=120, check=False)
+        if not res.ok:
+            failed.append(f"$ {cmd}: exited {res.exited}: {res.tail()}")
+    if failed:
+        raise RemoteError(
+            f"{target.name}: rebooted back into power mode {entry['mode']}, but could not put "
+            "back what the boot reset to its value before the run:\n    " + "\n    ".join(failed)
+        )
+    if entry.get("after_boot"):
+        log(f"  put back what the reboot reset ({len(entry['after_boot'])} setting(s))")
 
 
 def _restore_at_once(target: Target, workdir: str, entries: list[dict], log) -> list[dict]:
