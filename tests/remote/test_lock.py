@@ -68,3 +68,42 @@ def test_an_old_lock_without_owner_is_abandoned(target, tmp_path):
     owner, _ = lock.acquire(target, str(wd), {"run_id": "next"}, stale=info)
     assert owner["run_id"] == "next"
     assert '"run_id": "next"' in (wd / "lock" / "owner.json").read_text()
+
+
+def _take_stale(args: tuple[str, int]) -> int | None:
+    """One controller: inspect the lock, take it over if stale; its index if it won."""
+    from labkit.remote.target import LocalTarget
+
+    wd, i = args
+    t = LocalTarget("t")
+    info = lock.inspect(t, wd)
+    try:
+        lock.acquire(t, wd, {"run_id": f"r{i}"}, stale=info if info and info.stale else None)
+    except LockedError:
+        return None
+    return i
+
+
+def test_concurrent_takers_of_a_stale_lock_exactly_one_wins(tmp_path):
+    """Several controllers find the same dead run's lock at once: every trial, exactly
+    one takes it, and the lock on disk is that one's (no winner's lock moved aside)."""
+    import json
+    import multiprocessing as mp
+    import socket
+
+    takers, trials = 4, 25
+    ctx = mp.get_context("fork")
+    with ctx.Pool(takers) as pool:
+        for trial in range(trials):
+            wd = tmp_path / f"wd{trial}"
+            (wd / "lock").mkdir(parents=True)
+            dead = {"run_id": "dead", "pid": 2**22 + 1, "workstation": socket.gethostname()}
+            (wd / "lock" / "owner.json").write_text(json.dumps(dead))
+            won = [
+                w
+                for w in pool.map(_take_stale, [(str(wd), i) for i in range(takers)])
+                if w is not None
+            ]
+            assert len(won) == 1, f"trial {trial}: winners {won}"
+            owner = json.loads((wd / "lock" / "owner.json").read_text())
+            assert owner["run_id"] == f"r{won[0]}", f"trial {trial}"

@@ -164,19 +164,26 @@ def acquire(
 
 
 def _take_over(d: str, stale: LockInfo) -> str:
-    """Shell: rename the lock aside (atomic: one taker wins); drop it if it is the stale
-    one, else put it back (someone took a fresh lock since it was inspected)."""
+    """Shell: drop the lock if it is still the stale one. Confirming that and moving it
+    aside happen under ``flock`` on ``<workdir>/lock.flock``, which every take-over and
+    release holds: no other taker can drop the lock between the check and the move (a
+    third controller's fresh lock is never the one moved). The lock being absent, or not
+    that one, leaves it alone; ``mkdir`` then decides who places the next."""
     aside = q(f"{d}.stale-{secrets.token_hex(4)}")
-    run_id = stale.owner.get("run_id")
-    same = (
-        f"grep -qF {q(json.dumps({'run_id': run_id})[1:-1])} {aside}/owner.json"
-        if run_id
-        else f"[ ! -e {aside}/owner.json ]"
-    )
-    return (
-        f"if mv -T {q(d)} {aside} 2>/dev/null; then if {same}; then rm -rf {aside}; "
-        f"else mv -T {aside} {q(d)}; fi; fi; "
-    )
+    same = _is_owner(d, stale.owner.get("run_id"))
+    return _serial(d, f"if {same}; then mv -T {q(d)} {aside} && rm -rf {aside}; fi") + "; "
+
+
+def _is_owner(d: str, run_id: str | None) -> str:
+    """Shell test: the lock ``d`` is the one of ``run_id`` (None: a lock without owner)."""
+    if run_id:
+        return f"grep -qF {q(json.dumps({'run_id': run_id})[1:-1])} {q(d)}/owner.json 2>/dev/null"
+    return f"{{ [ -d {q(d)} ] && [ ! -e {q(d)}/owner.json ]; }}"
+
+
+def _serial(d: str, script: str) -> str:
+    """Shell: ``script`` under an exclusive ``flock`` beside the lock (waits up to 30 s)."""
+    return f"( flock -w 30 9 || exit 1; {script}\n) 9>>{q(d + '.flock')}"
 
 
 def update(target: Target, workdir: str, owner: dict | None = None, **fields) -> None:
