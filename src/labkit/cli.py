@@ -217,7 +217,7 @@ def _resolve(name, target, playbook, inventory, sets):
 
     pb = load_playbook(playbook)
     inv = load_inventory(inventory)
-    return resolve(pb, inv, name, target, parse_set(sets)), inv
+    return resolve(pb, inv, name, target, parse_set(sets, pb.known_params())), inv
 
 
 def experiment(
@@ -504,7 +504,8 @@ def batch(
             f"{inv.path}: group {target!r} has no hosts; add hosts under {target}.hosts "
             "or pick another --target (`invoke hosts` lists them)"
         )
-    bp = expand(pb, inv, target, Path(runs), only, repeat, order, seed, parse_set(sets), force)
+    sets_ = parse_set(sets, pb.known_params())
+    bp = expand(pb, inv, target, Path(runs), only, repeat, order, seed, sets_, force)
     reused = sum(sum(h.done.values()) for h in bp.hosts)
     seeded = f" (seed {bp.seed})" if bp.seed is not None else ""
     print(

@@ -423,12 +423,14 @@ def _example(key: str) -> str:
     return named.get(key) or (kinds.get(spec.kind, "VALUE") if spec else "VALUE")
 
 
-def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """``["dataset.fps=25", "cameras=top,left"]`` -> checked values (YAML scalars)."""
+def parse_set(items: list[str] | None, known: dict[str, Param] | None = None) -> dict[str, Any]:
+    """``["dataset.fps=25", "cameras=top,left"]`` -> checked values (YAML scalars);
+    ``known``: the keys the playbook takes (its workload's params, settings, monitor)."""
+    known = ALL_PARAMS if known is None else known
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            hint = f" (e.g. {item}=25)" if item in ALL_PARAMS else suggest(item, ALL_PARAMS)
+            hint = f" (e.g. {item}=25)" if item in known else suggest(item, known)
             raise ParamError(item, f"{item!r} has no value: expected key=value{hint}")
         key, raw = item.split("=", 1)
         key = key.strip()
@@ -444,8 +446,8 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
-        spec = ALL_PARAMS.get(key)
+        spec = known.get(key)
         if spec is not None and spec.kind in ("str", "str_list") and not isinstance(value, list):
             value = raw  # keep strings literal: "--set dataset.single_task=1e3" stays text
-        out[key] = coerce(key, value)
+        out[key] = coerce(key, value, known)
     return out

@@ -25,6 +25,8 @@ from labkit.lerobot import (
 )
 from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten
 from labkit.playbook import Playbook
+from labkit.probes import Probe, ProbeLaunch, get_probe
+from labkit.workloads import DEFAULT_KIND, Workload
 
 RUN_ID_PLACEHOLDER = "<run-id>"
 
@@ -41,6 +43,21 @@ class Plan:
     settings: dict[str, Any]
     overrides: dict[str, Any] = field(default_factory=dict)
     run_id: str = RUN_ID_PLACEHOLDER
+    # the host's inventory variables as templates see them (None: the HostConfig's)
+    host_vars: dict[str, Any] | None = None
+
+    @property
+    def workload(self) -> Workload:
+        return self.playbook.workload
+
+    @property
+    def probe_names(self) -> list[str]:
+        return self.playbook.probes_for(self.experiment)
+
+    def probes(self) -> list[Probe]:
+        """The probes beside the workload, with their options."""
+        opts = self.playbook.probe_options.get(self.experiment, {})
+        return [get_probe(n)(opts.get(n)) for n in self.probe_names]
 
     @property
     def workdir(self) -> str:
@@ -60,10 +77,7 @@ class Plan:
 
     @property
     def expected_duration_s(self) -> float:
-        n = int(self.params["dataset.num_episodes"])
-        return n * float(self.params["dataset.episode_time_s"]) + (n - 1) * float(
-            self.params["dataset.reset_time_s"]
-        )
+        return self.workload.expected_duration_s(self)
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same configuration (kept in the manifest; a batch skips
@@ -88,17 +102,21 @@ class Plan:
             program=self.host.labkit_lerobot_record,
         )
 
+    def workload_command(self) -> list[str]:
+        """The argv the supervisor starts (scheduling prefix included)."""
+        return self.workload.command(self)
+
     def record_command(self) -> list[str]:
+        """lerobot-record's full command line (the workload command of a lerobot plan)."""
         return scheduling_prefix(self.settings) + self.record_argv()
 
-    def monitor_command(self) -> list[str]:
-        return [
-            self.host.labkit_tegrastats,
-            "--interval",
-            str(self.interval_ms),
-            "--logfile",
-            posixpath.join(self.remote_run_dir, "tegrastats.log"),
-        ]
+    def probe_launches(self) -> list[ProbeLaunch]:
+        return [p.launch(self) for p in self.probes()]
+
+    def monitor_command(self) -> list[str]:  # TODO(issue 15): gone with the engine split
+        return next(p for p in self.probe_launches() if p.name == "tegrastats").shown(
+            self.remote_run_dir
+        )
 
     def host_changes(self) -> list[str]:
         """Desired host settings, one line each (the engine diffs them against facts)."""
@@ -121,15 +139,23 @@ class Plan:
 
     def render(self) -> str:
         p = self.params
+        w = self.workload
+        rd = self.remote_run_dir
+        launches = self.probe_launches()
+        probes = []
+        for launch in launches:
+            when = "attached to the workload's pid" if launch.attach else "before the workload"
+            probes += [
+                f"  {launch.name} ({when}; output {launch.log_file}):",
+                f"    {shell(launch.shown(rd))}",
+            ]
+        logs = ",".join([w.log, *(x.log_file for x in launches)])
         lines = [
             f"experiment  {self.experiment}  ({self.playbook.name}: {self.playbook.file})",
             f"  {self.playbook.experiments[self.experiment].description}".rstrip(),
             f"target      {self.host.name}: {self.host.describe()}",
-            f"lerobot     {self.version} (flag family {self.version.family})",
-            f"duration    {self.expected_duration_s:g} s expected "
-            f"({p['dataset.num_episodes']} x {p['dataset.episode_time_s']} s"
-            f" + resets {p['dataset.reset_time_s']} s)",
-            f"cameras     {', '.join(p.get('cameras') or []) or 'none'}",
+            f"workload    {w.kind}",
+            *w.describe(self),
             "host settings to apply (restored after the run):",
             *(f"  - {c}" for c in self.host_changes() or ["none: the host is left as it is"]),
             "parameters:",
@@ -137,14 +163,15 @@ class Plan:
                 f"  {k} = {v!r}" + ("   (--set)" if k in self.overrides else "")
                 for k, v in sorted(p.items())
             ),
-            "monitor command:",
-            f"  {shell(self.monitor_command())}",
-            "record command:",
-            f"  {shell(self.record_command())}",
+            "probes:",
+            *(probes or ["  none"]),
+            "workload command (bash in the run dir):"
+            if w.kind != DEFAULT_KIND
+            else "record command:",
+            f"  {shell(self.workload_command())}",
             "logs:",
-            f"  remote  {self.remote_run_dir}/{{record.log,tegrastats.log}}",
-            f"  local   runs/{self.experiment}/{self.run_id}/"
-            "{manifest.json,record.log,tegrastats.log}",
+            f"  remote  {rd}/{{{logs}}}",
+            f"  local   runs/{self.experiment}/{self.run_id}/{{manifest.json,{logs}}}",
         ]
         return "\n".join(line for line in lines if line.strip())
 
@@ -170,7 +197,10 @@ def resolve(
     overrides = dict(overrides or {})
     params = playbook.params_for(experiment)
     host_params: dict[str, Any] = {}
-    for key, (value, _) in flatten(host.labkit_record, "", RECORD_PARAMS).items():
+    lerobot = playbook.workload.kind == DEFAULT_KIND
+    # a host's labkit_record holds lerobot-record parameters: other workloads ignore it
+    record_vars = host.labkit_record if lerobot else {}
+    for key, (value, _) in flatten(record_vars, "", RECORD_PARAMS).items():
         try:
             host_params[key] = coerce(key, value, RECORD_PARAMS)
         except ParamError as exc:
@@ -193,6 +223,10 @@ def resolve(
         else:
             params[key] = value
     version = Version.parse(host.labkit_lerobot_version or playbook.model.lerobot_version)
+    if not lerobot:
+        plan = Plan(playbook, experiment, host, version, params, settings, overrides)
+        playbook.workload.check_plan(plan)
+        return plan
     for cam in params.get("cameras") or []:
         if cam not in host.labkit_cameras:
             have = ", ".join(host.labkit_cameras) or "none"

@@ -22,11 +22,11 @@ from pydantic import (
 )
 
 from labkit.errors import PlaybookError, UnknownNameError
-from labkit.metric_names import METRICS
+from labkit.metric_names import Metric, metrics_for
 from labkit.params import (
     MAX_EPISODE_S,
     MONITOR_DEFAULTS,
-    RECORD_DEFAULTS,
+    MONITOR_PARAMS,
     RECORD_PARAMS,
     SETTINGS_DEFAULTS,
     SETTINGS_PARAMS,
@@ -35,7 +35,10 @@ from labkit.params import (
     flatten,
     suggest,
 )
-from labkit.yamlsrc import Located, load_file
+from labkit.probes import DEFAULT_PROBES, PROBES
+from labkit.workloads import DEFAULT_KIND, WORKLOADS, Workload
+from labkit.workloads.command import Command
+from labkit.yamlsrc import Located, load_file, pydantic_error
 
 Strict = ConfigDict(extra="forbid")
 
@@ -76,16 +79,6 @@ class Check(BaseModel):
                 )
         return self
 
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, metric: str) -> str:
-        if metric not in METRICS and not metric.startswith("fact."):
-            raise ValueError(
-                f"unknown metric {metric!r}{suggest(metric, METRICS)}; "
-                f"known: {', '.join(METRICS)} or fact.<name>"
-            )
-        return metric
-
     def outcome_if_fails(self) -> str:
         if self.if_fails is not None:
             return self.if_fails
@@ -118,6 +111,9 @@ class Experiment(BaseModel):
     duration_s: float | None = Field(default=None, gt=0, le=MAX_EPISODE_S, allow_inf_nan=False)
     # parameter -> values: one experiment per combination, named <name>-<key><value>
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    # the probes beside this experiment's workload (default: the playbook's) and options
+    probes: list[str] | None = None
+    probe_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("sweep")
     @classmethod
@@ -160,7 +156,13 @@ class PlaybookModel(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     lerobot_version: str = Field(default="0.4.4", pattern=r"^\d+\.\d+(\.\d+)?$")
+    # what an experiment runs: {kind: command, ...} (labkit.workloads); without it,
+    # lerobot-record with the parameters under `record:`
+    workload: dict[str, Any] | None = None
     record: dict[str, Any] = Field(default_factory=dict)
+    # samplers beside the workload (labkit.probes) and their options
+    probes: list[str] = Field(default_factory=lambda: list(DEFAULT_PROBES))
+    probe_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     monitor: Monitor = Field(default_factory=Monitor)
     files: list[ConfigFile] = Field(default_factory=list)
@@ -178,6 +180,8 @@ class Playbook:
         self.file = doc.file
         self.sha256 = text_hash
         self.name = model.name
+        self.workload: Workload = _workload(doc, model)
+        known = self.workload.params
         self.record = _checked(doc, model.record, ("record",), RECORD_PARAMS)
         self.settings = _checked(
             doc, model.settings, ("settings",), SETTINGS_PARAMS, prefix="settings."
@@ -189,12 +193,19 @@ class Playbook:
         self.sweep_of: dict[str, str] = {}  # expanded sweep point -> the experiment it came from
         self.exp_index: dict[str, int] = {}
         for i, exp in enumerate(model.experiments):
-            params = _checked(doc, exp.params, ("experiments", i, "params"), RECORD_PARAMS)
+            params = _checked(doc, exp.params, ("experiments", i, "params"), known)
             paths = {
                 k: ("experiments", i, "params", *rel)
-                for k, (_, rel) in flatten(exp.params, "", RECORD_PARAMS).items()
+                for k, (_, rel) in flatten(exp.params, "", known).items()
             }
             if exp.duration_s is not None:
+                if self.workload.kind != DEFAULT_KIND:
+                    raise doc.error(
+                        f"duration_s sets lerobot-record's episode time; a "
+                        f"{self.workload.kind} workload takes its duration from its params",
+                        ("experiments", i, "duration_s"),
+                        PlaybookError,
+                    )
                 params["dataset.episode_time_s"] = exp.duration_s
             settings = _checked(
                 doc,
@@ -203,7 +214,7 @@ class Playbook:
                 SETTINGS_PARAMS,
                 prefix="settings.",
             )
-            for name, extra_p, extra_s, label in _sweep_points(doc, i, exp):
+            for name, extra_p, extra_s, label in _sweep_points(doc, i, exp, known):
                 if name in self.experiments:
                     first = self.exp_index[name]
                     raise doc.error(
@@ -224,6 +235,21 @@ class Playbook:
                     **paths,
                     **{k: ("experiments", i, "sweep", k) for k in extra_p},
                 }
+        self.probes: dict[str, list[str]] = {}
+        self.probe_options: dict[str, dict[str, Any]] = {}
+        default_opts = _probe_options(doc, model.probe_options, ("probe_options",))
+        _check_probes(doc, model.probes, ("probes",))
+        for name, exp in self.experiments.items():
+            i = self.exp_index[name]
+            if exp.probes is not None:
+                _check_probes(doc, exp.probes, ("experiments", i, "probes"))
+            self.probes[name] = list(model.probes if exp.probes is None else exp.probes)
+            opts = _probe_options(
+                doc, exp.probe_options, ("experiments", i, "probe_options"), default_opts
+            )
+            self.probe_options[name] = opts
+        used = sorted({p for names in self.probes.values() for p in names})
+        self.metrics: dict[str, Metric] = metrics_for(self.workload, used)
         self._check_references()
 
     @property
@@ -234,6 +260,14 @@ class Playbook:
         for hi, hyp in enumerate(self.model.hypotheses):
             for ci, check in enumerate(hyp.checks):
                 base = ("hypotheses", hi, "checks", ci)
+                metric = check.metric
+                if metric not in self.metrics and not metric.startswith("fact."):
+                    raise self.doc.error(
+                        f"unknown metric {metric!r}{suggest(metric, self.metrics)}; "
+                        f"known: {', '.join(self.metrics)} or fact.<name>",
+                        (*base, "metric"),
+                        PlaybookError,
+                    )
                 for fname in ("baseline", "variant"):
                     name = getattr(check, fname)
                     if name is not None and name not in self.experiments:
@@ -304,9 +338,18 @@ class Playbook:
         return Path(self.file).parent / f.template
 
     def params_for(self, name: str) -> dict[str, Any]:
-        """Record parameters: registry defaults < playbook record < experiment params."""
+        """Workload parameters: the kind's defaults < playbook record < experiment params."""
         self.experiment(name)
-        return {**RECORD_DEFAULTS, **self.record, **self.exp_params[name]}
+        return {**self.workload.defaults(), **self.record, **self.exp_params[name]}
+
+    def known_params(self) -> dict[str, Any]:
+        """Every key ``--set`` takes for this playbook: the workload's params, settings,
+        monitor."""
+        return {**self.workload.params, **SETTINGS_PARAMS, **MONITOR_PARAMS}
+
+    def probes_for(self, name: str) -> list[str]:
+        self.experiment(name)
+        return list(self.probes[name])
 
     def settings_for(self, name: str) -> dict[str, Any]:
         self.experiment(name)
@@ -323,14 +366,14 @@ def _point_suffix(key: str, value: Any) -> str:
     return f"{key.rsplit('.', 1)[-1]}{safe}"
 
 
-def _sweep_points(doc: Located, i: int, exp: Experiment):
+def _sweep_points(doc: Located, i: int, exp: Experiment, known_params=RECORD_PARAMS):
     """(name, params, settings, label) of every combination of ``exp.sweep`` (itself if none)."""
     if not exp.sweep:
         yield exp.name, {}, {}, ""
         return
     checked: list[list[tuple[str, Any]]] = []
     for key, values in exp.sweep.items():
-        known = SETTINGS_PARAMS if key.startswith("settings.") else RECORD_PARAMS
+        known = SETTINGS_PARAMS if key.startswith("settings.") else known_params
         row = []
         for k, value in enumerate(values):
             try:
@@ -368,46 +411,75 @@ def _checked(
     return out
 
 
+def _workload(doc: Located, model: PlaybookModel) -> Workload:
+    """The playbook's workload, validated by its kind (lerobot-record without one)."""
+    raw = model.workload
+    if raw is None:
+        return WORKLOADS[DEFAULT_KIND]()
+    kind = raw.get("kind")
+    if kind not in WORKLOADS:
+        hint = suggest(str(kind), WORKLOADS) if kind else ""
+        raise doc.error(
+            f"unknown workload kind {kind!r}{hint}; expected one of: {', '.join(WORKLOADS)}",
+            ("workload", "kind") if kind is not None else ("workload",),
+            PlaybookError,
+        )
+    if kind == DEFAULT_KIND:
+        extra = [k for k in raw if k != "kind"]
+        if extra:
+            raise doc.error(
+                f"unknown key {extra[0]!r}; a lerobot-record workload takes its parameters "
+                "under `record:`",
+                ("workload", extra[0]),
+                PlaybookError,
+            )
+        return WORKLOADS[DEFAULT_KIND]()
+    if model.record:
+        raise doc.error(
+            f"`record:` holds lerobot-record's parameters; a {kind} workload takes its "
+            "parameters under workload.params",
+            ("record",),
+            PlaybookError,
+        )
+    return Command.from_playbook(raw, doc, Path(doc.file).parent)
+
+
+def _check_probes(doc: Located, names: list[str], path: tuple) -> None:
+    for k, name in enumerate(names):
+        if name not in PROBES:
+            raise doc.error(
+                f"unknown probe {name!r}{suggest(name, PROBES)}; known: {', '.join(PROBES)}",
+                (*path, k),
+                PlaybookError,
+            )
+        if names.index(name) != k:
+            raise doc.error(f"probe {name!r} is named twice", (*path, k), PlaybookError)
+
+
+def _probe_options(
+    doc: Located, raw: dict[str, dict[str, Any]], path: tuple, base: dict | None = None
+) -> dict[str, Any]:
+    """Probe name -> its validated options (``base``: the playbook's, merged under)."""
+    out = dict(base or {})
+    for name, values in raw.items():
+        if name not in PROBES:
+            raise doc.error(
+                f"options for unknown probe {name!r}{suggest(name, PROBES)}; "
+                f"known: {', '.join(PROBES)}",
+                (*path, name),
+                PlaybookError,
+            )
+        model = PROBES[name].Options
+        merged = {**(out[name].model_dump() if name in out else {}), **(values or {})}
+        try:
+            out[name] = model.model_validate(merged)
+        except ValidationError as exc:
+            raise pydantic_error(doc, exc, model, (*path, name), PlaybookError) from None
+    return out
+
+
 def _pydantic_error(doc: Located, exc: ValidationError) -> PlaybookError:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    # drop pydantic's union/model tags such as 'function-after[...]'
-    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
-    kind = err["type"]
-    msg = err["msg"]
-    if kind == "extra_forbidden":
-        key = loc[-1]
-        model_fields = _fields_at(loc[:-1])
-        hint = suggest(str(key), model_fields) if model_fields else ""
-        known = f"; expected one of: {', '.join(model_fields)}" if model_fields else ""
-        msg = f"unknown key {key!r}{hint}{known}"
-    elif kind == "missing":
-        msg = f"required field {loc[-1]!r} is missing"
-    elif kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    else:
-        value = err.get("input")
-        msg = f"{msg} (got {value!r})" if not isinstance(value, dict) else msg
-    return doc.error(msg, loc, PlaybookError)
-
-
-def _fields_at(loc: tuple) -> list[str]:
-    model: Any = PlaybookModel
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        inner = getattr(ann, "__args__", None)
-        if inner and isinstance(inner[0], type) and issubclass(inner[0], BaseModel):
-            model = inner[0]
-        elif isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
-            return []
-    return list(model.model_fields)
+    return pydantic_error(doc, exc, PlaybookModel, (), PlaybookError)  # type: ignore[return-value]
 
 
 def load_playbook(path: str | Path) -> Playbook:

@@ -122,3 +122,57 @@ def load_file(path: str | Path) -> Located:
             line=line,
         ) from None
     return load_text(text, str(p))
+
+
+def pydantic_error(
+    doc: Located, exc: Any, root: Any, prefix: Path_ = (), cls: type[ConfigError] = ConfigError
+) -> ConfigError:
+    """A pydantic ``ValidationError`` of ``root`` (validated at ``prefix`` in ``doc``) as
+    one error naming the file, line and field, and what was expected."""
+    from labkit.params import suggest
+
+    errors = exc.errors()
+    # a misspelt key explains the required field it leaves missing: name it first
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(err["loc"])
+    # drop pydantic's union/model tags such as 'function-after[...]'
+    loc = tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        model_fields = _fields_at(root, loc[:-1])
+        hint = suggest(str(key), model_fields) if model_fields else ""
+        known = f"; expected one of: {', '.join(model_fields)}" if model_fields else ""
+        msg = f"unknown key {key!r}{hint}{known}"
+    elif kind == "missing":
+        msg = f"required field {loc[-1]!r} is missing"
+    elif kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    else:
+        value = err.get("input")
+        msg = f"{msg} (got {value!r})" if not isinstance(value, dict) else msg
+    return doc.error(msg, (*prefix, *loc), cls)
+
+
+def _fields_at(root: Any, loc: tuple) -> list[str]:
+    from pydantic import BaseModel
+
+    model: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field_ = model.model_fields.get(part)
+        if field_ is None:
+            return []
+        ann = field_.annotation
+        inner = getattr(ann, "__args__", None)
+        if inner and isinstance(inner[-1], type) and issubclass(inner[-1], BaseModel):
+            model = inner[-1]
+        elif inner and isinstance(inner[0], type) and issubclass(inner[0], BaseModel):
+            model = inner[0]
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return []
+    return list(model.model_fields)

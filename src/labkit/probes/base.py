@@ -1,0 +1,90 @@
+"""What a probe is: a sampler that runs beside the workload, with its own command, log,
+parser and metrics.
+
+A probe kind is one module under ``labkit.probes`` with a :class:`Probe` subclass,
+registered in ``labkit.probes.PROBES``. The engine asks each probe the playbook names for
+its :class:`ProbeLaunch` (what the target-side supervisor starts and how it stops it),
+runs ``check`` in the preflight, and once the run is back, ``parse`` and ``run_metrics``
+turn its log into numbers. A probe that cannot run (``check`` says why) fails the
+preflight when it is ``required``, else it is skipped and the run record says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class ProbeLaunch:
+    """What the target-side supervisor needs to run one probe (JSON in ``spec.json``)."""
+
+    name: str
+    # may contain the literal "{pid}" (the workload's pid, attach=True) and "{run_dir}"
+    argv: list[str]
+    # False: started before the workload; True: started once the workload runs, with its pid
+    attach: bool = False
+    # the run-dir file that receives the probe's stdout+stderr ("" = <name>.out)
+    log: str = ""
+    # run-dir file name -> text placed there before the probe starts (e.g. a sampler script)
+    files: dict[str, str] = field(default_factory=dict)
+    # sent to the probe's process group at the end (then KILL after 10 s)
+    stop_signal: str = "TERM"
+
+    def __post_init__(self) -> None:
+        if self.stop_signal not in ("INT", "TERM"):
+            raise ValueError(f"probe {self.name}: stop_signal must be INT or TERM")
+        if not self.argv:
+            raise ValueError(f"probe {self.name}: empty argv")
+
+    @property
+    def log_file(self) -> str:
+        return self.log or f"{self.name}.out"
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON the supervisor reads (``log`` always filled in)."""
+        return {**asdict(self), "log": self.log_file}
+
+    def shown(self, run_dir: str, pid: str = "<workload pid>") -> list[str]:
+        """The argv as ``invoke plan`` shows it (placeholders filled where known)."""
+        return [a.replace("{run_dir}", run_dir).replace("{pid}", pid) for a in self.argv]
+
+
+class NoOptions(BaseModel):
+    """A probe without options: ``probe_options: {<name>: {}}`` or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Probe:
+    """A sampler beside the workload; subclasses set the class attributes and methods."""
+
+    name: ClassVar[str]
+    # metric name -> description (joins the metric registry, ``labkit.metric_names``)
+    metrics: ClassVar[dict[str, str]] = {}
+    # True: a host where it cannot run fails the preflight; False: it is skipped with a note
+    required: ClassVar[bool] = False
+    # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    def launch(self, plan) -> ProbeLaunch:
+        """The probe's command for ``plan`` (host vars, params, settings, run dir)."""
+        raise NotImplementedError
+
+    def check(self, facts: dict[str, Any]) -> str | None:
+        """Preflight against the host's facts: None when it can run, else why not."""
+        return None
+
+    def parse(self, run_dir: Path):
+        """The probe's samples from a pulled run dir (``pandas.DataFrame``), None if absent."""
+        return None
+
+    def run_metrics(self, table, events, run_record: dict[str, Any]) -> dict[str, Any]:
+        """The probe's metrics for one run (``events``: the workload's parsed events)."""
+        return {}

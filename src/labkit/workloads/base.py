@@ -1,0 +1,110 @@
+"""What a workload is: the program an experiment runs, with its parameters, command,
+expected duration, progress signal, log parser and metrics.
+
+A workload kind is one module under ``labkit.workloads`` with a :class:`Workload`
+subclass, registered in ``labkit.workloads.WORKLOADS``. A playbook names its kind
+(``workload: {kind: command, ...}``; a playbook with ``record:`` and no ``workload:``
+runs ``lerobot-record``); the kind validates its own part of the playbook
+(``from_playbook``) and can be rebuilt from a run record (``from_record``) so a report
+parses old runs without the playbook that made them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from labkit.params import Param
+
+
+class Workload:
+    """One kind of program an experiment runs; subclasses fill in every method."""
+
+    kind: ClassVar[str]
+    # the run-dir file that receives the workload's stdout+stderr
+    log: ClassVar[str] = "output.log"
+    # the parsed events, written beside the log (rebuilt when the log is newer)
+    events_file: ClassVar[str] = "events.parquet"
+    # what the progress line calls the counted events ("slow-loop warnings")
+    progress_label: ClassVar[str] = "events"
+    progress_unit: ClassVar[str] = ""
+
+    # -- configuration ---------------------------------------------------------------
+    params: dict[str, Param]  # the parameter registry: name -> Param (types, ranges)
+    metrics: dict[str, str]  # metric name -> description (joins the metric registry)
+
+    def defaults(self) -> dict[str, Any]:
+        """Parameter values when neither playbook nor experiment set them."""
+        return {}
+
+    def record(self) -> dict[str, Any]:
+        """What the run record keeps of the workload (enough for ``from_record``)."""
+        return {"kind": self.kind, "log": self.log}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Workload:
+        return cls()
+
+    # -- planning ----------------------------------------------------------------------
+    def command(self, plan) -> list[str]:
+        """The argv the supervisor starts (in its own process group, cwd = the run dir)."""
+        raise NotImplementedError
+
+    def files(self, plan) -> dict[str, str]:
+        """Run-dir file name -> text to place there before the workload starts."""
+        return {}
+
+    def expected_duration_s(self, plan) -> float:
+        raise NotImplementedError
+
+    def check_plan(self, plan) -> None:
+        """Raise ``ConfigError`` when the plan cannot be turned into a command."""
+        self.command(plan)
+        self.expected_duration_s(plan)
+
+    def describe(self, plan) -> list[str]:
+        """Lines for ``invoke plan`` (what the workload will do)."""
+        return []
+
+    def preflight(self, plan, facts: dict[str, Any]) -> list[str]:
+        """What the host lacks for this workload (empty: good to go)."""
+        return []
+
+    # -- while it runs -------------------------------------------------------------------
+    def progress(self, text: str) -> tuple[int, float | None]:
+        """(events in ``text``, the last value among them): ``text`` is a chunk of complete
+        lines of the log; the engine adds the counts of successive chunks."""
+        return 0, None
+
+    # -- afterwards --------------------------------------------------------------------
+    def parse(self, run_dir: Path):
+        """The events table (``pandas.DataFrame``) of a pulled run, None without a log."""
+        raise NotImplementedError
+
+    def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
+        """The workload's metrics for one run (every name of ``metrics``; None: unknown)."""
+        raise NotImplementedError
+
+
+def workload_seconds(run_dir: Path) -> float | None:
+    """How long the workload ran, from the supervisor's ``status.json``."""
+    try:
+        status = json.loads((Path(run_dir) / "status.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(status.get("workload_s"), (int, float)):
+        return float(status["workload_s"])
+    return None
+
+
+def count_matches(pattern: re.Pattern, text: str) -> tuple[int, float | None]:
+    """(lines matching ``pattern``, the float of its first group on the last of them)."""
+    n, last = 0, None
+    for m in pattern.finditer(text):
+        n += 1
+        with contextlib.suppress(TypeError, ValueError):
+            last = float(m.group(1)) if m.groups() else last
+    return n, last

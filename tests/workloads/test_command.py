@@ -1,0 +1,190 @@
+"""The ``command`` workload: its playbook contract, command, events and metrics."""
+
+from __future__ import annotations
+
+import io
+import math
+import shlex
+import sys
+
+import pytest
+import yaml
+
+from labkit import cli
+from labkit.errors import ConfigError
+from labkit.params import ParamError, parse_set
+from labkit.plan import resolve
+from labkit.playbook import load_playbook
+from labkit.workloads import WORKLOADS, get_workload, workload_of
+from labkit.workloads.command import Command
+from tests.conftest import DATA, REPO
+
+HERE = DATA / "workloads/command"
+GOOD = HERE / "good.yml"
+BAD = HERE / "bad"
+CASES = yaml.safe_load((BAD / "cases.yaml").read_text())
+INVENTORY = str(REPO / "inventory/hosts.yml")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_command_playbook_names_file_line_field(name):
+    case = CASES[name]
+    with pytest.raises(ConfigError) as err:
+        load_playbook(BAD / name)
+    exc = err.value
+    assert exc.file.endswith(name)
+    assert (exc.line, exc.field) == (case["line"], case["field"]), str(exc)
+    for word in case["words"]:
+        assert word in str(exc)
+
+
+def test_every_bad_case_file_has_an_expectation():
+    assert {p.name for p in BAD.glob("*.yml")} == set(CASES)
+
+
+def test_the_playbook_resolves_params_defaults_sweeps_and_probes():
+    pb = load_playbook(GOOD)
+    assert isinstance(pb.workload, Command)
+    assert list(pb.experiments) == ["base", "fast", "pts-rate10", "pts-rate20", "bare"]
+    assert pb.params_for("base") == {"rate": 30.0, "seconds": 2, "tag": "a b"}
+    assert pb.params_for("fast")["rate"] == 50
+    assert pb.params_for("pts-rate20")["rate"] == 20
+    assert pb.probes_for("base") == ["tegrastats"]
+    assert pb.probes_for("bare") == []
+    # the metric registry holds the events' metrics beside the probes'
+    for m in ("slow_count", "slow_per_min", "slow_min", "slow_median", "slow_p95", "slow_max"):
+        assert m in pb.metrics
+    assert "tick_count" in pb.metrics and "tick_per_min" in pb.metrics
+    assert "tick_median" not in pb.metrics  # no value group
+    assert "cpu_mean_pct" in pb.metrics  # tegrastats
+    assert "warnings" not in pb.metrics  # lerobot-record's are not this playbook's
+    assert pb.metrics["slow_min"].aggregate == "min"
+    assert pb.metrics["slow_max"].aggregate == "max"
+
+
+def test_command_is_rendered_quoted_and_run_by_bash():
+    pb = load_playbook(GOOD)
+    inv = cli.load_inventory(INVENTORY)
+    plan = resolve(pb, inv, "fast", "sim", parse_set(["seconds=3"], pb.known_params()))
+    argv = plan.workload_command()
+    assert argv[:2] == ["bash", "-c"]
+    assert shlex.split(argv[2]) == [
+        "python3", "-u", "bench.py", "--rate", "50", "--seconds", "3", "--tag", "a b"
+    ]  # fmt: skip
+    assert plan.expected_duration_s == 3
+    assert plan.workload.files(plan) == {"bench.py": (HERE / "files/bench.py").read_text()}
+    assert [p.name for p in plan.probe_launches()] == ["tegrastats"]
+
+
+def test_set_takes_the_commands_params_and_checks_them():
+    pb = load_playbook(GOOD)
+    assert parse_set(["rate=60"], pb.known_params()) == {"rate": 60}
+    with pytest.raises(ParamError, match=r"rate is 0; expected >= 1 and <= 1000"):
+        parse_set(["rate=0"], pb.known_params())
+    with pytest.raises(ParamError, match=r"did you mean 'rate'"):
+        parse_set(["rat=5"], pb.known_params())
+    with pytest.raises(ParamError, match=r"unknown parameter 'dataset.fps'"):
+        parse_set(["dataset.fps=5"], pb.known_params())
+
+
+def test_invoke_plan_shows_the_workload_and_probe_commands():
+    out = io.StringIO()
+    cli.plan("fast", "sim", str(GOOD), INVENTORY, ["rate=60"], out=out)
+    text = out.getvalue()
+    assert "workload    command" in text
+    assert "rate = 60   (--set)" in text
+    assert "bash -c 'python3 -u bench.py --rate 60 --seconds 2 --tag '\"'\"'a b'\"'\"''" in text
+    assert "tegrastats (before the workload; output tegrastats.out):" in text
+    assert "tegrastats --interval 1000 --logfile" in text
+
+
+def test_a_template_that_fails_to_render_names_the_field():
+    pb = load_playbook(GOOD)
+    pb.workload.spec.command = "run {{ params.nope }}"
+    inv = cli.load_inventory(INVENTORY)
+    with pytest.raises(ConfigError, match=r"workload.command: .*'nope'"):
+        resolve(pb, inv, "base", "sim")
+
+
+def test_duration_must_be_a_positive_number():
+    pb = load_playbook(GOOD)
+    inv = cli.load_inventory(INVENTORY)
+    pb.workload.spec.duration_s = "{{ params.tag }}"
+    with pytest.raises(ConfigError, match=r"duration_s is 'a b'; expected a number of seconds"):
+        resolve(pb, inv, "base", "sim")
+
+
+LOG = """starting
+tick 0
+SLOW latency=4.5ms
+tick 1
+SLOW latency=1.5ms
+noise SLOW latency=xms
+tick 2
+SLOW latency=3.0ms
+done
+"""
+
+
+def test_events_are_parsed_with_values_and_metrics_follow(tmp_path):
+    w = load_playbook(GOOD).workload
+    (tmp_path / "output.log").write_text(LOG)
+    events = w.parse(tmp_path)
+    assert list(events["event"]) == ["tick", "slow", "tick", "slow", "tick", "slow"]
+    assert list(events["line"]) == [2, 3, 4, 5, 7, 8]
+    slow = events[events["event"] == "slow"]["value"].tolist()
+    assert slow == [4.5, 1.5, 3.0]
+    m = w.run_metrics(events, duration_s=30)
+    assert m["slow_count"] == 3 and m["tick_count"] == 3
+    assert m["slow_per_min"] == pytest.approx(6.0)
+    assert (m["slow_min"], m["slow_median"], m["slow_max"]) == (1.5, 3.0, 4.5)
+    assert m["slow_p95"] == pytest.approx(4.35)
+    assert set(m) == set(w.metrics)
+
+
+def test_no_events_is_zero_not_unknown_and_no_duration_no_rate(tmp_path):
+    w = load_playbook(GOOD).workload
+    (tmp_path / "output.log").write_text("nothing here\n")
+    m = w.run_metrics(w.parse(tmp_path), duration_s=None)
+    assert m["slow_count"] == 0
+    assert m["slow_per_min"] is None
+    assert m["slow_min"] is None
+    assert w.run_metrics(w.parse(tmp_path), duration_s=10)["slow_per_min"] == 0
+    assert w.parse(tmp_path / "missing") is None
+
+
+def test_progress_counts_the_progress_event_and_its_last_value():
+    w = load_playbook(GOOD).workload
+    assert w.progress_event == "slow"
+    assert w.progress(LOG) == (3, 3.0)
+    assert w.progress("tick 4\n") == (0, None)
+
+
+def test_a_run_record_rebuilds_the_workload(tmp_path):
+    w = load_playbook(GOOD).workload
+    again = workload_of({"workload": w.record()})
+    assert isinstance(again, Command)
+    (tmp_path / "output.log").write_text(LOG)
+    assert again.run_metrics(again.parse(tmp_path), 30) == w.run_metrics(w.parse(tmp_path), 30)
+    # schema-1 records (no workload) are lerobot-record runs
+    assert workload_of({}).kind == "lerobot-record"
+
+
+def test_registry():
+    assert set(WORKLOADS) == {"lerobot-record", "command"}
+    with pytest.raises(Exception, match=r"unknown workload kind 'comand'.*did you mean 'command'"):
+        get_workload("comand")
+
+
+def test_the_bench_script_prints_what_the_events_match(tmp_path):
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(HERE / "files/bench.py"), "--rate", "200", "--seconds", "0.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "output.log").write_text(out)
+    w = load_playbook(GOOD).workload
+    m = w.run_metrics(w.parse(tmp_path), 0.1)
+    assert m["tick_count"] == 20 and m["slow_count"] == 4
+    assert not math.isnan(m["slow_median"])
