@@ -375,11 +375,12 @@ def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
     # taken after the restore: the governors as they were before the run, not performance
     assert after["cpu"]["governors"] == before["cpu"]["governors"] == ["powersave", "schedutil"]
     assert after["nvpmodel"]["id"] == before["nvpmodel"]["id"] == 1
-    # in the unlock round trip, not a command of its own
+    # in the unlock round trip, not a command of its own (the facts between: gathered
+    # again after `nvpmodel -m`, which resets the CPU clocks, to plan the rest again)
     trace = [line for line in res.stderr.splitlines() if line.startswith("[labkit trace]")]
     facts = [line for line in trace if "mktemp -d" in line or "facts" in line]
-    assert len(facts) == 2, trace
-    assert "facts after the restore + unlock" in facts[1]
+    assert len(facts) == 3, trace
+    assert "facts after the restore + unlock" in facts[2]
 
 
 def test_a_run_on_a_server_without_sftp(lab, tmp_path, fake_home):

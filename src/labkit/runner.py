@@ -289,7 +289,7 @@ class Run:
     manifest: dict[str, Any] = field(default_factory=dict)
     owner: dict[str, Any] = field(default_factory=dict)  # the lock record as taken
     journal: dict[str, Any] | None = None  # what this run changed, as journaled
-    # the facts from before a power mode change (the run's ``facts`` are those after it)
+    # the facts from before a reboot into a power mode (the run's ``facts`` are after it)
     facts_before: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -355,13 +355,15 @@ def _plan_settings(run: Run, facts: dict[str, Any], files: list[FileSpec]) -> li
 
 
 def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
-    """After a power mode change: the run's facts are the host's now (the earlier ones
-    kept as ``facts_before_reboot`` / ``facts_before_nvpmodel``), and every setting is
-    planned again against them."""
-    key = "facts_before_reboot" if change.reboot else "facts_before_nvpmodel"
-    run.facts_before.setdefault(key, run.facts)
-    run.facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
-    return _plan_settings(run, run.facts, files)
+    """After a power mode change, every setting is planned again on fresh facts. After a
+    reboot those are the run's ``facts`` (the host the recording finds; the earlier ones
+    are kept as ``facts_before_reboot``); a live switch keeps the facts from before the
+    run's changes, as every other setting does."""
+    facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
+    if change.reboot:
+        run.facts_before.setdefault("facts_before_reboot", run.facts)
+        run.facts = facts
+    return _plan_settings(run, facts, files)
 
 
 def show_changes(changes: list[Change], say, detail: bool, as_root: bool = False) -> None:

@@ -88,6 +88,7 @@ PLAYBOOK = {
         {"name": "mode2", "settings": {"nvpmodel": 2, "cpu_governor": "performance"}},
         {"name": "gov", "settings": {"cpu_governor": "performance"}},
         {"name": "mode0", "settings": {"nvpmodel": 0}},
+        {"name": "maxn_clocks", "settings": {"nvpmodel": 2, "jetson_clocks": True}},
     ],
 }
 
@@ -333,4 +334,47 @@ def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restor
     # the board ends as it started: mode 1, the governor setup-host kept
     assert b.read("etc/nvpmodel_mode") == "1"
     assert govs() == ["performance"] * 14
+    assert not (b.wd / "state" / "restore.json").exists() and not (b.wd / "lock").exists()
+
+
+def test_a_live_power_mode_switch_does_not_undo_pinning(board):
+    """Orin Nano pinned in 25W; a run wants MAXN_SUPER (a live switch) with jetson_clocks
+    on. `nvpmodel -m` resets the CPUs' mins, so the plan's "pinned" is stale: the run
+    records pinned in the new mode, and the board ends pinned in 25W as it started."""
+    import json
+
+    from tests.labhost import sim_tool, wait_for
+
+    b = board("orin-nano")
+    sim_tool(b.wd, "jetson_clocks")
+
+    def clocks():
+        return [(b.cpu(i, "scaling_min_freq"), b.cpu(i, "scaling_max_freq")) for i in range(6)]
+
+    assert clocks() == [("1344000", "1344000")] * 6
+    proc = _popen(b, "experiment", "--name", "maxn_clocks")
+    try:
+        during = wait_for(
+            lambda: (
+                list(b.wd.glob("runs/maxn_clocks/*/record.log"))
+                and (b.read("etc/nvpmodel_mode"), clocks())
+            ),
+            timeout=120,
+            what="the run recording",
+            step=0.1,
+        )
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert during == ("2", [("1728000", "1728000")] * 6)
+    [mf] = b.runs.glob("maxn_clocks/*/manifest.json")
+    m = json.loads(mf.read_text())
+    assert m["facts"]["cpu"]["clocks_pinned"] is True  # the host before the run's changes
+    assert m["facts"]["nvpmodel"]["id"] == 1 and "facts_before_reboot" not in m
+    jc = {c["key"]: c for c in m["settings_changes"]}["jetson_clocks"]
+    assert (jc["before"], jc["after"], jc["applied"], jc["restored"]) == ("off", "on", True, True)
+    assert b.read("etc/nvpmodel_mode") == "1"
+    assert clocks() == [("1344000", "1344000")] * 6
     assert not (b.wd / "state" / "restore.json").exists() and not (b.wd / "lock").exists()

@@ -189,6 +189,8 @@ def plan_changes(
         if c.reboot:  # what a boot resets, as it is now: put back after rebooting back
             c.wait["boot_id"] = facts.get("boot_id")
             c.wait["after_boot"] = boot_volatile(facts, changes, sysroot)
+        elif c.key == "nvpmodel" and c.changed:  # `nvpmodel -m` resets the CPU mins
+            c.undo += boot_volatile(facts, changes, sysroot)
     return changes
 
 
@@ -371,10 +373,11 @@ def apply_changes(
 
     ``journal=False`` (``invoke setup-host``) changes the host for good: nothing to undo.
     ``make_dir=False``: the state dir exists already (the run made it with its lock).
-    A power mode reached by rebooting (``Change.reboot``, always the first change) resets
-    what a boot resets, so the other settings are planned again afterwards (even those that
-    were right before it): ``replan(change)`` returns them from fresh facts, and
-    ``changes`` is updated in place.
+    A power mode change (always the first change) resets what a boot resets when it
+    needs a reboot (``Change.reboot``), and the CPU clocks (jetson_clocks' pinning) when
+    it is live, so the other settings are planned again afterwards (even those that were
+    right before it): ``replan(change)`` returns them from fresh facts, and ``changes``
+    is updated in place.
     """
     todo = [c for c in changes if c.changed and not c.applied]
     if not todo:
@@ -417,6 +420,10 @@ def apply_changes(
         c.applied = True
         if c.key == "nvpmodel":
             _verify_nvpmodel(target, c)
+            if replan is not None:  # it reset the CPU clocks (pinning): plan again
+                changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
+                apply_changes(target, workdir, run_id, changes, journal, False, None, log)
+                return
 
 
 def _line(text: str, needle: str) -> str:
