@@ -1,0 +1,275 @@
+"""Where the record loop's time goes: py-spy stacks mapped to LeRobot's stages, late
+iterations found on the loop thread, warnings matched to them, and the threads' CPU there.
+
+Stages, from LeRobot's function names (0.3-0.6: ``record_loop`` ->
+``robot.get_observation`` -> each camera's ``async_read``; ``teleop.get_action``;
+``robot.send_action``; ``dataset.add_frame``; the processors; ``precise_sleep`` /
+``busy_wait``). A sample belongs to the first stage, in this order, that one of its frames
+names: a camera read inside ``get_observation`` is ``camera_read``, a motor read inside
+``teleop.get_action`` is ``teleop``; anything else inside ``record_loop`` is ``other``.
+
+A late iteration is a stretch of the loop thread with no sleep longer than the loop's
+budget (1/fps): LeRobot skips the sleep after an iteration over budget, so the late one and
+its neighbours run back to back. A warning is matched to the late stretch that ended in the
+second the warning was logged (LeRobot's log has whole seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
+# (stage, patterns) in priority order; a pattern matches a frame name ending with it, or,
+# for those starting with "~", containing it (case-insensitive)
+RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("sleep", ("precise_sleep", "busy_wait")),
+    ("camera_read", (".async_read", "Camera.read", ".read_latest", "Camera.async_read")),
+    ("dataset", (".add_frame",)),
+    ("processors", ("~processor",)),
+    ("teleop", (".get_action",)),
+    ("robot_io", (".get_observation", ".send_action", ".sync_read", ".sync_write")),
+)
+LOOP = "record_loop"
+SATURATED_PCT = 90.0
+TOP_SHARE = 0.25  # a camera is named when its read ran long in this share of warnings
+THREAD_DEVICE = re.compile(r"\(([^()]*)\)")
+
+
+def stage_of(stack: tuple[str, ...]) -> str:
+    for stage, patterns in RULES:
+        for frame in stack:
+            low = frame.lower()
+            for p in patterns:
+                if (p.startswith("~") and p[1:].lower() in low) or frame.endswith(p):
+                    return stage
+    return "other"
+
+
+@dataclass
+class Stretch:
+    """Loop-thread time between two sleeps."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    stages: Counter  # stage -> seconds
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def loop_segments(segments: pd.DataFrame) -> pd.DataFrame:
+    """The loop thread's segments inside ``record_loop``, with their stage and length."""
+    if segments is None or segments.empty:
+        return pd.DataFrame(columns=["start", "end", "stage", "seconds", "tid"])
+    in_loop = segments[segments["stack"].map(lambda s: LOOP in s)]
+    if in_loop.empty:
+        return pd.DataFrame(columns=["start", "end", "stage", "seconds", "tid"])
+    tid = in_loop.groupby("tid").size().idxmax()
+    mine = in_loop[in_loop["tid"] == tid].sort_values("start")
+    out = pd.DataFrame(
+        {
+            "start": mine["start"].to_numpy(),
+            "end": mine["end"].to_numpy(),
+            "stage": [stage_of(s) for s in mine["stack"]],
+            "tid": tid,
+        }
+    )
+    out["seconds"] = (out["end"] - out["start"]).dt.total_seconds()
+    return out
+
+
+def stretches(loop: pd.DataFrame) -> list[Stretch]:
+    out: list[Stretch] = []
+    cur: Stretch | None = None
+    for row in loop.itertuples():
+        if row.stage == "sleep":
+            if cur is not None:
+                out.append(cur)
+                cur = None
+            continue
+        if cur is None or (row.start - cur.end).total_seconds() > 0.05:
+            if cur is not None:
+                out.append(cur)
+            cur = Stretch(row.start, row.end, Counter())
+        cur.end = row.end
+        cur.stages[row.stage] += row.seconds
+    if cur is not None:
+        out.append(cur)
+    return out
+
+
+def match_warnings(warned: pd.Series, late: list[Stretch]) -> list[Stretch | None]:
+    """For each warning time (whole seconds), the late stretch that ended in that second
+    (in order; each stretch at most once)."""
+    used: set[int] = set()
+    out: list[Stretch | None] = []
+    for t in warned:
+        lo, hi = t, t + pd.Timedelta(seconds=1.05)
+        pick = None
+        for i, s in enumerate(late):
+            if i not in used and lo - pd.Timedelta(seconds=0.05) <= s.end < hi:
+                pick = i
+                break
+        if pick is not None:
+            used.add(pick)
+        out.append(late[pick] if pick is not None else None)
+    return out
+
+
+def camera_devices(record_argv: list[str] | None) -> dict[str, str]:
+    """Camera device (``index_or_path``) -> camera name, from the record command line."""
+    out: dict[str, str] = {}
+    for arg in record_argv or []:
+        if ".cameras=" not in arg:
+            continue
+        body = arg.split("=", 1)[1]
+        for name, fields in re.findall(r"([\w.-]+)\s*:\s*\{([^{}]*)\}", body):
+            m = re.search(r"index_or_path\s*:\s*([^,}]+)", fields)
+            if m:
+                out[m.group(1).strip().strip("'\"")] = name
+    return out
+
+
+def camera_of_thread(thread: str, devices: dict[str, str]) -> str | None:
+    """``OpenCVCamera(/dev/video2)_read_loop`` -> the camera at /dev/video2."""
+    if "read_loop" not in thread and "ReadLoop" not in thread:
+        return None
+    for inside in THREAD_DEVICE.findall(thread):
+        if inside in devices:
+            return devices[inside]
+    return None
+
+
+def _busy_camera(
+    threads: pd.DataFrame | None, devices: dict[str, str], s: Stretch, budget: float
+) -> str | None:
+    """The camera whose read thread used the most CPU above its own median over a late
+    stretch (the threads probe's intervals that overlap it): the camera the loop waited on
+    when its capture ran long. None without the threads probe or with no such excess."""
+    if threads is None or threads.empty:
+        return None
+    interval = threads.groupby("tid")["time"].diff().dt.total_seconds().median()
+    interval = float(interval) if interval == interval else 0.1
+    lo = s.start - pd.Timedelta(seconds=budget)
+    hi = s.end + pd.Timedelta(seconds=interval)
+    best, excess = None, 5.0  # percentage points above its usual
+    for name, mine in threads.groupby("name"):
+        cam = camera_of_thread(str(name), devices)
+        if cam is None:
+            continue
+        near = mine[(mine["time"] > lo) & (mine["time"] <= hi)]
+        if near.empty:
+            continue
+        over = float(near["cpu_pct"].max()) - float(mine["cpu_pct"].median())
+        if over > excess:
+            best, excess = cam, over
+    return best
+
+
+def deep_metrics(
+    events: pd.DataFrame | None,
+    segments: pd.DataFrame | None,
+    threads: pd.DataFrame | None,
+    fps: float | None,
+    devices: dict[str, str],
+    probe_cpu_s: float | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """The metrics of the deeper look (names in ``DEEP_METRICS`` and per-camera ones)."""
+    out: dict[str, Any] = {}
+    budget = 1.0 / fps if fps else None
+    warned = (
+        events.loc[events["kind"] == "slow_loop", "time"].dropna()
+        if events is not None
+        else pd.Series(dtype="datetime64[ns]")
+    )
+    loop = loop_segments(segments) if segments is not None else loop_segments(None)
+    matched: list[Stretch | None] = []
+    if len(loop):
+        total = loop["seconds"].sum()
+        shares = loop.groupby("stage")["seconds"].sum() / total if total else None
+        for st in STAGES:
+            out[f"main_thread_stage_share_{st}"] = (
+                float(shares.get(st, 0.0)) if shares is not None else None
+            )
+        late = [s for s in stretches(loop) if budget and s.seconds > budget]
+        matched = match_warnings(warned, late) if len(warned) else []
+        hits = [s for s in matched if s is not None]
+        out["warnings_matched_share"] = len(hits) / len(matched) if matched else None
+        if hits:
+            warn_total = sum(sum(s.stages.values()) for s in hits)
+            for st in STAGES:
+                got = sum(s.stages.get(st, 0.0) for s in hits)
+                out[f"warn_stage_share_{st}"] = got / warn_total if warn_total else None
+            cams = Counter(
+                _busy_camera(threads, devices, s, budget)
+                for s in hits
+                if s.stages.get("camera_read", 0) >= 0.5 * sum(s.stages.values())
+            )
+            cams.pop(None, None)
+            for cam in sorted(set(devices.values())):
+                out[f"warn_camera_share_{cam}"] = cams.get(cam, 0) / len(hits)
+            top = cams.most_common(1)[0] if cams else None
+            # named only when it explains a real part of the warnings, not a stray one
+            out["warn_camera_top"] = top[0] if top and top[1] / len(hits) >= TOP_SHARE else None
+    if threads is not None and len(threads):
+        out.update(_thread_metrics(threads, warned, matched, devices, fps))
+    if probe_cpu_s is not None and seconds:
+        out["probe_cpu_pct"] = probe_cpu_s / seconds * 100.0
+    return out
+
+
+def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    interval = threads.groupby("tid")["time"].diff().dt.total_seconds().median()
+    interval = float(interval) if interval == interval else 0.1  # NaN-safe
+    if len(warned):
+        windows = []
+        for t, s in zip(warned, matched or [None] * len(warned), strict=False):
+            if s is not None:
+                windows.append((s.start, s.end + pd.Timedelta(seconds=interval)))
+            else:
+                windows.append((t, t + pd.Timedelta(seconds=1)))
+        sat = 0
+        for lo, hi in windows:
+            near = threads[(threads["time"] > lo) & (threads["time"] <= hi)]
+            sat += bool(len(near) and near["cpu_pct"].max() >= SATURATED_PCT)
+        out["warnings_single_thread_saturated_share"] = sat / len(windows)
+    per_frame = 1000.0 / fps if fps else None
+    for name in threads["name"].unique():
+        cam = camera_of_thread(str(name), devices)
+        if cam is None or per_frame is None:
+            continue
+        pct = threads.loc[threads["name"] == name, "cpu_pct"].to_numpy(dtype=float)
+        ms = pct / 100.0 * per_frame  # CPU ms of the read thread per captured frame
+        out[f"camera_read_ms_p50_{cam}"] = float(np.percentile(ms, 50))
+        out[f"camera_read_ms_p95_{cam}"] = float(np.percentile(ms, 95))
+        out[f"camera_read_ms_max_{cam}"] = float(ms.max())
+        out[f"camera_read_thread_cpu_pct_{cam}"] = float(pct.mean())
+    return out
+
+
+DEEP_METRICS: dict[str, str] = {
+    **{f"main_thread_stage_share_{s}": f"share of the loop thread's time in {s}" for s in STAGES},
+    **{f"warn_stage_share_{s}": f"share of late iterations' time in {s}" for s in STAGES},
+    "warnings_single_thread_saturated_share": "share of warnings where one workload thread "
+    "was >= 90 % of a core over the late iteration(s)",
+    "warnings_matched_share": "share of warnings matched to a late stretch in the profile",
+    "warn_camera_top": "the camera whose read thread was busiest in camera-bound late iterations",
+    "probe_cpu_pct": "the probes' own CPU, percent of one core over the recording",
+}
+# per-camera metrics: the name ends with the camera's name
+DEEP_PATTERNS: dict[str, str] = {
+    "camera_read_ms_p50_": "median CPU ms per frame in the camera's read thread",
+    "camera_read_ms_p95_": "95th percentile CPU ms per frame in the camera's read thread",
+    "camera_read_ms_max_": "highest CPU ms per frame in the camera's read thread",
+    "camera_read_thread_cpu_pct_": "mean CPU % of the camera's read thread",
+    "warn_camera_share_": "share of warnings whose late iteration waited on this camera",
+}

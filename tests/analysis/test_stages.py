@@ -1,0 +1,128 @@
+"""Where the loop's time goes: stage mapping (LeRobot's names), late stretches matched to
+warnings, and -- with real py-spy on the simulated lerobot-record -- the stage and the
+camera a targeted stall was injected into."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from labkit.analysis.stages import camera_devices, deep_metrics, stage_of
+from labkit.parse import read_record_log
+from labkit.parse.pyspy import read_pyspy
+from labkit.parse.threads import read_threads
+from labkit.sim.deploy import bundle, install_script, paths
+from tests.conftest import REPO
+
+DATA = REPO / "tests" / "data"
+CASES = yaml.safe_load((DATA / "pyspy" / "stages.yaml").read_text())
+PROBES = REPO / "src" / "labkit" / "probes"
+PYSPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+DEVICES = ["/dev/video0", "/dev/video2", "/dev/video4", "/dev/ttyACM0", "/dev/ttyACM1"]
+CAMS = {"context": "/dev/video0", "right_wrist": "/dev/video2", "left_wrist": "/dev/video4"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["stack"][-1] for c in CASES])
+def test_stage_of_lerobots_function_names(case):
+    assert stage_of(tuple(case["stack"])) == case["stage"]
+
+
+def test_a_late_stretch_is_matched_to_its_warning_and_split_by_stage():
+    seg = read_pyspy(DATA / "pyspy" / "trace.json", DATA / "pyspy" / "meta.json")
+    events = pd.DataFrame(
+        {"kind": ["episode_start", "slow_loop"],
+         "time": pd.to_datetime(["2026-01-01 11:00:00", "2026-01-01 11:00:00"])}
+    )  # fmt: skip
+    m = deep_metrics(events, seg, None, 30, {"/dev/video2": "right_wrist"})
+    # loop thread: 40 ms sleep, 50 ms in async_read, 10 ms in add_frame
+    assert m["main_thread_stage_share_sleep"] == pytest.approx(0.4)
+    assert m["main_thread_stage_share_camera_read"] == pytest.approx(0.5)
+    assert m["main_thread_stage_share_dataset"] == pytest.approx(0.1)
+    # the 60 ms stretch between the sleeps is over the 33 ms budget: the warning's
+    assert m["warnings_matched_share"] == 1.0
+    assert m["warn_stage_share_camera_read"] == pytest.approx(5 / 6)
+    assert m["warn_stage_share_dataset"] == pytest.approx(1 / 6)
+
+
+def test_camera_devices_from_the_record_command_line():
+    argv = [
+        "lerobot-record",
+        "--robot.cameras={context: {type: opencv, index_or_path: "
+        "/dev/video0, fps: 30}, right_wrist: {type: opencv, index_or_path: /dev/video2}}",
+    ]
+    assert camera_devices(argv) == {"/dev/video0": "context", "/dev/video2": "right_wrist"}
+
+
+def profiled_run(tmp: Path, jitter: dict) -> dict:
+    """The simulated lerobot-record with ``jitter``, py-spy and the threads sampler attached
+    to it as labkit's probes do; returns the deep metrics."""
+    wd = str(tmp / "wd")
+    config = {"devices": DEVICES, "jitter": {"seed": 5, **jitter}}
+    subprocess.run(["sh", "-c", install_script(wd, python=sys.executable, config=config)],
+                   input=bundle(), check=True)  # fmt: skip
+    run = tmp / "run"
+    run.mkdir()
+    cams = ", ".join(
+        f"{n}: {{type: opencv, index_or_path: {d}, width: 640, height: 480, fps: 30}}"
+        for n, d in CAMS.items()
+    )
+    argv = [
+        f"{paths(wd)['bin']}/lerobot-record", "--robot.type=bi_dk1_follower",
+        "--robot.right_arm_port=/dev/ttyACM0", "--robot.left_arm_port=/dev/ttyACM1",
+        f"--robot.cameras={{{cams}}}", "--teleop.type=bi_dk1_leader",
+        "--dataset.repo_id=t/p", "--dataset.single_task=t", "--dataset.fps=30",
+        "--dataset.episode_time_s=8", "--dataset.reset_time_s=0", "--dataset.num_episodes=1",
+        "--dataset.push_to_hub=false", "--dataset.streaming_encoding=true",
+        "--dataset.encoder_threads=2", "--dataset.vcodec=auto",
+        f"--dataset.root={run}/dataset", "--display_data=false", "--play_sounds=false",
+    ]  # fmt: skip
+    with open(run / "record.log", "wb") as log, open(run / "threads.log", "w") as tlog:
+        rec = subprocess.Popen(argv, stderr=log, cwd=run)
+        spy = subprocess.Popen(
+            [sys.executable, str(PROBES / "pyspy_run.py"), "--pyspy", PYSPY,
+             "--pid", str(rec.pid), "--rate", "100"], cwd=run,
+        )  # fmt: skip
+        thr = subprocess.Popen(
+            [sys.executable, str(PROBES / "threads_sampler.py"), "--pid", str(rec.pid),
+             "--pyspy", PYSPY], stdout=tlog, cwd=run,
+        )  # fmt: skip
+        assert rec.wait(timeout=60) == 0
+        assert spy.wait(timeout=30) == 0
+        thr.send_signal(signal.SIGTERM)
+        assert thr.wait(timeout=10) == 0
+    events = read_record_log(run / "record.log")
+    assert (events["kind"] == "slow_loop").sum() >= 5  # the stalls made the loop late
+    return deep_metrics(
+        events,
+        read_pyspy(run / "pyspy.json", run / "pyspy-meta.json"),
+        read_threads(run / "threads.log"),
+        30,
+        {d: n for n, d in CAMS.items()},
+    )
+
+
+def top_stage(m: dict) -> str:
+    shares = {k.removeprefix("warn_stage_share_"): v for k, v in m.items()
+              if k.startswith("warn_stage_share_")}  # fmt: skip
+    return max(shares, key=shares.get)
+
+
+def test_a_stall_in_right_wrists_capture_is_named_camera_read_and_right_wrist(tmp_path):
+    m = profiled_run(tmp_path, {"rate": 0.06, "stall_ms": 80, "stage": "camera_read",
+                                "camera": "right_wrist"})  # fmt: skip
+    assert top_stage(m) == "camera_read", m
+    assert m["warn_camera_top"] == "right_wrist", m
+    assert m["warnings_matched_share"] >= 0.5
+
+
+def test_a_stall_in_add_frame_is_named_dataset(tmp_path):
+    m = profiled_run(tmp_path, {"rate": 0.06, "stall_ms": 80, "stage": "dataset"})
+    assert top_stage(m) == "dataset", m
+    assert m["warn_camera_top"] is None, m
