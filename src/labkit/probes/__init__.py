@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from labkit.errors import UnknownNameError
 from labkit.probes.base import Probe, ProbeLaunch
+from labkit.probes.pyspy import PySpy
 from labkit.probes.tegrastats import Tegrastats
+from labkit.probes.threads import Threads
 
 PROBES: dict[str, type[Probe]] = {
     Tegrastats.name: Tegrastats,
+    Threads.name: Threads,
+    PySpy.name: PySpy,
 }
 
 DEFAULT_PROBES = ["tegrastats"]

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="pyspy.json")
     ap.add_argument("--meta", default="pyspy-meta.json")
     args = ap.parse_args(argv)
+    if not os.path.exists(args.pyspy):  # not in labkit's work dir: one on PATH will do
+        args.pyspy = shutil.which("py-spy") or args.pyspy
     cmd = [
         args.pyspy, "record", "--nonblocking", "--idle", "--threads",
         "--format", "chrometrace", "--rate", str(args.rate),

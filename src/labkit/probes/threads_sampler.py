@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     out.write(f"H {os.sysconf('SC_CLK_TCK')} {time.time():.6f} {time.localtime().tm_gmtoff}\n")
     pyspy = args.pyspy if args.pyspy and os.path.exists(args.pyspy) else ""
+    pyspy = pyspy or shutil.which("py-spy") or ""  # else one on PATH, if any
     named: dict[int, str] = {}
     unnamed: set[int] = set()
     asked: set[int] = set()  # threads a dump has already seen, named or not (native ones)

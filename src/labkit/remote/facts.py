@@ -394,6 +394,9 @@ _TOP = (
     "ps -eo pid=,ppid=,user=,args= | sed 's/^ */P /'"
 )
 
+PYSPY_IN_WORKDIR = "/tools/bin/py-spy"
+_PYSPY = 'p={tool}; [ -x "$p" ] || p=$(command -v py-spy) || exit 1; [ -x "$p" ] && echo "$p"'
+
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
 )
@@ -427,6 +430,12 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
         ),
         Fact("lerobot", lambda r, w: _LEROBOT.format(prog=_q(lerobot_record)), parse_lerobot),
         Fact("tegrastats", lambda r, w: f"command -v {_q(tegrastats)}", parse_which),
+        # py-spy for the pyspy probe: labkit's own copy in the work dir, else one on PATH
+        Fact(
+            "pyspy",
+            lambda r, w: _PYSPY.format(tool=_q(w.rstrip("/") + PYSPY_IN_WORKDIR)),
+            parse_which,
+        ),  # fmt: skip
         Fact("v4l2_devices", lambda r, w: "v4l2-ctl --list-devices", parse_v4l2_devices),
         Fact(
             "video_devices",

@@ -1,0 +1,68 @@
+"""Put py-spy into labkit's work dir on a host, for the ``pyspy`` probe (and the thread
+names of the ``threads`` probe).
+
+In order: py-spy already there (the work dir's ``tools/bin/py-spy`` or one on PATH); ``pip``
+on the host (``python3 -m pip install --target``, when the host reaches PyPI); else the
+workstation pushes its own py-spy binary (the one beside labkit's Python, or on PATH) when
+the host's machine type is the workstation's -- py-spy is one static binary per machine
+type, so a board without internet still gets it. When none works the probe is skipped with
+the reason; the run never fails for it.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from labkit.remote.facts import PYSPY_IN_WORKDIR
+
+PIP_TIMEOUT_S = 180
+
+
+def local_pyspy() -> Path | None:
+    """The workstation's py-spy: beside this Python (a venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.exists():
+        return beside
+    found = shutil.which("py-spy")
+    return Path(found) if found else None
+
+
+def ensure_pyspy(target, facts: dict, workdir: str, log=lambda m: None) -> tuple[str | None, str]:
+    """(py-spy's path on the host or None, how it got there or why it is missing)."""
+    if facts.get("pyspy"):
+        return facts["pyspy"], "already on the host"
+    dest = workdir.rstrip("/") + PYSPY_IN_WORKDIR
+    pkg = workdir.rstrip("/") + "/tools/py-spy-pip"
+    q = shlex.quote
+    log(f"{target.name}: installing py-spy into {dest}")
+    res = target.run(
+        f"python3 -m pip install --quiet --disable-pip-version-check --no-input "
+        f"--target {q(pkg)} py-spy && mkdir -p {q(str(Path(dest).parent))} && "
+        f"ln -sf {q(pkg + '/bin/py-spy')} {q(dest)} && {q(dest)} --version",
+        check=False,
+        timeout=PIP_TIMEOUT_S,
+        what="pip install py-spy",
+    )
+    if res.ok:
+        return dest, "installed with pip on the host"
+    why_pip = (res.stdout + res.stderr).strip().splitlines()[-1:] or ["pip failed"]
+    mine = local_pyspy()
+    arch = facts.get("arch")
+    if mine is None:
+        return None, f"pip on the host failed ({why_pip[0]}) and this workstation has no py-spy"
+    if arch != platform.machine():
+        return None, (
+            f"pip on the host failed ({why_pip[0]}) and this workstation's py-spy is for "
+            f"{platform.machine()}, the host is {arch}: install py-spy on the host "
+            f"(pip install py-spy) or put it at {dest}"
+        )
+    target.run(f"mkdir -p {q(str(Path(dest).parent))}", what="tools dir")
+    target.put(mine.read_bytes(), dest, mode=0o755)
+    check = target.run(f"{q(dest)} --version", check=False, what="py-spy --version")
+    if not check.ok:
+        return None, f"the pushed py-spy does not run on the host: {check.stderr.strip()}"
+    return dest, "pushed from this workstation"

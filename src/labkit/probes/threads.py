@@ -1,0 +1,69 @@
+"""The ``threads`` probe: per-thread CPU of the workload's process tree at 10 Hz.
+
+A small stdlib script (``threads_sampler.py``) is placed in the run directory and attached
+to the workload once it runs; it reads ``/proc/<pid>/task/<tid>/stat`` (utime + stime, the
+CPU each thread last ran on), which every Linux board has, and names Python threads with
+one ``py-spy dump`` when py-spy is there (else the kernel's thread names). Its own CPU is
+in its log, for ``probe_cpu_pct``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labkit.probes.base import Probe, ProbeLaunch
+
+HERE = Path(__file__).parent
+LOG = "threads.log"
+PARQUET = "threads.parquet"
+
+
+class ThreadsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    interval_ms: int = Field(default=100, ge=10, le=10_000)
+
+
+def pyspy_path(plan) -> str:
+    """Where labkit installs py-spy on a host (the sampler also looks on PATH)."""
+    return f"{plan.workdir}/tools/bin/py-spy"
+
+
+class Threads(Probe):
+    name: ClassVar[str] = "threads"
+    Options: ClassVar[type[BaseModel]] = ThreadsOptions
+    metrics: ClassVar[dict[str, str]] = {
+        "warnings_single_thread_saturated_share": "share of warnings where one workload "
+        "thread was >= 90 % of a core over the late iteration(s)",
+        "probe_cpu_pct": "the probes' own CPU, percent of one core over the recording",
+    }
+
+    def launch(self, plan) -> ProbeLaunch:
+        return ProbeLaunch(
+            name=self.name,
+            argv=[
+                "python3",
+                "{run_dir}/threads_sampler.py",
+                "--pid",
+                "{pid}",
+                "--interval-ms",
+                str(self.options.interval_ms),
+                "--pyspy",
+                pyspy_path(plan),
+            ],  # fmt: skip
+            attach=True,
+            log=LOG,
+            files={"threads_sampler.py": (HERE / "threads_sampler.py").read_text()},
+            stop_signal="TERM",
+        )
+
+    def check(self, facts: dict[str, Any]) -> str | None:
+        return None if facts.get("python") else "python3 not found on the host"
+
+    def parse(self, run_dir: Path):
+        from labkit.parse.cached import cached_table
+        from labkit.parse.threads import read_threads
+
+        return cached_table(run_dir, PARQUET, LOG, read_threads)
