@@ -423,7 +423,7 @@ def import_logs(
     logs: str, playbook: str = DEFAULT_PLAYBOOK, runs: str = DEFAULT_RUNS, out=sys.stdout
 ) -> list[dict]:
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs."""
-    from labkit.importer import import_logs as run_import
+    from labkit.records.importer import import_logs as run_import
 
     if logs is None:
         raise LabkitError(

@@ -19,6 +19,7 @@ from typing import Any
 from labkit.errors import LockedError, RemoteError
 from labkit.hostvars import HostConfig
 from labkit.plan import Plan
+from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
 from labkit.remote.settings import (
@@ -31,7 +32,6 @@ from labkit.remote.settings import (
 )
 from labkit.remote.transfer import pull_run
 from labkit.runner import RunOptions, outcome, render_files, show_changes
-from labkit.store import FINAL, load_manifest, run_path, started_here, write_manifest
 
 q = shlex.quote
 

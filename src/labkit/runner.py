@@ -29,6 +29,14 @@ from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError
 from labkit.lerobot import shell
 from labkit.params import cpu_list_problem
 from labkit.plan import Plan
+from labkit.records.store import (
+    mark_restored,
+    new_run_id,
+    provenance,
+    run_path,
+    store_id,
+    write_manifest,
+)
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
 from labkit.remote.settings import (
@@ -42,14 +50,6 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
-from labkit.store import (
-    mark_restored,
-    new_run_id,
-    provenance,
-    run_path,
-    store_id,
-    write_manifest,
-)
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"

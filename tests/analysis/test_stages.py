@@ -87,7 +87,7 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
         rec = subprocess.Popen(argv, stderr=log, cwd=run)
         spy = subprocess.Popen(
             [sys.executable, str(PROBES / "pyspy_run.py"), "--pyspy", PYSPY,
-             "--pid", str(rec.pid), "--rate", "100"], cwd=run,
+             "--pid", str(rec.pid), "--rate", "50"], cwd=run,
         )  # fmt: skip
         thr = subprocess.Popen(
             [sys.executable, str(PROBES / "threads_sampler.py"), "--pid", str(rec.pid),

@@ -11,7 +11,7 @@ from labkit.batch.expand import expand, order_runs, select_experiments
 from labkit.errors import LabkitError, PlaybookError
 from labkit.inventory import Inventory
 from labkit.playbook import load_playbook
-from labkit.store import write_manifest
+from labkit.records.store import write_manifest
 from tests.conftest import DATA
 from tests.labhost import write_inventory
 

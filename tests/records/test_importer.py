@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.importer import import_logs
 from labkit.playbook import load_playbook
+from labkit.records.importer import import_logs
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests
 from tests.seedlogs import write_seed, write_seed_logs

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from labkit.store import CorruptManifestWarning, list_runs
+from labkit.records.store import CorruptManifestWarning, list_runs
 
 
 def test_a_corrupt_manifest_is_warned_about_by_name(tmp_path):

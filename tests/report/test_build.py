@@ -10,10 +10,10 @@ import shutil
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.importer import import_logs
 from labkit.playbook import load_playbook
+from labkit.records.importer import import_logs
+from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
-from labkit.store import load_manifest, write_manifest
 from tests.conftest import REPO
 from tests.labhost import invoke
 from tests.seedlogs import SEED, write_seed, write_seed_logs

@@ -10,10 +10,10 @@ import math
 import pytest
 import yaml
 
-from labkit.importer import import_logs
 from labkit.playbook import load_playbook
+from labkit.records.importer import import_logs
+from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
-from labkit.store import load_manifest, write_manifest
 from tests.conftest import REPO
 from tests.report.test_build import section, table
 from tests.seedlogs import write_seed_logs

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.analysis.metrics import run_metrics
-from labkit.store import list_runs
+from labkit.records.store import list_runs
 
 
 @dataclass

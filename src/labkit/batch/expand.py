@@ -18,7 +18,7 @@ from labkit.errors import LabkitError
 from labkit.inventory import Inventory
 from labkit.plan import Plan, identity_key, resolve
 from labkit.playbook import MAX_REPEATS, Playbook
-from labkit.store import list_runs
+from labkit.records.store import list_runs
 
 ORDERS = ("interleaved", "as-written", "random")
 

@@ -24,7 +24,7 @@ from labkit.batch.expand import BatchPlan, HostBatch, Slot
 from labkit.batch.progress import HostState, HostWriter, Progress
 from labkit.errors import ConnectError, LabkitError, LockedError
 from labkit.inventory import Inventory
-from labkit.store import write_json_atomic
+from labkit.records.store import write_json_atomic
 
 
 class StopFlag(threading.Event):

@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     code = proc.wait()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a stop that comes as we end is not a kill
+        signal.signal(sig, signal.SIG_IGN)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = resource.getrusage(resource.RUSAGE_SELF)
     meta.update(

@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         n += 1
         nxt += period
         time.sleep(max(0.0, nxt - time.monotonic()))
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a stop that comes as we end is not a kill
+        signal.signal(sig, signal.SIG_IGN)
     use = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = use.ru_utime + use.ru_stime + kids.ru_utime + kids.ru_stime

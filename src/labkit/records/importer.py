@@ -18,7 +18,8 @@ from pathlib import Path
 
 from labkit.errors import LabkitError
 from labkit.playbook import Playbook
-from labkit.store import load_manifest, provenance, run_path, write_manifest
+from labkit.records.model import imported_record
+from labkit.records.store import load_manifest, provenance, run_path, write_manifest
 
 RECORD_SUFFIX = "_record.log"
 MONITOR_SUFFIX = "_tegrastats.log"
@@ -105,23 +106,14 @@ def import_logs(logs: Path, playbook: Playbook, runs: Path, log=print) -> list[d
             shutil.copyfile(rec, tmp / "record.log")
             if teg is not None:
                 shutil.copyfile(teg, tmp / "tegrastats.log")
-            manifest = {
-                "schema": 1,
-                "run_id": run_id,
-                "experiment": name,
-                "status": "complete",
-                "imported": True,
-                "source": {"record": str(rec), "tegrastats": str(teg) if teg else None},
-                "host": {"name": "imported", "connection": "hand-run logs"},
-                "playbook": {
-                    "name": playbook.name,
-                    "file": str(playbook.file),
-                    "sha256": playbook.sha256,
-                },
-                "params": playbook.params_for(name),
-                "imported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "labkit": provenance(),
-            }
+            manifest = imported_record(
+                run_id,
+                name,
+                playbook,
+                {"record": str(rec), "tegrastats": str(teg) if teg else None},
+                provenance(),
+                time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            )
             manifest["summary"] = summarize_run(tmp)
             write_manifest(tmp, manifest)
             os.rename(tmp, final)

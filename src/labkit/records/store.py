@@ -1,10 +1,11 @@
-"""The local run store: ``<runs>/<experiment>/<run-id>/`` with a manifest and the raw logs.
+"""The local run store: ``<runs>/<experiment>/<run-id>/`` with a record and the raw logs.
 
 Layout of one run::
 
-    manifest.json     the run record (written atomically; ``status`` says how it ended)
-    record.log        lerobot-record's stdout+stderr
-    tegrastats.log    samples taken beside it
+    manifest.json     the run record (``labkit.records.model``; written atomically,
+                      validated on write and read; ``status`` says how it ended)
+    record.log        the workload's stdout+stderr (``output.log`` for a command workload)
+    tegrastats.log    samples taken beside it (each probe: its own files)
     status.json       the target-side supervisor's record (pids, exit codes, times)
     run.json          what labkit sent to the target (commands, parameters)
     tegrastats.parquet, record-events.parquet   the parsed logs (rebuilt on demand)
@@ -25,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import labkit
+from labkit.records.model import FINAL, STATUSES, RecordError, current, read_record
 
-STATUSES = ("running", "detached", "complete", "failed", "interrupted", "lost-connection")
-FINAL = ("complete", "failed", "interrupted")
+__all__ = ["FINAL", "STATUSES", "RecordError"]
 
 
 def new_run_id(host: str) -> str:
@@ -80,16 +81,16 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Validate ``manifest`` as a run record (``RecordError``, a ``ValueError``, if it is
+    not one) and replace the run's ``manifest.json`` with it atomically."""
     if manifest.get("status") not in STATUSES:
-        raise ValueError(f"unknown run status {manifest.get('status')!r}")
-    write_json_atomic(run_dir / "manifest.json", manifest)
+        raise RecordError(f"unknown run status {manifest.get('status')!r}")
+    write_json_atomic(run_dir / "manifest.json", current(manifest, run_dir))
 
 
 def load_manifest(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((run_dir / "manifest.json").read_text())
-    except FileNotFoundError:
-        return None
+    """The run's record as the current schema (older ones migrated); None if there is none."""
+    return read_record(run_dir / "manifest.json")
 
 
 def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Path | None:
@@ -126,10 +127,8 @@ def list_runs(runs: str | Path) -> list[tuple[Path, dict]]:
     out = []
     for mf in sorted(Path(runs).glob("*/*/manifest.json")):
         try:
-            manifest = json.loads(mf.read_text())
-            if not isinstance(manifest, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError too
+            manifest = read_record(mf)
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, RecordError
             warnings.warn(
                 f"{mf}: not read ({exc}); this run is left out of reports and batch resume",
                 CorruptManifestWarning,

@@ -29,7 +29,7 @@ from labkit.analysis.stats import MEAN_METHOD, POINT, WELCH
 from labkit.analysis.validity import threats
 from labkit.errors import LabkitError
 from labkit.playbook import Playbook
-from labkit.store import provenance
+from labkit.records.store import provenance
 
 
 @dataclass

@@ -1,0 +1,317 @@
+"""The run record: one typed, versioned model, built here and validated when read.
+
+A run's ``manifest.json`` says what ran (workload kind, command, probes and their files),
+where (host, facts), when, how it ended (status, the supervisor's exit codes) and what it
+left (files, a parsed summary). Schema 2 names the workload and the probes; schema-1
+records (stores written before it, imported runs) are read through ``migrate``. Readers
+get the record as a dict of the current schema (``read_record``) so a report over an old
+store sees the same shape as one over a new store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA = 2
+STATUSES = ("running", "detached", "complete", "failed", "interrupted", "lost-connection")
+FINAL = ("complete", "failed", "interrupted")
+Status = Literal["running", "detached", "complete", "failed", "interrupted", "lost-connection"]
+
+# keep what a record holds beyond the typed fields (facts_before_reboot, collected_at,
+# restored_by, ...): a record is validated, never trimmed
+Open = ConfigDict(extra="allow")
+
+
+class RecordError(ValueError):
+    """A run record that does not validate; names the file and the field."""
+
+
+class HostInfo(BaseModel):
+    model_config = Open
+    name: str
+    connection: str = ""
+
+
+class PlaybookInfo(BaseModel):
+    model_config = Open
+    name: str
+    file: str = ""
+    sha256: str | None = None
+
+
+class WorkloadInfo(BaseModel):
+    """The workload kind and what ``labkit.workloads.workload_of`` rebuilds it from."""
+
+    model_config = Open
+    kind: str
+    log: str
+
+
+class ProbeInfo(BaseModel):
+    """One probe of the run: its command, where its output went, and how it ended."""
+
+    model_config = Open
+    argv: list[str] = Field(default_factory=list)
+    attach: bool = False
+    log: str = ""
+    files: list[str] = Field(default_factory=list)  # the run-dir files it writes or reads
+    stop_signal: str = "TERM"
+    pid: int | None = None
+    exit: int | None = None
+    error: str | None = None
+    skipped: str | None = None  # why it did not run (the preflight said it cannot)
+
+
+class Commands(BaseModel):
+    model_config = Open
+    workload: str = ""
+    workload_argv: list[str] = Field(default_factory=list)
+    probes: dict[str, str] = Field(default_factory=dict)
+
+
+class RunRecord(BaseModel):
+    model_config = Open
+    schema_: Literal[2] = Field(default=SCHEMA, alias="schema")
+    run_id: str
+    experiment: str
+    status: Status
+    error: str | None = None
+    host: HostInfo
+    playbook: PlaybookInfo
+    workload: WorkloadInfo
+    probes: dict[str, ProbeInfo] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    commands: Commands = Field(default_factory=Commands)
+    facts: dict[str, Any] | None = None
+    facts_after: dict[str, Any] | None = None
+    remote_status: dict[str, Any] = Field(default_factory=dict)
+    settings_changes: list[dict[str, Any]] = Field(default_factory=list)
+    files: dict[str, int] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    labkit: dict[str, Any] = Field(default_factory=dict)
+    started_at: str | None = None
+    ended_at: str | None = None
+    imported: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def validated(data: dict[str, Any], where: str = "run record") -> dict[str, Any]:
+    """``data`` checked against the current schema; the dict to write or read."""
+    try:
+        return RunRecord.model_validate(data).as_dict()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(record)"
+        raise RecordError(f"{where}: {field}: {err['msg']}") from None
+
+
+# -- building (the one place a record is made) -------------------------------------------
+
+
+def probe_entries(launches: list, skipped: dict[str, str] | None = None) -> dict[str, dict]:
+    """``probes`` of a record from the plan's ``ProbeLaunch`` list and the skipped ones."""
+    out: dict[str, dict] = {}
+    for p in launches:
+        out[p.name] = ProbeInfo(
+            argv=list(p.argv),
+            attach=p.attach,
+            log=p.log_file,
+            files=sorted(set(p.files) | _data_files(p)),
+            stop_signal=p.stop_signal,
+        ).model_dump()
+    for name, why in (skipped or {}).items():
+        out[name] = ProbeInfo(skipped=why).model_dump()
+    return out
+
+
+def _data_files(p) -> set[str]:
+    """Run-dir files a probe's argv names (``{run_dir}/tegrastats.log``)."""
+    return {a.split("{run_dir}/", 1)[1] for a in p.argv if "{run_dir}/" in a}
+
+
+def new_record(
+    plan,
+    run_id: str,
+    *,
+    store: str,
+    watchdog_s: float,
+    facts: dict[str, Any],
+    provenance: dict[str, Any],
+    started_at: str,
+    skipped: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The record of a run the engine starts, validated (status ``running``)."""
+    from labkit.lerobot import shell
+
+    launches = [p for p in plan.probe_launches() if p.name not in (skipped or {})]
+    argv = plan.workload_command()
+    data = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "experiment": plan.experiment,
+        "status": "running",
+        "host": {"name": plan.host.name, "connection": plan.host.describe()},
+        "playbook": {
+            "name": plan.playbook.name,
+            "file": str(plan.playbook.file),
+            "sha256": plan.playbook.sha256,
+        },
+        "workload": plan.workload.record(),
+        "probes": probe_entries(launches, skipped),
+        "lerobot_version": str(plan.version),
+        **plan.identity(),
+        "overrides": plan.overrides,
+        "commands": {
+            "workload": shell(argv),
+            "workload_argv": argv,
+            "probes": {p.name: shell(p.shown(plan.remote_run_dir)) for p in launches},
+        },
+        "remote_dir": plan.remote_run_dir,
+        "store": store,  # which run store started it (invoke collect)
+        "expected_duration_s": plan.expected_duration_s,
+        "watchdog_s": watchdog_s,
+        "facts": facts,
+        # the same, gathered again once the host is restored (null: could not be)
+        "facts_after": None,
+        "labkit": provenance,
+        "started_at": started_at,
+        **(extra or {}),
+    }
+    return validated(data, f"run {run_id}")
+
+
+def imported_record(
+    run_id: str,
+    experiment: str,
+    playbook,
+    source: dict[str, str | None],
+    provenance: dict[str, Any],
+    imported_at: str,
+) -> dict[str, Any]:
+    """The record of hand-run logs brought in by ``invoke import`` (lerobot-record)."""
+    from labkit.workloads.lerobot_record import LerobotRecord
+
+    probes = {}
+    if source.get("tegrastats"):
+        probes["tegrastats"] = ProbeInfo(log="", files=["tegrastats.log"]).model_dump()
+    data = {
+        "schema": SCHEMA,
+        "run_id": run_id,
+        "experiment": experiment,
+        "status": "complete",
+        "imported": True,
+        "source": source,
+        "host": {"name": "imported", "connection": "hand-run logs"},
+        "playbook": {
+            "name": playbook.name,
+            "file": str(playbook.file),
+            "sha256": playbook.sha256,
+        },
+        "workload": LerobotRecord().record(),
+        "probes": probes,
+        "params": playbook.params_for(experiment),
+        "imported_at": imported_at,
+        "labkit": provenance,
+    }
+    return validated(data, f"run {run_id}")
+
+
+def apply_status(record: dict[str, Any], status: dict[str, Any]) -> None:
+    """The supervisor's ``status.json`` into the record: ``remote_status`` and each
+    probe's pid, exit and error."""
+    record["remote_status"] = status
+    for name, st in (status.get("probes") or {}).items():
+        entry = record.setdefault("probes", {}).setdefault(name, ProbeInfo().model_dump())
+        for key in ("pid", "exit", "error"):
+            if st.get(key) is not None:
+                entry[key] = st[key]
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A record of any schema as the current one (schema 1: lerobot-record + tegrastats)."""
+    version = data.get("schema", 1)
+    if version == SCHEMA:
+        return data
+    if version != 1:
+        raise RecordError(f"schema {version!r}: expected 1 or {SCHEMA}")
+    out = dict(data)
+    out["schema"] = SCHEMA
+    out["workload"] = {"kind": "lerobot-record", "log": "record.log"}
+    status = dict(out.get("remote_status") or {})
+    cmds = dict(out.get("commands") or {})
+    had_tegrastats = (
+        bool(cmds.get("monitor"))
+        or "tegrastats_pid" in status
+        or bool((out.get("source") or {}).get("tegrastats"))
+        or "tegrastats.log" in (out.get("files") or {})
+    )
+    probes: dict[str, Any] = {}
+    if had_tegrastats:
+        teg = ProbeInfo(
+            log="tegrastats.out" if not out.get("imported") else "",
+            files=["tegrastats.log"],
+            pid=status.pop("tegrastats_pid", None),
+            exit=status.pop("tegrastats_exit", None),
+            error=status.pop("tegrastats_error", None),
+        ).model_dump()
+        if cmds.get("monitor"):
+            import shlex
+
+            teg["argv"] = shlex.split(cmds["monitor"])
+        probes["tegrastats"] = teg
+        if out.get("remote_status") is not None:
+            status["probes"] = {"tegrastats": {k: teg[k] for k in ("pid", "exit", "error")}}
+    out["probes"] = probes
+    if out.get("remote_status") is not None:
+        out["remote_status"] = status
+    if cmds:
+        out["commands"] = {
+            "workload": cmds.get("record", ""),
+            "workload_argv": cmds.get("record_argv") or [],
+            "probes": {"tegrastats": cmds["monitor"]} if cmds.get("monitor") else {},
+        }
+    for key in ("host", "playbook"):
+        if out.get(key) is None:
+            out.pop(key, None)
+    out.setdefault("host", {"name": "?"})
+    out.setdefault("playbook", {"name": "?"})
+    return out
+
+
+def current(data: dict[str, Any], run_dir: Path, where: str = "") -> dict[str, Any]:
+    """``data`` (any schema) as a validated record of the current one; the store's layout
+    (``<runs>/<experiment>/<run-id>/``) names a run id or experiment it lacks."""
+    data = dict(data)
+    data.setdefault("run_id", Path(run_dir).name)
+    data.setdefault("experiment", Path(run_dir).parent.name)
+    try:
+        return validated(migrate(data), where or str(run_dir))
+    except RecordError as exc:
+        if str(exc).startswith(where or str(run_dir)):
+            raise
+        raise RecordError(f"{where or run_dir}: {exc}") from None
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The record in ``path`` (a manifest.json) as the current schema; None if absent.
+    A file that is not a record raises ``RecordError`` (or ``ValueError`` for bad JSON)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: not a JSON object")
+    return current(data, Path(path).parent, str(path))

@@ -1,0 +1,121 @@
+"""The typed run record: schema 2 validated when written and read, schema 1 migrated."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from labkit.playbook import load_playbook
+from labkit.records.model import RecordError, migrate, read_record, validated
+from labkit.records.store import list_runs, load_manifest, write_manifest
+from tests.conftest import DATA, REPO
+from tests.seedlogs import write_seed
+
+OLD = DATA / "records"
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+def old(name: str) -> dict:
+    return json.loads((OLD / name).read_text())
+
+
+def test_a_schema_1_run_reads_as_schema_2_with_its_workload_and_probe():
+    rec = validated(migrate(old("schema1-run.json")))
+    assert rec["schema"] == 2
+    assert rec["workload"] == {"kind": "lerobot-record", "log": "record.log"}
+    teg = rec["probes"]["tegrastats"]
+    assert (teg["pid"], teg["exit"], teg["error"]) == (101, -15, None)
+    assert teg["log"] == "tegrastats.out" and teg["files"] == ["tegrastats.log"]
+    assert teg["argv"][:3] == ["tegrastats", "--interval", "1000"]
+    status = rec["remote_status"]
+    assert "tegrastats_pid" not in status and "tegrastats_exit" not in status
+    assert status["probes"]["tegrastats"] == {"pid": 101, "exit": -15, "error": None}
+    assert (status["record_pid"], status["record_exit"]) == (102, 0)
+    assert rec["commands"]["workload_argv"] == ["lerobot-record", "--dataset.fps=20"]
+    assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval")
+    # everything else is kept as it was
+    assert rec["batch"] == {"id": "b1", "slot": "exp2b#1", "position": 1}
+    assert rec["facts"] == {"kernel": "6.8.12-tegra"} and rec["summary"] == {"warnings": 3}
+
+
+def test_an_imported_schema_1_run_keeps_its_source_and_tegrastats():
+    rec = validated(migrate(old("schema1-imported.json")))
+    assert rec["imported"] is True
+    assert rec["source"]["tegrastats"] == "/logs/exp1_tegrastats.log"
+    assert rec["probes"]["tegrastats"]["files"] == ["tegrastats.log"]
+    assert rec["probes"]["tegrastats"]["pid"] is None
+    no_teg = old("schema1-imported.json") | {"source": {"record": "x", "tegrastats": None}}
+    assert validated(migrate(no_teg))["probes"] == {}
+
+
+def test_a_record_that_does_not_validate_names_the_field(tmp_path):
+    bad = old("schema1-run.json") | {"status": "finished"}
+    with pytest.raises(RecordError, match=r"status: Input should be 'running'"):
+        validated(migrate(bad))
+    with pytest.raises(RecordError, match=r"schema 7: expected 1 or 2"):
+        migrate({"schema": 7})
+    run = tmp_path / "exp2b" / "r1"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps(old("schema1-run.json") | {"host": "thor1"}))
+    with pytest.raises(RecordError, match=r"manifest.json: host: Input should be"):
+        read_record(run / "manifest.json")
+    with pytest.raises(RecordError, match=r"probes.tegrastats.pid"):
+        write_manifest(run, validated(migrate(old("schema1-run.json"))) | {
+            "probes": {"tegrastats": {"pid": "many"}}
+        })  # fmt: skip
+
+
+def test_write_then_read_is_the_same_record(tmp_path):
+    run = tmp_path / "exp2b" / "20260210T100000Z-thor1-ab12"
+    rec = validated(migrate(old("schema1-run.json")))
+    write_manifest(run, rec)
+    assert load_manifest(run) == rec
+    assert json.loads((run / "manifest.json").read_text())["schema"] == 2
+
+
+def _old_store(runs, logs) -> None:
+    """A store as labkit wrote it before schema 2: imported runs with schema-1 records."""
+    pb = load_playbook(PLAYBOOK)
+    for rec in sorted(logs.glob("*_record.log")):
+        name = rec.name.removesuffix("_record.log")
+        run = runs / name / f"20260210T10000{len(list(runs.glob('*')))}-imported-0000"
+        run.mkdir(parents=True)
+        shutil.copyfile(rec, run / "record.log")
+        shutil.copyfile(logs / f"{name}_tegrastats.log", run / "tegrastats.log")
+        manifest = old("schema1-imported.json") | {
+            "run_id": run.name,
+            "experiment": name,
+            "params": pb.params_for(name),
+            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+        }
+        (run / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_an_old_store_still_reports_as_a_new_one(tmp_path):
+    from labkit.records.importer import import_logs
+    from labkit.report.build import build_report
+
+    logs = tmp_path / "logs"
+    write_seed(logs)
+    pb = load_playbook(PLAYBOOK)
+    _old_store(tmp_path / "old", logs)
+    assert {m["schema"] for _, m in list_runs(tmp_path / "old")} == {2}  # read migrated
+    import_logs(logs, pb, tmp_path / "new", log=lambda m: None)
+    quiet = {"log": lambda m: None}
+    old_r = build_report(pb, tmp_path / "old", tmp_path / "old-out", **quiet)
+    new_r = build_report(pb, tmp_path / "new", tmp_path / "new-out", **quiet)
+    assert old_r.runs_used == new_r.runs_used > 0
+    assert old_r.verdicts == new_r.verdicts
+    assert old_r.recommended == new_r.recommended
+
+    def rows(folder):
+        with open(folder / "summary.csv") as fh:
+            return [{k: v for k, v in r.items()} for r in csv.DictReader(fh)]
+
+    assert rows(old_r.folder) == rows(new_r.folder)
+    # the old files on disk are left as they were (read through the migration only)
+    first = next((tmp_path / "old").glob("*/*/manifest.json"))
+    assert json.loads(first.read_text())["schema"] == 1
