@@ -145,8 +145,8 @@ def test_full_run_over_ssh_records_and_restores(lab, workdir):
     task = json.loads((run_dir / "dataset/meta/tasks.jsonl").read_text())["task"]
     assert task == lab.task
     assert not lab.injected.exists()
-    assert m["commands"]["record_argv"][0] == "lerobot-record"
-    assert f"--dataset.single_task={lab.task}" in m["commands"]["record_argv"]
+    assert m["commands"]["workload_argv"][0] == "lerobot-record"
+    assert f"--dataset.single_task={lab.task}" in m["commands"]["workload_argv"]
 
 
 def test_check_prints_changes_and_touches_nothing(lab, workdir):
@@ -180,7 +180,7 @@ def test_failing_record_is_failed_with_its_output_and_host_restored(lab, sshd, t
     assert all(c["restored"] for c in m["settings_changes"] if c["apply"])
     assert governors(wd) == ["schedutil"] * 14 and sysctl(wd, "vm.swappiness") == "60"
     assert not (wd / "lock").exists()
-    assert not alive(m["remote_status"]["tegrastats_pid"])
+    assert not alive(m["probes"]["tegrastats"]["pid"])
 
 
 def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
