@@ -52,6 +52,8 @@ _AGGREGATE: dict[str, Aggregate] = {
     "nvenc_active": "categorical",
 }
 _PER_WARNING = {
+    "warnings_single_thread_saturated_share",
+    "warnings_matched_share",
     "min_hz",
     "p5_hz",
     "median_hz",
@@ -71,7 +73,10 @@ def _entries(names: dict[str, str], source: str) -> dict[str, Metric]:
             aggregate = "min"
         if source not in ("lerobot-record", "tegrastats") and name.endswith("_max"):
             aggregate = "max"
-        out[name] = Metric(name, desc, unit, aggregate, name in _PER_WARNING, source)
+        per_warning = name in _PER_WARNING or name.startswith("warn_")  # warn_stage_share_*
+        if name == "warn_camera_top":
+            aggregate = "categorical"
+        out[name] = Metric(name, desc, unit, aggregate, per_warning, source)
     return out
 
 
@@ -79,17 +84,24 @@ def workload_metrics(workload) -> dict[str, Metric]:
     return _entries(workload.metrics, workload.kind)
 
 
-def probe_metrics(probe_cls) -> dict[str, Metric]:
-    return _entries(probe_cls.metrics, probe_cls.name)
+def probe_metrics(probe_cls, cameras: list[str] = ()) -> dict[str, Metric]:
+    """A probe's metrics; its per-camera ones (``metric_patterns``: prefix -> description)
+    once per camera name, ``camera_read_ms_p95_right_wrist``."""
+    names = dict(probe_cls.metrics)
+    for prefix, desc in getattr(probe_cls, "metric_patterns", {}).items():
+        for cam in cameras:
+            names[f"{prefix}{cam}"] = f"{desc} ({cam})"
+    return _entries(names, probe_cls.name)
 
 
-def metrics_for(workload, probes: list[str]) -> dict[str, Metric]:
-    """The metrics a playbook's runs have: its workload's and its probes' (in that order)."""
+def metrics_for(workload, probes: list[str], cameras: list[str] = ()) -> dict[str, Metric]:
+    """The metrics a playbook's runs have: its workload's and its probes' (in that order);
+    ``cameras``: the camera names its experiments record, for per-camera metrics."""
     from labkit.probes import get_probe
 
     out = dict(workload_metrics(workload))
     for name in probes:
-        out.update(probe_metrics(get_probe(name)))
+        out.update(probe_metrics(get_probe(name), cameras))
     return out
 
 

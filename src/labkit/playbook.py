@@ -249,7 +249,10 @@ class Playbook:
             )
             self.probe_options[name] = opts
         used = sorted({p for names in self.probes.values() for p in names})
-        self.metrics: dict[str, Metric] = metrics_for(self.workload, used)
+        cams = sorted(
+            {c for n in self.experiments for c in (self.params_for(n).get("cameras") or [])}
+        ) if self.workload.kind == "lerobot-record" else []  # fmt: skip
+        self.metrics: dict[str, Metric] = metrics_for(self.workload, used, cams)
         self._check_references()
 
     @property

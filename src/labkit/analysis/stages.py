@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
+from labkit.probes.pyspy import STAGES
+
 # (stage, patterns) in priority order; a pattern matches a frame name ending with it, or,
 # for those starting with "~", containing it (case-insensitive)
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -254,22 +255,3 @@ def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
         out[f"camera_read_ms_max_{cam}"] = float(ms.max())
         out[f"camera_read_thread_cpu_pct_{cam}"] = float(pct.mean())
     return out
-
-
-DEEP_METRICS: dict[str, str] = {
-    **{f"main_thread_stage_share_{s}": f"share of the loop thread's time in {s}" for s in STAGES},
-    **{f"warn_stage_share_{s}": f"share of late iterations' time in {s}" for s in STAGES},
-    "warnings_single_thread_saturated_share": "share of warnings where one workload thread "
-    "was >= 90 % of a core over the late iteration(s)",
-    "warnings_matched_share": "share of warnings matched to a late stretch in the profile",
-    "warn_camera_top": "the camera whose read thread was busiest in camera-bound late iterations",
-    "probe_cpu_pct": "the probes' own CPU, percent of one core over the recording",
-}
-# per-camera metrics: the name ends with the camera's name
-DEEP_PATTERNS: dict[str, str] = {
-    "camera_read_ms_p50_": "median CPU ms per frame in the camera's read thread",
-    "camera_read_ms_p95_": "95th percentile CPU ms per frame in the camera's read thread",
-    "camera_read_ms_max_": "highest CPU ms per frame in the camera's read thread",
-    "camera_read_thread_cpu_pct_": "mean CPU % of the camera's read thread",
-    "warn_camera_share_": "share of warnings whose late iteration waited on this camera",
-}

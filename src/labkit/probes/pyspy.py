@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.threads import pyspy_path
 
+STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
+
 HERE = Path(__file__).parent
 TRACE = "pyspy.json"
 META = "pyspy-meta.json"
@@ -32,7 +34,19 @@ class PySpyOptions(BaseModel):
 class PySpy(Probe):
     name: ClassVar[str] = "pyspy"
     Options: ClassVar[type[BaseModel]] = PySpyOptions
-    metrics: ClassVar[dict[str, str]] = {}  # the stage metrics: labkit.analysis.stages
+    # where the loop thread's time goes (labkit.analysis.stages computes them)
+    metrics: ClassVar[dict[str, str]] = {
+        **{f"main_thread_stage_share_{s}": f"share of the loop thread's time in {s}"
+           for s in STAGES},
+        **{f"warn_stage_share_{s}": f"share of late iterations' time in {s}" for s in STAGES},
+        "warnings_matched_share": "share of warnings matched to a late stretch of the loop "
+        "thread in the profile",
+        "warn_camera_top": "the camera whose read ran long in most camera-bound late "
+        "iterations (none when no camera stands out)",
+    }  # fmt: skip
+    metric_patterns: ClassVar[dict[str, str]] = {
+        "warn_camera_share_": "share of warnings whose late iteration waited on this camera",
+    }
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(

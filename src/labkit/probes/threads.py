@@ -37,7 +37,14 @@ class Threads(Probe):
     metrics: ClassVar[dict[str, str]] = {
         "warnings_single_thread_saturated_share": "share of warnings where one workload "
         "thread was >= 90 % of a core over the late iteration(s)",
-        "probe_cpu_pct": "the probes' own CPU, percent of one core over the recording",
+        "probe_cpu_pct": "the probes' own CPU (threads and py-spy), percent of one core "
+        "over the recording",
+    }
+    metric_patterns: ClassVar[dict[str, str]] = {
+        "camera_read_ms_p50_": "median CPU ms per frame in the camera's read thread",
+        "camera_read_ms_p95_": "95th percentile CPU ms per frame in the camera's read thread",
+        "camera_read_ms_max_": "highest CPU ms per frame in the camera's read thread",
+        "camera_read_thread_cpu_pct_": "mean CPU % of the camera's read thread",
     }
 
     def launch(self, plan) -> ProbeLaunch:
