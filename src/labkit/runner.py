@@ -661,11 +661,17 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                 settings_changes=[c.record() for c in run.changes],
             )
             write_manifest(run.local_dir, run.manifest)
-            opts.say(
-                f"{t.name}: connection lost; the recording goes on on the target. "
-                f"Later: `invoke collect --target {t.name}` (logs) and "
-                f"`invoke restore --target {t.name}` (settings)"
-            )
+            if started:
+                opts.say(
+                    f"{t.name}: connection lost; the recording goes on on the target. "
+                    f"Later: `invoke collect --target {t.name}` (logs) and "
+                    f"`invoke restore --target {t.name}` (settings)"
+                )
+            else:
+                opts.say(
+                    f"{t.name}: connection lost before the recording started ({error}); "
+                    f"once it answers, `invoke restore --target {t.name}` puts its settings back"
+                )
             return run.manifest
     status, reason = outcome(run.status, run.local_dir, watchdog_s(run.plan), interrupted, error)
     summary = run.manifest.get("summary", {})

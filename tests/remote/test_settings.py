@@ -293,27 +293,15 @@ def _popen(b, *args):
     )
 
 
-def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restore(board):
-    """setup-host keeps governor=performance; a run into a reboot-only mode wanting the
-    same governor finds it unchanged before the reboot, yet the boot resets it: the run
-    records under performance (planned again on the post-reboot facts, which are the
-    run's facts), and rebooting back puts performance back as the board had it."""
-    import json
-
+def _while_recording(b, experiment: str, probe) -> tuple[int, str, object]:
+    """Run ``experiment``; ``probe()`` once its recording has started; (exit code, output,
+    what the probe saw)."""
     from tests.labhost import wait_for
 
-    b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
-    res = b.run("setup-host", "--name", "gov")
-    assert res.returncode == 0, res.stdout + res.stderr
-    govs = lambda: [b.cpu(i, "scaling_governor") for i in range(14)]  # noqa: E731
-    assert govs() == ["performance"] * 14
-    boot0 = b.read("proc/sys/kernel/random/boot_id")
-    proc = _popen(b, "experiment", "--name", "mode2")
+    proc = _popen(b, "experiment", "--name", experiment)
     try:
         during = wait_for(
-            lambda: (
-                list(b.wd.glob("runs/mode2/*/record.log")) and (govs(), b.read("etc/nvpmodel_mode"))
-            ),
+            lambda: list(b.wd.glob(f"runs/{experiment}/*/record.log")) and probe(),
             timeout=120,
             what="the run recording",
             step=0.1,
@@ -322,7 +310,24 @@ def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restor
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, out
+    return proc.returncode, out, during
+
+
+def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restore(board):
+    """setup-host keeps governor=performance; a run into a reboot-only mode wanting the
+    same governor finds it unchanged before the reboot, yet the boot resets it: the run
+    records under performance (planned again on the post-reboot facts, which are the
+    run's facts), and rebooting back puts performance back as the board had it."""
+    import json
+
+    b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
+    res = b.run("setup-host", "--name", "gov")
+    assert res.returncode == 0, res.stdout + res.stderr
+    govs = lambda: [b.cpu(i, "scaling_governor") for i in range(14)]  # noqa: E731
+    assert govs() == ["performance"] * 14
+    boot0 = b.read("proc/sys/kernel/random/boot_id")
+    rc, out, during = _while_recording(b, "mode2", lambda: (govs(), b.read("etc/nvpmodel_mode")))
+    assert rc == 0, out
     assert during == (["performance"] * 14, "2")
     [mf] = b.runs.glob("mode2/*/manifest.json")
     m = json.loads(mf.read_text())
@@ -343,7 +348,7 @@ def test_a_live_power_mode_switch_does_not_undo_pinning(board):
     records pinned in the new mode, and the board ends pinned in 25W as it started."""
     import json
 
-    from tests.labhost import sim_tool, wait_for
+    from tests.labhost import sim_tool
 
     b = board("orin-nano")
     sim_tool(b.wd, "jetson_clocks")
@@ -352,22 +357,9 @@ def test_a_live_power_mode_switch_does_not_undo_pinning(board):
         return [(b.cpu(i, "scaling_min_freq"), b.cpu(i, "scaling_max_freq")) for i in range(6)]
 
     assert clocks() == [("1344000", "1344000")] * 6
-    proc = _popen(b, "experiment", "--name", "maxn_clocks")
-    try:
-        during = wait_for(
-            lambda: (
-                list(b.wd.glob("runs/maxn_clocks/*/record.log"))
-                and (b.read("etc/nvpmodel_mode"), clocks())
-            ),
-            timeout=120,
-            what="the run recording",
-            step=0.1,
-        )
-        out, _ = proc.communicate(timeout=240)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, out
+    probe = lambda: (b.read("etc/nvpmodel_mode"), clocks())  # noqa: E731
+    rc, out, during = _while_recording(b, "maxn_clocks", probe)
+    assert rc == 0, out
     assert during == ("2", [("1728000", "1728000")] * 6)
     [mf] = b.runs.glob("maxn_clocks/*/manifest.json")
     m = json.loads(mf.read_text())
@@ -378,3 +370,46 @@ def test_a_live_power_mode_switch_does_not_undo_pinning(board):
     assert b.read("etc/nvpmodel_mode") == "1"
     assert clocks() == [("1344000", "1344000")] * 6
     assert not (b.wd / "state" / "restore.json").exists() and not (b.wd / "lock").exists()
+
+
+@pytest.mark.parametrize("link", ["ssh", "local"])
+@pytest.mark.parametrize("when", ["at once", "while down"])
+def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when, link):
+    """SIGINT while labkit waits for the board to reboot into a reboot-only mode (as it
+    goes down, or once it is down): the restore waits for that reboot, then reboots back,
+    so the board ends in its original mode with its governor, no journal and no lock."""
+    import signal
+
+    from tests.labhost import wait_for
+
+    b = board(
+        "agx-orin",
+        sim={"reboot_s": 3.0},
+        labkit_allow_reboot=True,
+        labkit_reboot_timeout_s=60,
+        **({"ansible_connection": "local"} if link == "local" else {}),
+    )
+    govs = [b.cpu(i, "scaling_governor") for i in range(8)]
+    proc = _popen(b, "experiment", "--name", "mode0")
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "rebooting (labkit_allow_reboot)" in line:
+                break
+        assert lines and "rebooting (labkit_allow_reboot)" in lines[-1], "".join(lines)
+        if when == "while down":
+            wait_for(
+                (b.root / "run/rebooting").exists, timeout=30, what="the board down", step=0.02
+            )
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines) + out
+    assert proc.returncode == 130, out
+    assert b.read("etc/nvpmodel_mode") == "2", out
+    assert [b.cpu(i, "scaling_governor") for i in range(8)] == govs
+    assert not (b.wd / "state" / "restore.json").exists(), out
+    assert not (b.wd / "lock").exists(), out

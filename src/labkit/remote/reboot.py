@@ -22,6 +22,15 @@ DEFAULT_TIMEOUT_S = 600.0
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+class NoReboot(RemoteError):
+    """The board answered all along with its old boot id: it never went down (so it is
+    reachable: not a lost connection, and nothing is recording)."""
+
+
+class RebootRefused(RemoteError):
+    """``nvpmodel -m`` failed without starting a reboot."""
+
+
 def boot_id_path(sysroot: str) -> str:
     return sysroot + BOOT_ID
 
@@ -64,7 +73,7 @@ def wait_for_boot(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             state = "went down and did not come back" if seen_down else "did not go down"
-            raise ConnectError(
+            raise (ConnectError if seen_down else NoReboot)(
                 f"{target.name}: rebooted for a power mode change but {state} within "
                 f"{timeout_s:g} s (labkit_reboot_timeout_s); last: {last}"
             )
@@ -79,9 +88,11 @@ def reboot_into_mode(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     log=print,
     sudo: bool = True,
+    requested=lambda old: None,
 ) -> str:
     """``nvpmodel -m MODE`` answered ``YES``, the reboot waited for, the mode checked.
-    Returns the new boot id."""
+    ``requested(old boot id)`` is called before the command is sent (to journal that a
+    reboot is under way). Returns the new boot id."""
     from labkit.remote.facts import parse_nvpmodel
 
     old = read_boot_id(target, path)
@@ -90,6 +101,7 @@ def reboot_into_mode(
             f"{target.name}: cannot read the boot id ({path}), so a reboot could not be "
             "told from a dropped link; not rebooting"
         )
+    requested(old)
     log(f"{target.name}: nvpmodel -m {mode} needs a reboot; rebooting (labkit_allow_reboot)")
     try:
         res = target.run(
@@ -100,8 +112,12 @@ def reboot_into_mode(
             what=f"nvpmodel -m {int(mode)} (reboot)",
         )
         out = res.stdout + res.stderr
-        if "NVPM ERROR" in out and "rebooting" not in out:
-            raise RemoteError(f"{target.name}: nvpmodel -m {int(mode)} refused:\n{res.tail()}")
+        # "NVPM WARN: rebooting": the reboot is under way (the command may be killed by it)
+        if "rebooting" not in out and (not res.ok or "NVPM ERROR" in out):
+            raise RebootRefused(
+                f"{target.name}: nvpmodel -m {int(mode)} exited {res.exited} without "
+                f"rebooting:\n{res.tail()}"
+            )
     except ConnectError:
         pass  # the reboot took the link down, as it should
     wait_for_boot(target, path, old, timeout_s, log)

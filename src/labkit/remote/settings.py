@@ -388,14 +388,29 @@ def apply_changes(
         write_journal(target, workdir, run_id, changes)
     for c in todo:
         if c.reboot:
-            reboot.reboot_into_mode(
-                target,
-                int(c.after),
-                c.wait["boot_id_path"],
-                float(c.wait["timeout_s"]),
-                log=log,
-                sudo=c.sudo,
-            )
+
+            def requested(old: str, c: Change = c) -> None:
+                # on the board's disk before nvpmodel is sent: a restore after Ctrl-C or a
+                # dead controller waits for this reboot before reading the mode
+                c.wait.update(boot_id=old, reboot_requested=True)
+                if journal:
+                    write_journal(target, workdir, run_id, changes)
+
+            try:
+                reboot.reboot_into_mode(
+                    target,
+                    int(c.after),
+                    c.wait["boot_id_path"],
+                    float(c.wait["timeout_s"]),
+                    log=log,
+                    sudo=c.sudo,
+                    requested=requested,
+                )
+            except (reboot.RebootRefused, reboot.NoReboot):
+                c.wait["reboot_requested"] = False  # no reboot is coming
+                if journal:
+                    write_journal(target, workdir, run_id, changes)
+                raise
             c.applied = True
             if replan is not None:  # a boot resets settings that were right before it
                 changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
@@ -493,17 +508,27 @@ def _restore_mode(target: Target, entry: dict, log) -> None:
     the board is in it already: the run stopped before its reboot)."""
     from labkit.remote.facts import parse_nvpmodel
 
+    path, old = entry["boot_id_path"], entry.get("boot_id")
+    timeout_s = float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S))
+    if entry.get("reboot_requested") and old:
+        # the run asked for a reboot: until the board shows a new boot id it may still be
+        # going down, and its mode is not the one it will come back in
+        try:
+            now = reboot.read_boot_id(target, path)
+        except ConnectError:
+            now = None
+        if now in (None, old):
+            log(f"{target.name}: waiting for the reboot the run started")
+            try:
+                reboot.wait_for_boot(target, path, old, timeout_s, log)
+            except reboot.NoReboot:
+                log(f"{target.name}: it never went down; putting its mode back as it is")
     res = target.run("nvpmodel -q", check=False)
     if (parse_nvpmodel(res.stdout, res.exited) or {}).get("id") != int(entry["mode"]):
         reboot.reboot_into_mode(
-            target,
-            int(entry["mode"]),
-            entry["boot_id_path"],
-            float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S)),
-            log=log,
-            sudo=entry.get("sudo", True),
+            target, int(entry["mode"]), path, timeout_s, log=log, sudo=entry.get("sudo", True)
         )
-    elif reboot.read_boot_id(target, entry["boot_id_path"]) in (None, entry.get("boot_id")):
+    elif reboot.read_boot_id(target, path) in (None, old):
         return  # the board was not rebooted since the run began: nothing was reset
     _after_boot(target, entry, log)
 
