@@ -19,6 +19,9 @@ class RunData:
     metrics: dict[str, Any] = field(default_factory=dict)
     events: Any = None  # parsed record log (pandas), kept only when plots need it
     teg: Any = None  # parsed tegrastats samples (pandas), likewise
+    # a command workload's parsed events (``labkit.analysis.events``), likewise
+    workload_events: Any = None
+    deep: dict = field(default_factory=dict)  # the threads / pyspy probes' tables, likewise
 
     @property
     def experiment(self) -> str:
@@ -61,16 +64,25 @@ def load_runs(
 ) -> list[RunData]:
     """Every run in the store (of ``playbook`` when given), oldest first, with metrics;
     ``keep_tables`` keeps the parsed logs on each run for plotting."""
+    from labkit.analysis.events import workload_run
+    from labkit.analysis.stages import run_deep_metrics
     from labkit.parse import read_record_log, read_tegrastats
+    from labkit.workloads import DEFAULT_KIND, workload_of
 
     out = []
     for run_dir, manifest in list_runs(runs):
         if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
             continue
+        workload = workload_of(manifest)
+        if workload.kind != DEFAULT_KIND:  # its own events and metrics
+            out.append(workload_run(run_dir, manifest, workload, keep_tables))
+            continue
         events = _parsed(run_dir, "record-events.parquet", "record.log", read_record_log)
         teg = _parsed(run_dir, "tegrastats.parquet", "tegrastats.log", read_tegrastats)
         run = RunData(run_dir, manifest, run_metrics(events, teg))
+        deep, tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy probes
+        run.metrics.update(deep)
         if keep_tables:
-            run.events, run.teg = events, teg
+            run.events, run.teg, run.deep = events, teg, tables
         out.append(run)
     return out

@@ -255,3 +255,40 @@ def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
         out[f"camera_read_ms_max_{cam}"] = float(ms.max())
         out[f"camera_read_thread_cpu_pct_{cam}"] = float(pct.mean())
     return out
+
+
+def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tuple[dict, dict]:
+    """The deeper-look metrics of one run from its pulled probe logs (``pyspy.json``,
+    ``threads.log``), and the tables they came from (for the report's figures). Empty when
+    the run had neither probe."""
+    from pathlib import Path
+
+    from labkit.probes.pyspy import PySpy
+    from labkit.probes.threads import Threads
+
+    run_dir = Path(run_dir)
+    segments = PySpy().parse(run_dir)
+    threads = Threads().parse(run_dir)
+    if segments is None and threads is None:
+        return {}, {}
+    params = manifest.get("params") or {}
+    fps = params.get("dataset.fps")
+    commands = manifest.get("commands") or {}
+    devices = camera_devices(commands.get("record_argv"))
+    cpu = 0.0
+    if threads is not None and threads.attrs.get("self_cpu_s") is not None:
+        cpu += float(threads.attrs["self_cpu_s"])
+    meta = run_dir / "pyspy-meta.json"
+    if meta.exists():
+        import json
+
+        cpu += float(json.loads(meta.read_text()).get("cpu_s") or 0.0)
+    seconds = None
+    if events is not None and len(events):
+        from labkit.analysis.metrics import recording_seconds
+
+        seconds = recording_seconds(events)
+    metrics = deep_metrics(
+        events, segments, threads, float(fps) if fps else None, devices, cpu, seconds
+    )
+    return metrics, {"segments": segments, "threads": threads}
