@@ -107,3 +107,19 @@ def test_concurrent_takers_of_a_stale_lock_exactly_one_wins(tmp_path):
             assert len(won) == 1, f"trial {trial}: winners {won}"
             owner = json.loads((wd / "lock" / "owner.json").read_text())
             assert owner["run_id"] == f"r{won[0]}", f"trial {trial}"
+
+
+def test_a_live_controllers_lock_is_running_however_old(target, tmp_path):
+    """A controller alive on this workstation (here: this test) is running, even when its
+    lock was taken long ago (a long reboot wait); STALE_S outlasts two reboot waits."""
+    from labkit.remote import reboot
+
+    wd = tmp_path / "wd"
+    lock.acquire(target, str(wd), {"run_id": "live", "pid": os.getpid()})
+    old = time.time() - lock.STALE_S - 60
+    os.utime(wd / "lock", (old, old))
+    info = lock.inspect(target, str(wd))
+    assert info is not None and info.state == "running" and not info.stale
+    assert lock.STALE_S > 2 * reboot.DEFAULT_TIMEOUT_S
+    lock.touch(target, str(wd))
+    assert time.time() - (wd / "lock").stat().st_mtime < 60

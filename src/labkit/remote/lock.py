@@ -4,8 +4,9 @@ The lock names its owner (run id, workstation, controller pid, run directory), w
 with it: the folder is built aside and renamed into place, so it never exists without its
 owner. It is *stale* when the run it belongs to is over — its supervisor finished
 (``status.json`` says done) or is no longer alive, or its controller died on this
-workstation before starting one — or when it was taken more than ``STALE_S`` ago (by the
-target's clock) and no run ever started.
+workstation before starting one — or when it was taken (or last refreshed, as a run
+waiting for a reboot does) more than ``STALE_S`` ago by the target's clock, no run ever
+started and its controller is not known alive on this workstation.
 A stale lock is cleared by ``invoke restore`` or by the next run, after the settings that
 run changed are put back.
 """
@@ -25,7 +26,9 @@ from labkit.errors import LockedError
 from labkit.remote.target import Target
 
 q = shlex.quote
-STALE_S = 600
+# more than two reboot waits (labkit_reboot_timeout_s, default 600 s: into a power mode
+# and back) for a lock whose controller cannot be checked from here
+STALE_S = 1800
 
 
 @dataclass
@@ -87,8 +90,10 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
         state = "running"
     elif status.get("state") == "done" or pid:
         state = "finished"
-    elif _controller_gone(owner):
+    elif (here := _controller_alive_here(owner)) is False:
         state = "abandoned"  # its controller died here before the recording started
+    elif here:
+        state = "running"  # its controller is alive on this workstation, however long
     elif age > STALE_S:
         state = "abandoned"
     else:
@@ -96,18 +101,28 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
     return LockInfo(owner, state, alive)
 
 
-def _controller_gone(owner: dict) -> bool:
-    """The lock's controller ran on this workstation and its process is gone."""
+def _controller_alive_here(owner: dict) -> bool | None:
+    """Whether the lock's controller, when it ran on this workstation, is alive (None:
+    it ran elsewhere, or its pid cannot be checked)."""
     pid = owner.get("pid")
     if not pid or owner.get("workstation") != socket.gethostname():
-        return False
+        return None
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
-        return True
-    except (PermissionError, ValueError, OverflowError):
         return False
-    return False
+    except PermissionError:
+        return True
+    except (ValueError, OverflowError):
+        return None
+    return True
+
+
+def touch(target: Target, workdir: str) -> None:
+    """Refresh the lock's age (its folder's mtime): its run is alive, e.g. waiting for a
+    reboot that takes long. A lock that is not there is not created."""
+    d = lock_dir(workdir)
+    target.run(f"[ -d {q(d)} ] && touch -c {q(d)}; true", check=False)
 
 
 TAKEN = "@@labkit-locked"

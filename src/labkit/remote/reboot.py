@@ -50,14 +50,18 @@ def wait_for_boot(
     *,
     first_delay: float = 0.5,
     max_delay: float = 10.0,
+    alive=lambda: None,
 ) -> str:
-    """Reconnect with back-off until ``path`` holds a boot id other than ``old``."""
+    """Reconnect with back-off until ``path`` holds a boot id other than ``old``;
+    ``alive()`` each time the board answers (to refresh the run's lock)."""
     start = time.monotonic()
     deadline = start + timeout_s
     delay, last, seen_down = first_delay, "", False
     while True:
         try:
             now = read_boot_id(target, path)
+            if now:
+                alive()
             if now and now != old:
                 log(f"{target.name}: back after {time.monotonic() - start:.0f} s (boot id {now})")
                 return now
@@ -89,6 +93,7 @@ def reboot_into_mode(
     log=print,
     sudo: bool = True,
     requested=lambda old: None,
+    alive=lambda: None,
 ) -> str:
     """``nvpmodel -m MODE`` answered ``YES``, the reboot waited for, the mode checked.
     ``requested(old boot id)`` is called before the command is sent (to journal that a
@@ -120,7 +125,7 @@ def reboot_into_mode(
             )
     except ConnectError:
         pass  # the reboot took the link down, as it should
-    wait_for_boot(target, path, old, timeout_s, log)
+    wait_for_boot(target, path, old, timeout_s, log, alive=alive)
     res = target.run("nvpmodel -q", check=False)
     now = (parse_nvpmodel(res.stdout, res.exited) or {}).get("id")
     if now != int(mode):

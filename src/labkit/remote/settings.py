@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from labkit.errors import CommandFailed, ConnectError, PreflightError, RemoteError
-from labkit.remote import reboot
+from labkit.remote import lock, reboot
 from labkit.remote.target import Target
 
 q = shlex.quote
@@ -405,6 +405,7 @@ def apply_changes(
                     log=log,
                     sudo=c.sudo,
                     requested=requested,
+                    alive=lambda: lock.touch(target, workdir),
                 )
             except (reboot.RebootRefused, reboot.NoReboot):
                 c.wait["reboot_requested"] = False  # no reboot is coming
@@ -479,7 +480,7 @@ def restore_journal(
     for entry in entries:
         try:
             if entry.get("reboot"):
-                _restore_mode(target, entry, log)
+                _restore_mode(target, entry, log, alive=lambda: lock.touch(target, workdir))
             else:
                 for cmd in entry["undo"]:
                     target.run(
@@ -503,7 +504,7 @@ def restore_journal(
     return done
 
 
-def _restore_mode(target: Target, entry: dict, log) -> None:
+def _restore_mode(target: Target, entry: dict, log, alive=lambda: None) -> None:
     """Put back a power mode that was reached by rebooting: reboot back into it (unless
     the board is in it already: the run stopped before its reboot)."""
     from labkit.remote.facts import parse_nvpmodel
@@ -520,13 +521,19 @@ def _restore_mode(target: Target, entry: dict, log) -> None:
         if now in (None, old):
             log(f"{target.name}: waiting for the reboot the run started")
             try:
-                reboot.wait_for_boot(target, path, old, timeout_s, log)
+                reboot.wait_for_boot(target, path, old, timeout_s, log, alive=alive)
             except reboot.NoReboot:
                 log(f"{target.name}: it never went down; putting its mode back as it is")
     res = target.run("nvpmodel -q", check=False)
     if (parse_nvpmodel(res.stdout, res.exited) or {}).get("id") != int(entry["mode"]):
         reboot.reboot_into_mode(
-            target, int(entry["mode"]), path, timeout_s, log=log, sudo=entry.get("sudo", True)
+            target,
+            int(entry["mode"]),
+            path,
+            timeout_s,
+            log=log,
+            sudo=entry.get("sudo", True),
+            alive=alive,
         )
     elif reboot.read_boot_id(target, path) in (None, old):
         return  # the board was not rebooted since the run began: nothing was reset
