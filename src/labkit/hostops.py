@@ -167,7 +167,7 @@ def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:
     else:
         opts.say(f"{t.name}: no settings left changed")
     if info is not None:
-        lock.release(t, hs.workdir)
+        lock.release(t, hs.workdir, run_id=info.owner.get("run_id"))  # still that one
         opts.say(f"{t.name}: cleared the lock of {info.describe()}")
     return done
 

@@ -584,7 +584,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
     except BaseException:
         # nothing was changed: give the lock back and leave no empty run dir behind
         with shielded(opts), contextlib.suppress(ConnectError):
-            lock.release(t, hs.workdir, empty_dirs=[run.rd])
+            lock.release(t, hs.workdir, empty_dirs=[run.rd], run_id=run.run_id)
         raise
     run.manifest = _base_manifest(run)
     opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
@@ -733,7 +733,12 @@ def _finish(run: Run, started: bool) -> None:
     # the host once more, after the restore (still locked), in the unlock round trip
     probe, parse = hs.facts_probe(paths=sorted(set(devices(run.plan).values())))
     out = lock.release(
-        t, hs.workdir, also_remove=leftover, first=probe, what="facts after the restore + unlock"
+        t,
+        hs.workdir,
+        also_remove=leftover,
+        first=probe,
+        what="facts after the restore + unlock",
+        run_id=run.run_id,
     )
     run.manifest["facts_after"] = parse(out)
     if errors:

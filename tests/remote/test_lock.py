@@ -41,7 +41,7 @@ def test_the_lock_never_shows_without_its_owner(target, tmp_path):
     try:
         for i in range(30):
             lock.acquire(target, str(wd), {"run_id": f"r{i}"})
-            lock.release(target, str(wd))
+            lock.release(target, str(wd), run_id=f"r{i}")
     finally:
         stop.set()
         w.join(timeout=10)
@@ -123,3 +123,16 @@ def test_a_live_controllers_lock_is_running_however_old(target, tmp_path):
     assert lock.STALE_S > 2 * reboot.DEFAULT_TIMEOUT_S
     lock.touch(target, str(wd))
     assert time.time() - (wd / "lock").stat().st_mtime < 60
+
+
+def test_release_drops_only_its_own_lock(target, tmp_path):
+    """A run releasing the lock after another took it over (its own was cleared as stale)
+    leaves the other's lock alone."""
+    import json
+
+    wd = tmp_path / "wd"
+    lock.acquire(target, str(wd), {"run_id": "other"})
+    lock.release(target, str(wd), run_id="mine")
+    assert json.loads((wd / "lock" / "owner.json").read_text())["run_id"] == "other"
+    lock.release(target, str(wd), run_id="other")
+    assert not (wd / "lock").exists()

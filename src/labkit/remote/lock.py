@@ -218,15 +218,19 @@ def release(
     empty_dirs: list[str] = (),
     first: str = "",
     what: str = "",
+    *,
+    run_id: str | None,
 ) -> str:
-    """Drop the lock (and, in the same round trip, the files ``also_remove`` and the
-    directories ``empty_dirs`` if they are empty). ``first``: a script run before, while
-    the lock is still held; its output is returned."""
+    """Drop the lock if it is ``run_id``'s (a lock taken over meanwhile by another run is
+    left alone; None: a lock without owner), and, in the same round trip, the files
+    ``also_remove`` and the directories ``empty_dirs`` if they are empty. ``first``: a
+    script run before, while the lock is still held; its output is returned."""
     extra = f"( {first}\n); " if first else ""
     extra += "".join(f"rm -f {q(p)}; " for p in also_remove)
     extra += "".join(f"rmdir {q(p)} 2>/dev/null; " for p in empty_dirs)
-    # renamed aside first: `rm -rf` alone would show the lock without its owner meanwhile
+    # renamed aside first: `rm -rf` alone would show the lock without its owner meanwhile;
+    # checked and moved under the take-over's flock
     d = lock_dir(workdir)
     gone = q(f"{d}.gone-{secrets.token_hex(4)}")
-    cmd = f"{extra}mv -T {q(d)} {gone} 2>/dev/null; rm -rf {gone}"
-    return target.run(cmd, check=False, what=what).stdout
+    drop = f"if {_is_owner(d, run_id)}; then mv -T {q(d)} {gone} && rm -rf {gone}; fi"
+    return target.run(extra + _serial(d, drop), check=False, what=what).stdout
