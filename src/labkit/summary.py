@@ -17,13 +17,20 @@ SUMMARY_KEYS = (
 )  # fmt: skip
 
 
-def summarize_run(run_dir: Path, write_parsed: bool = True) -> dict[str, Any]:
+def summarize_run(
+    run_dir: Path, write_parsed: bool = True, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Warnings, Hz and CPU load of one run directory; writes the parsed tables as parquet.
+    A run of another workload (``record``'s kind) gets its events' counts instead.
 
     The numbers are the report's own metrics (``labkit.analysis.metrics``), so the line a
     run ends with and the report can never disagree.
     """
     from labkit.analysis.metrics import run_metrics
+    from labkit.workloads import DEFAULT_KIND, workload_of
+
+    if record is not None and workload_of(record).kind != DEFAULT_KIND:
+        return _workload_summary(run_dir, record, write_parsed)
 
     events = teg = None
     rec, mon = run_dir / "record.log", run_dir / "tegrastats.log"
@@ -59,8 +66,40 @@ def summarize_run(run_dir: Path, write_parsed: bool = True) -> dict[str, Any]:
     return out
 
 
+def _workload_summary(run_dir: Path, record: dict[str, Any], write_parsed: bool) -> dict:
+    """The counts, rates and medians of a command workload's events, CPU load beside."""
+    from labkit.analysis.events import workload_run
+    from labkit.workloads import workload_of
+
+    workload = workload_of(record)
+    run = workload_run(run_dir, record, workload, keep_tables=True)
+    if write_parsed and run.workload_events is not None:
+        run.workload_events.to_parquet(run_dir / workload.events_file, index=False)
+    if write_parsed and run.teg is not None:
+        run.teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
+    keep = ("_count", "_per_min", "_median", "_max")
+    out: dict[str, Any] = {
+        k: _num(v) if isinstance(v, float) else v
+        for k, v in run.metrics.items()
+        if k in workload.metrics and k.endswith(keep)
+    }
+    out["events"] = [k.removesuffix("_count") for k in workload.metrics if k.endswith("_count")]
+    for key in ("cpu_mean_pct", "cpu_peak_pct"):
+        if run.metrics.get(key) is not None:
+            out[key] = round(run.metrics[key], 1)
+    if run.teg is not None:
+        out["samples"] = len(run.teg)
+    return out
+
+
 def one_line(summary: dict[str, Any]) -> str:
     parts = []
+    for event in summary.get("events") or []:  # a command workload's events
+        n = summary.get(f"{event}_count")
+        if n is None:
+            continue
+        median = summary.get(f"{event}_median")
+        parts.append(f"{n} {event}" + (f" (median {median:g})" if median is not None else ""))
     if "warnings" in summary:
         parts.append(f"{summary['warnings']} slow-loop warnings")
         if summary.get("min_hz") is not None:

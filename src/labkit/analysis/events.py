@@ -1,0 +1,82 @@
+"""Runs of workloads other than lerobot-record: their metrics from the workload's events
+and the probes' samples, and per-experiment rows of those metrics for the report.
+
+The workload is rebuilt from the run record (``labkit.workloads.workload_of``) and every
+probe the record names parses its own files, so a report needs neither the playbook that
+made a run nor the kind's code to have stayed the same. Runs of one experiment combine as
+the metric registry says (``labkit.metric_names``: mean, lowest, highest), with the 95 %
+interval of the mean (``labkit.analysis.stats.mean_ci``) for counts and rates.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from labkit.analysis.configs import Group
+from labkit.analysis.stats import mean_ci
+from labkit.metric_names import METRICS, Metric
+
+
+def workload_run(run_dir: Path, manifest: dict[str, Any], workload, keep_tables: bool):
+    """A ``RunData`` of a non-lerobot run: the workload's metrics, then each probe's."""
+    from labkit.analysis.runs import RunData
+    from labkit.probes import PROBES
+
+    events = workload.parse(run_dir)
+    seconds = (manifest.get("remote_status") or {}).get("workload_s")
+    metrics: dict[str, Any] = dict.fromkeys(METRICS)
+    metrics.update(workload.run_metrics(events, seconds))
+    tables = {}
+    for name, info in (manifest.get("probes") or {}).items():
+        if info.get("skipped") or name not in PROBES:
+            continue
+        probe = PROBES[name]()
+        tables[name] = probe.parse(run_dir)
+        metrics.update(probe.run_metrics(tables[name], events, manifest))
+    run = RunData(run_dir, manifest, metrics)
+    if keep_tables:
+        run.teg = tables.get("tegrastats")
+        run.workload_events = events
+    return run
+
+
+def _combine(metric: Metric, values: list[Any]) -> Any:
+    known = [v for v in values if v is not None]
+    if not known or len(known) < len(values):
+        return None  # one run without the metric: the aggregate would hide it
+    if metric.aggregate == "min":
+        return min(known)
+    if metric.aggregate == "max":
+        return max(known)
+    if metric.aggregate == "categorical":
+        distinct = sorted({str(v) for v in known})
+        return known[0] if len(distinct) == 1 else "mixed: " + ", ".join(distinct)
+    return statistics.fmean(known)
+
+
+def event_rows(groups: list[Group], order: list[str], metrics: dict[str, Metric]) -> list[dict]:
+    """One row per experiment (its main configuration): every metric in ``metrics``
+    combined over its runs; ``<metric>_ci_lo``/``_ci_hi`` for means of several runs."""
+    rank = {n: i for i, n in enumerate(order)}
+    rows = []
+    for g in sorted((g for g in groups if g.main), key=lambda g: rank.get(g.experiment, 1e9)):
+        row: dict[str, Any] = {"experiment": g.experiment, "runs": len(g.runs)}
+        for name, metric in metrics.items():
+            values = [r.metrics.get(name) for r in g.runs]
+            row[name] = _combine(metric, values)
+            if metric.aggregate == "mean" and len(values) > 1 and None not in values:
+                ci = mean_ci([float(v) for v in values])
+                row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = ci.lo, ci.hi
+            else:
+                row[f"{name}_ci_lo"] = row[f"{name}_ci_hi"] = math.nan
+        rows.append(row)
+    return rows
+
+
+def valued_events(workload) -> list[str]:
+    """The workload's events that carry a value (one figure each)."""
+    patterns = getattr(workload, "patterns", {})
+    return [name for name, pat in patterns.items() if "value" in pat.groupindex]

@@ -1,0 +1,50 @@
+"""What a run is asked to do (``RunOptions``) and how it reports (``emit``: events)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from labkit.engine.events import Message, PlainRenderer
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP reached labkit during a run."""
+
+
+@dataclass
+class RunOptions:
+    runs: Path = Path("runs")
+    check: bool = False
+    detach: bool = False
+    grace_s: float = 30.0
+    poll_s: float = 1.0
+    reconnect_s: float = field(
+        default_factory=lambda: float(os.environ.get("LABKIT_RECONNECT_S", "30"))
+    )
+    out: IO = field(default_factory=lambda: sys.stdout)
+    # who renders the run's events (``labkit.engine.events``); default: lines to ``out``
+    on_event: Callable[[Any], None] | None = None
+    # for batches: a stop request shared by every host's run, and record additions
+    stop: threading.Event | None = None
+    manifest_extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.on_event is None:
+            self.on_event = PlainRenderer(self.out)
+
+    def emit(self, event: Any) -> None:
+        self.on_event(event)
+
+    def say(self, msg: str) -> None:
+        self.emit(Message(msg))
+
+    def check_stop(self) -> None:
+        """A batch asked every run to stop (Ctrl-C, --fail-fast): end this one like Ctrl-C."""
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted("batch stopped")

@@ -1,0 +1,61 @@
+"""The run record from the engine's side: started once the preflight passed, finished in
+one place (``finish``) — by the run itself or, after ``--detach`` or a lost connection,
+by ``invoke collect`` — from the supervisor's status and the pulled files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from labkit.engine.supervisor import outcome
+from labkit.records.model import apply_status, new_record
+from labkit.records.store import provenance, store_id
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def start(run) -> dict[str, Any]:
+    """The record of ``run`` as it starts (status ``running``), validated."""
+    return new_record(
+        run.plan,
+        run.run_id,
+        store=store_id(run.opts.runs),
+        watchdog_s=run.watchdog,
+        facts=run.facts,
+        provenance=provenance(),
+        started_at=now(),
+        skipped=run.skipped,
+        extra=run.opts.manifest_extra,
+    )
+
+
+def finish(
+    record: dict[str, Any],
+    local_dir: Path,
+    status: dict[str, Any],
+    files: dict[str, int] | None,
+    interrupted: bool = False,
+    error: str | None = None,
+    collected: bool = False,
+) -> tuple[str, str | None]:
+    """Everything a finished run's record gets: the pulled files and their summary, the
+    supervisor's status (each probe's pid, exit, error), how it ended and why."""
+    from labkit.summary import summarize_run
+
+    if files is not None:
+        record["files"] = files
+        record["summary"] = summarize_run(local_dir, record=record)
+    apply_status(record, status)
+    record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
+    watchdog = float(record.get("watchdog_s") or 0)
+    if collected and status.get("state") != "done":
+        lerobot = (record.get("workload") or {}).get("kind") == "lerobot-record"
+        what = "the recording" if lerobot else "the workload"
+        st, reason = "failed", f"the run supervisor died before {what} finished"
+    else:
+        st, reason = outcome(status, local_dir, watchdog, record, interrupted, error)
+    record.update(status=st, error=reason)
+    return st, reason

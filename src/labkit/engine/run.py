@@ -1,0 +1,422 @@
+"""One experiment run on one host, start to finish, always leaving the host as it was.
+
+States: connect -> lock (and put back a dead run's leftovers) -> facts -> preflight ->
+settings (journaled) -> start the supervisor (detached: probes + workload) -> watch ->
+*finally*: stop the workload, restore the settings, pull the logs, release the lock,
+finish the record. The finally-part runs on success, failure, watchdog timeout, Ctrl-C
+and SIGTERM; while it runs, a second Ctrl-C is refused so the target cannot be left
+half-restored. If the connection is lost and does not come back, the workload goes on on
+the target and ``invoke collect`` / ``invoke restore`` finish the job later. Progress and
+messages leave as events (``labkit.engine.events``); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.engine import record as records
+from labkit.engine import supervisor
+from labkit.engine.changes import render_files, show_changes
+from labkit.engine.events import Finished, Progress
+from labkit.engine.options import RunOptions
+from labkit.engine.preflight import devices, preflight
+from labkit.engine.restore import put_back
+from labkit.engine.signals import shielded, signals_interrupt
+from labkit.engine.supervisor import Watch, with_link
+from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
+from labkit.lerobot import shell
+from labkit.plan import Plan
+from labkit.records.store import new_run_id, run_path, write_manifest
+from labkit.remote import lock
+from labkit.remote.connect import HostSession, open_host
+from labkit.remote.settings import (
+    Change,
+    FileSpec,
+    apply_changes,
+    journal_body,
+    journal_path,
+    plan_changes,
+)
+from labkit.remote.target import Target
+from labkit.remote.transfer import leftovers, pull_run
+
+q = shlex.quote
+
+
+def watchdog_s(plan: Plan) -> float:
+    """How long a run may take on the target before it is stopped: 1.5x expected + 60 s."""
+    return plan.expected_duration_s * 1.5 + 60
+
+
+@dataclass
+class Run:
+    plan: Plan
+    hs: HostSession
+    opts: RunOptions
+    run_id: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    owner: dict[str, Any] = field(default_factory=dict)  # the lock record as taken
+    journal: dict[str, Any] | None = None  # what this run changed, as journaled
+    # the facts from before a reboot into a power mode (the run's ``facts`` are after it)
+    facts_before: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # optional probes that cannot run
+    watch: Watch = field(default_factory=Watch)
+
+    @property
+    def t(self) -> Target:
+        return self.hs.target
+
+    @property
+    def rd(self) -> str:
+        return self.plan.remote_run_dir
+
+    @property
+    def local_dir(self) -> Path:
+        return run_path(self.opts.runs, self.plan.experiment, self.run_id)
+
+    @property
+    def watchdog(self) -> float:
+        return watchdog_s(self.plan)
+
+
+def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None) -> dict:
+    """Run ``plan`` once; returns the record (``--check``: the planned changes only)."""
+    opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
+    hs = open_host(
+        plan.host, str(plan.version), log=opts.say, defer_sim=True, install=not opts.check
+    )
+    try:
+        plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
+        plan.host_vars = host_vars or plan.host.model_dump()
+        run_id = new_run_id(plan.host.name)
+        plan.run_id = run_id
+        run = Run(plan, hs, opts, run_id)
+        files = render_files(plan, plan.host_vars)
+        if opts.check:
+            _prepare(run, files)
+            return _report_check(run)
+        return _execute(run, files)
+    finally:
+        hs.close()
+
+
+def _prepare(run: Run, files: list[FileSpec]) -> None:
+    """Facts, preflight and the settings plan: what the host is now, what would change."""
+    plan, hs = run.plan, run.hs
+    run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
+    found = preflight(plan, run.facts)
+    if found.problems:
+        raise PreflightError(
+            f"{plan.host.name}: preflight failed, nothing was changed:\n  - "
+            + "\n  - ".join(found.problems)
+        )
+    run.skipped = found.skipped
+    for name, why in found.skipped.items():
+        run.opts.say(f"{plan.host.name}: probe {name} skipped: {why}")
+    run.changes = _plan_settings(run, run.facts, files)
+
+
+def _plan_settings(run: Run, facts: dict[str, Any], files: list[FileSpec]) -> list[Change]:
+    """The settings plan against ``facts``; also after a reboot into a power mode (whatever
+    a boot resets is planned again from fresh facts)."""
+    host = run.plan.host
+    return plan_changes(
+        run.hs.target,
+        run.plan.settings,
+        facts,
+        sysroot=run.hs.sysroot,
+        state_dir=run.hs.state_dir,
+        files=files,
+        allow_reboot=host.labkit_allow_reboot,
+        reboot_timeout_s=host.labkit_reboot_timeout_s,
+    )
+
+
+def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
+    """After a power mode change, every setting is planned again on fresh facts. After a
+    reboot those are the run's ``facts`` (the host the recording finds; the earlier ones
+    are kept as ``facts_before_reboot``); a live switch keeps the facts from before the
+    run's changes, as every other setting does."""
+    facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
+    if change.reboot:
+        run.facts_before.setdefault("facts_before_reboot", run.facts)
+        run.facts = facts
+    return _plan_settings(run, facts, files)
+
+
+def _report_check(run: Run) -> dict:
+    say, plan = run.opts.say, run.plan
+    say(f"--check: {plan.experiment} on {plan.host.name}; nothing will be changed")
+    show_changes(run.changes, say, detail=True, as_root=run.hs.needs_sudo)
+    if not run.changes:
+        say("  host settings: none requested")
+    for p in plan.probe_launches():
+        if p.name in run.skipped:
+            say(f"  probe {p.name}: skipped ({run.skipped[p.name]})")
+        else:
+            say(f"  probe {p.name}: {shell(p.shown(plan.remote_run_dir))}")
+    say(f"  {plan.workload.kind}: {shell(plan.workload_command())}")
+    return {"check": True, "changes": [c.record() for c in run.changes]}
+
+
+def _take_lock(run: Run) -> str | None:
+    """The host's lock (a finished run's stale one is cleared), the run's directories, and
+    any journal a dead run left, in one round trip; returns that journal's text."""
+    t, hs, opts = run.t, run.hs, run.opts
+    owner = {
+        "run_id": run.run_id,
+        "experiment": run.plan.experiment,
+        "pid": os.getpid(),
+        "run_dir": run.rd,
+    }
+    take = {
+        "dirs": (hs.state_dir, run.rd),
+        "then": f"cat {q(journal_path(hs.workdir))} 2>/dev/null; true",
+    }
+    try:
+        run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
+    except LockedError:
+        info = lock.inspect(t, hs.workdir)
+        if info is None or not info.stale:
+            raise
+        opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")
+        run.owner, left = lock.acquire(t, hs.workdir, owner, stale=info, **take)
+    return left
+
+
+def _apply(run: Run, files: list[FileSpec]) -> None:
+    """Journal, then change what differs (a reboot into a power mode re-plans the rest)."""
+    t, hs, opts = run.t, run.hs, run.opts
+    if any(c.changed for c in run.changes):
+        hs.enable_sudo()
+        run.journal = journal_body(run.run_id, run.changes)
+    opts.check_stop()
+    try:
+        apply_changes(
+            t,
+            hs.workdir,
+            run.run_id,
+            run.changes,
+            make_dir=False,
+            replan=lambda c: _replan(run, c, files),
+            log=opts.say,
+        )
+    finally:  # a reboot into a power mode re-plans the rest: journal what is now
+        if run.journal is not None:
+            run.journal = journal_body(run.run_id, run.changes)
+    show_changes(run.changes, opts.say, detail=False)
+    if run.journal is not None:  # what changed, on record should this process die
+        run.manifest["facts"] = run.facts  # the host as the workload finds it
+        run.manifest.update(run.facts_before)
+        run.manifest["settings_changes"] = [c.record() for c in run.changes]
+        write_manifest(run.local_dir, run.manifest)
+
+
+def _execute(run: Run, files: list[FileSpec]) -> dict:
+    """Lock -> put back a dead run's leftovers -> facts -> plan -> apply -> run -> finish."""
+    t, hs, opts = run.t, run.hs, run.opts
+    left = _take_lock(run)
+    try:
+        with signals_interrupt():
+            # the host as it is once a dead run's leftovers are back: only then its facts
+            with shielded(opts):
+                put_back(t, hs, opts, text=left, by=run.run_id)
+            _prepare(run, files)
+    except BaseException:
+        # nothing was changed: give the lock back and leave no empty run dir behind
+        with shielded(opts), contextlib.suppress(ConnectError):
+            lock.release(t, hs.workdir, empty_dirs=[run.rd], run_id=run.run_id)
+        raise
+    run.manifest = records.start(run)
+    opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
+    write_manifest(run.local_dir, run.manifest)
+    interrupted, error, lost, started = False, None, False, False
+    try:
+        with signals_interrupt():
+            _apply(run, files)
+            opts.check_stop()
+            started = True  # from here on the supervisor may be running: stop it in finish
+            supervisor.start(run)
+            _prewarm("labkit.summary")  # pandas loads while the target works
+            if opts.detach:
+                run.manifest.update(status="detached", detached_at=records.now())
+                run.manifest["settings_changes"] = [c.record() for c in run.changes]
+                write_manifest(run.local_dir, run.manifest)
+                opts.say(
+                    f"{t.name}: detached; the run goes on on the target. "
+                    f"`invoke collect --target {t.name}` brings it back and restores the host"
+                )
+                return run.manifest
+            _watch(run)
+    except KeyboardInterrupt:
+        interrupted = True
+        stopped = opts.stop is not None and opts.stop.is_set()
+        why = "the batch is stopping" if stopped else "interrupted"
+        if stopped:
+            error = getattr(opts.stop, "reason", "") or "the batch was stopped"
+        opts.say(f"\nlabkit: {why}; stopping the run on {t.name}")
+    except ConnectError as exc:
+        lost, error = True, str(exc)
+    except LabkitError as exc:
+        error = str(exc)
+    except Exception as exc:  # a bug must not leave the target changed: clean up, then tell
+        error = f"labkit internal error: {exc!r}"
+        run.manifest["traceback"] = traceback.format_exc()
+    files_pulled: dict[str, int] | None = None
+    with shielded(opts):
+        if not lost:
+            try:
+                files_pulled = _finish(run, started)
+            except ConnectError as exc:
+                lost, error = True, f"{error + '; ' if error else ''}{exc}"
+            except LabkitError as exc:
+                files_pulled = getattr(exc, "files", None)
+                error = f"{error + '; ' if error else ''}{exc}"
+        if lost:
+            run.manifest.update(
+                status="lost-connection",
+                error=error,
+                ended_at=records.now(),
+                settings_changes=[c.record() for c in run.changes],
+            )
+            write_manifest(run.local_dir, run.manifest)
+            what = "the recording" if run.plan.workload.kind == "lerobot-record" else "the run"
+            if started:
+                opts.say(
+                    f"{t.name}: connection lost; {what} goes on on the target. "
+                    f"Later: `invoke collect --target {t.name}` (logs) and "
+                    f"`invoke restore --target {t.name}` (settings)"
+                )
+            else:
+                opts.say(
+                    f"{t.name}: connection lost before {what} started ({error}); "
+                    f"once it answers, `invoke restore --target {t.name}` puts its settings back"
+                )
+            return run.manifest
+    status, reason = records.finish(
+        run.manifest, run.local_dir, run.status, files_pulled, interrupted, error
+    )
+    write_manifest(run.local_dir, run.manifest)
+    from labkit.summary import one_line
+
+    opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(run.manifest['summary'])}")
+    if reason and status != "complete":
+        opts.say(f"  {reason}")
+    opts.emit(Finished(run.manifest))
+    return run.manifest
+
+
+def _watch(run: Run) -> None:
+    """Poll the supervisor until the workload is done, emitting progress."""
+    t, opts, plan = run.t, run.opts, run.plan
+    start = time.monotonic()
+    expected = plan.expected_duration_s
+    limit = run.watchdog + opts.grace_s + 60
+    w = plan.workload
+    while True:
+        status = with_link(
+            t,
+            opts,
+            supervisor.poll,
+            t,
+            run.rd,
+            wait_s=opts.poll_s,
+            workload=w,
+            watch=run.watch,
+        )
+        if status.get("state") == "done":
+            run.status = status
+            return
+        elapsed = time.monotonic() - start
+        label = getattr(w, "progress_label", "events")
+        opts.emit(
+            Progress(
+                plan.experiment,
+                elapsed,
+                expected,
+                run.watch.count,
+                run.watch.last,
+                label,
+                w.progress_unit,
+            )
+        )
+        opts.check_stop()
+        if elapsed > limit:
+            raise RemoteError(
+                f"{t.name}: the run supervisor did not finish within {limit:.0f} s; stopping it"
+            )
+
+
+def _prewarm(module: str) -> None:
+    """Import a heavy module in the background; a later import waits for it if needed."""
+    import importlib
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+
+
+class FinishError(RemoteError):
+    """Some step of the finish failed (the others were still tried); ``files``: what was
+    pulled, if anything."""
+
+    def __init__(self, message: str, files: dict[str, int] | None) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+def _finish(run: Run, started: bool) -> dict[str, int] | None:
+    """Stop, restore, pull, unlock — each step tried even if an earlier one failed;
+    returns the pulled files (None: nothing was started, or pulling failed)."""
+    t, hs, opts = run.t, run.hs, run.opts
+    errors = []
+    if started and not run.status:
+        run.status = with_link(t, opts, supervisor.poll, t, run.rd)
+    if started and run.status.get("state") != "done":
+        with_link(t, opts, supervisor.stop, run)
+    try:
+        if run.journal is not None:  # nothing changed: nothing to put back
+            restored = with_link(t, opts, put_back, t, hs, opts, journal=run.journal)
+            keys = {e["key"] for e in restored}
+            for c in run.changes:
+                c.restored = c.key in keys
+    except ConnectError:
+        raise
+    except RemoteError as exc:
+        errors.append(str(exc))
+    run.manifest["settings_changes"] = [c.record() for c in run.changes]
+    leftover: list[str] = []
+    files = None
+    if started:
+        try:
+            leftover = leftovers(run.rd, hs.state_dir)
+            files = with_link(
+                t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir, cleanup=False
+            )
+        except ConnectError:
+            raise
+        except (RemoteError, OSError, ValueError) as exc:
+            errors.append(f"pulling the logs failed: {exc}")
+    # the host once more, after the restore (still locked), in the unlock round trip
+    probe, parse = hs.facts_probe(paths=sorted(set(devices(run.plan).values())))
+    out = lock.release(
+        t,
+        hs.workdir,
+        also_remove=leftover,
+        first=probe,
+        what="facts after the restore + unlock",
+        run_id=run.run_id,
+    )
+    run.manifest["facts_after"] = parse(out)
+    if errors:
+        raise FinishError("; ".join(errors), files)
+    return files
