@@ -28,10 +28,10 @@ from pathlib import Path
 
 from lab import RECORD_S, WORK, Lab, append_results, machine, make_lab
 
-from labkit.inventory import Inventory
-from labkit.lerobot import shell
-from labkit.plan import resolve
-from labkit.playbook import load_playbook
+from labkit.config.inventory import Inventory
+from labkit.config.plan import resolve
+from labkit.config.playbook import load_playbook
+from labkit.workloads.lerobot_flags import shell
 
 ANSIBLE_VENV = WORK / "ansible-venv"
 

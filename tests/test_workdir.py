@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from labkit.hostvars import host_config
-from labkit.inventory import Inventory
+from labkit.config.hostvars import host_config
+from labkit.config.inventory import Inventory
 from labkit.remote.connect import open_host
 from labkit.sim import deploy
 from tests.conftest import REPO

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from labkit.config.params import ParamError, parse_set
 from labkit.errors import LabkitError
-from labkit.params import ParamError, parse_set
 
 ROOT = Path.cwd()
 DEFAULT_INVENTORY = "inventory/hosts.yml"
@@ -147,7 +147,7 @@ def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
 
 def load_playbook(playbook: str):
     """The playbook named by ``--playbook``, checked."""
-    from labkit.playbook import load_playbook as load
+    from labkit.config.playbook import load_playbook as load
 
     path_arg("--playbook", playbook)
     return load(playbook)
@@ -156,7 +156,7 @@ def load_playbook(playbook: str):
 def load_inventory(inventory: str):
     """The inventory named by ``--inventory`` (a file or, as in Ansible, a folder), with
     every host's variables checked."""
-    from labkit.hostvars import load_inventory as load
+    from labkit.config.hostvars import load_inventory as load
 
     if inventory is None or not str(inventory).strip():
         raise LabkitError("--inventory is empty: expected an inventory file or folder")
@@ -213,7 +213,7 @@ def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
 
 
 def _resolve(name, target, playbook, inventory, sets):
-    from labkit.plan import resolve
+    from labkit.config.plan import resolve
 
     pb = load_playbook(playbook)
     inv = load_inventory(inventory)
@@ -235,7 +235,7 @@ def experiment(
     """Run one experiment ``repeat`` times; exit code says how the last run ended."""
     from invoke import Exit
 
-    from labkit.playbook import MAX_REPEATS
+    from labkit.config.playbook import MAX_REPEATS
     from labkit.runner import RunOptions, run_experiment
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
@@ -263,7 +263,7 @@ def experiment(
 
 def _host(target: str, inventory: str, playbook: str):
     """The inventory host and the LeRobot version its simulator (if any) should speak."""
-    from labkit.hostvars import host_config
+    from labkit.config.hostvars import host_config
 
     host = host_config(load_inventory(inventory), target)
     version = host.labkit_lerobot_version
@@ -485,9 +485,9 @@ def batch(
 
     from invoke import Exit
 
-    from labkit.batch.expand import expand
-    from labkit.batch.fleet import Fleet, table
-    from labkit.playbook import MAX_REPEATS
+    from labkit.config.playbook import MAX_REPEATS
+    from labkit.engine.batch.expand import expand
+    from labkit.engine.batch.fleet import Fleet, table
 
     repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)

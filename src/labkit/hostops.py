@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labkit.config.hostvars import HostConfig
+from labkit.config.plan import Plan
 from labkit.errors import LockedError, RemoteError
-from labkit.hostvars import HostConfig
-from labkit.plan import Plan
 from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -79,9 +79,20 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
         facts = hs.gather_facts()
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
         files = render_files(plan, host_vars)
-        changes = plan_changes(
-            t, plan.settings, facts, sysroot=hs.sysroot, state_dir=hs.state_dir, files=files
-        )
+
+        def planned(facts: dict) -> list:
+            return plan_changes(
+                t,
+                plan.settings,
+                facts,
+                sysroot=hs.sysroot,
+                state_dir=hs.state_dir,
+                files=files,
+                allow_reboot=plan.host.labkit_allow_reboot,
+                reboot_timeout_s=plan.host.labkit_reboot_timeout_s,
+            )
+
+        changes = planned(facts)
         verb = "would change" if opts.check else "changing"
         opts.say(f"{t.name}: settings of {plan.experiment} ({verb} what differs)")
         if not changes:
@@ -93,7 +104,15 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
             return [c.record() for c in changes]
         hs.enable_sudo()
         _record_setup(hs, changes)
-        apply_changes(t, hs.workdir, "setup-host", changes, journal=False)
+        apply_changes(
+            t,
+            hs.workdir,
+            "setup-host",
+            changes,
+            journal=False,
+            replan=lambda c: planned(hs.gather_facts()),
+            log=opts.say,
+        )
         opts.say(
             f"{t.name}: settings kept (runs leave them; `invoke restore --setup --target "
             f"{t.name}` puts back what they were before)"
@@ -203,7 +222,7 @@ def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
 
 def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
     """Pull every finished run not yet in the local store; restore the host when it is idle."""
-    from labkit.summary import one_line, summarize_run
+    from labkit.analysis.summary import one_line, summarize_run
 
     hs = open_host(host, lerobot_version, log=opts.say)
     t = hs.target

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from labkit.config.params import cpu_list_problem
+from labkit.config.plan import Plan
 from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
-from labkit.lerobot import shell
-from labkit.params import cpu_list_problem
-from labkit.plan import Plan
 from labkit.records.store import (
     mark_restored,
     new_run_id,
@@ -50,6 +49,7 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
+from labkit.workloads.lerobot_flags import shell
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parent / "remote" / "supervise.py"
@@ -618,7 +618,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             _start(run)
-            _prewarm("labkit.summary")  # pandas loads while the target records
+            _prewarm("labkit.analysis.summary")  # pandas loads while the target records
             if opts.detach:
                 run.manifest.update(
                     status="detached", detached_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -677,7 +677,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
     summary = run.manifest.get("summary", {})
     run.manifest.update(status=status, error=reason)
     write_manifest(run.local_dir, run.manifest)
-    from labkit.summary import one_line
+    from labkit.analysis.summary import one_line
 
     opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(summary)}")
     if reason and status != "complete":
@@ -721,7 +721,7 @@ def _finish(run: Run, started: bool) -> None:
                 t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir, cleanup=False
             )
             run.manifest["files"] = files
-            from labkit.summary import summarize_run
+            from labkit.analysis.summary import summarize_run
 
             run.manifest["summary"] = summarize_run(run.local_dir)
         except ConnectError:

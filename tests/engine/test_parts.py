@@ -9,13 +9,13 @@ import io
 import pytest
 
 from labkit import cli
+from labkit.config.params import parse_set
+from labkit.config.plan import resolve
+from labkit.config.playbook import load_playbook
 from labkit.engine import supervisor
 from labkit.engine.events import Message, PlainRenderer, Progress
 from labkit.engine.preflight import preflight
 from labkit.engine.supervisor import Watch, outcome
-from labkit.params import parse_set
-from labkit.plan import resolve
-from labkit.playbook import load_playbook
 from labkit.probes import PROBES
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.workloads import get_workload

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.playbook import load_playbook
 from labkit.records.importer import import_logs
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from labkit.playbook import load_playbook
+from labkit.config.playbook import load_playbook
 from labkit.records.model import RecordError, migrate, read_record, validated
 from labkit.records.store import list_runs, load_manifest, write_manifest
 from tests.conftest import DATA, REPO

@@ -413,3 +413,33 @@ def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when,
     assert [b.cpu(i, "scaling_governor") for i in range(8)] == govs
     assert not (b.wd / "state" / "restore.json").exists(), out
     assert not (b.wd / "lock").exists(), out
+
+
+def test_a_reboot_revealed_by_nvpmodels_warning_is_allowed(board):
+    """Without /etc/nvpmodel.conf the need for a reboot shows only when nvpmodel warns;
+    with labkit_allow_reboot: true labkit then reboots into the mode and back."""
+    import json
+
+    b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
+    (b.root / "etc/nvpmodel.conf").unlink()
+    res = b.run("experiment", "--name", "mode2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("back after") == 2, res.stdout
+    [mf] = b.runs.glob("mode2/*/manifest.json")
+    m = json.loads(mf.read_text())
+    nv = {c["key"]: c for c in m["settings_changes"]}["nvpmodel"]
+    assert (nv["reboot"], nv["applied"], nv["restored"]) == (True, True, True)
+    assert b.read("etc/nvpmodel_mode") == "1"
+    assert not (b.wd / "state" / "restore.json").exists()
+
+
+def test_setup_host_reboots_into_a_mode_when_allowed_and_restore_setup_back(board):
+    b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
+    res = b.run("setup-host", "--name", "mode2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert b.read("etc/nvpmodel_mode") == "2"
+    assert [b.cpu(i, "scaling_governor") for i in range(14)] == ["performance"] * 14
+    res = b.run("restore", "--setup")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert b.read("etc/nvpmodel_mode") == "1"
+    assert [b.cpu(i, "scaling_governor") for i in range(14)] == ["schedutil"] * 14

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
+from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.playbook import load_playbook
 from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report

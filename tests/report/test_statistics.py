@@ -10,7 +10,7 @@ import math
 import pytest
 import yaml
 
-from labkit.playbook import load_playbook
+from labkit.config.playbook import load_playbook
 from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from labkit import cli
+from labkit.config.params import ParamError, parse_set
+from labkit.config.plan import resolve
+from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError
-from labkit.params import ParamError, parse_set
-from labkit.plan import resolve
-from labkit.playbook import load_playbook
 from labkit.workloads import WORKLOADS, get_workload, workload_of
 from labkit.workloads.command import Command
 from tests.conftest import DATA, REPO

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.analysis.runs import RunData
-from labkit.playbook import Playbook
+from labkit.config.playbook import Playbook
 
 RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
 NOT_MEASURED = ("dataset.repo_id", "dataset.root", "dataset.single_task")

@@ -24,7 +24,7 @@ from typing import Any
 
 from labkit.analysis.configs import Group
 from labkit.analysis.stats import Comparison, compare
-from labkit.playbook import Playbook
+from labkit.config.playbook import Playbook
 
 PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
 CONTRIBUTING = 0.2  # a confirmed cut of at least a fifth contributes

@@ -17,8 +17,8 @@ from typing import Any
 
 from labkit.analysis.runs import RunData
 from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, compare
+from labkit.config.playbook import Check, Hypothesis
 from labkit.metric_names import PER_WARNING
-from labkit.playbook import Check, Hypothesis
 
 OPS = {
     "eq": operator.eq,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.params import cpu_list_problem
+from labkit.config.params import cpu_list_problem
 
 
 @dataclass

@@ -43,7 +43,7 @@ def finish(
 ) -> tuple[str, str | None]:
     """Everything a finished run's record gets: the pulled files and their summary, the
     supervisor's status (each probe's pid, exit, error), how it ended and why."""
-    from labkit.summary import summarize_run
+    from labkit.analysis.summary import summarize_run
 
     if files is not None:
         record["files"] = files

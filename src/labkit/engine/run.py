@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.config.plan import Plan
 from labkit.engine import record as records
 from labkit.engine import supervisor
 from labkit.engine.changes import render_files, show_changes
@@ -32,8 +33,6 @@ from labkit.engine.restore import put_back
 from labkit.engine.signals import shielded, signals_interrupt
 from labkit.engine.supervisor import Watch, with_link
 from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
-from labkit.lerobot import shell
-from labkit.plan import Plan
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -47,6 +46,7 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
+from labkit.workloads.lerobot_flags import shell
 
 q = shlex.quote
 
@@ -248,7 +248,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             supervisor.start(run)
-            _prewarm("labkit.summary")  # pandas loads while the target works
+            _prewarm("labkit.analysis.summary")  # pandas loads while the target works
             if opts.detach:
                 run.manifest.update(status="detached", detached_at=records.now())
                 run.manifest["settings_changes"] = [c.record() for c in run.changes]
@@ -308,7 +308,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
         run.manifest, run.local_dir, run.status, files_pulled, interrupted, error
     )
     write_manifest(run.local_dir, run.manifest)
-    from labkit.summary import one_line
+    from labkit.analysis.summary import one_line
 
     opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(run.manifest['summary'])}")
     if reason and status != "complete":

@@ -26,7 +26,7 @@ def get_probe(name: str) -> type[Probe]:
     try:
         return PROBES[name]
     except KeyError:
-        from labkit.params import suggest
+        from labkit.config.params import suggest
 
         raise UnknownNameError(
             f"unknown probe {name!r}{suggest(name, PROBES)}; known: {', '.join(PROBES)}"

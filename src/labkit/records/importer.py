@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
-from labkit.playbook import Playbook
 from labkit.records.model import imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
 
@@ -91,7 +91,7 @@ def _run_id(rec: Path, teg: Path | None) -> str:
 
 def import_logs(logs: Path, playbook: Playbook, runs: Path, log=print) -> list[dict]:
     """Import every pair; returns the manifests of the runs added (not those already in)."""
-    from labkit.summary import summarize_run
+    from labkit.analysis.summary import summarize_run
 
     added = []
     for name, rec, teg in find_pairs(logs, playbook):

@@ -150,7 +150,7 @@ def new_record(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of a run the engine starts, validated (status ``running``)."""
-    from labkit.lerobot import shell
+    from labkit.workloads.lerobot_flags import shell
 
     launches = [p for p in plan.probe_launches() if p.name not in (skipped or {})]
     argv = plan.workload_command()

@@ -15,8 +15,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from labkit.config.hostvars import HostConfig
 from labkit.errors import ConfigError, LabkitError
-from labkit.hostvars import HostConfig
 from labkit.remote.target import LocalTarget, Target
 from labkit.sim import deploy
 

@@ -186,11 +186,14 @@ def plan_changes(
     for i, spec in enumerate(files):
         changes.append(_file_change(target, spec, sysroot, state_dir, i))
     for c in changes:
-        if c.reboot:  # what a boot resets, as it is now: put back after rebooting back
-            c.wait["boot_id"] = facts.get("boot_id")
-            c.wait["after_boot"] = boot_volatile(facts, changes, sysroot)
-        elif c.key == "nvpmodel" and c.changed:  # `nvpmodel -m` resets the CPU mins
-            c.undo += boot_volatile(facts, changes, sysroot)
+        if c.key != "nvpmodel" or not c.changed:
+            continue
+        volatile = boot_volatile(facts, changes, sysroot)
+        if c.reboot or c.wait.get("allow_reboot"):
+            # what a boot resets, as it is now: put back after rebooting back
+            c.wait.update(boot_id=facts.get("boot_id"), after_boot=volatile)
+        if not c.reboot:  # `nvpmodel -m` resets the CPU mins
+            c.undo += volatile
     return changes
 
 
@@ -270,7 +273,17 @@ def _nvpmodel_change(
         return c
     c.apply = [f"echo NO | nvpmodel -m {mode}"]
     c.undo = [f"echo NO | nvpmodel -m {int(nv['id'])}"]
+    if allow:  # should nvpmodel say it needs a reboot after all (no nvpmodel.conf)
+        wait = {"boot_id_path": reboot.boot_id_path(sysroot), "timeout_s": timeout_s}
+        c.wait = {**wait, "allow_reboot": True}
     return c
+
+
+def _as_reboot(c: Change) -> None:
+    """A live-planned power mode change that nvpmodel says needs a reboot (allowed)."""
+    c.reboot = True
+    c.apply = [f"echo YES | nvpmodel -m {int(c.after)}"]
+    c.undo = [f"echo YES | nvpmodel -m {int(c.before)}"]
 
 
 def _file_change(target: Target, spec: FileSpec, sysroot: str, state_dir: str, i: int) -> Change:
@@ -386,46 +399,61 @@ def apply_changes(
         target.run(f"mkdir -p {q(posixpath.dirname(journal_path(workdir)))}")
     if journal:
         write_journal(target, workdir, run_id, changes)
+
+    def rebooted(c: Change) -> bool:
+        """Reboot into ``c``'s mode; True: the rest was planned again and applied."""
+
+        def requested(old: str) -> None:
+            # on the board's disk before nvpmodel is sent: a restore after Ctrl-C or a
+            # dead controller waits for this reboot before reading the mode
+            c.wait.update(boot_id=old, reboot_requested=True)
+            if journal:
+                write_journal(target, workdir, run_id, changes)
+
+        try:
+            reboot.reboot_into_mode(
+                target,
+                int(c.after),
+                c.wait["boot_id_path"],
+                float(c.wait["timeout_s"]),
+                log=log,
+                sudo=c.sudo,
+                requested=requested,
+                alive=lambda: lock.touch(target, workdir),
+            )
+        except (reboot.RebootRefused, reboot.NoReboot):
+            c.wait["reboot_requested"] = False  # no reboot is coming
+            if journal:
+                write_journal(target, workdir, run_id, changes)
+            raise
+        c.applied = True
+        return replanned(c)
+
+    def replanned(c: Change) -> bool:
+        if replan is None:
+            return False
+        changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
+        apply_changes(target, workdir, run_id, changes, journal, False, None, log)
+        return True
+
     for c in todo:
         if c.reboot:
-
-            def requested(old: str, c: Change = c) -> None:
-                # on the board's disk before nvpmodel is sent: a restore after Ctrl-C or a
-                # dead controller waits for this reboot before reading the mode
-                c.wait.update(boot_id=old, reboot_requested=True)
-                if journal:
-                    write_journal(target, workdir, run_id, changes)
-
-            try:
-                reboot.reboot_into_mode(
-                    target,
-                    int(c.after),
-                    c.wait["boot_id_path"],
-                    float(c.wait["timeout_s"]),
-                    log=log,
-                    sudo=c.sudo,
-                    requested=requested,
-                    alive=lambda: lock.touch(target, workdir),
-                )
-            except (reboot.RebootRefused, reboot.NoReboot):
-                c.wait["reboot_requested"] = False  # no reboot is coming
-                if journal:
-                    write_journal(target, workdir, run_id, changes)
-                raise
-            c.applied = True
-            if replan is not None:  # a boot resets settings that were right before it
-                changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
-                apply_changes(target, workdir, run_id, changes, journal, False, None, log)
+            if rebooted(c):  # a boot resets settings that were right before it
                 return
             continue
         for path, content in c.upload.items():
             target.put(content.encode(), path)
         for cmd in c.apply:
             res = target.run(cmd, sudo=c.sudo, timeout=120, check=False, what=f"setting {c.key}")
-            if c.key == "nvpmodel" and "Reboot required" in res.stdout + res.stderr:
+            said = res.stdout + res.stderr
+            if c.key == "nvpmodel" and "Reboot required" in said and c.wait.get("allow_reboot"):
+                log(f"{target.name}: nvpmodel: {_line(said, 'Reboot required')}")
+                _as_reboot(c)
+                break
+            if c.key == "nvpmodel" and "Reboot required" in said:
                 raise RemoteError(
                     f"{target.name}: settings.nvpmodel {c.after} needs a reboot (nvpmodel: "
-                    f"{_line(res.stdout + res.stderr, 'Reboot required')}); the mode was not "
+                    f"{_line(said, 'Reboot required')}); the mode was not "
                     "changed. Set labkit_allow_reboot: true for this host to let labkit "
                     "reboot it into that mode and back."
                 )
@@ -433,12 +461,14 @@ def apply_changes(
                 raise CommandFailed(
                     f"{target.name}: setting {c.key} exited {res.exited}:\n{res.tail()}", res
                 )
+        if c.reboot:  # nvpmodel's warning revealed it: reboot (journaled first)
+            if rebooted(c):
+                return
+            continue
         c.applied = True
         if c.key == "nvpmodel":
             _verify_nvpmodel(target, c)
-            if replan is not None:  # it reset the CPU clocks (pinning): plan again
-                changes[:] = [c] + [x for x in replan(c) if x.key != c.key]
-                apply_changes(target, workdir, run_id, changes, journal, False, None, log)
+            if replanned(c):  # it reset the CPU clocks (pinning): plan again
                 return
 
 

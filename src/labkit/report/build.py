@@ -27,8 +27,8 @@ from labkit.analysis.metrics import rounded
 from labkit.analysis.runs import RunData, load_runs
 from labkit.analysis.stats import MEAN_METHOD, POINT, WELCH
 from labkit.analysis.validity import threats
+from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
-from labkit.playbook import Playbook
 from labkit.records.store import provenance
 
 

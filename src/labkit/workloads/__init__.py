@@ -26,7 +26,7 @@ def get_workload(kind: str) -> type[Workload]:
     try:
         return WORKLOADS[kind]
     except KeyError:
-        from labkit.params import suggest
+        from labkit.config.params import suggest
 
         raise UnknownNameError(
             f"unknown workload kind {kind!r}{suggest(kind, WORKLOADS)}; "

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labkit.params import Param
+from labkit.config.params import Param
 
 
 class Workload:

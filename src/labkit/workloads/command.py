@@ -30,8 +30,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from labkit.config.params import Param
 from labkit.errors import ConfigError, PlaybookError
-from labkit.params import Param
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, workload_seconds
 
@@ -109,8 +109,8 @@ class Command(Workload):
     @classmethod
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Command:
         """Validate the playbook's ``workload:`` block (errors name file, line, field)."""
-        from labkit.params import ParamError, coerce
-        from labkit.yamlsrc import pydantic_error
+        from labkit.config.params import ParamError, coerce
+        from labkit.config.yamlsrc import pydantic_error
 
         where = ("workload",)
         try:
@@ -256,7 +256,7 @@ class Command(Workload):
         return self._render(plan, self.spec.command, "command").strip()
 
     def command(self, plan) -> list[str]:
-        from labkit.lerobot import scheduling_prefix
+        from labkit.workloads.lerobot_flags import scheduling_prefix
 
         return scheduling_prefix(plan.settings) + ["bash", "-c", self.rendered(plan)]
 

@@ -1,7 +1,7 @@
 """The ``lerobot-record`` workload: LeRobot's recording loop, version-aware.
 
-Parameters are LeRobot's dotted names (``labkit.params.RECORD_PARAMS``), the command is
-built per LeRobot release (``labkit.lerobot``), the expected duration is episodes x
+Parameters are LeRobot's dotted names (``labkit.config.params.RECORD_PARAMS``), the command is
+built per LeRobot release (``labkit.workloads.lerobot_flags``), the expected duration is episodes x
 episode time + resets, progress counts the ``Record loop is running slower (... Hz)``
 warnings, and the log parser is ``labkit.parse.record_log``. It is the workload of a
 playbook with ``record:`` and no ``workload:``.
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labkit.params import RECORD_DEFAULTS, RECORD_PARAMS
+from labkit.config.params import RECORD_DEFAULTS, RECORD_PARAMS
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, count_matches
 
@@ -49,7 +49,7 @@ class LerobotRecord(Workload):
         return dict(RECORD_DEFAULTS)
 
     def command(self, plan) -> list[str]:
-        from labkit.lerobot import scheduling_prefix
+        from labkit.workloads.lerobot_flags import scheduling_prefix
 
         return scheduling_prefix(plan.settings) + plan.record_argv()
 

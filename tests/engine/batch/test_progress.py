@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from labkit.batch.progress import HostState, HostWriter, Progress
+from labkit.engine.batch.progress import HostState, HostWriter, Progress
 
 
 def test_plain_lines_when_not_a_terminal():

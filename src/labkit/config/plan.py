@@ -12,10 +12,14 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.config.hostvars import HostConfig, host_config
+from labkit.config.inventory import Inventory
+from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten
+from labkit.config.playbook import Playbook
 from labkit.errors import ConfigError, PlaybookError
-from labkit.hostvars import HostConfig, host_config
-from labkit.inventory import Inventory
-from labkit.lerobot import (
+from labkit.probes import Probe, ProbeLaunch, get_probe
+from labkit.workloads import DEFAULT_KIND, Workload
+from labkit.workloads.lerobot_flags import (
     CommandError,
     Version,
     fit_to_version,
@@ -23,10 +27,6 @@ from labkit.lerobot import (
     scheduling_prefix,
     shell,
 )
-from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten
-from labkit.playbook import Playbook
-from labkit.probes import Probe, ProbeLaunch, get_probe
-from labkit.workloads import DEFAULT_KIND, Workload
 
 RUN_ID_PLACEHOLDER = "<run-id>"
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.config.params import suggest
+from labkit.config.yamlsrc import Located, load_file
 from labkit.errors import InventoryError, LabkitError, UnknownNameError
-from labkit.params import suggest
-from labkit.yamlsrc import Located, load_file
 
 GROUP_KEYS = {"hosts", "children", "vars"}
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")

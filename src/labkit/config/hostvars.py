@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from labkit.config.inventory import Inventory, Origin
+from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten, suggest
 from labkit.errors import InventoryError
-from labkit.inventory import Inventory, Origin
-from labkit.params import RECORD_PARAMS, ParamError, coerce, flatten, suggest
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
 _ENV_REF = re.compile(r"^env:(\w+)$")

@@ -4,12 +4,12 @@ import shlex
 
 import pytest
 
+from labkit.config.inventory import Inventory
+from labkit.config.params import parse_set
+from labkit.config.plan import resolve
+from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError, PlaybookError
-from labkit.inventory import Inventory
-from labkit.lerobot import CommandError, Version, record_argv
-from labkit.params import parse_set
-from labkit.plan import resolve
-from labkit.playbook import load_playbook
+from labkit.workloads.lerobot_flags import CommandError, Version, record_argv
 from tests.conftest import REPO
 from tests.labhost import write_inventory
 

@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from labkit.batch.expand import BatchPlan, HostBatch, Slot
-from labkit.batch.progress import HostState, HostWriter, Progress
+from labkit.config.inventory import Inventory
+from labkit.engine.batch.expand import BatchPlan, HostBatch, Slot
+from labkit.engine.batch.progress import HostState, HostWriter, Progress
 from labkit.errors import ConnectError, LabkitError, LockedError
-from labkit.inventory import Inventory
 from labkit.records.store import write_json_atomic
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.config.inventory import Inventory
+from labkit.config.plan import Plan, identity_key, resolve
+from labkit.config.playbook import MAX_REPEATS, Playbook
 from labkit.errors import LabkitError
-from labkit.inventory import Inventory
-from labkit.plan import Plan, identity_key, resolve
-from labkit.playbook import MAX_REPEATS, Playbook
 from labkit.records.store import list_runs
 
 ORDERS = ("interleaved", "as-written", "random")

@@ -14,7 +14,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.params import CV2_BACKENDS
+from labkit.config.params import CV2_BACKENDS
 
 # params LeRobot gained in a given release. On an older host a value asked for (playbook,
 # experiment, host vars, --set) is an error naming the parameter and the release; only

@@ -339,7 +339,7 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
             return _sysctl_value(key, value)
         hint = suggest(key, known) or (
             "; expected one of labkit's parameters (`invoke plan --name EXP` shows an "
-            "experiment's, src/labkit/params.py lists every one)"
+            "experiment's, src/labkit/config/params.py lists every one)"
         )
         raise ParamError(key, f"unknown parameter {key!r}{hint}")
     if value is None:

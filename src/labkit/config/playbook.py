@@ -1,7 +1,7 @@
 """Playbooks: the experiments of an investigation, its host settings and its hypotheses.
 
 A playbook is YAML validated by pydantic models (structure) and the parameter registry
-(``labkit.params``: names, types, ranges). Every error names the file, the line and the
+(``labkit.config.params``: names, types, ranges). Every error names the file, the line and the
 field path, and says what was expected.
 """
 
@@ -21,9 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from labkit.errors import PlaybookError, UnknownNameError
-from labkit.metric_names import Metric, metrics_for
-from labkit.params import (
+from labkit.config.params import (
     MAX_EPISODE_S,
     MONITOR_DEFAULTS,
     MONITOR_PARAMS,
@@ -35,10 +33,12 @@ from labkit.params import (
     flatten,
     suggest,
 )
+from labkit.config.yamlsrc import Located, load_file, pydantic_error
+from labkit.errors import PlaybookError, UnknownNameError
+from labkit.metric_names import Metric, metrics_for
 from labkit.probes import DEFAULT_PROBES, PROBES
 from labkit.workloads import DEFAULT_KIND, WORKLOADS, Workload
 from labkit.workloads.command import Command
-from labkit.yamlsrc import Located, load_file, pydantic_error
 
 Strict = ConfigDict(extra="forbid")
 

@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
+from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError
-from labkit.playbook import load_playbook
 from tests.conftest import DATA, REPO
 
 BAD = DATA / "playbooks/bad"

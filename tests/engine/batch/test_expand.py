@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from labkit.batch.expand import expand, order_runs, select_experiments
+from labkit.config.inventory import Inventory
+from labkit.config.playbook import load_playbook
+from labkit.engine.batch.expand import expand, order_runs, select_experiments
 from labkit.errors import LabkitError, PlaybookError
-from labkit.inventory import Inventory
-from labkit.playbook import load_playbook
 from labkit.records.store import write_manifest
 from tests.conftest import DATA
 from tests.labhost import write_inventory

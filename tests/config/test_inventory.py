@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from labkit.config.hostvars import host_config
+from labkit.config.inventory import Inventory, expand_host_pattern
 from labkit.errors import InventoryError, UnknownNameError
-from labkit.hostvars import host_config
-from labkit.inventory import Inventory, expand_host_pattern
 from tests.conftest import DATA, REPO
 
 

@@ -129,7 +129,7 @@ def pydantic_error(
 ) -> ConfigError:
     """A pydantic ``ValidationError`` of ``root`` (validated at ``prefix`` in ``doc``) as
     one error naming the file, line and field, and what was expected."""
-    from labkit.params import suggest
+    from labkit.config.params import suggest
 
     errors = exc.errors()
     # a misspelt key explains the required field it leaves missing: name it first
