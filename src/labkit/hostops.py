@@ -22,6 +22,7 @@ from labkit.errors import LockedError, RemoteError
 from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
+from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
     apply_changes,
     journal_body,
@@ -73,7 +74,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
     hs = open_host(plan.host, str(plan.version), log=opts.say, install=not opts.check)
     try:
         t = hs.target
-        info = lock.inspect(t, hs.workdir)
+        info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
         if info is not None and not opts.check:
             raise _busy(t.name, info)
         facts = hs.gather_facts()
@@ -171,7 +172,7 @@ def _undo_setup(hs: HostSession, opts: RunOptions) -> list[dict]:
 
 def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:
     t = hs.target
-    info = lock.inspect(t, hs.workdir)
+    info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
     if info is not None and not info.stale:
         raise LockedError(
             f"{t.name}: {info.describe()} is still running; its settings are restored when it "
@@ -272,7 +273,7 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
             opts.say(f"{t.name}: nothing to collect")
         if others:
             opts.say(f"{t.name}: {others} run(s) there belong to another run store; left alone")
-        info = lock.inspect(t, hs.workdir)
+        info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
         if info is not None and info.stale:
             _restore(hs, opts)
             _mark_restored(opts.runs, info.owner.get("run_id"))

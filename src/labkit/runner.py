@@ -38,6 +38,7 @@ from labkit.records.store import (
 )
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
+from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
     Change,
     FileSpec,
@@ -363,6 +364,8 @@ def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
     if change.reboot:
         run.facts_before.setdefault("facts_before_reboot", run.facts)
         run.facts = facts
+        if facts.get("boot_id"):  # the lock is this boot's (written with its next update)
+            run.owner["boot_id"] = facts["boot_id"]
     return _plan_settings(run, facts, files)
 
 
@@ -432,6 +435,7 @@ def _start(run: Run) -> None:
         "timeout_s": watchdog_s(p),
         "grace_s": run.opts.grace_s,
         "store": run.manifest["store"],
+        "boot_id_path": boot_id_path(run.hs.sysroot),
     }
     t.put(json.dumps(spec, indent=1).encode(), posixpath.join(rd, "spec.json"))
     t.put(
@@ -563,14 +567,16 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
         "run_dir": run.rd,
     }
     # one round trip: the lock, the run's directories, and any journal a dead run left
+    boot = boot_id_path(hs.sysroot)
     take = {
         "dirs": (hs.state_dir, run.rd),
         "then": f"cat {q(journal_path(hs.workdir))} 2>/dev/null; true",
+        "boot_id_path": boot,
     }
     try:
         run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
     except LockedError:
-        info = lock.inspect(t, hs.workdir)
+        info = lock.inspect(t, hs.workdir, boot_id_path=boot)
         if info is None or not info.stale:
             raise
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")

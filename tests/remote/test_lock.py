@@ -136,3 +136,37 @@ def test_release_drops_only_its_own_lock(target, tmp_path):
     assert json.loads((wd / "lock" / "owner.json").read_text())["run_id"] == "other"
     lock.release(target, str(wd), run_id="other")
     assert not (wd / "lock").exists()
+
+
+def test_a_lock_from_a_previous_boot_is_over(target, tmp_path):
+    """The lock and the supervisor's status carry the boot id: after the board rebooted
+    (the simulator's boot), a supervisor pid that answers is another process, not the run."""
+    import json
+
+    from labkit.remote.reboot import BOOT_ID
+    from labkit.sim.root import init_root, load_config
+
+    root = tmp_path / "root"
+    init_root(root, {"board": "thor"})
+    bid = str(root) + BOOT_ID
+    wd, rd = tmp_path / "wd", tmp_path / "wd" / "runs" / "x" / "r1"
+    owner, _ = lock.acquire(
+        target, str(wd), {"run_id": "r1", "run_dir": str(rd)}, dirs=(str(rd),), boot_id_path=bid
+    )
+    boot0 = (root / BOOT_ID.lstrip("/")).read_text().strip()
+    assert owner["boot_id"] == boot0
+    assert json.loads((wd / "lock" / "owner.json").read_text())["boot_id"] == boot0
+    status = {"state": "running", "supervisor_pid": os.getpid(), "boot_id": boot0}
+    (rd / "status.json").write_text(json.dumps(status))
+    info = lock.inspect(target, str(wd), boot_id_path=bid)
+    assert info is not None and info.state == "running"
+    init_root(root, load_config(root), boot=True)  # the simulated reboot's boot
+    info = lock.inspect(target, str(wd), boot_id_path=bid)
+    assert info is not None and info.state == "finished" and info.stale
+    assert "previous boot" in info.describe()
+    # the run that rebooted the board says so: its lock is the new boot's again
+    lock.touch(target, str(wd), bid)
+    status["boot_id"] = (root / BOOT_ID.lstrip("/")).read_text().strip()
+    (rd / "status.json").write_text(json.dumps(status))
+    info = lock.inspect(target, str(wd), boot_id_path=bid)
+    assert info is not None and info.state == "running" and not info.previous_boot

@@ -36,6 +36,7 @@ class LockInfo:
     owner: dict
     state: str  # running | finished | abandoned
     supervisor_alive: bool
+    previous_boot: bool = False  # taken (or its supervisor started) before the last boot
 
     @property
     def stale(self) -> bool:
@@ -45,7 +46,7 @@ class LockInfo:
         o = self.owner
         return (
             f"run {o.get('run_id')} ({o.get('experiment')}) from {o.get('workstation')}, "
-            f"started {o.get('taken_at')}"
+            f"started {o.get('taken_at')}" + (" (a previous boot)" if self.previous_boot else "")
         )
 
 
@@ -53,21 +54,27 @@ def lock_dir(workdir: str) -> str:
     return posixpath.join(workdir, "lock")
 
 
-def inspect(target: Target, workdir: str) -> LockInfo | None:
+def inspect(target: Target, workdir: str, boot_id_path: str | None = None) -> LockInfo | None:
     """The current lock, if any, and whether the run behind it is still going.
 
     A lock folder without an owner (another controller between its mkdir and the owner,
     with labkit before owners were written atomically) is busy while it is young.
+    ``boot_id_path``: the board's boot id; a lock (or a supervisor) from an earlier boot
+    is over, whatever process has its pid now.
     """
     d = lock_dir(workdir)
+    boot = f"cat {q(boot_id_path)} 2>/dev/null; " if boot_id_path else ""
     res = target.run(
-        f"[ -d {q(d)} ] || exit 0; echo {AGE} $(( $(date +%s) - $(stat -c %Y {q(d)}) )); "
+        f"[ -d {q(d)} ] || exit 0; echo {BOOT} $({boot}true); "
+        f"echo {AGE} $(( $(date +%s) - $(stat -c %Y {q(d)}) )); "
         f"cat {q(d)}/owner.json 2>/dev/null; true",
         check=False,
     )
-    head, _, body = res.stdout.partition("\n")
+    boot_line, _, rest = res.stdout.partition("\n")
+    head, _, body = rest.partition("\n")
     if not head.startswith(AGE):
         return None
+    now_boot = boot_line[len(BOOT) :].strip()
     age = float(head.split()[1])
     try:
         owner = json.loads(body) if body.strip() else {}
@@ -83,10 +90,15 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
             except json.JSONDecodeError:
                 status = {}
     pid = status.get("supervisor_pid")
+    earlier = bool(now_boot) and any(
+        b and b != now_boot for b in (owner.get("boot_id"), status.get("boot_id"))
+    )
     alive = False
-    if pid and status.get("state") != "done":
+    if pid and status.get("state") != "done" and not earlier:
         alive = target.run(f"kill -0 {int(pid)}", check=False).ok
-    if alive:
+    if earlier:  # the board rebooted since: nothing of that run is left running
+        state = "finished" if pid or status.get("state") == "done" else "abandoned"
+    elif alive:
         state = "running"
     elif status.get("state") == "done" or pid:
         state = "finished"
@@ -98,7 +110,7 @@ def inspect(target: Target, workdir: str) -> LockInfo | None:
         state = "abandoned"
     else:
         state = "running"  # taken moments ago by a run still preparing
-    return LockInfo(owner, state, alive)
+    return LockInfo(owner, state, alive, earlier)
 
 
 def _controller_alive_here(owner: dict) -> bool | None:
@@ -118,15 +130,24 @@ def _controller_alive_here(owner: dict) -> bool | None:
     return True
 
 
-def touch(target: Target, workdir: str) -> None:
+def touch(target: Target, workdir: str, boot_id_path: str | None = None) -> None:
     """Refresh the lock's age (its folder's mtime): its run is alive, e.g. waiting for a
-    reboot that takes long. A lock that is not there is not created."""
+    reboot that takes long; with ``boot_id_path``, its ``boot_id`` becomes the board's
+    now (the run rebooted it). A lock that is not there is not created."""
     d = lock_dir(workdir)
-    target.run(f"[ -d {q(d)} ] && touch -c {q(d)}; true", check=False)
+    own = q(f"{d}/owner.json")
+    sub = """'s/"boot_id": "[0-9a-f-]*"/"boot_id": "'"$b"'"/'"""
+    boot = _READ_BOOT.format(q(boot_id_path)) if boot_id_path else ""
+    if boot:
+        boot += f'[ -n "$b" ] && sed -i {sub} {own}; '
+    target.run(f"[ -d {q(d)} ] || exit 0; touch -c {q(d)}; {boot}true", check=False)
 
 
 TAKEN = "@@labkit-locked"
 AGE = "@@labkit-lock-age"
+BOOT = "@@labkit-boot"
+# the boot id read on the target, kept only if it looks like one (it goes into JSON)
+_READ_BOOT = "b=$(cat {} 2>/dev/null); case $b in *[!0-9a-f-]*) b=;; esac; "
 
 
 def acquire(
@@ -136,12 +157,14 @@ def acquire(
     dirs: tuple[str, ...] = (),
     then: str = "",
     stale: LockInfo | None = None,
+    boot_id_path: str | None = None,
 ) -> tuple[dict, str]:
     """Take the lock or raise ``LockedError`` saying who holds it.
 
     In the same round trip, once the lock is ours: create ``dirs`` and run ``then``
     (its output is returned). ``stale``: a lock ``inspect`` found over; it is moved aside
     first if it is still that one (a lock taken meanwhile by another run is left alone).
+    ``boot_id_path``: the board's boot id goes into the owner (``boot_id``).
     Returns the owner record as written.
     """
     owner = {
@@ -159,13 +182,21 @@ def acquire(
     # empty one, left by an older labkit between mkdir and owner, is checked for first)
     new = q(f"{d}.new-{secrets.token_hex(4)}")
     place = f"[ ! -e {q(d)} ] && mv -T {new} {q(d)} 2>/dev/null"
+    if boot_id_path:
+        read = _READ_BOOT.format(q(boot_id_path))
+        write = f'printf \'%s, "boot_id": "%s"}}\' {q(json.dumps(owner)[:-1])} "$b"'
+    else:
+        read, write = "b=; ", f"printf '%s' {q(json.dumps(owner))}"
     res = target.run(
-        f"mkdir -p {q(workdir)} && {_take_over(d, stale) if stale else ''}"
-        f"mkdir {new} && printf '%s' {q(json.dumps(owner))} > {new}/owner.json && "
-        f"{{ {place} || {{ rm -rf {new}; false; }}; }}{mk} && echo {TAKEN}{after}; true"
+        f"mkdir -p {q(workdir)} && {_take_over(d, stale) if stale else ''}{read}"
+        f"mkdir {new} && {write} > {new}/owner.json && "
+        f'{{ {place} || {{ rm -rf {new}; false; }}; }}{mk} && echo "{TAKEN}$b"{after}; true'
     )
     if TAKEN in res.stdout:
-        return owner, res.stdout.split(TAKEN, 1)[1].lstrip("\n")
+        boot, _, out = res.stdout.split(TAKEN, 1)[1].partition("\n")
+        if boot_id_path:
+            owner["boot_id"] = boot.strip()
+        return owner, out
     info = inspect(target, workdir)
     held = info.describe() if info else "another run"
     hint = (

@@ -419,7 +419,7 @@ def apply_changes(
                 log=log,
                 sudo=c.sudo,
                 requested=requested,
-                alive=lambda: lock.touch(target, workdir),
+                alive=lambda: lock.touch(target, workdir, c.wait["boot_id_path"]),
             )
         except (reboot.RebootRefused, reboot.NoReboot):
             c.wait["reboot_requested"] = False  # no reboot is coming
@@ -510,7 +510,12 @@ def restore_journal(
     for entry in entries:
         try:
             if entry.get("reboot"):
-                _restore_mode(target, entry, log, alive=lambda: lock.touch(target, workdir))
+                _restore_mode(
+                    target,
+                    entry,
+                    log,
+                    alive=lambda e=entry: lock.touch(target, workdir, e["boot_id_path"]),
+                )
             else:
                 for cmd in entry["undo"]:
                     target.run(

@@ -76,6 +76,11 @@ def main(spec_path: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # children must not inherit an ignored SIGINT
     signal.signal(signal.SIGTERM, lambda *_: STOP.update(requested=True))
     status = {"state": "starting", "supervisor_pid": os.getpid(), "started_at": now()}
+    try:  # which boot this supervisor runs in: after a reboot its pid is someone else's
+        with open(spec.get("boot_id_path") or "/proc/sys/kernel/random/boot_id") as fh:
+            status["boot_id"] = fh.read().strip()
+    except OSError:
+        pass
     write_status(run_dir, status)
     monitor_out = open(os.path.join(run_dir, "tegrastats.out"), "wb")  # noqa: SIM115
     record_log = open(os.path.join(run_dir, "record.log"), "wb")  # noqa: SIM115
