@@ -26,7 +26,9 @@ def workload_run(run_dir: Path, manifest: dict[str, Any], workload, keep_tables:
     from labkit.probes import PROBES
 
     events = workload.parse(run_dir)
-    seconds = (manifest.get("remote_status") or {}).get("workload_s")
+    from labkit.workloads.base import workload_seconds
+
+    seconds = (manifest.get("remote_status") or {}).get("workload_s") or workload_seconds(run_dir)
     metrics: dict[str, Any] = dict.fromkeys(METRICS)
     metrics.update(workload.run_metrics(events, seconds))
     tables = {}

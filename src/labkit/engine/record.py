@@ -45,10 +45,10 @@ def finish(
     supervisor's status (each probe's pid, exit, error), how it ended and why."""
     from labkit.analysis.summary import summarize_run
 
+    apply_status(record, status)  # first: the summary needs how long the workload ran
     if files is not None:
         record["files"] = files
         record["summary"] = summarize_run(local_dir, record=record)
-    apply_status(record, status)
     record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
     watchdog = float(record.get("watchdog_s") or 0)
     if collected and status.get("state") != "done":
