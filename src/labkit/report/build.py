@@ -30,6 +30,7 @@ from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.store import provenance
+from labkit.workloads import DEFAULT_KIND
 
 
 @dataclass
@@ -153,6 +154,40 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
     }
 
 
+WORKLOAD_TEMPLATE = Path(__file__).parent / "templates" / "workload.md.j2"
+
+
+def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
+    """The report of a non-lerobot workload: its metrics per experiment (``event_table``,
+    ``events.csv``) and a figure per event that carries a value."""
+    from labkit.analysis.events import event_rows, valued_events
+    from labkit.report.events import draw_events
+
+    order = list(pb.experiments)
+    groups = group_runs(ctx["judged"], pb)
+    mine = {n: m for n, m in pb.metrics.items() if m.source == pb.workload.kind}
+    probes = {n: m for n, m in pb.metrics.items() if m.source != pb.workload.kind}
+    table = event_rows(groups, order, pb.metrics)
+    shown = [n for n in probes if any(r.get(n) is not None for r in table)]
+    ctx.update(
+        workload=pb.workload,
+        event_table=table,
+        event_metrics=list(mine),
+        probe_metrics=shown,
+        count_metrics=[n for n in mine if n.endswith(("_count", "_per_min"))],
+        figures=draw_events(ctx["judged"], order, valued_events(pb.workload), folder),
+        figure_notes=[],
+    )
+    cols = ["experiment", "runs"]
+    for n in pb.metrics:
+        cols += [n, f"{n}_ci_lo", f"{n}_ci_hi"]
+    with open(folder / "events.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for row in table:
+            w.writerow({k: "" if v is None else v for k, v in rounded(row).items()})
+
+
 def build_report(
     pb: Playbook,
     runs_dir: Path,
@@ -179,9 +214,13 @@ def build_report(
         folder = tmp / pb.name
         folder.mkdir()
         ctx = _context(pb, used, left_out)
-        ctx["figures"] = draw_all(ctx["rows"], ctx["judged"], list(pb.experiments), folder)
-        ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
         ctx["folder"] = pb.name
+        if pb.workload.kind != DEFAULT_KIND:  # a command workload: its events' metrics
+            template = template or WORKLOAD_TEMPLATE
+            _event_context(ctx, pb, folder)
+        else:
+            ctx["figures"] = draw_all(ctx["rows"], ctx["judged"], list(pb.experiments), folder)
+            ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
         _write_csv(folder / "summary.csv", ctx["all_rows"])
         if ctx["host_rows"]:
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])
