@@ -49,6 +49,7 @@ class Outcome:
     warnings: int | None = None
     min_hz: float | None = None
     seconds: float = 0.0
+    summary: str = ""  # the run's one-line summary (a command workload's events)
     # why the host took no run (or no more): unreachable | busy | lost-connection | ""
     cause: str = ""
     # the exception itself, kept as Fabric's GroupResult keeps one per host (not recorded)
@@ -203,6 +204,10 @@ class Fleet:
         o.status, o.run_id = m.get("status", "failed"), m.get("run_id", "")
         o.reason = m.get("error") or ""
         o.warnings, o.min_hz = summary.get("warnings"), summary.get("min_hz")
+        if "events" in summary:  # a command workload: its events, not slow-loop warnings
+            from labkit.analysis.summary import one_line
+
+            o.summary = one_line(summary)
         if o.status == "lost-connection":
             o.cause = "lost-connection"
         return o
@@ -210,6 +215,8 @@ class Fleet:
     def _done_line(self, o: Outcome) -> str:
         h = self.progress.hosts[o.host]
         head = f"[{o.host}] {o.experiment} #{o.repeat} ({h.finished}/{h.total}): {o.status}"
+        if o.status == "complete" and o.summary:
+            return f"{head}, {o.summary} ({o.seconds:.1f} s)"
         if o.status == "complete":
             hz = f", min {o.min_hz:g} Hz" if o.min_hz is not None else ""
             n = o.warnings
