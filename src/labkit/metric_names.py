@@ -69,7 +69,11 @@ def _entries(names: dict[str, str], source: str) -> dict[str, Metric]:
         aggregate = _AGGREGATE.get(name, "mean")
         if name.endswith("_per_min"):
             unit = unit or "1/min"
-        if source not in ("lerobot-record", "tegrastats") and name.endswith("_min"):
+        if (
+            source not in ("lerobot-record", "tegrastats")
+            and name.endswith("_min")
+            and not name.endswith("_per_min")
+        ):
             aggregate = "min"
         if source not in ("lerobot-record", "tegrastats") and name.endswith("_max"):
             aggregate = "max"

@@ -60,6 +60,8 @@ def test_the_playbook_resolves_params_defaults_sweeps_and_probes():
     assert "warnings" not in pb.metrics  # lerobot-record's are not this playbook's
     assert pb.metrics["slow_min"].aggregate == "min"
     assert pb.metrics["slow_max"].aggregate == "max"
+    assert pb.metrics["slow_per_min"].aggregate == "mean"  # a rate, not a floor
+    assert pb.metrics["slow_per_min"].unit == "1/min"
 
 
 def test_command_is_rendered_quoted_and_run_by_bash():

@@ -59,13 +59,18 @@ def _combine(metric: Metric, values: list[Any]) -> Any:
     return statistics.fmean(known)
 
 
-def event_rows(groups: list[Group], order: list[str], metrics: dict[str, Metric]) -> list[dict]:
-    """One row per experiment (its main configuration): every metric in ``metrics``
-    combined over its runs; ``<metric>_ci_lo``/``_ci_hi`` for means of several runs."""
+def event_rows(
+    groups: list[Group], order: list[str], metrics: dict[str, Metric], main: bool = True
+) -> list[dict]:
+    """One row per experiment in its playbook configuration (``main``; else one per other
+    configuration, never pooled with it): every metric in ``metrics`` combined over its
+    runs; ``<metric>_ci_lo``/``_ci_hi`` for means of several runs."""
     rank = {n: i for i, n in enumerate(order)}
     rows = []
-    for g in sorted((g for g in groups if g.main), key=lambda g: rank.get(g.experiment, 1e9)):
+    mine = [g for g in groups if g.main == main]
+    for g in sorted(mine, key=lambda g: (rank.get(g.experiment, 1e9), g.configuration)):
         row: dict[str, Any] = {"experiment": g.experiment, "runs": len(g.runs)}
+        row |= {"label": g.label, "reproduce": g.reproduce()}
         for name, metric in metrics.items():
             values = [r.metrics.get(name) for r in g.runs]
             row[name] = _combine(metric, values)

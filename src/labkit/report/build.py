@@ -164,7 +164,7 @@ def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
     from labkit.report.events import draw_events
 
     order = list(pb.experiments)
-    groups = group_runs(ctx["judged"], pb)
+    groups = group_runs(ctx["runs"], pb)  # every complete run (main and other configurations)
     mine = {n: m for n, m in pb.metrics.items() if m.source == pb.workload.kind}
     probes = {n: m for n, m in pb.metrics.items() if m.source != pb.workload.kind}
     table = event_rows(groups, order, pb.metrics)
@@ -172,6 +172,7 @@ def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
     ctx.update(
         workload=pb.workload,
         event_table=table,
+        event_other=event_rows(groups, order, pb.metrics, main=False),
         event_metrics=list(mine),
         probe_metrics=shown,
         count_metrics=[n for n in mine if n.endswith(("_count", "_per_min"))],
