@@ -127,3 +127,26 @@ def test_events_render_as_lines_or_a_live_line():
     r(Progress("fast", 1, 10, 0, None, "slow events"))
     r(Message("done"))
     assert tty.getvalue() == "\r  fast     1/10 s  0 slow events\ndone\n"
+
+
+def test_the_supervisor_spec_has_the_workload_and_every_probe_that_runs(sampler):
+    plan = plan_with(["tegrastats", "sampler"])
+    record = {"store": "s1", "probes": {"sampler": {"skipped": "sampler not installed"}}}
+    spec = supervisor.spec(plan, record, grace_s=5, watchdog=90, boot_id_path="/b")
+    assert spec["workload_argv"] == plan.workload_command()
+    assert spec["workload_log"] == "output.log"
+    assert [p["name"] for p in spec["probes"]] == ["tegrastats"]  # the skipped one is not
+    teg = spec["probes"][0]
+    assert teg["argv"][-1] == "{run_dir}/tegrastats.log" and teg["log"] == "tegrastats.out"
+    assert teg["attach"] is False and teg["stop_signal"] == "TERM"
+    assert (spec["timeout_s"], spec["grace_s"], spec["store"]) == (90, 5, "s1")
+    record["probes"] = {}
+    spec = supervisor.spec(plan, record, grace_s=5, watchdog=90)
+    assert spec["probes"][1] == {
+        "name": "sampler",
+        "argv": ["sampler", "--pid", "{pid}"],
+        "attach": True,
+        "log": "sampler.out",
+        "files": {},
+        "stop_signal": "TERM",
+    }

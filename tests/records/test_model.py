@@ -119,3 +119,34 @@ def test_an_old_store_still_reports_as_a_new_one(tmp_path):
     # the old files on disk are left as they were (read through the migration only)
     first = next((tmp_path / "old").glob("*/*/manifest.json"))
     assert json.loads(first.read_text())["schema"] == 1
+
+
+def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
+    from labkit import cli
+    from labkit.config.params import parse_set
+    from labkit.config.plan import resolve
+    from labkit.records.model import new_record
+
+    pb = load_playbook(DATA / "workloads/command/good.yml")
+    inv = cli.load_inventory(str(REPO / "inventory/hosts.yml"))
+    plan = resolve(pb, inv, "fast", "sim", parse_set([]))
+    rec = new_record(
+        plan,
+        "r1",
+        store="s",
+        watchdog_s=63,
+        facts={"kernel": "x"},
+        provenance={"version": "0"},
+        started_at="now",
+        skipped={"pyspy": "py-spy not found"},
+    )
+    assert rec["schema"] == 2 and rec["status"] == "running"
+    assert rec["workload"]["kind"] == "command" and rec["workload"]["log"] == "output.log"
+    assert rec["workload"]["events"] == pb.workload.spec.events
+    assert rec["probes"]["tegrastats"]["files"] == ["tegrastats.log"]
+    assert rec["probes"]["tegrastats"]["log"] == "tegrastats.out"
+    assert rec["probes"]["pyspy"]["skipped"] == "py-spy not found"
+    assert rec["commands"]["workload_argv"] == plan.workload_command()
+    assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval 1000")
+    assert "pyspy" not in rec["commands"]["probes"]
+    assert rec["params"] == {"rate": 50, "seconds": 2, "tag": "a b"}
