@@ -8,12 +8,12 @@ import json
 from tests.sim.test_sim import THREE, cams, record, remote, sh  # noqa: F401  (fixture)
 
 
-def seed_of(remote, name: str) -> dict:
+def seed_of(remote, name: str) -> dict:  # noqa: F811
     _, _, _, workdir = remote
     return json.loads(sh(remote, f"cat {workdir}/runs/{name}/sim.json", check=True).stdout)
 
 
-def test_each_run_draws_and_records_its_own_seed(remote):
+def test_each_run_draws_and_records_its_own_seed(remote):  # noqa: F811
     _, _, deploy, _ = remote
     deploy({"jitter": {"rate": 0.01, "stall_ms": 40}})
     for name in ("drawn-a", "drawn-b"):
@@ -24,7 +24,7 @@ def test_each_run_draws_and_records_its_own_seed(remote):
     assert a["seed"] != b["seed"]  # 1 in 2**32 to collide by chance
 
 
-def test_a_fixed_seed_is_recorded_as_fixed(remote):
+def test_a_fixed_seed_is_recorded_as_fixed(remote):  # noqa: F811
     _, _, deploy, _ = remote
     deploy({"jitter": {"rate": 0.01, "stall_ms": 40, "seed": 7}})
     res, log = record(remote, "fixed", cams(THREE[:1]), 30, streaming=False, seconds=1)

@@ -75,6 +75,18 @@ def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str,
             ci = mean_ci([float(v) for v in values if v is not None])
             row[f"{metric}_ci_lo"] = ci.lo if ci.n > 1 else math.nan
             row[f"{metric}_ci_hi"] = ci.hi if ci.n > 1 else math.nan
+    # metrics beyond the built-in set (probes such as threads / pyspy): means of the runs
+    # that have them, a name or "mixed: ..." when they are words
+    extra = sorted({k for r in runs for k in r.metrics} - set(METRICS) - set(row))
+    for metric in extra:
+        known = [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None]
+        if not known:
+            row[metric] = None
+        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in known):
+            row[metric] = statistics.fmean(known)
+        else:
+            names = sorted({str(v) for v in known})
+            row[metric] = names[0] if len(names) == 1 else "mixed: " + ", ".join(names)
     return row
 
 

@@ -274,7 +274,8 @@ def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tu
     params = manifest.get("params") or {}
     fps = params.get("dataset.fps")
     commands = manifest.get("commands") or {}
-    devices = camera_devices(commands.get("record_argv"))
+    # the record command line: schema 2 calls it the workload's, schema 1 the record's
+    devices = camera_devices(commands.get("workload_argv") or commands.get("record_argv"))
     cpu = 0.0
     if threads is not None and threads.attrs.get("self_cpu_s") is not None:
         cpu += float(threads.attrs["self_cpu_s"])

@@ -77,6 +77,10 @@ class Probe:
         """The probe's command for ``plan`` (host vars, params, settings, run dir)."""
         raise NotImplementedError
 
+    def prepare(self, target, facts: dict[str, Any], workdir: str, say) -> None:
+        """Before the preflight of a real run (never ``--check``): put what the probe needs
+        on the host (e.g. install a tool into the work dir), updating ``facts``."""
+
     def check(self, facts: dict[str, Any]) -> str | None:
         """Preflight against the host's facts: None when it can run, else why not."""
         return None

@@ -71,14 +71,22 @@ class PySpy(Probe):
             stop_signal="INT",
         )
 
+    def prepare(self, target, facts: dict[str, Any], workdir: str, say) -> None:
+        """py-spy into the work dir when the host has none (pip there, else pushed)."""
+        if facts.get("pyspy"):
+            return
+        from labkit.probes.install import ensure_pyspy
+
+        path, how = ensure_pyspy(target, facts, workdir, say)
+        facts["pyspy"] = path
+        facts["pyspy_install"] = how
+        say(f"{target.name}: py-spy {how}" + (f" ({path})" if path else ""))
+
     def check(self, facts: dict[str, Any]) -> str | None:
         if facts.get("pyspy"):
             return None
-        return (
-            "py-spy is not on the host (not on PATH nor in the work dir's tools/bin), and "
-            "could not be installed: `invoke setup-host` installs it (pip on the host, or "
-            "pushed from this workstation); the run goes on without the py-spy profile"
-        )
+        why = facts.get("pyspy_install") or "not on PATH nor in the work dir's tools/bin"
+        return f"py-spy is not on the host ({why}); the run goes on without the py-spy profile"
 
     def parse(self, run_dir: Path):
         from labkit.parse.pyspy import read_pyspy

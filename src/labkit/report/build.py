@@ -198,6 +198,7 @@ def build_report(
     log=print,
 ) -> ReportResult:
     """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON)."""
+    from labkit.report import deep
     from labkit.report.plots import draw_all, figure_notes
     from labkit.report.render import render
 
@@ -222,6 +223,8 @@ def build_report(
         else:
             ctx["figures"] = draw_all(ctx["rows"], ctx["judged"], list(pb.experiments), folder)
             ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
+            ctx["deep"] = deep.context(ctx["rows"], ctx["judged"])  # threads / pyspy probes
+            ctx["deep_figures"] = deep.figures(ctx["judged"], folder) if ctx["deep"] else []
         _write_csv(folder / "summary.csv", ctx["all_rows"])
         if ctx["host_rows"]:
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])

@@ -1,0 +1,55 @@
+"""The report's "Where the loop's time goes" section from a profiled run (real py-spy and
+the threads sampler on the simulated lerobot-record, a stall injected into right_wrist's
+capture), and H6/H7 decided from it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from labkit.config.playbook import load_playbook
+from labkit.records.store import write_manifest
+from labkit.report.build import build_report
+from tests.analysis.test_stages import CAMS, profiled_run
+from tests.conftest import REPO
+from tests.report.test_build import section, table
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+def test_a_profiled_run_gets_the_section_and_decides_h6_h7(tmp_path):
+    profiled_run(tmp_path / "p", {"rate": 0.06, "stall_ms": 80, "stage": "camera_read",
+                                  "camera": "right_wrist"})  # fmt: skip
+    pb = load_playbook(PLAYBOOK)
+    run_id = "20260101T100000Z-sim-0001"
+    run = tmp_path / "runs" / "exp8" / run_id
+    shutil.copytree(tmp_path / "p" / "run", run, ignore=shutil.ignore_patterns("dataset"))
+    cams = ", ".join(f"{n}: {{type: opencv, index_or_path: {d}}}" for n, d in CAMS.items())
+    write_manifest(
+        run,
+        {
+            "schema": 1, "run_id": run_id, "experiment": "exp8", "status": "complete",
+            "host": {"name": "sim", "connection": "local"},
+            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+            "params": pb.params_for("exp8"),
+            "commands": {"record_argv": ["lerobot-record", f"--robot.cameras={{{cams}}}"]},
+        },
+    )  # fmt: skip
+    result = build_report(pb, tmp_path / "runs", tmp_path / "out", log=lambda m: None)
+    text = result.markdown.read_text()
+    deep = section(text, "Where the loop's time goes")
+    rows = table(deep, "Experiment | Runs | when")
+    late = next(r for r in rows if r["when"] == "late iterations")
+    shares = {k: float(v.rstrip("%")) for k, v in late.items() if v.endswith("%")}
+    assert max(shares, key=shares.get) == "camera_read"
+    assert "the camera whose capture ran long in most camera-bound late iterations: " \
+           "**`right_wrist`**" in deep  # fmt: skip
+    cams_rows = {r["Camera"]: r for r in table(deep, "Experiment | Camera")}
+    assert set(cams_rows) == {f"`{n}`" for n in CAMS}
+    for png in ("thread-cpu.png", "stages-worst-warning.png"):
+        assert (result.folder / png).read_bytes()[:4] == b"\x89PNG"
+        assert f"(lerobot-loop-lag/{png})" in deep
+    verdicts = json.loads((result.folder / "hypotheses.json").read_text())
+    assert verdicts["H7"]["verdict"] == "supported"  # camera reads ate the late iterations
+    # an 80 ms stall in a 100 ms sample window never pegs a thread for the window
+    assert verdicts["H6"]["verdict"] == "refuted"
