@@ -11,6 +11,7 @@ the reason; the run never fails for it.
 
 from __future__ import annotations
 
+import os
 import platform
 import shlex
 import shutil
@@ -39,6 +40,8 @@ def ensure_pyspy(target, facts: dict, workdir: str, log=lambda m: None) -> tuple
     pkg = workdir.rstrip("/") + "/tools/py-spy-pip"
     q = shlex.quote
     log(f"{target.name}: installing py-spy into {dest}")
+    if os.environ.get("LABKIT_PYSPY_PIP", "1") == "0":  # e.g. a board known to be offline
+        return _push(target, facts, dest, "pip on the host not tried (LABKIT_PYSPY_PIP=0)")
     res = target.run(
         f"python3 -m pip install --quiet --disable-pip-version-check --no-input "
         f"--target {q(pkg)} py-spy && mkdir -p {q(str(Path(dest).parent))} && "
@@ -50,13 +53,19 @@ def ensure_pyspy(target, facts: dict, workdir: str, log=lambda m: None) -> tuple
     if res.ok:
         return dest, "installed with pip on the host"
     why_pip = (res.stdout + res.stderr).strip().splitlines()[-1:] or ["pip failed"]
+    return _push(target, facts, dest, f"pip on the host failed ({why_pip[0]})")
+
+
+def _push(target, facts: dict, dest: str, why_not_pip: str) -> tuple[str | None, str]:
+    """The workstation's own py-spy, copied to ``dest`` when the machine types match."""
+    q = shlex.quote
     mine = local_pyspy()
     arch = facts.get("arch")
     if mine is None:
-        return None, f"pip on the host failed ({why_pip[0]}) and this workstation has no py-spy"
+        return None, f"{why_not_pip} and this workstation has no py-spy"
     if arch != platform.machine():
         return None, (
-            f"pip on the host failed ({why_pip[0]}) and this workstation's py-spy is for "
+            f"{why_not_pip} and this workstation's py-spy is for "
             f"{platform.machine()}, the host is {arch}: install py-spy on the host "
             f"(pip install py-spy) or put it at {dest}"
         )
@@ -65,4 +74,4 @@ def ensure_pyspy(target, facts: dict, workdir: str, log=lambda m: None) -> tuple
     check = target.run(f"{q(dest)} --version", check=False, what="py-spy --version")
     if not check.ok:
         return None, f"the pushed py-spy does not run on the host: {check.stderr.strip()}"
-    return dest, "pushed from this workstation"
+    return dest, f"pushed from this workstation ({why_not_pip})"
