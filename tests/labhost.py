@@ -32,7 +32,8 @@ def ssh_host(server: SshServer, workdir: Path, **extra) -> dict:
         "ansible_ssh_private_key_file": str(server.key),
         "labkit_simulate": True,
         "labkit_workdir": str(workdir),
-        "labkit_sim": {"python": sys.executable},
+        # the sshd a simulated reboot drops: this one, registered (never a system sshd)
+        "labkit_sim": {"python": sys.executable, "sshd_pid_file": str(server.dir / "sshd.pid")},
         **extra,
     }
 

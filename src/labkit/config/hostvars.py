@@ -74,6 +74,7 @@ class SimOptions(BaseModel):
     board: Literal["thor", "agx-orin", "orin-nano"] = "thor"
     reboot_s: float = Field(default=3.0, ge=0, le=600)  # how long a simulated reboot is down
     restore_fails: list[int] = Field(default_factory=list)  # CPUs `--restore` cannot write
+    sshd_pid_file: str | None = None  # the sshd a simulated reboot may drop (tests' own)
 
 
 class HostConfig(BaseModel):

@@ -213,7 +213,10 @@ def provision_sim(
 
 
 def _sim_path(p: dict) -> str:
-    return f'export PATH={shlex.quote(p["bin"])}:"$PATH"; '
+    # LABKIT_SIM_BOARD marks what runs on the simulated board (a simulated reboot ends it)
+    return (
+        f'export PATH={shlex.quote(p["bin"])}:"$PATH" LABKIT_SIM_BOARD={shlex.quote(p["root"])}; '
+    )
 
 
 def _text(out: str, code: int) -> str:

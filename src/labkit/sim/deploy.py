@@ -92,6 +92,11 @@ def install_script(
             "# labkit simulated Jetson: console script, like pip writes for lerobot-record\n"
             "import os\nimport sys\n"
             f"os.environ.setdefault('LABKIT_SIM_ROOT', {p['root']!r})\n"
+            # marked as this board's process (what a simulated reboot ends): re-exec'd
+            # with the mark when it was started without (a process's own environment)
+            f"if os.environ.get('LABKIT_SIM_BOARD') != {p['root']!r}:\n"
+            f"    os.environ['LABKIT_SIM_BOARD'] = {p['root']!r}\n"
+            "    os.execv(sys.executable, [sys.executable, *sys.argv])\n"
             "from labkit.sim.__main__ import main\n"
             f"sys.argv[1:1] = [{tool!r}]\n"
             "sys.exit(main())\n"

@@ -3,12 +3,14 @@
 ``start(root)`` (called by ``nvpmodel`` once the user typed ``YES``) hands over to a
 detached process that does what a reboot does to the things labkit can observe:
 
-* every process of this simulated board ends (nvpmodel itself, and the processes whose
-  environment points at this root or has its bin dir on PATH: the run supervisor,
-  tegrastats, lerobot-record, the tools) — SIGTERM, then SIGKILL;
-* the SSH connections into the board drop: the sshd session processes above the caller
-  are killed, and the listening sshd above them is stopped (SIGSTOP) for the down time,
-  so a new connection gets no answer until the board is "up" again;
+* every process of this simulated board ends (nvpmodel itself, and the processes marked
+  ``LABKIT_SIM_BOARD=<root>``: the run supervisor, tegrastats, lerobot-record, the
+  tools) — SIGTERM, then SIGKILL;
+* the SSH connections into the board drop when the board is reached through the sshd
+  registered for it (``labkit_sim: {sshd_pid_file: ...}``, the tests' own sshd): the
+  session processes above the caller are killed, and that listener is stopped (SIGSTOP)
+  for the down time, so a new connection gets no answer until the board is "up" again.
+  Any other sshd (a system one) is never touched;
 * while down (``<root>/run/rebooting`` exists) the simulator's tools refuse to run;
 * at "boot" the root is reset as a boot resets the real one (cpufreq, sysctl, /run),
   the power mode nvpmodel saved is applied and ``/proc/sys/kernel/random/boot_id``
@@ -39,11 +41,32 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return comm, int(text.rsplit(")", 1)[1].split()[1])
 
 
-def ssh_chain(pid: int) -> tuple[list[int], int | None]:
+MARK = "LABKIT_SIM_BOARD"  # <root>: set for what runs on that simulated board
+
+
+def registered_listener(root: Path) -> int | None:
+    """The sshd the simulated host is reached through, as registered for it (``labkit_sim:
+    {sshd_pid_file: ...}``, the test harness's own sshd): the only one a reboot stops."""
+    f = load_config(root).get("sshd_pid_file")
+    try:
+        return int(Path(f).read_text().split()[0]) if f else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def ssh_chain(pid: int, root: Path) -> tuple[list[int], int | None]:
     """The sshd processes above ``pid`` when it runs in a connection *into the board*:
     (per-connection ones, the listener). Only labkit's link counts (its persistent
-    ``bash --norc --noprofile`` right under sshd): a user's own login session above a
-    local simulator is not the board's and is left alone."""
+    ``bash --norc --noprofile`` right under sshd), and only under the listener registered
+    for this simulated host: a user's own login session above a local simulator, or a
+    system sshd, is not the board's and is left alone."""
+    sessions, listener = _ssh_chain(pid)
+    if listener is None or listener != registered_listener(root):
+        return [], None
+    return sessions, listener
+
+
+def _ssh_chain(pid: int) -> tuple[list[int], int | None]:
     sshd: list[int] = []
     below = None
     while pid > 1:
@@ -71,10 +94,11 @@ def _is_labkit_shell(pid: int | None) -> bool:
 
 
 def board_processes(root: Path) -> list[int]:
-    """Pids whose environment points at this simulated root (or its bin dir on PATH)."""
+    """Pids the simulator marked as this board's: ``LABKIT_SIM_BOARD=<root>`` in their
+    environment (set by labkit's session into the simulated host and by the simulator's
+    tools). Having its tools on PATH, or its root in LABKIT_SIM_ROOT, is not enough."""
     me = os.getpid()
-    want_root = f"LABKIT_SIM_ROOT={root}".encode()
-    bin_dir = str(root.parent / "bin").encode()
+    want = f"{MARK}={root}".encode()
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit() or int(d.name) == me:
@@ -83,8 +107,7 @@ def board_processes(root: Path) -> list[int]:
             env = (d / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        path = next((e[5:] for e in env if e.startswith(b"PATH=")), b"")
-        if want_root in env or bin_dir in path.split(b":"):
+        if want in env:
             out.append(int(d.name))
     return out
 
@@ -123,7 +146,7 @@ def _reboot(root: Path, sessions: list[int], listener: int | None, caller: int) 
 def start(root: Path) -> None:
     """Reboot the simulated board from a detached process; returns at once."""
     caller = os.getpid()
-    sessions, listener = ssh_chain(caller)
+    sessions, listener = ssh_chain(caller, root)
     if os.fork():
         return
     os.setsid()

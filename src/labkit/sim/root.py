@@ -163,6 +163,9 @@ DEFAULT_CONFIG = {
     "unsupported_flags": [],
     # seconds a simulated reboot keeps the board down
     "reboot_s": 3.0,
+    # the pid file of the sshd the host is reached through (the tests' own): the only
+    # sshd a simulated reboot drops and stops (never a system sshd)
+    "sshd_pid_file": None,
     # CPUs whose cpufreq writes fail during `jetson_clocks --restore` (to rehearse a
     # restore that reports success but did not put everything back)
     "restore_fails": [],
