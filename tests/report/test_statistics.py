@@ -211,3 +211,12 @@ def test_warned_rates_come_from_the_runs_that_warned(tmp_path):
         [row] = list(csv.DictReader(fh))
     assert float(row["min_hz"]) == pytest.approx(12.01)
     assert row["median_hz"] != ""
+
+
+def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp2b", [0, 0], target=20)
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    with open(result.folder / "summary.csv") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert (row["warnings"], row["min_hz"], row["median_hz"]) == ("0", "", "")

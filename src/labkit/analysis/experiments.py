@@ -34,8 +34,8 @@ COLUMNS = ["experiment", "configuration", "host", "runs", "target_hz", "descript
 
 def _combine(metric: str, values: list[Any]) -> Any:
     known = [v for v in values if v is not None]
-    if len(known) < len(values):
-        return None  # one run without the metric: the aggregate would hide it
+    if not known or len(known) < len(values):
+        return None  # no run has it, or one run lacks it: the aggregate would hide that
     if metric in CATEGORICAL:
         distinct = sorted({str(v) for v in known})
         if metric != "codec" and len(distinct) == 1:
