@@ -215,7 +215,7 @@ def test_warned_rates_come_from_the_runs_that_warned(tmp_path):
 
 def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
     runs = tmp_path / "runs"
-    add_runs(runs, tmp_path, "exp2b", [0, 0], target=20)
+    add_runs(runs, tmp_path, "exp2b", [0], target=20)
     result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
     with open(result.folder / "summary.csv") as fh:
         [row] = list(csv.DictReader(fh))
