@@ -36,6 +36,7 @@ from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
+from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
     Change,
     FileSpec,
@@ -115,6 +116,9 @@ def _prepare(run: Run, files: list[FileSpec]) -> None:
     """Facts, preflight and the settings plan: what the host is now, what would change."""
     plan, hs = run.plan, run.hs
     run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
+    if not run.opts.check:  # --check touches nothing: no tool installed for a probe
+        for probe in plan.probes():
+            probe.prepare(hs.target, run.facts, hs.workdir, run.opts.say)
     found = preflight(plan, run.facts)
     if found.problems:
         raise PreflightError(
@@ -152,6 +156,8 @@ def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
     if change.reboot:
         run.facts_before.setdefault("facts_before_reboot", run.facts)
         run.facts = facts
+        if facts.get("boot_id"):  # the lock is this boot's (written with its next update)
+            run.owner["boot_id"] = facts["boot_id"]
     return _plan_settings(run, facts, files)
 
 
@@ -180,14 +186,16 @@ def _take_lock(run: Run) -> str | None:
         "pid": os.getpid(),
         "run_dir": run.rd,
     }
+    boot = boot_id_path(hs.sysroot)
     take = {
         "dirs": (hs.state_dir, run.rd),
         "then": f"cat {q(journal_path(hs.workdir))} 2>/dev/null; true",
+        "boot_id_path": boot,
     }
     try:
         run.owner, left = lock.acquire(t, hs.workdir, owner, **take)
     except LockedError:
-        info = lock.inspect(t, hs.workdir)
+        info = lock.inspect(t, hs.workdir, boot_id_path=boot)
         if info is None or not info.stale:
             raise
         opts.say(f"{t.name}: clearing a finished run's lock ({info.describe()})")

@@ -42,7 +42,9 @@ class Watch:
     last: float | None = None
 
 
-def spec(plan, record: dict[str, Any], grace_s: float, watchdog: float) -> dict[str, Any]:
+def spec(
+    plan, record: dict[str, Any], grace_s: float, watchdog: float, boot_id_path: str = ""
+) -> dict[str, Any]:
     skipped = {n for n, p in (record.get("probes") or {}).items() if p.get("skipped")}
     return {
         "run_dir": plan.remote_run_dir,
@@ -52,6 +54,7 @@ def spec(plan, record: dict[str, Any], grace_s: float, watchdog: float) -> dict[
         "timeout_s": watchdog,
         "grace_s": grace_s,
         "store": record["store"],
+        "boot_id_path": boot_id_path,  # which boot it runs in (labkit.remote.reboot)
     }
 
 
@@ -127,7 +130,9 @@ def start(run) -> None:
         t.run("mkdir -p " + " ".join(q(posixpath.join(rd, d)) for d in dirs))
     for name, text in files.items():
         t.put(text.encode(), posixpath.join(rd, name))
-    body = spec(p, run.manifest, run.opts.grace_s, run.watchdog)
+    from labkit.remote.reboot import boot_id_path
+
+    body = spec(p, run.manifest, run.opts.grace_s, run.watchdog, boot_id_path(run.hs.sysroot))
     t.put(json.dumps(body, indent=1).encode(), posixpath.join(rd, "spec.json"))
     t.put(
         json.dumps(
