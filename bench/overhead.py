@@ -40,7 +40,11 @@ def record_line(lab: Lab, run_id: str) -> tuple[str, str, str]:
     """(run dir, monitor command, record command) exactly as labkit would run them."""
     plan = resolve(load_playbook(lab.playbook), Inventory(lab.inventory), "bench", "jet1")
     plan.run_id = run_id
-    return plan.remote_run_dir, shell(plan.monitor_command()), shell(plan.record_command())
+    return (
+        plan.remote_run_dir,
+        shell(plan.probe_launches()[0].shown(plan.remote_run_dir)),
+        shell(plan.record_command()),
+    )
 
 
 def steps(lab: Lab, run_id: str) -> dict[str, str]:

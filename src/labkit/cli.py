@@ -236,7 +236,8 @@ def experiment(
     from invoke import Exit
 
     from labkit.config.playbook import MAX_REPEATS
-    from labkit.runner import RunOptions, run_experiment
+    from labkit.engine.options import RunOptions
+    from labkit.engine.run import run_experiment
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
     path_arg("--runs", runs, "folder")
@@ -280,8 +281,8 @@ def facts(
     out=sys.stdout,
 ) -> dict:
     """Gather and print a host's facts (``--json``: one object, sorted keys)."""
-    from labkit.hostops import host_facts
-    from labkit.runner import RunOptions
+    from labkit.engine.hostops import host_facts
+    from labkit.engine.options import RunOptions
 
     host, version = _host(target, inventory, playbook)
     log = sys.stderr if as_json else out
@@ -372,8 +373,8 @@ def setup_host(
     out=sys.stdout,
 ) -> list[dict]:
     """Apply an experiment's settings (default: the playbook's first) and keep them."""
-    from labkit.hostops import setup_host as apply
-    from labkit.runner import RunOptions
+    from labkit.engine.hostops import setup_host as apply
+    from labkit.engine.options import RunOptions
 
     experiments = load_playbook(playbook).experiments
     if name is not None and not name.strip():
@@ -397,8 +398,8 @@ def restore(
 ) -> list[dict]:
     """Put back settings a dead run left changed on ``target`` and clear its lock;
     ``setup``: also what ``setup-host`` changed."""
-    from labkit.hostops import restore as put_back
-    from labkit.runner import RunOptions
+    from labkit.engine.hostops import restore as put_back
+    from labkit.engine.options import RunOptions
 
     host, version = _host(target, inventory, playbook)
     return put_back(host, version, RunOptions(out=out), setup=setup)
@@ -412,8 +413,8 @@ def collect(
     out=sys.stdout,
 ) -> list[dict]:
     """Pull finished or orphaned runs from ``target`` into the run store."""
-    from labkit.hostops import collect as pull
-    from labkit.runner import RunOptions
+    from labkit.engine.hostops import collect as pull
+    from labkit.engine.options import RunOptions
 
     host, version = _host(target, inventory, playbook)
     return pull(host, version, RunOptions(runs=Path(runs), out=out))

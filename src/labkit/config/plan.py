@@ -113,11 +113,6 @@ class Plan:
     def probe_launches(self) -> list[ProbeLaunch]:
         return [p.launch(self) for p in self.probes()]
 
-    def monitor_command(self) -> list[str]:  # TODO(issue 15): gone with the engine split
-        return next(p for p in self.probe_launches() if p.name == "tegrastats").shown(
-            self.remote_run_dir
-        )
-
     def host_changes(self) -> list[str]:
         """Desired host settings, one line each (the engine diffs them against facts)."""
         s = self.settings

@@ -172,7 +172,8 @@ def _report_check(run: Run) -> dict:
             say(f"  probe {p.name}: skipped ({run.skipped[p.name]})")
         else:
             say(f"  probe {p.name}: {shell(p.shown(plan.remote_run_dir))}")
-    say(f"  {plan.workload.kind}: {shell(plan.workload_command())}")
+    label = "record: " if plan.workload.kind == "lerobot-record" else "command:"
+    say(f"  {label} {shell(plan.workload_command())}")
     return {"check": True, "changes": [c.record() for c in run.changes]}
 
 

@@ -1,11 +1,22 @@
 """Run one experiment on the target, detached from the SSH session (stdlib only).
 
 labkit copies this file into the run directory and starts it with ``setsid nohup``, so a
-dropped connection or a closed laptop does not end the recording. It starts tegrastats,
-then lerobot-record in its own process group, waits (with the run's own watchdog), stops
-exactly the tegrastats it started, and records everything in ``status.json`` (written
-atomically). ``SIGTERM`` to the supervisor means "stop the recording now": SIGINT to the
-record's group so LeRobot finalises, then SIGTERM and SIGKILL after the grace period.
+dropped connection or a closed laptop does not end the recording. It starts the probes
+that run before the workload (tegrastats), then the workload in its own process group,
+then the probes that attach to the workload's pid; it waits (with the run's own
+watchdog), stops exactly the probes it started (each one's own process group: its stop
+signal, then SIGKILL after 10 s), and records everything in ``status.json`` (written
+atomically). A probe that fails to start or exits early never stops the workload.
+``SIGTERM`` to the supervisor means "stop the workload now": SIGINT to its group so it
+can finalise (LeRobot saves the episode), then SIGTERM and SIGKILL after the grace period.
+
+``spec.json``: ``run_dir``, ``workload_argv``, ``workload_log``, ``timeout_s``,
+``grace_s`` and ``probes``, a list of ``{name, argv, attach, log, files, stop_signal}``
+(``labkit.probes.base.ProbeLaunch``; ``{run_dir}`` and ``{pid}`` in argv are filled in).
+``status.json``: ``state`` (starting, running, done), ``supervisor_pid``, the workload's
+``record_pid``, ``record_started_at``, ``record_exit``, ``workload_s``, ``ended_at``,
+``stopped_by`` (request, watchdog or null), ``stop_signal``, and ``probes``:
+``{name: {pid, exit, error, started_at}}``.
 
 Usage: python3 supervise.py SPEC.json
 """
@@ -21,6 +32,7 @@ import sys
 import time
 
 STOP = {"requested": False}
+PROBE_KILL_AFTER_S = 10.0
 
 
 def write_status(run_dir: str, status: dict) -> None:
@@ -43,7 +55,7 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def stop_record(proc: subprocess.Popen, grace_s: float) -> str:
-    """SIGINT (LeRobot saves and exits), then SIGTERM, then SIGKILL; returns the last used."""
+    """SIGINT (the workload saves and exits), then SIGTERM, then SIGKILL; returns the last."""
     for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
         if proc.poll() is not None:
             break
@@ -68,6 +80,75 @@ def spawn(argv: list[str], out, cwd: str | None = None) -> subprocess.Popen:
     )
 
 
+class Probes:
+    """The run's probes: started, watched and stopped one by one, each on its own."""
+
+    def __init__(self, specs: list[dict], run_dir: str, status: dict) -> None:
+        self.specs = specs
+        self.run_dir = run_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.status = status.setdefault("probes", {})
+        for spec in specs:
+            self.status[spec["name"]] = {"pid": None, "exit": None, "error": None}
+
+    def start(self, attach: bool, pid: int | None = None) -> None:
+        for spec in self.specs:
+            if bool(spec.get("attach")) != attach:
+                continue
+            entry = self.status[spec["name"]]
+            try:
+                for rel, text in (spec.get("files") or {}).items():
+                    with open(os.path.join(self.run_dir, rel), "w") as fh:
+                        fh.write(text)
+                argv = [
+                    a.replace("{run_dir}", self.run_dir).replace("{pid}", str(pid))
+                    for a in spec["argv"]
+                ]
+                log = os.path.join(self.run_dir, spec.get("log") or f"{spec['name']}.out")
+                with open(log, "wb") as out:
+                    proc = spawn(argv, out, cwd=self.run_dir)
+            except OSError as exc:
+                entry["error"] = f"cannot start {spec['argv'][0]}: {exc}"
+                continue
+            self.procs[spec["name"]] = proc
+            entry.update(pid=proc.pid, started_at=now())
+
+    def poll(self) -> bool:
+        """Note every probe that ended by itself; True when one did since the last poll."""
+        changed = False
+        for name, proc in self.procs.items():
+            entry = self.status[name]
+            if entry["exit"] is None and proc.poll() is not None:
+                entry.update(exit=proc.returncode, ended_at=now(), ended="by itself")
+                changed = True
+        return changed
+
+    def stop(self) -> None:
+        """Stop exactly the probes this run started: the stop signal to each one's group,
+        then SIGKILL after 10 s (``tegrastats --stop`` would stop every one)."""
+        self.poll()
+        running = {n: p for n, p in self.procs.items() if p.poll() is None}
+        for name, proc in running.items():
+            sig = getattr(signal, "SIG" + self._spec(name).get("stop_signal", "TERM"))
+            signal_group(proc.pid, sig)
+        deadline = time.monotonic() + PROBE_KILL_AFTER_S
+        for name, proc in running.items():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                self.status[name]["killed"] = True
+        for name, proc in self.procs.items():
+            entry = self.status[name]
+            if entry["exit"] is None:
+                entry.update(exit=proc.wait(), ended_at=now())
+            # a probe's leftover children (its group) go with it
+            signal_group(proc.pid, signal.SIGKILL)
+
+    def _spec(self, name: str) -> dict:
+        return next(s for s in self.specs if s["name"] == name)
+
+
 def main(spec_path: str) -> int:
     with open(spec_path) as fh:
         spec = json.load(fh)
@@ -75,33 +156,31 @@ def main(spec_path: str) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # children must not inherit an ignored SIGINT
     signal.signal(signal.SIGTERM, lambda *_: STOP.update(requested=True))
-    status = {"state": "starting", "supervisor_pid": os.getpid(), "started_at": now()}
+    status: dict = {"state": "starting", "supervisor_pid": os.getpid(), "started_at": now()}
     try:  # which boot this supervisor runs in: after a reboot its pid is someone else's
         with open(spec.get("boot_id_path") or "/proc/sys/kernel/random/boot_id") as fh:
             status["boot_id"] = fh.read().strip()
     except OSError:
         pass
+    probes = Probes(spec.get("probes") or [], run_dir, status)
     write_status(run_dir, status)
-    monitor_out = open(os.path.join(run_dir, "tegrastats.out"), "wb")  # noqa: SIM115
-    record_log = open(os.path.join(run_dir, "record.log"), "wb")  # noqa: SIM115
-    monitor = None
+    argv = spec["workload_argv"]
+    log = open(os.path.join(run_dir, spec.get("workload_log", "record.log")), "wb")  # noqa: SIM115
+    probes.start(attach=False)
+    began = time.monotonic()
     try:
-        monitor = spawn(spec["monitor_argv"], monitor_out)
-        status["tegrastats_pid"] = monitor.pid
+        record = spawn(argv, log, cwd=run_dir)
     except OSError as exc:
-        status["tegrastats_error"] = str(exc)
-    try:
-        record = spawn(spec["record_argv"], record_log, cwd=run_dir)
-    except OSError as exc:
-        record_log.write(f"labkit: cannot start {spec['record_argv'][0]}: {exc}\n".encode())
-        record_log.flush()
+        log.write(f"labkit: cannot start {argv[0]}: {exc}\n".encode())
+        log.flush()
         status.update(state="done", record_exit=127, ended_at=now(), stopped_by=None)
-        _stop_monitor(monitor, status)
+        probes.stop()
         write_status(run_dir, status)
         return 0
     status.update(state="running", record_pid=record.pid, record_started_at=now())
+    probes.start(attach=True, pid=record.pid)
     write_status(run_dir, status)
-    deadline = time.monotonic() + float(spec["timeout_s"])
+    deadline = began + float(spec["timeout_s"])
     stopped_by = None
     while record.poll() is None:
         if STOP["requested"] or time.monotonic() > deadline:
@@ -110,24 +189,18 @@ def main(spec_path: str) -> int:
             break
         with contextlib.suppress(subprocess.TimeoutExpired):
             record.wait(timeout=0.2)
-    status.update(record_exit=record.wait(), ended_at=now(), stopped_by=stopped_by)
-    _stop_monitor(monitor, status)
+        if probes.poll():
+            write_status(run_dir, status)
+    status.update(
+        record_exit=record.wait(),
+        workload_s=round(time.monotonic() - began, 3),
+        ended_at=now(),
+        stopped_by=stopped_by,
+    )
+    probes.stop()
     status["state"] = "done"
     write_status(run_dir, status)
     return 0
-
-
-def _stop_monitor(monitor: subprocess.Popen | None, status: dict) -> None:
-    """Stop exactly the tegrastats this run started (``tegrastats --stop`` would stop all)."""
-    if monitor is None:
-        return
-    if monitor.poll() is None:
-        signal_group(monitor.pid, signal.SIGTERM)
-        try:
-            monitor.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            signal_group(monitor.pid, signal.SIGKILL)
-    status["tegrastats_exit"] = monitor.wait()
 
 
 if __name__ == "__main__":

@@ -127,7 +127,8 @@ class Fleet:
             self.stop.trip(f"--fail-fast: {o.experiment} #{o.repeat} on {o.host} {o.status}")
 
     def _host(self, hb: HostBatch) -> None:
-        from labkit.runner import RunOptions
+        from labkit.engine.events import Message, Progress
+        from labkit.engine.options import RunOptions
 
         state = self.progress.hosts[hb.host]
         values, _ = self.inv.resolve(hb.host)
@@ -146,14 +147,17 @@ class Fleet:
             state.current = f"{slot.experiment} #{slot.repeat}"
             state.expected_s, state.elapsed_s, state.warnings = slot.plan.expected_duration_s, 0, 0
 
-            def progress(elapsed, expected, warnings, hz, state=state):
-                state.elapsed_s, state.warnings = elapsed, warnings
+            def on_event(event, state=state, host=hb.host):
+                if isinstance(event, Progress):  # the live block's line for this host
+                    state.elapsed_s, state.warnings = event.elapsed, event.count
+                elif isinstance(event, Message):
+                    self.progress.say(host, event.text)
 
             opts = RunOptions(
                 runs=self.runs,
                 out=writer,
+                on_event=on_event,
                 stop=self.stop,
-                progress=progress,
                 manifest_extra={
                     "batch": {
                         "id": self.id,
@@ -184,7 +188,7 @@ class Fleet:
         state.note = gone or ("stopped" if self.stop.is_set() else "finished")
 
     def _one(self, slot: Slot, opts, host_vars) -> Outcome:
-        from labkit.runner import run_experiment
+        from labkit.engine.run import run_experiment
 
         o = Outcome(slot.host, slot.experiment, slot.repeat, "failed")
         try:
@@ -241,7 +245,7 @@ class Fleet:
         )
 
     def run(self) -> BatchResult:
-        from labkit.runner import shield, signals_interrupt
+        from labkit.engine.signals import shield, signals_interrupt
 
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._write_record("running")

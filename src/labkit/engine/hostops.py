@@ -13,11 +13,14 @@ import json
 import posixpath
 import shlex
 import time
-from pathlib import Path
 from typing import Any
 
 from labkit.config.hostvars import HostConfig
 from labkit.config.plan import Plan
+from labkit.engine import record as records
+from labkit.engine.changes import render_files, show_changes
+from labkit.engine.options import RunOptions
+from labkit.engine.restore import put_back
 from labkit.errors import LockedError, RemoteError
 from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
@@ -29,10 +32,8 @@ from labkit.remote.settings import (
     parse_journal,
     plan_changes,
     read_journal,
-    restore_journal,
 )
 from labkit.remote.transfer import pull_run
-from labkit.runner import RunOptions, outcome, render_files, show_changes
 
 q = shlex.quote
 
@@ -163,14 +164,14 @@ def _undo_setup(hs: HostSession, opts: RunOptions) -> list[dict]:
         return []
     opts.say(f"{t.name}: putting back what setup-host changed")
     hs.enable_sudo()
-    # the run journal is gone by now (restored above), so restore_journal's removal of it
+    # the run journal is gone by now (restored above), so its removal by the restore
     # is a no-op; the setup record goes once every entry came back
-    done = restore_journal(t, hs.workdir, log=opts.say, journal=body)
+    done = put_back(t, hs, opts, journal=body)
     t.run(f"rm -f {q(setup_path(hs.workdir))}")
     return done
 
 
-def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:
+def _restore(hs: HostSession, opts: RunOptions, by: str = "invoke restore") -> list[dict]:
     t = hs.target
     info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
     if info is not None and not info.stale:
@@ -178,13 +179,8 @@ def _restore(hs: HostSession, opts: RunOptions) -> list[dict]:
             f"{t.name}: {info.describe()} is still running; its settings are restored when it "
             f"ends (wait, or `invoke collect --target {t.name}` once it is done)"
         )
-    journal = read_journal(t, hs.workdir)
-    done: list[dict] = []
-    if journal:
-        opts.say(f"{t.name}: putting back settings changed by run {journal.get('run_id')}")
-        hs.enable_sudo()
-        done = restore_journal(t, hs.workdir, log=opts.say)
-    else:
+    done = put_back(t, hs, opts, by=by)
+    if not done and not read_journal(t, hs.workdir):
         opts.say(f"{t.name}: no settings left changed")
     if info is not None:
         lock.release(t, hs.workdir, run_id=info.owner.get("run_id"))  # still that one
@@ -223,7 +219,7 @@ def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
 
 def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
     """Pull every finished run not yet in the local store; restore the host when it is idle."""
-    from labkit.analysis.summary import one_line, summarize_run
+    from labkit.analysis.summary import one_line
 
     hs = open_host(host, lerobot_version, log=opts.say)
     t = hs.target
@@ -254,16 +250,8 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
             except (RemoteError, OSError, ValueError) as exc:
                 opts.say(f"{t.name}: {experiment} {run_id}: pulling failed: {exc}")
                 continue
-            manifest["files"] = files
-            manifest["summary"] = summarize_run(local)
-            manifest["remote_status"] = status
             manifest["collected_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            if status.get("state") == "done":
-                st, reason = outcome(status, local, float(manifest.get("watchdog_s") or 0))
-            else:
-                st, reason = "failed", "the run supervisor died before the recording finished"
-            manifest.update(status=st, error=reason)
-            manifest.setdefault("ended_at", status.get("ended_at"))
+            st, reason = records.finish(manifest, local, status, files, collected=True)
             write_manifest(local, manifest)
             collected.append(manifest)
             opts.say(f"{experiment} {run_id}: {st} — {one_line(manifest['summary'])} -> {local}")
@@ -275,23 +263,7 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
             opts.say(f"{t.name}: {others} run(s) there belong to another run store; left alone")
         info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
         if info is not None and info.stale:
-            _restore(hs, opts)
-            _mark_restored(opts.runs, info.owner.get("run_id"))
+            _restore(hs, opts, by="invoke collect")  # notes it in the run's record
         return collected
     finally:
         hs.close()
-
-
-def _mark_restored(runs: Path, run_id: str | None) -> None:
-    """Record in the run's manifest that its settings are back (restored by collect)."""
-    if not run_id:
-        return
-    for mf in Path(runs).glob(f"*/{run_id}/manifest.json"):
-        m = load_manifest(mf.parent)
-        if not m:
-            continue
-        for c in m.get("settings_changes") or []:
-            if c.get("apply"):
-                c["restored"] = True
-        m["restored_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        write_manifest(mf.parent, m)

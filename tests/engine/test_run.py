@@ -212,7 +212,11 @@ def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
     assert m["status"] == "interrupted"
     assert m["remote_status"]["stopped_by"] == "request"
     assert m["remote_status"]["record_exit"] is not None
-    for pid in (status["record_pid"], status["tegrastats_pid"], status["supervisor_pid"]):
+    for pid in (
+        status["record_pid"],
+        status["probes"]["tegrastats"]["pid"],
+        status["supervisor_pid"],
+    ):
         assert not alive(pid), pid
     untouched(workdir)
     # the partial logs came back
