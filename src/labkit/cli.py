@@ -548,7 +548,9 @@ def batch(
 
 
 def _batch_table(rows: list[dict]) -> str:
-    head = ("host", "experiment", "complete", "failed", "not run", "reused", "warnings", "min Hz")
+    counted = next((r["counted"] for r in rows if r.get("counted")), "")
+    what = f"{counted} events" if counted else "warnings"  # a command workload's first event
+    head = ("host", "experiment", "complete", "failed", "not run", "reused", what, "min Hz")
     cells = [
         (
             r["host"], r["experiment"], str(r["complete"]), str(r["failed"]), str(r["not_run"]),

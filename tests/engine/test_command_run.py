@@ -123,6 +123,8 @@ def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fa
         home=fake_home, timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
+    head = next(line for line in res.stdout.splitlines() if line.startswith("host "))
+    assert head.split()[-4:] == ["late", "events", "min", "Hz"]  # the loop's late ticks
     done = [m for _, m in list_runs(runs)]
     assert len(done) == 12 and {m["status"] for m in done} == {"complete"}
     assert {m["experiment"] for m in done} == {

@@ -50,6 +50,7 @@ class Outcome:
     min_hz: float | None = None
     seconds: float = 0.0
     summary: str = ""  # the run's one-line summary (a command workload's events)
+    counted: str = ""  # what ``warnings`` counts for a command workload: its first event
     # why the host took no run (or no more): unreachable | busy | lost-connection | ""
     cause: str = ""
     # the exception itself, kept as Fabric's GroupResult keeps one per host (not recorded)
@@ -212,6 +213,9 @@ class Fleet:
             from labkit.analysis.summary import one_line
 
             o.summary = one_line(summary)
+            if summary["events"]:  # the table's count column: the first event's count
+                o.counted = summary["events"][0]
+                o.warnings = summary.get(f"{o.counted}_count")
         if o.status == "lost-connection":
             o.cause = "lost-connection"
         return o
@@ -304,6 +308,7 @@ def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "reused": hb.done[name],
                     "warnings": (sum(warned) / len(warned)) if warned else None,
                     "min_hz": min(floors) if floors else None,
+                    "counted": next((o.counted for o in ok if o.counted), ""),
                 }
             )
     return rows
