@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -40,3 +42,30 @@ def test_a_file_that_is_not_a_trace_is_an_error(tmp_path):
     bad.write_text("py-spy> Error: Permission Denied")
     with pytest.raises(PySpyTraceError, match="not JSON"):
         read_pyspy(bad)
+
+
+def test_python_310_traces_hex_thread_ids_and_unnamed_threads(tmp_path):
+    events = [
+        {"name": "thread (0x7F3F12345678): MainThread", "ph": "B", "ts": 0, "tid": 1},
+        {"name": "record_loop", "ph": "B", "ts": 0, "tid": 1},
+        {"name": "record_loop", "ph": "E", "ts": 5000, "tid": 1},
+        {"name": "thread (4242)", "ph": "B", "ts": 0, "tid": 2},
+        {"name": "run", "ph": "B", "ts": 0, "tid": 2},
+        {"name": "run", "ph": "E", "ts": 5000, "tid": 2},
+    ]
+    trace = tmp_path / "pyspy.json"
+    trace.write_text(json.dumps(events))
+    df = read_pyspy(trace)
+    assert [(r.tid, r.thread, r.stack) for r in df.itertuples()] == [
+        (4242, "", ("run",)),
+        (0x7F3F12345678, "MainThread", ("record_loop",)),
+    ]
+
+
+def test_a_cut_trace_leaves_the_run_without_a_profile_not_the_report(tmp_path):
+    """py-spy killed mid-write: the run's deeper metrics say so; nothing raises."""
+    from labkit.analysis.stages import run_deep_metrics
+
+    (tmp_path / "pyspy.json").write_text('[{"name": "thread (1): MainThread", "ph": "B"')
+    metrics, tables = run_deep_metrics(tmp_path, {"params": {"dataset.fps": 30}}, None)
+    assert "not JSON" in metrics["profile_note"] and tables["segments"] is None

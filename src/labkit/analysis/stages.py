@@ -43,11 +43,17 @@ THREAD_DEVICE = re.compile(r"\(([^()]*)\)")
 
 
 def stage_of(stack: tuple[str, ...]) -> str:
+    """The stage of one sampled stack. Frames are ``Class.method`` on Python 3.11+ and bare
+    ``method`` before (py-spy names what the interpreter gives it): both match."""
     for stage, patterns in RULES:
         for frame in stack:
             low = frame.lower()
             for p in patterns:
-                if (p.startswith("~") and p[1:].lower() in low) or frame.endswith(p):
+                if p.startswith("~"):
+                    hit = p[1:].lower() in low
+                else:
+                    hit = frame.endswith(p) or (p.startswith(".") and frame == p[1:])
+                if hit:
                     return stage
     return "other"
 
@@ -69,7 +75,7 @@ def loop_segments(segments: pd.DataFrame) -> pd.DataFrame:
     """The loop thread's segments inside ``record_loop``, with their stage and length."""
     if segments is None or segments.empty:
         return pd.DataFrame(columns=["start", "end", "stage", "seconds", "tid"])
-    in_loop = segments[segments["stack"].map(lambda s: LOOP in s)]
+    in_loop = segments[segments["stack"].map(lambda s: LOOP in s) & segments["tid"].notna()]
     if in_loop.empty:
         return pd.DataFrame(columns=["start", "end", "stage", "seconds", "tid"])
     tid = in_loop.groupby("tid").size().idxmax()
@@ -106,19 +112,22 @@ def stretches(loop: pd.DataFrame) -> list[Stretch]:
     return out
 
 
-def match_warnings(warned: pd.Series, late: list[Stretch]) -> list[Stretch | None]:
-    """For each warning time (whole seconds), the late stretch that ended in that second
-    (in order; each stretch at most once)."""
+def match_warnings(
+    warned: pd.Series, late: list[Stretch], hz: pd.Series | None = None
+) -> list[Stretch | None]:
+    """For each warning time (whole seconds), the late stretch that ended in that second;
+    with the warned rates, the one whose length is closest to the iteration the warning
+    measured (1/Hz). Each stretch at most once."""
     used: set[int] = set()
     out: list[Stretch | None] = []
-    for t in warned:
-        lo, hi = t, t + pd.Timedelta(seconds=1.05)
+    rates = list(hz) if hz is not None else [None] * len(warned)
+    for t, rate in zip(warned, rates, strict=True):
+        lo, hi = t - pd.Timedelta(seconds=0.05), t + pd.Timedelta(seconds=1.05)
+        cands = [i for i, s in enumerate(late) if i not in used and lo <= s.end < hi]
         pick = None
-        for i, s in enumerate(late):
-            if i not in used and lo - pd.Timedelta(seconds=0.05) <= s.end < hi:
-                pick = i
-                break
-        if pick is not None:
+        if cands:
+            want = 1.0 / float(rate) if rate and rate == rate and rate > 0 else None
+            pick = min(cands, key=lambda i: abs(late[i].seconds - want)) if want else cands[0]
             used.add(pick)
         out.append(late[pick] if pick is not None else None)
     return out
@@ -131,10 +140,10 @@ def camera_devices(record_argv: list[str] | None) -> dict[str, str]:
         if ".cameras=" not in arg:
             continue
         body = arg.split("=", 1)[1]
-        for name, fields in re.findall(r"([\w.-]+)\s*:\s*\{([^{}]*)\}", body):
-            m = re.search(r"index_or_path\s*:\s*([^,}]+)", fields)
+        for name, fields in re.findall(r"(['\"]?[\w.-]+['\"]?)\s*:\s*\{([^{}]*)\}", body):
+            m = re.search(r"(?:index_or_path|serial_number_or_name)\s*:\s*([^,}]+)", fields)
             if m:
-                out[m.group(1).strip().strip("'\"")] = name
+                out[m.group(1).strip().strip("'\"")] = name.strip("'\"")
     return out
 
 
@@ -180,17 +189,19 @@ def deep_metrics(
     threads: pd.DataFrame | None,
     fps: float | None,
     devices: dict[str, str],
-    probe_cpu_s: float | None = None,
-    seconds: float | None = None,
+    probe_cpu_pct: float | None = None,
+    camera_fps: float | None = None,
 ) -> dict[str, Any]:
     """The metrics of the deeper look (names in ``DEEP_METRICS`` and per-camera ones)."""
     out: dict[str, Any] = {}
     budget = 1.0 / fps if fps else None
-    warned = (
-        events.loc[events["kind"] == "slow_loop", "time"].dropna()
+    slow = (
+        events[(events["kind"] == "slow_loop") & events["time"].notna()]
         if events is not None
-        else pd.Series(dtype="datetime64[ns]")
+        else pd.DataFrame({"time": pd.Series(dtype="datetime64[ns]")})
     )
+    warned = slow["time"]
+    warned_hz = slow.get("hz")
     loop = loop_segments(segments) if segments is not None else loop_segments(None)
     matched: list[Stretch | None] = []
     if len(loop):
@@ -201,7 +212,7 @@ def deep_metrics(
                 float(shares.get(st, 0.0)) if shares is not None else None
             )
         late = [s for s in stretches(loop) if budget and s.seconds > budget]
-        matched = match_warnings(warned, late) if len(warned) else []
+        matched = match_warnings(warned, late, warned_hz) if len(warned) else []
         hits = [s for s in matched if s is not None]
         out["warnings_matched_share"] = len(hits) / len(matched) if matched else None
         if hits:
@@ -221,28 +232,29 @@ def deep_metrics(
             # named only when it explains a real part of the warnings, not a stray one
             out["warn_camera_top"] = top[0] if top and top[1] / len(hits) >= TOP_SHARE else None
     if threads is not None and len(threads):
-        out.update(_thread_metrics(threads, warned, matched, devices, fps))
-    if probe_cpu_s is not None and seconds:
-        out["probe_cpu_pct"] = probe_cpu_s / seconds * 100.0
+        out.update(_thread_metrics(threads, warned, matched, devices, camera_fps or fps))
+    if probe_cpu_pct is not None:
+        out["probe_cpu_pct"] = probe_cpu_pct
     return out
 
 
 def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
+    """Per-thread CPU in the late stretches and per camera (``fps``: the cameras')."""
     out: dict[str, Any] = {}
     interval = threads.groupby("tid")["time"].diff().dt.total_seconds().median()
     interval = float(interval) if interval == interval else 0.1  # NaN-safe
-    if len(warned):
-        windows = []
-        for t, s in zip(warned, matched or [None] * len(warned), strict=False):
-            if s is not None:
-                windows.append((s.start, s.end + pd.Timedelta(seconds=interval)))
-            else:
-                windows.append((t, t + pd.Timedelta(seconds=1)))
+    # a thread's CPU is known per sampling interval: only a late stretch of at least two
+    # intervals can show a thread pegged through it (a shorter one is averaged away)
+    long = [s for s in matched if s is not None and s.seconds >= 2 * interval]
+    if long:
         sat = 0
-        for lo, hi in windows:
+        for s in long:
+            lo, hi = s.start + pd.Timedelta(seconds=interval), s.end
             near = threads[(threads["time"] > lo) & (threads["time"] <= hi)]
             sat += bool(len(near) and near["cpu_pct"].max() >= SATURATED_PCT)
-        out["warnings_single_thread_saturated_share"] = sat / len(windows)
+        out["warnings_single_thread_saturated_share"] = sat / len(long)
+    elif len(warned):
+        out["warnings_single_thread_saturated_share"] = None  # too short to tell
     per_frame = 1000.0 / fps if fps else None
     for name in threads["name"].unique():
         cam = camera_of_thread(str(name), devices)
@@ -263,33 +275,41 @@ def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tu
     the run had neither probe."""
     from pathlib import Path
 
+    from labkit.parse.pyspy import PySpyTraceError
     from labkit.probes.pyspy import PySpy
     from labkit.probes.threads import Threads
 
     run_dir = Path(run_dir)
-    segments = PySpy().parse(run_dir)
+    notes = []
+    try:
+        segments = PySpy().parse(run_dir)
+    except PySpyTraceError as exc:  # a cut trace (py-spy killed): this run has no profile
+        segments, notes = None, [str(exc)]
     threads = Threads().parse(run_dir)
     if segments is None and threads is None:
-        return {}, {}
+        return ({"profile_note": "; ".join(notes)} if notes else {}), {"segments": None}
     params = manifest.get("params") or {}
     fps = params.get("dataset.fps")
     commands = manifest.get("commands") or {}
     # the record command line: schema 2 calls it the workload's, schema 1 the record's
     devices = camera_devices(commands.get("workload_argv") or commands.get("record_argv"))
-    cpu = 0.0
-    if threads is not None and threads.attrs.get("self_cpu_s") is not None:
-        cpu += float(threads.attrs["self_cpu_s"])
+    # each probe's CPU over its own running time (percent of one core), summed
+    pct = 0.0
+    if threads is not None and threads.attrs.get("self_cpu_s") is not None and len(threads):
+        span = (threads["time"].max() - threads["time"].min()).total_seconds()
+        pct += float(threads.attrs["self_cpu_s"]) / span * 100 if span > 0 else 0.0
     meta = run_dir / "pyspy-meta.json"
     if meta.exists():
         import json
 
-        cpu += float(json.loads(meta.read_text()).get("cpu_s") or 0.0)
-    seconds = None
-    if events is not None and len(events):
-        from labkit.analysis.metrics import recording_seconds
-
-        seconds = recording_seconds(events)
+        m = json.loads(meta.read_text())
+        span = float(m.get("end_epoch") or 0) - float(m.get("start_epoch") or 0)
+        pct += float(m.get("cpu_s") or 0.0) / span * 100 if span > 0 else 0.0
+    cam_fps = params.get("camera.fps")
     metrics = deep_metrics(
-        events, segments, threads, float(fps) if fps else None, devices, cpu, seconds
-    )
+        events, segments, threads, float(fps) if fps else None, devices, pct,
+        float(cam_fps) if cam_fps else None,
+    )  # fmt: skip
+    if notes:
+        metrics["profile_note"] = "; ".join(notes)
     return metrics, {"segments": segments, "threads": threads}

@@ -80,6 +80,9 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
             raise _busy(t.name, info)
         facts = hs.gather_facts()
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})
+        if not opts.check:  # the experiment's probes get what they need (py-spy) now
+            for probe in plan.probes():
+                probe.prepare(hs.target, facts, hs.workdir, opts.say)
         files = render_files(plan, host_vars)
 
         def planned(facts: dict) -> list:

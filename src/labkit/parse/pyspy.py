@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-THREAD = re.compile(r"^thread \((\d+)\): (.*)$")
+# ``thread (<os tid>): <name>``; Python 3.10 with --nonblocking gives a hex pthread id, and a
+# thread not made by ``threading`` has no name
+THREAD = re.compile(r"^thread \((0x[0-9a-fA-F]+|\d+)\)(?:: (.*))?$")
 COLUMNS = ["tid", "thread", "start", "end", "stack"]
 
 
@@ -68,7 +70,7 @@ def _segments(events: list[dict]) -> list[dict]:
         if ev["ph"] == "B":
             m = THREAD.match(frame)
             if m:
-                tid, name = int(m.group(1)), m.group(2)
+                tid, name = int(m.group(1), 0), m.group(2) or ""
             else:
                 stack.append(frame)
         else:

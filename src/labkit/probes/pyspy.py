@@ -75,9 +75,13 @@ class PySpy(Probe):
         """py-spy into the work dir when the host has none (pip there, else pushed)."""
         if facts.get("pyspy"):
             return
+        from labkit.errors import LabkitError
         from labkit.probes.install import ensure_pyspy
 
-        path, how = ensure_pyspy(target, facts, workdir, say)
+        try:
+            path, how = ensure_pyspy(target, facts, workdir, say)
+        except (LabkitError, OSError) as exc:  # the run never fails for its profiler
+            path, how = None, f"installing it failed: {str(exc).splitlines()[0]}"
         facts["pyspy"] = path
         facts["pyspy_install"] = how
         say(f"{target.name}: py-spy {how}" + (f" ({path})" if path else ""))

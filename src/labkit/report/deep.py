@@ -89,7 +89,19 @@ def context(rows: list[dict[str, Any]], runs: list[RunData]) -> dict[str, Any] |
                     "warn_share": mean(f"warn_camera_share_{cam}"),
                 }
             )
+    notes = []
+    for r in runs:
+        for name, p in (
+            (r.manifest.get("probes") or {}) if isinstance(r.manifest.get("probes"), dict) else {}
+        ).items():
+            if name in ("threads", "pyspy") and isinstance(p, dict) and p.get("skipped"):
+                notes.append(
+                    f"`{r.experiment}` {r.dir.name}: probe {name} skipped — {p['skipped']}"
+                )
+        if r.metrics.get("profile_note"):
+            notes.append(f"`{r.experiment}` {r.dir.name}: {r.metrics['profile_note']}")
     return {
+        "notes": notes,
         "stages": STAGES,
         "stage_rows": stage_rows,
         "camera_rows": camera_rows,

@@ -153,6 +153,7 @@ SYSCTL = {  # a few real knobs with their stock values, so sysctl settings can b
     "kernel.sched_autogroup_enabled": 1,
     "vm.swappiness": 60,
     "net.core.rmem_max": 212992,
+    "kernel.yama.ptrace_scope": 1,  # L4T's default: only a parent may ptrace its child
 }
 DEFAULT_CONFIG = {
     "board": DEFAULT_BOARD,
