@@ -190,3 +190,23 @@ def test_the_bench_script_prints_what_the_events_match(tmp_path):
     m = w.run_metrics(w.parse(tmp_path), 0.1)
     assert m["tick_count"] == 20 and m["slow_count"] == 4
     assert not math.isnan(m["slow_median"])
+
+
+def test_a_command_workload_needs_no_robot_or_camera_on_the_host():
+    """The inventory names arms and cameras for every host; a command workload uses none,
+    so a board without them passes the preflight (lerobot-record still checks them)."""
+    from labkit.config.playbook import load_playbook
+    from labkit.engine.preflight import devices, preflight
+
+    inv = cli.load_inventory(INVENTORY)
+    jitter = load_playbook(REPO / "playbooks" / "loop-jitter.yml")
+    exp = next(iter(jitter.experiments))
+    plan = resolve(jitter, inv, exp, "sim")
+    assert devices(plan) == {}
+    ports = ["/dev/ttyACM0", "/dev/ttyACM1", "/dev/ttyACM2", "/dev/ttyACM3"]
+    facts = {"python": "Python 3.11", "tegrastats": "/usr/bin/tegrastats",
+             "missing_paths": ports}  # fmt: skip
+    assert preflight(plan, facts).problems == []
+    lag = load_playbook(REPO / "playbooks" / "lerobot-loop-lag.yml")
+    record = resolve(lag, inv, "exp1", "sim")
+    assert set(ports) <= set(devices(record).values())

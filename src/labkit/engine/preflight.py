@@ -21,11 +21,9 @@ class Preflight:
 
 
 def devices(plan) -> dict[str, str]:
-    """The device nodes the run uses (arms, and the cameras it records): what -> path."""
-    used = set(plan.params.get("cameras") or [])
-    return {
-        k: v for k, v in plan.host.devices().items() if not k.startswith("camera ") or k[7:] in used
-    }
+    """The device nodes the run uses (the workload says which: lerobot-record its arms and
+    the cameras it records, a command none): what -> path."""
+    return plan.workload.devices(plan)
 
 
 def preflight(plan, facts: dict[str, Any]) -> Preflight:

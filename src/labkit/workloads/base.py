@@ -69,6 +69,11 @@ class Workload:
         """Lines for ``invoke plan`` (what the workload will do)."""
         return []
 
+    def devices(self, plan) -> dict[str, str]:
+        """The host's device nodes this workload uses (what -> path), checked by the
+        preflight; none unless a kind says so (lerobot-record: its arms and cameras)."""
+        return {}
+
     def preflight(self, plan, facts: dict[str, Any]) -> list[str]:
         """What the host lacks for this workload (empty: good to go)."""
         return []

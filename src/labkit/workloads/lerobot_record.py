@@ -71,6 +71,15 @@ class LerobotRecord(Workload):
             f"cameras     {', '.join(p.get('cameras') or []) or 'none'}",
         ]
 
+    def devices(self, plan) -> dict[str, str]:
+        """The arms' ports and the cameras this experiment records."""
+        used = set(plan.params.get("cameras") or [])
+        return {
+            k: v
+            for k, v in plan.host.devices().items()
+            if not k.startswith("camera ") or k[7:] in used
+        }
+
     def preflight(self, plan, facts: dict[str, Any]) -> list[str]:
         problems = []
         lr = facts.get("lerobot")
