@@ -220,3 +220,15 @@ def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
     with open(result.folder / "summary.csv") as fh:
         [row] = list(csv.DictReader(fh))
     assert (row["warnings"], row["min_hz"], row["median_hz"]) == ("0", "", "")
+
+
+def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
+    from labkit.report.build import with_playbook
+
+    pb = load_playbook(REPO / "playbooks" / "loop-jitter.yml")
+    text = "Reproduce with `invoke experiment --name fast`; `invoke batch --repeat 3`"
+    assert with_playbook(text, pb) == (
+        "Reproduce with `invoke experiment --playbook playbooks/loop-jitter.yml --name fast`; "
+        "`invoke batch --playbook playbooks/loop-jitter.yml --repeat 3`"
+    )
+    assert with_playbook(text, load_playbook(PLAYBOOK)) == text

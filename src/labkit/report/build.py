@@ -189,6 +189,25 @@ def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
             w.writerow({k: "" if v is None else v for k, v in rounded(row).items()})
 
 
+DEFAULT_PLAYBOOK = Path("playbooks/lerobot-loop-lag.yml")
+
+
+def with_playbook(text: str, pb: Playbook) -> str:
+    """The commands the report suggests (`invoke experiment ...`, `invoke batch ...`) name
+    the playbook when it is not the default one, so they can be pasted as they are."""
+    file = Path(pb.file).resolve()
+    if file == (Path.cwd() / DEFAULT_PLAYBOOK).resolve() or file.name == DEFAULT_PLAYBOOK.name:
+        return text
+    try:
+        shown = file.relative_to(Path.cwd())
+    except ValueError:
+        shown = file
+    opt = f"--playbook {shown}"
+    for task in ("experiment", "batch"):
+        text = text.replace(f"`invoke {task} ", f"`invoke {task} {opt} ")
+    return text
+
+
 def build_report(
     pb: Playbook,
     runs_dir: Path,
@@ -229,10 +248,10 @@ def build_report(
         if ctx["host_rows"]:
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])
         hyp = {v.id: v.as_json() for v in ctx["verdicts"]}
-        (folder / "hypotheses.json").write_text(json.dumps(hyp, indent=2) + "\n")
+        (folder / "hypotheses.json").write_text(with_playbook(json.dumps(hyp, indent=2), pb) + "\n")
         threats = [t.as_json() for t in ctx["threats"]]
         (folder / "threats.json").write_text(json.dumps(threats, indent=2) + "\n")
-        (tmp / f"{pb.name}.md").write_text(render(ctx, template))
+        (tmp / f"{pb.name}.md").write_text(with_playbook(render(ctx, template), pb))
         final_md, final_dir = out_dir / f"{pb.name}.md", out_dir / pb.name
         old = tmp / ".previous"
         if final_dir.exists():
