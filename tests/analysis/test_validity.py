@@ -109,3 +109,14 @@ def test_imported_runs_without_facts_are_named():
     runs = [run("a", imported=True, facts=None), run("b", imported=True, facts=None), run("c")]
     found = kinds(runs)
     assert found["no-facts"] == ["a", "b"]
+
+
+def test_host_settings_on_a_simulated_host_do_not_reach_a_command_workload():
+    sim = {"name": "sim", "connection": "local (simulated Jetson)"}
+    runs = [
+        run("c1", host=sim, workload={"kind": "command"},
+            settings={"settings.cpu_governor": "performance"}),
+        run("c2", host=sim, workload={"kind": "command"}, settings={}),
+        run("l1", host=sim, settings={"settings.cpu_governor": "performance"}),
+    ]  # fmt: skip
+    assert kinds(runs)["simulated-settings"] == ["c1"]

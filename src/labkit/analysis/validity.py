@@ -13,7 +13,9 @@ Each threat names the runs it concerns, so a reader can re-run or discard them:
 - order effects: within batches, the per-run metric trends with the run's position
   (Spearman's rank correlation, ``scipy.stats.spearmanr``, on deviations from each
   configuration's mean);
-- imported runs without facts: nothing is known of the host they were recorded on.
+- imported runs without facts: nothing is known of the host they were recorded on;
+- settings on a simulated host: a workload other than the simulated lerobot-record does not
+  feel the simulator's governor or power mode.
 """
 
 from __future__ import annotations
@@ -229,6 +231,39 @@ def _no_facts(runs: list[RunData]) -> Threat | None:
     )
 
 
+HOST_SETTINGS = ("settings.cpu_governor", "settings.nvpmodel", "settings.jetson_clocks",
+                 "settings.sysctl")  # fmt: skip
+
+
+def _sim_settings(runs: list[RunData]) -> Threat | None:
+    """On the simulated Jetson, host settings change the simulator's own files: only its
+    simulated lerobot-record reacts to them. Any other workload runs on this machine as it
+    is, so a comparison of such settings there measures nothing."""
+    hit = []
+    for r in runs:
+        conn = str((r.manifest.get("host") or {}).get("connection") or "")
+        wl = r.manifest.get("workload")
+        kind = wl.get("kind") if isinstance(wl, dict) else (wl or "lerobot-record")
+        settings = r.manifest.get("settings") or {}
+        if (
+            "simulated" in conn
+            and kind != "lerobot-record"
+            and any(settings.get(k) not in (None, {}) for k in HOST_SETTINGS)
+        ):
+            hit.append(r.dir.name)
+    if not hit:
+        return None
+    return Threat(
+        "simulated-settings",
+        "Settings on a simulated host",
+        "these runs set host settings (governor, power mode, clocks, sysctl) on the simulated "
+        "Jetson, which changes only the simulator's own files; the workload ran on this "
+        "machine as it is, so differences between such configurations are noise, not the "
+        "settings' effect: run them on a real board",
+        hit,
+    )
+
+
 def threats(groups: list[Group], runs: list[RunData]) -> list[Threat]:
     """Every threat the runs show, in a fixed order."""
     found = [
@@ -238,5 +273,6 @@ def threats(groups: list[Group], runs: list[RunData]) -> list[Threat]:
         _background(runs),
         _order(groups),
         _no_facts(runs),
+        _sim_settings(runs),
     ]
     return [t for t in found if t is not None]
