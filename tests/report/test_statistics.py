@@ -232,3 +232,9 @@ def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
         "`invoke batch --playbook playbooks/loop-jitter.yml --repeat 3`"
     )
     assert with_playbook(text, load_playbook(PLAYBOOK)) == text
+
+
+def test_a_float_given_as_an_int_is_the_same_configuration():
+    from labkit.analysis.configs import _key
+
+    assert _key({"late_ms": 1, "rate": 30.0}) == _key({"late_ms": 1.0, "rate": 30})

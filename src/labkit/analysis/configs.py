@@ -67,8 +67,19 @@ def assignments(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_show(v)}" for k, v in sorted(values.items()))
 
 
+def _canon(value: Any) -> Any:
+    """1 and 1.0 are one value (a float parameter given as ``--set x=1``)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canon(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canon(v) for v in value]
+    return value
+
+
 def _key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)
+    return json.dumps(_canon(config), sort_keys=True, default=str)
 
 
 @dataclass
@@ -133,7 +144,7 @@ def group_runs(runs: list[RunData], playbook: Playbook | None = None) -> list[Gr
                 g.differs = {
                     k: g.config.get(k)
                     for k in sorted({**ref, **g.config})
-                    if ref.get(k) != g.config.get(k)
+                    if _canon(ref.get(k)) != _canon(g.config.get(k))
                 }
                 if main is None:  # nothing to compare with: name the --set values
                     g.differs = {
