@@ -115,7 +115,7 @@ def top_stage(m: dict) -> str:
 
 
 def test_a_stall_in_right_wrists_capture_is_named_camera_read_and_right_wrist(tmp_path):
-    m = profiled_run(tmp_path, {"rate": 0.06, "stall_ms": 80, "stage": "camera_read",
+    m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 120, "stage": "camera_read",
                                 "camera": "right_wrist"})  # fmt: skip
     assert top_stage(m) == "camera_read", m
     assert m["warn_camera_top"] == "right_wrist", m
@@ -123,6 +123,6 @@ def test_a_stall_in_right_wrists_capture_is_named_camera_read_and_right_wrist(tm
 
 
 def test_a_stall_in_add_frame_is_named_dataset(tmp_path):
-    m = profiled_run(tmp_path, {"rate": 0.06, "stall_ms": 80, "stage": "dataset"})
+    m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 120, "stage": "dataset"})
     assert top_stage(m) == "dataset", m
     assert m["warn_camera_top"] is None, m

@@ -19,7 +19,7 @@ def test_exp8_over_ssh_profiles_the_loop_and_names_the_stalled_camera(sshd, tmp_
     host = ssh_host(sshd, workdir)
     host["labkit_sim"] = {
         **host["labkit_sim"],
-        "jitter": {"rate": 0.06, "stall_ms": 80, "stage": "camera_read",
+        "jitter": {"rate": 0.05, "stall_ms": 120, "stage": "camera_read",
                    "camera": "right_wrist", "seed": 11},
     }  # fmt: skip
     inv = write_inventory(tmp_path / "hosts.yml", {"board": host})

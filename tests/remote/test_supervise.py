@@ -105,17 +105,23 @@ def test_a_probe_that_ignores_its_stop_signal_is_killed(tmp_path, monkeypatch):
         [
             PY,
             "-c",
-            "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "print('up', flush=True); time.sleep(60)",
+            "import signal,time,pathlib; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            f"pathlib.Path({str(tmp_path / 'ready')!r}).touch(); time.sleep(60)",
         ],
     )
-    # the supervisor waits 10 s before SIGKILL: a short workload keeps the test quick
+    # the workload ends as soon as the probe ignores SIGTERM (a condition, not a sleep);
+    # the supervisor then waits 10 s before SIGKILL
+    wait_ready = (
+        "import pathlib,time; d=time.monotonic()+30\n"
+        f"while not pathlib.Path({str(tmp_path / 'ready')!r}).exists() and time.monotonic()<d:"
+        " time.sleep(0.02)"
+    )
     started = time.monotonic()
-    st = supervise(tmp_path, [PY, "-c", "pass"], [stubborn])
+    st = supervise(tmp_path, [PY, "-c", wait_ready], [stubborn])
     assert st["probes"]["stubborn"]["killed"] is True
     assert st["probes"]["stubborn"]["exit"] == -9
     assert not alive(st["probes"]["stubborn"]["pid"])
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 45
 
 
 def test_the_watchdog_stops_the_workload_and_the_probes(tmp_path):
