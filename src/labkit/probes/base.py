@@ -11,6 +11,7 @@ preflight when it is ``required``, else it is skipped and the run record says wh
 
 from __future__ import annotations
 
+import abc
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,7 +60,7 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Probe:
+class Probe(abc.ABC):
     """A sampler beside the workload; subclasses set the class attributes and methods."""
 
     name: ClassVar[str]
@@ -73,13 +74,15 @@ class Probe:
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
 
+    @abc.abstractmethod
     def launch(self, plan) -> ProbeLaunch:
         """The probe's command for ``plan`` (host vars, params, settings, run dir)."""
-        raise NotImplementedError
 
     def prepare(self, target, facts: dict[str, Any], workdir: str, say) -> None:
         """Before the preflight of a real run (never ``--check``): put what the probe needs
-        on the host (e.g. install a tool into the work dir), updating ``facts``."""
+        on the host (e.g. install a tool into the work dir), updating ``facts``; most
+        probes need nothing."""
+        return None
 
     def check(self, facts: dict[str, Any]) -> str | None:
         """Preflight against the host's facts: None when it can run, else why not."""

@@ -11,6 +11,7 @@ parses old runs without the playbook that made them.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import re
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 from labkit.config.params import Param
 
 
-class Workload:
+class Workload(abc.ABC):
     """One kind of program an experiment runs; subclasses fill in every method."""
 
     kind: ClassVar[str]
@@ -49,16 +50,17 @@ class Workload:
         return cls()
 
     # -- planning ----------------------------------------------------------------------
+    @abc.abstractmethod
     def command(self, plan) -> list[str]:
         """The argv the supervisor starts (in its own process group, cwd = the run dir)."""
-        raise NotImplementedError
 
     def files(self, plan) -> dict[str, str]:
         """Run-dir file name -> text to place there before the workload starts."""
         return {}
 
+    @abc.abstractmethod
     def expected_duration_s(self, plan) -> float:
-        raise NotImplementedError
+        """How long it should run (progress and the watchdog: 1.5 x + 60 s)."""
 
     def check_plan(self, plan) -> None:
         """Raise ``ConfigError`` when the plan cannot be turned into a command."""
@@ -85,13 +87,13 @@ class Workload:
         return 0, None
 
     # -- afterwards --------------------------------------------------------------------
+    @abc.abstractmethod
     def parse(self, run_dir: Path):
         """The events table (``pandas.DataFrame``) of a pulled run, None without a log."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
         """The workload's metrics for one run (every name of ``metrics``; None: unknown)."""
-        raise NotImplementedError
 
 
 def workload_seconds(run_dir: Path) -> float | None:
