@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.analysis.configs import Group
-from labkit.analysis.stats import Comparison, _pct, compare
+from labkit.analysis.stats import Comparison, compare, pct
 from labkit.config.playbook import Playbook
 
 PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
@@ -126,7 +126,7 @@ class Effect:
             text += "; a single run on one side — no spread"
         elif not math.isnan(c.effect_ci[0]):
             text += (
-                f"; 95 % CI {_pct(c.effect_ci[0])} to {_pct(c.effect_ci[1])} over "
+                f"; 95 % CI {pct(c.effect_ci[0])} to {pct(c.effect_ci[1])} over "
                 f"{c.n_variant} and {c.n_baseline} runs"
             )
         if self.min_hz is not None and self.base_min_hz is not None:

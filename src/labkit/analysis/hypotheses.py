@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, compare
+from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, compare, pct
 from labkit.config.playbook import Check, Hypothesis
 from labkit.metric_names import PER_WARNING
 
@@ -121,12 +121,6 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _pct(v: float) -> str:
-    if math.isnan(v):
-        return "n/a"
-    return ("+∞" if v > 0 else "−∞") if math.isinf(v) else f"{v:+.0%}"
-
-
 def _p(p: float) -> str:
     return "n/a (no spread)" if math.isnan(p) else f"{p:.2g}"
 
@@ -155,7 +149,7 @@ def _compare(check: Check, runs: list[RunData]) -> CheckResult:
     need = f"{-check.min_effect if check.expect == 'lower' else check.min_effect:+.0%}"
     head = (
         f"{m}: {check.variant} {_fmt(c.mean_variant)} vs {check.baseline} "
-        f"{_fmt(c.mean_baseline)}, {_pct(c.effect)}"
+        f"{_fmt(c.mean_baseline)}, {pct(c.effect)}"
     )
     if c.single:
         runs_text = (
@@ -167,8 +161,8 @@ def _compare(check: Check, runs: list[RunData]) -> CheckResult:
     else:
         lo, hi = c.effect_ci
         head += (
-            f" (means of {c.n_variant} and {c.n_baseline} runs; 95 % CI {_pct(lo)} to "
-            f"{_pct(hi)}, Welch p={_p(c.p_value)})"
+            f" (means of {c.n_variant} and {c.n_baseline} runs; 95 % CI {pct(lo)} to "
+            f"{pct(hi)}, Welch p={_p(c.p_value)})"
         )
     if c.outcome == "holds":
         tail = (

@@ -202,7 +202,7 @@ def compare(
     reason, needed = "", None
     if outcome == "inconclusive":
         reason = (
-            f"the 95 % interval of the effect ({_pct(lo)} to {_pct(hi)}) straddles the "
+            f"the 95 % interval of the effect ({pct(lo)} to {pct(hi)}) straddles the "
             f"{target:+.0%} this check needs"
         )
         needed = _runs_needed(base, var, ratio0) if mb else None
@@ -217,5 +217,8 @@ def compare(
     )
 
 
-def _pct(v: float) -> str:
+def pct(v: float) -> str:
+    """A relative change as the report writes it: ``-71%``, ``+∞``, ``n/a`` (NaN)."""
+    if math.isnan(v):
+        return "n/a"
     return ("+∞" if v > 0 else "−∞") if math.isinf(v) else f"{v:+.0%}"
