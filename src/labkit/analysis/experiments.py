@@ -19,31 +19,37 @@ from typing import Any
 from labkit.analysis.configs import Group
 from labkit.analysis.runs import RunData
 from labkit.analysis.stats import mean_ci
-from labkit.metric_names import METRICS, PER_WARNING
+from labkit.metric_names import METRICS, PER_WARNING, REGISTRY
 
-LOWEST = ("min_hz",)
-HIGHEST = ("cpu_peak_pct", "ram_used_mb_max", "temp_max_c")
 SPREAD = ("warnings", "warnings_per_min", "min_hz")
 # the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
 INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct")
-CATEGORICAL = ("codec", "hw_codec", "nvenc_active")
 
 # the columns of summary.csv, in order (the spread columns follow their metric)
 COLUMNS = ["experiment", "configuration", "host", "runs", "target_hz", "description"]
+
+
+def _how(metric: str, known: list[Any]) -> str:
+    """How runs combine, from the metric registry; a metric beyond it (a probe's per-camera
+    one) is a mean, or one word when its values are words."""
+    if metric in REGISTRY:
+        return REGISTRY[metric].aggregate
+    return "categorical" if any(isinstance(v, str | bool) for v in known) else "mean"
 
 
 def _combine(metric: str, values: list[Any]) -> Any:
     known = [v for v in values if v is not None]
     if not known or len(known) < len(values):
         return None  # no run has it, or one run lacks it: the aggregate would hide that
-    if metric in CATEGORICAL:
+    how = _how(metric, known)
+    if how == "categorical":
         distinct = sorted({str(v) for v in known})
         if metric != "codec" and len(distinct) == 1:
             return known[0]
         return distinct[0] if len(distinct) == 1 else "mixed: " + ", ".join(distinct)
-    if metric in LOWEST:
+    if how == "min":
         return min(known)
-    if metric in HIGHEST:
+    if how == "max":
         return max(known)
     mean = statistics.fmean(known)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in known) and mean.is_integer():
@@ -75,18 +81,13 @@ def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str,
             ci = mean_ci([float(v) for v in values if v is not None])
             row[f"{metric}_ci_lo"] = ci.lo if ci.n > 1 else math.nan
             row[f"{metric}_ci_hi"] = ci.hi if ci.n > 1 else math.nan
-    # metrics beyond the built-in set (probes such as threads / pyspy): means of the runs
-    # that have them, a name or "mixed: ..." when they are words
+    # metrics beyond the built-in set (probes such as threads / pyspy): over the runs that
+    # have them (a profiled run beside unprofiled ones of the same experiment)
     extra = sorted({k for r in runs for k in r.metrics} - set(METRICS) - set(row))
     for metric in extra:
-        known = [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None]
-        if not known:
-            row[metric] = None
-        elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in known):
-            row[metric] = statistics.fmean(known)
-        else:
-            names = sorted({str(v) for v in known})
-            row[metric] = names[0] if len(names) == 1 else "mixed: " + ", ".join(names)
+        row[metric] = _combine(
+            metric, [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None]
+        )
     return row
 
 
