@@ -89,7 +89,13 @@ def test_probes_start_before_and_attach_after_then_stop_exactly(tmp_path):
 def test_a_probe_that_cannot_start_or_exits_early_never_stops_the_workload(tmp_path):
     missing = ProbeLaunch("missing", ["/nonexistent/sampler", "--x"])
     early = ProbeLaunch("early", [PY, "-c", "import sys; print('bye'); sys.exit(3)"])
-    workload = [PY, "-c", "import time; time.sleep(1.0); print('done')"]
+    # the workload ends once the early probe has ended (a condition, not a sleep)
+    wait_early = (
+        "import pathlib,time; f=pathlib.Path({!r}); d=time.monotonic()+30\n"
+        "while not (f.exists() and 'bye' in f.read_text()) and time.monotonic()<d:"
+        " time.sleep(0.02)\nprint('done')".format(str(tmp_path / "early.out"))
+    )
+    workload = [PY, "-c", wait_early]
     st = supervise(tmp_path, workload, [missing, early])
     assert st["record_exit"] == 0
     assert (tmp_path / "output.log").read_text().strip() == "done"
