@@ -12,23 +12,36 @@ unknown metric without importing the analysis (downstream).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from labkit.core.metrics import Aggregate, Kind, Metric
 
-Aggregate = Literal["mean", "min", "max", "categorical"]
+# the count each per-minute rate is the rate of (a command event's ``<e>_per_min`` is the
+# rate of ``<e>_count``; LeRobot's ``warnings_per_min`` of ``warnings``)
+_COUNT_OF = {"warnings_per_min": "warnings"}
+_COUNTS = {"warnings", "episodes", "queue_full_drops", "dropped_frames", "errors"}
+_FLAGS = {"hw_codec", "nvenc_active"}
+_CATEGORIES = {"codec", "warn_camera_top"}
+_LOWER_BETTER = {"warnings", "warnings_per_min", "queue_full_drops", "dropped_frames", "errors"}
+_HIGHER_BETTER = {"min_hz", "p5_hz", "median_hz"}
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    description: str
-    unit: str = ""
-    # how the runs of one experiment combine: mean over runs, the lowest, the highest,
-    # or one value (else "mixed: ...")
-    aggregate: Aggregate = "mean"
-    # describes warnings: runs without warnings are left out instead of counting as unknown
-    per_warning: bool = False
-    source: str = ""  # the workload kind or probe that computes it
+def _kind(name: str, unit: str) -> Kind:
+    """What a metric measures, from the conventions of its name (until each plug-in
+    declares its own)."""
+    if name in _CATEGORIES:
+        return "category"
+    if name in _FLAGS:
+        return "flag"
+    if name in _COUNTS or name.endswith("_count"):
+        return "count"
+    if name.endswith("_per_min"):
+        return "rate"
+    if "_share" in name:
+        return "share"
+    if name.endswith("_hz") or unit == "Hz":
+        return "frequency"
+    if "_ms" in name or unit in ("ms", "s"):
+        return "duration"
+    return "value"
 
 
 _UNITS = {
@@ -80,7 +93,15 @@ def _entries(names: dict[str, str], source: str) -> dict[str, Metric]:
         per_warning = name in _PER_WARNING or name.startswith("warn_")  # warn_stage_share_*
         if name == "warn_camera_top":
             aggregate = "categorical"
-        out[name] = Metric(name, desc, unit, aggregate, per_warning, source)
+        count_of = _COUNT_OF.get(name)
+        if count_of is None and name.endswith("_per_min") and f"{name[:-8]}_count" in names:
+            count_of = f"{name[:-8]}_count"
+        better = "lower" if name in _LOWER_BETTER or name.endswith(("_count", "_per_min")) else None
+        better = "higher" if name in _HIGHER_BETTER else better
+        out[name] = Metric(
+            name, desc, unit, aggregate, per_warning, source,
+            kind=_kind(name, unit), better=better, count_of=count_of,
+        )  # fmt: skip
     return out
 
 
