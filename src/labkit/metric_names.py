@@ -45,6 +45,7 @@ def _kind(name: str, unit: str) -> Kind:
 
 
 _UNITS = {
+    "duration_s": "s",
     "warnings_per_min": "1/min",
     "min_hz": "Hz",
     "p5_hz": "Hz",

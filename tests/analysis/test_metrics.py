@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from labkit.analysis.metrics import nvenc_active, run_metrics
-from labkit.metric_names import METRICS
+from labkit.metric_names import METRICS, REGISTRY
 from labkit.parse import read_record_log, read_tegrastats
 from tests.conftest import DATA
 
@@ -48,9 +48,17 @@ def test_record_metrics_and_rate_per_minute():
     m = run_metrics(record_log([(5, 24.0), (10, 9.6), (20, 15.5)]), None)
     assert m["warnings"] == 3 and m["min_hz"] == 9.6 and m["median_hz"] == 15.5
     assert m["warnings_per_min"] == pytest.approx(6.0)  # 3 in 30 s
+    assert m["duration_s"] == 30.0  # imported: the record log's span
     assert m["codec"] == "h264_nvenc" and m["hw_codec"] is True and m["episodes"] == 1
     assert run_metrics(record_log([], codec="libsvtav1"), None)["hw_codec"] is False
     assert set(m) == set(METRICS)
+
+
+def test_the_supervisors_workload_time_is_the_exposure_of_the_counts():
+    m = run_metrics(record_log([(5, 24.0), (10, 9.6), (20, 15.5)]), None, duration_s=36.0)
+    assert m["duration_s"] == 36.0
+    assert m["warnings_per_min"] == pytest.approx(3 / 36 * 60)
+    assert REGISTRY["duration_s"].kind == "duration" and REGISTRY["duration_s"].unit == "s"
 
 
 def test_saturation_shares_and_coincidence():

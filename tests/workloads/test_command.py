@@ -139,6 +139,7 @@ def test_events_are_parsed_with_values_and_metrics_follow(tmp_path):
     m = w.run_metrics(events, duration_s=30)
     assert m["slow_count"] == 3 and m["tick_count"] == 3
     assert m["slow_per_min"] == pytest.approx(6.0)
+    assert m["duration_s"] == 30.0  # the exposure of its counts
     assert (m["slow_min"], m["slow_median"], m["slow_max"]) == (1.5, 3.0, 4.5)
     assert m["slow_p95"] == pytest.approx(4.35)
     assert set(m) == set(w.metrics)
@@ -149,7 +150,7 @@ def test_no_events_is_zero_not_unknown_and_no_duration_no_rate(tmp_path):
     (tmp_path / "output.log").write_text("nothing here\n")
     m = w.run_metrics(w.parse(tmp_path), duration_s=None)
     assert m["slow_count"] == 0
-    assert m["slow_per_min"] is None
+    assert m["slow_per_min"] is None and m["duration_s"] is None
     assert m["slow_min"] is None
     assert w.run_metrics(w.parse(tmp_path), duration_s=10)["slow_per_min"] == 0
     assert w.parse(tmp_path / "missing") is None

@@ -18,6 +18,7 @@ from typing import Any
 from labkit.analysis.configs import Group
 from labkit.analysis.stats import mean_ci
 from labkit.metric_names import METRICS, Metric
+from labkit.workloads.base import run_seconds
 
 
 def workload_run(run_dir: Path, manifest: dict[str, Any], workload, keep_tables: bool):
@@ -26,9 +27,7 @@ def workload_run(run_dir: Path, manifest: dict[str, Any], workload, keep_tables:
     from labkit.probes import PROBES
 
     events = workload.parse(run_dir)
-    from labkit.workloads.base import workload_seconds
-
-    seconds = (manifest.get("remote_status") or {}).get("workload_s") or workload_seconds(run_dir)
+    seconds = run_seconds(run_dir, manifest)
     metrics: dict[str, Any] = dict.fromkeys(METRICS)
     metrics.update(workload.run_metrics(events, seconds))
     tables = {}

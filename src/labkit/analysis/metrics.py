@@ -53,8 +53,14 @@ def recording_seconds(events: pd.DataFrame) -> float | None:
     return seconds if seconds > 0 else None
 
 
-def run_metrics(events: pd.DataFrame | None, teg: pd.DataFrame | None) -> dict[str, Any]:
-    """Every metric of ``METRICS`` for one run (``None`` where the logs say nothing)."""
+def run_metrics(
+    events: pd.DataFrame | None, teg: pd.DataFrame | None, duration_s: float | None = None
+) -> dict[str, Any]:
+    """Every metric of ``METRICS`` for one run (``None`` where the logs say nothing).
+
+    ``duration_s``: the seconds the workload ran (the supervisor's ``workload_s``); an
+    imported run without it is timed by its record log. It is the exposure of the run's
+    counts (``duration_s``), so ``warnings_per_min`` is ``warnings`` over exactly it."""
     out: dict[str, Any] = dict.fromkeys(METRICS)
     if events is not None:
         s = summarize_record_log(events)
@@ -70,8 +76,9 @@ def run_metrics(events: pd.DataFrame | None, teg: pd.DataFrame | None) -> dict[s
             dropped_frames=s["dropped_frames"],
             errors=s["errors"],
         )
-        seconds = recording_seconds(events)
+        seconds = duration_s if duration_s and duration_s > 0 else recording_seconds(events)
         if seconds:
+            out["duration_s"] = float(seconds)
             out["warnings_per_min"] = s["slow_loop_count"] / seconds * 60
     if teg is not None and len(teg):
         out.update(_tegrastats_metrics(teg))

@@ -8,6 +8,7 @@ from typing import Any
 
 from labkit.analysis.metrics import run_metrics
 from labkit.records.store import list_runs
+from labkit.workloads.base import run_seconds
 
 
 @dataclass
@@ -79,7 +80,8 @@ def load_runs(
             continue
         events = _parsed(run_dir, "record-events.parquet", "record.log", read_record_log)
         teg = _parsed(run_dir, "tegrastats.parquet", "tegrastats.log", read_tegrastats)
-        run = RunData(run_dir, manifest, run_metrics(events, teg))
+        seconds = run_seconds(run_dir, manifest)
+        run = RunData(run_dir, manifest, run_metrics(events, teg, seconds))
         deep, tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy probes
         run.metrics.update(deep)
         if keep_tables:

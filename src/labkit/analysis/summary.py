@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.parse import read_record_log, read_tegrastats
+from labkit.workloads.base import workload_seconds
 
 SUMMARY_KEYS = (
     "warnings", "min_hz", "median_hz", "episodes", "codec", "errors",
@@ -42,7 +43,7 @@ def summarize_run(
         teg = read_tegrastats(mon)
         if write_parsed:
             teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
-    metrics = run_metrics(events, teg)
+    metrics = run_metrics(events, teg, workload_seconds(run_dir))
     out: dict[str, Any] = {}
     for key in SUMMARY_KEYS:
         value = metrics.get(key)

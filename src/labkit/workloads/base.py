@@ -107,6 +107,13 @@ def workload_seconds(run_dir: Path) -> float | None:
     return None
 
 
+def run_seconds(run_dir: Path, manifest: dict[str, Any]) -> float | None:
+    """The exposure of a run's counts: the supervisor's ``workload_s`` as the run record
+    kept it, else as ``status.json`` has it (None for an imported run)."""
+    kept = (manifest.get("remote_status") or {}).get("workload_s")
+    return float(kept) if isinstance(kept, (int, float)) and kept > 0 else workload_seconds(run_dir)
+
+
 def count_matches(pattern: re.Pattern, text: str) -> tuple[int, float | None]:
     """(lines matching ``pattern``, the float of its first group on the last of them)."""
     n, last = 0, None

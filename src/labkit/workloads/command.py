@@ -331,6 +331,8 @@ class Command(Workload):
         out: dict[str, Any] = dict.fromkeys(self.metrics)
         if events is None:
             return out
+        if duration_s and duration_s > 0:
+            out["duration_s"] = float(duration_s)
         for name, pat in self.patterns.items():
             mine = events[events["event"] == name]
             out[f"{name}_count"] = int(len(mine))
@@ -361,7 +363,7 @@ def _value(m: re.Match, default: float | None) -> float | None:
 
 def metric_names(events: dict[str, str], patterns: dict[str, re.Pattern]) -> dict[str, str]:
     """Metric name -> description for a command's events."""
-    out: dict[str, str] = {}
+    out: dict[str, str] = {"duration_s": "seconds the workload ran (the exposure of its counts)"}
     for name in events:
         out[f"{name}_count"] = f"lines matching event {name!r} in the run"
         out[f"{name}_per_min"] = f"{name!r} events per minute the workload ran"

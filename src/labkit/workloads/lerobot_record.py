@@ -22,6 +22,7 @@ SLOW = re.compile(r"loop is running slower \(([0-9.]+|inf) Hz\)")
 METRICS: dict[str, str] = {
     "warnings": "slow-loop warnings in the run",
     "warnings_per_min": "slow-loop warnings per minute of recording",
+    "duration_s": "seconds the workload recorded (the exposure of its counts)",
     "min_hz": "lowest warned loop rate (Hz)",
     "p5_hz": "5th percentile of warned loop rates (Hz)",
     "median_hz": "median warned loop rate (Hz)",
@@ -106,5 +107,5 @@ class LerobotRecord(Workload):
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
         from labkit.analysis.metrics import run_metrics
 
-        full = run_metrics(events, None)
+        full = run_metrics(events, None, duration_s)
         return {k: full.get(k) for k in METRICS}
