@@ -4,7 +4,6 @@ from a scratch copy of the repository so nothing of the checkout is touched."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -93,27 +92,3 @@ def test_careless_input(work, case, fake_home):
     assert err.startswith({0: "", 1: "", 2: "labkit: error: "}[case["exit"]])
     for word in case.get("says", []):
         assert word in err
-
-
-def test_readme_short_flags_are_every_tasks_short_flags():
-    """The README's list of short flags is what every task that has the option takes."""
-
-    from invoke import Collection
-
-    import tasks
-
-    readme = (REPO / "README.md").read_text()
-    said = dict(re.findall(r"`-(\w)/--([\w-]+)`", readme))
-    assert said == {v: k.rstrip("_").replace("_", "-") for k, v in tasks.SHORT.items()}
-    for t in Collection.from_module(tasks).tasks.values():
-        for arg in t.get_arguments():
-            long = arg.name.strip("_-").replace("_", "-")
-            short = {v: k for k, v in said.items()}.get(long)
-            assert list(arg.nicknames) == ([short] if short else []), (t.name, long)
-
-
-def test_readme_stands_alone():
-    readme = (REPO / "README.md").read_text()
-    assert "shared/" not in readme
-    for path in re.findall(r"`((?:examples|docs|tests/data)/[\w./-]+)`", readme):
-        assert (REPO / path.rstrip("/")).exists(), path
