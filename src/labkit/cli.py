@@ -238,23 +238,27 @@ def experiment(
     from labkit.config.playbook import MAX_REPEATS
     from labkit.engine.options import RunOptions
     from labkit.engine.run import run_experiment
+    from labkit.engine.signals import outlive_hangup
+    from labkit.engine.terminal import Lasting
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
     path_arg("--runs", runs, "folder")
     if detach and repeat > 1:
         raise LabkitError("--detach runs one experiment; drop --repeat")
+    out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a run
     opts = RunOptions(runs=Path(runs), check=check, detach=detach, out=out)
     manifests = []
-    for i in range(repeat):
-        plan, inv = _resolve(name, target, playbook, inventory, sets)
-        if repeat > 1:
-            print(f"== {name} repeat {i + 1}/{repeat}", file=out)
-        values, _ = inv.resolve(target)
-        m = run_experiment(plan, opts, host_vars={**values, "inventory_hostname": target})
-        manifests.append(m)
-        status = m.get("status")
-        if status in ("interrupted", "lost-connection"):
-            break
+    with outlive_hangup(out):
+        for i in range(repeat):
+            plan, inv = _resolve(name, target, playbook, inventory, sets)
+            if repeat > 1:
+                print(f"== {name} repeat {i + 1}/{repeat}", file=out)
+            values, _ = inv.resolve(target)
+            m = run_experiment(plan, opts, host_vars={**values, "inventory_hostname": target})
+            manifests.append(m)
+            status = m.get("status")
+            if status in ("interrupted", "lost-connection"):
+                break
     codes = {"interrupted": 130, "lost-connection": 3, "failed": 1}
     worst = [m.get("status") for m in manifests if m.get("status") in codes]
     if worst:
@@ -489,6 +493,8 @@ def batch(
     from labkit.config.playbook import MAX_REPEATS
     from labkit.engine.batch.expand import expand
     from labkit.engine.batch.fleet import Fleet, table
+    from labkit.engine.signals import outlive_hangup
+    from labkit.engine.terminal import Lasting
 
     repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)
@@ -527,23 +533,27 @@ def batch(
             "nothing to do: every run is already in the store (--force runs them again)", file=out
         )
         return bp
-    live = getattr(out, "isatty", lambda: False)() and os.environ.get("TERM") != "dumb"
+    out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a batch
+    live = out.isatty() and os.environ.get("TERM") != "dumb"
     fleet = Fleet(bp, inv, Path(runs), min(forks, len(bp.hosts)), fail_fast, out, live)
-    result = fleet.run()
-    print(_batch_table(table(bp, result.outcomes)), file=out)
-    for o in result.failed:
-        what = f"{o.run_id} " if o.run_id else ""
-        reason = (o.reason or "").strip().replace("\n", "\n      ")
-        print(
-            f"  FAILED {o.host} {o.experiment} #{o.repeat} {what}({o.status}): {reason}", file=out
-        )
-    for o in result.not_run:
-        print(f"  NOT RUN {o.host} {o.experiment} #{o.repeat}: {o.reason}", file=out)
-    print(f"batch record: {result.record}", file=out)
-    if result.stopped.startswith("interrupted"):
-        raise Exit(code=130)
-    if result.failed:
-        raise Exit(code=1)
+    with outlive_hangup(out):
+        result = fleet.run()
+        out.log_to(result.record.with_suffix(".log"), replay=False)  # the batch log has the rest
+        print(_batch_table(table(bp, result.outcomes)), file=out)
+        for o in result.failed:
+            what = f"{o.run_id} " if o.run_id else ""
+            reason = (o.reason or "").strip().replace("\n", "\n      ")
+            print(
+                f"  FAILED {o.host} {o.experiment} #{o.repeat} {what}({o.status}): {reason}",
+                file=out,
+            )
+        for o in result.not_run:
+            print(f"  NOT RUN {o.host} {o.experiment} #{o.repeat}: {o.reason}", file=out)
+        print(f"batch record: {result.record}", file=out)
+        if result.stopped.startswith("interrupted"):
+            raise Exit(code=130)
+        if result.failed:
+            raise Exit(code=1)
     return result
 
 

@@ -14,7 +14,7 @@ from labkit.engine.events import Message, PlainRenderer
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, SIGTERM or SIGHUP reached labkit during a run."""
+    """Ctrl-C or SIGTERM reached labkit during a run."""
 
 
 @dataclass
@@ -43,6 +43,13 @@ class RunOptions:
 
     def say(self, msg: str) -> None:
         self.emit(Message(msg))
+
+    def log_to(self, path: Path) -> None:
+        """The run's own log: where its lines go if the terminal goes away
+        (``labkit.engine.terminal.Lasting``; other streams have none)."""
+        log_to = getattr(self.out, "log_to", None)
+        if log_to is not None:
+            log_to(path)
 
     def check_stop(self) -> None:
         """A batch asked every run to stop (Ctrl-C, --fail-fast): end this one like Ctrl-C."""

@@ -250,6 +250,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
     run.manifest = records.start(run)
     opts.say(f"{t.name}: run {run.run_id} -> {run.local_dir}")
     write_manifest(run.local_dir, run.manifest)
+    opts.log_to(run.local_dir / "labkit.log")  # if the terminal goes, the lines go there
     interrupted, error, lost, started = False, None, False, False
     try:
         with signals_interrupt():

@@ -1,18 +1,22 @@
-"""Signals during a run: SIGTERM/SIGHUP end it like Ctrl-C; while the target is being put
-back, every one of them is answered with a notice instead (main thread only)."""
+"""Signals during a run: SIGTERM ends it like Ctrl-C; while the target is being put back,
+both are answered with a notice instead (main thread only). SIGHUP (the terminal closed)
+never ends a run: the output goes to the run's log and the run goes on."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 
 from labkit.engine.options import Interrupted, RunOptions
+from labkit.engine.terminal import Lasting
 
 
 @contextlib.contextmanager
 def signals_interrupt():
-    """SIGTERM and SIGHUP end a run like Ctrl-C does (main thread only)."""
+    """SIGTERM ends a run like Ctrl-C does (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -20,17 +24,16 @@ def signals_interrupt():
     def handler(signum, frame):
         raise Interrupted(signal.Signals(signum).name)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        signal.signal(signal.SIGTERM, old)
 
 
 @contextlib.contextmanager
 def shield(notice):
-    """During cleanup, Ctrl-C/SIGTERM/SIGHUP call ``notice()`` instead of interrupting:
+    """During cleanup, Ctrl-C/SIGTERM call ``notice()`` instead of interrupting:
     restoring must finish (main thread only; elsewhere signals do not arrive anyway)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -39,12 +42,33 @@ def shield(notice):
     def handler(signum, frame):
         notice()
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def outlive_hangup(out: Lasting):
+    """SIGHUP (the terminal closed) leaves the run going: ``out`` writes to the run's log
+    from then on and stderr to /dev/null (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        out.lose("the terminal hung up (SIGHUP)")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
+
+    old = signal.signal(signal.SIGHUP, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, old)
 
 
 def shielded(opts: RunOptions):
