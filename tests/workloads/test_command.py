@@ -174,7 +174,7 @@ def test_a_run_record_rebuilds_the_workload(tmp_path):
 
 
 def test_registry():
-    assert set(WORKLOADS) == {"lerobot-record", "command"}
+    assert set(WORKLOADS) == {"lerobot-record", "command", "gstreamer"}
     with pytest.raises(Exception, match=r"unknown workload kind 'comand'.*did you mean 'command'"):
         get_workload("comand")
 

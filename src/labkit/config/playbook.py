@@ -38,7 +38,6 @@ from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import Metric, metrics_for
 from labkit.probes import DEFAULT_PROBES, PROBES
 from labkit.workloads import DEFAULT_KIND, WORKLOADS, Workload
-from labkit.workloads.command import Command
 
 Strict = ConfigDict(extra="forbid")
 
@@ -444,7 +443,7 @@ def _workload(doc: Located, model: PlaybookModel) -> Workload:
             ("record",),
             PlaybookError,
         )
-    return Command.from_playbook(raw, doc, Path(doc.file).parent)
+    return WORKLOADS[kind].from_playbook(raw, doc, Path(doc.file).parent)
 
 
 def _check_probes(doc: Located, names: list[str], path: tuple) -> None:

@@ -257,6 +257,17 @@ def parse_nvpmodel_conf(out: str, code: int) -> dict | None:
     return {"default": default, "modes": modes}
 
 
+def parse_gstreamer(out: str, code: int) -> dict | None:
+    """``gst-launch-1.0 --version`` then ``gst-inspect-1.0`` (``plugin:  element: what``
+    lines) -> the version and the element names the host knows (for the gstreamer
+    workload's preflight)."""
+    if code != 0:
+        return None
+    version = re.search(r"^GStreamer (\S+)", out, re.M)
+    elements = sorted(set(re.findall(r"^[\w.-]+:\s+([\w+-]+):\s", out, re.M)))
+    return {"version": version.group(1) if version else None, "elements": elements}
+
+
 def parse_uptime(out: str, code: int) -> float | None:
     """``/proc/uptime``: seconds since boot (first field)."""
     parts = out.split()
@@ -395,6 +406,7 @@ _TOP = (
 )
 
 PYSPY_IN_WORKDIR = "/tools/bin/py-spy"
+_GST = "command -v gst-launch-1.0 >/dev/null || exit 1; gst-launch-1.0 --version; gst-inspect-1.0"
 _PYSPY = 'p={tool}; [ -x "$p" ] || p=$(command -v py-spy) || exit 1; [ -x "$p" ] && echo "$p"'
 
 _FIND_EXISTING = (
@@ -449,6 +461,7 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
         Fact("disk", lambda r, w: _FIND_EXISTING.format(wd=_q(w)), parse_df),
         Fact("memory", lambda r, w: "cat /proc/meminfo", parse_meminfo),
         Fact("python", lambda r, w: "python3 --version", parse_python),
+        Fact("gstreamer", lambda r, w: _GST, parse_gstreamer),
     ]
 
 

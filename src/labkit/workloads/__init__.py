@@ -12,11 +12,13 @@ from typing import Any
 from labkit.errors import UnknownNameError
 from labkit.workloads.base import Workload
 from labkit.workloads.command import Command
+from labkit.workloads.gstreamer import Gstreamer
 from labkit.workloads.lerobot_record import LerobotRecord
 
 WORKLOADS: dict[str, type[Workload]] = {
     LerobotRecord.kind: LerobotRecord,
     Command.kind: Command,
+    Gstreamer.kind: Gstreamer,
 }
 DEFAULT_KIND = LerobotRecord.kind
 

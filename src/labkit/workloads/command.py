@@ -232,25 +232,7 @@ class Command(Workload):
 
     # -- planning ----------------------------------------------------------------------
     def _render(self, plan, text: str, what: str) -> str:
-        import jinja2
-
-        try:
-            return (
-                _env()
-                .from_string(text)
-                .render(
-                    params=plan.params,
-                    host=plan.host_vars or plan.host.model_dump(),
-                    settings=plan.settings,
-                    experiment=plan.experiment,
-                )
-            )
-        except jinja2.TemplateError as exc:
-            raise ConfigError(
-                f"workload {what}: template error: {exc} (experiment {plan.experiment})",
-                file=str(plan.playbook.file),
-                field=f"workload.{what}",
-            ) from None
+        return render_template(plan, text, what)
 
     def rendered(self, plan) -> str:
         return self._render(plan, self.spec.command, "command").strip()
@@ -350,6 +332,30 @@ class Command(Workload):
 
     def duration(self, run_dir: Path) -> float | None:
         return workload_seconds(run_dir)
+
+
+def render_template(plan, text: str, what: str) -> str:
+    """A workload field's Jinja2 template for ``plan`` (params, host vars, settings,
+    experiment); a template error names the playbook and the field."""
+    import jinja2
+
+    try:
+        return (
+            _env()
+            .from_string(text)
+            .render(
+                params=plan.params,
+                host=plan.host_vars or plan.host.model_dump(),
+                settings=plan.settings,
+                experiment=plan.experiment,
+            )
+        )
+    except jinja2.TemplateError as exc:
+        raise ConfigError(
+            f"workload {what}: template error: {exc} (experiment {plan.experiment})",
+            file=str(plan.playbook.file),
+            field=f"workload.{what}",
+        ) from None
 
 
 def _value(m: re.Match, default: float | None) -> float | None:
