@@ -41,6 +41,7 @@ def task(**kwargs):
     return invoke_task(klass=LabkitTask, auto_shortflags=False, positional=[], **kwargs)
 
 
+RUNS_HELP = "run store: a folder or s3://bucket/prefix (default: labkit.yml's runs, else runs/)"
 INV = {"inventory": "inventory file or folder (Ansible YAML format)"}
 PB = {"playbook": "playbook file with experiments and hypotheses"}
 
@@ -83,7 +84,7 @@ RUN_HELP = {
     "name": "experiment name from the playbook (e.g. exp2b)",
     "target": "inventory host to run on (default: sim, the simulated Jetson)",
     "set": "override a parameter: --set dataset.fps=25, --set settings.cpu_governor=performance",
-    "runs": "local run store (default: runs/)",
+    "runs": RUNS_HELP,
     "repeat": "run the experiment N times in a row",
     "check": "print every planned change (before -> after, diffs, commands); touch nothing",
     "detach": "start the run and return; `invoke collect` brings it back later",
@@ -188,7 +189,13 @@ def restore(
     cli.guard(cli.restore, target=target, inventory=inventory, playbook=playbook, setup=setup)
 
 
-@task(help={**TARGET, **INV, **PB, "runs": "local run store (default: runs/)"})
+@task(help={"runs": RUNS_HELP})
+def push(c, runs=cli.DEFAULT_RUNS):
+    """Upload the runs a shared (S3) run store has not received yet; safe to repeat."""
+    cli.guard(cli.push, runs=runs)
+
+
+@task(help={**TARGET, **INV, **PB, "runs": RUNS_HELP})
 def collect(
     c,
     target=cli.DEFAULT_TARGET,
@@ -204,7 +211,7 @@ def collect(
     name="import",
     help={
         "logs": "folder with <experiment>_record.log and <experiment>_tegrastats.log files",
-        "runs": "local run store (default: runs/)",
+        "runs": RUNS_HELP,
         **PB,
     },
 )
@@ -216,7 +223,7 @@ def import_(c, logs=None, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
 @task(
     help={
         **PB,
-        "runs": "local run store (default: runs/)",
+        "runs": RUNS_HELP,
         "out": "folder for <playbook>.md and <playbook>/ (default: reports/)",
         "template": "your own Jinja2 template instead of the shipped one",
         "include_incomplete": "count failed and interrupted runs in the numbers too",
@@ -247,7 +254,7 @@ def report(
         **PB,
         **INV,
         "target": "inventory host or group (default: sim)",
-        "runs": "local run store (default: runs/)",
+        "runs": RUNS_HELP,
         "only": "comma-separated experiments (a sweep's name selects all its points)",
         "repeat": "runs per experiment (default: each experiment's `repeats`, else 1)",
         "order": "interleaved (default: exp1, exp2, ..., exp1, exp2, ...), as-written or random",

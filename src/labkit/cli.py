@@ -11,16 +11,19 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.config.params import ParamError, parse_set
 from labkit.errors import LabkitError
+
+if TYPE_CHECKING:
+    from labkit.records.backends import RunStore
 
 ROOT = Path.cwd()
 DEFAULT_INVENTORY = "inventory/hosts.yml"
 DEFAULT_PLAYBOOK = "playbooks/lerobot-loop-lag.yml"
 DEFAULT_TARGET = "sim"
-DEFAULT_RUNS = "runs"
+DEFAULT_RUNS = None  # labkit.yml's `runs`, else runs/
 
 
 def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -145,6 +148,21 @@ def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
     return p
 
 
+def run_store(runs: str | None) -> RunStore:
+    """The run store ``--runs`` names, else the project's (``labkit.yml``), else ``runs/``:
+    a folder or ``s3://bucket/prefix``."""
+    from labkit.config.project import load_project
+    from labkit.records.backends import open_store
+
+    project = load_project()
+    if runs is not None and not str(runs).strip():
+        raise LabkitError("--runs is empty: expected a folder or s3://bucket/prefix")
+    spec = str(runs) if runs is not None else project.runs_spec()
+    if not spec.startswith("s3://"):
+        path_arg("--runs", spec, "folder")
+    return open_store(spec, project.dir)
+
+
 def load_playbook(playbook: str):
     """The playbook named by ``--playbook``, checked."""
     from labkit.config.playbook import load_playbook as load
@@ -226,7 +244,7 @@ def experiment(
     playbook: str = DEFAULT_PLAYBOOK,
     inventory: str = DEFAULT_INVENTORY,
     sets: list[str] | None = None,
-    runs: str = DEFAULT_RUNS,
+    runs: str | None = DEFAULT_RUNS,
     repeat: int | str | None = 1,
     check: bool = False,
     detach: bool = False,
@@ -242,11 +260,11 @@ def experiment(
     from labkit.engine.terminal import Lasting
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
-    path_arg("--runs", runs, "folder")
+    store = run_store(runs)
     if detach and repeat > 1:
         raise LabkitError("--detach runs one experiment; drop --repeat")
     out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a run
-    opts = RunOptions(runs=Path(runs), check=check, detach=detach, out=out)
+    opts = RunOptions(runs=store.local, check=check, detach=detach, out=out, store=store)
     manifests = []
     with outlive_hangup(out):
         for i in range(repeat):
@@ -413,19 +431,59 @@ def collect(
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
     playbook: str = DEFAULT_PLAYBOOK,
-    runs: str = DEFAULT_RUNS,
+    runs: str | None = DEFAULT_RUNS,
     out=sys.stdout,
 ) -> list[dict]:
-    """Pull finished or orphaned runs from ``target`` into the run store."""
+    """Pull finished or orphaned runs from ``target`` into the run store (a shared
+    store: and upload every run still pending)."""
     from labkit.engine.hostops import collect as pull
     from labkit.engine.options import RunOptions
 
+    store = run_store(runs)
     host, version = _host(target, inventory, playbook)
-    return pull(host, version, RunOptions(runs=Path(runs), out=out))
+    collected = pull(host, version, RunOptions(runs=store.local, out=out, store=store))
+    if store.shared:
+        _push(store, out)
+    return collected
+
+
+def push(runs: str | None = DEFAULT_RUNS, out=sys.stdout):
+    """Upload the runs a shared store has not received yet (pending after a failed
+    upload, or finished by ``invoke restore``); already uploaded ones are skipped."""
+    store = run_store(runs)
+    if not store.shared:
+        raise LabkitError(
+            f"--runs {store.spec} is a local folder: nothing to push (push uploads to a "
+            "shared store, e.g. --runs s3://bucket/prefix or `runs:` in labkit.yml)"
+        )
+    result = _push(store, out)
+    if result.failed:
+        from invoke import Exit
+
+        raise Exit(code=1)
+    return result
+
+
+def _push(store: RunStore, out):
+    """Upload the pending runs of ``store`` and say what is left."""
+    result = store.push(say=lambda m: print(m, file=out))
+    waiting = len(result.failed)
+    print(
+        f"{store.spec}: {len(result.uploaded)} run(s) uploaded, {waiting} still pending"
+        + (f" (in {store.local})" if waiting else ""),
+        file=out,
+    )
+    if result.unfinished:
+        print(
+            f"  {len(result.unfinished)} run(s) not finished yet (running, detached or lost): "
+            "`invoke collect --target <host>` finishes and uploads them",
+            file=out,
+        )
+    return result
 
 
 def import_logs(
-    logs: str, playbook: str = DEFAULT_PLAYBOOK, runs: str = DEFAULT_RUNS, out=sys.stdout
+    logs: str, playbook: str = DEFAULT_PLAYBOOK, runs: str | None = DEFAULT_RUNS, out=sys.stdout
 ) -> list[dict]:
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs."""
     from labkit.records.importer import import_logs as run_import
@@ -436,16 +494,18 @@ def import_logs(
             "<experiment>_tegrastats.log files (e.g. --logs examples/seed-logs)"
         )
     path_arg("--logs", logs, "folder")
-    path_arg("--runs", runs, "folder")
+    store = run_store(runs)
     pb = load_playbook(playbook)
-    added = run_import(Path(logs), pb, Path(runs), log=lambda m: print(m, file=out))
-    print(f"{len(added)} run(s) imported into {runs}", file=out)
+    added = run_import(Path(logs), pb, store.local, log=lambda m: print(m, file=out))
+    print(f"{len(added)} run(s) imported into {store.local}", file=out)
+    if store.shared:
+        _push(store, out)
     return added
 
 
 def report(
     playbook: str = DEFAULT_PLAYBOOK,
-    runs: str = DEFAULT_RUNS,
+    runs: str | None = DEFAULT_RUNS,
     out: str = "reports",
     template: str | None = None,
     include_incomplete: bool = False,
@@ -455,13 +515,22 @@ def report(
     from labkit.report.build import build_report
 
     path_arg("--out", out, "folder")
-    path_arg("--runs", runs, "folder")
+    store = run_store(runs)
     if template is not None:
         path_arg("--template", template)
     pb = load_playbook(playbook)
+    runs_dir = store.read_dir(say=lambda m: print(m, file=stdout))
+    if store.shared:
+        waiting, _ = store.pending()
+        if waiting:
+            print(
+                f"  {len(waiting)} run(s) of this workstation not uploaded yet, so not in "
+                "this report: `invoke push` uploads them",
+                file=stdout,
+            )
     return build_report(
         pb,
-        Path(runs),
+        runs_dir,
         Path(out),
         template=Path(template) if template else None,
         include_incomplete=include_incomplete,
@@ -473,7 +542,7 @@ def batch(
     playbook: str = DEFAULT_PLAYBOOK,
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
-    runs: str = DEFAULT_RUNS,
+    runs: str | None = DEFAULT_RUNS,
     only: str | None = None,
     repeat: int | str | None = None,
     order: str = "interleaved",
@@ -499,7 +568,7 @@ def batch(
     repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)
     forks = number("--forks", 5 if forks is None else forks, minimum=1)
-    path_arg("--runs", runs, "folder")
+    store = run_store(runs)
     if only is not None and not only.strip(" ,"):
         raise LabkitError("--only is empty: expected experiment names (e.g. --only exp1,exp3)")
     pb = load_playbook(playbook)
@@ -512,7 +581,7 @@ def batch(
             "or pick another --target (`invoke hosts` lists them)"
         )
     sets_ = parse_set(sets, pb.known_params())
-    bp = expand(pb, inv, target, Path(runs), only, repeat, order, seed, sets_, force)
+    bp = expand(pb, inv, target, store.local, only, repeat, order, seed, sets_, force)
     reused = sum(sum(h.done.values()) for h in bp.hosts)
     seeded = f" (seed {bp.seed})" if bp.seed is not None else ""
     print(
@@ -535,7 +604,7 @@ def batch(
         return bp
     out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a batch
     live = out.isatty() and os.environ.get("TERM") != "dumb"
-    fleet = Fleet(bp, inv, Path(runs), min(forks, len(bp.hosts)), fail_fast, out, live)
+    fleet = Fleet(bp, inv, store, min(forks, len(bp.hosts)), fail_fast, out, live)
     with outlive_hangup(out):
         result = fleet.run()
         out.log_to(result.record.with_suffix(".log"), replay=False)  # the batch log has the rest

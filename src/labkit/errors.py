@@ -76,3 +76,7 @@ class LockedError(RemoteError):
 
 class CommandTimeout(RemoteError, TimeoutError):
     """A remote command did not finish within its timeout (it was stopped)."""
+
+
+class StoreError(LabkitError, OSError):
+    """A shared run store (S3) could not be reached or refused a request; names the store."""

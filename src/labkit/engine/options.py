@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labkit.engine.events import Message, PlainRenderer
+from labkit.records.backends import RunStore
 
 
 class Interrupted(KeyboardInterrupt):
@@ -19,7 +20,9 @@ class Interrupted(KeyboardInterrupt):
 
 @dataclass
 class RunOptions:
-    runs: Path = Path("runs")
+    runs: Path = Path("runs")  # where runs are written (a shared store's staging folder)
+    # the store a finished run is uploaded to when it is shared (None: ``runs`` is it)
+    store: RunStore | None = None
     check: bool = False
     detach: bool = False
     grace_s: float = 30.0

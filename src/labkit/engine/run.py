@@ -323,6 +323,8 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
     opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(run.manifest['summary'])}")
     if reason and status != "complete":
         opts.say(f"  {reason}")
+    if opts.store is not None:  # a shared store: upload it, record last (or leave it pending)
+        opts.store.publish(run.local_dir, opts.say)
     opts.emit(Finished(run.manifest))
     return run.manifest
 

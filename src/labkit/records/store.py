@@ -34,7 +34,9 @@ __all__ = ["FINAL", "STATUSES", "RecordError"]
 def new_run_id(host: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in host)
-    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+    # 32 random bits: two workstations starting runs on same-named hosts in the same
+    # second write to one shared store without colliding
+    return f"{stamp}-{safe}-{secrets.token_hex(4)}"
 
 
 def run_path(runs: str | Path, experiment: str, run_id: str) -> Path:

@@ -24,6 +24,7 @@ from labkit.config.inventory import Inventory
 from labkit.engine.batch.expand import BatchPlan, HostBatch, Slot
 from labkit.engine.batch.progress import HostState, HostWriter, Progress
 from labkit.errors import ConnectError, LabkitError, LockedError
+from labkit.records.backends import RunStore
 from labkit.records.store import write_json_atomic
 
 
@@ -96,16 +97,16 @@ class Fleet:
         self,
         bp: BatchPlan,
         inv: Inventory,
-        runs: Path,
+        store: RunStore,
         forks: int,
         fail_fast: bool,
         out: IO,
         live: bool,
     ) -> None:
-        self.bp, self.inv, self.runs = bp, inv, runs
+        self.bp, self.inv, self.runs, self.store = bp, inv, store.local, store
         self.forks, self.fail_fast = forks, fail_fast
         self.id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
-        self.record = runs / ".batches" / f"{self.id}.json"
+        self.record = self.runs / ".batches" / f"{self.id}.json"
         self.record.parent.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.record.with_suffix(".log"), "a")  # noqa: SIM115
         self.progress = Progress(out, self.log_file, live)
@@ -156,6 +157,7 @@ class Fleet:
 
             opts = RunOptions(
                 runs=self.runs,
+                store=self.store,
                 out=writer,
                 on_event=on_event,
                 stop=self.stop,

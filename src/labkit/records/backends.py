@@ -1,0 +1,212 @@
+"""Where runs are kept: a local folder, or a team store at ``s3://bucket/prefix``.
+
+Either way a run is written to a local folder first (``RunStore.local``): the folder
+itself, or for an S3 store the staging folder ``.labkit/staging/<bucket>/<prefix>/`` in
+the project (beside ``labkit.yml``/``tasks.py``; not a cache: runs not yet uploaded live
+there). When a run ends it is uploaded (``publish``), record last; a run whose upload
+failed stays complete in staging and *pending* until ``invoke push`` or ``invoke
+collect`` uploads it. A run is pending while its ``.pushed`` marker (the SHA-256 of the
+record that was uploaded) differs from its record, so a record changed later (``invoke
+restore`` noting it) is uploaded again. Uploading twice sends the same keys and content.
+
+Reading an S3 store (``read_dir``) mirrors it into ``~/.cache/labkit/stores/<bucket>/
+<prefix>/`` (``LABKIT_CACHE_DIR`` moves it), each file downloaded only when its ETag or
+size differs from what the mirror holds, so a second report downloads nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labkit.errors import LabkitError, StoreError
+from labkit.records.model import FINAL, read_record
+
+if TYPE_CHECKING:
+    from labkit.records.s3 import S3Runs
+
+RECORD = "manifest.json"
+PUSHED = ".pushed"  # the SHA-256 of the record last uploaded
+OBJECTS = ".objects.json"  # in the mirror: each file's (etag, size) as downloaded
+STAGING = Path(".labkit") / "staging"
+
+
+def cache_root() -> Path:
+    """labkit's cache on this workstation: ``LABKIT_CACHE_DIR``, else the XDG cache."""
+    if os.environ.get("LABKIT_CACHE_DIR"):
+        return Path(os.environ["LABKIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "labkit"
+
+
+def is_url(spec: str) -> bool:
+    return "://" in spec
+
+
+@dataclass
+class Pushed:
+    """What ``push`` did: runs uploaded, runs still pending (with why), runs not finished."""
+
+    uploaded: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    unfinished: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class RunStore:
+    """A run store as ``--runs`` or ``labkit.yml`` names it."""
+
+    spec: str
+    local: Path  # where this workstation writes runs (the store itself when local)
+    remote: S3Runs | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.remote is not None
+
+    def publish(self, run_dir: Path, say: Callable[[str], None] = print) -> bool:
+        """Upload a finished run to the shared store; False (the run stays pending) if the
+        store could not take it. A local store has nothing to do."""
+        if self.remote is None:
+            return True
+        record = _record(run_dir)
+        if record is None or record.get("status") not in FINAL:
+            return False  # not finished yet: `invoke collect` finishes and uploads it
+        return self._upload(run_dir, say)
+
+    def _upload(self, run_dir: Path, say: Callable[[str], None]) -> bool:
+        assert self.remote is not None
+        digest = _sha256(run_dir / RECORD)
+        experiment, run_id = run_dir.parent.name, run_dir.name
+        try:
+            self.remote.upload_run(run_dir, experiment, run_id)
+        except StoreError as exc:
+            say(
+                f"{experiment} {run_id}: not uploaded ({exc}); kept complete in {run_dir}, "
+                "pending: `invoke push` uploads it"
+            )
+            return False
+        _write_text(run_dir / PUSHED, digest + "\n")
+        say(f"{experiment} {run_id}: uploaded to {self.spec}")
+        return True
+
+    def pending(self) -> tuple[list[Path], list[Path]]:
+        """(finished runs not uploaded as they are now, runs not finished yet)."""
+        if self.remote is None:
+            return [], []
+        waiting, unfinished = [], []
+        for mf in sorted(self.local.glob(f"*/*/{RECORD}")):
+            record = _record(mf.parent)
+            if record is None:
+                continue
+            if record.get("status") not in FINAL:
+                unfinished.append(mf.parent)
+            elif _marker(mf.parent) != _sha256(mf):
+                waiting.append(mf.parent)
+        return waiting, unfinished
+
+    def push(self, say: Callable[[str], None] = print) -> Pushed:
+        """Upload every pending run; each one that fails stays pending."""
+        result = Pushed()
+        waiting, result.unfinished = self.pending()
+        for run_dir in waiting:
+            if self._upload(run_dir, say):
+                result.uploaded.append(run_dir)
+            else:
+                result.failed.append((run_dir, "upload failed"))
+        return result
+
+    def read_dir(self, say: Callable[[str], None] = print) -> Path:
+        """A local folder holding the store's runs as they are now (the folder itself for
+        a local store; for S3 the mirror, brought up to date by content)."""
+        if self.remote is None:
+            return self.local
+        mirror = cache_root() / "stores" / self.remote.bucket / self.remote.prefix
+        before = self.remote.downloads
+        n = sync_mirror(self.remote, mirror)
+        got = self.remote.downloads - before
+        say(f"{self.spec}: {n} run(s), {got} file(s) downloaded, the rest from {mirror}")
+        return mirror
+
+
+def open_store(spec: str | Path, project: Path) -> RunStore:
+    """The store named by ``spec``: an ``s3://`` URL or a local folder."""
+    text = str(spec)
+    if text.startswith("s3://"):
+        # imported here, not at the top: s3fs (aiobotocore) costs every command that
+        # never touches S3 a quarter second of start-up
+        from labkit.records.s3 import S3Runs, parse_url
+
+        bucket, prefix = parse_url(text)
+        return RunStore(text, project / STAGING / bucket / prefix, S3Runs(text))
+    if is_url(text):
+        raise LabkitError(f"--runs {text}: expected a folder or s3://bucket/prefix")
+    return RunStore(text, Path(text))
+
+
+def sync_mirror(remote: S3Runs, mirror: Path) -> int:
+    """Bring ``mirror`` to the store's runs: download each file whose (etag, size) the
+    mirror does not hold, each run's record last; drop runs the store no longer has.
+    A run without a record in the store (still uploading) is not mirrored. Returns the
+    number of runs."""
+    listing = remote.listing()
+    complete = {k: v for k, v in listing.items() if RECORD in v}
+    for exp_dir in mirror.glob("*") if mirror.exists() else []:
+        for run_dir in exp_dir.glob("*"):
+            if run_dir.is_dir() and (exp_dir.name, run_dir.name) not in complete:
+                shutil.rmtree(run_dir, ignore_errors=True)
+    for (experiment, run_id), files in sorted(complete.items()):
+        run_dir = mirror / experiment / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        held = _read_objects(run_dir)
+        record = files[RECORD]
+        if held.get(RECORD) != record.key or not (run_dir / RECORD).exists():
+            # a new or changed record: list the run again, so files uploaded just before
+            # its record (after the listing's page passed them) are not missed
+            files = remote.run_files(experiment, run_id) or files
+        names = sorted(files, key=lambda n: n == RECORD)  # the record last
+        for name in names:
+            rf = files[name]
+            if held.get(name) == rf.key and (run_dir / name).exists():
+                continue
+            remote.download(experiment, run_id, name, run_dir / name)
+            held[name] = rf.key
+            _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
+    return len(complete)
+
+
+def _read_objects(run_dir: Path) -> dict[str, str]:
+    try:
+        return json.loads((run_dir / OBJECTS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _record(run_dir: Path) -> dict | None:
+    try:
+        return read_record(run_dir / RECORD)
+    except (OSError, ValueError):
+        return None
+
+
+def _marker(run_dir: Path) -> str:
+    try:
+        return (run_dir / PUSHED).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

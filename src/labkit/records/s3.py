@@ -1,0 +1,169 @@
+"""A run store on S3-compatible object storage, through ``s3fs``: the same layout as a
+local store (``<prefix>/<experiment>/<run-id>/<file>``), one object per file.
+
+Endpoint and credentials come from the standard AWS environment and config files
+(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``,
+``~/.aws/config``) as botocore reads them; labkit never takes them from a playbook and
+never writes them anywhere. Nothing here rewrites a shared object: each run is its own
+keys, so two workstations writing at once cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import s3fs
+
+from labkit.errors import LabkitError, StoreError
+
+RECORD = "manifest.json"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One object of a run as the store lists it: its content identity is (etag, size)."""
+
+    name: str
+    etag: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.etag}-{self.size}"
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); a clear error otherwise."""
+    if not url.startswith("s3://"):
+        raise LabkitError(f"{url}: expected an s3://bucket/prefix URL")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise LabkitError(f"{url}: no bucket (expected s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
+
+
+@dataclass
+class S3Runs:
+    """The runs under one ``s3://bucket/prefix``. ``downloads``/``uploads`` count the
+    objects moved, so tests (and ``invoke report``) can say what a call cost."""
+
+    url: str
+    downloads: int = 0
+    uploads: int = 0
+    _fs: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.bucket, self.prefix = parse_url(self.url)
+
+    @property
+    def fs(self) -> s3fs.S3FileSystem:
+        if self._fs is None:
+            # no listings cache: another workstation's runs appear between two calls;
+            # few retries and short timeouts: an unreachable store leaves the run pending
+            # within seconds instead of blocking the end of a run for minutes
+            self._fs = s3fs.S3FileSystem(
+                skip_instance_cache=True,
+                use_listings_cache=False,
+                config_kwargs={
+                    "connect_timeout": 5,
+                    "read_timeout": 60,
+                    "retries": {"max_attempts": 2},
+                },
+            )
+            self._fs.retries = 2  # s3fs's own retry loop (a class attribute, default 5)
+        return self._fs
+
+    def _path(self, *parts: str) -> str:
+        return (
+            posixpath.join(self.bucket, self.prefix, *parts)
+            if self.prefix
+            else (posixpath.join(self.bucket, *parts))
+        )
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # botocore/aiohttp errors differ by failure; say which
+            raise StoreError(f"{self.url}: {what} failed: {_short(exc)}") from exc
+
+    def ensure_bucket(self) -> None:
+        """Make the bucket if it is not there (a new team store); an existing one is kept."""
+        if not self._call("checking the bucket", self.fs.exists, self.bucket):
+            self._call("creating the bucket", self.fs.mkdir, self.bucket)
+
+    def listing(self) -> dict[tuple[str, str], dict[str, RemoteFile]]:
+        """Every run in the store with its objects, by (experiment, run id), in one listing
+        of the prefix (no index object: listing by prefix is the index)."""
+        found = self._call("listing the runs", self.fs.find, self._path(), detail=True)
+        runs: dict[tuple[str, str], dict[str, RemoteFile]] = {}
+        base = self._path()
+        for path, info in found.items():
+            rel = posixpath.relpath(path, base).split("/")
+            if len(rel) != 3 or rel[2].startswith("."):
+                continue  # not <experiment>/<run-id>/<file>
+            exp, run_id, name = rel
+            runs.setdefault((exp, run_id), {})[name] = _remote(name, info)
+        return runs
+
+    def run_files(self, experiment: str, run_id: str) -> dict[str, RemoteFile]:
+        """The objects of one run, listed afresh."""
+        try:
+            found = self._call(
+                "listing a run", self.fs.find, self._path(experiment, run_id), detail=True
+            )
+        except FileNotFoundError:
+            return {}
+        return {posixpath.basename(p): _remote(posixpath.basename(p), i) for p, i in found.items()}
+
+    def upload_run(self, run_dir: Path, experiment: str, run_id: str) -> int:
+        """Upload one run's files, its record last (a reader who sees the record sees the
+        whole run); a file already there with the same content is not sent again.
+        Returns the number of objects sent."""
+        there = self.run_files(experiment, run_id)
+        files = sorted(p for p in run_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        files.sort(key=lambda p: p.name == RECORD)  # the record goes last
+        sent = 0
+        for path in files:
+            have = there.get(path.name)
+            if have is not None and have.size == path.stat().st_size and have.etag == md5(path):
+                continue
+            target = self._path(experiment, run_id, path.name)
+            self._call(f"uploading {experiment}/{run_id}/{path.name}", self.fs.put_file,
+                       str(path), target)  # fmt: skip
+            self.uploads += 1
+            sent += 1
+        return sent
+
+    def download(self, experiment: str, run_id: str, name: str, dest: Path) -> None:
+        """One object to ``dest``, written beside it and renamed into place whole."""
+        tmp = dest.with_name(f".{dest.name}.part")
+        src = self._path(experiment, run_id, name)
+        self._call(f"downloading {experiment}/{run_id}/{name}", self.fs.get_file, src, str(tmp))
+        tmp.replace(dest)
+        self.downloads += 1
+
+
+def _remote(name: str, info: dict) -> RemoteFile:
+    return RemoteFile(name, str(info.get("ETag") or "").strip('"'), int(info.get("size") or 0))
+
+
+def md5(path: Path) -> str:
+    """The ETag S3 gives a single-part upload of this file."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _short(exc: BaseException) -> str:
+    """An error's first line, without the long botocore chain (never credentials: botocore
+    does not put them in messages)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

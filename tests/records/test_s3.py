@@ -1,0 +1,220 @@
+"""The shared run store on a real S3-compatible server (SeaweedFS on 127.0.0.1): runs
+uploaded record last, concurrent writers, an upload cut off by the server stopping and
+pushed later, and the report from S3 the same as from the same runs on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labkit import cli
+from labkit.config.playbook import load_playbook
+from labkit.records.backends import PUSHED, open_store
+from labkit.records.importer import import_logs
+from labkit.records.s3 import S3Runs
+from tests.conftest import REPO
+from tests.s3server import WeedS3
+from tests.seedlogs import SEED, write_seed_logs
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+@pytest.fixture(scope="module")
+def weed(tmp_path_factory):
+    server = WeedS3(tmp_path_factory.mktemp("weed"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(weed, monkeypatch, tmp_path):
+    """This test's store: a fresh prefix; the AWS variables set as a workstation would; a
+    project folder of its own as the working directory (its staging folder is there)."""
+    for key, value in weed.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    return f"s3://labkit-runs/{tmp_path.name}"
+
+
+def seed_logs(folder: Path, names=("exp1", "exp2b", "exp3")) -> Path:
+    for name in names:
+        hz, target = SEED[name]
+        write_seed_logs(folder, name, hz, target)
+    return folder
+
+
+def when(report: str) -> str:
+    """The report with the time it was generated taken out."""
+    return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", "<generated>", report)
+
+
+def quiet(_msg: str) -> None:
+    pass
+
+
+def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(s3, tmp_path):
+    logs = seed_logs(tmp_path / "logs")
+    added = cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=io.StringIO())
+    store = open_store(s3, Path.cwd())
+    listing = store.remote.listing()
+    assert sorted(run_id for _, run_id in listing) == sorted(m["run_id"] for m in added)
+    for (exp, run_id), files in listing.items():
+        local = store.local / exp / run_id
+        assert (local / PUSHED).exists()  # uploaded as it is: not pending
+        assert set(files) == {p.name for p in local.iterdir() if not p.name.startswith(".")}
+    # uploading again sends the same keys and nothing new
+    assert store.pending() == ([], [])
+    again = store.push(say=quiet)
+    assert again.uploaded == [] and store.remote.uploads == 0
+
+
+def test_a_run_record_is_what_makes_it_visible(s3, tmp_path):
+    """A run whose files are there but whose record is not (an upload cut short) is not
+    seen by a reader; once its record lands it is."""
+    runs = tmp_path / "disk"
+    import_logs(seed_logs(tmp_path / "logs", ("exp1",)), load_playbook(PLAYBOOK), runs, quiet)
+    (run_dir,) = [p.parent for p in runs.glob("*/*/manifest.json")]
+    remote = S3Runs(s3)
+    remote.ensure_bucket()
+    exp, run_id = run_dir.parent.name, run_dir.name
+    remote.fs.put_file(str(run_dir / "record.log"), f"{remote._path(exp, run_id, 'record.log')}")
+    store = open_store(s3, Path.cwd())
+    mirror = store.read_dir(say=quiet)
+    assert list(mirror.glob("*/*/manifest.json")) == []
+    remote.upload_run(run_dir, exp, run_id)
+    mirror = store.read_dir(say=quiet)
+    assert [p.parent.name for p in mirror.glob("*/*/manifest.json")] == [run_id]
+    assert (mirror / exp / run_id / "record.log").read_bytes() == (
+        run_dir / "record.log"
+    ).read_bytes()
+
+
+WRITER = textwrap.dedent(
+    """
+    import json, shutil, sys
+    from pathlib import Path
+    from labkit.records.backends import open_store
+    from labkit.records.store import load_manifest, new_run_id, write_manifest
+
+    template, project, url, writer, n = sys.argv[1:6]
+    template = Path(template)
+    store = open_store(url, Path(project))
+    made = []
+    for i in range(int(n)):
+        run_id = new_run_id("sim")  # both workstations run on hosts named sim
+        run_dir = store.local / template.parent.name / run_id
+        shutil.copytree(template, run_dir)
+        record = load_manifest(run_dir)
+        record.update(run_id=run_id, writer=writer, index=i)
+        write_manifest(run_dir, record)
+        assert store.publish(run_dir, say=lambda m: None), run_id
+        made.append(run_id)
+    print(json.dumps(made))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_workstations_writing_at_once_lose_nothing(s3, tmp_path):
+    runs = tmp_path / "template"
+    import_logs(seed_logs(tmp_path / "logs", ("exp1",)), load_playbook(PLAYBOOK), runs, quiet)
+    (template,) = [p.parent for p in runs.glob("*/*/manifest.json")]
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    n = 12
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(template), str(tmp_path / name), s3, name, str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in ("ws1", "ws2")
+    }
+    made = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        made[name] = json.loads(out)
+    assert len(set(made["ws1"]) | set(made["ws2"])) == 2 * n  # ids unique per workstation
+    mirror = open_store(s3, Path.cwd()).read_dir(say=quiet)
+    seen = {p.parent.name: json.loads(p.read_text()) for p in mirror.glob("*/*/manifest.json")}
+    assert sorted(seen) == sorted(made["ws1"] + made["ws2"])
+    for name, ids in made.items():
+        for i, run_id in enumerate(ids):
+            assert (seen[run_id]["writer"], seen[run_id]["index"]) == (name, i)
+            staged = tmp_path / name / ".labkit" / "staging"
+            (local,) = staged.glob(f"*/*/exp1/{run_id}/manifest.json")
+            assert json.loads(local.read_text()) == seen[run_id]  # nobody overwrote it
+
+
+@pytest.mark.slow
+def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(s3, weed, tmp_path):
+    logs = seed_logs(tmp_path / "logs", ("exp1", "exp3"))
+    store = open_store(s3, Path.cwd())
+    weed.stop()
+    try:
+        said = io.StringIO()
+        added = cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=said)
+        out = said.getvalue()
+        assert "not uploaded" in out and "2 still pending" in out
+        waiting, unfinished = store.pending()
+        assert len(waiting) == 2 and unfinished == []
+        for run_dir in waiting:  # complete locally: the record and the logs
+            assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
+            assert (run_dir / "record.log").stat().st_size > 0
+        with pytest.raises(Exception) as exc:  # a push while it is still away: exit 1
+            cli.push(runs=s3, out=said)
+        assert getattr(exc.value, "code", None) == 1
+        assert len(store.pending()[0]) == 2
+    finally:
+        weed.start()
+    result = cli.push(runs=s3, out=said)
+    assert len(result.uploaded) == 2 and result.failed == []
+    assert store.pending() == ([], [])
+    listing = store.remote.listing()
+    assert sorted(r for _, r in listing) == sorted(m["run_id"] for m in added)
+    # and again: nothing to send
+    assert cli.push(runs=s3, out=said).uploaded == []
+
+
+@pytest.mark.slow
+def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothing(s3, tmp_path):
+    logs = seed_logs(tmp_path / "logs", tuple(SEED))
+    disk = tmp_path / "disk"
+    sink = io.StringIO()
+    cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=str(disk), out=sink)
+    cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=sink)
+    cli.report(playbook=str(PLAYBOOK), runs=str(disk), out=str(tmp_path / "from-disk"), stdout=sink)
+    cli.report(playbook=str(PLAYBOOK), runs=s3, out=str(tmp_path / "from-s3"), stdout=sink)
+    name = PLAYBOOK.stem
+    a = (tmp_path / "from-disk" / f"{name}.md").read_text()
+    b = (tmp_path / "from-s3" / f"{name}.md").read_text()
+    assert "exp1" in a and len(a) > 1000
+    assert when(a) == when(b)  # the same report, but for the minute it was made
+    for table in sorted((tmp_path / "from-disk" / name).glob("*.csv")):
+        assert table.read_text() == (tmp_path / "from-s3" / name / table.name).read_text()
+    # a second report: every file is in the cache already
+    store = open_store(s3, Path.cwd())
+    store.read_dir(say=quiet)
+    assert store.remote.downloads == 0
+    fresh = tmp_path / "fresh-cache"
+    os.environ["LABKIT_CACHE_DIR"] = str(fresh)  # monkeypatched per test: undone after
+    again = open_store(s3, Path.cwd())
+    again.read_dir(say=quiet)
+    files = sum(1 for p in fresh.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert again.remote.downloads == files > 0  # an empty cache downloads everything once
+    shutil.rmtree(fresh)
