@@ -114,7 +114,7 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
 def test_figures_are_pngs_embedded_with_alt_text(seed_report):
     out, text = seed_report
     for png, alt in [
-        ("warnings.png", "where repeated: exp1 11, exp2b 1, exp3 5, exp4 8, exp5 11]"),
+        ("warnings.png", "repeats): exp1 11 (CI 5.49–19.7), exp2b 1 (CI 0.0253–5.57), exp3"),
         ("hz-over-time.png", "the lowest is 9.6 Hz in exp1 at 7 s"),
         ("cpu-heatmap.png", "imported-d2"),  # each panel names its run
         ("cpu-heatmap.png", ") peak 100% / mean 33%, 11 warnings"),

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from labkit.config.playbook import load_playbook
+from labkit.metric_names import REGISTRY
 from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
@@ -142,26 +143,37 @@ def test_outputs_carry_the_statistics(tmp_path):
     [c] = h2["checks"]
     assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "supports")
     assert (c["baseline"], c["variant"], c["n_baseline"], c["n_variant"]) == ("exp1", "exp2b", 3, 3)
-    # effect -8/11 and Fieller's interval (tests/data/stats/compare.yaml)
+    # effect -8/11 = rate ratio 9/33 - 1; quasi-Poisson with the dispersion pooled over the
+    # experiments: Pearson chi2 = 2/11 (exp1) + 2/3 (exp2b) + 0 (exp3, one run) on
+    # 7 runs - 3 rates = 4 df: phi = 0.2121; se(log ratio) = sqrt(phi (1/33 + 1/9)) = 0.1732;
+    # t(0.975, 4) = 2.776: exp(log(9/33) ± 0.4809) - 1 = [-0.8314, -0.5589]
     assert c["effect"] == pytest.approx(-0.7273, abs=1e-4)
-    assert c["effect_ci"] == pytest.approx([-0.9524, -0.5364], abs=1e-3)
-    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("Welch's t-test")
-    [c3] = hyp["H3"]["checks"]  # one exp3 run: no spread, no interval
-    assert c3["effect_ci"] == [None, None] and c3["p_value"] is None
-    assert "single run" in c3["method"]
-    assert "no spread; `invoke batch --repeat 3` to confirm" in hyp["H3"]["evidence"]
+    assert c["effect_ci"] == pytest.approx([-0.8314, -0.5589], abs=1e-3)
+    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("quasi-Poisson rate ratio")
+    assert "pooled over 3 experiments" in c["method"]
+    # one exp3 run against three of exp1: the pooled spread still gives an interval:
+    # se = sqrt(phi (1/33 + 1/5)) = 0.2210, exp(log(5/11) ± 0.6137) - 1 = [-0.754, -0.160],
+    # which straddles the -30 % H3 needs
+    [c3] = hyp["H3"]["checks"]
+    assert c3["effect_ci"] == pytest.approx([-0.754, -0.160], abs=1e-3)
+    assert c3["verdict"] == "inconclusive" and "straddles the -30%" in hyp["H3"]["evidence"]
     with open(result.folder / "summary.csv") as fh:
         rows = {r["experiment"]: r for r in csv.DictReader(fh)}
-    # mean 11 ± t(2) · 1/√3 = ± 2.484
-    assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(8.516, abs=1e-3)
-    assert float(rows["exp1"]["warnings_per_min_ci_hi"]) == pytest.approx(13.484, abs=1e-3)
+    # exp1's own dispersion: chi2 2/11 on 2 df, phi = 0.0909; se(log rate) = sqrt(phi/33)
+    # = 0.05249; t(0.975, 2) = 4.303: 11 exp(± 0.2258) = [8.776, 13.787]
+    assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(8.776, abs=1e-3)
+    assert float(rows["exp1"]["warnings_per_min_ci_hi"]) == pytest.approx(13.787, abs=1e-3)
     assert rows["exp1"]["min_hz_ci_lo"] != ""
-    assert rows["exp3"]["warnings_per_min_ci_lo"] == "" and rows["exp3"]["min_hz_ci_hi"] == ""
+    # one run: the exact Poisson interval of 5 events in a minute, chi2(0.025, 10)/2 and
+    # chi2(0.975, 12)/2; a floor of one run has none
+    assert float(rows["exp3"]["warnings_per_min_ci_lo"]) == pytest.approx(1.6235, abs=1e-3)
+    assert float(rows["exp3"]["warnings_per_min_ci_hi"]) == pytest.approx(11.668, abs=1e-3)
+    assert rows["exp3"]["min_hz_ci_hi"] == ""
     text = result.markdown.read_text()
     summary = {
         r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")
     }
-    assert summary["`exp1`"]["Warnings/min"] == "11 [8.52–13.5]"
+    assert summary["`exp1`"]["Warnings/min"] == "11 [8.78–13.8]"
     threats = section(text, "Threats to validity")
     assert "**Single runs** (1 run): `exp3` was measured once" in threats
     assert "**Imported runs without facts** (7 runs)" in threats
@@ -238,3 +250,34 @@ def test_a_float_given_as_an_int_is_the_same_configuration():
     from labkit.analysis.configs import _key
 
     assert _key({"late_ms": 1, "rate": 30.0}) == _key({"late_ms": 1.0, "rate": 30})
+
+
+def test_no_interval_in_the_outputs_leaves_its_metrics_domain(tmp_path):
+    """Spread, zeros on one side, a single run: every ``_ci_lo``/``_ci_hi`` of
+    summary.csv lies within its metric's bounds, every effect interval of hypotheses.json
+    within [-100 %, ∞) (all compared metrics here are non-negative)."""
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [11, 1, 30])
+    add_runs(runs, tmp_path, "exp2b", [0, 1, 2], target=20)  # a copy would be skipped
+    add_runs(runs, tmp_path, "exp3", [0])
+    add_runs(runs, tmp_path, "exp4", [9, 9])
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    with open(result.folder / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    scanned = 0
+    for row in rows:
+        for key, text in row.items():
+            if not key.endswith(("_ci_lo", "_ci_hi")) or text == "":
+                continue
+            low, high = REGISTRY[key[:-6]].bounds
+            value = float(text)
+            assert low is None or value >= low, (row["experiment"], key, value)
+            assert high is None or value <= high, (row["experiment"], key, value)
+            scanned += 1
+    assert scanned >= 8
+    hyp = json.loads((result.folder / "hypotheses.json").read_text())
+    effects = [c["effect_ci"] for h in hyp.values() for c in h["checks"] if c.get("effect_ci")]
+    assert effects
+    for lo, hi in effects:
+        assert lo is None or lo == "inf" or float(lo) >= -1.0
+        assert hi is None or hi == "inf" or float(hi) >= -1.0

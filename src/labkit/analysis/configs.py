@@ -82,6 +82,17 @@ def _key(config: dict[str, Any]) -> str:
     return json.dumps(_canon(config), sort_keys=True, default=str)
 
 
+def common_sets(runs: list[RunData]) -> dict[str, Any]:
+    """The ``--set`` values most of ``runs`` were made with (run length included)."""
+    seen = Counter(_key(r.manifest.get("overrides") or {}) for r in runs)
+    return json.loads(seen.most_common(1)[0][0]) if seen else {}
+
+
+def set_args(values: dict[str, Any]) -> str:
+    """`` --set k=v`` for each value, in name order: what a command needs to repeat them."""
+    return "".join(f" --set {k}={_show(v)}" for k, v in sorted(values.items()))
+
+
 @dataclass
 class Group:
     """Runs of one experiment with one configuration."""
@@ -104,13 +115,12 @@ class Group:
     @property
     def reproduce_sets(self) -> dict[str, Any]:
         """The ``--set`` values most of its runs were made with (run length included)."""
-        seen = Counter(_key(r.manifest.get("overrides") or {}) for r in self.runs)
-        return json.loads(seen.most_common(1)[0][0]) if seen else {}
+        return common_sets(self.runs)
 
     def reproduce(self) -> str:
         """The command that makes one more run of this configuration (on its host, when all
         its runs were made on one)."""
-        sets = "".join(f" --set {k}={_show(v)}" for k, v in sorted(self.reproduce_sets.items()))
+        sets = set_args(self.reproduce_sets)
         hosts = {r.host for r in self.runs if not r.manifest.get("imported")}
         target = f" --target {hosts.pop()}" if len(hosts) == 1 else ""
         return f"invoke experiment --name {self.experiment}{target}{sets}"

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.analysis.configs import Group
-from labkit.analysis.stats import Comparison, compare, pct
+from labkit.analysis.decide import compare_runs, metric_of, pooled_dispersion
+from labkit.analysis.stats import Comparison, pct
 from labkit.config.playbook import Playbook
 
 PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
@@ -66,11 +67,8 @@ def diff(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return [describe_change(k, base.get(k), other.get(k)) for k in keys]
 
 
-def _rates(group: Group) -> list[float] | None:
-    values = [r.metrics.get(METRIC) for r in group.runs]
-    if not values or any(v is None for v in values):
-        return None
-    return [float(v) for v in values]
+def _rated(group: Group) -> bool:
+    return bool(group.runs) and all(r.metrics.get(METRIC) is not None for r in group.runs)
 
 
 def _floor(group: Group) -> float | None:
@@ -89,6 +87,9 @@ class Effect:
     base_min_hz: float | None
     min_hz: float | None
     rank: str = ""  # primary | contributing | not primary | undecided
+    # the hypothesis check's own comparison of this change (its bar), when one names it:
+    # its runs-needed figure is the one shown, the same as in the check
+    check: Comparison | None = None
 
     @property
     def runs(self) -> int:
@@ -105,6 +106,11 @@ class Effect:
     @property
     def relative(self) -> float:
         return self.cut.effect
+
+    @property
+    def runs_needed(self) -> int | None:
+        """The one runs-needed figure of this comparison: its check's, else its cut's."""
+        return (self.check or self.cut).runs_needed
 
     @property
     def change_text(self) -> str:
@@ -137,8 +143,11 @@ class Effect:
                 f"; its 95 % interval straddles a cut of {CONTRIBUTING:.0%}, so it is within "
                 "run-to-run noise so far"
             )
-            if c.runs_needed:
-                text += f" (about {c.runs_needed} runs per side would decide)"
+            if self.runs_needed:
+                text += (
+                    f" (at the spread seen, about {self.runs_needed} runs per side would "
+                    "decide at 80 % power)"
+                )
         elif self.rank == "not primary" and c.reason:
             text += f"; {c.reason}"
         return text
@@ -162,20 +171,29 @@ def effects(
     bars = bars or {}
     mains = {g.experiment: g for g in groups if g.main}
     base = mains.get(baseline)
-    base_rates = _rates(base) if base else None
-    if not base_rates:
+    if base is None or not _rated(base):
         return []
+    metric = metric_of(METRIC)
+    pooled = pooled_dispersion(metric, [g.runs for g in mains.values() if _rated(g)])
     out = []
     for name, g in mains.items():
-        rates = _rates(g)
-        if name == baseline or not rates:
+        if name == baseline or not _rated(g):
+            continue
+
+        def rule(bar: float, g: Group = g) -> Comparison | None:
+            c = compare_runs(metric, base.runs, g.runs, "lower", bar, pooled)
+            return c if isinstance(c, Comparison) else None
+
+        cut, major = rule(CONTRIBUTING), rule(max(PRIMARY, bars.get(name, 0.0)))
+        if cut is None or major is None:
             continue
         out.append(
             Effect(
                 experiment=name,
                 changes=diff(base.config, g.config),
-                cut=compare(base_rates, rates, "lower", CONTRIBUTING),
-                major=compare(base_rates, rates, "lower", max(PRIMARY, bars.get(name, 0.0))),
+                cut=cut,
+                major=major,
+                check=rule(bars[name]) if name in bars else None,
                 base_min_hz=_floor(base),
                 min_hz=_floor(g),
             )

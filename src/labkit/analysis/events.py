@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.analysis.configs import Group
-from labkit.analysis.stats import mean_ci
+from labkit.analysis.decide import experiment_interval
 from labkit.metric_names import METRICS, Metric
 from labkit.workloads.base import run_seconds
 
@@ -73,11 +73,11 @@ def event_rows(
         for name, metric in metrics.items():
             values = [r.metrics.get(name) for r in g.runs]
             row[name] = _combine(metric, values)
-            if metric.aggregate == "mean" and len(values) > 1 and None not in values:
-                ci = mean_ci([float(v) for v in values])
-                row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = ci.lo, ci.hi
-            else:
-                row[f"{name}_ci_lo"] = row[f"{name}_ci_hi"] = math.nan
+            row[f"{name}_ci_lo"] = row[f"{name}_ci_hi"] = math.nan
+            if metric.aggregate == "mean" and None not in values:
+                row[name], row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = experiment_interval(
+                    metric, g.runs, row[name]
+                )
         rows.append(row)
     return rows
 

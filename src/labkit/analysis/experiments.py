@@ -11,14 +11,13 @@ things are never pooled.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable
 from typing import Any
 
 from labkit.analysis.configs import Group
+from labkit.analysis.decide import experiment_interval
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import mean_ci
 from labkit.metric_names import METRICS, PER_WARNING, REGISTRY
 
 SPREAD = ("warnings", "warnings_per_min", "min_hz")
@@ -78,9 +77,9 @@ def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str,
             row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
             row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
         if metric in INTERVAL:
-            ci = mean_ci([float(v) for v in values if v is not None])
-            row[f"{metric}_ci_lo"] = ci.lo if ci.n > 1 else math.nan
-            row[f"{metric}_ci_hi"] = ci.hi if ci.n > 1 else math.nan
+            row[metric], row[f"{metric}_ci_lo"], row[f"{metric}_ci_hi"] = experiment_interval(
+                REGISTRY[metric], chosen, row[metric]
+            )
     # metrics beyond the built-in set (probes such as threads / pyspy): over the runs that
     # have them (a profiled run beside unprofiled ones of the same experiment)
     extra = sorted({k for r in runs for k in r.metrics} - set(METRICS) - set(row))

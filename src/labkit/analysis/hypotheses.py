@@ -15,9 +15,12 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.analysis.configs import common_sets, set_args
+from labkit.analysis.decide import compare_runs, is_count, metric_of, pooled_dispersion
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, compare, pct
+from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, pct
 from labkit.config.playbook import Check, Hypothesis
+from labkit.core.metrics import Metric
 from labkit.metric_names import PER_WARNING
 
 OPS = {
@@ -41,6 +44,8 @@ class CheckResult:
     check: Check | None = None
     comparison: Comparison | None = None
     runs: list[str] = field(default_factory=list)  # the run ids the check looked at
+    # the --set values (run length included) of the runs it looked at, for a follow-up
+    sets: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.outcome, "evidence": self.evidence}
@@ -86,8 +91,8 @@ class Verdict:
             if cmp is not None and chk is not None and cmp.runs_needed:
                 steps.append(
                     f"about {cmp.runs_needed} runs each of {chk.baseline} and {chk.variant} "
-                    f"would decide {chk.metric} (`invoke batch --only {chk.baseline},"
-                    f"{chk.variant} --repeat {cmp.runs_needed}`)"
+                    f"would decide {chk.metric} at 80 % power at the spread seen "
+                    f"({_more(chk, cmp, c.sets)})"
                 )
             else:
                 text = c.evidence
@@ -129,40 +134,52 @@ def _ids(runs: list[RunData]) -> list[str]:
     return [r.dir.name for r in runs]
 
 
-def _compare(check: Check, runs: list[RunData]) -> CheckResult:
+def _compare(
+    check: Check, runs: list[RunData], metrics: dict[str, Metric] | None = None
+) -> CheckResult:
     m = check.metric
     chosen = {
         name: [r for r in runs if r.experiment == name] for name in (check.baseline, check.variant)
     }
     ids = _ids(chosen[check.baseline] + chosen[check.variant])
-    values = {}
     for name, mine in chosen.items():
         if not mine:
             return CheckResult("inconclusive", f"no complete run of {name}", check, runs=ids)
-        vals = [_value(r, m) for r in mine]
-        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in vals):
-            return CheckResult(
-                "inconclusive", f"{m} is not available for every run of {name}", check, runs=ids
-            )
-        values[name] = [float(v) for v in vals]
-    c = compare(values[check.baseline], values[check.variant], check.expect, check.min_effect)
+    metric = metric_of(m, metrics)
+    pooled = None
+    if is_count(metric):  # the spread beyond Poisson, pooled over every experiment
+        by_exp: dict[str, list[RunData]] = {}
+        for r in runs:
+            by_exp.setdefault(r.experiment, []).append(r)
+        pooled = pooled_dispersion(metric, by_exp.values())
+    c = compare_runs(
+        metric, chosen[check.baseline], chosen[check.variant], check.expect,
+        check.min_effect, pooled,
+    )  # fmt: skip
+    sets = common_sets(chosen[check.baseline] + chosen[check.variant])
+    if isinstance(c, str):
+        return CheckResult("inconclusive", c, check, runs=ids, sets=sets)
     need = f"{-check.min_effect if check.expect == 'lower' else check.min_effect:+.0%}"
     head = (
         f"{m}: {check.variant} {_fmt(c.mean_variant)} vs {check.baseline} "
         f"{_fmt(c.mean_baseline)}, {pct(c.effect)}"
     )
+    lo, hi = c.effect_ci
     if c.single:
         runs_text = (
             "single run per experiment"
             if c.n_baseline == c.n_variant == 1
             else f"{c.n_variant} and {c.n_baseline} runs, one side a single run"
         )
-        head += f" ({runs_text} — no spread; `invoke batch --repeat 3` to confirm)"
+        head += f" ({runs_text} — no spread"
+        if not math.isnan(lo):
+            head += f"; counts alone: exact Poisson 95 % CI {pct(lo)} to {pct(hi)}"
+        head += f"; {_more(check, c, sets)} to confirm)"
     else:
-        lo, hi = c.effect_ci
+        what = "rates over" if is_count(metric) else "means of"
         head += (
-            f" (means of {c.n_variant} and {c.n_baseline} runs; 95 % CI {pct(lo)} to "
-            f"{pct(hi)}, Welch p={_p(c.p_value)})"
+            f" ({what} {c.n_variant} and {c.n_baseline} runs; 95 % CI {pct(lo)} to "
+            f"{pct(hi)}, p={_p(c.p_value)})"
         )
     if c.outcome == "holds":
         tail = (
@@ -179,13 +196,24 @@ def _compare(check: Check, runs: list[RunData]) -> CheckResult:
         )
         outcome = check.outcome_if_fails()
     else:
-        tail = c.reason
-        if c.runs_needed:
-            tail += f"; about {c.runs_needed} runs per side would decide at the spread seen"
-        elif c.mean_baseline != 0:
-            tail += f"; more than {MAX_RUNS_NEEDED} runs per side would be needed to decide"
+        tail = c.reason + "; " + needed_sentence(c)
         outcome = "inconclusive"
-    return CheckResult(outcome, f"{head}; {tail}", check, c, ids)
+    return CheckResult(outcome, f"{head}; {tail}", check, c, ids, sets)
+
+
+def needed_sentence(c: Comparison) -> str:
+    """The one runs-needed figure of a comparison, with its assumption."""
+    if c.runs_needed:
+        return f"at the spread seen, about {c.runs_needed} runs per side would decide at 80 % power"
+    if c.mean_baseline:
+        return f"more than {MAX_RUNS_NEEDED} runs per side would be needed to decide"
+    return "no number of runs would decide it at the rates seen"
+
+
+def _more(check: Check, c: Comparison, sets: dict[str, Any]) -> str:
+    """The batch that adds runs like the ones compared (their length and --set values)."""
+    n = max(c.runs_needed or 3, 2)
+    return f"`invoke batch --only {check.baseline},{check.variant} --repeat {n}{set_args(sets)}`"
 
 
 def _named(pairs: list[tuple[RunData, Any]], limit: int = 6) -> str:
@@ -235,10 +263,14 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
     )
 
 
-def judge(hypothesis: Hypothesis, runs: list[RunData]) -> Verdict:
-    """The hypothesis's verdict from complete runs; evidence names every check's numbers."""
+def judge(
+    hypothesis: Hypothesis, runs: list[RunData], metrics: dict[str, Metric] | None = None
+) -> Verdict:
+    """The hypothesis's verdict from complete runs; evidence names every check's numbers.
+    ``metrics``: the playbook's metric declarations (default: the built-in registry)."""
     results = [
-        (_compare if c.kind == "compare" else _every_run)(c, runs) for c in hypothesis.checks
+        _compare(c, runs, metrics) if c.kind == "compare" else _every_run(c, runs)
+        for c in hypothesis.checks
     ]
     outcomes = {r.outcome for r in results}
     decided = outcomes - {"inconclusive"}

@@ -26,18 +26,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
+from statsmodels.stats.power import tt_ind_solve_power
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
 MAX_RUNS_NEEDED = 50
-MEAN_METHOD = "mean with a 95 % Student-t interval (scipy.stats.t.interval)"
+MEAN_METHOD = (
+    "rates: total count over total recorded time, with an exact Poisson interval for one run "
+    "and a quasi-Poisson one over repeats; other values: the mean with a 95 % Student-t "
+    "interval, on the log scale for quantities that cannot be negative and the logit scale "
+    "for shares and percentages, so no interval leaves what its metric can be"
+)
 WELCH = (
     "Welch's t-test (scipy.stats.ttest_ind, unequal variances) of mean(variant) = "
     "(1 + threshold) x mean(baseline); effect interval: the ratios of the means that test "
     "does not reject at 95 % (Fieller's interval, by inverting the test)"
 )
 POINT = "single run per side: no spread, point estimate only"
+LOG_WELCH = (
+    "Welch's t-test (scipy.stats.ttest_ind) on the logs: the ratio of geometric means, its "
+    "95 % interval exp(the interval of the mean log difference), never below 0"
+)
+POWER = 0.8
 
 
 @dataclass(frozen=True)
@@ -50,17 +61,38 @@ class MeanCI:
     hi: float
 
 
-def mean_ci(values: Sequence[float]) -> MeanCI:
-    """The mean of ``values`` with its 95 % Student-t interval."""
+def mean_ci(
+    values: Sequence[float], bounds: tuple[float | None, float | None] = (None, None)
+) -> MeanCI:
+    """The mean of ``values`` with its 95 % Student-t interval, kept in the metric's domain
+    ``bounds``: a quantity >= 0 gets its interval on the log scale, one within [0, U] (a
+    share, a percentage) on the logit scale (the t interval of the transformed mean, by the
+    delta method), so it never leaves what the metric can be."""
     x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
     if x.size == 0:
         return MeanCI(0, math.nan, math.nan, math.nan)
     mean = float(x.mean())
     if x.size < 2:
         return MeanCI(1, mean, math.nan, math.nan)
     sem = float(stats.sem(x))
-    if sem == 0:
+    if sem == 0 or no_spread(x):
         return MeanCI(int(x.size), mean, mean, mean)
+    q = float(stats.t.ppf(1 - ALPHA / 2, x.size - 1))
+    low, high = bounds
+    if low == 0 and high is not None and high > 0:  # logit scale within [0, high]
+        m = mean / high
+        if m <= 0 or m >= 1:
+            return MeanCI(int(x.size), mean, mean, mean)
+        half = q * sem / high / (m * (1 - m))
+        lo = float(special.expit(special.logit(m) - half)) * high
+        hi = float(special.expit(special.logit(m) + half)) * high
+        return MeanCI(int(x.size), mean, lo, hi)
+    if low == 0:  # log scale: a non-negative quantity
+        if mean <= 0:
+            return MeanCI(int(x.size), mean, 0.0, 0.0)
+        half = q * sem / mean
+        return MeanCI(int(x.size), mean, mean * math.exp(-half), mean * math.exp(half))
     lo, hi = stats.t.interval(LEVEL, x.size - 1, loc=mean, scale=sem)
     return MeanCI(int(x.size), mean, float(lo), float(hi))
 
@@ -79,10 +111,14 @@ class Comparison:
     method: str
     outcome: str  # holds | fails | inconclusive
     reason: str = ""  # why it is inconclusive, when it is
-    runs_needed: int | None = None  # per side, to decide at the spread seen
+    runs_needed: int | None = None  # per side, to decide at 80 % power at the spread seen
+    # decided by the point estimate (no spread to estimate); None: a single run on a side
+    point: bool | None = None
 
     @property
     def single(self) -> bool:
+        if self.point is not None:
+            return self.point
         return min(self.n_baseline, self.n_variant) < 2
 
 
@@ -105,6 +141,8 @@ def _ratio_bound(base: np.ndarray, var: np.ndarray, center: float, step: float) 
         p = _welch_ratio(base, var, rho)[0]
         return (1.0 if math.isnan(p) else p) - ALPHA
 
+    if gap(center) <= 0:  # spread below what the test can resolve: the point is the bound
+        return center
     far = center + step
     for _ in range(60):
         if gap(far) < 0:
@@ -136,8 +174,36 @@ def _runs_needed(base: np.ndarray, var: np.ndarray, ratio: float) -> int | None:
     return None
 
 
+def outcome_of(lo: float, hi: float, at: float, sign: float) -> str:
+    """*holds* when the interval [lo, hi] lies wholly beyond ``at`` in the direction
+    ``sign`` (-1: below), *fails* when wholly short of it, else *inconclusive*."""
+    if sign * (lo - at) > 0 and sign * (hi - at) > 0:
+        return "holds"
+    if sign * (lo - at) < 0 and sign * (hi - at) < 0:
+        return "fails"
+    return "inconclusive"
+
+
+def straddles(lo: float, hi: float, target: float) -> str:
+    """Why a comparison is undecided, in one sentence."""
+    return (
+        f"the 95 % interval of the effect ({pct(lo)} to {pct(hi)}) straddles the "
+        f"{target:+.0%} this check needs"
+    )
+
+
+def no_spread(x: np.ndarray) -> bool:
+    """Repeats equal up to rounding (7.333333333333333 and 7.333333333333334): no spread a
+    test could use."""
+    return x.size < 2 or float(np.ptp(x)) <= 1e-9 * max(float(np.max(np.abs(x))), 1e-300)
+
+
 def compare(
-    baseline: Sequence[float], variant: Sequence[float], expect: str, min_effect: float
+    baseline: Sequence[float],
+    variant: Sequence[float],
+    expect: str,
+    min_effect: float,
+    nonnegative: bool = False,
 ) -> Comparison:
     """Decide whether ``variant`` moved the mean by at least ``min_effect`` (a fraction of
     the baseline mean) in the ``expect`` direction (``lower`` or ``higher``).
@@ -145,10 +211,13 @@ def compare(
     The decision is Welch's test of mean(variant) = (1 + target) * mean(baseline), whose 95 %
     interval of that difference lies wholly on one side of 0 or straddles it; the effect's
     interval shown beside it is the set of ratios that same test does not reject, so the
-    interval lies beyond the threshold exactly when the check holds."""
+    interval lies beyond the threshold exactly when the check holds. ``nonnegative``: the
+    metric cannot go below 0, so neither can the ratio (the interval stops at -100 %)."""
     base, var = np.asarray(baseline, dtype=float), np.asarray(variant, dtype=float)
     if base.size == 0 or var.size == 0:
         raise ValueError("compare needs at least one run on each side")
+    if not (np.isfinite(base).all() and np.isfinite(var).all()):
+        raise ValueError("compare needs finite values")
     mb, mv = float(base.mean()), float(var.mean())
     sign = -1.0 if expect == "lower" else 1.0
     target = sign * min_effect  # the relative change the check asks for
@@ -181,30 +250,28 @@ def compare(
             p_value=math.nan,
             outcome="holds" if holds else "fails",
         )
+    if no_spread(base) and no_spread(var):  # identical repeats: the point is exact
+        outcome = "holds" if sign * effect >= min_effect else "fails"
+        return Comparison(
+            **common, effect=effect, effect_ci=(effect, effect),
+            p_value=0.0 if mv != mb else 1.0, outcome=outcome,
+        )  # fmt: skip
     p, dlo, dhi = _welch_ratio(base, var, ratio0)  # mean_v - ratio0 * mean_b
-    if sign * dlo > 0 and sign * dhi > 0:
-        outcome = "holds"
-    elif sign * dlo < 0 and sign * dhi < 0:
-        outcome = "fails"
-    else:
-        outcome = "inconclusive"
+    outcome = outcome_of(dlo, dhi, 0.0, sign)
     if mb == 0:  # from nothing to something: only the direction can be told
         lo = hi = math.inf
         if outcome != "holds":
             lo = -math.inf
-    elif float(np.var(base)) == 0 and float(np.var(var)) == 0:
-        lo = hi = effect  # identical repeats on both sides: no spread, the point is exact
     else:
         rho = mv / mb
         scale = max(abs(rho), 1.0) * 0.01
         lo = _ratio_bound(base, var, rho, -scale) - 1
         hi = _ratio_bound(base, var, rho, scale) - 1
+    if nonnegative:  # a ratio of non-negative means is never below 0
+        lo, hi = max(lo, -1.0), max(hi, -1.0)
     reason, needed = "", None
     if outcome == "inconclusive":
-        reason = (
-            f"the 95 % interval of the effect ({pct(lo)} to {pct(hi)}) straddles the "
-            f"{target:+.0%} this check needs"
-        )
+        reason = straddles(lo, hi, target)
         needed = _runs_needed(base, var, ratio0) if mb else None
     return Comparison(
         **common,
@@ -222,3 +289,68 @@ def pct(v: float) -> str:
     if math.isnan(v):
         return "n/a"
     return ("+∞" if v > 0 else "−∞") if math.isinf(v) else f"{v:+.0%}"
+
+
+def compare_log(
+    baseline: Sequence[float], variant: Sequence[float], expect: str, min_effect: float
+) -> Comparison:
+    """The rule for a positive quantity (a frequency, a duration): Welch's test on the logs
+    of mean log(variant) - mean log(baseline) = log(1 + threshold); the effect is the ratio
+    of geometric means, its interval exp(the t interval of the log difference) - 1, which
+    can never fall below -100 %. Raises ``ValueError`` unless every value is > 0."""
+    base, var = np.asarray(baseline, dtype=float), np.asarray(variant, dtype=float)
+    if base.size == 0 or var.size == 0:
+        raise ValueError("compare needs at least one run on each side")
+    if not (np.isfinite(base).all() and np.isfinite(var).all()) or min(base.min(), var.min()) <= 0:
+        raise ValueError("a log-scale comparison needs finite values above 0")
+    lb, lv = np.log(base), np.log(var)
+    sign = -1.0 if expect == "lower" else 1.0
+    target = sign * min_effect
+    gb, gv = float(np.exp(lb.mean())), float(np.exp(lv.mean()))
+    effect = gv / gb - 1
+    single = min(base.size, var.size) < 2
+    common = {"n_baseline": int(base.size), "n_variant": int(var.size)}
+    common |= {"mean_baseline": gb, "mean_variant": gv, "method": POINT if single else LOG_WELCH}
+    if single or (no_spread(lb) and no_spread(lv)) or 1 + target <= 0:
+        holds = sign * effect >= min_effect
+        ci = (math.nan, math.nan) if single else (effect, effect)
+        p = math.nan if single else (0.0 if gv != gb else 1.0)
+        return Comparison(
+            **common, effect=effect, effect_ci=ci, p_value=p,
+            outcome="holds" if holds else "fails",
+        )  # fmt: skip
+    shift = math.log(1 + target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        at = stats.ttest_ind(lv, lb + shift, equal_var=False)
+        dlo, dhi = (float(v) for v in at.confidence_interval(LEVEL))
+        plain = stats.ttest_ind(lv, lb, equal_var=False)
+        lo, hi = (math.exp(float(v)) - 1 for v in plain.confidence_interval(LEVEL))
+    outcome = outcome_of(dlo, dhi, 0.0, sign)
+    reason, needed = "", None
+    if outcome == "inconclusive":
+        reason = straddles(lo, hi, target)
+        needed = _log_runs_needed(lb, lv, shift)
+    return Comparison(
+        **common, effect=effect, effect_ci=(lo, hi), p_value=float(plain.pvalue),
+        outcome=outcome, reason=reason, runs_needed=needed,
+    )  # fmt: skip
+
+
+def _log_runs_needed(lb: np.ndarray, lv: np.ndarray, shift: float) -> int | None:
+    """Runs per side for the log-scale test to decide at 80 % power at the spread seen
+    (statsmodels ``tt_ind_solve_power``, one-sided 2.5 %)."""
+    sd = math.sqrt((float(np.var(lb, ddof=1)) + float(np.var(lv, ddof=1))) / 2)
+    gap = float(lv.mean() - lb.mean()) - shift
+    if sd == 0 or abs(gap) < 1e-12:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            n = tt_ind_solve_power(
+                effect_size=abs(gap) / sd, alpha=ALPHA / 2, power=POWER, alternative="larger"
+            )
+        except (ValueError, RuntimeError):
+            return None
+    n = math.ceil(float(np.squeeze(n))) if n is not None else None
+    return n if n is not None and 2 <= n <= MAX_RUNS_NEEDED else None

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from labkit.analysis.configs import group_runs, main_runs
+from labkit.analysis.decide import RULES
 from labkit.analysis.effects import baseline_of, best, check_bars, diff, effects
 from labkit.analysis.experiments import columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
 from labkit.analysis.runs import RunData, load_runs
-from labkit.analysis.stats import MEAN_METHOD, POINT, WELCH
+from labkit.analysis.stats import MEAN_METHOD, POINT
 from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
@@ -96,7 +97,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
     other_rows = [r for r in all_rows if not r["main"]]
     hosts = sorted({r.host for r in used})
     host_rows = group_rows(groups, order, by_host=True) if len(hosts) > 1 else []
-    verdicts = [judge(h, judged) for h in pb.model.hypotheses]
+    verdicts = [judge(h, judged, pb.metrics) for h in pb.model.hypotheses]
     hyps = []
     for h, v in zip(pb.model.hypotheses, verdicts, strict=True):
         conclusion = {
@@ -147,7 +148,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "recommendation": rec,
         "untested": untested,
         "threats": threats(groups, used),
-        "methods": {"mean": MEAN_METHOD, "compare": WELCH, "single": POINT},
+        "methods": {"mean": MEAN_METHOD, "compare": RULES, "single": POINT},
         "runs": used,
         "judged": judged,
         "left_out": left_out,

@@ -56,7 +56,8 @@ def _warned(run: RunData):
 
 
 def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out: Path):
-    """Bars: mean warnings per minute; error bars: its 95 % interval; dots: each run."""
+    """Bars: warnings per minute over each experiment's runs; error bars: its 95 %
+    interval; dots: each run."""
     rated = [r for r in rows if r.get("warnings_per_min") is not None]
     if not rated or not any(r["warnings_per_min"] for r in rated):
         return None  # nothing warned: the report says so instead of an empty axis
@@ -65,7 +66,7 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
     lo = np.array([_or_nan(r.get("warnings_per_min_ci_lo")) for r in rated])
     hi = np.array([_or_nan(r.get("warnings_per_min_ci_hi")) for r in rated])
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.bar(names, means, color="#4c72b0", label="mean over runs")
+    ax.bar(names, means, color="#4c72b0", label="rate over its runs")
     has_ci = ~np.isnan(lo) & ~np.isnan(hi)
     if has_ci.any():
         idx = np.flatnonzero(has_ci)
@@ -106,8 +107,9 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
     return Figure(
         "warnings.png",
         "Warnings per experiment",
-        "Bar chart of slow-loop warnings per minute by experiment, the mean with its 95 % "
-        f"confidence interval (CI) where repeated: {listed}",
+        "Bar chart of slow-loop warnings per minute by experiment, the rate over its runs "
+        "(total warnings over total recorded time) with its 95 % confidence interval (CI; "
+        f"exact Poisson for one run, quasi-Poisson over repeats): {listed}",
     )
 
 

@@ -1,0 +1,299 @@
+"""Counts over exposure: the statistics of event counts (slow-loop warnings, a workload's
+events) recorded over runs of different lengths.
+
+An experiment's rate is its total count over its total recorded time, so a 60 s run weighs
+six times a 10 s run. Its interval comes from a count model:
+
+- one run: the exact Poisson interval of the count (``scipy.stats.chi2``, Garwood);
+- repeats: a quasi-Poisson model (``statsmodels`` GLM, Poisson family, offset
+  ``log(exposure)``) whose scale is Pearson's chi2 over its residual degrees of freedom --
+  the run-to-run spread seen in the repeats, relative to Poisson's (runs steadier than
+  Poisson give a scale below 1, as in Welch's test the spread seen is the spread used).
+  The dispersion may be pooled over the batch's experiments (``dispersion``), which gains
+  degrees of freedom when each experiment has few repeats.
+
+A comparison of two experiments is the ratio of their rates with its 95 % interval from
+the same model (t quantiles on the dispersion's degrees of freedom), or, when a side has no
+event at all, the exact conditional test (the variant's share of all events is binomial:
+``scipy.stats.binomtest``, Clopper-Pearson), on counts deflated by the dispersion. Every
+interval is a ratio of non-negative rates: it never leaves [0, ∞).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.rates import power_poisson_ratio_2indep
+
+from labkit.analysis.stats import (
+    ALPHA,
+    LEVEL,
+    MAX_RUNS_NEEDED,
+    POWER,
+    Comparison,
+    outcome_of,
+    straddles,
+)
+
+QUASI = (
+    "quasi-Poisson rate ratio (statsmodels GLM, Poisson family, offset log(recorded time), "
+    "scale Pearson chi2/df{pooled}; 95 % interval on t({df}))"
+)
+EXACT = (
+    "exact conditional Poisson rate ratio (scipy.stats.binomtest, Clopper-Pearson), on counts "
+    "divided by the dispersion seen ({phi:.2g})"
+)
+POINT_RATE = (
+    "single run per side: the point estimate of the rate ratio decides (no run-to-run spread "
+    "is known); the interval shown is the exact Poisson one (scipy.stats.binomtest)"
+)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One experiment's runs: the events of each run and the time it recorded (in the rate's
+    unit: minutes for a per-minute rate)."""
+
+    counts: tuple[float, ...]
+    exposures: tuple[float, ...]
+
+    @classmethod
+    def of(cls, counts: Iterable[float], exposures: Iterable[float]) -> Counts:
+        return cls(tuple(float(c) for c in counts), tuple(float(e) for e in exposures))
+
+    @property
+    def n(self) -> int:
+        return len(self.counts)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.counts))
+
+    @property
+    def exposure(self) -> float:
+        return float(sum(self.exposures))
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.exposure if self.exposure > 0 else math.nan
+
+    def problem(self) -> str:
+        """What makes these runs unusable for a count model ('' when none)."""
+        if not self.n or len(self.exposures) != self.n:
+            return "no runs"
+        if not all(math.isfinite(c) and c >= 0 for c in self.counts):
+            return "a count is negative or not a number"
+        if not all(math.isfinite(e) and e > 0 for e in self.exposures):
+            return "a run has no recorded time (duration_s)"
+        return ""
+
+
+@dataclass(frozen=True)
+class Dispersion:
+    """The run-to-run spread relative to Poisson: variance = phi x mean, estimated on ``df``
+    residual degrees of freedom (0: none, Poisson assumed)."""
+
+    phi: float = 1.0
+    df: int = 0
+    runs: int = 0
+    experiments: int = 0
+
+    @property
+    def pooled(self) -> bool:
+        return self.experiments > 2
+
+
+def _glm(sides: Sequence[Counts]):
+    """The Poisson GLM with one rate per side and the exposure offset (statsmodels)."""
+    y = np.concatenate([np.asarray(s.counts, float) for s in sides])
+    t = np.concatenate([np.asarray(s.exposures, float) for s in sides])
+    x = np.zeros((len(y), len(sides)))
+    row = 0
+    for j, s in enumerate(sides):
+        x[row : row + s.n, j] = 1.0
+        row += s.n
+    return sm.GLM(y, x, family=sm.families.Poisson(), offset=np.log(t))
+
+
+def dispersion(sides: Iterable[Counts]) -> Dispersion:
+    """Pearson chi2 / df of the one-rate-per-experiment Poisson GLM over ``sides``.
+    Experiments without any event say nothing of the spread and are left out."""
+    used = [s for s in sides if not s.problem() and s.total > 0]
+    runs = sum(s.n for s in used)
+    df = runs - len(used)
+    if df < 1:
+        return Dispersion(1.0, 0, runs, len(used))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = _glm(used).fit()
+        except (ValueError, np.linalg.LinAlgError):  # no fit: no spread estimated
+            return Dispersion(1.0, 0, runs, len(used))
+    phi = float(res.pearson_chi2) / df
+    phi = phi if math.isfinite(phi) else 1.0
+    return Dispersion(phi, int(df), runs, len(used))
+
+
+@dataclass(frozen=True)
+class RatioCI:
+    """The rate ratio variant / baseline with its 95 % interval and two-sided p-value of 1."""
+
+    ratio: float
+    lo: float
+    hi: float
+    p_value: float
+    method: str
+
+
+def exact_ratio(base: Counts, var: Counts, phi: float = 1.0) -> RatioCI:
+    """Exact conditional interval of the rate ratio: given all N events, the variant's
+    share is binomial with p = r E_v / (r E_v + E_b); Clopper-Pearson bounds on p map to
+    bounds on r. Counts are divided by ``phi`` (rounded down) to count the spread."""
+    kv = math.floor(var.total / phi + 1e-9)
+    kb = math.floor(base.total / phi + 1e-9)
+    n = kv + kb
+    ev, eb = var.exposure, base.exposure
+    ratio = (var.total / ev) / (base.total / eb) if base.total else math.inf
+    if not var.total and not base.total:
+        ratio = math.nan
+    if n == 0:
+        return RatioCI(ratio, 0.0, math.inf, 1.0, EXACT.format(phi=phi))
+    test = stats.binomtest(kv, n, p=ev / (ev + eb))
+    ci = test.proportion_ci(confidence_level=LEVEL, method="exact")
+
+    def to_ratio(p: float) -> float:
+        return math.inf if p >= 1 else p / (1 - p) * eb / ev
+
+    lo, hi = to_ratio(ci.low), to_ratio(ci.high)
+    return RatioCI(ratio, lo, hi, float(test.pvalue), EXACT.format(phi=phi))
+
+
+def quasi_ratio(base: Counts, var: Counts, disp: Dispersion) -> RatioCI:
+    """The rate ratio from the quasi-Poisson GLM of the two sides, scale ``disp.phi`` and t
+    quantiles on ``disp.df`` degrees of freedom."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _glm([base, var]).fit()
+    b = float(res.params[1] - res.params[0])
+    cov = np.asarray(res.cov_params()) * disp.phi  # the Poisson covariance, scaled
+    se = math.sqrt(max(float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]), 0.0))
+    q = float(stats.t.ppf(1 - ALPHA / 2, disp.df))
+    p = float(2 * stats.t.sf(abs(b) / se, disp.df)) if se > 0 else (0.0 if b else 1.0)
+    pooled = f", pooled over {disp.experiments} experiments" if disp.pooled else ""
+    method = QUASI.format(pooled=pooled, df=disp.df)
+    return RatioCI(math.exp(b), math.exp(b - q * se), math.exp(b + q * se), p, method)
+
+
+def runs_needed(base: Counts, var: Counts, ratio0: float, phi: float) -> int | None:
+    """Runs per side (of the mean length seen; more than either side has) for a one-sided
+    2.5 % test against
+    ``ratio0`` to decide at 80 % power, if the rates are as seen and the spread is ``phi``
+    (statsmodels ``power_poisson_ratio_2indep``); None when the rates sit on the threshold
+    or more than ``MAX_RUNS_NEEDED`` would be needed."""
+    rb, rv = base.rate, var.rate
+    if not (rb > 0 and rv > 0) or not math.isfinite(rb) or not math.isfinite(rv):
+        return None
+    ratio = rv / rb
+    if not math.isfinite(ratio) or abs(math.log(ratio / ratio0)) < 1e-9:
+        return None
+    alternative = "smaller" if ratio < ratio0 else "larger"
+    exposure = (base.exposure + var.exposure) / (base.n + var.n)
+    for n in range(max(base.n, var.n) + 1, MAX_RUNS_NEEDED + 1):
+        power = power_poisson_ratio_2indep(
+            rv, rb, n, exposure=exposure, value=ratio0, alpha=ALPHA / 2,
+            dispersion=max(phi, 1e-3), alternative=alternative, return_results=False,
+        )  # fmt: skip
+        if power >= POWER:
+            return n
+    return None
+
+
+def rate_interval(side: Counts, disp: Dispersion | None = None) -> tuple[float, float, float]:
+    """(rate, lo, hi): the total over the total time with its 95 % interval, exact Poisson
+    for one run (or no spread to estimate), quasi-Poisson over the repeats otherwise."""
+    if side.problem():
+        return math.nan, math.nan, math.nan
+    rate = side.rate
+    own = disp if disp is not None and disp.df > 0 else dispersion([side])
+    if own.df < 1 or side.total == 0:
+        phi = max(own.phi, 1.0)  # no spread seen: Poisson's
+        k = side.total / phi
+        lo = 0.0 if k <= 0 else float(stats.chi2.ppf(ALPHA / 2, 2 * k)) / 2
+        hi = float(stats.chi2.ppf(1 - ALPHA / 2, 2 * k + 2)) / 2
+        scale = phi / side.exposure
+        return rate, lo * scale, hi * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = _glm([side]).fit()
+    b, se = float(res.params[0]), float(res.bse[0]) * math.sqrt(own.phi)
+    q = float(stats.t.ppf(1 - ALPHA / 2, own.df))
+    return rate, math.exp(b - q * se), math.exp(b + q * se)
+
+
+def compare_counts(
+    base: Counts,
+    var: Counts,
+    expect: str,
+    min_effect: float,
+    pooled: Dispersion | None = None,
+    per: float = 1.0,
+) -> Comparison:
+    """Did the variant's rate move by at least ``min_effect`` (a fraction of the
+    baseline's) in the ``expect`` direction? Decided on the rate ratio's 95 % interval:
+    *holds* when it lies wholly beyond ``1 ± min_effect``, *fails* when wholly short of it.
+
+    The model: quasi-Poisson over the repeats (``pooled``: the dispersion over the batch's
+    experiments, when it has degrees of freedom); the exact conditional test when a side
+    has no event; with one run per side and no spread known anywhere, the point estimate
+    decides, as a hand-run investigation would (the exact Poisson interval is shown beside
+    it). Rates are shown per ``per`` units of exposure."""
+    sign = -1.0 if expect == "lower" else 1.0
+    target = sign * min_effect
+    ratio0 = 1 + target
+    common = {"n_baseline": base.n, "n_variant": var.n}
+    common |= {"mean_baseline": base.rate * per, "mean_variant": var.rate * per}
+    nan2 = (math.nan, math.nan)
+    why = base.problem() or var.problem()
+    if why:
+        return Comparison(
+            **common, effect=math.nan, effect_ci=nan2, p_value=math.nan, method="",
+            outcome="inconclusive", reason=why,
+        )  # fmt: skip
+    rb, rv = base.rate, var.rate
+    effect = rv / rb - 1 if rb > 0 else (0.0 if rv == 0 else math.inf)
+    disp = pooled if pooled is not None and pooled.df > 0 else dispersion([base, var])
+    point = base.n == var.n == 1 and disp.df == 0
+    if point or base.total == 0 or var.total == 0:
+        est = exact_ratio(base, var, 1.0 if point else max(disp.phi, 1.0))
+        method = POINT_RATE if point else est.method
+    else:
+        est = quasi_ratio(base, var, disp)
+        method = est.method
+    ci = (est.lo - 1, est.hi - 1)
+    if base.total == 0 and (expect == "lower" or var.total == 0):
+        reason = "the baseline has no events: there is nothing to cut"
+        if expect == "higher":
+            reason = "neither side has any event"
+        return Comparison(
+            **common, effect=effect, effect_ci=ci, p_value=est.p_value, method=method,
+            outcome="fails", reason=reason, point=point,
+        )  # fmt: skip
+    if point:
+        outcome = "holds" if sign * effect >= min_effect else "fails"
+    else:
+        outcome = outcome_of(est.lo, est.hi, ratio0, sign)
+    reason, needed = "", None
+    if outcome == "inconclusive":
+        reason = straddles(ci[0], ci[1], target)
+    if outcome == "inconclusive" or point:
+        needed = runs_needed(base, var, ratio0, disp.phi) if ratio0 > 0 else None
+    return Comparison(
+        **common, effect=effect, effect_ci=ci, p_value=est.p_value, method=method,
+        outcome=outcome, reason=reason, runs_needed=needed, point=point,
+    )  # fmt: skip
