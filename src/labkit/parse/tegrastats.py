@@ -32,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from labkit.parse.civil_time import civil_times
 from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, parse_line
 
 NUMERIC = b"0123456789."
@@ -233,7 +234,7 @@ def _bulk(
     cols: dict[str, np.ndarray] = {}
     if parsed.time_starts:
         parts = [arrays[need[field_of_run[runs[s]]]] for s in parsed.time_starts]
-        cols["time"] = _times(*parts)
+        cols["time"] = civil_times(*parts)
     for slot in parsed.slots:
         arr = arrays[need[field_of_run[runs[slot.start]]]]
         cols[slot.col] = arr * slot.scale if slot.scale != 1.0 else arr
@@ -242,34 +243,6 @@ def _bulk(
     lines = line_nos.copy()
     lines[~valid] = -1
     return _Block(lines, cols)
-
-
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-
-
-def _times(mon, day, year, hh, mm, ss) -> np.ndarray:
-    """datetime64[ns] from the date/time fields, NaT where they make no valid time.
-
-    Days since the epoch with the civil-calendar arithmetic of H. Hinnant's
-    ``days_from_civil``, vectorised: ~50x quicker than ``pd.to_datetime`` on a frame.
-    """
-    parts = np.vstack([mon, day, year, hh, mm, ss])
-    ok = ~np.isnan(parts).any(axis=0) & (parts == np.floor(parts)).all(axis=0)
-    m, d, y, h, mi, sec = np.where(ok, parts, 1).astype(np.int64)
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    mdays = _MONTH_DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
-    ok &= (m >= 1) & (m <= 12) & (d >= 1) & (d <= mdays) & (y >= 1678) & (y <= 2261)
-    ok &= (h < 24) & (mi < 60) & (sec < 60)
-    yy = y - (m <= 2)
-    era = yy // 400
-    yoe = yy - era * 400
-    doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    ns = ((days * 24 + h) * 60 + mi) * 60 + sec
-    out = (ns * 1_000_000_000).astype("datetime64[ns]")
-    out[~ok] = np.datetime64("NaT")
-    return out
 
 
 def _slow(rows: list[bytes], line_nos: np.ndarray, state: _State) -> _Block:
