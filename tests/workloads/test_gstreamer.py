@@ -156,6 +156,10 @@ def test_the_log_of_a_real_run_gives_every_sink_its_samples_and_late_ones():
     assert samples.attrs["target_fps"] == 30 and samples.attrs["seconds"] == 8
     assert set(samples["sink"]) == {"cam0", "cam1", "cam2"}
     assert samples["time"].is_monotonic_increasing
+    # 16 notifications of cam0 in the log, 4 of them printed twice: 12 samples
+    assert (samples["sink"] == "cam0").sum() == 12
+    assert not samples.duplicated(["sink", "rendered", "average"]).any()
+    assert (samples["start"] < samples["time"]).all()
     late = samples[samples["event"] == "late_sample"]
     assert len(late) and (late["current"] < 28.5).all()
     assert (samples.loc[samples["event"] == "sample", "current"] >= 28.5).all()

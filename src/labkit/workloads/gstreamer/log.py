@@ -42,8 +42,9 @@ def read_samples(path: Path) -> pd.DataFrame:
     """One row per sink sample: ``time`` (naive local time of the target, like every
     other labkit table), ``sink``, ``rendered``, ``dropped``, ``current``, ``average``,
     ``event`` (``late_sample`` when ``current`` < 95 % of the target fps, else
-    ``sample``), ``line`` (1-based). ``attrs``: ``target_fps``, ``seconds``, ``error``
-    (GStreamer's message when the pipeline failed)."""
+    ``sample``), ``line`` (1-based), ``target_fps``, ``start`` (when the interval the
+    sample covers began: the same sink's previous sample). ``attrs``: ``target_fps``,
+    ``seconds``, ``error`` (GStreamer's message when the pipeline failed)."""
     offset, target, seconds, error = 0.0, None, None, None
     rows = []
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -73,11 +74,21 @@ def read_samples(path: Path) -> pd.DataFrame:
                 "late_sample" if late else "sample", i,
             ))  # fmt: skip
     df = pd.DataFrame(rows, columns=COLUMNS)
+    # gst-launch-1.0 -v may print one notification twice (the element's and its parent's
+    # deep-notify): the same counters again are not a second sample
+    df = df.drop_duplicates(["sink", "rendered", "dropped", "current", "average"])
+    df = df.reset_index(drop=True)
     df["time"] = pd.to_datetime((df["time"].astype(float) * 1e6).round(), unit="us")
     for col in ("rendered", "dropped", "line"):
         df[col] = df[col].astype("int64")
     for col in ("current", "average"):
         df[col] = df[col].astype(float)
     df["target_fps"] = float(target) if target is not None else math.nan
+    # the interval each sample covers: since the same sink's previous sample (the first:
+    # one update interval, the sinks' median gap)
+    prev = df.groupby("sink")["time"].shift()
+    gap = (df["time"] - prev).median()
+    gap = gap if pd.notna(gap) else pd.Timedelta(milliseconds=500)
+    df["start"] = prev.fillna(df["time"] - gap)
     df.attrs.update(target_fps=target, seconds=seconds, error=error)
     return df
