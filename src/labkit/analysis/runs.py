@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from labkit.analysis.metrics import run_metrics
+from labkit.probes import PROBES
+from labkit.probes.base import Probe
 from labkit.records.store import list_runs
 from labkit.workloads.base import run_seconds
 
@@ -60,6 +62,21 @@ def _parsed(run_dir: Path, name: str, log: str, reader):
     return reader(raw)
 
 
+def other_probe_metrics(run_dir: Path, manifest: dict, events, known: dict) -> dict:
+    """The metrics of the run's probes that compute their own (``Probe.run_metrics``, e.g.
+    runq) on a lerobot-record run, where the ones above do not already give them."""
+    out: dict[str, Any] = {}
+    for name, info in (manifest.get("probes") or {}).items():
+        cls = PROBES.get(name)
+        if info.get("skipped") or cls is None or cls.run_metrics is Probe.run_metrics:
+            continue
+        probe = cls()
+        for key, value in probe.run_metrics(probe.parse(run_dir), events, manifest).items():
+            if known.get(key) is None:
+                out[key] = value
+    return out
+
+
 def load_runs(
     runs: str | Path, playbook: str | None = None, keep_tables: bool = False
 ) -> list[RunData]:
@@ -84,6 +101,7 @@ def load_runs(
         run = RunData(run_dir, manifest, run_metrics(events, teg, seconds))
         deep, tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy probes
         run.metrics.update(deep)
+        run.metrics.update(other_probe_metrics(run_dir, manifest, events, run.metrics))
         if keep_tables:
             run.events, run.teg, run.deep = events, teg, tables
         out.append(run)

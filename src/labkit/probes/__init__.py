@@ -9,6 +9,7 @@ from __future__ import annotations
 from labkit.errors import UnknownNameError
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.pyspy import PySpy
+from labkit.probes.runq import Runq
 from labkit.probes.tegrastats import Tegrastats
 from labkit.probes.threads import Threads
 
@@ -16,6 +17,7 @@ PROBES: dict[str, type[Probe]] = {
     Tegrastats.name: Tegrastats,
     Threads.name: Threads,
     PySpy.name: PySpy,
+    Runq.name: Runq,
 }
 
 DEFAULT_PROBES = ["tegrastats"]

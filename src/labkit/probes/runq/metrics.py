@@ -1,0 +1,118 @@
+"""The runq probe's metrics: how much of its wall time the workload's loop thread (and
+its busiest threads) spent runnable but waiting for a CPU, overall and when it was late.
+
+The loop thread is the one the workload names (``loop_thread`` in the run record's
+workload: gst-launch-1.0's main thread for ``gstreamer``, or ``workload.loop_thread`` of a
+``command``), else the main thread of the workload's own process (LeRobot's record loop;
+for a ``command``, what it ``exec``s). Late windows come from the workload's events:
+LeRobot's slow-loop warnings (logged in whole seconds: the second they name), or rows of
+the workload's late event with the interval they cover (``start`` .. ``time``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labkit.core.metrics import Metric
+
+SOURCE = "runq"
+TOP_THREADS = 5  # per-thread metrics for this many of the busiest threads (by CPU time)
+
+DECLARED: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("loop_runq_wait_share", "share of the loop thread's wall time spent "
+               "runnable but waiting for a CPU (schedstat)", "", "mean", source=SOURCE,
+               kind="share", better="lower"),
+        Metric("loop_runq_wait_ms_p95", "95th percentile of the loop thread's run-queue "
+               "wait per sampling interval", "ms", "max", source=SOURCE, kind="duration",
+               better="lower"),
+        Metric("warn_runq_wait_share", "share of the loop thread's wall time spent waiting "
+               "for a CPU in the intervals of late events", "", "mean", per_warning=True,
+               source=SOURCE, kind="share", better="lower"),
+        Metric("runq_probe_cpu_pct", "the runq sampler's own CPU, percent of one core over "
+               "its running time", "%", "max", source=SOURCE, kind="value", better="lower"),
+    )
+}  # fmt: skip
+
+
+def thread_key(name: str) -> str:
+    """A thread name as it appears in metric names."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "thread"
+
+
+def loop_rows(table: pd.DataFrame, loop_thread: str | None) -> pd.DataFrame:
+    """The loop thread's intervals: the named thread (the busiest of that name), else the
+    main thread of the workload's own process."""
+    if loop_thread:
+        named = table[table["name"] == loop_thread[:15]]  # the kernel keeps 15 characters
+        if named.empty:
+            return named
+        busiest = named.groupby("tid")["run_ms"].sum().idxmax()
+        return named[named["tid"] == busiest]
+    root = table.attrs.get("root_pid")
+    return table[table["tid"] == root] if root is not None else table.iloc[0:0]
+
+
+def late_windows(events: pd.DataFrame | None, workload: dict[str, Any]) -> list[tuple]:
+    """(start, end) of each late event, naive local time of the target."""
+    if events is None or len(events) == 0 or "time" not in events:
+        return []
+    if "kind" in events and "slow_loop" in set(events["kind"]):  # LeRobot: whole seconds
+        t = events.loc[events["kind"] == "slow_loop", "time"].dropna()
+        return [(s, s + pd.Timedelta(seconds=1)) for s in t]
+    late = workload.get("late_event")
+    if late and "event" in events and "start" in events:
+        rows = events[(events["event"] == late) & events["time"].notna()]
+        return list(zip(rows["start"], rows["time"], strict=True))
+    return []
+
+
+def busiest_threads(table: pd.DataFrame, n: int = TOP_THREADS) -> dict[str, pd.DataFrame]:
+    """The ``n`` threads that ran longest, keyed by their name; threads of one name (a
+    Python program's all share its comm) are told apart by rank: ``name``, ``name_2``..."""
+    cpu = table.groupby("tid")["run_ms"].sum().sort_values(ascending=False, kind="stable")
+    names = table.groupby("tid")["name"].last()
+    seen: dict[str, int] = {}
+    keys = {}
+    for tid in cpu.index:
+        base = thread_key(str(names[tid]))
+        seen[base] = seen.get(base, 0) + 1
+        keys[tid] = base if seen[base] == 1 else f"{base}_{seen[base]}"
+    return {keys[tid]: table[table["tid"] == tid] for tid in cpu.index[:n]}
+
+
+def _share(rows: pd.DataFrame) -> float | None:
+    """Waiting time over wall time; the readings of one sweep are a little apart from its
+    time stamp, so a thread that waited throughout can come out a hair above 1: capped."""
+    wall = float(rows["wall_ms"].sum())
+    return min(1.0, float(rows["wait_ms"].sum()) / wall) if wall > 0 else None
+
+
+def run_metrics(table: pd.DataFrame | None, events, run_record: dict[str, Any]) -> dict:
+    """One run's runq metrics (None where it cannot say)."""
+    out: dict[str, Any] = dict.fromkeys(DECLARED)
+    if table is None or table.empty:
+        return out
+    workload = run_record.get("workload") or {}
+    loop = loop_rows(table, workload.get("loop_thread"))
+    if len(loop):
+        out["loop_runq_wait_share"] = _share(loop)
+        out["loop_runq_wait_ms_p95"] = float(np.percentile(loop["wait_ms"], 95))
+        windows = late_windows(events, workload)
+        if windows:
+            hit = np.zeros(len(loop), dtype=bool)
+            starts, ends = loop["start"].to_numpy(), loop["time"].to_numpy()
+            for lo, hi in windows:
+                hit |= (starts < np.datetime64(hi)) & (ends > np.datetime64(lo))
+            out["warn_runq_wait_share"] = _share(loop[hit]) if hit.any() else None
+    for key, rows in busiest_threads(table).items():
+        out[f"runq_wait_share_{key}"] = _share(rows)
+    cpu, span = table.attrs.get("self_cpu_s"), table.attrs.get("span_s")
+    if cpu is not None and span:
+        out["runq_probe_cpu_pct"] = cpu / span * 100.0
+    return out
