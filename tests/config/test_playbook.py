@@ -24,9 +24,12 @@ def test_bad_playbook_names_file_line_field(name):
 
 def test_shipped_playbook_reproduces_the_seed():
     pb = load_playbook(REPO / "playbooks/lerobot-loop-lag.yml")
-    assert list(pb.experiments) == [f"exp{i}" for i in ("1", "2b", "3", "4", "5", "6", "7", "8")]
-    assert [h.id for h in pb.model.hypotheses] == ["H1", "H2", "H3", "H4", "H5", "H6", "H7"]
+    assert list(pb.experiments) == [
+        f"exp{i}" for i in ("1", "2b", "3", "4", "5", "6", "7", "8", "9")
+    ]
+    assert [h.id for h in pb.model.hypotheses] == ["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8"]
     assert pb.probes["exp8"] == ["tegrastats", "threads", "pyspy"]
+    assert pb.probes["exp9"] == ["tegrastats", "runq"]
     assert pb.probes["exp1"] == ["tegrastats"]
     assert pb.monitor_interval_ms == 1000
     base = pb.params_for("exp1")

@@ -91,6 +91,7 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
         "H5": "refuted",
         "H6": "inconclusive",  # exp8 (profiled) is not in the seed's logs
         "H7": "inconclusive",
+        "H8": "inconclusive",  # exp9 (runq) is not in the seed's logs either
     }
     assert "exp2b 1 vs exp1 11, -91%" in verdicts["H2"]["evidence"]
     assert "### H2) Target FPS is too aggressive" in text
@@ -108,7 +109,7 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
     assert "fewer cameras 3→1 (exp3) cut warnings per minute by 55%" in contributing
     assert "turning dataset.streaming_encoding off (exp4) cut" in contributing
     assert "(exp5) left warnings per minute unchanged" in cause.split("Not primary", 1)[1]
-    assert "Not run yet: `exp6`, `exp7`, `exp8`." in text
+    assert "Not run yet: `exp6`, `exp7`, `exp8`, `exp9`." in text
 
 
 def test_figures_are_pngs_embedded_with_alt_text(seed_report):
