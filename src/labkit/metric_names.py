@@ -107,12 +107,19 @@ def _entries(names: dict[str, str], source: str) -> dict[str, Metric]:
 
 
 def workload_metrics(workload) -> dict[str, Metric]:
-    return _entries(workload.metrics, workload.kind)
+    """A workload's metrics: its own declarations (``declared``: gstreamer) when it has
+    them, else inferred from their names."""
+    declared = getattr(workload, "declared", None)
+    return dict(declared) if declared else _entries(workload.metrics, workload.kind)
 
 
 def probe_metrics(probe_cls, cameras: list[str] = ()) -> dict[str, Metric]:
     """A probe's metrics; its per-camera ones (``metric_patterns``: prefix -> description)
-    once per camera name, ``camera_read_ms_p95_right_wrist``."""
+    once per camera name, ``camera_read_ms_p95_right_wrist``; a probe's own declarations
+    (``declared``: runq) when it has them."""
+    declared = getattr(probe_cls, "declared", None)
+    if declared:
+        return dict(declared)
     names = dict(probe_cls.metrics)
     for prefix, desc in getattr(probe_cls, "metric_patterns", {}).items():
         for cam in cameras:

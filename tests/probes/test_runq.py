@@ -9,11 +9,12 @@ import sys
 import pandas as pd
 import pytest
 
+from labkit.config.playbook import load_playbook
 from labkit.probes import PROBES, get_probe
 from labkit.probes.runq import Runq
 from labkit.probes.runq.log import read_runq
 from labkit.probes.runq.metrics import busiest_threads, late_windows, loop_rows, run_metrics
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
 
 LOG = DATA / "probes" / "runq" / "lerobot-sim.log"
 ROOT = 11241  # the workload's pid in that log (its H line)
@@ -29,6 +30,8 @@ def test_registered_with_its_options_and_declared_metrics():
     assert Runq.declared["warn_runq_wait_share"].per_warning
     assert Runq.declared["loop_runq_wait_ms_p95"].unit == "ms"
     assert set(Runq.metrics) == set(Runq.declared)
+    pb = load_playbook(REPO / "playbooks" / "lerobot-loop-lag.yml")  # exp9 has runq
+    assert pb.metrics["warn_runq_wait_share"] == Runq.declared["warn_runq_wait_share"]
     assert Runq().check({"python": None}) == "python3 not found on the host"
 
 

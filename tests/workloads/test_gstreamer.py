@@ -53,6 +53,7 @@ def test_the_shipped_playbook_declares_per_sink_and_overall_metrics():
     assert declared["fps_average_min"].kind == "frequency"
     assert declared["late_sample_per_min"].count_of == "late_sample_count"
     assert declared["frames_dropped_share"].bounds == (0.0, 1.0)
+    assert pb.metrics["fps_average_min"] == declared["fps_average_min"]  # as declared
 
 
 def test_argv_splits_the_pipeline_without_a_shell():
