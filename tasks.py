@@ -21,7 +21,10 @@ SHORT = {
     "runs": "r",
     "set_": "s",
     "target": "t",
+    "verbose": "v",
 }
+# Ansible's spellings, accepted beside labkit's own: `--limit thors`, `--extra-vars k=v`
+ALIASES = {"target": "limit", "set_": "extra_vars"}
 
 
 class LabkitTask(Task):
@@ -31,6 +34,8 @@ class LabkitTask(Task):
         opts = super().arg_opts(name, default, taken_names)
         if name in SHORT:
             opts["names"] = [opts["names"][0], SHORT[name]]
+        if name in ALIASES:
+            opts["names"] = [*opts["names"], ALIASES[name]]
         return opts
 
 
@@ -80,6 +85,7 @@ def plan(
     cli.guard(cli.plan, name, target=target, playbook=playbook, inventory=inventory, sets=set_)
 
 
+VERBOSE = {"verbose": "show each remote command with its time and exit code (as LABKIT_TRACE=1)"}
 RUN_HELP = {
     "name": "experiment name from the playbook (e.g. exp2b)",
     "target": "inventory host to run on (default: sim, the simulated Jetson)",
@@ -90,6 +96,7 @@ RUN_HELP = {
     "detach": "start the run and return; `invoke collect` brings it back later",
     **INV,
     **PB,
+    **VERBOSE,
 }
 
 
@@ -105,6 +112,7 @@ def experiment(
     repeat=None,
     check=False,
     detach=False,
+    verbose=False,
 ):
     """Run one experiment on a host: settings, tegrastats + lerobot-record, logs pulled back."""
     cli.guard(
@@ -118,22 +126,39 @@ def experiment(
         repeat=repeat,
         check=check,
         detach=detach,
+        verbose=verbose,
     )
 
 
 TARGET = {"target": "inventory host (default: sim, the simulated Jetson)"}
 
 
-@task(help={**TARGET, **INV, **PB, "json": "print the facts as one JSON object (sorted keys)"})
+@task(
+    help={
+        **TARGET,
+        **INV,
+        **PB,
+        **VERBOSE,
+        "json": "print the facts as one JSON object (sorted keys)",
+    }
+)
 def facts(
     c,
     target=cli.DEFAULT_TARGET,
     inventory=cli.DEFAULT_INVENTORY,
     playbook=cli.DEFAULT_PLAYBOOK,
     json=False,
+    verbose=False,
 ):
     """Gather a host's facts: L4T, kernel, nvpmodel, CPUs, lerobot, cameras, USB, disk."""
-    cli.guard(cli.facts, target=target, inventory=inventory, playbook=playbook, as_json=json)
+    cli.guard(
+        cli.facts,
+        target=target,
+        inventory=inventory,
+        playbook=playbook,
+        as_json=json,
+        verbose=verbose,
+    )
 
 
 @task(
@@ -146,6 +171,7 @@ def facts(
         "check": "print what would change (before -> after, diffs, commands); touch nothing",
         **INV,
         **PB,
+        **VERBOSE,
     },
 )
 def setup_host(
@@ -156,6 +182,7 @@ def setup_host(
     inventory=cli.DEFAULT_INVENTORY,
     set_=None,
     check=False,
+    verbose=False,
 ):
     """Apply a playbook's host settings and config files and keep them (no restore)."""
     cli.guard(
@@ -166,6 +193,7 @@ def setup_host(
         inventory=inventory,
         sets=set_,
         check=check,
+        verbose=verbose,
     )
 
 
@@ -175,6 +203,7 @@ def setup_host(
         **INV,
         **PB,
         "setup": "also put back what `invoke setup-host` changed (the values before it)",
+        **VERBOSE,
     }
 )
 def restore(
@@ -183,10 +212,18 @@ def restore(
     inventory=cli.DEFAULT_INVENTORY,
     playbook=cli.DEFAULT_PLAYBOOK,
     setup=False,
+    verbose=False,
 ):
     """Put back the settings a dead run left changed on a host (--setup: and what
     setup-host changed), and clear its lock."""
-    cli.guard(cli.restore, target=target, inventory=inventory, playbook=playbook, setup=setup)
+    cli.guard(
+        cli.restore,
+        target=target,
+        inventory=inventory,
+        playbook=playbook,
+        setup=setup,
+        verbose=verbose,
+    )
 
 
 @task(help={"runs": RUNS_HELP})
@@ -195,16 +232,24 @@ def push(c, runs=cli.DEFAULT_RUNS):
     cli.guard(cli.push, runs=runs)
 
 
-@task(help={**TARGET, **INV, **PB, "runs": RUNS_HELP})
+@task(help={**TARGET, **INV, **PB, **VERBOSE, "runs": RUNS_HELP})
 def collect(
     c,
     target=cli.DEFAULT_TARGET,
     inventory=cli.DEFAULT_INVENTORY,
     playbook=cli.DEFAULT_PLAYBOOK,
     runs=cli.DEFAULT_RUNS,
+    verbose=False,
 ):
     """Pull finished runs left on a host (after --detach or a lost connection); restore it."""
-    cli.guard(cli.collect, target=target, inventory=inventory, playbook=playbook, runs=runs)
+    cli.guard(
+        cli.collect,
+        target=target,
+        inventory=inventory,
+        playbook=playbook,
+        runs=runs,
+        verbose=verbose,
+    )
 
 
 @task(
@@ -249,6 +294,21 @@ def report(
 
 
 @task(
+    name="runs",
+    help={
+        "runs": RUNS_HELP,
+        "name": "only this experiment's runs",
+        "status": "only runs with this status (complete, failed, ..., unreadable)",
+        "since": "only runs started since a date or time (2026-12-01) or a span (2h, 3d)",
+        "json": "print one JSON object per run",
+    },
+)
+def runs_(c, runs=cli.DEFAULT_RUNS, name=None, status=None, since=None, json=False):
+    """List the run store: experiment, configuration, host, status, start, length, headline."""
+    cli.guard(cli.list_runs, runs=runs, name=name, status=status, since=since, as_json=json)
+
+
+@task(
     iterable=["set_"],
     help={
         **PB,
@@ -264,6 +324,7 @@ def report(
         "force": "run again what the store already has complete",
         "check": "print the runs per host in order, and what is already done; run nothing",
         "set": "override a parameter for every run: --set dataset.fps=25 (repeatable)",
+        **VERBOSE,
     },
 )
 def batch(
@@ -281,6 +342,7 @@ def batch(
     force=False,
     check=False,
     set_=None,
+    verbose=False,
 ):
     """Run a playbook's experiments x repeats x sweeps on one or many hosts, resumably."""
     cli.guard(
@@ -298,4 +360,5 @@ def batch(
         force=force,
         check=check,
         sets=set_,
+        verbose=verbose,
     )

@@ -17,7 +17,7 @@ from tests.conftest import DATA, REPO
 CASES = yaml.safe_load((DATA / "careless" / "cases.yaml").read_text())
 INVOKE = str(Path(sys.executable).parent / "invoke")
 KEYS = {"id", "argv", "files", "exit", "says", "stdout", "stdout_lacks", "lines", "reader"}
-KEYS |= {"leaves_no", "env", "before"}
+KEYS |= {"leaves_no", "env", "before", "stderr_lacks"}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,7 @@ def _write(work: Path, files: dict) -> None:
 def _run(work: Path, case: dict, home: Path) -> tuple[int, str, str]:
     argv = [INVOKE, *(a.replace("{work}", str(work)) for a in case["argv"])]
     env = {"HOME": str(home), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    env["PYTHONPATH"] = str(REPO / "src")  # this checkout's labkit, whatever is installed
     env.update(case.get("env", {}))
     if case.get("reader") == "closed":
         proc = subprocess.Popen(
@@ -67,7 +68,7 @@ def _run(work: Path, case: dict, home: Path) -> tuple[int, str, str]:
 def test_the_table_is_well_formed():
     ids = [c["id"] for c in CASES]
     assert len(ids) == len(set(ids)) and len(ids) >= 50
-    assert all(set(c) <= KEYS and c["exit"] in (0, 1, 2) for c in CASES)
+    assert all(set(c) <= KEYS and c["exit"] in (0, 1, 2, 3) for c in CASES)
     assert all(c.get("says") for c in CASES if c["exit"] != 0)
 
 
@@ -84,11 +85,13 @@ def test_careless_input(work, case, fake_home):
         assert word in out
     for word in case.get("stdout_lacks", []):
         assert word not in out
+    for word in case.get("stderr_lacks", []):
+        assert word not in err
     for path in case.get("leaves_no", []):
         assert not (work / path).exists(), path
-    # exit 0: nothing on stderr; 2: labkit's one line; 1: Invoke's parser's one line
+    # exit 0: nothing on stderr; 2, 3: labkit's one line; 1: Invoke's parser's one line
     lines = err.strip().splitlines()
     assert len(lines) == (0 if case["exit"] == 0 else case.get("lines", 1)), err
-    assert err.startswith({0: "", 1: "", 2: "labkit: error: "}[case["exit"]])
+    assert err.startswith({0: "", 1: "", 2: "labkit: error: ", 3: "labkit: error: "}[case["exit"]])
     for word in case.get("says", []):
         assert word in err

@@ -31,7 +31,8 @@ CORE = {"list", "help", "print-completion-script", "complete", "version"}
 
 
 def _options(task) -> set[str]:
-    return {a.name.strip("_-").replace("_", "-") for a in task.get_arguments()}
+    names = [n for a in task.get_arguments() for n in (a.name, *a.nicknames) if len(n) > 1]
+    return {n.strip("_-").replace("_", "-") for n in names}
 
 
 def _commands(text: str) -> list[str]:
@@ -111,7 +112,11 @@ def test_short_flags_are_every_tasks_short_flags():
         for arg in t.get_arguments():
             long = arg.name.strip("_-").replace("_", "-")
             short = {v: k for k, v in said.items()}.get(long)
-            assert list(arg.nicknames) == ([short] if short else []), (t.name, long)
+            alias = tasks.ALIASES.get(arg.name)
+            want = ([short] if short else []) + ([alias] if alias else [])
+            assert list(arg.nicknames) == want, (t.name, long)
+    for alias in tasks.ALIASES.values():  # Ansible's spellings are documented
+        assert f"`--{alias.replace('_', '-')}`" in text, alias
 
 
 def test_host_variables_table_is_the_model():
@@ -143,6 +148,7 @@ def _read_only_commands() -> list[str]:
 def test_read_only_commands_run(cmd, fake_home):
     """The pages' read-only commands (hosts, experiments, plan) run from the checkout."""
     env = {"HOME": str(fake_home), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    env["PYTHONPATH"] = str(REPO / "src")  # this checkout's labkit
     res = subprocess.run(
         [INVOKE, *cmd.split()], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )

@@ -6,15 +6,19 @@ turns those into a one-line message and exit code 2 instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labkit.config.params import ParamError, parse_set
-from labkit.errors import LabkitError
+from labkit.core import environment
+from labkit.errors import ConnectError, HostKeyError, LabkitError
 
 if TYPE_CHECKING:
     from labkit.records.backends import RunStore
@@ -26,14 +30,18 @@ DEFAULT_TARGET = "sim"
 DEFAULT_RUNS = None  # labkit.yml's `runs`, else runs/
 
 
-def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def guard(fn: Callable[..., Any], *args: Any, verbose: bool = False, **kwargs: Any) -> Any:
     """Run ``fn``; a user error becomes ``invoke.Exit`` with its message (no traceback).
 
     Output piped into a reader that stops early (``invoke hosts | head``) ends quietly.
+    ``verbose`` (-v): every remote command with its time and exit code, as LABKIT_TRACE=1.
     """
     from invoke import Exit
 
+    if verbose:
+        os.environ["LABKIT_TRACE"] = "1"
     try:
+        environment.check()  # LABKIT_* variables: one clear line before anything happens
         _no_dangling_set()
         result = fn(*args, **kwargs)
         sys.stdout.flush()  # a reader that went away is noticed here, not at exit
@@ -41,7 +49,7 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except ParamError as exc:
         raise Exit(f"labkit: error: --set: {exc}", code=2) from None
     except LabkitError as exc:
-        raise Exit(f"labkit: error: {exc}", code=2) from None
+        raise Exit(f"labkit: error: {exc}", code=exit_code(exc)) from None
     except BrokenPipeError:
         _quiet_stdout()
         raise Exit(code=0) from None
@@ -49,6 +57,34 @@ def guard(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         what = f"{exc.filename}: " if exc.filename else ""
         hint = OS_HINTS.get(exc.errno, "")
         raise Exit(f"labkit: error: {what}{exc.strerror or exc}{hint}", code=2) from None
+
+
+# One table for every task (docs/running.md, "Exit codes"): the same condition, the same code.
+COMPLETE, FAILED, USER_ERROR, UNREACHABLE, INTERRUPTED = 0, 1, 2, 3, 130
+BY_STATUS = {"failed": FAILED, "lost-connection": UNREACHABLE, "interrupted": INTERRUPTED}
+PRECEDENCE = (INTERRUPTED, UNREACHABLE, USER_ERROR, FAILED)  # a batch: the first that happened
+
+
+def exit_code(exc: BaseException | None) -> int:
+    """A labkit error's exit code: an unreachable host or a lost connection 3, a host key
+    2 (the user's to trust), any other error of ours 2 (a busy host, a preflight, ...)."""
+    if isinstance(exc, ConnectError) and not isinstance(exc, HostKeyError):
+        return UNREACHABLE
+    return USER_ERROR
+
+
+def batch_exit(outcomes: list, stopped: str) -> tuple[int, str]:
+    """A batch's exit code and, for 2 and 3, the line that says why (the first such run)."""
+    found: dict[int, str] = {}
+    if stopped.startswith("interrupted"):
+        found[INTERRUPTED] = ""
+    for o in outcomes:
+        if o.status in ("complete", "not-run"):
+            continue
+        code = exit_code(o.error) if o.error is not None else BY_STATUS.get(o.status, FAILED)
+        found.setdefault(code, f"{o.host} {o.experiment} #{o.repeat}: {o.reason}".splitlines()[0])
+    code = next((c for c in PRECEDENCE if c in found), COMPLETE)
+    return code, found.get(code, "") if code in (USER_ERROR, UNREACHABLE) else ""
 
 
 OS_HINTS = {
@@ -80,8 +116,6 @@ def quiet_when_reader_leaves() -> None:
 
     def hook(kind, exc, tb):
         if issubclass(kind, BrokenPipeError):
-            import os
-
             _quiet_stdout()
             sys.stderr.flush()
             os._exit(0)  # the reader left: nothing went wrong (as `invoke hosts | head`)
@@ -97,7 +131,7 @@ def _no_dangling_set(argv: list[str] = sys.argv) -> None:
     if not run_by_invoke:
         return
     for i, arg in enumerate(argv[1:], 1):
-        if arg not in ("--set", "-s"):
+        if arg not in ("--set", "-s", "--extra-vars"):
             continue
         after = argv[i + 1] if i + 1 < len(argv) else None
         if after is None:
@@ -110,8 +144,6 @@ def _no_dangling_set(argv: list[str] = sys.argv) -> None:
 
 def _quiet_stdout() -> None:
     """The reader of our stdout is gone: send what is still buffered nowhere."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
@@ -161,6 +193,30 @@ def run_store(runs: str | None) -> RunStore:
     if not spec.startswith("s3://"):
         path_arg("--runs", spec, "folder")
     return open_store(spec, project.dir)
+
+
+@contextlib.contextmanager
+def writable(flag: str, value: str | None, folder: Path):
+    """The run store's local folder a run writes into: created (with its parents) and
+    proved writable before anything happens on a host, so a run never fails at its end for
+    want of it; a folder created here and still empty at the end (the host was busy) is
+    removed again."""
+    new = [d for d in (folder, *folder.parents) if not d.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise LabkitError(
+            f"{flag} {value}: cannot write there ({exc.strerror or exc}); expected a folder "
+            "labkit can create and write (the run store)"
+        ) from None
+    try:
+        yield folder
+    finally:
+        for d in new:  # deepest first
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only when empty
 
 
 def load_playbook(playbook: str):
@@ -266,7 +322,8 @@ def experiment(
     out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a run
     opts = RunOptions(runs=store.local, check=check, detach=detach, out=out, store=store)
     manifests = []
-    with outlive_hangup(out):
+    folder = contextlib.nullcontext() if check else writable("--runs", runs, store.local)
+    with folder, outlive_hangup(out):
         for i in range(repeat):
             plan, inv = _resolve(name, target, playbook, inventory, sets)
             if repeat > 1:
@@ -277,10 +334,9 @@ def experiment(
             status = m.get("status")
             if status in ("interrupted", "lost-connection"):
                 break
-    codes = {"interrupted": 130, "lost-connection": 3, "failed": 1}
-    worst = [m.get("status") for m in manifests if m.get("status") in codes]
+    worst = [m.get("status") for m in manifests if m.get("status") in BY_STATUS]
     if worst:
-        raise Exit(code=codes[worst[-1]])
+        raise Exit(code=BY_STATUS[worst[-1]])
     return manifests
 
 
@@ -441,7 +497,8 @@ def collect(
 
     store = run_store(runs)
     host, version = _host(target, inventory, playbook)
-    collected = pull(host, version, RunOptions(runs=store.local, out=out, store=store))
+    with writable("--runs", runs, store.local):
+        collected = pull(host, version, RunOptions(runs=store.local, out=out, store=store))
     if store.shared:
         _push(store, out)
     return collected
@@ -538,6 +595,36 @@ def report(
     )
 
 
+def list_runs(
+    runs: str = DEFAULT_RUNS,
+    name: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    as_json: bool = False,
+    out=sys.stdout,
+) -> list:
+    """List the run store: one row per run (``--json``: one object per run)."""
+    from labkit.report import listing
+
+    status, when = listing.status_arg(status), listing.since_arg(since)
+    store = run_store(runs)
+    log = sys.stderr if as_json else out  # --json: stdout is the JSON alone
+    folder = store.read_dir(say=lambda m: print(m, file=log))
+    rows = listing.list_store(folder, name, status, when)
+    if as_json:
+        print(json.dumps(listing.as_json(rows), indent=2), file=out)
+        return rows
+    if not rows:
+        where = "" if folder.is_dir() else " (it does not exist yet)"
+        some = " match" if (name or status or since) else ""
+        print(f"no runs{some} in {store.spec}{where}", file=out)
+        return rows
+    for line in listing.table(rows):
+        print(line, file=out)
+    print(f"{len(rows)} run(s) in {store.spec}", file=out)
+    return rows
+
+
 def batch(
     playbook: str = DEFAULT_PLAYBOOK,
     target: str = DEFAULT_TARGET,
@@ -555,8 +642,6 @@ def batch(
     out=sys.stdout,
 ):
     """Run the playbook's experiments x repeats x sweep points on every target host."""
-    import os
-
     from invoke import Exit
 
     from labkit.config.playbook import MAX_REPEATS
@@ -604,8 +689,8 @@ def batch(
         return bp
     out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a batch
     live = out.isatty() and os.environ.get("TERM") != "dumb"
-    fleet = Fleet(bp, inv, store, min(forks, len(bp.hosts)), fail_fast, out, live)
-    with outlive_hangup(out):
+    with writable("--runs", runs, store.local), outlive_hangup(out):
+        fleet = Fleet(bp, inv, store, min(forks, len(bp.hosts)), fail_fast, out, live)
         result = fleet.run()
         out.log_to(result.record.with_suffix(".log"), replay=False)  # the batch log has the rest
         print(_batch_table(table(bp, result.outcomes)), file=out)
@@ -619,10 +704,9 @@ def batch(
         for o in result.not_run:
             print(f"  NOT RUN {o.host} {o.experiment} #{o.repeat}: {o.reason}", file=out)
         print(f"batch record: {result.record}", file=out)
-        if result.stopped.startswith("interrupted"):
-            raise Exit(code=130)
-        if result.failed:
-            raise Exit(code=1)
+        code, why = batch_exit(result.outcomes, result.stopped)
+        if code:
+            raise Exit(f"labkit: error: {why}" if why else None, code=code)
     return result
 
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import warnings
 
-import pytest
-
-from labkit.records.store import CorruptManifestWarning, list_runs
+from labkit.records.store import list_runs
 
 
-def test_a_corrupt_manifest_is_warned_about_by_name(tmp_path):
+def test_a_corrupt_manifest_is_listed_with_its_path_and_reason(tmp_path):
     good = tmp_path / "exp1" / "r1"
     good.mkdir(parents=True)
     (good / "manifest.json").write_text(json.dumps({"run_id": "r1", "status": "complete"}))
-    bad = tmp_path / "exp1" / "r2"
-    bad.mkdir()
+    bad = tmp_path / "exp3" / "r2"
+    bad.mkdir(parents=True)
     (bad / "manifest.json").write_text('{"run_id": "r2", "status": "comp')  # cut short
-    with pytest.warns(CorruptManifestWarning) as caught:
-        runs = list_runs(tmp_path)
+    unreadable = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said to the caller, never as a Python warning
+        runs = list_runs(tmp_path, unreadable)
     assert [m["run_id"] for _, m in runs] == ["r1"]
-    [w] = caught
-    assert str(bad / "manifest.json") in str(w.message) and "not read" in str(w.message)
+    [u] = unreadable
+    assert u.path == bad and u.experiment == "exp3"
+    assert u.reason.startswith("manifest.json: Unterminated string")

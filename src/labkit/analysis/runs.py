@@ -9,7 +9,7 @@ from typing import Any
 from labkit.analysis.metrics import run_metrics
 from labkit.probes import PROBES
 from labkit.probes.base import Probe
-from labkit.records.store import list_runs
+from labkit.records.store import Unreadable, list_runs
 from labkit.workloads.base import run_seconds
 
 
@@ -78,17 +78,21 @@ def other_probe_metrics(run_dir: Path, manifest: dict, events, known: dict) -> d
 
 
 def load_runs(
-    runs: str | Path, playbook: str | None = None, keep_tables: bool = False
+    runs: str | Path,
+    playbook: str | None = None,
+    keep_tables: bool = False,
+    unreadable: list[Unreadable] | None = None,
 ) -> list[RunData]:
     """Every run in the store (of ``playbook`` when given), oldest first, with metrics;
-    ``keep_tables`` keeps the parsed logs on each run for plotting."""
+    ``keep_tables`` keeps the parsed logs on each run for plotting; runs whose record
+    cannot be read go to ``unreadable``."""
     from labkit.analysis.events import workload_run
     from labkit.analysis.stages import run_deep_metrics
     from labkit.parse import read_record_log, read_tegrastats
     from labkit.workloads import DEFAULT_KIND, workload_of
 
     out = []
-    for run_dir, manifest in list_runs(runs):
+    for run_dir, manifest in list_runs(runs, unreadable):
         if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
             continue
         workload = workload_of(manifest)

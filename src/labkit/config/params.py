@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -300,6 +301,11 @@ class ParamError(ValueError):
         super().__init__(message)
 
 
+# how alike a name must be to be suggested: `exp2` -> `exp2b` (0.89), `sm` -> `sim` (0.8);
+# `nosuchgroup` is not `ungrouped` (0.6)
+CLOSE = 0.75
+
+
 def suggest(key: str, known) -> str:
     """' (did you mean 'dataset.fps'?)' when a close name exists; a bare last part
     (``fps``) names every dotted key that ends with it (``dataset.fps``, ``camera.fps``)."""
@@ -309,8 +315,8 @@ def suggest(key: str, known) -> str:
     tail = [c for c in candidates if "." not in key and c.rsplit(".", 1)[-1] == key]
     close = (
         tail
-        or difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
-        or difflib.get_close_matches(norm, candidates, n=1, cutoff=0.6)
+        or difflib.get_close_matches(key, candidates, n=1, cutoff=CLOSE)
+        or difflib.get_close_matches(norm, candidates, n=1, cutoff=CLOSE)
     )
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
@@ -347,6 +353,8 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
             return None
         raise ParamError(key, f"{key} must not be empty; expected {_describe(spec)}")
     kind = spec.kind
+    if kind in ("int", "number") and isinstance(value, str):
+        value = _scientific(value)
     ok = True
     if kind == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -378,6 +386,19 @@ def coerce(key: str, value: Any, known: dict[str, Param] = ALL_PARAMS) -> Any:
     if spec.check is not None and not spec.check(value):
         raise ParamError(key, f"{key} is {value!r}; expected {spec.expect}")
     return value
+
+
+# YAML 1.1 (PyYAML) reads 1e9 and 2.5e1 as text: a float needs a dot and a signed exponent
+SCIENTIFIC = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _scientific(text: str) -> Any:
+    """``1e9`` -> 1000000000.0 and ``2.5e1`` -> 25 (a whole number as an int); any other
+    text stays text (and is refused as a number with its type named)."""
+    if not SCIENTIFIC.fullmatch(text.strip()):
+        return text
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < 2**63 else number
 
 
 def _sysctl_value(key: str, value: Any) -> str:

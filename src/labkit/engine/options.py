@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from labkit.core import environment
 from labkit.engine.events import Message, PlainRenderer
 from labkit.records.backends import RunStore
 
@@ -27,9 +27,7 @@ class RunOptions:
     detach: bool = False
     grace_s: float = 30.0
     poll_s: float = 1.0
-    reconnect_s: float = field(
-        default_factory=lambda: float(os.environ.get("LABKIT_RECONNECT_S", "30"))
-    )
+    reconnect_s: float = field(default_factory=environment.reconnect_s)
     out: IO = field(default_factory=lambda: sys.stdout)
     # who renders the run's events (``labkit.engine.events``); default: lines to ``out``
     on_event: Callable[[Any], None] | None = None

@@ -12,13 +12,13 @@ works the probe is skipped with the reason; the run never fails for it.
 
 from __future__ import annotations
 
-import os
 import platform
 import shlex
 import shutil
 import sys
 from pathlib import Path
 
+from labkit.core import environment
 from labkit.remote.facts import PYSPY_IN_WORKDIR
 
 PIP_TIMEOUT_S = 180
@@ -41,7 +41,7 @@ def ensure_pyspy(target, facts: dict, workdir: str, log=lambda m: None) -> tuple
     pkg = workdir.rstrip("/") + "/tools/py-spy-pip"
     q = shlex.quote
     log(f"{target.name}: installing py-spy into {dest}")
-    if os.environ.get("LABKIT_PYSPY_PIP", "1") == "0":  # e.g. a board known to be offline
+    if not environment.pyspy_pip():  # LABKIT_PYSPY_PIP=0: e.g. a board known to be offline
         return _push(target, facts, dest, "pip on the host not tried (LABKIT_PYSPY_PIP=0)")
     res = target.run(
         f"python3 -m pip install --quiet --disable-pip-version-check --no-input "

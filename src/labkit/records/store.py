@@ -21,7 +21,7 @@ import os
 import secrets
 import subprocess
 import time
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,26 +119,40 @@ def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Pa
     return None
 
 
-class CorruptManifestWarning(UserWarning):
-    """A run's manifest could not be read: the run is left out of reports and resume."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A run whose record could not be read: shown by the report and `invoke runs`, so it
+    never silently turns into "not run yet"."""
+
+    path: Path  # the run's folder
+    reason: str
+
+    @property
+    def experiment(self) -> str:
+        """The experiment it was filed under (``runs/<experiment>/<run-id>/``)."""
+        return self.path.parent.name
 
 
-def list_runs(runs: str | Path) -> list[tuple[Path, dict]]:
-    """Every run with a readable manifest, oldest first; an unreadable one is warned
-    about by its path (it would otherwise vanish from reports and batch resume)."""
+def list_runs(
+    runs: str | Path, unreadable: list[Unreadable] | None = None
+) -> list[tuple[Path, dict]]:
+    """Every run with a readable manifest, oldest first; each unreadable one is added to
+    ``unreadable`` (when given) with its path and why, for the caller to show."""
     out = []
     for mf in sorted(Path(runs).glob("*/*/manifest.json")):
         try:
             manifest = read_record(mf)
         except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, RecordError
-            warnings.warn(
-                f"{mf}: not read ({exc}); this run is left out of reports and batch resume",
-                CorruptManifestWarning,
-                stacklevel=2,
-            )
+            if unreadable is not None:
+                unreadable.append(Unreadable(mf.parent, f"manifest.json: {_first_line(exc)}"))
             continue
         out.append((mf.parent, manifest))
     return sorted(out, key=lambda r: (r[1].get("started_at") or "", str(r[0])))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def provenance() -> dict:

@@ -20,11 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.core import environment
 from labkit.errors import CommandFailed, CommandTimeout, RemoteError
 
 DEFAULT_TIMEOUT = 60.0
-# LABKIT_TRACE=1: every remote command with its duration and exit code, on stderr
-TRACE = bool(os.environ.get("LABKIT_TRACE"))
 
 
 @dataclass
@@ -98,7 +97,7 @@ class Target(abc.ABC):
         t0 = time.monotonic()
         result = self._exec(full, timeout, stdin)
         result.command = shown
-        if TRACE:
+        if environment.trace():  # -v or LABKIT_TRACE=1: every command, its time and exit
             print(
                 f"[labkit trace] {self.name} {time.monotonic() - t0:6.3f}s exit {result.exited}"
                 f"  {(what or shown)[:110]!r}",

@@ -30,7 +30,7 @@ from labkit.analysis.stats import MEAN_METHOD, POINT
 from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
-from labkit.records.store import provenance
+from labkit.records.store import Unreadable, provenance
 from labkit.workloads import DEFAULT_KIND
 
 
@@ -42,6 +42,37 @@ class ReportResult:
     runs_left_out: list[RunData] = field(default_factory=list)
     verdicts: dict[str, str] = field(default_factory=dict)
     recommended: str | None = None
+
+
+def verdict_lines(ctx: dict[str, Any]) -> list[str]:
+    """What the report decided, for the terminal: one line per hypothesis, then the
+    recommendation (the report itself has the evidence)."""
+    lines = []
+    for item in ctx["hypotheses"]:
+        h, v = item["h"], item["v"]
+        step = v.next_step() if v.verdict == "inconclusive" else ""
+        lines.append(f"  {h.id} {v.verdict}: {h.title}" + (f" (next: {step})" if step else ""))
+    if ctx["unreadable"]:
+        lines.append(f"  {len(ctx['unreadable'])} run(s) could not be read: listed in the report")
+    rec = ctx.get("recommendation")
+    if rec is None:
+        lines.append("recommendation: none yet (no runs to compare)")
+    elif rec["is_baseline"]:
+        lines.append(
+            f"recommendation: keep the baseline {ctx['baseline']}; no tested change is "
+            "confirmed to beat it"
+        )
+    else:
+        changes = "; ".join(rec["changes"])
+        lines.append(
+            f"recommendation: {rec['row']['experiment']}" + (f" ({changes})" if changes else "")
+        )
+    for e in rec["undecided"] if rec else []:
+        decide = (
+            f"; about {e.cut.runs_needed} runs per side would decide" if e.cut.runs_needed else ""
+        )
+        lines.append(f"  not recommended yet: {e.experiment}, {e.change_text}{decide}")
+    return (["verdicts:"] if ctx["hypotheses"] else []) + lines
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -222,11 +253,15 @@ def build_report(
     from labkit.report.plots import draw_all, figure_notes
     from labkit.report.render import render
 
-    runs = load_runs(runs_dir, pb.name, keep_tables=True)
+    unreadable: list[Unreadable] = []
+    runs = load_runs(runs_dir, pb.name, keep_tables=True, unreadable=unreadable)
+    # a record that cannot be read names no playbook: its folder names the experiment
+    unreadable = [u for u in unreadable if u.experiment in pb.experiments]
     if not runs:
+        cannot = "".join(f"; {u.path} could not be read ({u.reason})" for u in unreadable)
         raise LabkitError(
-            f"no runs of playbook {pb.name!r} in {runs_dir}; run `invoke experiment` or "
-            f"`invoke batch`, or bring hand-run logs in with `invoke import --logs DIR`"
+            f"no runs of playbook {pb.name!r} in {runs_dir}{cannot}; run `invoke experiment` "
+            f"or `invoke batch`, or bring hand-run logs in with `invoke import --logs DIR`"
         )
     used = [r for r in runs if include_incomplete or r.complete]
     left_out = [r for r in runs if r not in used]
@@ -236,6 +271,9 @@ def build_report(
         folder = tmp / pb.name
         folder.mkdir()
         ctx = _context(pb, used, left_out)
+        ctx["unreadable"] = unreadable  # listed, never "not run yet"
+        seen = {u.experiment for u in unreadable}
+        ctx["untested"] = [n for n in ctx["untested"] if n not in seen]
         ctx["folder"] = pb.name
         if pb.workload.kind != DEFAULT_KIND:  # a command workload: its events' metrics
             template = template or WORKLOAD_TEMPLATE
@@ -270,6 +308,8 @@ def build_report(
     for r in left_out:
         log(f"left out: {r.experiment} {r.dir.name} ({r.status})")
     log(f"report: {final_md} ({len(used)} runs, figures and data in {final_dir}/)")
+    for line in verdict_lines(ctx):
+        log(line)
     return ReportResult(
         final_md,
         final_dir,

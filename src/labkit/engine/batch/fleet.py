@@ -200,8 +200,8 @@ class Fleet:
             o.cause = "busy" if isinstance(exc, LockedError) else "unreachable"
             o.reason, o.error = str(exc), exc
             return o
-        except LabkitError as exc:
-            o.reason = str(exc)
+        except LabkitError as exc:  # a preflight failure, ...: kept for the exit code
+            o.reason, o.error = str(exc), exc
             return o
         except Exception as exc:  # one host's bug must not take the batch down
             o.reason = f"labkit internal error: {exc!r}"
