@@ -1,16 +1,16 @@
 """Observer effect of the probes: exp1 on the simulated Jetson with no probe, tegrastats,
-+threads, +pyspy at several rates, interleaved in one run (a round runs every variant
++threads, +pyspy at several rates, +runq, interleaved in one run (a round runs every variant
 once, in a shuffled order), so machine noise falls on all of them alike.
 
-    .venv/bin/python bench/probes.py [--rounds 3] [--seconds 20]
+    .venv/bin/python bench/probes.py [--rounds 3] [--seconds 20] [--variants none,+runq]
 
 Each recording is the simulated lerobot-record with the inventory's default stalls (40 ms
 in 0.5 % of iterations, a fresh seed per recording), 3 cameras at 30 fps, loop at 30 Hz;
 the probes are started exactly as labkit's supervisor starts them (tegrastats before,
-threads and py-spy attached to the recording's pid) and each one's CPU is read from the
+threads, py-spy and runq attached to the recording's pid) and each one's CPU is read from the
 kernel when it exits (``os.wait4``). Reports per variant: warnings/min, the loop's achieved
-rate (frames / recording time), and the probes' own CPU in percent of one core. Results
-are appended to docs/benchmarks.md with the machine and the date.
+rate (frames / recording time) and its ratio to no probe, and the probes' own CPU in
+percent of one core. Results are appended to docs/benchmarks.md with the machine and the date.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.lab import append_results, machine  # noqa: E402
 from labkit.parse import read_record_log  # noqa: E402
+from labkit.probes.runq import Runq  # noqa: E402
 from labkit.sim.deploy import bundle, install_script, paths  # noqa: E402
 
 PROBES = ROOT / "src" / "labkit" / "probes"
@@ -48,6 +49,7 @@ VARIANTS = {
     "+pyspy 50 Hz": ["tegrastats", "threads", "pyspy:50"],
     "+pyspy 100 Hz": ["tegrastats", "threads", "pyspy:100"],
     "+pyspy 200 Hz": ["tegrastats", "threads", "pyspy:200"],
+    "+runq": ["tegrastats", "runq"],
 }
 
 
@@ -96,6 +98,13 @@ def one(bin_dir: str, work: Path, probes: list[str], seconds: float) -> dict:
              "--pyspy", PYSPY],
             stdout=open(run / "threads.log", "w"), cwd=run,  # noqa: SIM115
         )  # fmt: skip
+    if "runq" in probes:
+        for name, text in Runq().launch(None).files.items():  # as the supervisor places them
+            (run / name).write_text(text)
+        started["runq"] = subprocess.Popen(
+            [sys.executable, str(run / "runq_sampler.py"), "--pid", str(rec.pid)],
+            stdout=open(run / "runq.log", "w"), cwd=run,  # noqa: SIM115
+        )  # fmt: skip
     for p in probes:
         if p.startswith("pyspy:"):
             started["pyspy"] = subprocess.Popen(
@@ -107,7 +116,8 @@ def one(bin_dir: str, work: Path, probes: list[str], seconds: float) -> dict:
     elapsed = time.monotonic() - t0
     cpu = {}
     for name, proc in started.items():
-        sig = {"tegrastats": signal.SIGTERM, "threads": signal.SIGTERM}.get(name)
+        sig = {"tegrastats": signal.SIGTERM, "threads": signal.SIGTERM, "runq": signal.SIGTERM}
+        sig = sig.get(name)
         cpu[name] = cpu_of(proc, sig)
     events = read_record_log(run / "record.log")
     info = json.loads((run / "dataset" / "meta" / "info.json").read_text())
@@ -124,7 +134,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset")
     args = ap.parse_args()
+    chosen = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if unknown or "none" not in chosen:
+        raise SystemExit(f"--variants: expected 'none' and any of {', '.join(VARIANTS)}")
     if not Path(PYSPY).exists():
         raise SystemExit(f"py-spy not found beside {sys.executable}: pip install py-spy")
     work = Path(tempfile.mkdtemp(prefix="labkit-bench-probes-"))
@@ -133,10 +148,10 @@ def main() -> None:
     subprocess.run(["sh", "-c", install_script(wd, python=sys.executable, config=config)],
                    input=bundle(), check=True)  # fmt: skip
     bin_dir = paths(wd)["bin"]
-    results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+    results: dict[str, list[dict]] = {v: [] for v in chosen}
     order = random.Random(7)
     for r in range(args.rounds):
-        names = list(VARIANTS)
+        names = list(chosen)
         order.shuffle(names)
         for name in names:
             results[name].append(one(bin_dir, work, VARIANTS[name], args.seconds))
@@ -144,13 +159,16 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     lines = [
         f"Machine: {machine()}. `bench/probes.py --rounds {args.rounds} --seconds "
-        f"{args.seconds:g}`: exp1 on the simulated Jetson (3 cameras 30/30, default 40 ms "
-        "stalls in 0.5 % of iterations, a fresh seed per recording), variants interleaved "
-        "in shuffled rounds. Mean (lowest–highest) over rounds; probe CPU in % of one "
-        "core over the recording, from the kernel (`os.wait4`).",
+        f"{args.seconds:g} --variants {','.join(chosen)}`: exp1 on the simulated Jetson "
+        "(3 cameras 30/30, default 40 ms stalls in 0.5 % of iterations, a fresh seed per "
+        "recording), variants interleaved in shuffled rounds. Mean (lowest–highest) over "
+        "rounds; probe CPU in % of one core over the recording, from the kernel "
+        "(`os.wait4`); loop Hz / none: the ratio of the mean loop rates to the no-probe "
+        "variant's in the same run.",
         "",
-        "| variant | warnings/min | loop Hz | tegrastats CPU % | threads CPU % | py-spy CPU % |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | warnings/min | loop Hz | loop Hz / none | tegrastats CPU % | "
+        "threads CPU % | py-spy CPU % | runq CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     def cell(values: list[float]) -> str:
@@ -158,13 +176,16 @@ def main() -> None:
             return "—"
         return f"{statistics.fmean(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
+    base = statistics.fmean(r["loop_hz"] for r in results["none"])
     for name, rows in results.items():
         cpu = {
-            k: [r["probe_cpu_pct"].get(k) for r in rows] for k in ("tegrastats", "threads", "pyspy")
+            k: [r["probe_cpu_pct"].get(k) for r in rows]
+            for k in ("tegrastats", "threads", "pyspy", "runq")
         }
+        hz = statistics.fmean(r["loop_hz"] for r in rows)
         lines.append(
             f"| {name} | {cell([r['warnings_per_min'] for r in rows])} | "
-            f"{cell([r['loop_hz'] for r in rows])} | "
+            f"{cell([r['loop_hz'] for r in rows])} | {hz / base:.3f} | "
             + " | ".join(cell([v for v in cpu[k] if v is not None]) for k in cpu)
             + " |"
         )

@@ -179,6 +179,10 @@ def test_the_log_of_a_real_run_gives_every_sink_its_samples_and_late_ones():
     assert isinstance(w, Gstreamer) and w.sinks == ["cam0", "cam1", "cam2"]
     assert w.run_metrics(samples, 8.4)["fps_average_cam1"] == m["fps_average_cam1"]
     assert list(w.late_times(samples)) == list(late["time"])
+    events = w.late_events(samples)
+    assert list(events.columns) == ["time", "start", "hz"] and len(events) == len(late)
+    assert (events["hz"] < 28.5).all() and (events["start"] < events["time"]).all()
+    assert w.late_events(None) is None
 
 
 def test_an_empty_or_missing_log_has_no_numbers(tmp_path):
@@ -202,18 +206,35 @@ def run_gst(tmp_path, seconds: float, *pipeline: str) -> tuple[int, str]:
 
 
 @needs_gst
-def test_the_runner_stops_a_real_pipeline_with_eos_and_stamps_its_lines(tmp_path):
+def test_the_runner_stops_a_real_pipeline_with_eos_at_its_time(tmp_path):
     code, text = run_gst(
-        tmp_path, 3,
+        tmp_path, 2,
         "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1",
         "! fpsdisplaysink name=cam0 video-sink=fakesink text-overlay=false sync=true",
     )  # fmt: skip
     assert code == 0, text
-    assert text.startswith("#labkit-gst ") and text.splitlines()[0].split()[3:] == ["3", "30"]
+    assert text.startswith("#labkit-gst ") and text.splitlines()[0].split()[3:] == ["2", "30"]
     assert "Got EOS from element" in text  # SIGINT with -e: EOS, a clean end
+
+
+@needs_gst
+def test_the_runner_stamps_each_line_and_the_parser_reads_the_sinks(tmp_path):
+    """30 live frames at 30 fps (the pipeline ends by itself after about a second, however
+    busy the machine), a sample every 100 ms: every line stamped, samples in order."""
+    code, text = run_gst(
+        tmp_path, 120,
+        "videotestsrc is-live=true num-buffers=30",
+        "! video/x-raw,width=160,height=120,framerate=30/1",
+        "! fpsdisplaysink name=cam0 fps-update-interval=100 video-sink=fakesink",
+        "text-overlay=false sync=true",
+    )  # fmt: skip
+    assert code == 0, text
+    lines = text.splitlines()
+    assert all(float(line.split(" ", 1)[0]) > 1e9 for line in lines[1:]), lines
     samples = read_samples(tmp_path / "gst.log")
     assert list(samples["sink"].unique()) == ["cam0"]
-    assert samples["rendered"].iloc[-1] > 0
+    assert samples["rendered"].is_monotonic_increasing and samples["rendered"].iloc[-1] > 0
+    assert samples["time"].is_monotonic_increasing
 
 
 @needs_gst

@@ -100,6 +100,21 @@ def run_metrics(samples: pd.DataFrame | None, duration_s: float | None) -> dict[
     return out
 
 
+def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The late samples as probes take late events: ``time`` (end of the interval),
+    ``start`` (its beginning) and ``hz`` (the rate the sink got over it); None: no log."""
+    if samples is None:
+        return None
+    late = samples[samples["event"] == LATE_EVENT]
+    return pd.DataFrame(
+        {
+            "time": late["time"].astype("datetime64[ns]").to_numpy(),
+            "start": late["start"].astype("datetime64[ns]").to_numpy(),
+            "hz": late["current"].to_numpy(dtype=float),
+        }
+    )
+
+
 def late_times(samples: pd.DataFrame | None) -> pd.Series:
     """When the late events happened (naive local time), for probes' coincidence."""
     if samples is None or samples.empty:

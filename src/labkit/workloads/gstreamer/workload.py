@@ -252,6 +252,10 @@ class Gstreamer(Workload):
         out.update(gm.run_metrics(events, duration_s))
         return out
 
+    def late_events(self, events):
+        """The late events (``time``, ``start``, ``hz``) probes relate their samples to."""
+        return gm.late_events(events)
+
     def late_times(self, events):
         """When the late events happened (naive local time of the target)."""
         return gm.late_times(events)
