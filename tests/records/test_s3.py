@@ -21,11 +21,13 @@ from labkit.config.playbook import load_playbook
 from labkit.records.backends import PUSHED, open_store
 from labkit.records.importer import import_logs
 from labkit.records.s3 import S3Runs
-from tests.conftest import REPO
+from tests.conftest import DATA, REPO
+from tests.labhost import env, invoke_argv, ssh_host, trust, wait_for, write_inventory
 from tests.s3server import WeedS3
 from tests.seedlogs import SEED, write_seed_logs
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+E2E = DATA / "playbooks" / "e2e"
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +220,53 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     files = sum(1 for p in fresh.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert again.remote.downloads == files > 0  # an empty cache downloads everything once
     shutil.rmtree(fresh)
+
+
+@pytest.mark.slow
+def test_runs_on_a_host_over_ssh_reach_the_store_and_a_detached_one_once_collected(
+    s3, weed, sshd, tmp_path, fake_home
+):
+    """`invoke experiment` uploads the run when it ends; `--detach` leaves it in staging
+    (not finished) until `invoke collect` finishes and uploads it."""
+    wd = tmp_path / "wd"
+    trust(fake_home, sshd)
+    inv = write_inventory(tmp_path / "hosts.yml", {"simthor": ssh_host(sshd, wd)})
+    shutil.copytree(E2E, tmp_path / "pb")
+    base = ["--target", "simthor", "--inventory", str(inv),
+            "--playbook", str(tmp_path / "pb" / "e2e.yml"), "--runs", s3]  # fmt: skip
+
+    def invoke_here(*args):  # from the project folder, with the AWS variables set
+        return subprocess.run(
+            [*invoke_argv("--search-root", str(REPO)), *args],
+            cwd=Path.cwd(),
+            env=env(fake_home),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+
+    res = invoke_here("experiment", *base, "--name", "short")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "uploaded to " + s3 in res.stdout
+    store = open_store(s3, Path.cwd())
+    [first] = list(store.remote.listing())
+    res = invoke_here("experiment", *base, "--name", "short", "--detach")
+    assert res.returncode == 0, res.stdout + res.stderr
+    waiting, unfinished = store.pending()
+    assert waiting == [] and len(unfinished) == 1
+    assert list(store.remote.listing()) == [first]  # a detached run is not uploaded
+    wait_for(lambda: _done(wd, "short", 2), 60, "the detached run to finish")
+    res = invoke_here("collect", *base)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert store.pending() == ([], [])
+    listing = store.remote.listing()
+    assert len(listing) == 2
+    for (exp, run_id), files in listing.items():
+        record = json.loads((store.local / exp / run_id / "manifest.json").read_text())
+        assert record["status"] == "complete" and {"manifest.json", "record.log"} <= set(files)
+
+
+def _done(wd: Path, experiment: str, n: int) -> bool:
+    states = [json.loads(p.read_text()).get("state")
+              for p in (wd / "runs" / experiment).glob("*/status.json")]  # fmt: skip
+    return len(states) == n and all(s == "done" for s in states)
