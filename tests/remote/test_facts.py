@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit.remote.facts import facts_for, gather, split_sections
+from labkit.remote.facts import (
+    Fact,
+    facts_for,
+    gather,
+    parse_top_processes,
+    split_sections,
+    top_detached,
+    top_read,
+)
 from labkit.remote.target import LocalTarget
 from tests.conftest import DATA
 
@@ -98,3 +106,36 @@ def test_top_processes_names_a_busy_process_and_not_labkit_itself(tmp_path):
     finally:
         burner.kill()
         burner.wait()
+
+
+def test_top_processes_sampled_in_the_background_is_read_by_a_later_round_trip(tmp_path):
+    """The run's facts start the sampler and return at once; a later round trip reads
+    what it measured meanwhile: the burner, not the chain that launched it (the session
+    that stays for the run; here this test process)."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        t = LocalTarget("local")
+        path = str(tmp_path / ".top-before")
+        sampler = Fact("top_processes", lambda r, w: top_detached(path), parse_top_processes)
+        reader = Fact("top_processes", lambda r, w: top_read(path, False), parse_top_processes)
+        found, rows = None, []
+        deadline = time.monotonic() + 20
+        while found is None and time.monotonic() < deadline:
+            started = gather(t, "", str(tmp_path), [sampler])["top_processes"]
+            assert started is None  # nothing measured in the launching round trip
+            rows = gather(t, "", str(tmp_path), [reader])["top_processes"]
+            found = next((r for r in rows or [] if r["pid"] == burner.pid), None)
+        assert found is not None and found["cpu_pct"] > 10
+        assert os.getpid() not in {r["pid"] for r in rows}
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def test_top_read_without_a_sample_is_unknown_or_sampled_now(tmp_path):
+    t = LocalTarget("local")
+    path = str(tmp_path / ".top-after")
+    unknown = Fact("top_processes", lambda r, w: top_read(path, False), parse_top_processes)
+    now = Fact("top_processes", lambda r, w: top_read(path, True), parse_top_processes)
+    assert gather(t, "", str(tmp_path), [unknown])["top_processes"] is None
+    assert isinstance(gather(t, "", str(tmp_path), [now])["top_processes"], list)

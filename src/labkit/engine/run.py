@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shlex
 import threading
 import time
@@ -36,6 +37,7 @@ from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
+from labkit.remote.facts import Fact, parse_top_processes, top_detached, top_read
 from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
     Change,
@@ -115,7 +117,10 @@ def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | Non
 def _prepare(run: Run, files: list[FileSpec]) -> None:
     """Facts, preflight and the settings plan: what the host is now, what would change."""
     plan, hs = run.plan, run.hs
-    run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())))
+    # a run's own facts sample top_processes in the background (``top_before``), over the
+    # preflight, settings and start that follow; --check and --detach sample right here
+    sampled = None if run.opts.check or run.opts.detach else top_detached(top_before(run))
+    run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())), top=sampled)
     if not run.opts.check:  # --check touches nothing: no tool installed for a probe
         for probe in plan.probes():
             probe.prepare(hs.target, run.facts, hs.workdir, run.opts.say)
@@ -346,6 +351,7 @@ def _watch(run: Run) -> None:
             wait_s=opts.poll_s,
             workload=w,
             watch=run.watch,
+            on_done=top_detached(top_after(run)),  # over the stop, restore and pull
         )
         if status.get("state") == "done":
             run.status = status
@@ -368,6 +374,16 @@ def _watch(run: Run) -> None:
             raise RemoteError(
                 f"{t.name}: the run supervisor did not finish within {limit:.0f} s; stopping it"
             )
+
+
+def top_before(run: Run) -> str:
+    """Where the background CPU sample from the run's facts is kept on the target (a dot
+    file of the run dir: never pulled with the logs)."""
+    return posixpath.join(run.rd, ".top-before")
+
+
+def top_after(run: Run) -> str:
+    return posixpath.join(run.rd, ".top-after")
 
 
 def _prewarm(module: str) -> None:
@@ -418,8 +434,15 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
             raise
         except (RemoteError, OSError, ValueError) as exc:
             errors.append(f"pulling the logs failed: {exc}")
-    # the host once more, after the restore (still locked), in the unlock round trip
-    probe, parse = hs.facts_probe(paths=sorted(set(devices(run.plan).values())))
+    # the host once more, after the restore (still locked), in the unlock round trip; the
+    # CPU sampled from the workload's end, and the one sampled from the facts before it
+    before = Fact("top_processes_before", lambda r, w: top_read(top_before(run), False),
+                  parse_top_processes)  # fmt: skip
+    probe, parse = hs.facts_probe(
+        paths=sorted(set(devices(run.plan).values())),
+        top=top_read(top_after(run), True),
+        extra=[before],
+    )
     out = lock.release(
         t,
         hs.workdir,
@@ -428,7 +451,13 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
         what="facts after the restore + unlock",
         run_id=run.run_id,
     )
-    run.manifest["facts_after"] = parse(out)
+    after = parse(out)
+    if after is not None:
+        sampled = after.pop("top_processes_before", None)
+        facts = run.manifest.setdefault("facts", {})
+        if facts.get("top_processes") is None:  # sampled here unless a reboot re-gathered
+            facts["top_processes"] = sampled
+    run.manifest["facts_after"] = after
     if errors:
         raise FinishError("; ".join(errors), files)
     return files

@@ -66,6 +66,7 @@ def poll(
     before: str = "",
     workload=None,
     watch: Watch | None = None,
+    on_done: str = "",
 ) -> dict:
     """The supervisor's status (``{}`` if none yet); with ``workload`` and ``watch``, the
     workload's new log lines are read and counted into ``watch``, in the same round trip.
@@ -73,7 +74,8 @@ def poll(
     With ``wait_s``, the target waits (checking every 50 ms) until the status file shows
     ``"state": "<until>"`` (an alternation such as ``running|done``) or the time is up,
     so the end of a run is seen at once instead of up to a poll interval late.
-    ``before`` runs first in the same round trip (starting the supervisor).
+    ``before`` runs first in the same round trip (starting the supervisor); ``on_done``
+    runs on the target as soon as the wait sees the run done (no round trip of its own).
     """
     wait = before
     if wait_s > 0:
@@ -85,6 +87,8 @@ def poll(
             f"i=0; while [ $i -lt {ticks} ]; do s=; IFS= read -r -d '' s < {q(rd)}/status.json; "
             f"case $s in {states}) break;; esac; sleep 0.05; i=$((i+1)); done 2>/dev/null; "
         )
+        if on_done:
+            wait += f'case $s in *\'"state": "done"\'*) {on_done};; esac; '
     tail = ""
     if workload is not None and watch is not None:
         log = posixpath.join(rd, workload.log)

@@ -43,12 +43,13 @@ class HostSession:
     def needs_sudo(self) -> bool:
         return self.host.labkit_sudo == "sudo" and not self.host.labkit_simulate
 
-    def gather_facts(self, paths: list[str] = ()) -> dict:
+    def gather_facts(self, paths: list[str] = (), top: str | None = None) -> dict:
         """The host's facts (``remote.facts``) in one round trip; with ``paths``, also
-        ``missing_paths``: those of them (device nodes) that do not exist."""
+        ``missing_paths``: those of them (device nodes) that do not exist; ``top``: the
+        command for ``top_processes`` instead of sampling in this round trip."""
         from labkit.remote.facts import Fact, gather
 
-        tools = self._facts(paths)
+        tools = self._facts(paths, top)
         if self.sim_unchecked is None:
             return gather(self.target, self.sysroot, self.workdir, tools)
         version, log = self.sim_unchecked
@@ -73,12 +74,20 @@ class HostSession:
             )
             return facts
         provision_sim(self.target, self.host, self.workdir, version, log)
-        return self.gather_facts(paths)
+        return self.gather_facts(paths, top)
 
-    def _facts(self, paths: list[str] = ()) -> list:
-        from labkit.remote.facts import Fact, facts_for
+    def _facts(self, paths: list[str] = (), top: str | None = None, extra: list = ()) -> list:
+        from labkit.remote.facts import Fact, facts_for, parse_top_processes
 
         tools = facts_for(self.host.labkit_lerobot_record, self.host.labkit_tegrastats)
+        if top is not None:
+            tools = [
+                Fact(f.name, lambda r, w: top, parse_top_processes)
+                if f.name == "top_processes"
+                else f
+                for f in tools
+            ]
+        tools += list(extra)
         if paths:
             quoted = " ".join(shlex.quote(self.sysroot + p) for p in paths)
             root = len(self.sysroot)
@@ -91,12 +100,14 @@ class HostSession:
             )
         return tools
 
-    def facts_probe(self, paths: list[str] = ()) -> tuple[str, Callable[[str], dict]]:
+    def facts_probe(
+        self, paths: list[str] = (), top: str | None = None, extra: list = ()
+    ) -> tuple[str, Callable[[str], dict]]:
         """``gather_facts`` as a script and the parser of its output, for a caller that
-        sends it with another command (one round trip for both)."""
+        sends it with another command (one round trip for both); ``extra``: more facts."""
         from labkit.remote.facts import gather_script, split_sections
 
-        tools = self._facts(paths)
+        tools = self._facts(paths, top, extra)
 
         def parse(out: str) -> dict | None:
             sections = split_sections(out)

@@ -314,10 +314,12 @@ def parse_top_processes(out: str, code: int) -> list[dict] | None:
     me = int(lines[0].split()[1])
     hz, span = 100.0, TOP_SPAN_S
     ticks: dict[str, dict[int, int]] = {"A": {}, "B": {}}
-    rows, parent = [], {}
+    rows, parent, launcher = [], {}, set()
     for line in lines[1:]:
         tag, _, rest = line.partition(" ")
-        if tag in ticks:
+        if tag == "own":  # a detached sampler: the chain that launched it (SSH session)
+            launcher.update(int(x) for x in rest.split() if x.isdigit())
+        elif tag in ticks:
             got = _stat_ticks(rest)
             if got:
                 ticks[tag][got[0]] = got[1]
@@ -334,7 +336,7 @@ def parse_top_processes(out: str, code: int) -> list[dict] | None:
             used = ticks["B"].get(pid, 0) - ticks["A"].get(pid, 0)
             cpu = round(max(used, 0) / hz / span * 100, 1) if pid in ticks["A"] else 0.0
             rows.append({"pid": pid, "user": parts[2], "cpu_pct": cpu, "command": parts[3].strip()})
-    own, p = set(), me
+    own, p = set(launcher), me
     while p in parent and p not in own:  # the probe and everything above it
         own.add(p)
         p = parent[p]
@@ -404,6 +406,36 @@ _TOP = (
     'for f in /proc/[0-9]*/stat; do IFS= read -r l 2>/dev/null < $f && echo "B $l"; done; '
     "ps -eo pid=,ppid=,user=,args= | sed 's/^ */P /'"
 )
+
+# the sampler detached from the round trip that starts it, so its half-second overlaps the
+# work that follows (preflight, settings, the supervisor's start; or stop, restore, pull)
+# instead of adding to it. It names the chain of processes that launched it (the SSH
+# session stays for the whole run) so the parser leaves them out as labkit's own.
+_LAUNCHER = (
+    'p=$$; while [ "${p:-0}" -gt 1 ] 2>/dev/null; do echo "own $p"; '
+    's=$(cat /proc/$p/stat 2>/dev/null) || break; s=${s##*") "}; set -- $s; p=$2; done'
+)
+
+
+def top_detached(path: str) -> str:
+    """Start the ``top_processes`` sampler in the background, into ``path`` (written whole:
+    ``.part`` then renamed); prints nothing now. ``top_read`` takes its result later."""
+    part = _q(path + ".part")
+    body = f"{{ {_TOP}; }} > {part} 2>/dev/null && mv {part} {_q(path)}"
+    launch = f"{{ {_LAUNCHER}; }} > {_q(path + '.own')}; "
+    return launch + f"setsid nohup sh -c {_q(body)} > /dev/null 2>&1 < /dev/null &"
+
+
+def top_read(path: str, fallback: bool) -> str:
+    """The sampler's result from ``path``, waiting (up to 2 s) while it is still being
+    written; none there: sample now (``fallback``) or say nothing (unknown)."""
+    now = _TOP if fallback else "true"
+    return (
+        f'f={_q(path)}; i=0; while [ ! -e "$f" ] && [ -e "$f.part" ] && [ $i -lt 40 ]; '
+        f"do sleep 0.05; i=$((i+1)); done; "
+        f'if [ -e "$f" ]; then cat "$f"; cat "$f.own" 2>/dev/null; else {now}; fi'
+    )
+
 
 PYSPY_IN_WORKDIR = "/tools/bin/py-spy"
 _GST = "command -v gst-launch-1.0 >/dev/null || exit 1; gst-launch-1.0 --version; gst-inspect-1.0"

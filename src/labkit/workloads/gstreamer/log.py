@@ -17,8 +17,11 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 SAMPLE = re.compile(
     r"GstFPSDisplaySink:(?P<sink>[^/:\s]+): last-message = rendered: (?P<rendered>\d+), "
@@ -45,6 +48,8 @@ def read_samples(path: Path) -> pd.DataFrame:
     ``sample``), ``line`` (1-based), ``target_fps``, ``start`` (when the interval the
     sample covers began: the same sink's previous sample). ``attrs``: ``target_fps``,
     ``seconds``, ``error`` (GStreamer's message when the pipeline failed)."""
+    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+
     offset, target, seconds, error = 0.0, None, None, None
     rows = []
     with open(path, encoding="utf-8", errors="replace") as fh:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from labkit.core.metrics import Metric
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCE = "gstreamer"
 LATE_EVENT = "late_sample"
@@ -117,6 +118,8 @@ def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def late_times(samples: pd.DataFrame | None) -> pd.Series:
     """When the late events happened (naive local time), for probes' coincidence."""
+    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+
     if samples is None or samples.empty:
         return pd.Series(dtype="datetime64[ns]")
     return samples.loc[samples["event"] == LATE_EVENT, "time"].reset_index(drop=True)
