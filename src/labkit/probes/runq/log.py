@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 COLUMNS = ["time", "start", "pid", "tid", "name", "run_ms", "wait_ms", "wall_ms"]
 
@@ -21,6 +23,9 @@ def read_runq(path: Path) -> pd.DataFrame:
     the target) and ``start``, ``pid``, ``tid``, ``name`` (the kernel's), ``run_ms``,
     ``wait_ms`` and ``wall_ms`` over it. ``attrs``: ``root_pid`` (the workload's own
     process), ``self_cpu_s`` (the sampler's CPU), ``span_s`` (its first to last sample)."""
+    import numpy as np  # on use: the run path loads this module without them (start-up)
+    import pandas as pd
+
     root, offset, self_cpu = None, 0.0, None
     stamps, pids, tids, runs, waits, comms = [], [], [], [], [], []
     with open(path, encoding="utf-8", errors="replace") as fh:

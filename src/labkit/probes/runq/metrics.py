@@ -12,12 +12,12 @@ the workload's late event with the interval they cover (``start`` .. ``time``).
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from labkit.core.metrics import Metric
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SOURCE = "runq"
 TOP_THREADS = 5  # per-thread metrics for this many of the busiest threads (by CPU time)
@@ -60,6 +60,8 @@ def loop_rows(table: pd.DataFrame, loop_thread: str | None) -> pd.DataFrame:
 
 def late_windows(events: pd.DataFrame | None, workload: dict[str, Any]) -> list[tuple]:
     """(start, end) of each late event, naive local time of the target."""
+    import pandas as pd  # on use: the run path loads this module without it (start-up)
+
     if events is None or len(events) == 0 or "time" not in events:
         return []
     if "kind" in events and "slow_loop" in set(events["kind"]):  # LeRobot: whole seconds
@@ -95,6 +97,8 @@ def _share(rows: pd.DataFrame) -> float | None:
 
 def run_metrics(table: pd.DataFrame | None, events, run_record: dict[str, Any]) -> dict:
     """One run's runq metrics (None where it cannot say)."""
+    import numpy as np  # on use: the run path loads this module without them (start-up)
+
     out: dict[str, Any] = dict.fromkeys(DECLARED)
     if table is None or table.empty:
         return out
