@@ -41,6 +41,9 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
         log = (run_dir / "gst.log").read_text()
         assert "Got EOS from element" in log  # stopped by SIGINT at duration_s: EOS
     assert done["jpeg-3-1080p"][1]["summary"]["late_sample_count"] > 0
+    # the runq probe beside it: the streaming threads of gst-launch-1.0 sampled
+    runq = (done["jpeg-3"][0] / "runq.log").read_text()
+    assert " gst-launch-1.0\n" in runq and " videotestsrc2:s\n" in runq
 
     out = tmp_path / "reports"
     res = invoke("report", "--playbook", pb, "--runs", str(runs), "--out", str(out), home=fake_home)
@@ -57,6 +60,7 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
         assert float(rows[exp][col]) > slow
     text = (out / "camera-ingest.md").read_text()
     assert " fps_average_cam2 |" in text  # per-sink metrics in the report's table
+    assert " loop_runq_wait_share |" in text  # the probe's, for this workload too
     verdicts = json.loads((out / "camera-ingest" / "hypotheses.json").read_text())
     assert set(verdicts) == {"H1", "H2", "H3", "H4"}
     for hyp in verdicts.values():  # decided by labkit's checks, numbers shown
