@@ -104,6 +104,8 @@ def run_metrics(samples: pd.DataFrame | None, duration_s: float | None) -> dict[
 def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
     """The late samples as probes take late events: ``time`` (end of the interval),
     ``start`` (its beginning) and ``hz`` (the rate the sink got over it); None: no log."""
+    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+
     if samples is None:
         return None
     late = samples[samples["event"] == LATE_EVENT]
