@@ -7,12 +7,13 @@ labkit places this file in the run directory and starts it as the workload:
 gst-launch-1.0 prints no times, and a pipeline only ends cleanly (EOS through every
 element, exit 0) when it is interrupted, so this runner starts it as its child (same
 process group), stamps each of its output lines with the epoch time it was read
-(``<epoch s> <line>``), sends it SIGINT once ``--seconds`` have passed (``-e``: EOS, then
-a clean exit) and exits with its exit code. The first line is ``#labkit-gst <epoch s>
-<UTC offset s> <seconds> <target fps>``. SIGINT/SIGTERM sent to the group (the run
-stopped early) reach gst-launch-1.0 directly; the runner reads on until it has printed
-everything. When the pipeline fails, the last line is ``labkit: gst-launch-1.0 failed:
-<its first ERROR line>``, so the run's error names GStreamer's own message.
+(``<epoch s> <line>``), sends it SIGINT once ``--seconds`` have passed since it set the
+pipeline PLAYING (``-e``: EOS, then a clean exit) and exits with its exit code. The
+first line is ``#labkit-gst <epoch s> <UTC offset s> <seconds> <target fps>``.
+SIGINT/SIGTERM sent to the group (the run stopped early) reach gst-launch-1.0 directly;
+the runner reads on until it has printed everything. When the pipeline fails, the last
+line is ``labkit: gst-launch-1.0 failed: <its first ERROR line>``, so the run's error
+names GStreamer's own message.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ import time
 # after the SIGINT, how long EOS may take before SIGTERM, then SIGKILL
 EOS_WAIT_S = 10.0
 TERM_WAIT_S = 5.0
+# how long gst-launch-1.0 may take to set the pipeline playing (a busy board loading its
+# plug-ins) before the run's time starts anyway
+START_WAIT_S = 60.0
+PLAYING = "Setting pipeline to PLAYING"
 
 
-def pump(src, out, errors: list[str]) -> None:
+def pump(src, out, errors: list[str], playing: threading.Event) -> None:
     """Copy ``src`` to ``out`` line by line, each stamped with the time it was read."""
     for raw in iter(src.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -37,6 +42,9 @@ def pump(src, out, errors: list[str]) -> None:
             errors.append(line)
         out.write(f"{time.time():.6f} {line}\n")
         out.flush()
+        if line.startswith(PLAYING):
+            playing.set()
+    playing.set()  # ended before playing: nothing to wait for
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         return 127
     signal.signal(signal.SIGTERM, lambda *_: proc.poll() is None and proc.terminate())
     errors: list[str] = []
-    reader = threading.Thread(target=pump, args=(proc.stdout, out, errors), daemon=True)
+    playing = threading.Event()
+    reader = threading.Thread(target=pump, args=(proc.stdout, out, errors, playing), daemon=True)
     reader.start()
+    # the time runs from PLAYING: a SIGINT before gst-launch-1.0 handles it would kill it
+    playing.wait(timeout=START_WAIT_S)
     try:
         proc.wait(timeout=args.seconds)
     except subprocess.TimeoutExpired:
