@@ -31,6 +31,15 @@ def test_the_default_simulator_work_dir_is_per_checkout(tmp_path):
         hs.close()
 
 
+def test_plan_shows_where_the_simulated_host_keeps_its_files(fake_home):
+    """`invoke plan` names the work dir a run will use, not the ~/labkit default."""
+    res = invoke("plan", "--name", "exp2b", home=fake_home)
+    assert res.returncode == 0, res.stderr
+    remote = next(line for line in res.stdout.splitlines() if line.strip().startswith("remote"))
+    assert f"{deploy.default_workdir()}/runs/exp2b/<run-id>/" in remote
+    assert "~/labkit" not in res.stdout
+
+
 def test_collect_takes_only_the_runs_this_store_started(sshd, tmp_path, fake_home):
     """Two checkouts (two run stores) drive the same host: each collect takes its own."""
     trust(fake_home, sshd)

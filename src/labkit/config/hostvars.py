@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from labkit.config.inventory import Inventory, Origin
 from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten, suggest
 from labkit.errors import InventoryError
+from labkit.sim.deploy import default_workdir
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
 _ENV_REF = re.compile(r"^env:(\w+)$")
@@ -117,6 +118,15 @@ class HostConfig(BaseModel):
     @property
     def address(self) -> str:
         return self.ansible_host or self.name
+
+    @property
+    def workdir(self) -> str:
+        """The work dir runs use: ``labkit_workdir``, or for a local simulated host that
+        names none, a work dir of this checkout's own (``deploy.default_workdir``)."""
+        own = "labkit_workdir" in self.model_fields_set
+        if self.labkit_simulate and self.connection == "local" and not own:
+            return default_workdir()
+        return self.labkit_workdir
 
     def describe(self) -> str:
         if self.connection == "local":

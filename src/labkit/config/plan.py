@@ -61,7 +61,7 @@ class Plan:
 
     @property
     def workdir(self) -> str:
-        return self.host.labkit_workdir.rstrip("/") or "/"
+        return self.host.workdir.rstrip("/") or "/"
 
     @property
     def remote_run_dir(self) -> str:

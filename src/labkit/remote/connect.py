@@ -172,7 +172,7 @@ def open_host(
     for ``--check``: a missing simulator is an error, an outdated one is used as it is)."""
     target = open_target(host)
     try:
-        workdir = target.expand(workdir_of(host).rstrip("/") or "/")
+        workdir = target.expand(host.workdir.rstrip("/") or "/")
         if host.labkit_simulate and (defer_sim or not install):
             p = deploy.paths(workdir)
             target.env_prefix = _sim_path(p)
@@ -185,15 +185,6 @@ def open_host(
     except BaseException:
         target.close()
         raise
-
-
-def workdir_of(host: HostConfig) -> str:
-    """The host's work dir: its ``labkit_workdir``, or for a local simulated host without
-    one, a work dir of this checkout's own (``deploy.default_workdir``)."""
-    own = "labkit_workdir" in host.model_fields_set
-    if host.labkit_simulate and host.connection == "local" and not own:
-        return deploy.default_workdir()
-    return host.labkit_workdir
 
 
 def sim_config(host: HostConfig, lerobot_version: str) -> dict:
