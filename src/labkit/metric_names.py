@@ -12,6 +12,8 @@ unknown metric without importing the analysis (downstream).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from labkit.core.metrics import Aggregate, Kind, Metric
 
 # the count each per-minute rate is the rate of (a command event's ``<e>_per_min`` is the
@@ -110,7 +112,13 @@ def workload_metrics(workload) -> dict[str, Metric]:
     """A workload's metrics: its own declarations (``declared``: gstreamer) when it has
     them, else inferred from their names."""
     declared = getattr(workload, "declared", None)
-    return dict(declared) if declared else _entries(workload.metrics, workload.kind)
+    if declared:
+        return dict(declared)
+    out = _entries(workload.metrics, workload.kind)
+    for name, unit in (getattr(workload, "units", None) or {}).items():  # a command's events
+        if name in out:
+            out[name] = replace(out[name], unit=unit, kind=_kind(name, unit))
+    return out
 
 
 def probe_metrics(probe_cls, cameras: list[str] = ()) -> dict[str, Metric]:

@@ -89,7 +89,11 @@ def test_a_command_workload_runs_over_ssh_with_its_probe_and_restores(lab, tmp_p
     assert "## Event metrics" in text
     row = next(line for line in text.splitlines() if line.startswith("| `fast` | 1 |"))
     assert "| 20 |" in row and "| 100 |" in row
-    assert "![Box plot per experiment: fast median 5.15 over 20 events" in text
+    # one run per experiment: its values as points, not a box
+    assert (
+        "![Per experiment (a box over two runs or more, else points): fast median 5.15 over" in text
+    )
+    assert "fast median 5.15 over 20 events from 1 run" in text
     assert (out / "cmd-demo" / "event-slow.png").read_bytes()[:4] == b"\x89PNG"
     assert "event-tick.png" not in text  # no value group, no figure
     assert "slow_per_min" in (out / "cmd-demo" / "events.csv").read_text()
@@ -108,8 +112,9 @@ def test_plan_and_check_show_the_workload_and_probe_commands(lab):
     assert not lab.runs.exists() or not list(lab.runs.glob("*/*/manifest.json"))
 
 
+@pytest.mark.slow
 def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fake_home):
-    """The README's second investigation, exactly as shipped (12 runs of 6 s)."""
+    """docs/playbooks.md's second investigation, exactly as shipped (12 runs of 6 s)."""
     inv_dir = tmp_path / "inventory"
     shutil.copytree(REPO / "inventory", inv_dir)
     hosts = yaml.safe_load((inv_dir / "hosts.yml").read_text())
@@ -136,7 +141,12 @@ def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fa
         changed = {c["key"]: c for c in m["settings_changes"]}
         if want == "performance":
             assert changed["cpu_governor"]["restored"] is True
-    assert all(m["summary"]["summary_count"] == 1 for m in done)  # the loop's last line
+    # the loop's closing SUMMARY line is not an event; lateness carries its unit
+    assert all(m["summary"]["events"] == ["late"] for m in done)
+    assert all(m["summary"]["units"] == {"late": "ms"} for m in done)
+    # one line per run says how it ended (the batch's done line), not two
+    assert sum(" #1 (" in line and ": complete" in line for line in res.stdout.splitlines()) == 6
+    assert not any(" — " in line and ": complete" in line for line in res.stdout.splitlines())
     out = tmp_path / "reports"
     res = invoke("report", "--playbook", pb, "--runs", str(runs), "--out", str(out), home=fake_home)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -151,3 +161,5 @@ def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fa
     text = (out / "loop-jitter.md").read_text()
     assert "### H1) The performance governor cuts late ticks by half" in text
     assert "| `performance-rate100` | 2 |" in text
+    assert "late_median [ms]" in text and "summary_per_min" not in text
+    assert "verdicts:" in res.stdout and "recommendation:" in res.stdout

@@ -119,7 +119,12 @@ def test_figures_are_pngs_embedded_with_alt_text(seed_report):
         ("hz-over-time.png", "the lowest is 9.6 Hz in exp1 at 7 s"),
         ("cpu-heatmap.png", "imported-d2"),  # each panel names its run
         ("cpu-heatmap.png", ") peak 100% / mean 33%, 11 warnings"),
-        ("hz-distribution.png", "exp2b 1 warning at 15.6 Hz; exp3 5 warnings, 16.0–27.1 Hz"),
+        ("hz-over-time.png", "Scatter of 36 slow-loop warnings from 5 runs"),  # points
+        (
+            "hz-distribution.png",
+            "exp2b (target 20 Hz) 1 warning at 15.6 Hz; exp3 (target 30 Hz)"
+            " 5 warnings from 1 run, 16.0–27.1 Hz",
+        ),  # its own target, one run as points
     ]:
         assert (out / "lerobot-loop-lag" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         line = next(x for x in text.splitlines() if x.endswith(f"(lerobot-loop-lag/{png})"))

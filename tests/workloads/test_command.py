@@ -211,3 +211,29 @@ def test_a_command_workload_needs_no_robot_or_camera_on_the_host():
     lag = load_playbook(REPO / "playbooks" / "lerobot-loop-lag.yml")
     record = resolve(lag, inv, "exp1", "sim")
     assert set(ports) <= set(devices(record).values())
+
+
+def test_an_event_carries_the_unit_of_its_value(tmp_path):
+    """`late: {regex: ..., unit: ms}`: the value metrics, the progress line and the run
+    record carry the unit; a bare regex has none."""
+    text = GOOD.read_text().replace(
+        "    slow: 'SLOW latency=(?P<value>[0-9.]+)ms'",
+        "    slow: {regex: 'SLOW latency=(?P<value>[0-9.]+)ms', unit: ms}",
+    )
+    assert text != GOOD.read_text()
+    (tmp_path / "files").symlink_to(HERE / "files")
+    (tmp_path / "unit.yml").write_text(text)
+    pb = load_playbook(tmp_path / "unit.yml")
+    assert pb.metrics["slow_median"].header == "slow_median [ms]"
+    assert pb.metrics["slow_p95"].kind == "duration"
+    assert pb.metrics["slow_count"].header == "slow_count"
+    assert pb.workload.progress_unit == "ms"
+    record = pb.workload.record()
+    assert record["units"] == {"slow": "ms"}
+    assert workload_of({"workload": record}).event_units == {"slow": "ms"}
+
+
+def test_loop_jitter_counts_late_ticks_only_in_ms():
+    pb = load_playbook(REPO / "playbooks/loop-jitter.yml")
+    assert [n for n in pb.metrics if n.endswith("_count")] == ["late_count"]
+    assert pb.metrics["late_median"].unit == "ms"

@@ -85,6 +85,8 @@ def _workload_summary(run_dir: Path, record: dict[str, Any], write_parsed: bool)
         if k in workload.metrics and k.endswith(keep)
     }
     out["events"] = [k.removesuffix("_count") for k in workload.metrics if k.endswith("_count")]
+    if getattr(workload, "event_units", None):  # the unit of each event's value: ms, ...
+        out["units"] = dict(workload.event_units)
     for key in ("cpu_mean_pct", "cpu_peak_pct"):
         if run.metrics.get(key) is not None:
             out[key] = round(run.metrics[key], 1)
@@ -100,7 +102,9 @@ def one_line(summary: dict[str, Any]) -> str:
         if n is None:
             continue
         median = summary.get(f"{event}_median")
-        parts.append(f"{n} {event}" + (f" (median {median:g})" if median is not None else ""))
+        unit = (summary.get("units") or {}).get(event)
+        value = "" if median is None else f" (median {median:g}{' ' + unit if unit else ''})"
+        parts.append(f"{n} {event}{value}")
     if "warnings" in summary:
         parts.append(f"{summary['warnings']} slow-loop warnings")
         if summary.get("min_hz") is not None:

@@ -17,6 +17,8 @@ from typing import IO, Any
 @dataclass(frozen=True)
 class Message:
     text: str
+    # the run's closing line (status and summary): a batch says it in its own done line
+    outcome: bool = False
 
 
 @dataclass(frozen=True)

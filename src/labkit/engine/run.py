@@ -27,7 +27,7 @@ from labkit.config.plan import Plan
 from labkit.engine import record as records
 from labkit.engine import supervisor
 from labkit.engine.changes import render_files, show_changes
-from labkit.engine.events import Finished, Progress
+from labkit.engine.events import Finished, Message, Progress
 from labkit.engine.options import RunOptions
 from labkit.engine.preflight import devices, preflight
 from labkit.engine.restore import put_back
@@ -325,7 +325,8 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
     write_manifest(run.local_dir, run.manifest)
     from labkit.analysis.summary import one_line
 
-    opts.say(f"{run.plan.experiment} {run.run_id}: {status} — {one_line(run.manifest['summary'])}")
+    summary = one_line(run.manifest["summary"])
+    opts.emit(Message(f"{run.plan.experiment} {run.run_id}: {status} — {summary}", outcome=True))
     if reason and status != "complete":
         opts.say(f"  {reason}")
     if opts.store is not None:  # a shared store: upload it, record last (or leave it pending)

@@ -206,9 +206,16 @@ def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
         event_table=table,
         event_other=event_rows(groups, order, pb.metrics, main=False),
         event_metrics=list(mine),
+        event_headers={n: m.header for n, m in mine.items()},  # the name with its unit
         probe_metrics=shown,
         count_metrics=[n for n in mine if n.endswith(("_count", "_per_min"))],
-        figures=draw_events(ctx["judged"], order, valued_events(pb.workload), folder),
+        figures=draw_events(
+            ctx["judged"],
+            order,
+            valued_events(pb.workload),
+            folder,
+            getattr(pb.workload, "event_units", {}),
+        ),  # fmt: skip
         figure_notes=[],
     )
     cols = ["experiment", "runs"]

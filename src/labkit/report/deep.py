@@ -130,8 +130,13 @@ def _worst(runs: list[RunData]) -> tuple[RunData, pd.Timestamp, float] | None:
     return best
 
 
+MAX_THREADS = 4  # the threads a reader can take in at a glance, one panel each
+
+
 def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
-    """Per-thread CPU over time for the profiled run with the most warnings."""
+    """Per-thread CPU over time for the profiled run with the most warnings: the few
+    busiest threads, one panel each on a shared time axis with the warnings marked, the
+    rest summed in a last panel."""
     cands = [
         r for r in runs if (r.deep or {}).get("threads") is not None and len(r.deep["threads"])
     ]
@@ -139,29 +144,45 @@ def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
         return None
     run = max(cands, key=lambda r: r.metrics.get("warnings") or 0)
     th = run.deep["threads"]
-    top = th.groupby("name")["cpu_pct"].mean().sort_values(ascending=False).head(8)
-    fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
+    mean = th.groupby("name")["cpu_pct"].mean().sort_values(ascending=False)
+    top = mean.head(MAX_THREADS)
+    rest = mean.index[MAX_THREADS:]
+    panels = [(n, th[th["name"] == n]) for n in top.index]
+    if len(rest):
+        panels.append((f"the other {len(rest)} threads, summed", th[th["name"].isin(rest)]))
     t0 = th["time"].min()
-    for name in top.index:
-        mine = th[th["name"] == name].groupby("time")["cpu_pct"].sum()
-        ax.plot((mine.index - t0).total_seconds(), mine.to_numpy(), linewidth=1, label=name)
+    slow = pd.Series(dtype=float)
     if run.events is not None:
-        slow = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
-        for i, sec in enumerate((slow - t0).dt.total_seconds()):
-            ax.axvline(sec, color="red", linewidth=0.6, alpha=0.5,
-                       label="slow-loop warning" if i == 0 else None)  # fmt: skip
-    ax.set_xlabel("seconds since the threads probe's first sample")
-    ax.set_ylabel("CPU % of one core")
-    ax.set_title(f"Per-thread CPU — {run.experiment}, run {run.dir.name}", fontsize=9)
-    ax.legend(fontsize=6, ncol=2)
+        warned = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
+        slow = (warned - t0).dt.total_seconds()
+    sums = [(name, mine.groupby("time")["cpu_pct"].sum()) for name, mine in panels]
+    top_pct = max([100.0] + [float(s.max()) for _, s in sums if len(s)])
+    fig, axes = plt.subplots(
+        len(sums), 1, figsize=(8, 1.25 * len(sums) + 0.9), sharex=True, layout="constrained",
+        squeeze=False,
+    )  # fmt: skip
+    for ax, (name, series) in zip(axes[:, 0], sums, strict=True):
+        ax.fill_between((series.index - t0).total_seconds(), series.to_numpy(), step="mid",
+                        color="#4c72b0", alpha=0.7, linewidth=0)  # fmt: skip
+        for sec in slow:
+            ax.axvline(sec, color="red", linewidth=0.6, alpha=0.6)
+        ax.set_title(name, fontsize=8, loc="left", pad=2)
+        ax.tick_params(labelsize=7)
+        ax.set_ylim(0, top_pct * 1.05)
+    axes[-1, 0].set_xlabel(
+        "seconds since the threads probe's first sample (red: slow-loop warnings)"
+    )
+    fig.supylabel("CPU % of one core", fontsize=8)
+    fig.suptitle(f"Per-thread CPU — {run.experiment}, run {run.dir.name}", fontsize=9)
     fig.savefig(out / "thread-cpu.png", dpi=100)
     plt.close(fig)
     listed = ", ".join(f"{n} {v:.0f}%" for n, v in top.items())
+    others = f"; {len(rest)} other threads {mean[rest].sum():.0f}% together" if len(rest) else ""
     return Figure(
         "thread-cpu.png",
         "Per-thread CPU with warnings marked",
-        f"Line chart of per-thread CPU over time in {run.experiment} ({run.dir.name}), red "
-        f"lines at the slow-loop warnings; mean CPU: {listed}",
+        f"One panel per busy thread of {run.experiment} ({run.dir.name}), CPU over time with "
+        f"red lines at the {len(slow)} slow-loop warnings; mean CPU: {listed}{others}",
     )
 
 

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from labkit.analysis.experiments import target_hz  # noqa: E402
 from labkit.analysis.metrics import core_loads  # noqa: E402
 from labkit.analysis.runs import RunData  # noqa: E402
 
@@ -121,42 +122,53 @@ def _labels(ax) -> list[str]:
     return ax.get_legend_handles_labels()[1]
 
 
+def _target_line(ax, t: float, x0: float = 0, x1: float = 1, coords: str = "axes") -> None:
+    """A dashed line at the loop's target rate, labelled at its right end."""
+    if coords == "axes":
+        ax.axhline(t, color="grey", linestyle="--", linewidth=0.8)
+        xy, xycoords = (1, t), ("axes fraction", "data")
+    else:
+        ax.hlines(t, x0, x1, color="grey", linestyle="--", linewidth=0.9)
+        xy, xycoords = (x1, t), "data"
+    ax.annotate(f"target {t:g} Hz", xy=xy, xycoords=xycoords, xytext=(-2, 3),
+                textcoords="offset points", ha="right", fontsize=7, color="dimgrey")  # fmt: skip
+
+
 def hz_over_time(runs: list[RunData], out: Path):
+    """Each warning as a point (its loop rate, its time): between warnings the loop ran at
+    its target, so no line joins them as if the rate had sagged there."""
     series = [(r, *_warned(r)) for r in runs]
     series = [s for s in series if len(s[1])]
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(8, 4))
-    targets = set()
+    colors = {n: f"C{i % 10}" for i, n in enumerate(dict.fromkeys(s[0].experiment for s in series))}
+    markers = "os^Dvx*"
     seen: dict[str, int] = {}
     for run, secs, hz in series:
         seen[run.experiment] = seen.get(run.experiment, 0) + 1
-        label = f"{run.experiment} #{seen[run.experiment]}"
-        ax.plot(secs, hz, marker="o", markersize=3, linewidth=1, label=label)
-        targets |= set(run.events.loc[run.events["kind"] == "slow_loop", "target_hz"].dropna())
+        n = seen[run.experiment]
+        ax.scatter(secs, hz, s=14, color=colors[run.experiment], marker=markers[(n - 1) % 7],
+                   alpha=0.8, label=f"{run.experiment} #{n}")  # fmt: skip
+    targets = {t for r, _, _ in series if (t := target_hz(r)) is not None}
     for t in sorted(targets):
-        ax.axhline(t, color="grey", linestyle="--", linewidth=0.8)
-        ax.annotate(
-            f"target {t:g} Hz",
-            xy=(1, t),
-            xycoords=("axes fraction", "data"),
-            xytext=(-4, 3),
-            textcoords="offset points",
-            ha="right",
-            fontsize=7,
-            color="dimgrey",
-        )
+        _target_line(ax, t)
+    top = max([*targets, *(s[2].max() for s in series)])
+    ax.set_ylim(0, top * 1.12)
     ax.set_xlabel("seconds since the recording started")
-    ax.set_ylabel("warned loop rate (Hz)")
-    ax.set_title("Warned loop rate over time, per run")
+    ax.set_ylabel("loop rate at the warning (Hz)")
+    ax.set_title("Slow-loop warnings over time (one point each; at its target in between)")
     if len(series) <= 12:
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, ncol=3, loc="lower right")
     _save(fig, out / "hz-over-time.png")
     low = min(series, key=lambda s: s[2].min())
+    total = sum(len(s[1]) for s in series)
     return Figure(
         "hz-over-time.png",
-        "Warned loop rate over time",
-        f"Line chart of the warned loop rate against time for {len(series)} runs; "
+        "Slow-loop warnings over time",
+        f"Scatter of {total} slow-loop warnings from {len(series)} runs, each at the loop rate "
+        f"it reported against the time it came (targets: "
+        f"{', '.join(f'{t:g} Hz' for t in sorted(targets)) or 'unknown'}); "
         f"the lowest is {low[2].min():.1f} Hz in {low[0].experiment} at "
         f"{low[1][low[2].argmin()]:.0f} s",
     )
@@ -233,32 +245,49 @@ def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
 
 
 def hz_distribution(runs: list[RunData], order: list[str], out: Path):
+    """Warned rates per experiment against its target: a box over two runs or more; with
+    one run, its points alone (a box would claim a spread one run cannot show)."""
     data = []
     for name in order:
-        hz = np.concatenate([_warned(r)[1] for r in runs if r.experiment == name] or [[]])
+        mine = [r for r in runs if r.experiment == name]
+        warned = [_warned(r)[1] for r in mine]
+        hz = np.concatenate(warned or [[]])
         if len(hz):
-            data.append((name, hz))
+            targets = {t for r in mine if (t := target_hz(r)) is not None}
+            target = targets.pop() if len(targets) == 1 else None
+            data.append((name, hz, sum(len(w) > 0 for w in warned), target))
     if not data:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    ax.boxplot([d[1] for d in data], whis=(0, 100))
-    ax.set_xticks(range(1, len(data) + 1), [d[0] for d in data])
-    for i, (_, hz) in enumerate(data, start=1):
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(data) + 2), 3.8))
+    boxed = [(i, d) for i, d in enumerate(data, start=1) if d[2] >= 2]
+    if boxed:
+        ax.boxplot([d[1] for _, d in boxed], positions=[i for i, _ in boxed], whis=(0, 100),
+                   widths=0.5, showfliers=False)  # fmt: skip
+    for i, (_, hz, _, target) in enumerate(data, start=1):
         jitter = np.linspace(-0.12, 0.12, len(hz)) if len(hz) > 1 else np.zeros(1)
         ax.scatter(i + jitter, hz, s=10, color="#dd8452", zorder=3)
-    ax.set_ylabel("warned loop rate (Hz)")
-    ax.set_title("Distribution of warned loop rates per experiment")
+        if target is not None:
+            _target_line(ax, target, i - 0.4, i + 0.4, coords="data")
+    ax.set_xticks(range(1, len(data) + 1), [d[0] for d in data])
+    ax.set_xlim(0.4, len(data) + 0.6)
+    top = max([d[1].max() for d in data] + [d[3] for d in data if d[3] is not None])
+    ax.set_ylim(0, top * 1.15)
+    ax.set_ylabel("loop rate at the warning (Hz)")
+    ax.set_title("Warned loop rates per experiment, against its target")
     _save(fig, out / "hz-distribution.png")
-    parts = [
-        f"{n} 1 warning at {h[0]:.1f} Hz"
-        if len(h) == 1
-        else f"{n} {len(h)} warnings, {h.min():.1f}–{h.max():.1f} Hz"
-        for n, h in data
-    ]
+    parts = []
+    for n, h, k, target in data:
+        at = f" (target {target:g} Hz)" if target is not None else ""
+        runs_ = f"{k} run{'s' if k != 1 else ''}"
+        if len(h) == 1:
+            parts.append(f"{n}{at} 1 warning at {h[0]:.1f} Hz")
+        else:
+            parts.append(f"{n}{at} {len(h)} warnings from {runs_}, {h.min():.1f}–{h.max():.1f} Hz")
     return Figure(
         "hz-distribution.png",
         "Distribution of warned loop rates",
-        "Box plot of warned loop rates per experiment: " + "; ".join(parts),
+        "Warned loop rates per experiment (a box over two runs or more, else points): "
+        + "; ".join(parts),
     )
 
 

@@ -12,6 +12,7 @@
         seconds: {type: int, default: 10, min: 1}
       events:                                # name -> regex; optional named group 'value'
         slow: 'SLOW latency=(?P<value>[0-9.]+)ms'
+        tick: {regex: 'tick latency=(?P<value>[0-9.]+)', unit: ms}   # with its value's unit
 
 Per event the metrics ``<event>_count``, ``<event>_per_min`` and, with a ``value``
 group, ``<event>_min``, ``_median``, ``_p95`` and ``_max``. The command and the duration
@@ -28,7 +29,7 @@ import shlex
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labkit.config.params import Param
 from labkit.errors import ConfigError, PlaybookError
@@ -52,6 +53,14 @@ class ParamSpec(BaseModel):
     help: str = ""
 
 
+class EventSpec(BaseModel):
+    """An event with the unit of its value: ``{regex: 'LATE .*=(?P<value>[0-9.]+)', unit: ms}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    regex: str
+    unit: str | None = Field(default=None, pattern=r"^[^\s]{1,12}$")
+
+
 class CommandSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["command"]
@@ -59,9 +68,24 @@ class CommandSpec(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
     duration_s: str | float = Field(union_mode="left_to_right")
     params: dict[str, ParamSpec] = Field(default_factory=dict)
-    events: dict[str, str] = Field(default_factory=dict)
+    # name -> regex, or {regex, unit}: the unit of the event's value (ms, Hz, ...)
+    events: dict[str, EventSpec] = Field(default_factory=dict)
     # the event the progress line counts (default: the first one)
     progress: str | None = None
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _regex_alone(cls, value: Any) -> Any:
+        """``late: 'LATE (?P<value>...)'`` is ``late: {regex: 'LATE ...'}``."""
+        if isinstance(value, dict):
+            return {k: {"regex": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    def regexes(self) -> dict[str, str]:
+        return {n: e.regex for n, e in self.events.items()}
+
+    def units(self) -> dict[str, str]:
+        return {n: e.unit for n, e in self.events.items() if e.unit}
 
 
 def _env():
@@ -100,10 +124,16 @@ class Command(Workload):
         self.spec = spec
         self.base_dir = base_dir
         self.params = {name: _param(name, p) for name, p in spec.params.items()}
-        self.patterns = {name: re.compile(rx) for name, rx in spec.events.items()}
+        self.patterns = {name: re.compile(rx) for name, rx in spec.regexes().items()}
         self.metrics = metric_names(spec.events, self.patterns)
+        self.event_units = spec.units()
+        # the unit of each value metric (``late_median`` -> ms), for the metric registry
+        self.units = {
+            f"{name}_{stat}": unit for name, unit in self.event_units.items() for stat in STATS
+        }
         self.progress_event = spec.progress or next(iter(spec.events), None)
         self.progress_label = f"{self.progress_event} events" if self.progress_event else "lines"
+        self.progress_unit = self.event_units.get(self.progress_event or "", "")
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
@@ -126,7 +156,7 @@ class Command(Workload):
                         (*where, group, name),
                         PlaybookError,
                     )
-        for name, rx in spec.events.items():
+        for name, rx in spec.regexes().items():
             try:
                 pat = re.compile(rx)
             except re.error as exc:
@@ -215,17 +245,22 @@ class Command(Workload):
             "log": self.log,
             "command": self.spec.command,
             "duration_s": self.spec.duration_s,
-            "events": dict(self.spec.events),
+            "events": self.spec.regexes(),
+            "units": self.event_units,
             "progress": self.progress_event,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Command:
+        units = record.get("units") or {}
         spec = CommandSpec(
             kind="command",
             command=record.get("command") or "true",
             duration_s=record.get("duration_s") or 1,
-            events=record.get("events") or {},
+            events={
+                name: EventSpec(regex=rx, unit=units.get(name))
+                for name, rx in (record.get("events") or {}).items()
+            },
             progress=record.get("progress"),
         )
         return cls(spec)
@@ -264,7 +299,13 @@ class Command(Workload):
 
     def describe(self, plan) -> list[str]:
         files = ", ".join(self.spec.files) or "none"
-        events = ", ".join(f"{n} /{rx}/" for n, rx in self.spec.events.items()) or "none"
+        events = (
+            ", ".join(
+                f"{n} /{rx}/" + (f" [{self.event_units[n]}]" if n in self.event_units else "")
+                for n, rx in self.spec.regexes().items()
+            )
+            or "none"
+        )
         return [
             f"duration    {self.expected_duration_s(plan):g} s expected",
             f"files       {files} (placed in the run dir)",
@@ -367,7 +408,7 @@ def _value(m: re.Match, default: float | None) -> float | None:
         return default
 
 
-def metric_names(events: dict[str, str], patterns: dict[str, re.Pattern]) -> dict[str, str]:
+def metric_names(events: dict[str, Any], patterns: dict[str, re.Pattern]) -> dict[str, str]:
     """Metric name -> description for a command's events."""
     out: dict[str, str] = {"duration_s": "seconds the workload ran (the exposure of its counts)"}
     for name in events:

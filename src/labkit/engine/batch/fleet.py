@@ -152,7 +152,7 @@ class Fleet:
             def on_event(event, state=state, host=hb.host):
                 if isinstance(event, Progress):  # the live block's line for this host
                     state.elapsed_s, state.warnings = event.elapsed, event.count
-                elif isinstance(event, Message):
+                elif isinstance(event, Message) and not event.outcome:  # the done line says it
                     self.progress.say(host, event.text)
 
             opts = RunOptions(
