@@ -225,6 +225,7 @@ def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
     assert read_tegrastats(run_dir / "tegrastats.log").attrs["skipped"] == 0
 
 
+@pytest.mark.slow
 def test_readme_main_job_on_the_local_simulated_jetson(tmp_path, fake_home):
     """The README's first command, on the repository's own inventory and playbook
     (only the work dir moved into tmp and the episode shortened)."""
@@ -253,6 +254,11 @@ def test_readme_main_job_on_the_local_simulated_jetson(tmp_path, fake_home):
     out = tmp_path / "reports"
     res = invoke("report", "--runs", str(runs), "--out", str(out), home=fake_home)
     assert res.returncode == 0, res.stdout + res.stderr
+    # the verdicts and the recommendation are on the terminal, not only in the file
+    lines = res.stdout.splitlines()
+    verdicts = lines[lines.index("verdicts:") + 1 :]
+    assert verdicts[0].startswith("  H1 ") and any(v.startswith("  H2 ") for v in verdicts)
+    assert any(line.startswith("recommendation: ") for line in lines)
     text = (out / "lerobot-loop-lag.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `exp2b` | 1 |"))
     assert f"| {m['summary']['warnings']} |" in row
