@@ -100,3 +100,27 @@ def test_batch_into_a_reader_that_leaves_goes_on(tmp_path, inventory, fake_home)
     assert [o["status"] for o in json.loads(record.read_text())["outcomes"]] == ["complete"]
     log = record.with_suffix(".log").read_text()
     assert "batch record:" in log  # the end table went to the batch log
+
+
+def test_batch_survives_its_terminal_hanging_up(tmp_path, inventory, fake_home):
+    runs = tmp_path / "runs"
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        _argv("batch", inventory, runs, "--only", "exp2b", "--repeat", "1"),
+        cwd=REPO, env=env(fake_home), stdin=slave, stdout=slave, stderr=slave,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    deadline = time.monotonic() + 120
+    while not list(runs.glob("exp2b/*/manifest.json")):  # the run has begun
+        assert time.monotonic() < deadline and proc.poll() is None
+        if select.select([master], [], [], 0.5)[0]:
+            os.read(master, 4096)
+    os.killpg(proc.pid, signal.SIGHUP)
+    os.close(master)
+    assert proc.wait(timeout=180) == 0
+    [(_, m)] = manifests(runs)
+    assert m["status"] == "complete", m.get("error")
+    [record] = (runs / ".batches").glob("*.json")
+    assert [o["status"] for o in json.loads(record.read_text())["outcomes"]] == ["complete"]
+    assert "batch record:" in record.with_suffix(".log").read_text()

@@ -649,6 +649,7 @@ def batch(
     from labkit.engine.batch.fleet import Fleet, table
     from labkit.engine.signals import outlive_hangup
     from labkit.engine.terminal import Lasting
+    from labkit.records.store import list_runs as stored_runs
 
     repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)
@@ -674,6 +675,14 @@ def batch(
         f"{bp.total} run(s) to do, {reused} already complete; order {bp.order}{seeded}",
         file=out,
     )
+    unreadable: list = []
+    stored_runs(store.local, unreadable)
+    if unreadable:  # they cannot count toward the repeats: say so rather than run silently
+        print(
+            f"  {len(unreadable)} run(s) in the store could not be read and do not count "
+            "(`invoke runs --status unreadable` lists them)",
+            file=out,
+        )
     if check:
         for hb in bp.hosts:
             done = ", ".join(f"{k} x{v}" for k, v in hb.done.items())

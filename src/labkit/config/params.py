@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -444,12 +445,26 @@ def _example(key: str) -> str:
     return named.get(key) or (kinds.get(spec.kind, "VALUE") if spec else "VALUE")
 
 
+def _pairs(items: list[str]) -> list[str]:
+    """Ansible's ``--extra-vars "a=1 b=2"``: several key=value pairs in one value, split
+    when every word is one (``dataset.single_task=Pick the cube`` stays whole)."""
+    out = []
+    for item in items:
+        try:
+            words = shlex.split(item)
+        except ValueError:
+            words = [item]
+        several = len(words) > 1 and all(re.match(r"[\w.-]+=", w) for w in words)
+        out += words if several else [item]
+    return out
+
+
 def parse_set(items: list[str] | None, known: dict[str, Param] | None = None) -> dict[str, Any]:
     """``["dataset.fps=25", "cameras=top,left"]`` -> checked values (YAML scalars);
     ``known``: the keys the playbook takes (its workload's params, settings, monitor)."""
     known = ALL_PARAMS if known is None else known
     out: dict[str, Any] = {}
-    for item in items or []:
+    for item in _pairs(items or []):
         if "=" not in item:
             hint = f" (e.g. {item}=25)" if item in known else suggest(item, known)
             raise ParamError(item, f"{item!r} has no value: expected key=value{hint}")
