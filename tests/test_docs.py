@@ -63,9 +63,7 @@ def test_readme_links_every_page_and_every_page_exists():
     linked = set(re.findall(r"`docs/([\w.-]+\.md)`", text))
     on_disk = {p.name for p in (REPO / "docs").glob("*.md")}
     assert on_disk >= PAGES
-    # team-store.md: linked once the lead adds the team-store line to the quick start
-    # (issue 24; README.md is not edited by the store's engineer)
-    assert on_disk - {"seed-investigation.md", "team-store.md"} <= linked, on_disk - linked
+    assert on_disk - {"seed-investigation.md"} <= linked, on_disk - linked
     assert linked <= on_disk, linked - on_disk
 
 
