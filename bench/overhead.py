@@ -31,7 +31,7 @@ from lab import RECORD_S, WORK, Lab, append_results, machine, make_lab
 from labkit.config.inventory import Inventory
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
-from labkit.workloads.lerobot_flags import shell
+from labkit.core.argv import shell
 
 ANSIBLE_VENV = WORK / "ansible-venv"
 

@@ -94,7 +94,7 @@ def one(bin_dir: str, work: Path, probes: list[str], seconds: float) -> dict:
     t0 = time.monotonic()
     if "threads" in probes:
         started["threads"] = subprocess.Popen(
-            [sys.executable, str(PROBES / "threads_sampler.py"), "--pid", str(rec.pid),
+            [sys.executable, str(PROBES / "threads" / "threads_sampler.py"), "--pid", str(rec.pid),
              "--pyspy", PYSPY],
             stdout=open(run / "threads.log", "w"), cwd=run,  # noqa: SIM115
         )  # fmt: skip
@@ -108,7 +108,7 @@ def one(bin_dir: str, work: Path, probes: list[str], seconds: float) -> dict:
     for p in probes:
         if p.startswith("pyspy:"):
             started["pyspy"] = subprocess.Popen(
-                [sys.executable, str(PROBES / "pyspy_run.py"), "--pyspy", PYSPY,
+                [sys.executable, str(PROBES / "pyspy" / "pyspy_run.py"), "--pyspy", PYSPY,
                  "--pid", str(rec.pid), "--rate", p.split(":")[1]],
                 cwd=run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip

@@ -86,11 +86,11 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
     with open(run / "record.log", "wb") as log, open(run / "threads.log", "w") as tlog:
         rec = subprocess.Popen(argv, stderr=log, cwd=run)
         spy = subprocess.Popen(
-            [sys.executable, str(PROBES / "pyspy_run.py"), "--pyspy", PYSPY,
+            [sys.executable, str(PROBES / "pyspy" / "pyspy_run.py"), "--pyspy", PYSPY,
              "--pid", str(rec.pid), "--rate", "50"], cwd=run,
         )  # fmt: skip
         thr = subprocess.Popen(
-            [sys.executable, str(PROBES / "threads_sampler.py"), "--pid", str(rec.pid),
+            [sys.executable, str(PROBES / "threads" / "threads_sampler.py"), "--pid", str(rec.pid),
              "--pyspy", PYSPY], stdout=tlog, cwd=run,
         )  # fmt: skip
         assert rec.wait(timeout=60) == 0

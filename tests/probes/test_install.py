@@ -7,7 +7,7 @@ import platform
 import subprocess
 import zipfile
 
-from labkit.probes.install import ensure_pyspy
+from labkit.probes.pyspy.install import ensure_pyspy
 from labkit.remote.target import LocalTarget
 
 OFFLINE = "export PIP_NO_INDEX=1 PIP_FIND_LINKS=/nonexistent; "  # pip reaches no index

@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from labkit.config.playbook import load_playbook
+from labkit.core.late import late_table
+from labkit.core.observed import Observed
 from labkit.probes import PROBES, get_probe
 from labkit.probes.runq import Runq
 from labkit.probes.runq.log import read_runq
-from labkit.probes.runq.metrics import busiest_threads, late_windows, loop_rows, run_metrics
+from labkit.probes.runq.metrics import busiest_threads, loop_rows, run_metrics
+from labkit.workloads.lerobot import LerobotRecord
 from tests.conftest import DATA, REPO
 
 LOG = DATA / "probes" / "runq" / "lerobot-sim.log"
@@ -52,7 +55,7 @@ def test_the_parser_gives_each_thread_its_waits_per_interval():
 def test_metrics_of_the_loop_thread_overall_and_in_late_windows():
     table = read_runq(LOG)
     main = table[table["tid"] == ROOT]
-    m = run_metrics(table, None, {"workload": {"kind": "lerobot-record"}})
+    m = run_metrics(table, [], None)
     assert m["loop_runq_wait_share"] == pytest.approx(main["wait_ms"].sum() / main["wall_ms"].sum())
     assert 0 <= m["loop_runq_wait_share"] <= 1
     assert m["loop_runq_wait_ms_p95"] == pytest.approx(main["wait_ms"].quantile(0.95))
@@ -65,8 +68,11 @@ def test_metrics_of_the_loop_thread_overall_and_in_late_windows():
 
     # a slow-loop warning names its whole second: the loop's intervals in that second
     second = main["time"].iloc[20].floor("s")
-    events = pd.DataFrame({"kind": ["slow_loop", "episode"], "time": [second, second]})
-    m = run_metrics(table, events, {"workload": {"kind": "lerobot-record"}})
+    events = pd.DataFrame(
+        {"kind": ["slow_loop", "episode"], "time": [second, second], "hz": [20.0, None]}
+    )
+    late = Observed(LOG.parent, {}, LerobotRecord().late_events(events))
+    m = run_metrics(table, late.late_windows, None)
     inside = main[(main["start"] < second + pd.Timedelta(seconds=1)) & (main["time"] > second)]
     assert 0 < len(inside) < len(main)
     want = inside["wait_ms"].sum() / inside["wall_ms"].sum()
@@ -89,16 +95,17 @@ def test_the_loop_thread_a_workload_names_and_its_late_event_windows():
             "start": [t - pd.Timedelta(1, "s")] * 2,
         }
     )
-    assert late_windows(gst, {"late_event": "late_sample"}) == [(gst["start"][0], t)]
-    assert late_windows(gst, {}) == []  # a workload without a late event
-    assert late_windows(None, {"late_event": "late_sample"}) == []
+    late = late_table(gst["time"][:1], start=gst["start"][:1])
+    assert Observed(LOG.parent, {}, late).late_windows == [(gst["start"][0], t)]
+    assert Observed(LOG.parent, {}, late_table([])).late_windows == []  # none late
+    assert Observed(LOG.parent, {}, None).late_windows == []  # no log: nothing known
 
 
 def test_no_table_or_an_empty_log_has_no_numbers(tmp_path):
     (tmp_path / "runq.log").write_text("H 1.0 0 42\nS 1.0 42 42 x\nSELF 0.01\n")
     table = Runq().parse(tmp_path)
     assert table.empty
-    assert set(run_metrics(table, None, {}).values()) == {None}
+    assert set(run_metrics(table, [], None).values()) == {None}
     assert Runq().parse(tmp_path / "nowhere") is None
 
 
@@ -130,4 +137,4 @@ def test_the_sampler_reads_schedstat_of_a_real_process_tree_until_it_ends(tmp_pa
     assert table.attrs["root_pid"] == work.pid
     child = table[table["pid"] != work.pid]
     assert len(child) and child["run_ms"].sum() > 0  # the spinning child ran
-    assert 0 <= run_metrics(table, None, {})["loop_runq_wait_share"] <= 1
+    assert 0 <= run_metrics(table, [], None)["loop_runq_wait_share"] <= 1

@@ -142,7 +142,7 @@ def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
     )
     assert rec["schema"] == 2 and rec["status"] == "running"
     assert rec["workload"]["kind"] == "command" and rec["workload"]["log"] == "output.log"
-    assert rec["workload"]["events"] == pb.workload.spec.events
+    assert rec["workload"]["events"] == pb.workload.spec.regexes()
     assert rec["probes"]["tegrastats"]["files"] == ["tegrastats.log"]
     assert rec["probes"]["tegrastats"]["log"] == "tegrastats.out"
     assert rec["probes"]["pyspy"]["skipped"] == "py-spy not found"

@@ -180,7 +180,8 @@ def test_the_log_of_a_real_run_gives_every_sink_its_samples_and_late_ones():
     assert w.run_metrics(samples, 8.4)["fps_average_cam1"] == m["fps_average_cam1"]
     assert list(w.late_times(samples)) == list(late["time"])
     events = w.late_events(samples)
-    assert list(events.columns) == ["time", "start", "hz"] and len(events) == len(late)
+    assert list(events.columns) == ["time", "start", "end", "hz"] and len(events) == len(late)
+    assert (events["end"] == events["time"]).all()  # a sample covers start .. time
     assert (events["hz"] < 28.5).all() and (events["start"] < events["time"]).all()
     assert w.late_events(None) is None
 

@@ -9,7 +9,7 @@ from labkit.config.params import parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError, PlaybookError
-from labkit.workloads.lerobot_flags import CommandError, Version, record_argv
+from labkit.workloads.lerobot.flags import CommandError, Version, record_argv
 from tests.conftest import REPO
 from tests.labhost import write_inventory
 

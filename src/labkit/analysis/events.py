@@ -12,36 +12,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
 from labkit.analysis.configs import Group
-from labkit.analysis.decide import experiment_interval
-from labkit.metric_names import METRICS, Metric
-from labkit.workloads.base import run_seconds
-
-
-def workload_run(run_dir: Path, manifest: dict[str, Any], workload, keep_tables: bool):
-    """A ``RunData`` of a non-lerobot run: the workload's metrics, then each probe's."""
-    from labkit.analysis.runs import RunData
-    from labkit.probes import PROBES
-
-    events = workload.parse(run_dir)
-    seconds = run_seconds(run_dir, manifest)
-    metrics: dict[str, Any] = dict.fromkeys(METRICS)
-    metrics.update(workload.run_metrics(events, seconds))
-    tables = {}
-    for name, info in (manifest.get("probes") or {}).items():
-        if info.get("skipped") or name not in PROBES:
-            continue
-        probe = PROBES[name]()
-        tables[name] = probe.parse(run_dir)
-        metrics.update(probe.run_metrics(tables[name], events, manifest))
-    run = RunData(run_dir, manifest, metrics)
-    if keep_tables:
-        run.teg = tables.get("tegrastats")
-        run.workload_events = events
-    return run
+from labkit.analysis.stats import mean_ci
+from labkit.core.metrics import Metric
 
 
 def _combine(metric: Metric, values: list[Any]) -> Any:
@@ -73,11 +48,11 @@ def event_rows(
         for name, metric in metrics.items():
             values = [r.metrics.get(name) for r in g.runs]
             row[name] = _combine(metric, values)
-            row[f"{name}_ci_lo"] = row[f"{name}_ci_hi"] = math.nan
-            if metric.aggregate == "mean" and None not in values:
-                row[name], row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = experiment_interval(
-                    metric, g.runs, row[name]
-                )
+            if metric.aggregate == "mean" and len(values) > 1 and None not in values:
+                ci = mean_ci([float(v) for v in values])
+                row[f"{name}_ci_lo"], row[f"{name}_ci_hi"] = ci.lo, ci.hi
+            else:
+                row[f"{name}_ci_lo"] = row[f"{name}_ci_hi"] = math.nan
         rows.append(row)
     return rows
 

@@ -6,25 +6,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.analysis.metrics import run_metrics
+from labkit.analysis.stages import run_deep_metrics
 from labkit.probes import PROBES
-from labkit.probes.base import Probe
 from labkit.records.store import Unreadable, list_runs
-from labkit.workloads.base import run_seconds
+from labkit.workloads import Workload, workload_of
 
 
 @dataclass
 class RunData:
-    """One run of the store with its metrics (``labkit.metric_names``) and host facts."""
+    """One run of the store with its metrics (its workload's and probes') and host facts."""
 
     dir: Path
     manifest: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
-    events: Any = None  # parsed record log (pandas), kept only when plots need it
+    events: Any = None  # the workload's parsed events (pandas), kept only when plots need it
     teg: Any = None  # parsed tegrastats samples (pandas), likewise
-    # a command workload's parsed events (``labkit.analysis.events``), likewise
-    workload_events: Any = None
     deep: dict = field(default_factory=dict)  # the threads / pyspy probes' tables, likewise
+    late: Any = None  # the workload's late events (time, hz), likewise
+
+    @property
+    def workload_events(self) -> Any:
+        """The workload's parsed events (a command's: event, line, value, time, text)."""
+        return self.events
 
     @property
     def experiment(self) -> str:
@@ -50,31 +53,35 @@ class RunData:
         return value
 
 
-def _parsed(run_dir: Path, name: str, log: str, reader):
-    """The parsed table: the parquet written beside the log when it is newer, else parse."""
-    import pandas as pd
-
-    raw, cached = run_dir / log, run_dir / name
-    if not raw.exists():
-        return None
-    if cached.exists() and cached.stat().st_mtime >= raw.stat().st_mtime:
-        return pd.read_parquet(cached)
-    return reader(raw)
-
-
-def other_probe_metrics(run_dir: Path, manifest: dict, events, known: dict) -> dict:
-    """The metrics of the run's probes that compute their own (``Probe.run_metrics``, e.g.
-    runq) on a lerobot-record run, where the ones above do not already give them."""
-    out: dict[str, Any] = {}
-    for name, info in (manifest.get("probes") or {}).items():
-        cls = PROBES.get(name)
-        if info.get("skipped") or cls is None or cls.run_metrics is Probe.run_metrics:
+def run_data(
+    run_dir: Path, manifest: dict[str, Any], workload: Workload, keep_tables: bool = False
+) -> RunData:
+    """One run's metrics, by one path for every workload: the workload parses its log and
+    gives its metrics and what the probes are told (late events, loop thread, stages);
+    each probe the record names parses its own files and gives its metrics."""
+    events = workload.parse(run_dir)
+    observed = workload.observe(run_dir, manifest, events)
+    names = [n for n in (manifest.get("probes") or {}) if n in PROBES]
+    metrics: dict[str, Any] = dict.fromkeys(workload.metrics)
+    for name in names:
+        metrics.update(dict.fromkeys(PROBES[name].metrics))
+    metrics.update(workload.run_metrics(events, observed.duration_s))
+    tables: dict[str, Any] = {}
+    for name in names:
+        if (manifest["probes"][name] or {}).get("skipped"):
             continue
-        probe = cls()
-        for key, value in probe.run_metrics(probe.parse(run_dir), events, manifest).items():
-            if known.get(key) is None:
-                out[key] = value
-    return out
+        probe = PROBES[name]()
+        tables[name] = probe.parse(run_dir)
+        metrics.update(probe.run_metrics(tables[name], observed))
+    deep, deep_tables = {}, {}
+    if workload.stage_map is not None:
+        deep, deep_tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy
+    metrics.update(deep)
+    run = RunData(run_dir, manifest, metrics)
+    if keep_tables:
+        run.events, run.teg, run.deep = events, tables.get("tegrastats"), deep_tables
+        run.late = observed.late
+    return run
 
 
 def load_runs(
@@ -86,27 +93,9 @@ def load_runs(
     """Every run in the store (of ``playbook`` when given), oldest first, with metrics;
     ``keep_tables`` keeps the parsed logs on each run for plotting; runs whose record
     cannot be read go to ``unreadable``."""
-    from labkit.analysis.events import workload_run
-    from labkit.analysis.stages import run_deep_metrics
-    from labkit.parse import read_record_log, read_tegrastats
-    from labkit.workloads import DEFAULT_KIND, workload_of
-
     out = []
     for run_dir, manifest in list_runs(runs, unreadable):
         if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
             continue
-        workload = workload_of(manifest)
-        if workload.kind != DEFAULT_KIND:  # its own events and metrics
-            out.append(workload_run(run_dir, manifest, workload, keep_tables))
-            continue
-        events = _parsed(run_dir, "record-events.parquet", "record.log", read_record_log)
-        teg = _parsed(run_dir, "tegrastats.parquet", "tegrastats.log", read_tegrastats)
-        seconds = run_seconds(run_dir, manifest)
-        run = RunData(run_dir, manifest, run_metrics(events, teg, seconds))
-        deep, tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy probes
-        run.metrics.update(deep)
-        run.metrics.update(other_probe_metrics(run_dir, manifest, events, run.metrics))
-        if keep_tables:
-            run.events, run.teg, run.deep = events, teg, tables
-        out.append(run)
+        out.append(run_data(run_dir, manifest, workload_of(manifest), keep_tables))
     return out

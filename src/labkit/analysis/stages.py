@@ -16,7 +16,6 @@ second the warning was logged (LeRobot's log has whole seconds).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -24,22 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labkit.probes.pyspy import STAGES
-
-# (stage, patterns) in priority order; a pattern matches a frame name ending with it, or,
-# for those starting with "~", containing it (case-insensitive)
-RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("sleep", ("precise_sleep", "busy_wait")),
-    ("camera_read", (".async_read", "Camera.read", ".read_latest", "Camera.async_read")),
-    ("dataset", (".add_frame",)),
-    ("processors", ("~processor",)),
-    ("teleop", (".get_action",)),
-    ("robot_io", (".get_observation", ".send_action", ".sync_read", ".sync_write")),
+from labkit.workloads.lerobot.stages import (
+    LOOP,
+    RULES,
+    STAGES,
+    camera_devices,
+    camera_of_thread,
 )
-LOOP = "record_loop"
+
 SATURATED_PCT = 90.0
 TOP_SHARE = 0.25  # a camera is named when its read ran long in this share of warnings
-THREAD_DEVICE = re.compile(r"\(([^()]*)\)")
 
 
 def stage_of(stack: tuple[str, ...]) -> str:
@@ -131,30 +124,6 @@ def match_warnings(
             used.add(pick)
         out.append(late[pick] if pick is not None else None)
     return out
-
-
-def camera_devices(record_argv: list[str] | None) -> dict[str, str]:
-    """Camera device (``index_or_path``) -> camera name, from the record command line."""
-    out: dict[str, str] = {}
-    for arg in record_argv or []:
-        if ".cameras=" not in arg:
-            continue
-        body = arg.split("=", 1)[1]
-        for name, fields in re.findall(r"(['\"]?[\w.-]+['\"]?)\s*:\s*\{([^{}]*)\}", body):
-            m = re.search(r"(?:index_or_path|serial_number_or_name)\s*:\s*([^,}]+)", fields)
-            if m:
-                out[m.group(1).strip().strip("'\"")] = name.strip("'\"")
-    return out
-
-
-def camera_of_thread(thread: str, devices: dict[str, str]) -> str | None:
-    """``OpenCVCamera(/dev/video2)_read_loop`` -> the camera at /dev/video2."""
-    if "read_loop" not in thread and "ReadLoop" not in thread:
-        return None
-    for inside in THREAD_DEVICE.findall(thread):
-        if inside in devices:
-            return devices[inside]
-    return None
 
 
 def _busy_camera(

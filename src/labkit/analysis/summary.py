@@ -9,89 +9,46 @@ from typing import Any
 
 import pandas as pd
 
-from labkit.parse import read_record_log, read_tegrastats
-from labkit.workloads.base import workload_seconds
-
-SUMMARY_KEYS = (
-    "warnings", "min_hz", "median_hz", "episodes", "codec", "errors",
-    "cpu_mean_pct", "cpu_peak_pct",
-)  # fmt: skip
+from labkit.analysis.runs import run_data
+from labkit.workloads import DEFAULT_KIND, workload_of
 
 
 def summarize_run(
     run_dir: Path, write_parsed: bool = True, record: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Warnings, Hz and CPU load of one run directory; writes the parsed tables as parquet.
-    A run of another workload (``record``'s kind) gets its events' counts instead.
+    """The workload's numbers of one run (its ``summary``: warnings and Hz, or a command's
+    event counts), CPU load beside; writes the parsed tables as parquet beside their logs.
+    ``record``: the run's record (None: hand-run lerobot-record logs, as ``invoke import``
+    brings them).
 
-    The numbers are the report's own metrics (``labkit.analysis.metrics``), so the line a
-    run ends with and the report can never disagree.
+    The numbers are the report's own metrics (``labkit.analysis.runs.run_data``), so the
+    line a run ends with and the report can never disagree.
     """
-    from labkit.analysis.metrics import run_metrics
-    from labkit.workloads import DEFAULT_KIND, workload_of
-
-    if record is not None and workload_of(record).kind != DEFAULT_KIND:
-        return _workload_summary(run_dir, record, write_parsed)
-
-    events = teg = None
-    rec, mon = run_dir / "record.log", run_dir / "tegrastats.log"
-    if rec.exists():
-        events = read_record_log(rec)
-        if write_parsed:
-            events.to_parquet(run_dir / "record-events.parquet", index=False)
-    if mon.exists():
-        teg = read_tegrastats(mon)
-        if write_parsed:
-            teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
-    metrics = run_metrics(events, teg, workload_seconds(run_dir))
-    out: dict[str, Any] = {}
-    for key in SUMMARY_KEYS:
-        value = metrics.get(key)
-        if key.startswith("cpu_"):
-            value = None if value is None else round(value, 1)
-        elif isinstance(value, float):
-            value = _num(value)
-        if value is not None or (events is not None and not key.startswith("cpu_")):
-            out[key] = value
-    if events is not None:
-        warned = events.loc[events["kind"] == "slow_loop", "target_hz"]
-        out["target_hz"] = _num(float(warned.iloc[0])) if len(warned) else None
-    if teg is not None:
-        out["samples"] = len(teg)
+    run_dir = Path(run_dir)
+    if record is None:
+        teg = (run_dir / "tegrastats.log").exists()
+        record = {"workload": {"kind": DEFAULT_KIND}, "probes": {"tegrastats": {}} if teg else {}}
+    workload = workload_of(record)
+    run = run_data(run_dir, record, workload, keep_tables=True)
+    if write_parsed and run.events is not None:
+        run.events.to_parquet(run_dir / workload.events_file, index=False)
+    if write_parsed and run.teg is not None:
+        run.teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
+    out = {
+        k: _num(v) if isinstance(v, float) else v
+        for k, v in workload.summary(run.metrics, run.events).items()
+    }
+    for key in ("cpu_mean_pct", "cpu_peak_pct"):
+        if run.metrics.get(key) is not None:
+            out[key] = round(run.metrics[key], 1)
+    if run.teg is not None:
+        out["samples"] = len(run.teg)
     sim = run_dir / "sim.json"  # the simulated Jetson's draw for this run (its seed)
     if sim.exists():
         try:
             out["sim"] = json.loads(sim.read_text())
         except (OSError, ValueError):
             out["sim"] = None
-    return out
-
-
-def _workload_summary(run_dir: Path, record: dict[str, Any], write_parsed: bool) -> dict:
-    """The counts, rates and medians of a command workload's events, CPU load beside."""
-    from labkit.analysis.events import workload_run
-    from labkit.workloads import workload_of
-
-    workload = workload_of(record)
-    run = workload_run(run_dir, record, workload, keep_tables=True)
-    if write_parsed and run.workload_events is not None:
-        run.workload_events.to_parquet(run_dir / workload.events_file, index=False)
-    if write_parsed and run.teg is not None:
-        run.teg.to_parquet(run_dir / "tegrastats.parquet", index=False)
-    keep = ("_count", "_per_min", "_median", "_max")
-    out: dict[str, Any] = {
-        k: _num(v) if isinstance(v, float) else v
-        for k, v in run.metrics.items()
-        if k in workload.metrics and k.endswith(keep)
-    }
-    out["events"] = [k.removesuffix("_count") for k in workload.metrics if k.endswith("_count")]
-    if getattr(workload, "event_units", None):  # the unit of each event's value: ms, ...
-        out["units"] = dict(workload.event_units)
-    for key in ("cpu_mean_pct", "cpu_peak_pct"):
-        if run.metrics.get(key) is not None:
-            out[key] = round(run.metrics[key], 1)
-    if run.teg is not None:
-        out["samples"] = len(run.teg)
     return out
 
 

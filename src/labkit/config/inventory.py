@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.config.params import suggest
-from labkit.config.yamlsrc import Located, load_file
+from labkit.core.yamlsrc import Located, load_file
 from labkit.errors import InventoryError, LabkitError, UnknownNameError
 
 GROUP_KEYS = {"hosts", "children", "vars"}

@@ -16,16 +16,15 @@ from labkit.config.hostvars import HostConfig, host_config
 from labkit.config.inventory import Inventory
 from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten
 from labkit.config.playbook import Playbook
+from labkit.core.argv import scheduling_prefix, shell
 from labkit.errors import ConfigError, PlaybookError
 from labkit.probes import Probe, ProbeLaunch, get_probe
 from labkit.workloads import DEFAULT_KIND, Workload
-from labkit.workloads.lerobot_flags import (
+from labkit.workloads.lerobot.flags import (
     CommandError,
     Version,
     fit_to_version,
     record_argv,
-    scheduling_prefix,
-    shell,
 )
 
 RUN_ID_PLACEHOLDER = "<run-id>"

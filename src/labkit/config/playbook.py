@@ -33,7 +33,7 @@ from labkit.config.params import (
     flatten,
     suggest,
 )
-from labkit.config.yamlsrc import Located, load_file, pydantic_error
+from labkit.core.yamlsrc import Located, load_file, pydantic_error
 from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import Metric, metrics_for
 from labkit.probes import DEFAULT_PROBES, PROBES

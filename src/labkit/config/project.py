@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from labkit.config.yamlsrc import load_file, pydantic_error
+from labkit.core.yamlsrc import load_file, pydantic_error
 
 FILE = "labkit.yml"
 DEFAULT_RUNS = "runs"

@@ -8,7 +8,7 @@ report and ``summary.csv`` read these declarations instead of guessing from name
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 # what a metric measures; the statistics follow from it:
@@ -63,3 +63,8 @@ class Metric:
     def header(self) -> str:
         """The column header a table shows: the name with its unit."""
         return f"{self.name} [{self.unit}]" if self.unit else self.name
+
+
+def declared(source: str, *metrics: Metric) -> dict[str, Metric]:
+    """A plug-in's declarations by name, each stamped with the plug-in that computes it."""
+    return {m.name: replace(m, source=source) for m in metrics}

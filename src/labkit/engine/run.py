@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.config.plan import Plan
+from labkit.core.argv import shell
 from labkit.engine import record as records
 from labkit.engine import supervisor
 from labkit.engine.changes import render_files, show_changes
@@ -49,7 +50,6 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
-from labkit.workloads.lerobot_flags import shell
 
 q = shlex.quote
 

@@ -6,6 +6,7 @@ kind is one module here and one line below.
 
 from __future__ import annotations
 
+from labkit.core.params import suggest
 from labkit.errors import UnknownNameError
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.pyspy import PySpy
@@ -28,8 +29,6 @@ def get_probe(name: str) -> type[Probe]:
     try:
         return PROBES[name]
     except KeyError:
-        from labkit.config.params import suggest
-
         raise UnknownNameError(
             f"unknown probe {name!r}{suggest(name, PROBES)}; known: {', '.join(PROBES)}"
         ) from None

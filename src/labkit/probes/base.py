@@ -18,6 +18,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from labkit.core.metrics import Metric
+from labkit.core.observed import Observed
+
 
 @dataclass(frozen=True)
 class ProbeLaunch:
@@ -64,8 +67,11 @@ class Probe(abc.ABC):
     """A sampler beside the workload; subclasses set the class attributes and methods."""
 
     name: ClassVar[str]
-    # metric name -> description (joins the metric registry, ``labkit.metric_names``)
-    metrics: ClassVar[dict[str, str]] = {}
+    # metric name -> its declaration (unit, kind, how runs combine, better direction)
+    metrics: ClassVar[dict[str, Metric]] = {}
+    # per-device metrics: name prefix -> the declaration each device's metric copies
+    # (``camera_read_ms_p95_`` -> ``camera_read_ms_p95_<camera>``)
+    metric_patterns: ClassVar[dict[str, Metric]] = {}
     # True: a host where it cannot run fails the preflight; False: it is skipped with a note
     required: ClassVar[bool] = False
     # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
@@ -92,6 +98,7 @@ class Probe(abc.ABC):
         """The probe's samples from a pulled run dir (``pandas.DataFrame``), None if absent."""
         return None
 
-    def run_metrics(self, table, events, run_record: dict[str, Any]) -> dict[str, Any]:
-        """The probe's metrics for one run (``events``: the workload's parsed events)."""
+    def run_metrics(self, table, run: Observed) -> dict[str, Any]:
+        """The probe's metrics for one run: ``table`` from ``parse``, ``run`` what the
+        workload says of it (its late events, loop thread, stages)."""
         return {}

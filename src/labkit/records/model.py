@@ -150,7 +150,7 @@ def new_record(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of a run the engine starts, validated (status ``running``)."""
-    from labkit.workloads.lerobot_flags import shell
+    from labkit.core.argv import shell
 
     launches = [p for p in plan.probe_launches() if p.name not in (skipped or {})]
     argv = plan.workload_command()
@@ -198,7 +198,7 @@ def imported_record(
     imported_at: str,
 ) -> dict[str, Any]:
     """The record of hand-run logs brought in by ``invoke import`` (lerobot-record)."""
-    from labkit.workloads.lerobot_record import LerobotRecord
+    from labkit.workloads.lerobot import LerobotRecord
 
     probes = {}
     if source.get("tegrastats"):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from labkit.core.params import suggest
 from labkit.errors import UnknownNameError
 from labkit.workloads.base import Workload
 from labkit.workloads.command import Command
 from labkit.workloads.gstreamer import Gstreamer
-from labkit.workloads.lerobot_record import LerobotRecord
+from labkit.workloads.lerobot import LerobotRecord
 
 WORKLOADS: dict[str, type[Workload]] = {
     LerobotRecord.kind: LerobotRecord,
@@ -28,8 +29,6 @@ def get_workload(kind: str) -> type[Workload]:
     try:
         return WORKLOADS[kind]
     except KeyError:
-        from labkit.config.params import suggest
-
         raise UnknownNameError(
             f"unknown workload kind {kind!r}{suggest(kind, WORKLOADS)}; "
             f"known: {', '.join(WORKLOADS)}"

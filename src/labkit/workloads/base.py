@@ -18,7 +18,9 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labkit.config.params import Param
+from labkit.core.metrics import Metric
+from labkit.core.observed import Observed, StageMap
+from labkit.core.params import Param
 
 
 class Workload(abc.ABC):
@@ -35,7 +37,15 @@ class Workload(abc.ABC):
 
     # -- configuration ---------------------------------------------------------------
     params: dict[str, Param]  # the parameter registry: name -> Param (types, ranges)
-    metrics: dict[str, str]  # metric name -> description (joins the metric registry)
+    # metric name -> its declaration (every run has ``duration_s``: the exposure of counts)
+    metrics: dict[str, Metric]
+    # the event meaning "the loop was late" (None: the workload declares none); probes
+    # relate their samples to these events' times
+    late_event: str | None = None
+    # the loop's thread name (None: the main thread of the workload's own process)
+    loop_thread: str | None = None
+    # the workload's function names -> loop stages (for the py-spy profile), when known
+    stage_map: StageMap | None = None
 
     def defaults(self) -> dict[str, Any]:
         """Parameter values when neither playbook nor experiment set them."""
@@ -93,7 +103,52 @@ class Workload(abc.ABC):
 
     @abc.abstractmethod
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
-        """The workload's metrics for one run (every name of ``metrics``; None: unknown)."""
+        """The workload's metrics for one run (every name of ``metrics``; None: unknown);
+        ``duration_s``: the seconds it recorded (``recorded_seconds``)."""
+
+    def late_times(self, events):
+        """When the late events happened (``pandas.Series`` of naive times on the
+        target's clock; NaT where the log does not say); none without a late event."""
+        return _late().no_late_events()["time"]
+
+    def late_events(self, events):
+        """The late events of a run (``labkit.core.observed.Observed.late``): ``time``
+        and ``hz`` (NaN: unknown); None when the log is missing."""
+        if events is None:
+            return None
+        return _late().late_table(self.late_times(events))
+
+    def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
+        """Seconds the workload recorded (the exposure of its counts): the supervisor's
+        ``workload_s``, from the record or the run's ``status.json``."""
+        return run_seconds(run_dir, record)
+
+    def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
+        """What the probes are told about a run (late events, loop thread, stages)."""
+        return Observed(
+            run_dir=Path(run_dir),
+            record=record,
+            late=self.late_events(events),
+            duration_s=self.recorded_seconds(run_dir, record, events),
+            loop_thread=self.loop_thread,
+            stages=self.stage_map,
+        )
+
+    def summary(self, metrics: dict[str, Any], events) -> dict[str, Any]:
+        """What a run's record keeps as its ``summary`` from this workload's metrics."""
+        return {}
+
+    def summary_line(self, metrics: dict[str, Any]) -> list[str]:
+        """The parts of a run's one-line summary this workload gives (counts, rates)."""
+        return []
+
+
+def _late():
+    """The late-events table code, imported on use: it needs pandas, which the run path
+    (a playbook read and planned) must not load for the CLI's start-up time."""
+    from labkit.core import late
+
+    return late
 
 
 def workload_seconds(run_dir: Path) -> float | None:
@@ -102,7 +157,7 @@ def workload_seconds(run_dir: Path) -> float | None:
         status = json.loads((Path(run_dir) / "status.json").read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(status.get("workload_s"), (int, float)):
+    if isinstance(status.get("workload_s"), (int, float)) and status["workload_s"] > 0:
         return float(status["workload_s"])
     return None
 

@@ -4,9 +4,9 @@ its busiest threads) spent runnable but waiting for a CPU, overall and when it w
 The loop thread is the one the workload names (``loop_thread`` in the run record's
 workload: gst-launch-1.0's main thread for ``gstreamer``, or ``workload.loop_thread`` of a
 ``command``), else the main thread of the workload's own process (LeRobot's record loop;
-for a ``command``, what it ``exec``s). Late windows come from the workload's events:
-LeRobot's slow-loop warnings (logged in whole seconds: the second they name), or rows of
-the workload's late event with the interval they cover (``start`` .. ``time``).
+for a ``command``, what it ``exec``s). Late windows are the workload's late events with
+the interval each covers (``labkit.core.observed.Observed.late_windows``: LeRobot's
+slow-loop warnings cover the whole second they name).
 """
 
 from __future__ import annotations
@@ -58,22 +58,6 @@ def loop_rows(table: pd.DataFrame, loop_thread: str | None) -> pd.DataFrame:
     return table[table["tid"] == root] if root is not None else table.iloc[0:0]
 
 
-def late_windows(events: pd.DataFrame | None, workload: dict[str, Any]) -> list[tuple]:
-    """(start, end) of each late event, naive local time of the target."""
-    import pandas as pd  # on use: the run path loads this module without it (start-up)
-
-    if events is None or len(events) == 0 or "time" not in events:
-        return []
-    if "kind" in events and "slow_loop" in set(events["kind"]):  # LeRobot: whole seconds
-        t = events.loc[events["kind"] == "slow_loop", "time"].dropna()
-        return [(s, s + pd.Timedelta(seconds=1)) for s in t]
-    late = workload.get("late_event")
-    if late and "event" in events and "start" in events:
-        rows = events[(events["event"] == late) & events["time"].notna()]
-        return list(zip(rows["start"], rows["time"], strict=True))
-    return []
-
-
 def busiest_threads(table: pd.DataFrame, n: int = TOP_THREADS) -> dict[str, pd.DataFrame]:
     """The ``n`` threads that ran longest, keyed by their name; threads of one name (a
     Python program's all share its comm) are told apart by rank: ``name``, ``name_2``..."""
@@ -95,19 +79,19 @@ def _share(rows: pd.DataFrame) -> float | None:
     return min(1.0, float(rows["wait_ms"].sum()) / wall) if wall > 0 else None
 
 
-def run_metrics(table: pd.DataFrame | None, events, run_record: dict[str, Any]) -> dict:
-    """One run's runq metrics (None where it cannot say)."""
+def run_metrics(table: pd.DataFrame | None, windows: list[tuple], loop_thread: str | None) -> dict:
+    """One run's runq metrics (None where it cannot say); ``windows``: (start, end) of the
+    workload's late events, ``loop_thread``: the loop's thread name (None: the main
+    thread of the workload's own process)."""
     import numpy as np  # on use: the run path loads this module without them (start-up)
 
     out: dict[str, Any] = dict.fromkeys(DECLARED)
     if table is None or table.empty:
         return out
-    workload = run_record.get("workload") or {}
-    loop = loop_rows(table, workload.get("loop_thread"))
+    loop = loop_rows(table, loop_thread)
     if len(loop):
         out["loop_runq_wait_share"] = _share(loop)
         out["loop_runq_wait_ms_p95"] = float(np.percentile(loop["wait_ms"], 95))
-        windows = late_windows(events, workload)
         if windows:
             hit = np.zeros(len(loop), dtype=bool)
             starts, ends = loop["start"].to_numpy(), loop["time"].to_numpy()

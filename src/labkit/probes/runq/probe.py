@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.core.metrics import Metric
+from labkit.core.observed import Observed
 from labkit.parse.cached import cached_table
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.runq import metrics as rm
 from labkit.probes.runq.log import read_runq
 
 HERE = Path(__file__).parent
-SHARED = HERE.parent / "threads_sampler.py"  # the /proc readers it shares with threads
+SHARED = HERE.parent / "threads" / "threads_sampler.py"  # the /proc readers it shares with threads
 LOG = "runq.log"
 PARQUET = "runq.parquet"
 
@@ -35,7 +36,7 @@ class Runq(Probe):
     name: ClassVar[str] = "runq"
     Options: ClassVar[type[BaseModel]] = RunqOptions
     declared: ClassVar[dict[str, Metric]] = rm.DECLARED
-    metrics: ClassVar[dict[str, str]] = {n: m.description for n, m in rm.DECLARED.items()}
+    metrics: ClassVar[dict[str, Metric]] = rm.DECLARED
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
@@ -63,5 +64,5 @@ class Runq(Probe):
     def parse(self, run_dir: Path):
         return cached_table(run_dir, PARQUET, LOG, read_runq)
 
-    def run_metrics(self, table, events, run_record: dict[str, Any]) -> dict[str, Any]:
-        return rm.run_metrics(table, events, run_record)
+    def run_metrics(self, table, run: Observed) -> dict[str, Any]:
+        return rm.run_metrics(table, run.late_windows, run.loop_thread)

@@ -104,18 +104,13 @@ def run_metrics(samples: pd.DataFrame | None, duration_s: float | None) -> dict[
 def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
     """The late samples as probes take late events: ``time`` (end of the interval),
     ``start`` (its beginning) and ``hz`` (the rate the sink got over it); None: no log."""
-    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+    from labkit.core.late import late_table  # on use: pandas (the CLI's start-up time)
 
     if samples is None:
         return None
+
     late = samples[samples["event"] == LATE_EVENT]
-    return pd.DataFrame(
-        {
-            "time": late["time"].astype("datetime64[ns]").to_numpy(),
-            "start": late["start"].astype("datetime64[ns]").to_numpy(),
-            "hz": late["current"].to_numpy(dtype=float),
-        }
-    )
+    return late_table(late["time"], late["start"], late["time"], late["current"])
 
 
 def late_times(samples: pd.DataFrame | None) -> pd.Series:

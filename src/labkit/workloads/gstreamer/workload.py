@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from labkit.core.argv import scheduling_prefix
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, workload_seconds
@@ -36,7 +37,6 @@ from labkit.workloads.command import MAX_DURATION_S, Command, ParamSpec, _env, r
 from labkit.workloads.gstreamer import metrics as gm
 from labkit.workloads.gstreamer import pipeline as gp
 from labkit.workloads.gstreamer.log import LATE_SHARE, SAMPLE, read_samples
-from labkit.workloads.lerobot_flags import scheduling_prefix
 
 HERE = Path(__file__).parent
 RUNNER = "run_gst.py"
@@ -71,7 +71,7 @@ class Gstreamer(Workload):
         self.params = params or {}
         self.sinks = list(sinks or [])
         self.declared = gm.declared(self.sinks)
-        self.metrics = {name: m.description for name, m in self.declared.items()}
+        self.metrics = self.declared
         self._progress_target: float | None = None
 
     @property
@@ -83,13 +83,11 @@ class Gstreamer(Workload):
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Gstreamer:
         """Validate the playbook's ``workload:`` block (errors name file, line, field).
         Its params are a command's params, checked the same way."""
-        from labkit.config.yamlsrc import pydantic_error
-
         where = ("workload",)
         try:
             spec = GstSpec.model_validate(raw)
         except ValidationError as exc:
-            raise pydantic_error(doc, exc, GstSpec, where, PlaybookError) from None
+            raise doc.pydantic_error(exc, GstSpec, where, PlaybookError) from None
         as_command = {"kind": "command", "command": "true", "duration_s": 1}
         params = Command.from_playbook(
             {**as_command, "params": raw.get("params") or {}}, doc, base_dir

@@ -1,7 +1,7 @@
 """The ``lerobot-record`` workload: LeRobot's recording loop, version-aware.
 
 Parameters are LeRobot's dotted names (``labkit.config.params.RECORD_PARAMS``), the command is
-built per LeRobot release (``labkit.workloads.lerobot_flags``), the expected duration is episodes x
+built per LeRobot release (``labkit.workloads.lerobot.flags``), the expected duration is episodes x
 episode time + resets, progress counts the ``Record loop is running slower (... Hz)``
 warnings, and the log parser is ``labkit.parse.record_log``. It is the workload of a
 playbook with ``record:`` and no ``workload:``.
@@ -13,26 +13,18 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labkit.config.params import RECORD_DEFAULTS, RECORD_PARAMS
+from labkit.core.argv import scheduling_prefix
+from labkit.core.metrics import Metric
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, count_matches
+from labkit.workloads.lerobot.metrics import METRICS
+from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
+from labkit.workloads.lerobot.stages import STAGE_MAP
 
 SLOW = re.compile(r"loop is running slower \(([0-9.]+|inf) Hz\)")
 
-METRICS: dict[str, str] = {
-    "warnings": "slow-loop warnings in the run",
-    "warnings_per_min": "slow-loop warnings per minute of recording",
-    "duration_s": "seconds the workload recorded (the exposure of its counts)",
-    "min_hz": "lowest warned loop rate (Hz)",
-    "p5_hz": "5th percentile of warned loop rates (Hz)",
-    "median_hz": "median warned loop rate (Hz)",
-    "episodes": "episodes recorded",
-    "codec": "video codec the record log says was selected",
-    "hw_codec": "true when the selected codec is a hardware encoder",
-    "queue_full_drops": "frames dropped on a full encoder queue",
-    "dropped_frames": "frames reported dropped at episode end",
-    "errors": "error records in the log",
-}
+# what a run's record keeps of its metrics (and its one line shows)
+SUMMARY_KEYS = ("warnings", "min_hz", "median_hz", "episodes", "codec", "errors")
 
 
 class LerobotRecord(Workload):
@@ -41,17 +33,17 @@ class LerobotRecord(Workload):
     events_file: ClassVar[str] = "record-events.parquet"
     progress_label: ClassVar[str] = "slow-loop warnings"
     progress_unit: ClassVar[str] = "Hz"
+    late_event = "slow_loop"
+    stage_map = STAGE_MAP
 
     def __init__(self) -> None:
         self.params = RECORD_PARAMS
-        self.metrics = METRICS
+        self.metrics: dict[str, Metric] = METRICS
 
     def defaults(self) -> dict[str, Any]:
         return dict(RECORD_DEFAULTS)
 
     def command(self, plan) -> list[str]:
-        from labkit.workloads.lerobot_flags import scheduling_prefix
-
         return scheduling_prefix(plan.settings) + plan.record_argv()
 
     def expected_duration_s(self, plan) -> float:
@@ -100,12 +92,39 @@ class LerobotRecord(Workload):
         return count_matches(SLOW, text)
 
     def parse(self, run_dir: Path):
-        from labkit.parse import read_record_log
+        # on use: the parser needs pandas, which the run path does not load (start-up)
+        from labkit.parse.record_log import read_record_log
 
         return cached_table(run_dir, self.events_file, self.log, read_record_log)
 
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
-        from labkit.analysis.metrics import run_metrics
+        return _computed().run_metrics(events, duration_s)
 
-        full = run_metrics(events, None, duration_s)
-        return {k: full.get(k) for k in METRICS}
+    def late_events(self, events):
+        return None if events is None else _computed().late_events(events)
+
+    def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
+        """The supervisor's time; an imported run (no supervisor): the record log's span."""
+        seconds = super().recorded_seconds(run_dir, record, events)
+        if seconds is None and events is not None:
+            seconds = _computed().recording_seconds(events)
+        return seconds
+
+    def summary(self, metrics: dict[str, Any], events) -> dict[str, Any]:
+        return _computed().summary(events, metrics, SUMMARY_KEYS)
+
+    def summary_line(self, metrics: dict[str, Any]) -> list[str]:
+        if metrics.get("warnings") is None:
+            return []
+        parts = [f"{metrics['warnings']} slow-loop warnings"]
+        if metrics.get("min_hz") is not None:
+            parts.append(f"min {metrics['min_hz']:g} Hz")
+        return parts
+
+
+def _computed():
+    """The metrics' computation, imported on use: it needs pandas, which the run path (a
+    playbook read and planned) must not load for the CLI's start-up time."""
+    from labkit.workloads.lerobot import log_metrics
+
+    return log_metrics

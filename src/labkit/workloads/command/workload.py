@@ -1,4 +1,4 @@
-"""The ``command`` workload: any program, described in the playbook.
+r"""The ``command`` workload: any program, described in the playbook.
 
 .. code-block:: yaml
 
@@ -10,12 +10,18 @@
       params:
         rate: {type: float, default: 30, min: 1}
         seconds: {type: int, default: 10, min: 1}
-      events:                                # name -> regex; optional named group 'value'
-        slow: 'SLOW latency=(?P<value>[0-9.]+)ms'
+      events:     # name -> regex, or {regex, unit}; optional named groups 'value', 'time'
+        slow: 'SLOW latency=(?P<value>[0-9.]+)ms at=(?P<time>\S+)'
         tick: {regex: 'tick latency=(?P<value>[0-9.]+)', unit: ms}   # with its value's unit
+      late_event: slow                       # the event meaning "the loop was late"
+      loop_thread: control                   # optional: the loop's thread name
 
 Per event the metrics ``<event>_count``, ``<event>_per_min`` and, with a ``value``
-group, ``<event>_min``, ``_median``, ``_p95`` and ``_max``. The command and the duration
+group, ``<event>_min``, ``_median``, ``_p95`` and ``_max``; every run has ``duration_s``
+(the seconds the workload ran). The ``late_event`` is what the probes relate their samples
+to (tegrastats' saturation at late events, the threads probe's loop thread there); its
+``time`` group (ISO 8601 on the target's local clock, as Python's
+``datetime.now().isoformat()`` prints) says when each happened. The command and the duration
 are Jinja2 templates over ``params``, ``host`` (host vars), ``settings`` and
 ``experiment``; a value reaches the shell as the template places it, so a template that
 takes text from a ``str`` parameter should quote it (``{{ params.name | quote }}``).
@@ -25,13 +31,15 @@ from __future__ import annotations
 
 import math
 import re
-import shlex
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from labkit.config.params import Param
+from labkit.core.argv import scheduling_prefix
+from labkit.core.metrics import Metric
+from labkit.core.params import Param, ParamError, coerce
+from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, workload_seconds
@@ -40,6 +48,11 @@ NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MAX_DURATION_S = 86400
 KINDS = {"int": "int", "float": "number", "str": "str", "bool": "bool"}
 STATS = ("min", "median", "p95", "max")
+# what an event's value measures, from its unit (a time is a duration, a rate a frequency)
+UNIT_KINDS: dict[str, Any] = {
+    "ns": "duration", "us": "duration", "ms": "duration", "s": "duration",
+    "Hz": "frequency", "fps": "frequency",
+}  # fmt: skip
 
 
 class ParamSpec(BaseModel):
@@ -72,6 +85,10 @@ class CommandSpec(BaseModel):
     events: dict[str, EventSpec] = Field(default_factory=dict)
     # the event the progress line counts (default: the first one)
     progress: str | None = None
+    # the event meaning "the loop was late" (probes relate their samples to its times)
+    late_event: str | None = None
+    # the loop's thread name (default: the main thread of the workload's process)
+    loop_thread: str | None = Field(default=None, min_length=1)
 
     @field_validator("events", mode="before")
     @classmethod
@@ -88,12 +105,7 @@ class CommandSpec(BaseModel):
         return {n: e.unit for n, e in self.events.items() if e.unit}
 
 
-def _env():
-    import jinja2
-
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    env.filters["quote"] = lambda v: shlex.quote(str(v))
-    return env
+_env = template_env  # the name the gstreamer workload imports
 
 
 def _param(name: str, spec: ParamSpec) -> Param:
@@ -125,28 +137,24 @@ class Command(Workload):
         self.base_dir = base_dir
         self.params = {name: _param(name, p) for name, p in spec.params.items()}
         self.patterns = {name: re.compile(rx) for name, rx in spec.regexes().items()}
-        self.metrics = metric_names(spec.events, self.patterns)
         self.event_units = spec.units()
-        # the unit of each value metric (``late_median`` -> ms), for the metric registry
-        self.units = {
-            f"{name}_{stat}": unit for name, unit in self.event_units.items() for stat in STATS
-        }
+        self.metrics: dict[str, Metric] = declare_metrics(self.patterns, self.event_units)
         self.progress_event = spec.progress or next(iter(spec.events), None)
+        self.late_event = spec.late_event
+        self.loop_thread = spec.loop_thread
         self.progress_label = f"{self.progress_event} events" if self.progress_event else "lines"
         self.progress_unit = self.event_units.get(self.progress_event or "", "")
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Command:
-        """Validate the playbook's ``workload:`` block (errors name file, line, field)."""
-        from labkit.config.params import ParamError, coerce
-        from labkit.config.yamlsrc import pydantic_error
-
+        """Validate the playbook's ``workload:`` block (errors name file, line, field);
+        ``doc``: the playbook's YAML source (``error``, ``pydantic_error``)."""
         where = ("workload",)
         try:
             spec = CommandSpec.model_validate(raw)
         except ValidationError as exc:
-            raise pydantic_error(doc, exc, CommandSpec, where, PlaybookError) from None
+            raise doc.pydantic_error(exc, CommandSpec, where, PlaybookError) from None
         for group in ("params", "events"):
             for name in getattr(spec, group):
                 if not re.match(NAME, str(name)):
@@ -166,21 +174,23 @@ class Command(Workload):
                     (*where, "events", name),
                     PlaybookError,
                 ) from None
-            extra = set(pat.groupindex) - {"value"}
+            extra = set(pat.groupindex) - {"value", "time"}
             if extra:
                 raise doc.error(
-                    f"event {name!r}: unknown named group(s) {sorted(extra)}; the only named "
-                    "group an event may have is 'value' (a number)",
+                    f"event {name!r}: unknown named group(s) {sorted(extra)}; the named "
+                    "groups an event may have are 'value' (a number) and 'time' (when)",
                     (*where, "events", name),
                     PlaybookError,
                 )
-        if spec.progress is not None and spec.progress not in spec.events:
-            raise doc.error(
-                f"progress names unknown event {spec.progress!r}; events are: "
-                f"{', '.join(spec.events) or 'none'}",
-                (*where, "progress"),
-                PlaybookError,
-            )
+        for key in ("progress", "late_event"):
+            named = getattr(spec, key)
+            if named is not None and named not in spec.events:
+                raise doc.error(
+                    f"{key} names unknown event {named!r}; expected one of the events: "
+                    f"{', '.join(spec.events) or 'none'}",
+                    (*where, key),
+                    PlaybookError,
+                )
         for name, p in spec.params.items():
             at = (*where, "params", name)
             if p.min is not None and p.max is not None and p.min > p.max:
@@ -248,6 +258,8 @@ class Command(Workload):
             "events": self.spec.regexes(),
             "units": self.event_units,
             "progress": self.progress_event,
+            "late_event": self.late_event,
+            "loop_thread": self.loop_thread,
         }
 
     @classmethod
@@ -262,6 +274,8 @@ class Command(Workload):
                 for name, rx in (record.get("events") or {}).items()
             },
             progress=record.get("progress"),
+            late_event=record.get("late_event"),
+            loop_thread=record.get("loop_thread"),
         )
         return cls(spec)
 
@@ -273,8 +287,6 @@ class Command(Workload):
         return self._render(plan, self.spec.command, "command").strip()
 
     def command(self, plan) -> list[str]:
-        from labkit.workloads.lerobot_flags import scheduling_prefix
-
         return scheduling_prefix(plan.settings) + ["bash", "-c", self.rendered(plan)]
 
     def files(self, plan) -> dict[str, str]:
@@ -310,6 +322,7 @@ class Command(Workload):
             f"duration    {self.expected_duration_s(plan):g} s expected",
             f"files       {files} (placed in the run dir)",
             f"events      {events}",
+            f"late event  {self.late_event or 'none (probes relate nothing to lateness)'}",
         ]
 
     def preflight(self, plan, facts: dict[str, Any]) -> list[str]:
@@ -325,81 +338,60 @@ class Command(Workload):
             m = pat.search(line)
             if m:
                 n += 1
-                last = _value(m, last)
+                last = value_of(m, last)
         return n, last
 
     # -- afterwards --------------------------------------------------------------------
     def read_events(self, path: Path):
-        """Every line matching an event: columns event, line (1-based), value, text."""
-        import pandas as pd
-
-        rows = []
-        with open(path, errors="replace") as fh:
-            for i, line in enumerate(fh, 1):
-                for name, pat in self.patterns.items():
-                    m = pat.search(line)
-                    if m:
-                        rows.append((name, i, _value(m, None), line.rstrip("\n")[:500]))
-        df = pd.DataFrame(rows, columns=["event", "line", "value", "text"])
-        df["value"] = df["value"].astype(float)
-        df["line"] = df["line"].astype("int64")
-        return df
+        """Every line matching an event (``events.read_events``)."""
+        return _events().read_events(self.patterns, path)
 
     def parse(self, run_dir: Path):
         return cached_table(run_dir, self.events_file, self.log, self.read_events)
 
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
-        import numpy as np
-
         out: dict[str, Any] = dict.fromkeys(self.metrics)
-        if events is None:
-            return out
-        if duration_s and duration_s > 0:
-            out["duration_s"] = float(duration_s)
-        for name, pat in self.patterns.items():
-            mine = events[events["event"] == name]
-            out[f"{name}_count"] = int(len(mine))
-            if duration_s:
-                out[f"{name}_per_min"] = len(mine) / duration_s * 60
-            if "value" in pat.groupindex:
-                values = mine["value"].to_numpy(dtype=float)
-                values = values[np.isfinite(values)]
-                if len(values):
-                    out[f"{name}_min"] = float(values.min())
-                    out[f"{name}_median"] = float(np.median(values))
-                    out[f"{name}_p95"] = float(np.percentile(values, 95))
-                    out[f"{name}_max"] = float(values.max())
+        out.update(_events().run_metrics(self.patterns, events, duration_s))
         return out
 
     def duration(self, run_dir: Path) -> float | None:
         return workload_seconds(run_dir)
 
+    def late_times(self, events):
+        if events is None or self.late_event is None:
+            return super().late_times(events)
+        return _events().event_times(events, self.late_event)
 
-def render_template(plan, text: str, what: str) -> str:
-    """A workload field's Jinja2 template for ``plan`` (params, host vars, settings,
-    experiment); a template error names the playbook and the field."""
-    import jinja2
+    def summary(self, metrics: dict[str, Any], events) -> dict[str, Any]:
+        keep = ("_count", "_per_min", "_median", "_max")
+        out = {k: v for k, v in metrics.items() if k in self.metrics and k.endswith(keep)}
+        out["events"] = list(self.patterns)
+        if self.event_units:  # the unit of each event's value: ms, ...
+            out["units"] = dict(self.event_units)
+        return out
 
-    try:
-        return (
-            _env()
-            .from_string(text)
-            .render(
-                params=plan.params,
-                host=plan.host_vars or plan.host.model_dump(),
-                settings=plan.settings,
-                experiment=plan.experiment,
-            )
-        )
-    except jinja2.TemplateError as exc:
-        raise ConfigError(
-            f"workload {what}: template error: {exc} (experiment {plan.experiment})",
-            file=str(plan.playbook.file),
-            field=f"workload.{what}",
-        ) from None
+    def summary_line(self, metrics: dict[str, Any]) -> list[str]:
+        parts = []
+        for name, pat in self.patterns.items():
+            n = metrics.get(f"{name}_count")
+            if n is None:
+                continue
+            median = metrics.get(f"{name}_median") if "value" in pat.groupindex else None
+            unit = self.event_units.get(name)
+            value = "" if median is None else f" (median {median:g}{' ' + unit if unit else ''})"
+            parts.append(f"{n} {name}{value}")
+        return parts
 
 
-def _value(m: re.Match, default: float | None) -> float | None:
+def _events():
+    """The events' table code, imported on use: it needs pandas, which the run path (a
+    playbook read and planned) must not load for the CLI's start-up time."""
+    from labkit.workloads.command import events
+
+    return events
+
+
+def value_of(m: re.Match, default: float | None) -> float | None:
     if "value" not in m.re.groupindex or m.group("value") is None:
         return default
     try:
@@ -408,13 +400,40 @@ def _value(m: re.Match, default: float | None) -> float | None:
         return default
 
 
-def metric_names(events: dict[str, Any], patterns: dict[str, re.Pattern]) -> dict[str, str]:
-    """Metric name -> description for a command's events."""
-    out: dict[str, str] = {"duration_s": "seconds the workload ran (the exposure of its counts)"}
-    for name in events:
-        out[f"{name}_count"] = f"lines matching event {name!r} in the run"
-        out[f"{name}_per_min"] = f"{name!r} events per minute the workload ran"
-        if "value" in patterns[name].groupindex:
+def declare_metrics(
+    patterns: dict[str, re.Pattern], units: dict[str, str] | None = None
+) -> dict[str, Metric]:
+    """The metrics of a command's events: count and rate of each, the statistics of its
+    values (in the event's unit, ``units``) when it has a ``value`` group, and
+    ``duration_s``."""
+    units = units or {}
+    out = {
+        "duration_s": Metric(
+            "duration_s",
+            "seconds the workload ran (the exposure of its counts)",
+            unit="s",
+            source="command",
+            kind="duration",
+        )
+    }
+    for name, pat in patterns.items():
+        count = f"{name}_count"
+        out[count] = Metric(
+            count, f"lines matching event {name!r} in the run", source="command",
+            kind="count", better="lower",
+        )  # fmt: skip
+        out[f"{name}_per_min"] = Metric(
+            f"{name}_per_min", f"{name!r} events per minute the workload ran", unit="1/min",
+            source="command", kind="rate", better="lower", count_of=count,
+        )  # fmt: skip
+        if "value" in pat.groupindex:
             for stat in STATS:
-                out[f"{name}_{stat}"] = f"{stat} of the values of {name!r} events in the run"
+                out[f"{name}_{stat}"] = Metric(
+                    f"{name}_{stat}",
+                    f"{stat} of the values of {name!r} events in the run",
+                    unit=units.get(name, ""),
+                    source="command",
+                    aggregate={"min": "min", "max": "max"}.get(stat, "mean"),
+                    kind=UNIT_KINDS.get(units.get(name, ""), "value"),
+                )
     return out

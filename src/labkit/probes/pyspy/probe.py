@@ -3,7 +3,7 @@ for Python), every thread's Python stack ``rate`` times a second, idle ones incl
 
 py-spy lives in labkit's work dir on the host (``<workdir>/tools/bin/py-spy``), put there by
 ``invoke setup-host`` or on first use: ``pip`` on the host when it reaches PyPI, else the
-workstation pushes its own py-spy when the machine types match (``labkit.probes.install``).
+workstation pushes its own py-spy when the machine types match (``labkit.probes.pyspy.install``).
 A host without it skips the probe with a note in the run record; the run goes on. The
 wrapper ``pyspy_run.py`` records py-spy's start time so its trace lands on the host's clock.
 """
@@ -15,10 +15,44 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from labkit.core.metrics import Metric, declared
 from labkit.probes.base import Probe, ProbeLaunch
-from labkit.probes.threads import pyspy_path
+from labkit.probes.threads.probe import pyspy_path
 
 STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
+
+SOURCE = "pyspy"
+
+
+# where the loop thread's time goes, and what the late iterations waited on
+METRICS: dict[str, Metric] = declared(
+    SOURCE,
+    *(
+        Metric(f"main_thread_stage_share_{s}", f"share of the loop thread's time in {s}",
+               kind="share")
+        for s in STAGES
+    ),
+    *(
+        Metric(f"warn_stage_share_{s}", f"share of late iterations' time in {s}",
+               kind="share", per_warning=True)
+        for s in STAGES
+    ),
+    Metric("warnings_matched_share", "share of late events matched to a late stretch of "
+           "the loop thread in the profile", kind="share", per_warning=True),
+    Metric("warn_camera_top", "the camera whose read ran long in most camera-bound late "
+           "iterations (none when no camera stands out)", kind="category",
+           aggregate="categorical", per_warning=True),
+)  # fmt: skip
+# per camera: prefix -> the declaration each camera's metric copies
+PATTERNS: dict[str, Metric] = declared(
+    SOURCE,
+    Metric(
+        "warn_camera_share_",
+        "share of late events whose late iteration waited on this camera",
+        kind="share",
+        per_warning=True,
+    ),
+)
 
 HERE = Path(__file__).parent
 TRACE = "pyspy.json"
@@ -34,19 +68,8 @@ class PySpyOptions(BaseModel):
 class PySpy(Probe):
     name: ClassVar[str] = "pyspy"
     Options: ClassVar[type[BaseModel]] = PySpyOptions
-    # where the loop thread's time goes (labkit.analysis.stages computes them)
-    metrics: ClassVar[dict[str, str]] = {
-        **{f"main_thread_stage_share_{s}": f"share of the loop thread's time in {s}"
-           for s in STAGES},
-        **{f"warn_stage_share_{s}": f"share of late iterations' time in {s}" for s in STAGES},
-        "warnings_matched_share": "share of warnings matched to a late stretch of the loop "
-        "thread in the profile",
-        "warn_camera_top": "the camera whose read ran long in most camera-bound late "
-        "iterations (none when no camera stands out)",
-    }  # fmt: skip
-    metric_patterns: ClassVar[dict[str, str]] = {
-        "warn_camera_share_": "share of warnings whose late iteration waited on this camera",
-    }
+    metrics: ClassVar[dict[str, Metric]] = METRICS
+    metric_patterns: ClassVar[dict[str, Metric]] = PATTERNS
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
@@ -76,7 +99,7 @@ class PySpy(Probe):
         if facts.get("pyspy"):
             return
         from labkit.errors import LabkitError
-        from labkit.probes.install import ensure_pyspy
+        from labkit.probes.pyspy.install import ensure_pyspy
 
         try:
             path, how = ensure_pyspy(target, facts, workdir, say)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.config.params import CV2_BACKENDS
+from labkit.workloads.lerobot.params import CV2_BACKENDS
 
 # params LeRobot gained in a given release. On an older host a value asked for (playbook,
 # experiment, host vars, --set) is an error naming the parameter and the release; only
@@ -214,19 +213,3 @@ def record_argv(
         if params.get(key) is not None:
             argv.append(f"--{key}={flag_value(params[key])}")
     return argv
-
-
-def scheduling_prefix(settings: dict[str, Any]) -> list[str]:
-    """taskset / chrt / nice wrappers for the record process, from host settings."""
-    prefix: list[str] = []
-    if settings.get("settings.record_cpus"):
-        prefix += ["taskset", "-c", str(settings["settings.record_cpus"])]
-    if settings.get("settings.record_rt_priority"):
-        prefix += ["chrt", "-f", str(settings["settings.record_rt_priority"])]
-    if settings.get("settings.record_nice") is not None:
-        prefix += ["nice", "-n", str(settings["settings.record_nice"])]
-    return prefix
-
-
-def shell(argv: list[str]) -> str:
-    return shlex.join(argv)

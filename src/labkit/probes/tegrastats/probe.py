@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labkit.core.metrics import Metric
+from labkit.core.observed import Observed
 from labkit.parse.cached import cached_table
 from labkit.probes.base import Probe, ProbeLaunch
+from labkit.probes.tegrastats.metrics import METRICS
 
 LOG = "tegrastats.log"
 PARQUET = "tegrastats.parquet"
@@ -21,20 +24,7 @@ PARQUET = "tegrastats.parquet"
 class Tegrastats(Probe):
     name: ClassVar[str] = "tegrastats"
     required: ClassVar[bool] = True
-    metrics: ClassVar[dict[str, str]] = {
-        "cpu_peak_pct": "highest single-core load seen",
-        "cpu_mean_pct": "mean load across all cores and samples",
-        "any_core_saturated_share": "share of samples with at least one core >= 90 %",
-        "all_cores_saturated_share": "share of samples with every online core >= 90 %",
-        "warnings_single_core_saturated_share": "share of warnings within one sample of a "
-        "sample where some core is >= 90 %",
-        "warnings_all_cores_saturated_share": "share of warnings within one sample of a "
-        "sample where every core is >= 90 %",
-        "ram_used_mb_max": "peak RAM used (MB)",
-        "temp_max_c": "hottest temperature reading (C)",
-        "power_in_mean_mw": "mean input power (mW)",
-        "nvenc_active": "true when tegrastats shows NVENC load or clock while recording",
-    }
+    metrics: ClassVar[dict[str, Metric]] = METRICS
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
@@ -56,16 +46,17 @@ class Tegrastats(Probe):
         return "tegrastats not found"
 
     def parse(self, run_dir: Path):
-        from labkit.parse import read_tegrastats
+        # on use: the parser needs pandas, which the run path does not load (start-up)
+        from labkit.parse.tegrastats import read_tegrastats
 
         return cached_table(run_dir, PARQUET, LOG, read_tegrastats)
 
-    def run_metrics(self, table, events, run_record: dict[str, Any]) -> dict[str, Any]:
+    def run_metrics(self, table, run: Observed) -> dict[str, Any]:
         if table is None or not len(table):
             return {}
-        from labkit.analysis.metrics import _coincidence, _tegrastats_metrics
+        # on use: pandas, which the run path does not load (the CLI's start-up time)
+        from labkit.probes.tegrastats.compute import coincidence, sample_metrics
 
-        out = _tegrastats_metrics(table)
-        if events is not None and "kind" in getattr(events, "columns", ()):
-            out.update(_coincidence(events, table))  # LeRobot's slow-loop warnings
+        out = sample_metrics(table)
+        out.update(coincidence(run.late_times, table))
         return out

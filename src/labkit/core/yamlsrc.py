@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
+from labkit.core.params import suggest
 from labkit.errors import ConfigError
 
 Path_ = tuple[str | int, ...]
@@ -41,6 +43,12 @@ class Located:
         cls: type[ConfigError] = ConfigError,
     ) -> ConfigError:
         return cls(message, file=self.file, line=self.line_of(path), field=dotted(path) or None)
+
+    def pydantic_error(
+        self, exc: Any, root: Any, prefix: Path_ = (), cls: type[ConfigError] = ConfigError
+    ) -> ConfigError:
+        """``pydantic_error`` of this document."""
+        return pydantic_error(self, exc, root, prefix, cls)
 
 
 def dotted(path: Path_) -> str:
@@ -129,8 +137,6 @@ def pydantic_error(
 ) -> ConfigError:
     """A pydantic ``ValidationError`` of ``root`` (validated at ``prefix`` in ``doc``) as
     one error naming the file, line and field, and what was expected."""
-    from labkit.config.params import suggest
-
     errors = exc.errors()
     # a misspelt key explains the required field it leaves missing: name it first
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
@@ -156,8 +162,6 @@ def pydantic_error(
 
 
 def _fields_at(root: Any, loc: tuple) -> list[str]:
-    from pydantic import BaseModel
-
     model: Any = root
     for part in loc:
         if isinstance(part, int):

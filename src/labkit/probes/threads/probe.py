@@ -14,9 +14,56 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from labkit.core.metrics import Metric, declared
 from labkit.probes.base import Probe, ProbeLaunch
 
 HERE = Path(__file__).parent
+SOURCE = "threads"
+
+
+METRICS: dict[str, Metric] = declared(
+    SOURCE,
+    Metric(
+        "warnings_single_thread_saturated_share",
+        "share of late events (LeRobot: slow-loop warnings) where one workload thread "
+        "was >= 90 % of a core over the late iteration(s)",
+        kind="share",
+        per_warning=True,
+    ),
+    Metric(
+        "probe_cpu_pct",
+        "the probes' own CPU (threads and py-spy), percent of one core over the recording",
+        unit="% of a core",
+        better="lower",
+    ),
+)
+# per camera (its read thread): prefix -> the declaration each camera's metric copies
+PATTERNS: dict[str, Metric] = declared(
+    SOURCE,
+    Metric(
+        "camera_read_ms_p50_",
+        "median CPU ms per frame in the camera's read thread",
+        unit="ms",
+        kind="duration",
+    ),
+    Metric(
+        "camera_read_ms_p95_",
+        "95th percentile CPU ms per frame in the camera's read thread",
+        unit="ms",
+        kind="duration",
+    ),
+    Metric(
+        "camera_read_ms_max_",
+        "highest CPU ms per frame in the camera's read thread",
+        unit="ms",
+        kind="duration",
+    ),
+    Metric(
+        "camera_read_thread_cpu_pct_",
+        "mean CPU of the camera's read thread",
+        unit="% of a core",
+    ),
+)
 LOG = "threads.log"
 PARQUET = "threads.parquet"
 
@@ -34,18 +81,8 @@ def pyspy_path(plan) -> str:
 class Threads(Probe):
     name: ClassVar[str] = "threads"
     Options: ClassVar[type[BaseModel]] = ThreadsOptions
-    metrics: ClassVar[dict[str, str]] = {
-        "warnings_single_thread_saturated_share": "share of warnings where one workload "
-        "thread was >= 90 % of a core over the late iteration(s)",
-        "probe_cpu_pct": "the probes' own CPU (threads and py-spy), percent of one core "
-        "over the recording",
-    }
-    metric_patterns: ClassVar[dict[str, str]] = {
-        "camera_read_ms_p50_": "median CPU ms per frame in the camera's read thread",
-        "camera_read_ms_p95_": "95th percentile CPU ms per frame in the camera's read thread",
-        "camera_read_ms_max_": "highest CPU ms per frame in the camera's read thread",
-        "camera_read_thread_cpu_pct_": "mean CPU % of the camera's read thread",
-    }
+    metrics: ClassVar[dict[str, Metric]] = METRICS
+    metric_patterns: ClassVar[dict[str, Metric]] = PATTERNS
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(

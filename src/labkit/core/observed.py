@@ -1,0 +1,78 @@
+"""What a probe is told about the run it observed, whatever the workload.
+
+A probe computes its metrics from its own samples and this context: the workload's late
+events (when "the loop was late", with the rate it ran at when known), which thread is the
+loop, how the workload's function names map to loop stages, and the run's record. So the
+tegrastats coincidence and the threads / py-spy metrics work for every workload kind that
+declares its late event, without a probe knowing any workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# (stage, patterns) in priority order; a pattern matches a frame name ending with it, or,
+# for those starting with "~", containing it (case-insensitive)
+StageRules = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """A workload's function names -> the stages of its loop (for the py-spy profile)."""
+
+    # the function the loop runs in: samples outside it are not the loop's
+    loop_function: str
+    rules: StageRules
+    # every stage, in the report's order ("other": inside the loop, no rule matched)
+    stages: tuple[str, ...]
+    # the stage that is the loop waiting for its next tick (splits late stretches)
+    sleep: str = "sleep"
+
+
+@dataclass
+class Observed:
+    """One run as a probe sees it (``Probe.run_metrics``)."""
+
+    run_dir: Path
+    record: dict[str, Any]
+    # the workload's late events: ``time`` (naive, the target's local clock; NaT when the
+    # log gives none), the window it covers (``start`` .. ``end``: LeRobot logs whole
+    # seconds, so its warning covers the second it names) and ``hz`` (the rate the late
+    # iteration ran at; NaN when unknown). None: the workload's log is missing
+    late: pd.DataFrame | None
+    duration_s: float | None = None
+    # the loop's thread name; None: the main thread of the workload's own process
+    loop_thread: str | None = None
+    stages: StageMap | None = None
+    # the loop's period budget (1 / its target rate, seconds) when the workload knows it
+    budget_s: float | None = None
+    # a thread name -> the device it serves (a camera's read thread -> the camera), for
+    # per-device metrics; None for workloads without such threads
+    device_of_thread: Callable[[str], str | None] | None = None
+    devices: list[str] = field(default_factory=list)
+    # the devices' own frame rate (per-frame cost), when the workload knows it
+    device_fps: float | None = None
+
+    @property
+    def late_windows(self) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+        """(start, end) of each late event whose time is known."""
+        if self.late is None or len(self.late) == 0:
+            return []
+        known = self.late.dropna(subset=["start", "end"])
+        return list(zip(known["start"], known["end"], strict=True))
+
+    @property
+    def late_times(self) -> pd.Series:
+        """The late events' timestamps that are known."""
+        if self.late is not None:
+            return self.late["time"].dropna()
+        # on use: pandas, which the run path does not load (the CLI's start-up time)
+        from labkit.core.late import no_late_events
+
+        return no_late_events()["time"]

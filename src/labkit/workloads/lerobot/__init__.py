@@ -1,0 +1,10 @@
+"""The ``lerobot-record`` workload package: everything labkit knows about LeRobot.
+
+``workload`` (the :class:`LerobotRecord` plug-in), ``params`` (LeRobot's parameters and
+defaults), ``flags`` (its command line per release), ``metrics`` (its declared metrics
+from the record log).
+"""
+
+from labkit.workloads.lerobot.workload import SLOW, LerobotRecord
+
+__all__ = ["SLOW", "LerobotRecord"]
