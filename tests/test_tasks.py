@@ -2,8 +2,10 @@
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+from labkit import cli
 from tests.conftest import REPO
 
 INVOKE = [str(Path(sys.executable).parent / "invoke")]
@@ -26,7 +28,7 @@ def test_plan_prints_commands():
 
 
 def test_unknown_experiment_lists_existing():
-    res = run("plan", "--name", "exp9")
+    res = run("plan", "--name", "exp99")  # exp9 exists since the runq probe
     assert res.returncode == 2
     assert "exp1, exp2b, exp3" in res.stderr and "Traceback" not in res.stderr
 
@@ -64,3 +66,16 @@ def test_facts_plain_view_groups_identical_cpus_and_cuts_nothing():
     assert "cpu12 performance 972-2601 MHz (now 2601 MHz)" in text
     assert "cpu13 offline" in text
     assert long_path in text and "version: 0.4.4" in text and "..." not in text
+
+
+def test_a_library_warning_is_one_line_of_labkits(capsys):
+    """No Python warning with a file name and a source line reaches the user."""
+
+    def noisy():
+        warnings.warn("Mean of empty slice\nmore detail", RuntimeWarning, stacklevel=1)
+        return 7
+
+    with warnings.catch_warnings():
+        assert cli.guard(noisy) == 7
+    err = capsys.readouterr().err
+    assert err == "labkit: warning: Mean of empty slice\n"

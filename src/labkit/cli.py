@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ def guard(fn: Callable[..., Any], *args: Any, verbose: bool = False, **kwargs: A
 
     if verbose:
         os.environ["LABKIT_TRACE"] = "1"
+    warnings.showwarning = _one_line_warning
     try:
         environment.check()  # LABKIT_* variables: one clear line before anything happens
         _no_dangling_set()
@@ -81,10 +83,19 @@ def batch_exit(outcomes: list, stopped: str) -> tuple[int, str]:
     for o in outcomes:
         if o.status in ("complete", "not-run"):
             continue
-        code = exit_code(o.error) if o.error is not None else BY_STATUS.get(o.status, FAILED)
+        # a run stopped by --fail-fast is a failure's consequence (Ctrl-C is 130 above)
+        lost = UNREACHABLE if o.status == "lost-connection" else FAILED
+        code = exit_code(o.error) if o.error is not None else lost
         found.setdefault(code, f"{o.host} {o.experiment} #{o.repeat}: {o.reason}".splitlines()[0])
     code = next((c for c in PRECEDENCE if c in found), COMPLETE)
     return code, found.get(code, "") if code in (USER_ERROR, UNREACHABLE) else ""
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning reaches the user as one line of labkit's, not Python's two with
+    a file name and a source line."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"labkit: warning: {text}", file=sys.stderr)
 
 
 OS_HINTS = {

@@ -37,8 +37,8 @@ def test_import_makes_complete_runs_once(tmp_path):
 
 
 def test_unknown_experiment_is_named_with_the_file(tmp_path):
-    write_seed_logs(tmp_path, "exp9", [20.0])
-    with pytest.raises(LabkitError, match=r"exp9_record.log: experiment 'exp9' is not in"):
+    write_seed_logs(tmp_path, "exp99", [20.0])
+    with pytest.raises(LabkitError, match=r"exp99_record.log: experiment 'exp99' is not in"):
         import_logs(tmp_path, load_playbook(PLAYBOOK), tmp_path / "runs", log=lambda m: None)
     assert not (tmp_path / "runs").exists()
 
