@@ -1,6 +1,6 @@
 """What labkit costs beyond the recording, against raw ssh and Ansible doing the same steps.
 
-    .venv/bin/python bench/overhead.py [--rounds 7] [--no-ansible]
+    .venv/bin/python bench/overhead.py [--rounds 7] [--no-ansible] [--baseline CHECKOUT]
 
 One simulated Jetson behind a real sshd on 127.0.0.1. Every flow does the same thing:
 set the CPU governor, start tegrastats, run a 3 s lerobot-record (3 cameras, 30 fps),
@@ -11,12 +11,17 @@ run:
   ansible+facts    bench/.work/ansible-venv for this benchmark only), and with facts
   labkit           `invoke experiment` (facts, preflight, settings journal, supervisor,
                    restore, pull, parse): a fresh Python process each time
+  labkit-baseline  with --baseline: the same from another checkout of labkit (e.g. a
+                   `git worktree` of the commit before a change), in the same rounds, so
+                   a change to the run path is measured against its baseline on the same
+                   (possibly shared) machine at the same time
 Overhead = median wall time minus the 3 s recording. Results go to docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import statistics
@@ -152,11 +157,20 @@ def run_ansible(lab: Lab, i: int, out: Path, facts: bool) -> None:
     subprocess.run(["tar", "-xzf", str(out / "logs.tgz"), "-C", str(out)], check=True)
 
 
-def run_labkit(lab: Lab, i: int, out: Path) -> None:
-    res = lab.invoke(
-        "experiment", "--name", "bench", "--target", "jet1", "--inventory", str(lab.inventory),
-        "--playbook", str(lab.playbook), "--runs", str(out),
-    )  # fmt: skip
+def run_labkit(lab: Lab, i: int, out: Path, checkout: Path | None = None) -> None:
+    args = ("experiment", "--name", "bench", "--target", "jet1", "--inventory",
+            str(lab.inventory), "--playbook", str(lab.playbook), "--runs", str(out))  # fmt: skip
+    if checkout is None:
+        res = lab.invoke(*args)
+    else:  # that checkout's tasks.py and package
+        res = subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=checkout,
+            env={**lab.env(), "PYTHONPATH": str(checkout / "src")},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if res.returncode != 0:
         raise RuntimeError(f"invoke experiment failed:\n{res.stdout}{res.stderr}")
 
@@ -171,6 +185,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--no-ansible", action="store_true")
+    ap.add_argument("--baseline", type=Path, help="another labkit checkout to time alongside")
     args = ap.parse_args()
     base = WORK / "overhead"
     shutil.rmtree(base, ignore_errors=True)
@@ -179,11 +194,17 @@ def main() -> None:
         "raw-ssh": lambda i, out: run_raw(lab, i, out),
         "labkit": lambda i, out: run_labkit(lab, i, out),
     }
+    if args.baseline is not None:
+        base_root = args.baseline.resolve()
+        flows["labkit-baseline"] = lambda i, out: run_labkit(lab, i, out, base_root)
     if not args.no_ansible:
         ansible_ready()
         flows["ansible"] = lambda i, out: run_ansible(lab, i, out, facts=False)
         flows["ansible+facts"] = lambda i, out: run_ansible(lab, i, out, facts=True)
     walls: dict[str, list[float]] = {k: [] for k in flows}
+    # CPU of the flow's own processes on this side (the controller: invoke, ssh,
+    # ansible-playbook): unlike wall time, barely moved by other work on a shared machine
+    cpus: dict[str, list[float]] = {k: [] for k in flows}
     try:
         for name, flow in flows.items():  # warm-up, unmeasured
             (base / f"warm-{name}").mkdir()
@@ -192,30 +213,39 @@ def main() -> None:
             for name, flow in flows.items():
                 out = base / f"{name}-{i}"
                 out.mkdir(parents=True)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), os.times()
                 flow(i, out)
                 walls[name].append(time.perf_counter() - t0)
+                c1 = os.times()
+                cpus[name].append(c1.children_user + c1.children_system
+                                  - c0.children_user - c0.children_system)  # fmt: skip
                 check_logs(out)
             print(f"round {i}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in walls.items()))
     finally:
         lab.stop()
     over = {k: statistics.median(v) - RECORD_S for k, v in walls.items()}
     rows = [
-        "| flow | median wall s | overhead s (wall - 3 s) | min–max wall s |",
-        "|---|---|---|---|",
+        "| flow | median wall s | overhead s (wall - 3 s) | min–max wall s | controller CPU s |",
+        "|---|---|---|---|---|",
     ]
     for k, v in walls.items():
         rows.append(f"| {k} | {statistics.median(v):.2f} | {over[k]:.2f} | "
-                    f"{min(v):.2f}–{max(v):.2f} |")  # fmt: skip
+                    f"{min(v):.2f}–{max(v):.2f} | {statistics.median(cpus[k]):.2f} |")  # fmt: skip
     notes = [f"- labkit - raw ssh: **{over['labkit'] - over['raw-ssh']:+.2f} s**"]
+    if "labkit-baseline" in over:
+        base, raw = over["labkit-baseline"], over["raw-ssh"]
+        notes.append(f"- labkit-baseline - raw ssh: **{base - raw:+.2f} s**; "
+                     f"labkit - labkit-baseline: **{over['labkit'] - base:+.2f} s**")  # fmt: skip
     if "ansible" in over:
         notes.append(f"- ansible / labkit overhead: **{over['ansible'] / over['labkit']:.1f}x** "
                      "(target >= 3.8x)")  # fmt: skip
         notes.append(f"- ansible+facts / labkit overhead: "
                      f"**{over['ansible+facts'] / over['labkit']:.1f}x**")  # fmt: skip
     notes.append(f"- labkit overhead: **{over['labkit']:.2f} s** (target <= 1.0 s)")
+    opts = " --no-ansible" if args.no_ansible else ""
+    opts += f" --baseline {args.baseline}" if args.baseline is not None else ""
     body = (
-        f"`bench/overhead.py --rounds {args.rounds}` on {machine()}. One simulated Jetson "
+        f"`bench/overhead.py --rounds {args.rounds}{opts}` on {machine()}. One simulated Jetson "
         "behind a real sshd on 127.0.0.1; each flow sets the governor, starts tegrastats, "
         "records 3 s (3 cameras, 30 fps), stops tegrastats, restores, fetches the logs; "
         "medians over alternating rounds.\n\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)

@@ -486,12 +486,17 @@ def restore(
     out=sys.stdout,
 ) -> list[dict]:
     """Put back settings a dead run left changed on ``target`` and clear its lock;
-    ``setup``: also what ``setup-host`` changed."""
+    ``setup``: also what ``setup-host`` changed. The dead run's record (in the project's
+    run store, ``labkit.yml``) notes it; a shared store gets the changed record."""
     from labkit.engine.hostops import restore as put_back
     from labkit.engine.options import RunOptions
 
+    store = run_store(None)
     host, version = _host(target, inventory, playbook)
-    return put_back(host, version, RunOptions(out=out), setup=setup)
+    done = put_back(host, version, RunOptions(runs=store.local, out=out), setup=setup)
+    if store.shared and store.pending()[0]:
+        _push(store, out)
+    return done
 
 
 def collect(
