@@ -143,19 +143,19 @@ def test_outputs_carry_the_statistics(tmp_path):
     [c] = h2["checks"]
     assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "supports")
     assert (c["baseline"], c["variant"], c["n_baseline"], c["n_variant"]) == ("exp1", "exp2b", 3, 3)
-    # effect -8/11 = rate ratio 9/33 - 1; quasi-Poisson with the dispersion pooled over the
-    # experiments: Pearson chi2 = 2/11 (exp1) + 2/3 (exp2b) + 0 (exp3, one run) on
-    # 7 runs - 3 rates = 4 df: phi = 0.2121; se(log ratio) = sqrt(phi (1/33 + 1/9)) = 0.1732;
-    # t(0.975, 4) = 2.776: exp(log(9/33) ± 0.4809) - 1 = [-0.8314, -0.5589]
+    # effect -8/11 = rate ratio 9/33 - 1; equal run lengths: Welch's test of the per-minute
+    # rates and Fieller's interval (tests/data/stats/compare.yaml, clearly-separated-repeats)
     assert c["effect"] == pytest.approx(-0.7273, abs=1e-4)
-    assert c["effect_ci"] == pytest.approx([-0.8314, -0.5589], abs=1e-3)
-    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("quasi-Poisson rate ratio")
-    assert "pooled over 3 experiments" in c["method"]
-    # one exp3 run against three of exp1: the pooled spread still gives an interval:
-    # se = sqrt(phi (1/33 + 1/5)) = 0.2210, exp(log(5/11) ± 0.6137) - 1 = [-0.754, -0.160],
-    # which straddles the -30 % H3 needs
+    assert c["effect_ci"] == pytest.approx([-0.9524, -0.5364], abs=1e-3)
+    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("rate ratio over recorded time")
+    # one exp3 run against three of exp1: exp3 borrows the dispersion pooled over the
+    # experiments (Pearson chi2 2/11 + 2/3 on 7 runs - 3 rates = 4 df: phi 0.2121), so its
+    # rate 5 has variance 0.2121 · 5 = 1.061 on 4 df; exp1's is var(10, 11, 12) / 3 = 1/3 on
+    # 2 df. Welch's p of 5 = rho · 11 is 0.05 at rho = 0.1954 and 0.7119: [-80.5 %, -28.8 %]
+    # straddles the -30 % H3 needs
     [c3] = hyp["H3"]["checks"]
-    assert c3["effect_ci"] == pytest.approx([-0.754, -0.160], abs=1e-3)
+    assert c3["effect_ci"] == pytest.approx([-0.8046, -0.2881], abs=1e-3)
+    assert "pooled over 3 experiments" in c3["method"]
     assert c3["verdict"] == "inconclusive" and "straddles the -30%" in hyp["H3"]["evidence"]
     with open(result.folder / "summary.csv") as fh:
         rows = {r["experiment"]: r for r in csv.DictReader(fh)}

@@ -12,9 +12,13 @@ six times a 10 s run. Its interval comes from a count model:
   The dispersion may be pooled over the batch's experiments (``dispersion``), which gains
   degrees of freedom when each experiment has few repeats.
 
-A comparison of two experiments is the ratio of their rates with its 95 % interval from
-the same model (t quantiles on the dispersion's degrees of freedom), or, when a side has no
-event at all, the exact conditional test (the variant's share of all events is binomial:
+A comparison of two experiments is the ratio of their rates. With repeats, each side's
+rate carries its own quasi-Poisson variance (phi x rate / exposure, phi from that side's
+runs; a side of one run borrows the dispersion pooled over the batch's experiments), and
+Welch's test of rate_v = ratio x rate_b decides, its interval the ratios it does not reject
+(Fieller's) -- with equal run lengths exactly Welch's test of the per-minute rates, with
+mixed lengths each run weighing its recorded time. When a side has no event at all, the
+exact conditional test decides (the variant's share of all events is binomial:
 ``scipy.stats.binomtest``, Clopper-Pearson), on counts deflated by the dispersion. Every
 interval is a ratio of non-negative rates: it never leaves [0, ∞).
 """
@@ -33,21 +37,23 @@ from statsmodels.stats.rates import power_poisson_ratio_2indep
 
 from labkit.analysis.stats import (
     ALPHA,
-    LEVEL,
     MAX_RUNS_NEEDED,
     POWER,
     Comparison,
     outcome_of,
+    ratio_bound,
     straddles,
 )
 
-QUASI = (
-    "quasi-Poisson rate ratio (statsmodels GLM, Poisson family, offset log(recorded time), "
-    "scale Pearson chi2/df{pooled}; 95 % interval on t({df}))"
-)
 EXACT = (
     "exact conditional Poisson rate ratio (scipy.stats.binomtest, Clopper-Pearson), on counts "
     "divided by the dispersion seen ({phi:.2g})"
+)
+WELCH_COUNTS = (
+    "rate ratio over recorded time, each side's spread from its own repeats (quasi-Poisson "
+    "GLM per side, statsmodels); Welch's test of rate_v = ratio x rate_b "
+    "(scipy.stats.ttest_ind_from_stats), 95 % interval by inverting it (Fieller's), never "
+    "below 0"
 )
 POINT_RATE = (
     "single run per side: the point estimate of the rate ratio decides (no run-to-run spread "
@@ -151,7 +157,7 @@ class RatioCI:
     method: str
 
 
-def exact_ratio(base: Counts, var: Counts, phi: float = 1.0) -> RatioCI:
+def exact_ratio(base: Counts, var: Counts, phi: float = 1.0, alpha: float = ALPHA) -> RatioCI:
     """Exact conditional interval of the rate ratio: given all N events, the variant's
     share is binomial with p = r E_v / (r E_v + E_b); Clopper-Pearson bounds on p map to
     bounds on r. Counts are divided by ``phi`` (rounded down) to count the spread."""
@@ -165,7 +171,7 @@ def exact_ratio(base: Counts, var: Counts, phi: float = 1.0) -> RatioCI:
     if n == 0:
         return RatioCI(ratio, 0.0, math.inf, 1.0, EXACT.format(phi=phi))
     test = stats.binomtest(kv, n, p=ev / (ev + eb))
-    ci = test.proportion_ci(confidence_level=LEVEL, method="exact")
+    ci = test.proportion_ci(confidence_level=1 - alpha, method="exact")
 
     def to_ratio(p: float) -> float:
         return math.inf if p >= 1 else p / (1 - p) * eb / ev
@@ -174,20 +180,59 @@ def exact_ratio(base: Counts, var: Counts, phi: float = 1.0) -> RatioCI:
     return RatioCI(ratio, lo, hi, float(test.pvalue), EXACT.format(phi=phi))
 
 
-def quasi_ratio(base: Counts, var: Counts, disp: Dispersion) -> RatioCI:
-    """The rate ratio from the quasi-Poisson GLM of the two sides, scale ``disp.phi`` and t
-    quantiles on ``disp.df`` degrees of freedom."""
+@dataclass(frozen=True)
+class SideFit:
+    """One side's rate from its intercept-only Poisson GLM (statsmodels), the variance of
+    that rate at the spread its own runs show (quasi-Poisson: phi x rate / exposure), and
+    the degrees of freedom of that spread."""
+
+    rate: float
+    variance: float
+    df: int
+
+
+def side_fit(side: Counts, fallback: Dispersion) -> SideFit:
+    """``side`` fitted alone; a side of one run borrows the ``fallback`` dispersion."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = _glm([base, var]).fit()
-    b = float(res.params[1] - res.params[0])
-    cov = np.asarray(res.cov_params()) * disp.phi  # the Poisson covariance, scaled
-    se = math.sqrt(max(float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]), 0.0))
-    q = float(stats.t.ppf(1 - ALPHA / 2, disp.df))
-    p = float(2 * stats.t.sf(abs(b) / se, disp.df)) if se > 0 else (0.0 if b else 1.0)
-    pooled = f", pooled over {disp.experiments} experiments" if disp.pooled else ""
-    method = QUASI.format(pooled=pooled, df=disp.df)
-    return RatioCI(math.exp(b), math.exp(b - q * se), math.exp(b + q * se), p, method)
+        res = _glm([side]).fit()
+    rate = math.exp(float(res.params[0]))
+    own = side.n - 1
+    phi = float(res.pearson_chi2) / own if own > 0 else fallback.phi
+    return SideFit(rate, rate * rate * float(res.bse[0]) ** 2 * phi, own or fallback.df)
+
+
+def welch_counts(base: Counts, var: Counts, fallback: Dispersion, alpha: float = ALPHA) -> RatioCI:
+    """The rate ratio with each side's own run-to-run spread (quasi-Poisson per side):
+    Welch's test (``scipy.stats.ttest_ind_from_stats``, Satterthwaite degrees of freedom)
+    of rate_v = rho x rate_b, whose variances are the sides' quasi-Poisson ones; the 95 %
+    interval is the set of ratios it does not reject (Fieller's), cut at 0. With equal run
+    lengths it is Welch's test of the per-minute rates; with mixed lengths each run weighs
+    its recorded time."""
+    fb, fv = side_fit(base, fallback), side_fit(var, fallback)
+
+    def pvalue(rho: float) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return float(
+                stats.ttest_ind_from_stats(
+                    fv.rate, math.sqrt(fv.variance * (fv.df + 1)), fv.df + 1,
+                    rho * fb.rate, rho * math.sqrt(fb.variance * (fb.df + 1)), fb.df + 1,
+                    equal_var=False,
+                ).pvalue
+            )  # fmt: skip
+
+    ratio = fv.rate / fb.rate
+    if fb.variance <= 0 and fv.variance <= 0:
+        return RatioCI(ratio, ratio, ratio, 0.0 if ratio != 1 else 1.0, "")
+    step = max(ratio, 1.0) * 0.01
+    lo = max(ratio_bound(pvalue, ratio, -step, alpha), 0.0)
+    hi = ratio_bound(pvalue, ratio, step, alpha)
+    pooled = (
+        f" (a single-run side borrows the spread pooled over {fallback.experiments} experiments)"
+    )
+    method = WELCH_COUNTS + (pooled if min(base.n, var.n) < 2 else "")
+    return RatioCI(ratio, lo, hi, pvalue(1.0), method)
 
 
 def runs_needed(base: Counts, var: Counts, ratio0: float, phi: float) -> int | None:
@@ -204,14 +249,21 @@ def runs_needed(base: Counts, var: Counts, ratio0: float, phi: float) -> int | N
         return None
     alternative = "smaller" if ratio < ratio0 else "larger"
     exposure = (base.exposure + var.exposure) / (base.n + var.n)
-    for n in range(max(base.n, var.n) + 1, MAX_RUNS_NEEDED + 1):
+
+    def enough(n: int) -> bool:
         power = power_poisson_ratio_2indep(
             rv, rb, n, exposure=exposure, value=ratio0, alpha=ALPHA / 2,
             dispersion=max(phi, 1e-3), alternative=alternative, return_results=False,
         )  # fmt: skip
-        if power >= POWER:
-            return n
-    return None
+        return bool(power >= POWER)
+
+    low, high = max(base.n, var.n) + 1, MAX_RUNS_NEEDED
+    if low > high or not enough(high):
+        return None
+    while low < high:  # power grows with n: the fewest runs that reach it
+        mid = (low + high) // 2
+        low, high = (low, mid) if enough(mid) else (mid + 1, high)
+    return low
 
 
 def rate_interval(side: Counts, disp: Dispersion | None = None) -> tuple[float, float, float]:
@@ -243,6 +295,8 @@ def compare_counts(
     min_effect: float,
     pooled: Dispersion | None = None,
     per: float = 1.0,
+    plan: bool = True,
+    alpha: float = ALPHA,
 ) -> Comparison:
     """Did the variant's rate move by at least ``min_effect`` (a fraction of the
     baseline's) in the ``expect`` direction? Decided on the rate ratio's 95 % interval:
@@ -252,7 +306,9 @@ def compare_counts(
     experiments, when it has degrees of freedom); the exact conditional test when a side
     has no event; with one run per side and no spread known anywhere, the point estimate
     decides, as a hand-run investigation would (the exact Poisson interval is shown beside
-    it). Rates are shown per ``per`` units of exposure."""
+    it). Rates are shown per ``per`` units of exposure; ``plan``: work out the runs
+    needed to decide (a simulation of many studies does without); ``alpha``: 1 - the
+    interval's level (a sequential look uses its share of the 5 %)."""
     sign = -1.0 if expect == "lower" else 1.0
     target = sign * min_effect
     ratio0 = 1 + target
@@ -270,10 +326,10 @@ def compare_counts(
     disp = pooled if pooled is not None and pooled.df > 0 else dispersion([base, var])
     point = base.n == var.n == 1 and disp.df == 0
     if point or base.total == 0 or var.total == 0:
-        est = exact_ratio(base, var, 1.0 if point else max(disp.phi, 1.0))
+        est = exact_ratio(base, var, 1.0 if point else max(disp.phi, 1.0), alpha)
         method = POINT_RATE if point else est.method
     else:
-        est = quasi_ratio(base, var, disp)
+        est = welch_counts(base, var, disp, alpha)
         method = est.method
     ci = (est.lo - 1, est.hi - 1)
     if base.total == 0 and (expect == "lower" or var.total == 0):
@@ -291,7 +347,7 @@ def compare_counts(
     reason, needed = "", None
     if outcome == "inconclusive":
         reason = straddles(ci[0], ci[1], target)
-    if outcome == "inconclusive" or point:
+    if plan and (outcome == "inconclusive" or point):
         needed = runs_needed(base, var, ratio0, disp.phi) if ratio0 > 0 else None
     return Comparison(
         **common, effect=effect, effect_ci=ci, p_value=est.p_value, method=method,

@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from labkit.analysis.counts import Counts, Dispersion, compare_counts, dispersion, rate_interval
-from labkit.analysis.stats import Comparison, compare, compare_log, mean_ci
+from labkit.analysis.stats import ALPHA, Comparison, compare, compare_log, mean_ci
 from labkit.core.metrics import Metric
 from labkit.metric_names import REGISTRY
 
 RULES = (
     "counts and per-minute rates are compared by the ratio of their rates (total count over "
-    "total recorded time) in a quasi-Poisson model whose dispersion is pooled over the "
-    "experiments' repeats (the exact conditional Poisson test when a side has no event); "
+    "total recorded time), each side's run-to-run spread from a quasi-Poisson model of its "
+    "repeats, by Welch's test of that ratio (a side of one run borrows the spread pooled "
+    "over the experiments; the exact conditional Poisson test when a side has no event); "
     "frequencies and durations by Welch's test on their logs (the ratio of geometric "
     "means); other values by Welch's test of the means with Fieller's interval"
 )
@@ -70,12 +71,18 @@ def compare_runs(
     expect: str,
     min_effect: float,
     pooled: Dispersion | None = None,
+    alpha: float = ALPHA,
 ) -> Comparison | str:
     """The comparison of ``metric`` between two experiments' runs by the rule its kind
     calls for, or why it cannot be made (one sentence)."""
     if is_count(metric):
         c = compare_counts(
-            counts_of(metric, base), counts_of(metric, var), expect, min_effect, pooled
+            counts_of(metric, base),
+            counts_of(metric, var),
+            expect,
+            min_effect,
+            pooled,
+            alpha=alpha,
         )  # per minute: the exposure is in minutes
         return c if c.method else f"{metric.name}: {c.reason}"
     values = []
@@ -86,8 +93,8 @@ def compare_runs(
             return f"{metric.name} is not available for every run"
         values.append(ok)
     if metric.kind in ("frequency", "duration") and min(min(values[0]), min(values[1])) > 0:
-        return compare_log(values[0], values[1], expect, min_effect)
-    return compare(values[0], values[1], expect, min_effect, metric.bounds[0] == 0)
+        return compare_log(values[0], values[1], expect, min_effect, alpha)
+    return compare(values[0], values[1], expect, min_effect, metric.bounds[0] == 0, alpha=alpha)
 
 
 def experiment_interval(metric: Metric, runs: list[Any], value: Any) -> tuple[Any, float, float]:

@@ -18,7 +18,7 @@ from typing import Any
 from labkit.analysis.configs import common_sets, set_args
 from labkit.analysis.decide import compare_runs, is_count, metric_of, pooled_dispersion
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import MAX_RUNS_NEEDED, Comparison, pct
+from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, pct
 from labkit.config.playbook import Check, Hypothesis
 from labkit.core.metrics import Metric
 from labkit.metric_names import PER_WARNING
@@ -135,7 +135,10 @@ def _ids(runs: list[RunData]) -> list[str]:
 
 
 def _compare(
-    check: Check, runs: list[RunData], metrics: dict[str, Metric] | None = None
+    check: Check,
+    runs: list[RunData],
+    metrics: dict[str, Metric] | None = None,
+    alpha: float = ALPHA,
 ) -> CheckResult:
     m = check.metric
     chosen = {
@@ -154,7 +157,7 @@ def _compare(
         pooled = pooled_dispersion(metric, by_exp.values())
     c = compare_runs(
         metric, chosen[check.baseline], chosen[check.variant], check.expect,
-        check.min_effect, pooled,
+        check.min_effect, pooled, alpha,
     )  # fmt: skip
     sets = common_sets(chosen[check.baseline] + chosen[check.variant])
     if isinstance(c, str):
@@ -178,7 +181,8 @@ def _compare(
     else:
         what = "rates over" if is_count(metric) else "means of"
         head += (
-            f" ({what} {c.n_variant} and {c.n_baseline} runs; 95 % CI {pct(lo)} to "
+            f" ({what} {c.n_variant} and {c.n_baseline} runs; {(1 - alpha) * 100:.4g} % CI "
+            f"{pct(lo)} to "
             f"{pct(hi)}, p={_p(c.p_value)})"
         )
     if c.outcome == "holds":
@@ -264,12 +268,16 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
 
 
 def judge(
-    hypothesis: Hypothesis, runs: list[RunData], metrics: dict[str, Metric] | None = None
+    hypothesis: Hypothesis,
+    runs: list[RunData],
+    metrics: dict[str, Metric] | None = None,
+    alpha: float = ALPHA,
 ) -> Verdict:
     """The hypothesis's verdict from complete runs; evidence names every check's numbers.
-    ``metrics``: the playbook's metric declarations (default: the built-in registry)."""
+    ``metrics``: the playbook's metric declarations (default: the built-in registry);
+    ``alpha``: 1 - the level of compare intervals (a sequential look uses a share of 5 %)."""
     results = [
-        _compare(c, runs, metrics) if c.kind == "compare" else _every_run(c, runs)
+        _compare(c, runs, metrics, alpha) if c.kind == "compare" else _every_run(c, runs)
         for c in hypothesis.checks
     ]
     outcomes = {r.outcome for r in results}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,24 +122,26 @@ class Comparison:
         return min(self.n_baseline, self.n_variant) < 2
 
 
-def _welch_ratio(base: np.ndarray, var: np.ndarray, ratio: float):
+def _welch_ratio(base: np.ndarray, var: np.ndarray, ratio: float, alpha: float = ALPHA):
     """Welch's test of mean(variant) = ratio * mean(baseline): the baseline runs scaled by
     ``ratio`` carry their own spread, so the baseline's uncertainty is counted too."""
     with warnings.catch_warnings():  # identical repeats: scipy warns, the answer is exact
         warnings.simplefilter("ignore", RuntimeWarning)
         res = stats.ttest_ind(var, ratio * base, equal_var=False)
-        ci = res.confidence_interval(LEVEL)
+        ci = res.confidence_interval(1 - alpha)
     return float(res.pvalue), float(ci.low), float(ci.high)
 
 
-def _ratio_bound(base: np.ndarray, var: np.ndarray, center: float, step: float) -> float:
-    """Where Welch's p-value of ``var = rho * base`` falls to ALPHA walking from ``center``
-    in the direction of ``step``: one end of the ratio's 95 % interval (Fieller's, found by
-    inverting scipy's test); infinite when no ratio that way is rejected."""
+def ratio_bound(
+    pvalue: Callable[[float], float], center: float, step: float, alpha: float = ALPHA
+) -> float:
+    """Where the p-value of ``variant = rho x baseline`` falls to ALPHA walking from
+    ``center`` in the direction of ``step``: one end of the ratio's 95 % interval (Fieller's,
+    found by inverting the test); infinite when no ratio that way is rejected."""
 
     def gap(rho: float) -> float:
-        p = _welch_ratio(base, var, rho)[0]
-        return (1.0 if math.isnan(p) else p) - ALPHA
+        p = pvalue(rho)
+        return (1.0 if math.isnan(p) else p) - alpha
 
     if gap(center) <= 0:  # spread below what the test can resolve: the point is the bound
         return center
@@ -204,6 +206,8 @@ def compare(
     expect: str,
     min_effect: float,
     nonnegative: bool = False,
+    outcome_only: bool = False,
+    alpha: float = ALPHA,
 ) -> Comparison:
     """Decide whether ``variant`` moved the mean by at least ``min_effect`` (a fraction of
     the baseline mean) in the ``expect`` direction (``lower`` or ``higher``).
@@ -212,7 +216,8 @@ def compare(
     interval of that difference lies wholly on one side of 0 or straddles it; the effect's
     interval shown beside it is the set of ratios that same test does not reject, so the
     interval lies beyond the threshold exactly when the check holds. ``nonnegative``: the
-    metric cannot go below 0, so neither can the ratio (the interval stops at -100 %)."""
+    metric cannot go below 0, so neither can the ratio (the interval stops at -100 %).
+    ``outcome_only``: the decision without the interval and runs needed (for simulations)."""
     base, var = np.asarray(baseline, dtype=float), np.asarray(variant, dtype=float)
     if base.size == 0 or var.size == 0:
         raise ValueError("compare needs at least one run on each side")
@@ -256,8 +261,10 @@ def compare(
             **common, effect=effect, effect_ci=(effect, effect),
             p_value=0.0 if mv != mb else 1.0, outcome=outcome,
         )  # fmt: skip
-    p, dlo, dhi = _welch_ratio(base, var, ratio0)  # mean_v - ratio0 * mean_b
+    p, dlo, dhi = _welch_ratio(base, var, ratio0, alpha)  # mean_v - ratio0 * mean_b
     outcome = outcome_of(dlo, dhi, 0.0, sign)
+    if outcome_only:  # a simulation of many studies needs the decision alone
+        return Comparison(**common, effect=effect, effect_ci=nan2, p_value=p, outcome=outcome)
     if mb == 0:  # from nothing to something: only the direction can be told
         lo = hi = math.inf
         if outcome != "holds":
@@ -265,8 +272,8 @@ def compare(
     else:
         rho = mv / mb
         scale = max(abs(rho), 1.0) * 0.01
-        lo = _ratio_bound(base, var, rho, -scale) - 1
-        hi = _ratio_bound(base, var, rho, scale) - 1
+        lo = ratio_bound(lambda r: _welch_ratio(base, var, r)[0], rho, -scale, alpha) - 1
+        hi = ratio_bound(lambda r: _welch_ratio(base, var, r)[0], rho, scale, alpha) - 1
     if nonnegative:  # a ratio of non-negative means is never below 0
         lo, hi = max(lo, -1.0), max(hi, -1.0)
     reason, needed = "", None
@@ -292,7 +299,11 @@ def pct(v: float) -> str:
 
 
 def compare_log(
-    baseline: Sequence[float], variant: Sequence[float], expect: str, min_effect: float
+    baseline: Sequence[float],
+    variant: Sequence[float],
+    expect: str,
+    min_effect: float,
+    alpha: float = ALPHA,
 ) -> Comparison:
     """The rule for a positive quantity (a frequency, a duration): Welch's test on the logs
     of mean log(variant) - mean log(baseline) = log(1 + threshold); the effect is the ratio
@@ -323,9 +334,9 @@ def compare_log(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         at = stats.ttest_ind(lv, lb + shift, equal_var=False)
-        dlo, dhi = (float(v) for v in at.confidence_interval(LEVEL))
+        dlo, dhi = (float(v) for v in at.confidence_interval(1 - alpha))
         plain = stats.ttest_ind(lv, lb, equal_var=False)
-        lo, hi = (math.exp(float(v)) - 1 for v in plain.confidence_interval(LEVEL))
+        lo, hi = (math.exp(float(v)) - 1 for v in plain.confidence_interval(1 - alpha))
     outcome = outcome_of(dlo, dhi, 0.0, sign)
     reason, needed = "", None
     if outcome == "inconclusive":

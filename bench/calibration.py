@@ -1,0 +1,69 @@
+"""How often labkit's compare rule holds, fails or stays undecided on simulated studies.
+
+`.venv/bin/python bench/calibration.py [--studies 1000] [--seed 21]` draws, per scenario,
+seeded studies of ``runs`` one-minute runs a side (a gamma rate per run with 50 %
+run-to-run spread, then Poisson counts; the baseline at 10 warnings/min) and tallies the
+count rule (``labkit.analysis.counts``) beside the previous release's Welch rule on
+per-minute rates. The check asks for a cut of at least 50 %. The table is appended to
+docs/benchmarks.md with the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.lab import append_results, machine  # noqa: E402
+from labkit.analysis.calibration import Scenario, simulate  # noqa: E402
+
+SCENARIOS = [
+    Scenario("true cut exactly 50 % (at the threshold)", ratio=0.5, runs=3),
+    Scenario("true cut exactly 50 % (at the threshold)", ratio=0.5, runs=5),
+    Scenario("true cut exactly 50 % (at the threshold)", ratio=0.5, runs=10),
+    Scenario("true cut 80 % (clearly separated)", ratio=0.2, runs=3),
+    Scenario("true cut 80 % (clearly separated)", ratio=0.2, runs=5),
+    Scenario("true cut 90 % (clearly separated)", ratio=0.1, runs=3),
+    Scenario("true cut 90 % (clearly separated)", ratio=0.1, runs=5),
+    Scenario("no change (should fail)", ratio=1.0, runs=3),
+    Scenario("no change (should fail)", ratio=1.0, runs=5),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--studies", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=21)
+    args = ap.parse_args()
+    rows = [
+        "| scenario | runs per side | rule | holds | fails | inconclusive |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    began = time.monotonic()
+    for i, s in enumerate(SCENARIOS):
+        share = simulate(s, args.studies, args.seed + i)
+        for rule, label in (("counts", "labkit (counts)"), ("welch", "previous (Welch)")):
+            t = share[rule]
+            rows.append(
+                f"| {s.name} | {s.runs} | {label} | {t['holds']:.1%} | {t['fails']:.1%} | "
+                f"{t['inconclusive']:.1%} |"
+            )
+        print(rows[-2], rows[-1], sep="\n", flush=True)
+    took = time.monotonic() - began
+    body = (
+        f"`bench/calibration.py --studies {args.studies} --seed {args.seed}` on {machine()} "
+        f"(shared with other work; {took:.0f} s). {args.studies} seeded studies per scenario: "
+        "one-minute runs, baseline 10 warnings/min, each run's rate drawn from a gamma with "
+        "50 % coefficient of variation, then Poisson counts; the check asks for a cut of at "
+        "least 50 %. At the threshold a check must hold in at most 5 % of studies.\n\n"
+        + "\n".join(rows)
+    )
+    print(f"appended to {append_results('calibration', body)}")
+
+
+if __name__ == "__main__":
+    main()

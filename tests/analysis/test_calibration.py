@@ -1,0 +1,39 @@
+"""labkit's rule on simulated studies (seeded): a true effect exactly at ``min_effect`` with
+50 % run-to-run spread on top of Poisson noise makes a check hold in at most 5 % of
+studies, and clearly separated cases hold at least as often as under the previous release's
+Welch rule (``labkit.analysis.calibration``; the table is in docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.analysis.calibration import Scenario, sequential, simulate
+
+STUDIES = 400
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runs", [3, 5])
+def test_an_effect_exactly_at_the_threshold_rarely_holds(runs):
+    at = Scenario("at the threshold", ratio=0.5, runs=runs, spread=0.5)
+    share = simulate(at, STUDIES, seed=21 + runs)
+    assert share["counts"]["holds"] <= 0.05, share
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratio,runs", [(0.1, 3), (0.2, 5)])
+def test_clearly_separated_cases_hold_at_least_as_often_as_welch(ratio, runs):
+    clear = Scenario("clearly separated", ratio=ratio, runs=runs, spread=0.5)
+    share = simulate(clear, STUDIES, seed=7 + runs)
+    assert share["counts"]["holds"] >= share["welch"]["holds"], share
+    assert share["counts"]["holds"] > 0.2  # the simulation has power to show it
+
+
+@pytest.mark.slow
+def test_stopping_when_decided_keeps_false_verdicts_at_most_5_percent():
+    """`invoke batch --until-decided --max-runs 6`: a look after each round from 2 runs a
+    side, each at 5 % / 5 looks; an effect exactly at the threshold still holds in at most
+    5 % of studies."""
+    at = Scenario("at the threshold", ratio=0.5, runs=6, spread=0.5)
+    share = sequential(at, max_runs=6, studies=300, seed=6)
+    assert share["holds"] <= 0.05, share
