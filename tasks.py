@@ -324,6 +324,9 @@ def runs_(c, runs=cli.DEFAULT_RUNS, name=None, status=None, since=None, json=Fal
         "force": "run again what the store already has complete",
         "check": "print the runs per host in order, and what is already done; run nothing",
         "set": "override a parameter for every run: --set dataset.fps=25 (repeatable)",
+        "until_decided": "run in rounds until every compare check the experiments reach is "
+        "decided (each look at 5 % split over the looks)",
+        "max_runs": "with --until-decided: most runs per experiment (default 10)",
         **VERBOSE,
     },
 )
@@ -343,6 +346,8 @@ def batch(
     check=False,
     set_=None,
     verbose=False,
+    until_decided=False,
+    max_runs=None,
 ):
     """Run a playbook's experiments x repeats x sweeps on one or many hosts, resumably."""
     cli.guard(
@@ -361,4 +366,6 @@ def batch(
         check=check,
         sets=set_,
         verbose=verbose,
+        until_decided=until_decided,
+        max_runs=max_runs,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import json
 import os
 import sys
@@ -656,8 +657,11 @@ def batch(
     check: bool = False,
     sets: list[str] | None = None,
     out=sys.stdout,
+    until_decided: bool = False,
+    max_runs: int | str | None = None,
 ):
-    """Run the playbook's experiments x repeats x sweep points on every target host."""
+    """Run the playbook's experiments x repeats x sweep points on every target host;
+    ``until_decided``: in rounds, until the compare checks they reach are decided."""
     from invoke import Exit
 
     from labkit.config.playbook import MAX_REPEATS
@@ -667,6 +671,10 @@ def batch(
     from labkit.engine.terminal import Lasting
     from labkit.records.store import list_runs as stored_runs
 
+    if until_decided:
+        return _until_decided(locals(), max_runs, out)
+    if max_runs is not None:
+        raise LabkitError("--max-runs goes with --until-decided (or use --repeat N)")
     repeat = number("--repeat", repeat, minimum=1, maximum=MAX_REPEATS)
     seed = number("--seed", seed)
     forks = number("--forks", 5 if forks is None else forks, minimum=1)
@@ -733,6 +741,31 @@ def batch(
         if code:
             raise Exit(f"labkit: error: {why}" if why else None, code=code)
     return result
+
+
+def _until_decided(args: dict, max_runs, out):
+    """``batch --until-decided``: rounds of ``batch --repeat k`` until decided."""
+    # lazy imports, kept for the CLI's start-up time (the analysis loads pandas and scipy)
+    from labkit.config.playbook import MAX_REPEATS
+    from labkit.study.until_decided import until_decided
+
+    if args["repeat"] is not None:
+        raise LabkitError(
+            "--until-decided sets the repeats itself: drop --repeat (or use --max-runs)"
+        )
+    max_runs = number(
+        "--max-runs", 10 if max_runs is None else max_runs, minimum=2, maximum=MAX_REPEATS
+    )
+    pb = load_playbook(args["playbook"])
+    names = [n.strip() for n in (args["only"] or "").split(",") if n.strip()]
+    names = names or list(pb.experiments)
+    skip = ("until_decided", "max_runs", "repeat", "out")
+    rest = {k: args[k] for k in inspect.signature(batch).parameters if k not in skip}
+
+    def round_(k: int):
+        return batch(**rest, repeat=k, out=out)
+
+    return until_decided(pb, run_store(args["runs"]).local, names, max_runs, round_, out)
 
 
 def _batch_table(rows: list[dict]) -> str:

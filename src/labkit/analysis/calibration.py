@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labkit.analysis.counts import Counts, compare_counts
-from labkit.analysis.stats import ALPHA, compare
+from labkit.analysis.stats import ALPHA, compare, looks_alpha
 
 OUTCOMES = ("holds", "fails", "inconclusive")
 
@@ -75,13 +75,6 @@ def simulate(
         for name, rule in rules.items():
             tally[name][rule(s, base, var)] += 1
     return {name: {o: t[o] / studies for o in OUTCOMES} for name, t in tally.items()}
-
-
-def looks_alpha(max_runs: int, alpha: float = ALPHA) -> float:
-    """The level of each look of a study that stops when decided: looks at 2, 3, ...,
-    ``max_runs`` runs per side, the 5 % split evenly over them (Bonferroni over looks), so
-    stopping on the data cannot raise the chance of a false verdict above 5 %."""
-    return alpha / max(max_runs - 1, 1)
 
 
 def sequential(

@@ -134,7 +134,7 @@ def _ids(runs: list[RunData]) -> list[str]:
     return [r.dir.name for r in runs]
 
 
-def _compare(
+def compare_check(
     check: Check,
     runs: list[RunData],
     metrics: dict[str, Metric] | None = None,
@@ -277,7 +277,7 @@ def judge(
     ``metrics``: the playbook's metric declarations (default: the built-in registry);
     ``alpha``: 1 - the level of compare intervals (a sequential look uses a share of 5 %)."""
     results = [
-        _compare(c, runs, metrics, alpha) if c.kind == "compare" else _every_run(c, runs)
+        compare_check(c, runs, metrics, alpha) if c.kind == "compare" else _every_run(c, runs)
         for c in hypothesis.checks
     ]
     outcomes = {r.outcome for r in results}

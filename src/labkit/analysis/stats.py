@@ -176,6 +176,13 @@ def _runs_needed(base: np.ndarray, var: np.ndarray, ratio: float) -> int | None:
     return None
 
 
+def looks_alpha(max_runs: int, alpha: float = ALPHA) -> float:
+    """The level of each look of a batch that stops when decided: looks at 2, 3, ...,
+    ``max_runs`` runs per side, the 5 % split evenly over them (Bonferroni over looks), so
+    stopping on the data cannot raise the chance of a false verdict above 5 %."""
+    return alpha / max(max_runs - 1, 1)
+
+
 def outcome_of(lo: float, hi: float, at: float, sign: float) -> str:
     """*holds* when the interval [lo, hi] lies wholly beyond ``at`` in the direction
     ``sign`` (-1: below), *fails* when wholly short of it, else *inconclusive*."""

@@ -1,0 +1,141 @@
+"""``invoke batch --until-decided``: rounds of the playbook's experiments until every
+``compare`` check they can reach is decided, or the budget is spent.
+
+Round k brings every selected experiment to k runs (the batch is resumable: runs already in
+the store count), interleaved as a batch orders them. From two runs a side, every round is
+a look at the reachable checks. Stopping when the data look decided would inflate false
+verdicts if each look used the full 5 %; each look uses 5 % split over the looks the budget
+allows (``labkit.analysis.stats.looks_alpha``: Bonferroni over looks), which keeps the
+chance of any false verdict at 5 % or less (tests/analysis/test_calibration.py simulates
+it). The report built afterwards judges the same runs at the ordinary 95 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from labkit.analysis.configs import group_runs
+from labkit.analysis.hypotheses import CheckResult, compare_check
+from labkit.analysis.runs import RunData, load_runs
+from labkit.analysis.stats import looks_alpha, pct
+from labkit.config.playbook import Check, Playbook
+from labkit.errors import LabkitError
+
+MIN_RUNS = 2  # a look needs a spread on each side: one run per side decides nothing here
+
+
+@dataclass
+class Look:
+    """What one round left decided and open."""
+
+    runs: int  # runs per experiment after the round (the fewest of the selected)
+    decided: list[str] = field(default_factory=list)
+    open: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return not self.open
+
+
+def reachable(pb: Playbook, names: list[str]) -> list[tuple[str, Check]]:
+    """(hypothesis id, check) of every compare check between two of ``names``."""
+    return [
+        (h.id, c)
+        for h in pb.model.hypotheses
+        for c in h.checks
+        if c.kind == "compare" and c.baseline in names and c.variant in names
+    ]
+
+
+def latest_runs(runs: list[RunData], pb: Playbook, names: list[str]) -> list[RunData]:
+    """Per experiment, the runs of the configuration its newest run was made in (the one
+    this batch is adding to), so configurations are never pooled. ``runs``: oldest first."""
+    position = {id(r): i for i, r in enumerate(runs)}
+    groups = group_runs([r for r in runs if r.experiment in names], pb)
+    out: list[RunData] = []
+    for name in names:
+        mine = [g for g in groups if g.experiment == name]
+        if mine:
+            out += max(mine, key=lambda g: max(position[id(r)] for r in g.runs)).runs
+    return out
+
+
+def _line(hid: str, check: Check, result: CheckResult, level: str) -> str:
+    what = f"{hid} {check.metric} {check.variant} vs {check.baseline}"
+    c = result.comparison
+    if c is None:
+        return f"{what}: not yet — {result.evidence}"
+    ci = f"{level} CI {pct(c.effect_ci[0])} to {pct(c.effect_ci[1])}"
+    if result.outcome == "inconclusive" or c.single:
+        return f"{what}: not yet — effect {pct(c.effect)}, {ci} straddles its threshold"
+    return f"{what}: decided, {result.outcome} (effect {pct(c.effect)}, {ci})"
+
+
+def look(pb: Playbook, runs: list[RunData], names: list[str], alpha: float, checks) -> Look:
+    """The reachable checks judged on ``runs`` at the per-look level ``alpha``."""
+    level = f"{(1 - alpha) * 100:.4g} %"
+    counts = [sum(r.experiment == n for r in runs) for n in names]
+    state = Look(min(counts) if counts else 0)
+    for hid, check in checks:
+        result = compare_check(check, runs, pb.metrics, alpha)
+        line = _line(hid, check, result, level)
+        c = result.comparison
+        decided = result.outcome != "inconclusive" and c is not None and not c.single
+        (state.decided if decided else state.open).append(line)
+    return state
+
+
+def until_decided(
+    pb: Playbook,
+    store: Path,
+    names: list[str],
+    max_runs: int,
+    run_round: Callable[[int], Any],
+    out: TextIO,
+) -> Look:
+    """Run rounds (``run_round(k)`` brings every experiment to k runs) until every
+    reachable compare check is decided or ``max_runs`` runs per experiment are spent."""
+    checks = reachable(pb, names)
+    if not checks:
+        raise LabkitError(
+            f"--until-decided: no compare check of {pb.name} compares two of "
+            f"{', '.join(names)}; pick experiments a check compares (e.g. --only "
+            "exp1,exp2b)"
+        )
+    alpha = looks_alpha(max_runs)
+    print(
+        f"until decided: {len(checks)} compare check(s), at most {max_runs} runs per "
+        f"experiment; each look from {MIN_RUNS} runs a side at {(1 - alpha) * 100:.4g} % "
+        f"(5 % split over {max(max_runs - 1, 1)} looks)",
+        file=out,
+    )
+    state = Look(0, open=[f"{hid} {c.metric}" for hid, c in checks])
+    for k in range(1, max_runs + 1):
+        print(f"round {k} of at most {max_runs}", file=out)
+        run_round(k)
+        complete = [r for r in load_runs(store, pb.name) if r.complete]
+        runs = latest_runs(complete, pb, names)
+        state = look(pb, runs, names, alpha, checks)
+        if state.runs < MIN_RUNS:
+            print(f"  {state.runs} run(s) each: no look before {MIN_RUNS} runs a side", file=out)
+            continue
+        for line in state.decided:
+            print(f"  {line}", file=out)
+        for line in state.open:
+            print(f"  {line}", file=out)
+        if state.done:
+            print(
+                f"every reachable check is decided after {state.runs} runs per experiment "
+                f"(budget {max_runs}): stopping",
+                file=out,
+            )
+            return state
+    print(
+        f"budget spent ({max_runs} runs per experiment): {len(state.open)} check(s) still "
+        "undecided",
+        file=out,
+    )
+    return state

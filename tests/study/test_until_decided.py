@@ -1,0 +1,77 @@
+"""``batch --until-decided``: rounds until the reachable compare checks are decided, each
+look at its share of 5 %. The rounds here import seed-shaped runs (the real importer,
+store and analysis); the simulated Jetson end to end is measured in docs/report.md."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from labkit.cli import batch
+from labkit.config.playbook import load_playbook
+from labkit.errors import LabkitError
+from labkit.records.importer import import_logs
+from labkit.study.until_decided import until_decided
+from tests.conftest import REPO
+from tests.seedlogs import write_seed_logs
+
+PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+def rounds(tmp_path, counts: dict[str, list[int]]):
+    """A ``run_round`` that brings each experiment to k runs from ``counts`` (warnings per
+    60 s run), recording the rounds it was asked for."""
+    pb = load_playbook(PLAYBOOK)
+    asked: list[int] = []
+
+    def run_round(k: int) -> None:
+        asked.append(k)
+        for name, per_run in counts.items():
+            n = per_run[k - 1]
+            folder = tmp_path / f"logs-{name}-{k}"
+            hz = [12.0 + 0.1 * i + 0.01 * k for i in range(n)]
+            write_seed_logs(folder, name, hz, 20 if name == "exp2b" else 30)
+            import_logs(folder, pb, tmp_path / "runs", log=lambda m: None)
+
+    return pb, asked, run_round
+
+
+def study(tmp_path, counts: dict[str, list[int]], budget: int):
+    """(final look, rounds asked for, what it printed) of exp1 vs exp2b."""
+    pb, asked, run_round = rounds(tmp_path, counts)
+    out = io.StringIO()
+    state = until_decided(pb, tmp_path / "runs", ["exp1", "exp2b"], budget, run_round, out)
+    return state, asked, out.getvalue()
+
+
+def test_stops_as_soon_as_the_check_is_decided(tmp_path):
+    counts = {"exp1": [11, 12, 10, 11, 12, 11], "exp2b": [1, 2, 1, 2, 1, 2]}
+    state, asked, text = study(tmp_path, counts, 6)
+    # round 1 has no spread; at 99 % two runs a side (11, 12 vs 1, 2) are not enough yet
+    assert state.done and asked == [1, 2, 3]
+    assert "1 run(s) each: no look before 2 runs a side" in text
+    assert "H2 warnings_per_min exp2b vs exp1: decided, supports" in text
+    assert "99 % CI" in text  # 5 % over 5 looks
+    assert "decided after 3 runs per experiment (budget 6): stopping" in text
+
+
+def test_an_effect_near_the_threshold_spends_the_budget_and_says_so(tmp_path):
+    counts = {"exp1": [10, 14, 9, 13, 11, 12], "exp2b": [5, 8, 4, 7, 6, 5]}
+    state, asked, text = study(tmp_path, counts, 3)
+    assert not state.done and asked == [1, 2, 3]
+    assert "H2 warnings_per_min exp2b vs exp1: not yet" in text
+    assert "budget spent (3 runs per experiment): 1 check(s) still undecided" in text
+
+
+def test_experiments_no_check_compares_are_refused(tmp_path):
+    pb = load_playbook(PLAYBOOK)
+    with pytest.raises(LabkitError, match="no compare check of lerobot-loop-lag compares two"):
+        until_decided(pb, tmp_path, ["exp5"], 4, lambda k: None, io.StringIO())
+
+
+def test_repeat_and_until_decided_do_not_mix(tmp_path):
+    with pytest.raises(LabkitError, match="drop --repeat"):
+        batch(str(PLAYBOOK), runs=str(tmp_path), repeat=3, until_decided=True)
+    with pytest.raises(LabkitError, match="--max-runs goes with --until-decided"):
+        batch(str(PLAYBOOK), runs=str(tmp_path), max_runs=3)
