@@ -96,6 +96,8 @@ def test_a_run_record_is_what_makes_it_visible(s3, tmp_path):
     store = open_store(s3, Path.cwd())
     mirror = store.read_dir(say=quiet)
     assert list(mirror.glob("*/*/manifest.json")) == []
+    # a bucket nobody wrote to yet: no runs, not an error
+    assert open_store("s3://labkit-no-such-bucket/x", Path.cwd()).remote.listing() == {}
     remote.upload_run(run_dir, exp, run_id)
     mirror = store.read_dir(say=quiet)
     assert [p.parent.name for p in mirror.glob("*/*/manifest.json")] == [run_id]

@@ -100,7 +100,10 @@ class S3Runs:
     def listing(self) -> dict[tuple[str, str], dict[str, RemoteFile]]:
         """Every run in the store with its objects, by (experiment, run id), in one listing
         of the prefix (no index object: listing by prefix is the index)."""
-        found = self._call("listing the runs", self.fs.find, self._path(), detail=True)
+        try:
+            found = self._call("listing the runs", self.fs.find, self._path(), detail=True)
+        except FileNotFoundError:  # no bucket yet: a new team store holds no runs
+            return {}
         runs: dict[tuple[str, str], dict[str, RemoteFile]] = {}
         base = self._path()
         for path, info in found.items():
