@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,6 +44,17 @@ def write_inventory(path: Path, hosts: dict[str, dict]) -> Path:
     doc = {"all": {"vars": yaml.safe_load(GROUP_VARS.read_text()), "hosts": hosts}}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def local_sim_inventory(tmp: Path) -> Path:
+    """The shipped inventory copied into ``tmp``, its local simulated Jetson working in
+    ``tmp/wd``: the hosts file to pass as ``--inventory``."""
+    inv_dir = tmp / "inventory"
+    shutil.copytree(REPO / "inventory", inv_dir)
+    hosts = yaml.safe_load((inv_dir / "hosts.yml").read_text())
+    hosts["all"]["children"]["simulated"]["hosts"]["sim"]["labkit_workdir"] = str(tmp / "wd")
+    (inv_dir / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    return inv_dir / "hosts.yml"
 
 
 def trust(home: Path, server: SshServer) -> None:

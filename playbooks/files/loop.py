@@ -3,7 +3,7 @@ until the next tick. Every tick that wakes more than --late-ms after its deadlin
 one line with its lateness; the end prints a summary. Stops early on SIGINT or SIGTERM
 (still printing the summary).
 
-    LATE tick=123 lateness_ms=4.210
+    LATE tick=123 lateness_ms=4.210 at=2026-02-10T10:00:01.234
     SUMMARY ticks=600 late=7 rate_hz=60 max_lateness_ms=9.812 seconds=10.000
 
 Shipped with playbooks/loop-jitter.yml (labkit places it in the run directory); it needs
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import signal
 import time
+from datetime import datetime
 
 STOP = {"now": False}
 
@@ -52,7 +53,8 @@ def main() -> int:
         worst = max(worst, lateness_ms)
         if lateness_ms > a.late_ms:
             late += 1
-            print(f"LATE tick={ticks} lateness_ms={lateness_ms:.3f}", flush=True)
+            at = datetime.now().isoformat(timespec="milliseconds")  # the host's local clock
+            print(f"LATE tick={ticks} lateness_ms={lateness_ms:.3f} at={at}", flush=True)
         if lateness_ms > period * 1000:  # a whole period behind: skip, do not burst
             deadline = time.monotonic()
     print(

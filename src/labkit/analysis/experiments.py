@@ -18,7 +18,8 @@ from typing import Any
 from labkit.analysis.configs import Group
 from labkit.analysis.decide import experiment_interval
 from labkit.analysis.runs import RunData
-from labkit.metric_names import METRICS, PER_WARNING, REGISTRY
+from labkit.core.metrics import Metric
+from labkit.metric_names import REGISTRY
 
 SPREAD = ("warnings", "warnings_per_min", "min_hz")
 # the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
@@ -28,19 +29,19 @@ INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct
 COLUMNS = ["experiment", "configuration", "host", "runs", "target_hz", "description"]
 
 
-def _how(metric: str, known: list[Any]) -> str:
-    """How runs combine, from the metric registry; a metric beyond it (a probe's per-camera
-    one) is a mean, or one word when its values are words."""
-    if metric in REGISTRY:
-        return REGISTRY[metric].aggregate
+def _how(metric: str, known: list[Any], metrics: dict[str, Metric]) -> str:
+    """How runs combine, from the metric's declaration; a metric beyond them (a probe's
+    per-thread one) is a mean, or one word when its values are words."""
+    if metric in metrics:
+        return metrics[metric].aggregate
     return "categorical" if any(isinstance(v, str | bool) for v in known) else "mean"
 
 
-def _combine(metric: str, values: list[Any]) -> Any:
+def _combine(metric: str, values: list[Any], metrics: dict[str, Metric] = REGISTRY) -> Any:
     known = [v for v in values if v is not None]
     if not known or len(known) < len(values):
         return None  # no run has it, or one run lacks it: the aggregate would hide that
-    how = _how(metric, known)
+    how = _how(metric, known, metrics)
     if how == "categorical":
         distinct = sorted({str(v) for v in known})
         if metric != "codec" and len(distinct) == 1:
@@ -62,40 +63,47 @@ def target_hz(run: RunData) -> float | None:
     return float(fps) if fps is not None else None
 
 
-def aggregate(runs: list[RunData], experiment: str, host: str = "") -> dict[str, Any]:
-    """One row: the experiment's metrics over ``runs`` (all of that experiment)."""
+def aggregate(
+    runs: list[RunData], experiment: str, host: str = "", metrics: dict[str, Metric] | None = None
+) -> dict[str, Any]:
+    """One row: the experiment's metrics over ``runs`` (all of that experiment);
+    ``metrics``: the playbook's (its workload's and probes'), default the built-in set."""
+    metrics = REGISTRY if metrics is None else metrics
     row: dict[str, Any] = {"experiment": experiment, "host": host, "runs": len(runs)}
     targets = {target_hz(r) for r in runs}
     row["target_hz"] = targets.pop() if len(targets) == 1 else None
-    for metric in METRICS:
+    for metric, declared in metrics.items():
         # a warned rate says nothing of a run that never warned: those runs are left out
-        chosen = [r for r in runs if metric not in PER_WARNING or r.metrics.get("warnings") != 0]
+        chosen = [r for r in runs if not declared.per_warning or r.metrics.get("warnings") != 0]
         values = [r.metrics.get(metric) for r in chosen]
-        row[metric] = _combine(metric, values)
+        row[metric] = _combine(metric, values, metrics)
         if metric in SPREAD:
             known = [v for v in values if v is not None]
             row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
             row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
         if metric in INTERVAL:
             row[metric], row[f"{metric}_ci_lo"], row[f"{metric}_ci_hi"] = experiment_interval(
-                REGISTRY[metric], chosen, row[metric]
+                declared, chosen, row[metric]
             )
     # metrics beyond the built-in set (probes such as threads / pyspy): over the runs that
     # have them (a profiled run beside unprofiled ones of the same experiment)
-    extra = sorted({k for r in runs for k in r.metrics} - set(METRICS) - set(row))
+    extra = sorted({k for r in runs for k in r.metrics} - set(metrics) - set(row))
     for metric in extra:
         row[metric] = _combine(
-            metric, [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None]
+            metric, [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None], metrics
         )
     return row
 
 
 def group_rows(
-    groups: Iterable[Group], order: Iterable[str], by_host: bool = False
+    groups: Iterable[Group],
+    order: Iterable[str],
+    by_host: bool = False,
+    metrics: dict[str, Metric] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows for every group (experiments in playbook ``order``, unknown ones after; an
     experiment's main configuration before its others); one per (group, host) when
-    ``by_host``."""
+    ``by_host``; ``metrics``: the playbook's (default the built-in set)."""
     groups = list(groups)
     order = list(order)
     rank = {n: i for i, n in enumerate(order)}
@@ -108,16 +116,18 @@ def group_rows(
         hosts = sorted({r.host for r in g.runs}) if by_host else [""]
         for host in hosts:
             chosen = [r for r in g.runs if not host or r.host == host]
-            row = aggregate(chosen, g.experiment, host)
+            row = aggregate(chosen, g.experiment, host, metrics)
             row |= {"configuration": g.configuration, "label": g.label, "main": g.main}
             row["reproduce"] = g.reproduce()
             rows.append(row)
     return rows
 
 
-def columns() -> list[str]:
+def columns(metrics: dict[str, Metric] | None = None) -> list[str]:
+    """The columns of summary.csv: exactly the metrics of the playbook's workload and
+    probes (``metrics``; default the built-in set), each with its spread and interval."""
     out = list(COLUMNS)
-    for metric in METRICS:
+    for metric in REGISTRY if metrics is None else metrics:
         out.append(metric)
         if metric in SPREAD:
             out += [f"{metric}_lo", f"{metric}_hi"]

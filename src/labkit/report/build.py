@@ -75,8 +75,8 @@ def verdict_lines(ctx: dict[str, Any]) -> list[str]:
     return (["verdicts:"] if ctx["hypotheses"] else []) + lines
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    cols = columns()
+def _write_csv(path: Path, rows: list[dict[str, Any]], metrics: dict) -> None:
+    cols = columns(metrics)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
@@ -120,14 +120,14 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
     order = list(pb.experiments)
     groups = group_runs(used, pb)
     judged = main_runs(groups)  # the playbook's own configurations: checks, causes, advice
-    all_rows = group_rows(groups, order)
+    all_rows = group_rows(groups, order, metrics=pb.metrics)
     for row in all_rows:
         exp = pb.experiments.get(row["experiment"])
         row["description"] = exp.description if exp else ""
     rows = [r for r in all_rows if r["main"]]
     other_rows = [r for r in all_rows if not r["main"]]
     hosts = sorted({r.host for r in used})
-    host_rows = group_rows(groups, order, by_host=True) if len(hosts) > 1 else []
+    host_rows = group_rows(groups, order, True, pb.metrics) if len(hosts) > 1 else []
     verdicts = [judge(h, judged, pb.metrics) for h in pb.model.hypotheses]
     hyps = []
     for h, v in zip(pb.model.hypotheses, verdicts, strict=True):
@@ -290,9 +290,9 @@ def build_report(
             ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
             ctx["deep"] = deep.context(ctx["rows"], ctx["judged"])  # threads / pyspy probes
             ctx["deep_figures"] = deep.figures(ctx["judged"], folder) if ctx["deep"] else []
-        _write_csv(folder / "summary.csv", ctx["all_rows"])
+        _write_csv(folder / "summary.csv", ctx["all_rows"], pb.metrics)
         if ctx["host_rows"]:
-            _write_csv(folder / "summary-by-host.csv", ctx["host_rows"])
+            _write_csv(folder / "summary-by-host.csv", ctx["host_rows"], pb.metrics)
         hyp = {v.id: v.as_json() for v in ctx["verdicts"]}
         (folder / "hypotheses.json").write_text(with_playbook(json.dumps(hyp, indent=2), pb) + "\n")
         threats = [t.as_json() for t in ctx["threats"]]

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.core.metrics import Metric, declared
+from labkit.core.observed import Observed
+from labkit.parse.cached import cached_table
 from labkit.probes.base import Probe, ProbeLaunch
 
 HERE = Path(__file__).parent
@@ -28,6 +30,18 @@ METRICS: dict[str, Metric] = declared(
         "share of late events (LeRobot: slow-loop warnings) where one workload thread "
         "was >= 90 % of a core over the late iteration(s)",
         kind="share",
+        per_warning=True,
+    ),
+    Metric(
+        "loop_thread_cpu_pct",
+        "mean CPU of the workload's loop thread (the one it names, else the main thread "
+        "of its own process)",
+        unit="% of a core",
+    ),
+    Metric(
+        "late_loop_thread_cpu_pct",
+        "mean CPU of the loop thread over the sampling intervals that overlap a late event",
+        unit="% of a core",
         per_warning=True,
     ),
     Metric(
@@ -107,7 +121,18 @@ class Threads(Probe):
         return None if facts.get("python") else "python3 not found on the host"
 
     def parse(self, run_dir: Path):
-        from labkit.parse.cached import cached_table
+        # on use: the parser needs pandas, which the run path does not load (start-up)
         from labkit.parse.threads import read_threads
 
         return cached_table(run_dir, PARQUET, LOG, read_threads)
+
+    def run_metrics(self, table, run: Observed) -> dict[str, Any]:
+        """The loop thread's CPU overall and at late events, and the sampler's own CPU:
+        for every workload (the LeRobot-specific per-camera and profile-matched ones come
+        with its stage map, ``labkit.analysis.stages``)."""
+        if table is None or not len(table):
+            return {}
+        # on use: pandas, which the run path does not load (the CLI's start-up time)
+        from labkit.probes.threads.compute import run_metrics
+
+        return run_metrics(table, run.late_windows, run.loop_thread)
