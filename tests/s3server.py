@@ -89,11 +89,18 @@ class WeedS3:
             "-filer", "-s3", f"-s3.config={config}", "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64", "-volume.max=0",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # its local sockets in its own folder, not /tmp/seaweedfs-*.sock left behind
+            f"-filer.localSocket={self.root / 'filer.sock'}",
+            f"-s3.localSocket={self.root / 's3.sock'}",
             *(f"-{name}={port}" for name, port in self.ports.items()),
         ]  # fmt: skip
         log = open(self.root / "weed.log", "ab")  # noqa: SIM115 (the server's, closed with it)
         self.proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
         )
         log.close()
         self._wait_ready(timeout_s)
