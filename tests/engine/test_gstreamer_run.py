@@ -59,7 +59,7 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
     for exp in ("raw-1", "raw-3", "jpeg-1", "jpeg-3"):
         assert float(rows[exp][col]) > slow
     text = (out / "camera-ingest.md").read_text()
-    assert " fps_average_cam2 |" in text  # per-sink metrics in the report's table
+    assert " fps_average_cam2 [fps] |" in text  # per-sink metrics, with their unit
     assert " loop_runq_wait_share |" in text  # the probe's, for this workload too
     verdicts = json.loads((out / "camera-ingest" / "hypotheses.json").read_text())
     assert set(verdicts) == {"H1", "H2", "H3", "H4"}

@@ -184,6 +184,12 @@ def test_the_log_of_a_real_run_gives_every_sink_its_samples_and_late_ones():
     assert (events["end"] == events["time"]).all()  # a sample covers start .. time
     assert (events["hz"] < 28.5).all() and (events["start"] < events["time"]).all()
     assert w.late_events(None) is None
+    # what the run record keeps and the line a run ends with
+    summary = w.summary(m, samples)
+    assert summary["late_sample_count"] == len(late) and summary["events"] == ["late_sample"]
+    assert summary["fps_average_min"] == m["fps_average_min"]
+    line = w.summary_line(m)
+    assert line[0] == f"{len(late)} late_sample" and line[1].startswith("slowest sink ")
 
 
 def test_an_empty_or_missing_log_has_no_numbers(tmp_path):

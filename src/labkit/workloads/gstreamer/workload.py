@@ -30,10 +30,11 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labkit.core.argv import scheduling_prefix
+from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, workload_seconds
-from labkit.workloads.command import MAX_DURATION_S, Command, ParamSpec, _env, render_template
+from labkit.workloads.command import MAX_DURATION_S, Command, ParamSpec
 from labkit.workloads.gstreamer import metrics as gm
 from labkit.workloads.gstreamer import pipeline as gp
 from labkit.workloads.gstreamer.log import LATE_SHARE, SAMPLE, read_samples
@@ -92,7 +93,7 @@ class Gstreamer(Workload):
         params = Command.from_playbook(
             {**as_command, "params": raw.get("params") or {}}, doc, base_dir
         ).params
-        env = _env()
+        env = template_env()
         for key in ("pipeline", "duration_s", "target_fps"):
             text = getattr(spec, key)
             if isinstance(text, str):
@@ -249,6 +250,23 @@ class Gstreamer(Workload):
         out = dict.fromkeys(self.metrics)
         out.update(gm.run_metrics(events, duration_s))
         return out
+
+    def summary(self, metrics: dict[str, Any], events) -> dict[str, Any]:
+        """The run record's summary: late samples (the batch table's count), the slowest
+        sink's rate and the dropped share."""
+        keep = ("late_sample_count", "late_sample_per_min", "fps_average_min",
+                "frames_dropped_share")  # fmt: skip
+        out: dict[str, Any] = {k: metrics.get(k) for k in keep}
+        out["events"] = [self.late_event]
+        return out
+
+    def summary_line(self, metrics: dict[str, Any]) -> list[str]:
+        parts = []
+        if metrics.get("late_sample_count") is not None:
+            parts.append(f"{metrics['late_sample_count']} {self.late_event}")
+        if metrics.get("fps_average_min") is not None:
+            parts.append(f"slowest sink {metrics['fps_average_min']:.3g} fps")
+        return parts
 
     def late_events(self, events):
         """The late events (``time``, ``start``, ``hz``) probes relate their samples to."""
