@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.lab import append_results, machine  # noqa: E402
-from labkit.analysis.calibration import Scenario, simulate  # noqa: E402
+from labkit.analysis.calibration import Scenario, sequential, simulate  # noqa: E402
 
 SCENARIOS = [
     Scenario("true cut exactly 50 % (at the threshold)", ratio=0.5, runs=3),
@@ -38,7 +38,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--studies", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument(
+        "--sequential", action="store_true",
+        help="only the stopping rule of --until-decided --max-runs 6 (split vs naive 5 %%)",
+    )  # fmt: skip
     args = ap.parse_args()
+    if args.sequential:
+        return stopping(args.studies, args.seed)
     rows = [
         "| scenario | runs per side | rule | holds | fails | inconclusive |",
         "|---|---:|---|---:|---:|---:|",
@@ -63,6 +69,35 @@ def main() -> None:
         + "\n".join(rows)
     )
     print(f"appended to {append_results('calibration', body)}")
+
+
+def stopping(studies: int, seed: int) -> None:
+    """Studies that stop at the first decided look (2..6 runs a side), each look at 5 %/5
+    (labkit) or at 5 % (naive), at the threshold and clearly separated."""
+    rows = [
+        "| scenario | max runs per side | per-look level | holds | fails | inconclusive | "
+        "mean runs per side |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    began = time.monotonic()
+    cases = [("true cut exactly 50 % (at the threshold)", 0.5), ("true cut 90 %", 0.1)]
+    for i, (name, ratio) in enumerate(cases):
+        s = Scenario(name, ratio=ratio, runs=6)
+        for split, label in ((True, "5 % / 5 looks (labkit)"), (False, "5 % each (naive)")):
+            t = sequential(s, 6, studies, seed + i, split=split)
+            rows.append(
+                f"| {name} | 6 | {label} | {t['holds']:.1%} | {t['fails']:.1%} | "
+                f"{t['inconclusive']:.1%} | {t['runs']:.2f} |"
+            )
+            print(rows[-1], flush=True)
+    body = (
+        f"`bench/calibration.py --sequential --studies {studies} --seed {seed}` on {machine()} "
+        f"(shared with other work; {time.monotonic() - began:.0f} s). Studies that add one "
+        "one-minute run a side per round and stop at the first decided look, as `invoke batch "
+        "--until-decided --max-runs 6` does (50 % run-to-run spread, Poisson counts, a cut of "
+        "at least 50 % asked).\n\n" + "\n".join(rows)
+    )
+    print(f"appended to {append_results('calibration (stopping when decided)', body)}")
 
 
 if __name__ == "__main__":

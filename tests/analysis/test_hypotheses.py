@@ -52,6 +52,36 @@ def test_seed_verdicts_match_the_hand_written_report(seed_runs):
     assert "exp2b 1 vs exp1 11" in h2 and "-91%" in h2 and "-50%" in h2
     assert "exp4 8 vs exp1 11, -27%" in verdicts["H4"].evidence
     assert "hw_codec = True on all 5 runs" in verdicts["H1"].evidence
+    # 11 + 5 + 8 + 11 = 35 warnings in 4 one-minute runs at 30 fps: 8.75/min. One run per
+    # experiment, so the runs' own spread counts: Pearson chi2 (2.25² · 2 + 3.75² + 0.75²)
+    # / 8.75 = 2.829 on 3 df, phi 0.943; se(log rate) = sqrt(phi / 35) = 0.1641,
+    # t(0.975, 3) = 3.182: 8.75 exp(± 0.5223) = 5.19 to 14.8, above 0
+    assert (
+        "warnings_per_min over exp1, exp3, exp4, exp5: 8.75/min pooled over 4 runs (4 min "
+        "recorded), 95 % CI 5.19 to 14.8: > 0/min" in verdicts["H1"].evidence
+    )
+
+
+def test_one_short_quiet_run_cannot_flip_the_pooled_rate(tmp_path):
+    """The issue's case: a quiet short run beside runs that leave no doubt."""
+    pb = load_playbook(PLAYBOOK)
+    logs = tmp_path / "logs"
+    for i, n in enumerate([11, 9, 0]):
+        write_seed_logs(logs / f"a{i}", "exp1", [20.0 + k for k in range(n)])
+    for sub in sorted(logs.iterdir()):
+        import_logs(sub, pb, tmp_path / "runs", log=lambda m: None)
+    runs = load_runs(tmp_path / "runs", pb.name)
+    [h1] = [h for h in pb.model.hypotheses if h.id == "H1"]
+    rate = judge(h1, runs).checks[1]
+    assert rate.outcome == "refutes"  # warnings persist: the rate's interval is above 0
+    assert "20/min" not in rate.evidence and "6.67/min pooled over 3 runs" in rate.evidence
+
+
+def test_a_rate_check_needs_a_comparison_with_a_number():
+    from labkit.config.playbook import Check
+
+    with pytest.raises(ValueError, match="a rate check needs op"):
+        Check(kind="rate", metric="warnings_per_min", op="eq", value=0)
 
 
 def test_overlapping_repeats_and_missing_runs_stay_inconclusive(tmp_path):
@@ -79,15 +109,16 @@ def test_one_undecided_check_leaves_the_hypothesis_undecided(tmp_path):
     """H1 needs both: a hardware codec and warnings anyway. A run with no warnings refutes
     nothing, so H1 stays inconclusive although its codec check decides."""
     pb = load_playbook(PLAYBOOK)
-    write_seed_logs(tmp_path / "logs", "exp2b", [], target=20)
+    write_seed_logs(tmp_path / "logs", "exp1", [])
     import_logs(tmp_path / "logs", pb, tmp_path / "runs", log=lambda m: None)
     h1 = next(h for h in pb.model.hypotheses if h.id == "H1")
     v = judge(h1, load_runs(tmp_path / "runs", pb.name))
     assert [c.outcome for c in v.checks] == ["refutes", "inconclusive"]
     assert v.verdict == "inconclusive"
-    assert "hw_codec = True on the 1 run of exp2b" in v.evidence
-    run_id = v.checks[1].runs[0]
-    assert f"warnings > 0 fails on 1 of 1 runs (exp2b {run_id} 0)" in v.evidence
+    assert "hw_codec = True on the 1 run of exp1" in v.evidence
+    # no warning in one minute: the exact Poisson interval 0 to chi2(0.975, 2)/2 = 3.69
+    assert "0/min pooled over 1 runs (1 min recorded), 95 % CI 0 to 3.69" in v.evidence
+    assert "the interval straddles 0/min" in v.evidence
 
 
 def test_runs_without_warnings_are_left_out_of_per_warning_checks(tmp_path):

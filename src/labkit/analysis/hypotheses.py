@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labkit.analysis.configs import common_sets, set_args
-from labkit.analysis.decide import compare_runs, is_count, metric_of, pooled_dispersion
+from labkit.analysis.counts import rate_interval
+from labkit.analysis.decide import (
+    compare_runs,
+    counts_of,
+    is_count,
+    metric_of,
+    pooled_dispersion,
+)
 from labkit.analysis.runs import RunData
 from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, pct
 from labkit.config.playbook import Check, Hypothesis
@@ -267,6 +274,45 @@ def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
     )
 
 
+def _rate(check: Check, runs: list[RunData], metrics: dict[str, Metric] | None) -> CheckResult:
+    """The rate pooled over the runs of ``check.experiments`` against ``value``, by its
+    95 % interval (exact Poisson for one run; quasi-Poisson with the spread within the
+    experiments otherwise): one short quiet run cannot flip it."""
+    names = None if check.experiments == "all" else set(check.experiments)
+    chosen = [r for r in runs if names is None or r.experiment in names]
+    exps = ", ".join(sorted({r.experiment for r in chosen}))
+    if not chosen:
+        return CheckResult("inconclusive", f"no complete runs of {check.experiments}", check)
+    metric = metric_of(check.metric, metrics)
+    if not is_count(metric):
+        return CheckResult(
+            "inconclusive", f"{check.metric} is not a count or a rate of one", check,
+            runs=_ids(chosen),
+        )  # fmt: skip
+    side = counts_of(metric, chosen)
+    if side.problem():
+        why = f"{check.metric} over {exps}: {side.problem()}"
+        return CheckResult("inconclusive", why, check, runs=_ids(chosen))
+    by_exp: dict[str, list[RunData]] = {}
+    for r in chosen:
+        by_exp.setdefault(r.experiment, []).append(r)
+    rate, lo, hi = rate_interval(side, pooled_dispersion(metric, by_exp.values()))
+    cond = f"{OP_TEXT[check.op]} {_fmt(check.value)}/min"
+    head = (
+        f"{check.metric} over {exps}: {_fmt(rate)}/min pooled over {side.n} runs "
+        f"({_fmt(side.exposure)} min recorded), 95 % CI {_fmt(lo)} to {_fmt(hi)}"
+    )
+    above = check.op in ("gt", "ge")
+    if OPS[check.op](lo if above else hi, check.value):
+        note = f" ({check.note})" if check.note else ""
+        return CheckResult(check.if_holds, f"{head}: {cond}{note}", check, runs=_ids(chosen))
+    if not OPS[check.op](hi if above else lo, check.value):
+        tail = f"the whole interval is not {cond}"
+        return CheckResult(check.outcome_if_fails(), f"{head}: {tail}", check, runs=_ids(chosen))
+    tail = f"the interval straddles {_fmt(check.value)}/min: more runs would decide"
+    return CheckResult("inconclusive", f"{head}; {tail}", check, runs=_ids(chosen))
+
+
 def judge(
     hypothesis: Hypothesis,
     runs: list[RunData],
@@ -277,7 +323,11 @@ def judge(
     ``metrics``: the playbook's metric declarations (default: the built-in registry);
     ``alpha``: 1 - the level of compare intervals (a sequential look uses a share of 5 %)."""
     results = [
-        compare_check(c, runs, metrics, alpha) if c.kind == "compare" else _every_run(c, runs)
+        compare_check(c, runs, metrics, alpha)
+        if c.kind == "compare"
+        else _rate(c, runs, metrics)
+        if c.kind == "rate"
+        else _every_run(c, runs)
         for c in hypothesis.checks
     ]
     outcomes = {r.outcome for r in results}

@@ -47,12 +47,14 @@ class Check(BaseModel):
 
     ``compare``: the variant's metric moved in ``expect`` direction by at least
     ``min_effect`` (relative) against the baseline's. ``every_run``: the metric satisfies
-    ``op value`` on every run of ``experiments``. ``if_holds``/``if_fails`` say what the
+    ``op value`` on every run of ``experiments``. ``rate``: the rate of a count (events
+    per minute over the recorded time), pooled over the runs of ``experiments``, is ``op``
+    (gt, ge, lt, le) ``value`` by its 95 % interval. ``if_holds``/``if_fails`` say what the
     outcome means for the hypothesis.
     """
 
     model_config = Strict
-    kind: Literal["compare", "every_run"]
+    kind: Literal["compare", "every_run", "rate"]
     metric: str
     baseline: str | None = None
     variant: str | None = None
@@ -71,6 +73,12 @@ class Check(BaseModel):
             missing = [f for f in ("baseline", "variant", "expect") if getattr(self, f) is None]
             if missing:
                 raise ValueError(f"a compare check needs {', '.join(missing)}")
+        elif self.kind == "rate":
+            if self.op not in ("gt", "ge", "lt", "le") or not isinstance(self.value, int | float):
+                raise ValueError(
+                    "a rate check needs op (gt, ge, lt, le) and a number of events per minute "
+                    "as value"
+                )
         else:
             if self.op is None:
                 raise ValueError(
@@ -82,7 +90,7 @@ class Check(BaseModel):
         if self.if_fails is not None:
             return self.if_fails
         opposite = {"supports": "refutes", "refutes": "supports"}[self.if_holds]
-        return opposite if self.kind == "compare" else "inconclusive"
+        return opposite if self.kind in ("compare", "rate") else "inconclusive"
 
 
 class Hypothesis(BaseModel):
