@@ -95,6 +95,9 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
     }
     assert "exp2b 1 vs exp1 11, -91%" in verdicts["H2"]["evidence"]
     assert "### H2) Target FPS is too aggressive" in text
+    # one line per check, the method named where a comparison was made
+    assert "\n- warnings_per_min over exp1, exp3, exp4, exp5: 8.75/min pooled" in text
+    assert "*supports* (method: single run per side: the point estimate" in text
     assert "Verdict: **supported**. The 30 Hz loop budget is too tight" in text
     rec = section(text, "Recommendation")
     assert "Best tested configuration: **`exp2b`**" in rec
