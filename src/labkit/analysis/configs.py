@@ -18,6 +18,7 @@ from typing import Any
 
 from labkit.analysis.runs import RunData
 from labkit.config.playbook import Playbook
+from labkit.probes import PROBES
 
 RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
 NOT_MEASURED = ("dataset.repo_id", "dataset.root", "dataset.single_task")
@@ -28,12 +29,29 @@ def _setting_key(key: str) -> str:
     return key if key.startswith(("settings.", "monitor.")) else f"settings.{key}"
 
 
+def _observing(manifest: dict[str, Any]) -> dict[str, str]:
+    """The sysctl values the run's probes needed: an observation's, not a treatment."""
+    out: dict[str, str] = {}
+    for name in manifest.get("probes") or {}:
+        if name in PROBES:
+            out.update(PROBES[name].needs_sysctl)
+    return out
+
+
 def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Parameters and settings that define what a run measured."""
+    """Parameters and settings that define what a run measured: not its probes, nor the
+    host settings its probes needed (an experiment that only observes is the same
+    configuration as the one it observes)."""
     params = {k: v for k, v in (manifest.get("params") or {}).items() if k not in IGNORED}
+    raw = dict(manifest.get("settings") or {})
+    needed = _observing(manifest)
+    if needed and isinstance(raw.get("settings.sysctl"), dict):
+        raw["settings.sysctl"] = {
+            k: v for k, v in raw["settings.sysctl"].items() if str(needed.get(k)) != str(v)
+        }
     settings = {
         _setting_key(k): v
-        for k, v in (manifest.get("settings") or {}).items()
+        for k, v in raw.items()
         if not k.startswith("monitor.") and v not in (None, {})
     }
     return {**params, **settings}

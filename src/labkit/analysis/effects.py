@@ -179,6 +179,8 @@ def effects(
     for name, g in mains.items():
         if name == baseline or not _rated(g):
             continue
+        if not diff(base.config, g.config):  # it only observes (its probes): not a cause
+            continue
 
         def rule(bar: float, g: Group = g) -> Comparison | None:
             c = compare_runs(metric, base.runs, g.runs, "lower", bar, pooled)

@@ -30,6 +30,14 @@ from labkit.workloads.lerobot.flags import (
 RUN_ID_PLACEHOLDER = "<run-id>"
 
 
+def probe_sysctl(names: list[str]) -> dict[str, str]:
+    """The sysctl values the probes ``names`` need for the run (applied, then put back)."""
+    out: dict[str, str] = {}
+    for name in names:
+        out.update(get_probe(name).needs_sysctl)
+    return out
+
+
 @dataclass
 class Plan:
     """A fully resolved experiment on one host."""
@@ -216,6 +224,9 @@ def resolve(
                 settings[key] = value
         else:
             params[key] = value
+    # what the probes need to observe (py-spy: ptrace), unless the experiment sets it
+    needed = probe_sysctl(playbook.probes_for(experiment))
+    settings["settings.sysctl"] = {**needed, **(settings.get("settings.sysctl") or {})}
     version = Version.parse(host.labkit_lerobot_version or playbook.model.lerobot_version)
     if not lerobot:
         plan = Plan(playbook, experiment, host, version, params, settings, overrides)

@@ -74,6 +74,9 @@ class Probe(abc.ABC):
     metric_patterns: ClassVar[dict[str, Metric]] = {}
     # True: a host where it cannot run fails the preflight; False: it is skipped with a note
     required: ClassVar[bool] = False
+    # the host's sysctl values the probe needs to observe (py-spy: ptrace allowed),
+    # applied for the run and put back like any setting; an observation, not a treatment
+    needs_sysctl: ClassVar[dict[str, str]] = {}
     # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
     Options: ClassVar[type[BaseModel]] = NoOptions
 

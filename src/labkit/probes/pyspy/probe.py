@@ -70,6 +70,9 @@ class PySpy(Probe):
     Options: ClassVar[type[BaseModel]] = PySpyOptions
     metrics: ClassVar[dict[str, Metric]] = METRICS
     metric_patterns: ClassVar[dict[str, Metric]] = PATTERNS
+    # L4T ships kernel.yama.ptrace_scope=1: py-spy, started beside the workload rather than
+    # as its parent, may not read it. Lowered for the run, put back after it.
+    needs_sysctl: ClassVar[dict[str, str]] = {"kernel.yama.ptrace_scope": "0"}
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
