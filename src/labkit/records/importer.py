@@ -20,6 +20,7 @@ from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.model import imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
+from labkit.workloads import DEFAULT_KIND, get_workload
 
 RECORD_SUFFIX = "_record.log"
 MONITOR_SUFFIX = "_tegrastats.log"
@@ -113,6 +114,7 @@ def import_logs(logs: Path, playbook: Playbook, runs: Path, log=print) -> list[d
                 {"record": str(rec), "tegrastats": str(teg) if teg else None},
                 provenance(),
                 time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                get_workload(DEFAULT_KIND)().record(),  # hand-run logs: lerobot-record's
             )
             manifest["summary"] = summarize_run(tmp)
             write_manifest(tmp, manifest)

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from labkit.core.argv import shell
+
 SCHEMA = 2
 STATUSES = ("running", "detached", "complete", "failed", "interrupted", "lost-connection")
 FINAL = ("complete", "failed", "interrupted")
@@ -150,8 +152,6 @@ def new_record(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of a run the engine starts, validated (status ``running``)."""
-    from labkit.core.argv import shell
-
     launches = [p for p in plan.probe_launches() if p.name not in (skipped or {})]
     argv = plan.workload_command()
     data = {
@@ -196,9 +196,10 @@ def imported_record(
     source: dict[str, str | None],
     provenance: dict[str, Any],
     imported_at: str,
+    workload: dict[str, Any],
 ) -> dict[str, Any]:
-    """The record of hand-run logs brought in by ``invoke import`` (lerobot-record)."""
-    from labkit.workloads.lerobot import LerobotRecord
+    """The record of hand-run logs brought in by ``invoke import``; ``workload``: what the
+    record keeps of the workload that wrote them (``Workload.record()``)."""
 
     probes = {}
     if source.get("tegrastats"):
@@ -216,7 +217,7 @@ def imported_record(
             "file": str(playbook.file),
             "sha256": playbook.sha256,
         },
-        "workload": LerobotRecord().record(),
+        "workload": workload,
         "probes": probes,
         "params": playbook.params_for(experiment),
         "imported_at": imported_at,
