@@ -255,14 +255,16 @@ def collect(
 @task(
     name="import",
     help={
-        "logs": "folder with <experiment>_record.log and <experiment>_tegrastats.log files",
+        "logs": "folder with <experiment>_record.log and <experiment>_tegrastats.log files "
+        "(and its subfolders, one level down)",
         "runs": RUNS_HELP,
+        "jobs": "processes that parse the logs (default: one per CPU)",
         **PB,
     },
 )
-def import_(c, logs=None, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS):
+def import_(c, logs=None, playbook=cli.DEFAULT_PLAYBOOK, runs=cli.DEFAULT_RUNS, jobs=None):
     """Import hand-run logs (the seed's layout) into the run store as complete runs."""
-    cli.guard(cli.import_logs, logs, playbook=playbook, runs=runs)
+    cli.guard(cli.import_logs, logs, playbook=playbook, runs=runs, jobs=jobs)
 
 
 @task(

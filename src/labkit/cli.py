@@ -557,9 +557,15 @@ def _push(store: RunStore, out):
 
 
 def import_logs(
-    logs: str, playbook: str = DEFAULT_PLAYBOOK, runs: str | None = DEFAULT_RUNS, out=sys.stdout
+    logs: str,
+    playbook: str = DEFAULT_PLAYBOOK,
+    runs: str | None = DEFAULT_RUNS,
+    out=sys.stdout,
+    jobs: int | None = None,
 ) -> list[dict]:
-    """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs."""
+    """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs,
+    parsed in ``jobs`` processes (default: one per CPU), each run's metrics stored."""
+    from labkit.analysis.runs import store_metrics
     from labkit.records.importer import import_logs as run_import
 
     if logs is None:
@@ -570,7 +576,16 @@ def import_logs(
     path_arg("--logs", logs, "folder")
     store = run_store(runs)
     pb = load_playbook(playbook)
-    added = run_import(Path(logs), pb, store.local, log=lambda m: print(m, file=out))
+    if jobs is not None and int(jobs) < 1:
+        raise LabkitError(f"--jobs {jobs}: expected a number of processes, 1 or more")
+    added = run_import(
+        Path(logs),
+        pb,
+        store.local,
+        log=lambda m: print(m, file=out),
+        jobs=int(jobs) if jobs is not None else None,
+        finish=store_metrics,
+    )
     print(f"{len(added)} run(s) imported into {store.local}", file=out)
     if store.shared:
         _push(store, out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labkit.metric_names import METRICS
@@ -19,6 +20,17 @@ from labkit.workloads.lerobot.log_metrics import is_hw_codec, recording_seconds
 from labkit.workloads.lerobot.log_metrics import run_metrics as record_metrics
 
 __all__ = ["core_loads", "is_hw_codec", "nvenc_active", "recording_seconds", "run_metrics"]
+
+
+def warned(events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds since the recording started, Hz) of the run's slow-loop warnings."""
+    if events is None:
+        return np.array([]), np.array([])
+    start = events.loc[events["kind"] == "episode_start", "time"].dropna()
+    t0 = start.min() if len(start) else events["time"].dropna().min()
+    slow = events[(events["kind"] == "slow_loop") & events["time"].notna()]
+    secs = (slow["time"] - t0).dt.total_seconds().to_numpy(dtype=float)
+    return secs, slow["hz"].to_numpy(dtype=float)
 
 
 def run_metrics(

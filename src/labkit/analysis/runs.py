@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
+from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
 from labkit.probes import PROBES
+from labkit.records.metrics_cache import source_version, stored_metrics
 from labkit.records.store import Unreadable, list_runs
 from labkit.workloads import Workload, workload_of
 
@@ -19,10 +25,71 @@ class RunData:
     dir: Path
     manifest: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
-    events: Any = None  # the workload's parsed events (pandas), kept only when plots need it
-    teg: Any = None  # parsed tegrastats samples (pandas), likewise
-    deep: dict = field(default_factory=dict)  # the threads / pyspy probes' tables, likewise
-    late: Any = None  # the workload's late events (time, hz), likewise
+    # parses the run's logs on first use of a table below: a report keeps every run's
+    # metrics but the samples only of the few runs its figures draw
+    loader: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    _tables: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # what the figures draw of every run, stored with its metrics: the slow-loop
+    # warnings as (seconds since the recording started, Hz)
+    warned: tuple[list[float], list[float]] | None = field(default=None, compare=False)
+
+    def _table(self, name: str) -> Any:
+        if self._tables is None:
+            self._tables = self.loader() if self.loader is not None else {}
+            if self.loader is not None:
+                _keep_few(self)
+        return self._tables.get(name)
+
+    def _set(self, name: str, value: Any) -> None:
+        self._table(name)
+        assert self._tables is not None
+        self._tables[name] = value
+
+    def unload(self) -> None:
+        """Drop the parsed tables (parsed again on next use)."""
+        if self.loader is not None:
+            self._tables = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the run's tables were parsed (for tests of what a report loads)."""
+        return self._tables is not None
+
+    @property
+    def events(self) -> Any:
+        """The workload's parsed events (pandas)."""
+        return self._table("events")
+
+    @events.setter
+    def events(self, value: Any) -> None:
+        self._set("events", value)
+
+    @property
+    def teg(self) -> Any:
+        """Parsed tegrastats samples (pandas)."""
+        return self._table("teg")
+
+    @teg.setter
+    def teg(self, value: Any) -> None:
+        self._set("teg", value)
+
+    @property
+    def deep(self) -> dict:
+        """The threads / pyspy probes' tables."""
+        return self._table("deep") or {}
+
+    @deep.setter
+    def deep(self, value: dict) -> None:
+        self._set("deep", value)
+
+    @property
+    def late(self) -> Any:
+        """The workload's late events (time, hz)."""
+        return self._table("late")
+
+    @late.setter
+    def late(self, value: Any) -> None:
+        self._set("late", value)
 
     @property
     def workload_events(self) -> Any:
@@ -84,18 +151,76 @@ def run_data(
     return run
 
 
+LOADED_MAX = 16  # runs whose tables stay parsed at once; older ones are dropped
+_LOADED: OrderedDict[int, RunData] = OrderedDict()
+
+
+def _keep_few(run: RunData) -> None:
+    """However many runs a figure walks through, at most ``LOADED_MAX`` keep their
+    tables: memory stays flat in the number of runs."""
+    _LOADED[id(run)] = run
+    _LOADED.move_to_end(id(run))
+    while len(_LOADED) > LOADED_MAX:
+        _, old = _LOADED.popitem(last=False)
+        old.unload()
+
+
+# the code a run's metrics come from: stored metrics made by other code are recomputed
+METRIC_SOURCES = (
+    "labkit.analysis",
+    "labkit.parse",
+    "labkit.probes",
+    "labkit.workloads",
+    "labkit.core",
+    "labkit.metric_names",
+)
+FIGURES = "_figures"  # the stored metrics' key for what the figures draw of the run
+
+
+def analysis_version() -> str:
+    """The version stored with each run's metrics (a hash of ``METRIC_SOURCES``)."""
+    return source_version(METRIC_SOURCES)
+
+
+def compute_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """One run's metrics from its logs (what ``metrics.json`` stores), with what the
+    figures draw of it and the thermal threat's clock share."""
+    run = run_data(run_dir, manifest, workload_of(manifest), keep_tables=True)
+    metrics = dict(run.metrics)
+    metrics[SLOW_BUSY] = slow_busy_share(run.teg, manifest)
+    if run.events is not None and "kind" in run.events and "hz" in run.events:
+        secs, hz = warned(run.events)
+        metrics[FIGURES] = {"warned": [secs.tolist(), hz.tolist()]}
+    return metrics
+
+
+def store_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Compute the run's metrics now (a run just collected or imported) and store them."""
+    return stored_metrics(run_dir, analysis_version(), partial(compute_metrics, run_dir, manifest))
+
+
+def _tables(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    run = run_data(run_dir, manifest, workload_of(manifest), keep_tables=True)
+    return run._tables or {}
+
+
 def load_runs(
-    runs: str | Path,
-    playbook: str | None = None,
-    keep_tables: bool = False,
-    unreadable: list[Unreadable] | None = None,
+    runs: str | Path, playbook: str | None = None, unreadable: list[Unreadable] | None = None
 ) -> list[RunData]:
-    """Every run in the store (of ``playbook`` when given), oldest first, with metrics;
-    ``keep_tables`` keeps the parsed logs on each run for plotting; runs whose record
+    """Every run in the store (of ``playbook`` when given), oldest first, with metrics:
+    stored ones when the code and the logs are those they came from, else computed (and
+    stored). A run's tables are parsed only when something reads them. Runs whose record
     cannot be read go to ``unreadable``."""
+    version = analysis_version()
     out = []
     for run_dir, manifest in list_runs(runs, unreadable):
         if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
             continue
-        out.append(run_data(run_dir, manifest, workload_of(manifest), keep_tables))
+        compute = partial(compute_metrics, run_dir, manifest)
+        metrics = dict(stored_metrics(run_dir, version, compute))
+        figures = metrics.pop(FIGURES, None) or {}
+        run = RunData(run_dir, manifest, metrics, partial(_tables, run_dir, manifest))
+        if figures.get("warned") is not None:
+            run.warned = (figures["warned"][0], figures["warned"][1])
+        out.append(run)
     return out

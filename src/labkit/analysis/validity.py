@@ -26,17 +26,15 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from labkit.analysis.clocks import SLOW_BUSY
+from labkit.analysis.clocks import slow_busy_share as busy_share_of
 from labkit.analysis.configs import Group
-from labkit.analysis.metrics import core_loads
 from labkit.analysis.runs import RunData
 
-BUSY_PCT = 90.0
-SLOW_CLOCK = 0.9  # a busy core below this share of its configured maximum is held back
 SLOW_SHARE = 0.1  # ... in at least this share of its busy samples
 HOT_C = 90.0  # Jetson CPUs start throttling near 95-100 C; closer than this is a threat
 BACKGROUND_PCT = 10.0  # one other process using at least this much CPU
 ORDER_MIN_RUNS = 6
-CLOCK_SETTINGS = ("settings.nvpmodel", "settings.jetson_clocks", "nvpmodel", "jetson_clocks")
 ORDER_METRIC = "warnings_per_min"
 
 
@@ -65,36 +63,12 @@ def _single(groups: list[Group]) -> Threat | None:
     )
 
 
-def _configured_max_mhz(run: RunData) -> dict[int, float]:
-    cpus = ((run.manifest.get("facts") or {}).get("cpu") or {}).get("cpus") or {}
-    out = {}
-    for i, c in cpus.items():
-        if isinstance(c, dict) and c.get("max_khz"):
-            out[int(i)] = c["max_khz"] / 1000
-    return out
-
-
 def slow_busy_share(run: RunData) -> float | None:
-    """Share of busy-core samples whose clock is below 90 % of the configured maximum."""
-    teg, maxes = run.teg, _configured_max_mhz(run)
-    if teg is None or not len(teg) or not maxes:
-        return None
-    settings = run.manifest.get("settings") or {}
-    if any(settings.get(k) is not None for k in CLOCK_SETTINGS):
-        return None  # the run set its own clocks: the facts' maximum is not what it ran at
-    loads = core_loads(teg)
-    busy = slow = 0
-    for col in loads.columns:
-        i = int(col[3:].split("_")[0])
-        freq = f"cpu{i}_freq_mhz"
-        if i not in maxes or freq not in teg:
-            continue
-        load = loads[col].to_numpy(dtype=float)
-        mhz = teg[freq].to_numpy(dtype=float)
-        hot = (load >= BUSY_PCT) & ~np.isnan(mhz)
-        busy += int(hot.sum())
-        slow += int((hot & (mhz < SLOW_CLOCK * maxes[i])).sum())
-    return slow / busy if busy else None
+    """Share of busy-core samples whose clock is below 90 % of the configured maximum:
+    stored with the run's metrics, else from its samples."""
+    if SLOW_BUSY in run.metrics:
+        return run.metrics[SLOW_BUSY]
+    return busy_share_of(run.teg, run.manifest)
 
 
 def _thermal(runs: list[RunData]) -> Threat | None:

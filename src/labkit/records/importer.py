@@ -10,11 +10,15 @@ A run directory is built beside the store and renamed into place whole.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
@@ -27,27 +31,28 @@ MONITOR_SUFFIX = "_tegrastats.log"
 
 
 def find_pairs(logs: Path, playbook: Playbook) -> list[tuple[str, Path, Path | None]]:
-    """(experiment, record log, tegrastats log or None) for every record log in ``logs``."""
+    """(experiment, record log, tegrastats log or None) for every record log in ``logs``
+    and in its subfolders one level down (a lab's sessions, one folder each)."""
     if not logs.is_dir():
         raise LabkitError(f"--logs {logs}: not a directory")
+    folders = [logs, *sorted(d for d in logs.iterdir() if d.is_dir())]
     pairs = []
-    for rec in sorted(logs.glob(f"*{RECORD_SUFFIX}")):
-        name = rec.name[: -len(RECORD_SUFFIX)]
-        if name not in playbook.experiments:
-            known = ", ".join(playbook.experiments)
-            raise LabkitError(
-                f"{rec}: experiment {name!r} is not in playbook {playbook.name} "
-                f"({playbook.file}); expected one of: {known}"
-            )
-        teg = logs / f"{name}{MONITOR_SUFFIX}"
-        pairs.append((name, rec, teg if teg.exists() else None))
+    for folder in folders:
+        for rec in sorted(folder.glob(f"*{RECORD_SUFFIX}")):
+            name = rec.name[: -len(RECORD_SUFFIX)]
+            if name not in playbook.experiments:
+                known = ", ".join(playbook.experiments)
+                raise LabkitError(
+                    f"{rec}: experiment {name!r} is not in playbook {playbook.name} "
+                    f"({playbook.file}); expected one of: {known}"
+                )
+            teg = folder / f"{name}{MONITOR_SUFFIX}"
+            pairs.append((name, rec, teg if teg.exists() else None))
     if not pairs:
         raise LabkitError(
             f"--logs {logs}: no <experiment>{RECORD_SUFFIX} files "
             f"(expected e.g. exp1{RECORD_SUFFIX} and exp1{MONITOR_SUFFIX})"
         )
-    for _, rec, teg in pairs:
-        check_logs(rec, teg)
     return pairs
 
 
@@ -90,39 +95,94 @@ def _run_id(rec: Path, teg: Path | None) -> str:
     return f"{stamp}-imported-{digest.hexdigest()[:8]}"
 
 
-def import_logs(logs: Path, playbook: Playbook, runs: Path, log=print) -> list[dict]:
-    """Import every pair; returns the manifests of the runs added (not those already in)."""
+def import_logs(
+    logs: Path,
+    playbook: Playbook,
+    runs: Path,
+    log=print,
+    jobs: int | None = None,
+    finish: Callable[[Path, dict], Any] | None = None,
+) -> list[dict]:
+    """Import every pair; returns the manifests of the runs added (not those already in).
+
+    Every pair is checked before anything is written. Parsing (the checks, each run's
+    summary and ``finish(run_dir, manifest)``, e.g. storing its metrics) runs in ``jobs``
+    processes (default: one per CPU; 1: in this one); runs are renamed into the store in
+    the logs' order, each one whole."""
+    pairs = find_pairs(logs, playbook)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    with _pool(jobs) as pool:
+        ids = list(pool.map(_checked_id, [(rec, teg) for _, rec, teg in pairs]))
+        added: list[tuple[str, Path, Path, Path, dict]] = []
+        staged: list[Path] = []
+        try:
+            for (name, rec, teg), run_id in zip(pairs, ids, strict=True):
+                final = run_path(runs, name, run_id)
+                if load_manifest(final) or any(a[3] == final for a in added):
+                    log(f"{name}: {rec.name} is already in the store as {final}")
+                    continue
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
+                staged.append(tmp)
+                shutil.copyfile(rec, tmp / "record.log")
+                if teg is not None:
+                    shutil.copyfile(teg, tmp / "tegrastats.log")
+                manifest = imported_record(
+                    run_id,
+                    name,
+                    playbook,
+                    {"record": str(rec), "tegrastats": str(teg) if teg else None},
+                    provenance(),
+                    time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    get_workload(DEFAULT_KIND)().record(),  # hand-run logs: lerobot-record's
+                )
+                added.append((name, rec, tmp, final, manifest))
+            done = list(pool.map(_summarized, [(a[2], a[4], finish) for a in added]))
+            for (name, rec, tmp, final, _), manifest in zip(added, done, strict=True):
+                os.rename(tmp, final)
+                staged.remove(tmp)
+                teg_missing = manifest.get("source", {}).get("tegrastats") is None
+                missing = f" (no {name}{MONITOR_SUFFIX}: CPU metrics will be missing)"
+                log(f"{name}: imported {rec.name} as {final}{missing if teg_missing else ''}")
+        finally:
+            for tmp in staged:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return done
+
+
+def _checked_id(pair: tuple[Path, Path | None]) -> str:
+    rec, teg = pair
+    check_logs(rec, teg)
+    return _run_id(rec, teg)
+
+
+def _summarized(job: tuple[Path, dict, Callable | None]) -> dict:
+    """The run's summary into its manifest, then ``finish`` (in a worker process)."""
     from labkit.analysis.summary import summarize_run
 
-    added = []
-    for name, rec, teg in find_pairs(logs, playbook):
-        run_id = _run_id(rec, teg)
-        final = run_path(runs, name, run_id)
-        if load_manifest(final):
-            log(f"{name}: {rec.name} is already in the store as {final}")
-            continue
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
-        try:
-            shutil.copyfile(rec, tmp / "record.log")
-            if teg is not None:
-                shutil.copyfile(teg, tmp / "tegrastats.log")
-            manifest = imported_record(
-                run_id,
-                name,
-                playbook,
-                {"record": str(rec), "tegrastats": str(teg) if teg else None},
-                provenance(),
-                time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                get_workload(DEFAULT_KIND)().record(),  # hand-run logs: lerobot-record's
-            )
-            manifest["summary"] = summarize_run(tmp)
-            write_manifest(tmp, manifest)
-            os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        added.append(manifest)
-        missing = "" if teg else f" (no {name}{MONITOR_SUFFIX}: CPU metrics will be missing)"
-        log(f"{name}: imported {rec.name} as {final}{missing}")
-    return added
+    tmp, manifest, finish = job
+    manifest["summary"] = summarize_run(tmp)
+    write_manifest(tmp, manifest)
+    if finish is not None:
+        finish(tmp, manifest)
+    return manifest
+
+
+class _InProcess:
+    """``map`` in this process: one job, or a pool not worth starting."""
+
+    def map(self, fn, items):
+        return map(fn, items)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _pool(jobs: int):
+    if jobs == 1:
+        return _InProcess()
+    # spawn: a forked child would inherit the parent's Arrow threads mid-state
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))

@@ -261,7 +261,7 @@ def build_report(
     from labkit.report.render import render
 
     unreadable: list[Unreadable] = []
-    runs = load_runs(runs_dir, pb.name, keep_tables=True, unreadable=unreadable)
+    runs = load_runs(runs_dir, pb.name, unreadable=unreadable)
     # a record that cannot be read names no playbook: its folder names the experiment
     unreadable = [u for u in unreadable if u.experiment in pb.experiments]
     if not runs:

@@ -118,7 +118,7 @@ def _worst(runs: list[RunData]) -> tuple[RunData, pd.Timestamp, float] | None:
     """The profiled run's lowest warned rate: (run, its time, Hz)."""
     best = None
     for r in runs:
-        if r.events is None or (r.deep or {}).get("segments") is None:
+        if (r.deep or {}).get("segments") is None or r.events is None:
             continue
         slow = r.events[(r.events["kind"] == "slow_loop") & r.events["time"].notna()]
         if slow.empty:

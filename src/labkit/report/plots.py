@@ -20,10 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from labkit.analysis.experiments import target_hz  # noqa: E402
-from labkit.analysis.metrics import core_loads  # noqa: E402
+from labkit.analysis.metrics import core_loads, warned  # noqa: E402
 from labkit.analysis.runs import RunData  # noqa: E402
 
 MAX_HEATMAPS = 8
+MAX_LINES = 12  # runs drawn one line each in the loop-rate figure (else the lowest per experiment)
 
 
 @dataclass
@@ -45,15 +46,26 @@ def _save(fig, path: Path) -> None:
 
 
 def _warned(run: RunData):
-    """(seconds since the recording started, Hz) of the run's slow-loop warnings."""
-    ev = run.events
-    if ev is None:
-        return np.array([]), np.array([])
-    start = ev.loc[ev["kind"] == "episode_start", "time"].dropna()
-    t0 = start.min() if len(start) else ev["time"].dropna().min()
-    slow = ev[(ev["kind"] == "slow_loop") & ev["time"].notna()]
-    secs = (slow["time"] - t0).dt.total_seconds().to_numpy()
-    return secs, slow["hz"].to_numpy(dtype=float)
+    """(seconds since the recording started, Hz) of the run's slow-loop warnings: stored
+    with its metrics, else from its record log."""
+    if run.warned is not None:
+        return np.asarray(run.warned[0], dtype=float), np.asarray(run.warned[1], dtype=float)
+    return warned(run.events)
+
+
+def _drawn(runs: list[RunData], order: list[str] | None = None) -> list[RunData]:
+    """The runs a per-run figure draws: all of a small store; of a larger one, per
+    experiment the run with the lowest warned rate (the lowest of all among them), so
+    the figure stays readable and only those runs' logs are read."""
+    if len(runs) <= MAX_LINES:
+        return runs
+    names = order or sorted({r.experiment for r in runs})
+    picked = []
+    for name in names:
+        rated = [r for r in runs if r.experiment == name and r.metrics.get("min_hz") is not None]
+        if rated:
+            picked.append(min(rated, key=lambda r: r.metrics["min_hz"]))
+    return picked[:MAX_HEATMAPS] if picked else runs[:MAX_LINES]
 
 
 def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out: Path):
@@ -134,10 +146,10 @@ def _target_line(ax, t: float, x0: float = 0, x1: float = 1, coords: str = "axes
                 textcoords="offset points", ha="right", fontsize=7, color="dimgrey")  # fmt: skip
 
 
-def hz_over_time(runs: list[RunData], out: Path):
+def hz_over_time(runs: list[RunData], out: Path, order: list[str] | None = None):
     """Each warning as a point (its loop rate, its time): between warnings the loop ran at
     its target, so no line joins them as if the rate had sagged there."""
-    series = [(r, *_warned(r)) for r in runs]
+    series = [(r, *_warned(r)) for r in _drawn(runs, order)]
     series = [s for s in series if len(s[1])]
     if not series:
         return None
@@ -179,10 +191,15 @@ def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
     axis, warnings as lines (only those inside the sampled span)."""
     picked = []
     for name in order:
-        mine = [r for r in runs if r.experiment == name and r.teg is not None and len(r.teg)]
-        if mine:
-            picked.append(max(mine, key=lambda r: r.metrics.get("warnings") or 0))
-    picked = [r for r in picked if core_loads(r.teg).shape[1]][:MAX_HEATMAPS]
+        # runs with CPU samples, most warnings first; only the one drawn is read
+        mine = [
+            r for r in runs if r.experiment == name and r.metrics.get("cpu_mean_pct") is not None
+        ]
+        for run in sorted(mine, key=lambda r: -(r.metrics.get("warnings") or 0)):
+            if run.teg is not None and len(run.teg) and core_loads(run.teg).shape[1]:
+                picked.append(run)
+                break
+    picked = picked[:MAX_HEATMAPS]
     if not picked:
         return None
     fig, axes = plt.subplots(
@@ -295,7 +312,7 @@ def draw_all(rows, runs: list[RunData], order: list[str], out: Path) -> list[Fig
     """Every figure that has something to show (see ``figure_notes`` for the others)."""
     figures = [
         warnings_per_experiment(rows, runs, out),
-        hz_over_time(runs, out),
+        hz_over_time(runs, out, order),
         cpu_heatmaps(runs, order, out),
         hz_distribution(runs, order, out),
     ]

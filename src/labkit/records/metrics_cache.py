@@ -1,0 +1,117 @@
+"""A run's metrics, computed once and kept beside its logs in ``metrics.json``.
+
+A report over thousands of runs needs each run's metrics, not its samples: parsing every
+log again on each report made time and memory grow with the store. The file records the
+version of the code that computed it and the size of every file it was computed from; a
+report recomputes a run's metrics only when either changed. The file lives in the run
+directory, so it travels with the run (a copy, an S3 store's mirror).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.json"
+# files derived from the logs (parsed tables, this file): not inputs of the metrics
+DERIVED_SUFFIXES = (".parquet",)
+
+
+def stored_metrics(
+    run_dir: Path, version: str, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The run's metrics from ``metrics.json`` when ``version`` and the run's files are
+    those it was computed from; else ``compute()``, stored for next time (a run directory
+    that cannot be written to is computed every time, never failed)."""
+    run_dir = Path(run_dir)
+    inputs = input_sizes(run_dir)
+    stored = read_stored(run_dir)
+    if stored is not None and stored.get("version") == version and stored.get("inputs") == inputs:
+        return stored["metrics"]
+    metrics = compute()
+    write_stored(run_dir, {"version": version, "inputs": inputs, "metrics": metrics})
+    return metrics
+
+
+def read_stored(run_dir: Path) -> dict[str, Any] | None:
+    """The stored file's content, None when there is none or it is unreadable."""
+    try:
+        data = json.loads((Path(run_dir) / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("metrics"), dict) else None
+
+
+def write_stored(run_dir: Path, data: dict[str, Any]) -> bool:
+    """Write ``metrics.json`` whole (a temp file renamed over it); False when the run
+    directory is read-only."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".metrics.", dir=run_dir)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, default=_plain, indent=1)
+        os.replace(tmp, Path(run_dir) / METRICS_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def input_sizes(run_dir: Path) -> dict[str, int]:
+    """Name -> size of every file the metrics may read (sizes, not times: a copied or
+    downloaded run keeps its sizes, not its modification times)."""
+    out = {}
+    for path in sorted(Path(run_dir).rglob("*")):
+        name = path.relative_to(run_dir).as_posix()
+        if (
+            not path.is_file()
+            or name == METRICS_FILE
+            or path.name.startswith(".")
+            or name.endswith(DERIVED_SUFFIXES)
+        ):
+            continue
+        out[name] = path.stat().st_size
+    return out
+
+
+@cache
+def source_version(modules: tuple[str, ...]) -> str:
+    """A hash of the source of ``modules`` (packages whole): changes when their code does,
+    so stored metrics are recomputed after any change to the code that made them."""
+    digest = hashlib.sha256()
+    for path in sorted(_source_files(modules)):
+        digest.update(path.as_posix().split("/labkit/", 1)[-1].encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _source_files(modules: Iterable[str]) -> set[Path]:
+    files: set[Path] = set()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        if spec.submodule_search_locations:
+            for folder in spec.submodule_search_locations:
+                files |= set(Path(folder).rglob("*.py"))
+        elif spec.origin:
+            files.add(Path(spec.origin))
+    return files
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and other number-likes as JSON numbers; anything else as text."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
