@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,6 @@ from labkit.parse.civil_time import civil_times
 from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, parse_line
 
 NUMERIC = b"0123456789."
-_TO_DELIM = bytes(c if c in NUMERIC or c == 10 else 32 for c in range(256))
 BULK_MIN_LINES = 32
 CHUNK_BYTES = 64 << 20
 SENSOR_OFF_C = -256.0
@@ -188,6 +188,23 @@ def _add(state: _State, block: _Block) -> None:
     state.blocks.append(block)
 
 
+def _delimiting(sample: bytes) -> tuple[bytes, bytes]:
+    """A translation that leaves one space between numeric runs and drops every other
+    character: the fewest fields for the CSV reader. The separators are the spaces and,
+    where two runs have no space between them, one character of what lies between
+    (``/``, ``@``, ``,``, ``x``, ``-``, ``:``...), chosen from the sample's shape; lines
+    of that shape separate their runs alike."""
+    between = re.split(rb"[0-9.]+", sample)[1:-1]
+    keep = {32}
+    for part in between:
+        if not keep & set(part):
+            keep.add(part[-1])
+    keep.discard(10)
+    table = bytes(c if c in NUMERIC or c == 10 else (32 if c in keep else c) for c in range(256))
+    dropped = bytes(c for c in range(256) if c not in NUMERIC and c != 10 and c not in keep)
+    return table, dropped
+
+
 def _bulk(
     body: bytes, used: int, sample: str, parsed: LineParse, line_nos: np.ndarray
 ) -> _Block | None:
@@ -196,7 +213,9 @@ def _bulk(
     import pyarrow.csv as pacsv
 
     runs = {start: k for k, start in enumerate(numeric_runs(sample))}
-    fields = sample.encode("utf-8", "surrogateescape").translate(_TO_DELIM).split(b" ")
+    raw = sample.encode("utf-8", "surrogateescape")
+    table, dropped = _delimiting(raw)
+    fields = raw.translate(table, dropped).split(b" ")
     field_of_run = [i for i, f in enumerate(fields) if f]
     if len(field_of_run) != len(runs):
         return None
@@ -210,24 +229,39 @@ def _bulk(
             return None
         need.setdefault(field_of_run[runs[start]], f"f{field_of_run[runs[start]]}")
     names = [f"f{i}" for i in range(len(fields))]
-    try:
-        delimited = pa.py_buffer(body.translate(_TO_DELIM)).slice(0, used)  # no copy
-        table = pacsv.read_csv(
-            pa.BufferReader(delimited),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(
-                delimiter=" ", quote_char=False, escape_char=False, double_quote=False
-            ),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=sorted(set(need.values()), key=lambda c: int(c[1:])),
-                column_types={c: pa.float64() for c in need.values()},
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    text = body.translate(table, dropped)
+    if used < len(body):  # bytes past ``used`` (a next block's head) hold no newline
+        text = pa.py_buffer(text).slice(0, text.rfind(b"\n") + 1)  # no copy
+    columns = sorted(set(need.values()), key=lambda c: int(c[1:]))
+    # whole numbers parse quicker as integers; a decimal point in one of them (a shape
+    # does not fix it) sends the columns back to floats
+    whole = {c: pa.int64() if b"." not in fields[int(c[1:])] else pa.float64() for c in columns}
+    for types in (whole, dict.fromkeys(columns, pa.float64())):
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(text),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=" ", quote_char=False, escape_char=False, double_quote=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns,
+                    column_types=types,
+                    null_values=[""],
+                    check_utf8=False,
+                ),
+            )
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+    else:
         return None
     if table.num_rows != len(line_nos):
         return None
-    arrays = {c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names}
+    arrays = {
+        c: table.column(c).to_numpy(zero_copy_only=False).astype(float, copy=False)
+        for c in table.column_names
+    }
     valid = np.ones(len(line_nos), dtype=bool)
     for arr in arrays.values():
         valid &= ~np.isnan(arr)
