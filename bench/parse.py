@@ -182,8 +182,8 @@ def main() -> None:
     teg_ratio = med["read_tegrastats"] / med["floor_tegrastats"]
     rec_ratio = med["read_record_log"] / med["floor_record"]
     ratios = [
-        f"- read_tegrastats / floor: **{teg_ratio:.2f}x** (target <= 5x)",
-        f"- read_record_log / floor: **{rec_ratio:.2f}x**",
+        f"- read_tegrastats / floor: **{teg_ratio:.2f}x** (target <= 2x)",
+        f"- read_record_log / floor: **{rec_ratio:.2f}x** (target <= 5x)",
     ]
     if "jtop" in med:
         ratios.insert(
@@ -194,8 +194,10 @@ def main() -> None:
     text = "\n".join(
         [
             f"`bench/parse.py --lines {args.lines} --rounds {args.rounds}` on {machine()}. "
-            f"{args.lines:,} lines per log; medians over {args.rounds} alternating rounds "
-            "(jetson-stats: one run). Each measurement runs in a fresh process; its imports "
+            f"{args.lines:,} lines per log; medians over {args.rounds} alternating rounds; the "
+            "machine was shared with other work while it ran, so only the ratios (each "
+            "against the floor measured in the same run) compare; jetson-stats: one run. "
+            "Each measurement runs in a fresh process; its imports "
             "happen before the clock starts (shown apart: a fixed cost, not a per-line one).",
             "",
             *lines,

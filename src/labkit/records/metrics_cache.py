@@ -70,17 +70,18 @@ def input_sizes(run_dir: Path) -> dict[str, int]:
     """Name -> size of every file the metrics may read (sizes, not times: a copied or
     downloaded run keeps its sizes, not its modification times)."""
     out = {}
-    for path in sorted(Path(run_dir).rglob("*")):
-        name = path.relative_to(run_dir).as_posix()
-        if (
-            not path.is_file()
-            or name == METRICS_FILE
-            or path.name.startswith(".")
-            or name.endswith(DERIVED_SUFFIXES)
-        ):
-            continue
-        out[name] = path.stat().st_size
-    return out
+    for folder, dirs, files in os.walk(run_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = os.path.relpath(folder, run_dir)
+        for file in files:
+            name = file if rel == "." else f"{rel}/{file}"
+            if name == METRICS_FILE or file.startswith(".") or file.endswith(DERIVED_SUFFIXES):
+                continue
+            try:
+                out[name] = os.stat(os.path.join(folder, file)).st_size
+            except OSError:  # gone meanwhile
+                continue
+    return dict(sorted(out.items()))
 
 
 @cache

@@ -271,7 +271,8 @@ def build_report(
             f"or `invoke batch`, or bring hand-run logs in with `invoke import --logs DIR`"
         )
     used = [r for r in runs if include_incomplete or r.complete]
-    left_out = [r for r in runs if r not in used]
+    kept = {id(r) for r in used}  # by identity: comparing runs field by field is O(n²)
+    left_out = [r for r in runs if id(r) not in kept]
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{pb.name}.", dir=out_dir))
     try:

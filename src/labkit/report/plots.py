@@ -24,6 +24,7 @@ from labkit.analysis.metrics import core_loads, warned  # noqa: E402
 from labkit.analysis.runs import RunData  # noqa: E402
 
 MAX_HEATMAPS = 8
+MAX_POINTS = 1000  # warnings drawn one dot each per experiment in the rate distribution
 MAX_LINES = 12  # runs drawn one line each in the loop-rate figure (else the lowest per experiment)
 
 
@@ -83,7 +84,8 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
     has_ci = ~np.isnan(lo) & ~np.isnan(hi)
     if has_ci.any():
         idx = np.flatnonzero(has_ci)
-        err = np.vstack([means[idx] - lo[idx], hi[idx] - means[idx]])
+        # a tight interval of many runs can sit a rounding error off its estimate
+        err = np.clip(np.vstack([means[idx] - lo[idx], hi[idx] - means[idx]]), 0, None)
         ax.errorbar(
             idx,
             means[idx],
@@ -229,9 +231,11 @@ def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
         )
         if t0 is not None and run.events is not None:
             slow = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
-            for sec in (slow - t0).dt.total_seconds():
-                if 0 <= sec <= span:  # a warning before the first sample has no load beside it
-                    ax.axvline(sec, color="cyan", linewidth=0.9)
+            secs = (slow - t0).dt.total_seconds().to_numpy()
+            # a warning before the first sample has no load beside it; one collection of
+            # lines, not one artist per warning (an hour-long run warns hundreds of times)
+            ax.vlines(secs[(secs >= 0) & (secs <= span)], 0, 1, color="cyan", linewidth=0.9,
+                      transform=ax.get_xaxis_transform())  # fmt: skip
         ncores = loads.shape[0]
         step = max(1, int(np.ceil(ncores / 8)))
         ax.set_yticks(range(0, ncores, step))
@@ -281,8 +285,9 @@ def hz_distribution(runs: list[RunData], order: list[str], out: Path):
         ax.boxplot([d[1] for _, d in boxed], positions=[i for i, _ in boxed], whis=(0, 100),
                    widths=0.5, showfliers=False)  # fmt: skip
     for i, (_, hz, _, target) in enumerate(data, start=1):
-        jitter = np.linspace(-0.12, 0.12, len(hz)) if len(hz) > 1 else np.zeros(1)
-        ax.scatter(i + jitter, hz, s=10, color="#dd8452", zorder=3)
+        if len(hz) <= MAX_POINTS:  # beyond, the box alone: thousands of dots say no more
+            jitter = np.linspace(-0.12, 0.12, len(hz)) if len(hz) > 1 else np.zeros(1)
+            ax.scatter(i + jitter, hz, s=10, color="#dd8452", zorder=3)
         if target is not None:
             _target_line(ax, target, i - 0.4, i + 0.4, coords="data")
     ax.set_xticks(range(1, len(data) + 1), [d[0] for d in data])
