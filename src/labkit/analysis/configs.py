@@ -100,6 +100,11 @@ def _key(config: dict[str, Any]) -> str:
     return json.dumps(_canon(config), sort_keys=True, default=str)
 
 
+def same_configuration(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two configurations measure the same thing (1 and 1.0 are one value)."""
+    return _key(a) == _key(b)
+
+
 def common_sets(runs: list[RunData]) -> dict[str, Any]:
     """The ``--set`` values most of ``runs`` were made with (run length included)."""
     seen = Counter(_key(r.manifest.get("overrides") or {}) for r in runs)

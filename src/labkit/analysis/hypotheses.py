@@ -25,7 +25,7 @@ from labkit.analysis.decide import (
     pooled_dispersion,
 )
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, pct
+from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, json_number, pct
 from labkit.config.playbook import Check, Hypothesis
 from labkit.core.metrics import Metric
 from labkit.metric_names import PER_WARNING
@@ -114,13 +114,7 @@ class Verdict:
         }
 
 
-def _num(v: float) -> float | str | None:
-    """JSON has no NaN or infinity: NaN is null, infinities are spelt out."""
-    if v is None or math.isnan(v):
-        return None
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return round(float(v), 6)
+_num = json_number  # JSON has no NaN or infinity
 
 
 def _value(run: RunData, metric: str) -> Any:

@@ -298,6 +298,15 @@ def compare(
     )
 
 
+def json_number(v: float | None) -> float | str | None:
+    """JSON has no NaN or infinity: NaN is null, infinities are spelt out."""
+    if v is None or math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return round(float(v), 6)
+
+
 def pct(v: float) -> str:
     """A relative change as the report writes it: ``-71%``, ``+∞``, ``n/a`` (NaN)."""
     if math.isnan(v):

@@ -25,6 +25,7 @@ from labkit.analysis.effects import baseline_of, best, check_bars, diff, effects
 from labkit.analysis.experiments import columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
+from labkit.analysis.observer import observer_effects
 from labkit.analysis.runs import RunData, load_runs
 from labkit.analysis.stats import MEAN_METHOD, POINT
 from labkit.analysis.validity import threats
@@ -161,6 +162,13 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
             ],
         }
     untested = [n for n in order if n not in {r["experiment"] for r in rows}]
+    observing = observer_effects(
+        groups,
+        pb.workload.headline_metrics(),
+        pb.metrics,
+        order,
+        {n: pb.probes_for(n) for n in order},
+    )
     return {
         "pb": pb,
         "report": pb.model.report,
@@ -179,6 +187,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "recommendation": rec,
         "untested": untested,
         "threats": threats(groups, used),
+        "observer": observing,
         "methods": {"mean": MEAN_METHOD, "compare": RULES, "single": POINT},
         "runs": used,
         "judged": judged,
@@ -296,6 +305,8 @@ def build_report(
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"], pb.metrics)
         hyp = {v.id: v.as_json() for v in ctx["verdicts"]}
         (folder / "hypotheses.json").write_text(with_playbook(json.dumps(hyp, indent=2), pb) + "\n")
+        observer = [e.as_json() for e in ctx["observer"]]
+        (folder / "observer.json").write_text(json.dumps(observer, indent=2) + "\n")
         threats = [t.as_json() for t in ctx["threats"]]
         (folder / "threats.json").write_text(json.dumps(threats, indent=2) + "\n")
         (tmp / f"{pb.name}.md").write_text(with_playbook(render(ctx, template), pb))

@@ -46,10 +46,23 @@ class Workload(abc.ABC):
     loop_thread: str | None = None
     # the workload's function names -> loop stages (for the py-spy profile), when known
     stage_map: StageMap | None = None
+    # the metrics that say how well the workload ran (its late events' rate, its loop
+    # rate): an experiment that only adds probes is compared with the one it observes on
+    # these (the probes' observer effect); empty: the late event's rate, else every rate
+    headline: ClassVar[tuple[str, ...]] = ()
 
     def defaults(self) -> dict[str, Any]:
         """Parameter values when neither playbook nor experiment set them."""
         return {}
+
+    def headline_metrics(self) -> list[str]:
+        """The declared metrics the observer effect is measured on (``headline``)."""
+        if self.headline:
+            return [n for n in self.headline if n in self.metrics]
+        late = f"{self.late_event}_per_min"
+        if late in self.metrics:
+            return [late]
+        return [n for n, m in self.metrics.items() if m.kind == "rate" and m.count_of]
 
     def record(self) -> dict[str, Any]:
         """What the run record keeps of the workload (enough for ``from_record``)."""

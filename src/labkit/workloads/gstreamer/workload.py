@@ -64,6 +64,7 @@ class Gstreamer(Workload):
     progress_label: ClassVar[str] = "late sink samples"
     progress_unit: ClassVar[str] = "fps"
     late_event: ClassVar[str] = gm.LATE_EVENT
+    headline: ClassVar[tuple[str, ...]] = ("late_sample_per_min", "fps_average_min")
 
     def __init__(
         self, spec: GstSpec, params: dict | None = None, sinks: list[str] | None = None

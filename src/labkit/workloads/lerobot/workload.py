@@ -34,6 +34,7 @@ class LerobotRecord(Workload):
     progress_label: ClassVar[str] = "slow-loop warnings"
     progress_unit: ClassVar[str] = "Hz"
     late_event = "slow_loop"
+    headline = ("warnings_per_min", "median_hz")
     stage_map = STAGE_MAP
 
     def __init__(self) -> None:
