@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from labkit.core.metrics import Metric
-from labkit.probes import Probe, get_probe
+from labkit.probes import Probe
 from labkit.probes.tegrastats import Tegrastats
+from labkit.registry import get_probe
 from labkit.workloads import Workload
 from labkit.workloads.lerobot import LerobotRecord
 

@@ -16,9 +16,8 @@ from labkit.engine import supervisor
 from labkit.engine.events import Message, PlainRenderer, Progress
 from labkit.engine.preflight import preflight
 from labkit.engine.supervisor import Watch, outcome
-from labkit.probes import PROBES
 from labkit.probes.base import Probe, ProbeLaunch
-from labkit.workloads import get_workload
+from labkit.registry import PROBES, get_workload
 from tests.conftest import DATA, REPO
 
 GOOD = DATA / "workloads/command/good.yml"

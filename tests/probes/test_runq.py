@@ -12,10 +12,10 @@ import pytest
 from labkit.config.playbook import load_playbook
 from labkit.core.late import late_table
 from labkit.core.observed import Observed
-from labkit.probes import PROBES, get_probe
 from labkit.probes.runq import Runq
 from labkit.probes.runq.log import read_runq
 from labkit.probes.runq.metrics import busiest_threads, loop_rows, run_metrics
+from labkit.registry import PROBES, get_probe
 from labkit.workloads.lerobot import LerobotRecord
 from tests.conftest import DATA, REPO
 

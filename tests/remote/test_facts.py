@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labkit.registry import plugin_facts
 from labkit.remote.facts import (
     Fact,
     facts_for,
@@ -24,7 +25,7 @@ from labkit.remote.target import LocalTarget
 from tests.conftest import DATA
 
 CASES = yaml.safe_load((DATA / "facts/cases.yaml").read_text())
-FACTS = {f.name: f for f in facts_for()}
+FACTS = {f.name: f for f in facts_for() + plugin_facts(None)}
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ def test_gather_on_the_simulated_root(tmp_path):
     t.run(script, timeout=120, stdin=bundle())
     p = paths(wd)
     t.env_prefix = f"export PATH={p['bin']}:$PATH; "
-    facts = gather(t, p["root"], wd, facts_for())
+    facts = gather(t, p["root"], wd, facts_for() + plugin_facts(None))
     assert facts["l4t"]["l4t"] == "38.4.0"
     assert facts["nvpmodel"] == {"name": "120W", "id": 1}
     assert facts["cpu"]["count"] == 14 and facts["cpu"]["governors"] == ["schedutil"]

@@ -15,7 +15,7 @@ from labkit.config.params import ParamError, parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError
-from labkit.workloads import WORKLOADS, get_workload, workload_of
+from labkit.registry import WORKLOADS, get_workload, workload_of
 from labkit.workloads.command import Command
 from tests.conftest import DATA, REPO
 

@@ -16,10 +16,10 @@ from labkit.config.params import parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError
-from labkit.remote.facts import parse_gstreamer
-from labkit.workloads import get_workload, workload_of
+from labkit.registry import get_workload, workload_of
 from labkit.workloads.gstreamer import Gstreamer
 from labkit.workloads.gstreamer import pipeline as gp
+from labkit.workloads.gstreamer.facts import parse_gstreamer
 from labkit.workloads.gstreamer.log import read_samples
 from labkit.workloads.gstreamer.metrics import run_metrics
 from labkit.workloads.gstreamer.workload import HERE as PKG
@@ -109,10 +109,11 @@ def test_preflight_names_the_missing_element_and_its_package():
 
 @needs_gst
 def test_the_gstreamer_fact_has_the_version_and_the_elements_of_this_machine():
-    from labkit.remote.facts import _GST
-
-    res = subprocess.run(["bash", "-c", _GST], capture_output=True, text=True, check=False)
-    fact = parse_gstreamer(res.stdout, res.returncode)
+    [declared] = get_workload("gstreamer").facts(None)  # the plug-in declares its fact
+    assert declared.name == "gstreamer"
+    command = declared.command("", "/tmp")
+    res = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+    fact = declared.process(res.stdout, res.returncode)
     assert fact["version"].startswith("1.")
     assert {"videotestsrc", "jpegenc", "jpegdec", "fpsdisplaysink"} <= set(fact["elements"])
     assert parse_gstreamer("", 1) is None

@@ -18,7 +18,7 @@ from typing import Any
 
 from labkit.analysis.runs import RunData
 from labkit.config.playbook import Playbook
-from labkit.probes import PROBES
+from labkit.registry import PROBES
 
 RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
 NOT_MEASURED = ("dataset.repo_id", "dataset.root", "dataset.single_task")

@@ -12,10 +12,10 @@ from typing import Any
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
 from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
-from labkit.probes import PROBES
 from labkit.records.metrics_cache import source_version, stored_metrics
 from labkit.records.store import Unreadable, list_runs
-from labkit.workloads import Workload, workload_of
+from labkit.registry import PROBES, workload_of
+from labkit.workloads import Workload
 
 
 @dataclass

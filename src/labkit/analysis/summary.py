@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.analysis.runs import run_data
-from labkit.workloads import DEFAULT_KIND, workload_of
+from labkit.registry import DEFAULT_KIND, workload_of
 
 
 def summarize_run(

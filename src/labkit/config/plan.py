@@ -18,8 +18,9 @@ from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten
 from labkit.config.playbook import Playbook
 from labkit.core.argv import scheduling_prefix, shell
 from labkit.errors import ConfigError, PlaybookError
-from labkit.probes import Probe, ProbeLaunch, get_probe
-from labkit.workloads import DEFAULT_KIND, Workload
+from labkit.probes import Probe, ProbeLaunch
+from labkit.registry import DEFAULT_KIND, get_probe
+from labkit.workloads import Workload
 from labkit.workloads.lerobot.flags import (
     CommandError,
     Version,

@@ -25,7 +25,6 @@ from labkit.config.params import (
     MAX_EPISODE_S,
     MONITOR_DEFAULTS,
     MONITOR_PARAMS,
-    RECORD_PARAMS,
     SETTINGS_DEFAULTS,
     SETTINGS_PARAMS,
     ParamError,
@@ -36,8 +35,8 @@ from labkit.config.params import (
 from labkit.core.yamlsrc import Located, load_file, pydantic_error
 from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import Metric, metrics_for
-from labkit.probes import DEFAULT_PROBES, PROBES
-from labkit.workloads import DEFAULT_KIND, WORKLOADS, Workload
+from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, PROBES, WORKLOADS
+from labkit.workloads import Workload
 
 Strict = ConfigDict(extra="forbid")
 
@@ -189,7 +188,7 @@ class Playbook:
         self.name = model.name
         self.workload: Workload = _workload(doc, model)
         known = self.workload.params
-        self.record = _checked(doc, model.record, ("record",), RECORD_PARAMS)
+        self.record = _checked(doc, model.record, ("record",), known)
         self.settings = _checked(
             doc, model.settings, ("settings",), SETTINGS_PARAMS, prefix="settings."
         )
@@ -206,14 +205,14 @@ class Playbook:
                 for k, (_, rel) in flatten(exp.params, "", known).items()
             }
             if exp.duration_s is not None:
-                if self.workload.kind != DEFAULT_KIND:
+                if self.workload.duration_param is None:
                     raise doc.error(
-                        f"duration_s sets lerobot-record's episode time; a "
+                        f"duration_s sets the {DEFAULT_KIND} workload's episode time; a "
                         f"{self.workload.kind} workload takes its duration from its params",
                         ("experiments", i, "duration_s"),
                         PlaybookError,
                     )
-                params["dataset.episode_time_s"] = exp.duration_s
+                params[self.workload.duration_param] = exp.duration_s
             settings = _checked(
                 doc,
                 exp.settings,
@@ -256,10 +255,10 @@ class Playbook:
             )
             self.probe_options[name] = opts
         used = sorted({p for names in self.probes.values() for p in names})
-        cams = sorted(
-            {c for n in self.experiments for c in (self.params_for(n).get("cameras") or [])}
-        ) if self.workload.kind == "lerobot-record" else []  # fmt: skip
-        self.metrics: dict[str, Metric] = metrics_for(self.workload, used, cams)
+        devices = sorted(
+            {d for n in self.experiments for d in self.workload.metric_devices(self.params_for(n))}
+        )
+        self.metrics: dict[str, Metric] = metrics_for(self.workload, used, devices)
         self._check_references()
 
     @property
@@ -322,7 +321,7 @@ class Playbook:
         """YAML path of the value ``key`` has in ``experiment`` (experiment, else record)."""
         if key in self.param_paths.get(experiment, {}):
             return self.param_paths[experiment][key]
-        for k, (_, rel) in flatten(self.model.record, "", RECORD_PARAMS).items():
+        for k, (_, rel) in flatten(self.model.record, "", self.workload.params).items():
             if k == key:
                 return ("record", *rel)
         return ("experiments", self.exp_index[experiment])
@@ -376,7 +375,7 @@ def _point_suffix(key: str, value: Any) -> str:
     return f"{key.rsplit('.', 1)[-1]}{safe}"
 
 
-def _sweep_points(doc: Located, i: int, exp: Experiment, known_params=RECORD_PARAMS):
+def _sweep_points(doc: Located, i: int, exp: Experiment, known_params: dict[str, Any]):
     """(name, params, settings, label) of every combination of ``exp.sweep`` (itself if none)."""
     if not exp.sweep:
         yield exp.name, {}, {}, ""
@@ -423,9 +422,7 @@ def _checked(
 
 def _workload(doc: Located, model: PlaybookModel) -> Workload:
     """The playbook's workload, validated by its kind (lerobot-record without one)."""
-    raw = model.workload
-    if raw is None:
-        return WORKLOADS[DEFAULT_KIND]()
+    raw = model.workload if model.workload is not None else {"kind": DEFAULT_KIND}
     kind = raw.get("kind")
     if kind not in WORKLOADS:
         hint = suggest(str(kind), WORKLOADS) if kind else ""
@@ -434,24 +431,15 @@ def _workload(doc: Located, model: PlaybookModel) -> Workload:
             ("workload", "kind") if kind is not None else ("workload",),
             PlaybookError,
         )
-    if kind == DEFAULT_KIND:
-        extra = [k for k in raw if k != "kind"]
-        if extra:
-            raise doc.error(
-                f"unknown key {extra[0]!r}; a lerobot-record workload takes its parameters "
-                "under `record:`",
-                ("workload", extra[0]),
-                PlaybookError,
-            )
-        return WORKLOADS[DEFAULT_KIND]()
-    if model.record:
+    cls = WORKLOADS[kind]
+    if model.record and not cls.record_section:
         raise doc.error(
-            f"`record:` holds lerobot-record's parameters; a {kind} workload takes its "
+            f"`record:` holds {DEFAULT_KIND}'s parameters; a {kind} workload takes its "
             "parameters under workload.params",
             ("record",),
             PlaybookError,
         )
-    return WORKLOADS[kind].from_playbook(raw, doc, Path(doc.file).parent)
+    return cls.from_playbook(raw, doc, Path(doc.file).parent)
 
 
 def _check_probes(doc: Located, names: list[str], path: tuple) -> None:

@@ -210,7 +210,7 @@ def outcome(
     """The run's status and, unless complete, why — from the supervisor's ``status.json``.
     A required probe (tegrastats) that failed fails the run; an optional one is noted in
     the record (its exit and error) and the run stands."""
-    from labkit.probes import PROBES
+    from labkit.registry import PROBES
 
     workload = record.get("workload") or {}
     lerobot = workload.get("kind", "lerobot-record") == "lerobot-record"

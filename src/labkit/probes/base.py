@@ -1,8 +1,8 @@
 """What a probe is: a sampler that runs beside the workload, with its own command, log,
 parser and metrics.
 
-A probe kind is one module under ``labkit.probes`` with a :class:`Probe` subclass,
-registered in ``labkit.probes.PROBES``. The engine asks each probe the playbook names for
+A probe kind is one package under ``labkit.probes`` with a :class:`Probe` subclass,
+registered in ``labkit.registry.PROBES``. The engine asks each probe the playbook names for
 its :class:`ProbeLaunch` (what the target-side supervisor starts and how it stops it),
 runs ``check`` in the preflight, and once the run is back, ``parse`` and ``run_metrics``
 turn its log into numbers. A probe that cannot run (``check`` says why) fails the
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
 
@@ -82,6 +83,12 @@ class Probe(abc.ABC):
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        """The host facts this probe needs (its tool's path), gathered with the host's own
+        in one round trip; ``host``: the host's variables. None here."""
+        return []
 
     @abc.abstractmethod
     def launch(self, plan) -> ProbeLaunch:

@@ -24,7 +24,7 @@ from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.model import imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
-from labkit.workloads import DEFAULT_KIND, get_workload
+from labkit.registry import DEFAULT_KIND, get_workload
 
 RECORD_SUFFIX = "_record.log"
 MONITOR_SUFFIX = "_tegrastats.log"

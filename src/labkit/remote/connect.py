@@ -17,6 +17,15 @@ from dataclasses import dataclass
 
 from labkit.config.hostvars import HostConfig
 from labkit.errors import ConfigError, LabkitError
+from labkit.registry import plugin_facts
+from labkit.remote.facts import (
+    Fact,
+    facts_for,
+    gather,
+    gather_script,
+    parse_top_processes,
+    split_sections,
+)
 from labkit.remote.target import LocalTarget, Target
 from labkit.sim import deploy
 
@@ -47,8 +56,6 @@ class HostSession:
         """The host's facts (``remote.facts``) in one round trip; with ``paths``, also
         ``missing_paths``: those of them (device nodes) that do not exist; ``top``: the
         command for ``top_processes`` instead of sampling in this round trip."""
-        from labkit.remote.facts import Fact, gather
-
         tools = self._facts(paths, top)
         if self.sim_unchecked is None:
             return gather(self.target, self.sysroot, self.workdir, tools)
@@ -77,9 +84,7 @@ class HostSession:
         return self.gather_facts(paths, top)
 
     def _facts(self, paths: list[str] = (), top: str | None = None, extra: list = ()) -> list:
-        from labkit.remote.facts import Fact, facts_for, parse_top_processes
-
-        tools = facts_for(self.host.labkit_lerobot_record, self.host.labkit_tegrastats)
+        tools = facts_for() + plugin_facts(self.host)
         if top is not None:
             tools = [
                 Fact(f.name, lambda r, w: top, parse_top_processes)
@@ -105,8 +110,6 @@ class HostSession:
     ) -> tuple[str, Callable[[str], dict]]:
         """``gather_facts`` as a script and the parser of its output, for a caller that
         sends it with another command (one round trip for both); ``extra``: more facts."""
-        from labkit.remote.facts import gather_script, split_sections
-
         tools = self._facts(paths, top, extra)
 
         def parse(out: str) -> dict | None:

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from labkit.core.facts import Fact
 from labkit.remote.target import Target
 
 MARK = "@@labkit-fact"
-
-
-@dataclass(frozen=True)
-class Fact:
-    name: str
-    command: Callable[[str, str], str]  # (sysroot, workdir) -> shell command
-    process: Callable[[str, int], Any]  # (output, exit code) -> value (pure)
-    doc: str = ""
 
 
 # -- parsers (pure) --------------------------------------------------------------------
@@ -98,23 +89,6 @@ def parse_cpus(out: str, code: int) -> dict | None:
     if available:  # cpu0's scaling_available_governors, so a plan needs no extra round trip
         out["available_governors"] = available
     return out
-
-
-def parse_lerobot(out: str, code: int) -> dict | None:
-    """``path=…``, ``python=…``, ``version=…`` lines from our probe."""
-    info = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    if not info.get("path"):
-        return None
-    return {
-        "path": info["path"],
-        "python": info.get("python") or None,
-        "version": info.get("version") or None,
-    }
-
-
-def parse_which(out: str, code: int) -> str | None:
-    line = out.strip().splitlines()[:1]
-    return line[0] if code == 0 and line and line[0].startswith("/") else None
 
 
 def parse_v4l2_devices(out: str, code: int) -> dict | None:
@@ -257,17 +231,6 @@ def parse_nvpmodel_conf(out: str, code: int) -> dict | None:
     return {"default": default, "modes": modes}
 
 
-def parse_gstreamer(out: str, code: int) -> dict | None:
-    """``gst-launch-1.0 --version`` then ``gst-inspect-1.0`` (``plugin:  element: what``
-    lines) -> the version and the element names the host knows (for the gstreamer
-    workload's preflight)."""
-    if code != 0:
-        return None
-    version = re.search(r"^GStreamer (\S+)", out, re.M)
-    elements = sorted(set(re.findall(r"^[\w.-]+:\s+([\w+-]+):\s", out, re.M)))
-    return {"version": version.group(1) if version else None, "elements": elements}
-
-
 def parse_uptime(out: str, code: int) -> float | None:
     """``/proc/uptime``: seconds since boot (first field)."""
     parts = out.split()
@@ -379,20 +342,6 @@ END {{ for (x in c) print x, g(x ",online"), g(x ",scaling_governor"), g(x ",sca
   g(x ",scaling_max_freq"), g(x ",scaling_cur_freq"), g(x ",cpuinfo_max_freq") }}'
 for d in cpu[0-9]*; do [ -e "$d/online" ] || [ -d "$d/cpufreq" ] || echo "$d - - - - - -"; done"""
 
-_LEROBOT = r"""p=$(command -v {prog}) || exit 0
-echo "path=$p"
-py=$(sed -n '1s/^#![[:space:]]*//p' "$p" | awk '{{print $1}}')
-case "$py" in */env) py=$(sed -n '1p' "$p" | awk '{{print $2}}');; esac
-case "$py" in *python*) ;; *) py=;; esac
-echo "python=$py"
-probe='import importlib.metadata as m; print(m.version("lerobot"))'
-[ -n "$py" ] || exit 0
-# the dist-info folder names the version; python (and a metadata scan) only if absent
-v=$(ls -d "${{py%/bin/*}}"/lib/python3*/site-packages/lerobot-*.dist-info 2>/dev/null | head -n 1)
-v=${{v##*/lerobot-}}; v=${{v%.dist-info}}
-[ -n "$v" ] || v=$("$py" -c "$probe" 2>/dev/null)
-printf 'version=%s\n' "$v"
-true"""
 
 # $$ is the gather script's shell: the parser leaves it, its ancestors and its children out
 # (every process: the chain up from the probe must be whole to be left out)
@@ -437,10 +386,6 @@ def top_read(path: str, fallback: bool) -> str:
     )
 
 
-PYSPY_IN_WORKDIR = "/tools/bin/py-spy"
-_GST = "command -v gst-launch-1.0 >/dev/null || exit 1; gst-launch-1.0 --version; gst-inspect-1.0"
-_PYSPY = 'p={tool}; [ -x "$p" ] || p=$(command -v py-spy) || exit 1; [ -x "$p" ] && echo "$p"'
-
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
 )
@@ -450,7 +395,9 @@ def _q(s: str) -> str:
     return shlex.quote(s)
 
 
-def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrastats") -> list[Fact]:
+def facts_for() -> list[Fact]:
+    """The host's own facts; the plug-ins' (``labkit.registry.plugin_facts``) join them
+    in the same round trip."""
     return [
         Fact("kernel", lambda r, w: "uname -r", parse_text),
         Fact("arch", lambda r, w: "uname -m", parse_text),
@@ -472,14 +419,6 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
         Fact(
             "cpu", lambda r, w: _CPU_DUMP.format(cpu=_q(r + "/sys/devices/system/cpu")), parse_cpus
         ),
-        Fact("lerobot", lambda r, w: _LEROBOT.format(prog=_q(lerobot_record)), parse_lerobot),
-        Fact("tegrastats", lambda r, w: f"command -v {_q(tegrastats)}", parse_which),
-        # py-spy for the pyspy probe: labkit's own copy in the work dir, else one on PATH
-        Fact(
-            "pyspy",
-            lambda r, w: _PYSPY.format(tool=_q(w.rstrip("/") + PYSPY_IN_WORKDIR)),
-            parse_which,
-        ),  # fmt: skip
         Fact("v4l2_devices", lambda r, w: "v4l2-ctl --list-devices", parse_v4l2_devices),
         Fact(
             "video_devices",
@@ -493,7 +432,6 @@ def facts_for(lerobot_record: str = "lerobot-record", tegrastats: str = "tegrast
         Fact("disk", lambda r, w: _FIND_EXISTING.format(wd=_q(w)), parse_df),
         Fact("memory", lambda r, w: "cat /proc/meminfo", parse_meminfo),
         Fact("python", lambda r, w: "python3 --version", parse_python),
-        Fact("gstreamer", lambda r, w: _GST, parse_gstreamer),
     ]
 
 

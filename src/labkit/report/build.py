@@ -32,7 +32,7 @@ from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.store import Unreadable, provenance
-from labkit.workloads import DEFAULT_KIND
+from labkit.registry import DEFAULT_KIND
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """What a workload is: the program an experiment runs, with its parameters, command,
 expected duration, progress signal, log parser and metrics.
 
-A workload kind is one module under ``labkit.workloads`` with a :class:`Workload`
-subclass, registered in ``labkit.workloads.WORKLOADS``. A playbook names its kind
+A workload kind is one package under ``labkit.workloads`` with a :class:`Workload`
+subclass, registered in ``labkit.registry.WORKLOADS``. A playbook names its kind
 (``workload: {kind: command, ...}``; a playbook with ``record:`` and no ``workload:``
 runs ``lerobot-record``); the kind validates its own part of the playbook
 (``from_playbook``) and can be rebuilt from a run record (``from_record``) so a report
@@ -18,9 +18,14 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
 from labkit.core.observed import Observed, StageMap
 from labkit.core.params import Param
+from labkit.errors import PlaybookError
+
+# the longest a workload may be expected to run (a day): beyond it, a typo
+MAX_DURATION_S = 86400
 
 
 class Workload(abc.ABC):
@@ -50,6 +55,36 @@ class Workload(abc.ABC):
     # rate): an experiment that only adds probes is compared with the one it observes on
     # these (the probes' observer effect); empty: the late event's rate, else every rate
     headline: ClassVar[tuple[str, ...]] = ()
+    # True: its parameters are the playbook's ``record:`` (lerobot-record's); False: it
+    # declares them under ``workload.params`` and ``record:`` must stay empty
+    record_section: ClassVar[bool] = False
+    # the parameter an experiment's ``duration_s`` sets (None: the kind has none)
+    duration_param: ClassVar[str | None] = None
+
+    @classmethod
+    def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Workload:
+        """The kind from the playbook's ``workload:`` block (``raw``; errors name file,
+        line and field through ``doc``, its YAML source); relative files are found in
+        ``base_dir``. A kind without settings of its own takes no key but ``kind``."""
+        extra = [k for k in raw if k != "kind"]
+        if extra:
+            raise doc.error(
+                f"unknown key {extra[0]!r}; a {cls.kind} workload takes no settings here",
+                ("workload", extra[0]),
+                PlaybookError,
+            )
+        return cls()
+
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        """The host facts this kind needs (its tool's path, its version), gathered with
+        the host's own in one round trip; ``host``: the host's variables. None here."""
+        return []
+
+    def metric_devices(self, params: dict[str, Any]) -> list[str]:
+        """The device names an experiment with ``params`` records, for the probes'
+        per-device metrics (``camera_read_ms_p95_<camera>``); none unless a kind says."""
+        return []
 
     def defaults(self) -> dict[str, Any]:
         """Parameter values when neither playbook nor experiment set them."""

@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from labkit.core.facts import Fact
 from labkit.core.metrics import Metric, declared
 from labkit.probes.base import Probe, ProbeLaunch
+from labkit.probes.pyspy.facts import PYSPY_FACT
 from labkit.probes.threads.probe import pyspy_path
 
 STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
@@ -73,6 +75,10 @@ class PySpy(Probe):
     # L4T ships kernel.yama.ptrace_scope=1: py-spy, started beside the workload rather than
     # as its parent, may not read it. Lowered for the run, put back after it.
     needs_sysctl: ClassVar[dict[str, str]] = {"kernel.yama.ptrace_scope": "0"}
+
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        return [PYSPY_FACT]
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(

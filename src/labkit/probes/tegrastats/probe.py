@@ -8,9 +8,11 @@ this run started is stopped (``tegrastats --stop`` would stop every one on the b
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labkit.core.facts import Fact, parse_which
 from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
 from labkit.parse.cached import cached_table
@@ -25,6 +27,12 @@ class Tegrastats(Probe):
     name: ClassVar[str] = "tegrastats"
     required: ClassVar[bool] = True
     metrics: ClassVar[dict[str, Metric]] = METRICS
+
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        """Where tegrastats is (the host's ``labkit_tegrastats``, else on PATH)."""
+        tool = getattr(host, "labkit_tegrastats", None) or "tegrastats"
+        return [Fact("tegrastats", lambda r, w: f"command -v {shlex.quote(tool)}", parse_which)]
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(

@@ -38,32 +38,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from labkit.core.argv import scheduling_prefix
 from labkit.core.metrics import Metric
-from labkit.core.params import Param, ParamError, coerce
+from labkit.core.param_spec import ParamSpec, check_name, checked_params, spec_defaults, to_param
 from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
-from labkit.workloads.base import Workload, workload_seconds
+from labkit.workloads.base import MAX_DURATION_S, Workload, workload_seconds
 
-NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-MAX_DURATION_S = 86400
-KINDS = {"int": "int", "float": "number", "str": "str", "bool": "bool"}
 STATS = ("min", "median", "p95", "max")
 # what an event's value measures, from its unit (a time is a duration, a rate a frequency)
 UNIT_KINDS: dict[str, Any] = {
     "ns": "duration", "us": "duration", "ms": "duration", "s": "duration",
     "Hz": "frequency", "fps": "frequency",
 }  # fmt: skip
-
-
-class ParamSpec(BaseModel):
-    """One parameter of a command: its type, default and range."""
-
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["int", "float", "str", "bool"]
-    default: Any = None
-    min: float | None = None
-    max: float | None = None
-    help: str = ""
 
 
 class EventSpec(BaseModel):
@@ -105,28 +91,6 @@ class CommandSpec(BaseModel):
         return {n: e.unit for n, e in self.events.items() if e.unit}
 
 
-_env = template_env  # the name the gstreamer workload imports
-
-
-def _param(name: str, spec: ParamSpec) -> Param:
-    lo, hi = spec.min, spec.max
-
-    def check(v) -> bool:
-        if spec.type in ("int", "float"):
-            if not math.isfinite(v):
-                return False
-            return (lo is None or v >= lo) and (hi is None or v <= hi)
-        return True
-
-    parts = []
-    if lo is not None:
-        parts.append(f">= {lo:g}")
-    if hi is not None:
-        parts.append(f"<= {hi:g}")
-    expect = " and ".join(parts) if spec.type in ("int", "float") else ""
-    return Param(name, KINDS[spec.type], spec.help or name, check, expect or "finite")
-
-
 class Command(Workload):
     kind: ClassVar[str] = "command"
     log: ClassVar[str] = "output.log"
@@ -135,7 +99,7 @@ class Command(Workload):
     def __init__(self, spec: CommandSpec, base_dir: Path | None = None) -> None:
         self.spec = spec
         self.base_dir = base_dir
-        self.params = {name: _param(name, p) for name, p in spec.params.items()}
+        self.params = {name: to_param(name, p) for name, p in spec.params.items()}
         self.patterns = {name: re.compile(rx) for name, rx in spec.regexes().items()}
         self.event_units = spec.units()
         self.metrics: dict[str, Metric] = declare_metrics(self.patterns, self.event_units)
@@ -155,15 +119,9 @@ class Command(Workload):
             spec = CommandSpec.model_validate(raw)
         except ValidationError as exc:
             raise doc.pydantic_error(exc, CommandSpec, where, PlaybookError) from None
-        for group in ("params", "events"):
-            for name in getattr(spec, group):
-                if not re.match(NAME, str(name)):
-                    raise doc.error(
-                        f"{group[:-1]} name {name!r}: expected letters, digits and _ "
-                        "(not starting with a digit)",
-                        (*where, group, name),
-                        PlaybookError,
-                    )
+        for group in ("param", "event"):
+            for name in getattr(spec, f"{group}s"):
+                check_name(doc, name, group, where)
         for name, rx in spec.regexes().items():
             try:
                 pat = re.compile(rx)
@@ -191,28 +149,7 @@ class Command(Workload):
                     (*where, key),
                     PlaybookError,
                 )
-        for name, p in spec.params.items():
-            at = (*where, "params", name)
-            if p.min is not None and p.max is not None and p.min > p.max:
-                raise doc.error(f"min {p.min:g} > max {p.max:g}", (*at, "min"), PlaybookError)
-            if p.type not in ("int", "float") and (p.min is not None or p.max is not None):
-                raise doc.error(
-                    f"min/max apply to int and float parameters, not {p.type}",
-                    (*at, "min" if p.min is not None else "max"),
-                    PlaybookError,
-                )
-            if p.default is None:
-                raise doc.error(
-                    f"parameter {name!r} needs a default (a {p.type})",
-                    (*at, "default")
-                    if "default" in (raw.get("params") or {}).get(name, {})
-                    else at,
-                    PlaybookError,
-                )
-            try:
-                coerce(name, p.default, {name: _param(name, p)})
-            except ParamError as exc:
-                raise doc.error(str(exc), (*at, "default"), PlaybookError) from None
+        checked_params(spec.params, raw.get("params") or {}, doc, where)
         for rel, src in spec.files.items():
             at = (*where, "files", rel)
             pure = PurePosixPath(rel)
@@ -230,7 +167,7 @@ class Command(Workload):
                 )
             if not (base_dir / src).is_file():
                 raise doc.error(f"file {src!r} not found (looked in {base_dir})", at, PlaybookError)
-        env = _env()
+        env = template_env()
         for key in ("command", "duration_s"):
             text = getattr(spec, key)
             if isinstance(text, str):
@@ -243,11 +180,7 @@ class Command(Workload):
         return cls(spec, base_dir)
 
     def defaults(self) -> dict[str, Any]:
-        out = {}
-        for name, p in self.spec.params.items():
-            value = p.default
-            out[name] = float(value) if p.type == "float" else value
-        return out
+        return spec_defaults(self.spec.params)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -386,7 +319,7 @@ class Command(Workload):
 def _events():
     """The events' table code, imported on use: it needs pandas, which the run path (a
     playbook read and planned) must not load for the CLI's start-up time."""
-    from labkit.workloads.command import events
+    from labkit.workloads.command import events  # noqa: PLC0415 -- pandas off the run path
 
     return events
 

@@ -30,13 +30,15 @@ import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labkit.core.argv import scheduling_prefix
+from labkit.core.facts import Fact
+from labkit.core.param_spec import ParamSpec, checked_params, spec_defaults
 from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
-from labkit.workloads.base import Workload, workload_seconds
-from labkit.workloads.command import MAX_DURATION_S, Command, ParamSpec
+from labkit.workloads.base import MAX_DURATION_S, Workload, workload_seconds
 from labkit.workloads.gstreamer import metrics as gm
 from labkit.workloads.gstreamer import pipeline as gp
+from labkit.workloads.gstreamer.facts import GSTREAMER_FACT
 from labkit.workloads.gstreamer.log import LATE_SHARE, SAMPLE, read_samples
 
 HERE = Path(__file__).parent
@@ -84,16 +86,13 @@ class Gstreamer(Workload):
     @classmethod
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Gstreamer:
         """Validate the playbook's ``workload:`` block (errors name file, line, field).
-        Its params are a command's params, checked the same way."""
+        Its params are checked as every declared parameter is (``core.param_spec``)."""
         where = ("workload",)
         try:
             spec = GstSpec.model_validate(raw)
         except ValidationError as exc:
             raise doc.pydantic_error(exc, GstSpec, where, PlaybookError) from None
-        as_command = {"kind": "command", "command": "true", "duration_s": 1}
-        params = Command.from_playbook(
-            {**as_command, "params": raw.get("params") or {}}, doc, base_dir
-        ).params
+        params = checked_params(spec.params, raw.get("params") or {}, doc, where)
         env = template_env()
         for key in ("pipeline", "duration_s", "target_fps"):
             text = getattr(spec, key)
@@ -106,11 +105,12 @@ class Gstreamer(Workload):
                     ) from None
         return cls(spec, params, _sinks_of(spec, doc))
 
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        return [GSTREAMER_FACT]
+
     def defaults(self) -> dict[str, Any]:
-        return {
-            name: float(p.default) if p.type == "float" else p.default
-            for name, p in self.spec.params.items()
-        }
+        return spec_defaults(self.spec.params)
 
     def record(self) -> dict[str, Any]:
         return {

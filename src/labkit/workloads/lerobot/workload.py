@@ -1,6 +1,6 @@
 """The ``lerobot-record`` workload: LeRobot's recording loop, version-aware.
 
-Parameters are LeRobot's dotted names (``labkit.config.params.RECORD_PARAMS``), the command is
+Parameters are LeRobot's dotted names (``labkit.workloads.lerobot.params``), the command is
 built per LeRobot release (``labkit.workloads.lerobot.flags``), the expected duration is episodes x
 episode time + resets, progress counts the ``Record loop is running slower (... Hz)``
 warnings, and the log parser is ``labkit.parse.record_log``. It is the workload of a
@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from labkit.core.argv import scheduling_prefix
+from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
+from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import Workload, count_matches
+from labkit.workloads.lerobot.facts import lerobot_fact
 from labkit.workloads.lerobot.metrics import METRICS
 from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
 from labkit.workloads.lerobot.stages import STAGE_MAP
@@ -36,10 +39,33 @@ class LerobotRecord(Workload):
     late_event = "slow_loop"
     headline = ("warnings_per_min", "median_hz")
     stage_map = STAGE_MAP
+    record_section: ClassVar[bool] = True
+    duration_param: ClassVar[str | None] = "dataset.episode_time_s"
 
     def __init__(self) -> None:
         self.params = RECORD_PARAMS
         self.metrics: dict[str, Metric] = METRICS
+
+    @classmethod
+    def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> LerobotRecord:
+        """``workload: {kind: lerobot-record}`` alone: the parameters are under ``record:``."""
+        extra = [k for k in raw if k != "kind"]
+        if extra:
+            raise doc.error(
+                f"unknown key {extra[0]!r}; a lerobot-record workload takes its parameters "
+                "under `record:`",
+                ("workload", extra[0]),
+                PlaybookError,
+            )
+        return cls()
+
+    def metric_devices(self, params: dict[str, Any]) -> list[str]:
+        """The cameras an experiment records (per-camera read metrics)."""
+        return list(params.get("cameras") or [])
+
+    @classmethod
+    def facts(cls, host: Any) -> list[Fact]:
+        return [lerobot_fact(host)]
 
     def defaults(self) -> dict[str, Any]:
         return dict(RECORD_DEFAULTS)

@@ -1,0 +1,90 @@
+"""The plug-ins labkit knows: workload kinds and probes, by the name a playbook uses.
+
+Built here, above the plug-in packages (``labkit.workloads``, ``labkit.probes``) and below
+everything that looks them up (``labkit.config``, ``labkit.remote``, ``labkit.engine``,
+``labkit.analysis``): a plug-in package imports nothing above it, and adding a workload
+or a probe is its package plus one line below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.core.facts import Fact
+from labkit.core.params import suggest
+from labkit.errors import UnknownNameError
+from labkit.probes.base import Probe
+from labkit.probes.pyspy import PySpy
+from labkit.probes.runq import Runq
+from labkit.probes.tegrastats import Tegrastats
+from labkit.probes.threads import Threads
+from labkit.workloads.base import Workload
+from labkit.workloads.command import Command
+from labkit.workloads.gstreamer import Gstreamer
+from labkit.workloads.lerobot import LerobotRecord
+
+WORKLOADS: dict[str, type[Workload]] = {
+    LerobotRecord.kind: LerobotRecord,
+    Command.kind: Command,
+    Gstreamer.kind: Gstreamer,
+}
+PROBES: dict[str, type[Probe]] = {
+    Tegrastats.name: Tegrastats,
+    Threads.name: Threads,
+    PySpy.name: PySpy,
+    Runq.name: Runq,
+}
+
+# a playbook with ``record:`` and no ``workload:`` runs lerobot-record
+DEFAULT_KIND = LerobotRecord.kind
+DEFAULT_PROBES = ["tegrastats"]
+
+
+def get_workload(kind: str) -> type[Workload]:
+    """The workload class registered as ``kind``; an unknown kind lists the known ones."""
+    try:
+        return WORKLOADS[kind]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown workload kind {kind!r}{suggest(kind, WORKLOADS)}; "
+            f"known: {', '.join(WORKLOADS)}"
+        ) from None
+
+
+def get_probe(name: str) -> type[Probe]:
+    """The probe class registered as ``name``; an unknown name lists the known ones."""
+    try:
+        return PROBES[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown probe {name!r}{suggest(name, PROBES)}; known: {', '.join(PROBES)}"
+        ) from None
+
+
+def workload_of(record: dict[str, Any]) -> Workload:
+    """The workload of a run record (schema 1 and imported runs: lerobot-record)."""
+    info = record.get("workload") or {}
+    return get_workload(info.get("kind") or DEFAULT_KIND).from_record(info)
+
+
+def plugin_facts(host: Any) -> list[Fact]:
+    """The host facts every registered plug-in declares (``facts(host)``: LeRobot's
+    version, GStreamer's elements, py-spy's path ...), gathered with the host's own facts
+    in one round trip; ``host``: the host's variables (``HostConfig``)."""
+    out: dict[str, Fact] = {}
+    for plugin in [*WORKLOADS.values(), *PROBES.values()]:
+        for fact in plugin.facts(host):
+            out.setdefault(fact.name, fact)
+    return list(out.values())
+
+
+__all__ = [
+    "DEFAULT_KIND",
+    "DEFAULT_PROBES",
+    "PROBES",
+    "WORKLOADS",
+    "get_probe",
+    "get_workload",
+    "plugin_facts",
+    "workload_of",
+]
