@@ -9,6 +9,7 @@ from invoke import task as invoke_task
 from labkit import cli
 
 cli.quiet_when_reader_leaves()  # `invoke --list | head -3`: no BrokenPipeError traceback
+cli.quick_exit()  # no last garbage collection over pandas' objects after the last line
 
 # One set of short flags for every task (an option a task does not have is not there).
 SHORT = {

@@ -4,7 +4,10 @@ by ``invoke collect`` — from the supervisor's status and the pulled files."""
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +43,15 @@ def finish(
     interrupted: bool = False,
     error: str | None = None,
     collected: bool = False,
+    summary: Callable[[], dict[str, Any]] | None = None,
 ) -> tuple[str, str | None]:
     """Everything a finished run's record gets: the pulled files and their summary, the
-    supervisor's status (each probe's pid, exit, error), how it ended and why."""
-    from labkit.analysis.summary import summarize_run
-
+    supervisor's status (each probe's pid, exit, error), how it ended and why.
+    ``summary``: the summary already under way (``summarize_soon``), else made here."""
     apply_status(record, status)  # first: the summary needs how long the workload ran
     if files is not None:
         record["files"] = files
-        record["summary"] = summarize_run(local_dir, record=record)
+        record["summary"] = summary() if summary is not None else _summary(local_dir, record)
     record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
     watchdog = float(record.get("watchdog_s") or 0)
     if collected and status.get("state") != "done":
@@ -59,3 +62,25 @@ def finish(
         st, reason = outcome(status, local_dir, watchdog, record, interrupted, error)
     record.update(status=st, error=reason)
     return st, reason
+
+
+def summarize_soon(
+    record: dict[str, Any], local_dir: Path, status: dict[str, Any]
+) -> Callable[[], dict[str, Any]]:
+    """Start the summary of the pulled files in a thread, on a copy of the record as
+    ``finish`` will see it, so parsing the logs overlaps the last round trip (facts after
+    the restore, unlock) instead of following it; returns what gives it (or raises what
+    making it raised) for ``finish``."""
+    mine = copy.deepcopy(record)
+    apply_status(mine, status)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-summary")
+    done: Future = pool.submit(_summary, local_dir, mine)
+    pool.shutdown(wait=False)
+    return done.result
+
+
+def _summary(local_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+    # imported on first use: the run path does not load pandas before the target works
+    from labkit.analysis.summary import summarize_run  # noqa: PLC0415
+
+    return summarize_run(local_dir, record=record)

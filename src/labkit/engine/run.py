@@ -19,6 +19,7 @@ import shlex
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class Run:
     facts_before: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # optional probes that cannot run
     watch: Watch = field(default_factory=Watch)
+    # the summary of the pulled logs, under way while the last round trip runs
+    summary: Callable[[], dict[str, Any]] | None = None
 
     @property
     def t(self) -> Target:
@@ -320,7 +323,13 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                 )
             return run.manifest
     status, reason = records.finish(
-        run.manifest, run.local_dir, run.status, files_pulled, interrupted, error
+        run.manifest,
+        run.local_dir,
+        run.status,
+        files_pulled,
+        interrupted,
+        error,
+        summary=run.summary,
     )
     write_manifest(run.local_dir, run.manifest)
     from labkit.analysis.summary import one_line
@@ -435,6 +444,8 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
             raise
         except (RemoteError, OSError, ValueError) as exc:
             errors.append(f"pulling the logs failed: {exc}")
+    if files is not None:  # parsed here while the target gathers its facts and unlocks
+        run.summary = records.summarize_soon(run.manifest, run.local_dir, run.status)
     # the host once more, after the restore (still locked), in the unlock round trip; the
     # CPU sampled from the workload's end, and the one sampled from the facts before it
     before = Fact("top_processes_before", lambda r, w: top_read(top_before(run), False),
