@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-INLINE = 12  # a view holds strings up to this many bytes itself
+from labkit.parse.byte_words import INLINE, words_at
+
 PIECE = 1 << 30  # view offsets are int32: a large buffer is addressed in overlapping pieces
+_ONE, _EIGHT, _32 = np.uint64(1), np.uint64(8), np.uint64(32)
 
 
 def bytes_at(text: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
@@ -53,38 +55,43 @@ def strings(
     """Row i is ``buffers[which[i]][starts[i] : starts[i] + lengths[i]]`` (null where
     ``valid`` is False). The bytes must be UTF-8: they are not checked again."""
     n = len(starts)
-    words = np.zeros((n, 4), np.int32)  # length, then 12 inline bytes or prefix/buffer/offset
+    starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
     if valid is not None:
         lengths = np.where(valid, lengths, 0)
-    words[:, 0] = lengths
+    # a view is two words: length | first 4 bytes, then bytes 4-11 (short strings) or
+    # buffer index | offset in that buffer (long ones)
+    views = np.zeros((n, 2), dtype=np.uint64)
+    size = lengths.astype(np.uint64)
+    short = lengths <= INLINE
     arrow_buffers: list[pa.Buffer] = []
     for b, buf in enumerate(buffers):
-        rows = np.flatnonzero(which == b) if len(buffers) > 1 else np.arange(n)
-        if not len(rows) or not len(buf):
+        rows = np.flatnonzero(which == b) if len(buffers) > 1 else slice(None)
+        at = starts[rows]
+        if not len(at) or not len(buf):
             continue
-        at, size = starts[rows], lengths[rows]
-        head = bytes_at(buf, at, INLINE)
-        short = size <= INLINE
-        if short.any():
-            head[short] = np.where(np.arange(INLINE) < size[short, None], head[short], 0)
-        inline = np.ascontiguousarray(head).view(np.int32)  # (rows, 3)
+        first, second = words_at(buf, at, 2)
+        sz, sh = size[rows], short[rows]
+        # a short string's bytes past its length must be zero
+        low = np.where(sz >= 8, first, first & ((_ONE << (sz * _EIGHT)) - _ONE))
+        rest = np.clip(sz, 8, INLINE) - np.uint64(8)
+        high = second & ((_ONE << (rest * _EIGHT)) - _ONE)
         piece = at // PIECE
-        longest = int(size.max())
+        longest = int(lengths[rows].max())
         if longest > PIECE:
             raise ValueError(f"a string of {longest} bytes is longer than one buffer piece")
-        first = len(arrow_buffers)
+        base = len(arrow_buffers)
         whole = pa.py_buffer(buf)
-        for k in range(int(piece[~short].max()) + 1 if (~short).any() else 0):
+        for k in range(int(piece[~sh].max()) + 1 if (~sh).any() else 0):
             arrow_buffers.append(whole.slice(k * PIECE, min(PIECE + longest, len(buf) - k * PIECE)))
-        words[rows, 1] = inline[:, 0]
-        words[rows, 2] = np.where(short, inline[:, 1], first + piece)
-        words[rows, 3] = np.where(short, inline[:, 2], at - piece * PIECE)
+        located = (base + piece).astype(np.uint64) | ((at - piece * PIECE).astype(np.uint64) << _32)
+        views[rows, 0] = sz | (np.where(sh, low, first) << _32)
+        views[rows, 1] = np.where(sh, (low >> _32) | (high << _32), located)
     validity = None
     if valid is not None and not valid.all():
         validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
     view = pa.Array.from_buffers(
-        pa.string_view(), n, [validity, pa.py_buffer(words), *arrow_buffers]
+        pa.string_view(), n, [validity, pa.py_buffer(views), *arrow_buffers]
     )
     return view.cast(pa.large_string())
 

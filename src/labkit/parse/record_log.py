@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labkit.parse.arrow_text import bytes_at, line_bounds, python_strings, strings
+from labkit.parse.byte_words import literal_at, number_lengths
 from labkit.parse.civil_time import civil_times
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -182,8 +184,9 @@ def read_record_log(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
     data, errors = _text(source)
     text = np.frombuffer(data, np.uint8)
     starts, ends = line_bounds(text)
-    level, stamp_time, loc_at = _prefixes(text, starts, ends, data.isascii())
-    bulk, slow, hz, target = _bulk_rows(text, starts, ends, level, loc_at)
+    heads = _line_heads(text, starts, ends, data.isascii())
+    level, stamp_time, loc_at = heads.level, heads.time, heads.loc_at
+    bulk, slow, hz, target = _bulk_rows(text, starts, ends, heads)
     ref = ~bulk
     # a line read by line continues the record of the line before it: that one is read by
     # line too, so the loop sees the record it continues
@@ -244,8 +247,50 @@ def _text(source) -> tuple[bytes, str]:
 
 
 # ---- the bulk path ---------------------------------------------------------------------
+@dataclass
+class _Heads:
+    """What the fixed-layout start of every line says: its level code (0: no prefix the
+    bulk path can vouch for), time, where its location starts, and whether it is LeRobot's
+    own slow-loop warning (``std``) with that warning's rates (NaN elsewhere)."""
+
+    level: np.ndarray
+    time: np.ndarray
+    loc_at: np.ndarray
+    std: np.ndarray
+    hz: np.ndarray
+    target: np.ndarray
+
+
+BLOCK_LINES = 4096  # ~1 MB of log: every check of a block reads lines still in the cache
+
+
+def _line_heads(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, all_ascii: bool) -> _Heads:
+    """The heads of all lines, a block of lines at a time: each check gathers a few bytes
+    of every line, and a block's lines stay in the CPU cache from one check to the next
+    (over the whole file each gather would wait on memory)."""
+    n = len(starts)
+    heads = _Heads(
+        np.zeros(n, dtype=np.int8),
+        np.full(n, np.datetime64("NaT"), "datetime64[ns]"),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=bool),
+        np.full(n, math.nan),
+        np.full(n, math.nan),
+    )
+    ascii_line = _ascii_lines(text, ends, all_ascii)
+    for lo in range(0, n, BLOCK_LINES):
+        part = slice(lo, min(lo + BLOCK_LINES, n))
+        level, times, loc_at = _prefixes(text, starts[part], ends[part], ascii_line[part])
+        heads.level[part], heads.time[part], heads.loc_at[part] = level, times, loc_at
+        cand = np.flatnonzero(level > 0)
+        std, hz, target = _standard_slow_loops(text, loc_at[cand] + 16, ends[part][cand])
+        got = cand[std] + lo
+        heads.std[got], heads.hz[got], heads.target[got] = True, hz, target
+    return heads
+
+
 def _prefixes(
-    text: np.ndarray, starts: np.ndarray, ends: np.ndarray, all_ascii: bool
+    text: np.ndarray, starts: np.ndarray, ends: np.ndarray, ascii_line: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every line: the level code (1 + index in LEVELS; 0 where the line has no
     ``LEVEL YYYY-MM-DD HH:MM:SS <15 chars> `` prefix of ASCII bytes and a time the bulk
@@ -258,7 +303,6 @@ def _prefixes(
         return level, times, loc_at
     length = ends - starts
     first = text[starts]
-    ascii_line = _ascii_lines(text, ends, all_ascii)
     for code, word in enumerate(LEVELS, 1):
         k = len(word)
         width = k + 1 + _PREFIX_TAIL
@@ -290,22 +334,18 @@ def _ascii_lines(text: np.ndarray, ends: np.ndarray, all_ascii: bool) -> np.ndar
 
 
 def _bulk_rows(
-    text: np.ndarray, starts, ends, level: np.ndarray, loc_at: np.ndarray
+    text: np.ndarray, starts, ends, heads: _Heads
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which lines the bulk path reads whole (a slow-loop warning or a plain message),
     which of them are slow-loop warnings, and their rates (NaN elsewhere)."""
+    level, loc_at = heads.level, heads.loc_at
     n = len(starts)
     bulk = np.zeros(n, dtype=bool)
-    slow_line = np.zeros(n, dtype=bool)
-    hz = np.full(n, math.nan)
-    target = np.full(n, math.nan)
+    slow_line, hz, target = heads.std, heads.hz, heads.target  # completed below
     cand = np.flatnonzero(level > 0)
-    msg_at = loc_at[cand] + 16
     # LeRobot's own warning, first in its message: read from the bytes where it must be
-    std, std_hz, std_target = _standard_slow_loops(text, msg_at, ends[cand])
-    slow_line[cand[std]] = True
-    hz[cand[std]] = std_hz
-    target[cand[std]] = std_target
+    std = heads.std[cand]
+    msg_at = loc_at[cand] + 16
     rest = cand[~std]
     if not len(rest):
         bulk[cand] = True
@@ -344,7 +384,6 @@ def _bulk_rows(
 _STD_SLOW = tuple(f"{who} loop is running slower (".encode() for who in ("Record", "Control"))
 _STD_MIDDLE = b" Hz) than the target FPS ("
 _STD_END = b" Hz)"
-_NUMBER_MAX = 24  # longest rate read from the bytes; longer ones go through RE2
 
 
 def _standard_slow_loops(
@@ -352,49 +391,29 @@ def _standard_slow_loops(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Messages that start with ``(Record|Control) loop is running slower (R Hz) than the
     target FPS (T Hz)`` — ``_SLOW`` matched at the message's start, so its leftmost match —
-    with R and T read exactly as ``float`` reads them."""
-    n = len(msg_at)
-    std = np.zeros(n, dtype=bool)
-    rate_at = np.zeros(n, dtype=np.int64)
+    with R and T read exactly as ``float`` reads them (rates longer than 12 characters are
+    left to RE2)."""
+    std = np.zeros(len(msg_at), dtype=bool)
+    rate_at = np.zeros(len(msg_at), dtype=np.int64)
     for head in _STD_SLOW:
-        width = len(head)
-        fits = np.flatnonzero(~std & (ends - msg_at >= width))
-        window = bytes_at(text, msg_at[fits], width)
-        ok = (window == np.frombuffer(head, np.uint8)).all(axis=1)
+        fits = np.flatnonzero(~std)
+        ok = literal_at(text, msg_at[fits], ends[fits], head)
         std[fits[ok]] = True
-        rate_at[fits[ok]] = msg_at[fits[ok]] + width
+        rate_at[fits[ok]] = msg_at[fits[ok]] + len(head)
     rows = np.flatnonzero(std)
-    hz_len = _number_at(text, rate_at[rows], ends[rows], allow_inf=True)
-    mid_at = rate_at[rows] + hz_len
-    ok = (hz_len > 0) & _literal_at(text, mid_at, ends[rows], _STD_MIDDLE)
+    at, end = rate_at[rows], ends[rows]
+    hz_len = number_lengths(text, at, end, allow_inf=True)
+    mid_at = at + hz_len
+    ok = (hz_len > 0) & literal_at(text, mid_at, end, _STD_MIDDLE)
     target_at = mid_at + len(_STD_MIDDLE)
-    t_len = _number_at(text, target_at, ends[rows], allow_inf=False)
-    ok &= (t_len > 0) & _literal_at(text, target_at + t_len, ends[rows], _STD_END)
+    t_len = number_lengths(text, target_at, end, allow_inf=False)
+    ok &= (t_len > 0) & literal_at(text, target_at + t_len, end, _STD_END)
     std[rows[~ok]] = False
-    rows, zeros = rows[ok], np.zeros(int(ok.sum()), np.int8)
     # Arrow's cast reads decimals (and "inf") as float() does
-    rates = _floats(strings([text], zeros, rate_at[rows], hz_len[ok]))
+    zeros = np.zeros(int(ok.sum()), np.int8)
+    rates = _floats(strings([text], zeros, at[ok], hz_len[ok]))
     targets = _floats(strings([text], zeros, target_at[ok], t_len[ok]))
     return std, rates, targets
-
-
-def _number_at(text: np.ndarray, at: np.ndarray, ends: np.ndarray, allow_inf: bool):
-    """Length of the ``[0-9.]+`` run (or ``inf``) at each offset, 0 where there is none or
-    it is longer than ``_NUMBER_MAX``."""
-    window = bytes_at(text, at, _NUMBER_MAX + 1)
-    inside = np.arange(_NUMBER_MAX + 1) < (ends - at)[:, None]
-    numeric = (((window >= 48) & (window <= 57)) | (window == 46)) & inside
-    length = np.where(numeric.all(axis=1), 0, np.argmin(numeric, axis=1))
-    if allow_inf:
-        inf = (length == 0) & (window[:, :3] == np.frombuffer(b"inf", np.uint8)).all(axis=1)
-        length = np.where(inf & inside[:, 2], 3, length)
-    return length
-
-
-def _literal_at(text: np.ndarray, at: np.ndarray, ends: np.ndarray, literal: bytes):
-    fits = ends - at >= len(literal)
-    window = bytes_at(text, at, len(literal))
-    return fits & (window == np.frombuffer(literal, np.uint8)).all(axis=1)
 
 
 def _floats(values: pa.Array) -> np.ndarray:

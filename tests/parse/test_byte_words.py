@@ -1,0 +1,75 @@
+"""Literals, numbers and short strings read as words at many offsets of a buffer."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labkit.parse.byte_words import literal_at, number_lengths, words_at
+from labkit.parse.record_log import read_record_log, read_record_log_by_line
+
+
+def _buf(text: bytes) -> np.ndarray:
+    return np.frombuffer(text, np.uint8)
+
+
+def test_words_read_little_endian_and_zero_past_the_end():
+    text = _buf(b"0123456789abcdefXYZ")
+    first, second = words_at(text, np.array([0, 3, 15]), 2)
+    assert first[0].tobytes() == b"01234567" and second[0].tobytes() == b"89abcdef"
+    assert first[1].tobytes() == b"3456789a"
+    assert first[2].tobytes() == b"fXYZ\0\0\0\0" and second[2] == 0
+
+
+def test_words_of_a_buffer_shorter_than_a_word():
+    (word,) = words_at(_buf(b"abc"), np.array([0, 2]), 1)
+    assert [w.tobytes() for w in word] == [b"abc\0\0\0\0\0", b"c\0\0\0\0\0\0\0"]
+
+
+def test_literal_must_fit_before_the_line_ends():
+    text = _buf(b"Hz) x\nHz)\n")
+    at, ends = np.array([0, 6, 6]), np.array([5, 9, 8])
+    assert literal_at(text, at, ends, b"Hz)").tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("field", "length"),
+    [(b"12.5 Hz", 4), (b"inf Hz", 3), (b"x", 0), (b"123456789012 ", 12), (b"1234567890123", 0)],
+)
+def test_number_lengths(field, length):
+    text = _buf(field + b"\n")
+    got = number_lengths(text, np.array([0]), np.array([len(field)]), allow_inf=True)
+    assert got.tolist() == [length]
+
+
+def test_inf_only_where_allowed():
+    text = _buf(b"inf)\n")
+    assert number_lengths(text, np.array([0]), np.array([4]), allow_inf=False).tolist() == [0]
+
+
+WARN = "WARNING 2026-01-01 00:00:00 t_record.py:423 Record loop is running slower ({} Hz) "
+WARN += "than the target FPS ({} Hz)"
+
+
+@pytest.mark.parametrize(
+    ("rate", "target"),
+    [
+        (".5", "30"),
+        ("5.", "30"),
+        (".", "30"),
+        ("007", "30.0"),
+        ("12345678901234", "30"),
+        ("1", "123456789012"),
+        ("2.5", "1..0"),
+        ("inf", "inf"),
+    ],
+)
+def test_odd_rates_read_as_the_line_by_line_parser_reads_them(rate, target):
+    lines = [WARN.format(rate, target)] * 3
+    pd.testing.assert_frame_equal(read_record_log(lines), read_record_log_by_line(lines))
+
+
+def test_a_warning_that_ends_the_file_without_a_newline(tmp_path):
+    path = tmp_path / "record.log"
+    path.write_bytes(WARN.format("9.5", "30").encode())
+    df = read_record_log(path)
+    assert df["hz"].tolist() == [9.5] and df["target_hz"].tolist() == [30.0]
