@@ -14,9 +14,12 @@ import yaml
 from labkit.registry import plugin_facts
 from labkit.remote.facts import (
     Fact,
+    detached,
     facts_for,
     gather,
+    gather_script,
     parse_top_processes,
+    read_detached,
     split_sections,
     top_detached,
     top_read,
@@ -140,3 +143,31 @@ def test_top_read_without_a_sample_is_unknown_or_sampled_now(tmp_path):
     now = Fact("top_processes", lambda r, w: top_read(path, True), parse_top_processes)
     assert gather(t, "", str(tmp_path), [unknown])["top_processes"] is None
     assert isinstance(gather(t, "", str(tmp_path), [now])["top_processes"], list)
+
+
+def test_facts_gathered_in_the_background_are_read_whole_by_a_later_round_trip(tmp_path):
+    """The facts after the restore start in the pull's round trip and are read in the
+    unlock's: the launching command prints nothing and returns before they are done; the
+    reader waits for the whole output and gets what gathering them in line gives."""
+    t = LocalTarget("local")
+    path = str(tmp_path / ".facts-after")
+    slow = Fact("slow", lambda r, w: "sleep 0.3; echo done", lambda out, code: out.strip())
+    facts = [f for f in facts_for() if f.name in ("kernel", "memory")] + [slow]
+    script = gather_script(facts, "", str(tmp_path))
+    launched = t.run(detached(script, path))
+    assert launched.stdout == "" and not Path(path).exists()
+    later = split_sections(t.run(read_detached(path, "echo not-launched", wait_s=30)).stdout)
+    inline = split_sections(t.run(script).stdout)
+    assert later.keys() == inline.keys() == {"kernel", "memory", "slow"}
+    assert later["slow"] == ("done", 0) and later["kernel"] == inline["kernel"]
+
+
+def test_facts_never_launched_or_cut_short_are_gathered_then_or_read_as_they_are(tmp_path):
+    t = LocalTarget("local")
+    path = str(tmp_path / ".facts-after")
+    assert t.run(read_detached(path, "echo gathered-now", wait_s=30)).stdout == "gathered-now\n"
+    # a script that exits early still leaves its output in place: no wait for a deadline
+    t.run(detached("echo partial; exit 1", path))
+    start = time.monotonic()
+    out = t.run(read_detached(path, "echo gathered-now", wait_s=30)).stdout
+    assert out == "partial\n" and time.monotonic() - start < 25

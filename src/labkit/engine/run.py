@@ -39,7 +39,14 @@ from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
-from labkit.remote.facts import Fact, parse_top_processes, top_detached, top_read
+from labkit.remote.facts import (
+    Fact,
+    detached,
+    parse_top_processes,
+    read_detached,
+    top_detached,
+    top_read,
+)
 from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
     Change,
@@ -396,6 +403,11 @@ def top_after(run: Run) -> str:
     return posixpath.join(run.rd, ".top-after")
 
 
+def facts_after(run: Run) -> str:
+    """Where the facts after the restore are gathered to (a dot file: never pulled)."""
+    return posixpath.join(run.rd, ".facts-after")
+
+
 def _prewarm(module: str) -> None:
     """Import a heavy module in the background; a later import waits for it if needed."""
     import importlib
@@ -434,32 +446,37 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
     run.manifest["settings_changes"] = [c.record() for c in run.changes]
     leftover: list[str] = []
     files = None
-    if started:
-        try:
-            leftover = leftovers(run.rd, hs.state_dir)
-            files = with_link(
-                t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir, cleanup=False
-            )
-        except ConnectError:
-            raise
-        except (RemoteError, OSError, ValueError) as exc:
-            errors.append(f"pulling the logs failed: {exc}")
-    if files is not None:  # parsed here while the target gathers its facts and unlocks
-        run.summary = records.summarize_soon(run.manifest, run.local_dir, run.status)
-    # the host once more, after the restore (still locked), in the unlock round trip; the
-    # CPU sampled from the workload's end, and the one sampled from the facts before it
+    # the host once more, after the restore (still locked): gathered in the background
+    # from the pull's round trip (over the packing, the transfer and the summary), read in
+    # the unlock's; with the CPU sampled from the workload's end, and the one sampled
+    # from the facts before it
+    after_file = facts_after(run)
     before = Fact("top_processes_before", lambda r, w: top_read(top_before(run), False),
                   parse_top_processes)  # fmt: skip
     probe, parse = hs.facts_probe(
         paths=sorted(set(devices(run.plan).values())),
-        top=top_read(top_after(run), True),
+        top=top_read(top_after(run), True, launched=after_file + ".own"),
         extra=[before],
     )
+    gathered = probe  # gathered in the unlock's round trip unless the pull started it
+    if started:
+        try:
+            leftover = leftovers(run.rd, hs.state_dir)
+            files = with_link(t, opts, pull_run, t, run.rd, run.local_dir, hs.state_dir,
+                              cleanup=False, before=detached(probe, after_file))  # fmt: skip
+            gathered = read_detached(after_file, probe, wait_s=60)
+        except ConnectError:
+            raise
+        except (RemoteError, OSError, ValueError) as exc:
+            errors.append(f"pulling the logs failed: {exc}")
+            gathered = read_detached(after_file, probe, wait_s=60)
+    if files is not None:  # parsed here while the target gathers its facts and unlocks
+        run.summary = records.summarize_soon(run.manifest, run.local_dir, run.status)
     out = lock.release(
         t,
         hs.workdir,
         also_remove=leftover,
-        first=probe,
+        first=gathered,
         what="facts after the restore + unlock",
         run_id=run.run_id,
     )

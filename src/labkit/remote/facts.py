@@ -366,24 +366,44 @@ _LAUNCHER = (
 )
 
 
-def top_detached(path: str) -> str:
-    """Start the ``top_processes`` sampler in the background, into ``path`` (written whole:
-    ``.part`` then renamed); prints nothing now. ``top_read`` takes its result later."""
+def detached(script: str, path: str) -> str:
+    """Start ``script`` (bash) in the background, its output into ``path`` (written whole:
+    ``.part`` then renamed), and name the chain of processes that launched it in
+    ``path.own``; prints nothing now. ``read_detached`` takes its output later."""
     part = _q(path + ".part")
-    body = f"{{ {_TOP}; }} > {part} 2>/dev/null && mv {part} {_q(path)}"
-    launch = f"{{ {_LAUNCHER}; }} > {_q(path + '.own')}; "
-    return launch + f"setsid nohup sh -c {_q(body)} > /dev/null 2>&1 < /dev/null &"
+    body = f"( {script}\n) > {part} 2>/dev/null; mv {part} {_q(path)}"
+    # the .part is there before this returns: a reader never takes "not launched" for it
+    launch = f"{{ {_LAUNCHER}; }} > {_q(path + '.own')}; rm -f {_q(path)}; : > {part}; "
+    return launch + f"setsid nohup bash -c {_q(body)} > /dev/null 2>&1 < /dev/null &"
 
 
-def top_read(path: str, fallback: bool) -> str:
-    """The sampler's result from ``path``, waiting (up to 2 s) while it is still being
-    written; none there: sample now (``fallback``) or say nothing (unknown)."""
-    now = _TOP if fallback else "true"
+def read_detached(path: str, now: str, wait_s: float, own: bool = False) -> str:
+    """The output of ``detached`` from ``path``, waiting (up to ``wait_s``) while it is
+    still being written; none there: ``now`` runs instead. ``own``: the launcher chain
+    follows the output."""
+    ticks = max(1, int(wait_s / 0.05))
+    chain = '; cat "$f.own" 2>/dev/null' if own else ""
     return (
-        f'f={_q(path)}; i=0; while [ ! -e "$f" ] && [ -e "$f.part" ] && [ $i -lt 40 ]; '
+        f'f={_q(path)}; i=0; while [ ! -e "$f" ] && [ -e "$f.part" ] && [ $i -lt {ticks} ]; '
         f"do sleep 0.05; i=$((i+1)); done; "
-        f'if [ -e "$f" ]; then cat "$f"; cat "$f.own" 2>/dev/null; else {now}; fi'
+        f'if [ -e "$f" ]; then cat "$f"{chain}; else {now}\nfi'
     )
+
+
+def top_detached(path: str) -> str:
+    """Start the ``top_processes`` sampler in the background, into ``path``; ``top_read``
+    takes its result later."""
+    return detached(_TOP, path)
+
+
+def top_read(path: str, fallback: bool, launched: str = "") -> str:
+    """The sampler's result from ``path``, waiting (up to 2 s) while it is still being
+    written; none there: sample now (``fallback``) or say nothing (unknown). ``launched``:
+    the ``.own`` file of a detached script this runs in, whose launchers are labkit's."""
+    now = "true"
+    if fallback:
+        now = f"{_TOP}; cat {_q(launched)} 2>/dev/null" if launched else _TOP
+    return read_detached(path, now, 2.0, own=True)
 
 
 _FIND_EXISTING = (

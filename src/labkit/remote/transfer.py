@@ -29,16 +29,23 @@ def leftovers(remote_dir: str, archive_dir: str) -> list[str]:
 
 
 def pull_run(
-    target: Target, remote_dir: str, local_dir: Path, archive_dir: str, cleanup: bool = True
+    target: Target,
+    remote_dir: str,
+    local_dir: Path,
+    archive_dir: str,
+    cleanup: bool = True,
+    before: str = "",
 ) -> dict[str, int]:
     """Copy the run's logs into ``local_dir``; returns {relative path: size}.
 
     ``cleanup=False`` leaves the archive (``leftovers``) for a later command to remove,
-    which saves a round trip."""
+    which saves a round trip; ``before``: a script that starts work in the background
+    first, in the same round trip (it must print nothing)."""
     archive = leftovers(remote_dir, archive_dir)[0]
     listing = target.run(
-        f"mkdir -p {q(archive_dir)} && cd {q(remote_dir)} && {SELECT} -print > .pull-list "
-        f"&& tar -czf {q(archive)} -T .pull-list && xargs -d '\\n' stat -c '%s %n' < .pull-list "
+        f"{before}\nmkdir -p {q(archive_dir)} && cd {q(remote_dir)} "
+        f"&& {SELECT} -print > .pull-list && tar -czf {q(archive)} -T .pull-list "
+        f"&& xargs -d '\\n' stat -c '%s %n' < .pull-list "
         f"&& echo @@archive $(stat -c %s {q(archive)})",
         timeout=300,
         what="packing the run logs",
