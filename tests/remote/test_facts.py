@@ -84,6 +84,10 @@ def test_gather_on_the_simulated_root(tmp_path):
         facts["boot_id"] == (Path(p["root"]) / "proc/sys/kernel/random/boot_id").read_text().strip()
     )
     assert facts["uptime_s"] > 0
+    # python3 as the run supervisor will start it: the interpreter itself, not a shim
+    python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert facts["python_path"] == python and os.access(python, os.X_OK)
     assert set(facts) == set(FACTS)
 
 

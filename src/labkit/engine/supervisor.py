@@ -147,9 +147,10 @@ def start(run) -> None:
     t.put(SUPERVISOR.read_bytes(), posixpath.join(rd, "supervise.py"))
     # `a && b &` would background a subshell holding the session's stdout open until the
     # run ends; only the supervisor itself goes to the background.
+    python = run.facts.get("python_path") or "python3"  # the shim resolved, when known
     begin = (
-        f"( cd {q(rd)} || exit 1; setsid nohup python3 supervise.py spec.json > supervisor.log "
-        "2>&1 < /dev/null & ); "
+        f"( cd {q(rd)} || exit 1; setsid nohup {q(python)} supervise.py spec.json "
+        "> supervisor.log 2>&1 < /dev/null & ); "
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ import re
 import shlex
 from typing import Any
 
-from labkit.core.facts import Fact
+from labkit.core.facts import Fact, parse_which
 from labkit.remote.target import Target
 
 MARK = "@@labkit-fact"
@@ -406,6 +406,8 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
     return read_detached(path, now, 2.0, own=True)
 
 
+_PYTHON_PATH = "python3 -c 'import sys; print(sys.executable)'"
+
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
 )
@@ -452,6 +454,9 @@ def facts_for() -> list[Fact]:
         Fact("disk", lambda r, w: _FIND_EXISTING.format(wd=_q(w)), parse_df),
         Fact("memory", lambda r, w: "cat /proc/meminfo", parse_meminfo),
         Fact("python", lambda r, w: "python3 --version", parse_python),
+        # the interpreter behind python3 (a pyenv/conda shim resolved): labkit's run
+        # supervisor starts with it, without the shim's own start-up on every run
+        Fact("python_path", lambda r, w: _PYTHON_PATH, parse_which),
     ]
 
 
