@@ -86,7 +86,7 @@ def test_a_command_workload_runs_over_ssh_with_its_probe_and_restores(lab, tmp_p
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     text = (out / "cmd-demo.md").read_text()
-    assert "## Event metrics" in text
+    assert "The workload `command`'s metrics:" in text
     row = next(line for line in text.splitlines() if line.startswith("| `fast` | 1 |"))
     assert "| 20 |" in row and "| 100 |" in row
     # one run per experiment: its values as points, not a box
@@ -96,7 +96,7 @@ def test_a_command_workload_runs_over_ssh_with_its_probe_and_restores(lab, tmp_p
     assert "fast median 5.15 over 20 events from 1 run" in text
     assert (out / "cmd-demo" / "event-slow.png").read_bytes()[:4] == b"\x89PNG"
     assert "event-tick.png" not in text  # no value group, no figure
-    assert "slow_per_min" in (out / "cmd-demo" / "events.csv").read_text()
+    assert "slow_per_min" in (out / "cmd-demo" / "summary.csv").read_text()
 
 
 def test_plan_and_check_show_the_workload_and_probe_commands(lab):

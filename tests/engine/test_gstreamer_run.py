@@ -12,6 +12,7 @@ import yaml
 from labkit.records.store import list_runs
 from tests.conftest import REPO
 from tests.labhost import invoke
+from tests.report.test_build import summary_rows
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,18 +49,15 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
     out = tmp_path / "reports"
     res = invoke("report", "--playbook", pb, "--runs", str(runs), "--out", str(out), home=fake_home)
     assert res.returncode == 0, res.stdout + res.stderr
-    rows = {}
-    for line in (out / "camera-ingest" / "events.csv").read_text().splitlines()[1:]:
-        cells = line.split(",")
-        rows[cells[0]] = cells
-    head = (out / "camera-ingest" / "events.csv").read_text().splitlines()[0].split(",")
-    col = head.index("fps_average_min")
-    slow = float(rows["jpeg-3-1080p"][col])
+    rows = {r["experiment"]: r for r in summary_rows(out / "camera-ingest" / "summary.csv")}
+    slow = float(rows["jpeg-3-1080p"]["fps_average_min"])
     assert slow < 0.95 * 30  # the high-resolution variant is slower than its target
     for exp in ("raw-1", "raw-3", "jpeg-1", "jpeg-3"):
-        assert float(rows[exp][col]) > slow
+        assert float(rows[exp]["fps_average_min"]) > slow
     text = (out / "camera-ingest.md").read_text()
     assert " fps_average_cam2 [fps] |" in text  # per-sink metrics, with their unit
+    # the workload's own section: one row per experiment and sink
+    assert "| `jpeg-3-1080p` | `cam2` |" in text
     assert " loop_runq_wait_share |" in text  # the probe's, for this workload too
     verdicts = json.loads((out / "camera-ingest" / "hypotheses.json").read_text())
     assert set(verdicts) == {"H1", "H2", "H3", "H4"}

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 
@@ -14,6 +13,7 @@ import yaml
 from labkit.records.store import list_runs
 from tests.conftest import DATA, REPO
 from tests.labhost import invoke, manifests, ssh_host, trust, write_inventory
+from tests.report.test_build import summary_rows
 
 pytestmark = pytest.mark.slow
 CONTENTION = DATA / "probes" / "runq"
@@ -55,8 +55,7 @@ def test_a_loop_sharing_its_cpu_waits_for_it_decided_by_a_check(tmp_path, fake_h
 
     res = invoke("report", *common[:2], "--runs", str(runs), "--out", str(out), home=fake_home)
     assert res.returncode == 0, res.stdout + res.stderr
-    with open(out / "runq-contention" / "events.csv") as fh:
-        rows = {r["experiment"]: r for r in csv.DictReader(fh)}
+    rows = {r["experiment"]: r for r in summary_rows(out / "runq-contention" / "summary.csv")}
     alone = float(rows["alone"]["loop_runq_wait_share"])
     shared = float(rows["shared"]["loop_runq_wait_share"])
     assert 0 <= alone < shared <= 1

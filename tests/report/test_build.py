@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,13 @@ def table(text: str, first_header: str) -> list[dict[str, str]]:
             break
         rows.append(dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True)))
     return rows
+
+
+def summary_rows(path: Path) -> list[dict[str, str]]:
+    """summary.csv's rows by column name: each header is the name with its metric's unit
+    in brackets (``min_hz [Hz]``, ``warnings_per_min_ci_lo [1/min]``)."""
+    with open(path) as fh:
+        return [{k.split(" [", 1)[0]: v for k, v in r.items()} for r in csv.DictReader(fh)]
 
 
 def section(text: str, title: str) -> str:
@@ -68,8 +76,13 @@ def test_summary_table_shows_the_seed_numbers(seed_report):
     # RAM 50000 + s MB, cpu@45+s%5 C and VIN 30000 mW in the seed-shaped tegrastats
     assert res["`exp1`"]["RAM peak MB"] == "50060" and res["`exp1`"]["Hottest °C"] == "49"
     assert res["`exp1`"]["Mean input power W"] == "30" and res["`exp1`"]["Errors"] == "0"
-    with open(out / "lerobot-loop-lag" / "summary.csv") as fh:
-        data = {r["experiment"]: r for r in csv.DictReader(fh)}
+    csv_file = out / "lerobot-loop-lag" / "summary.csv"
+    header = csv_file.read_text().splitlines()[0].split(",")
+    # units in the headers, as each metric's plug-in declares them
+    assert {"warnings", "min_hz [Hz]", "warnings_per_min_ci_lo [1/min]", "cpu_mean_pct [%]"} <= set(
+        header
+    )
+    data = {r["experiment"]: r for r in summary_rows(csv_file)}
     for name, (hz, target) in SEED.items():
         assert int(data[name]["warnings"]) == len(hz)
         assert float(data[name]["min_hz"]) == min(hz)

@@ -5,7 +5,6 @@ LeRobot column)."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 
 import pytest
@@ -16,6 +15,7 @@ from labkit.probes.threads.probe import METRICS as THREADS
 from labkit.workloads.lerobot.metrics import METRICS as LEROBOT
 from tests.conftest import REPO
 from tests.labhost import invoke, local_sim_inventory
+from tests.report.test_build import summary_rows
 
 
 @pytest.mark.slow
@@ -43,8 +43,7 @@ def test_loop_jitter_with_tegrastats_and_threads_reports_both_probes(tmp_path, f
     res = invoke("report", *common, "--out", str(out), home=fake_home, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
 
-    with open(out / "loop-jitter" / "summary.csv") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(summary_rows(out / "loop-jitter" / "summary.csv"))
     columns = set(rows[0])
     assert not columns & set(LEROBOT) - {"duration_s"}  # no LeRobot column
     assert {"late_count", "late_per_min", "late_median", "duration_s"} <= columns

@@ -3,7 +3,6 @@ configurations are never pooled; the outputs carry the statistics."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 
@@ -16,7 +15,7 @@ from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
 from tests.conftest import REPO
-from tests.report.test_build import section, table
+from tests.report.test_build import section, summary_rows, table
 from tests.seedlogs import write_seed_logs
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
@@ -122,8 +121,7 @@ def test_mixed_configurations_are_never_pooled(tmp_path):
     h2 = json.loads((result.folder / "hypotheses.json").read_text())["H2"]["checks"][0]
     assert (h2["n_baseline"], h2["n_variant"]) == (4, 3)
     assert not set(perf) & set(h2["runs"])
-    with open(result.folder / "summary.csv") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(summary_rows(result.folder / "summary.csv"))
     assert [(r["experiment"], r["configuration"], r["runs"]) for r in rows] == [
         ("exp1", "playbook", "4"),
         ("exp1", "settings.cpu_governor=performance", "2"),
@@ -157,8 +155,7 @@ def test_outputs_carry_the_statistics(tmp_path):
     assert c3["effect_ci"] == pytest.approx([-0.8046, -0.2881], abs=1e-3)
     assert "pooled over 3 experiments" in c3["method"]
     assert c3["verdict"] == "inconclusive" and "straddles the -30%" in hyp["H3"]["evidence"]
-    with open(result.folder / "summary.csv") as fh:
-        rows = {r["experiment"]: r for r in csv.DictReader(fh)}
+    rows = {r["experiment"]: r for r in summary_rows(result.folder / "summary.csv")}
     # exp1's own dispersion: chi2 2/11 on 2 df, phi = 0.0909; se(log rate) = sqrt(phi/33)
     # = 0.05249; t(0.975, 2) = 4.303: 11 exp(± 0.2258) = [8.776, 13.787]
     assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(8.776, abs=1e-3)
@@ -219,8 +216,7 @@ def test_warned_rates_come_from_the_runs_that_warned(tmp_path):
     main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
     # warned rates are 12.0 + 0.1 k + 0.01 i (add_runs): the floor is run #1's 12.01 Hz
     assert main["`exp1`"]["Min Hz"] == "12.0 (12.0–12.0)"
-    with open(result.folder / "summary.csv") as fh:
-        [row] = list(csv.DictReader(fh))
+    [row] = list(summary_rows(result.folder / "summary.csv"))
     assert float(row["min_hz"]) == pytest.approx(12.01)
     assert row["median_hz"] != ""
 
@@ -229,8 +225,7 @@ def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
     runs = tmp_path / "runs"
     add_runs(runs, tmp_path, "exp2b", [0], target=20)
     result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
-    with open(result.folder / "summary.csv") as fh:
-        [row] = list(csv.DictReader(fh))
+    [row] = list(summary_rows(result.folder / "summary.csv"))
     assert (row["warnings"], row["min_hz"], row["median_hz"]) == ("0", "", "")
 
 
@@ -262,8 +257,7 @@ def test_no_interval_in_the_outputs_leaves_its_metrics_domain(tmp_path):
     add_runs(runs, tmp_path, "exp3", [0])
     add_runs(runs, tmp_path, "exp4", [9, 9])
     result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
-    with open(result.folder / "summary.csv") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(summary_rows(result.folder / "summary.csv"))
     scanned = 0
     for row in rows:
         for key, text in row.items():

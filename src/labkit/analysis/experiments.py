@@ -25,6 +25,14 @@ SPREAD = ("warnings", "warnings_per_min", "min_hz")
 # the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
 INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct")
 
+
+def has_interval(metric: Metric) -> bool:
+    """Whether an experiment's row carries the 95 % interval of ``metric``: the headline
+    ones (for ``min_hz``: of the per-run floors) and every number its runs average."""
+    numeric = metric.kind not in ("category", "flag")
+    return metric.name in INTERVAL or (metric.aggregate == "mean" and numeric)
+
+
 # the columns of summary.csv, in order (the spread columns follow their metric)
 COLUMNS = ["experiment", "configuration", "host", "runs", "target_hz", "description"]
 
@@ -81,7 +89,7 @@ def aggregate(
             known = [v for v in values if v is not None]
             row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
             row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
-        if metric in INTERVAL:
+        if has_interval(declared):
             row[metric], row[f"{metric}_ci_lo"], row[f"{metric}_ci_hi"] = experiment_interval(
                 declared, chosen, row[metric]
             )
@@ -127,10 +135,24 @@ def columns(metrics: dict[str, Metric] | None = None) -> list[str]:
     """The columns of summary.csv: exactly the metrics of the playbook's workload and
     probes (``metrics``; default the built-in set), each with its spread and interval."""
     out = list(COLUMNS)
-    for metric in REGISTRY if metrics is None else metrics:
+    for metric, declared in (REGISTRY if metrics is None else metrics).items():
         out.append(metric)
         if metric in SPREAD:
             out += [f"{metric}_lo", f"{metric}_hi"]
-        if metric in INTERVAL:
+        if has_interval(declared):
             out += [f"{metric}_ci_lo", f"{metric}_ci_hi"]
     return out
+
+
+COMPANIONS = ("_ci_lo", "_ci_hi", "_lo", "_hi")
+
+
+def column_header(column: str, metrics: dict[str, Metric] | None = None) -> str:
+    """A summary.csv column as its header shows it: a metric's (and its spread's and
+    interval's) name with the metric's unit, ``warnings_per_min_ci_lo [1/min]``."""
+    metrics = REGISTRY if metrics is None else metrics
+    base = column
+    if column not in metrics:
+        base = next((column[: -len(s)] for s in COMPANIONS if column.endswith(s)), column)
+    declared = metrics.get(base)
+    return f"{column} [{declared.unit}]" if declared is not None and declared.unit else column

@@ -78,6 +78,9 @@ class Probe(abc.ABC):
     # the host's sysctl values the probe needs to observe (py-spy: ptrace allowed),
     # applied for the run and put back like any setting; an observation, not a treatment
     needs_sysctl: ClassVar[dict[str, str]] = {}
+    # what the probe adds to the report (data: ``report/`` renders it, a plug-in never
+    # imports ``report/``): a Jinja2 template file in the probe's package
+    report_section: ClassVar[str | None] = None
     # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
     Options: ClassVar[type[BaseModel]] = NoOptions
 

@@ -10,6 +10,7 @@ at the end, so a failed build leaves the previous report whole.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import os
 import shutil
@@ -21,8 +22,8 @@ from typing import Any
 
 from labkit.analysis.configs import group_runs, main_runs
 from labkit.analysis.decide import RULES
-from labkit.analysis.effects import baseline_of, best, check_bars, diff, effects
-from labkit.analysis.experiments import columns, group_rows
+from labkit.analysis.effects import METRIC, baseline_of, best, check_bars, diff, effects
+from labkit.analysis.experiments import column_header, columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
 from labkit.analysis.observer import observer_effects
@@ -32,7 +33,10 @@ from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.store import Unreadable, provenance
-from labkit.registry import DEFAULT_KIND
+from labkit.registry import PROBES
+from labkit.report import deep
+from labkit.report.figures import draw
+from labkit.report.render import render
 
 
 @dataclass
@@ -77,12 +81,14 @@ def verdict_lines(ctx: dict[str, Any]) -> list[str]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], metrics: dict) -> None:
+    """One row per experiment and configuration; each metric's unit in its header."""
     cols = columns(metrics)
     with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
+        w = csv.writer(fh)
+        w.writerow([column_header(c, metrics) for c in cols])
         for row in rows:
-            w.writerow({k: "" if v is None else v for k, v in rounded(row).items()})
+            shown = rounded(row)
+            w.writerow(["" if shown.get(c) is None else shown[c] for c in cols])
 
 
 def _setup(runs: list[RunData]) -> list[str]:
@@ -187,6 +193,15 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "recommendation": rec,
         "untested": untested,
         "threats": threats(groups, used),
+        "workload": pb.workload,
+        "metrics": pb.metrics,
+        "metric_tables": _metric_tables(pb, rows),
+        "headline": pb.workload.headline_metrics(),
+        "run_columns": pb.workload.run_metrics_shown(),
+        "setup_columns": list(pb.workload.setup_columns),
+        "probes_of": {n: pb.probes_for(n) for n in order},
+        # root cause and recommendation rank changes by slow-loop warnings per minute
+        "ranks_causes": METRIC in pb.metrics,
         "observer": observing,
         "methods": {"mean": MEAN_METHOD, "compare": RULES, "single": POINT},
         "runs": used,
@@ -195,46 +210,46 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
     }
 
 
-WORKLOAD_TEMPLATE = Path(__file__).parent / "templates" / "workload.md.j2"
+def _metric_tables(pb: Playbook, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-experiment tables of declared metrics, one per plug-in (the workload's,
+    unless its own section shows them, then each probe's): the metrics some experiment
+    has, the experiments that have some of them."""
+    sources = [pb.workload.kind] if pb.workload.report_metrics_table else []
+    sources += [p for p in PROBES if any(m.source == p for m in pb.metrics.values())]
+    tables = []
+    for source in sources:
+        names = [n for n, m in pb.metrics.items() if m.source == source]
+        shown = [n for n in names if any(r.get(n) is not None for r in rows)]
+        if not shown:
+            continue
+        what = "workload" if source == pb.workload.kind else "probe"
+        tables.append(
+            {
+                "title": f"The {what} `{source}`'s metrics",
+                "metrics": shown,
+                "rows": [r for r in rows if any(r.get(n) is not None for n in shown)],
+            }
+        )
+    return tables
 
 
-def _event_context(ctx: dict, pb: Playbook, folder: Path) -> None:
-    """The report of a non-lerobot workload: its metrics per experiment (``event_table``,
-    ``events.csv``) and a figure per event that carries a value."""
-    from labkit.analysis.events import event_rows, valued_events
-    from labkit.report.events import draw_events
-
-    order = list(pb.experiments)
-    groups = group_runs(ctx["runs"], pb)  # every complete run (main and other configurations)
-    mine = {n: m for n, m in pb.metrics.items() if m.source == pb.workload.kind}
-    probes = {n: m for n, m in pb.metrics.items() if m.source != pb.workload.kind}
-    table = event_rows(groups, order, pb.metrics)
-    shown = [n for n in probes if any(r.get(n) is not None for r in table)]
-    ctx.update(
-        workload=pb.workload,
-        event_table=table,
-        event_other=event_rows(groups, order, pb.metrics, main=False),
-        event_metrics=list(mine),
-        event_headers={n: m.header for n, m in mine.items()},  # the name with its unit
-        probe_metrics=shown,
-        count_metrics=[n for n in mine if n.endswith(("_count", "_per_min"))],
-        figures=draw_events(
-            ctx["judged"],
-            order,
-            valued_events(pb.workload),
-            folder,
-            getattr(pb.workload, "event_units", {}),
-        ),  # fmt: skip
-        figure_notes=[],
-    )
-    cols = ["experiment", "runs"]
-    for n in pb.metrics:
-        cols += [n, f"{n}_ci_lo", f"{n}_ci_hi"]
-    with open(folder / "events.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        for row in table:
-            w.writerow({k: "" if v is None else v for k, v in rounded(row).items()})
+def _sections(pb: Playbook) -> tuple[str | None, list[str], dict[str, Path]]:
+    """The template files the workload and the probes contribute: the workload's name,
+    the probes' names, and the folder of each name's prefix (a plug-in's package)."""
+    dirs: dict[str, Path] = {}
+    workload = None
+    if pb.workload.report_section:
+        dirs["workload"] = Path(inspect.getfile(type(pb.workload))).parent
+        workload = f"workload/{pb.workload.report_section}"
+    probes = []
+    used = {p for n in pb.experiments for p in pb.probes_for(n)}
+    for name, probe in PROBES.items():
+        if name not in used:
+            continue
+        if probe.report_section:
+            dirs[f"probe-{name}"] = Path(inspect.getfile(probe)).parent
+            probes.append(f"probe-{name}/{probe.report_section}")
+    return workload, probes, dirs
 
 
 DEFAULT_PLAYBOOK = Path("playbooks/lerobot-loop-lag.yml")
@@ -265,10 +280,6 @@ def build_report(
     log=print,
 ) -> ReportResult:
     """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON)."""
-    from labkit.report import deep
-    from labkit.report.plots import draw_all, figure_notes
-    from labkit.report.render import render
-
     unreadable: list[Unreadable] = []
     runs = load_runs(runs_dir, pb.name, unreadable=unreadable)
     # a record that cannot be read names no playbook: its folder names the experiment
@@ -292,14 +303,12 @@ def build_report(
         seen = {u.experiment for u in unreadable}
         ctx["untested"] = [n for n in ctx["untested"] if n not in seen]
         ctx["folder"] = pb.name
-        if pb.workload.kind != DEFAULT_KIND:  # a command workload: its events' metrics
-            template = template or WORKLOAD_TEMPLATE
-            _event_context(ctx, pb, folder)
-        else:
-            ctx["figures"] = draw_all(ctx["rows"], ctx["judged"], list(pb.experiments), folder)
-            ctx["figure_notes"] = figure_notes(ctx["rows"], ctx["figures"])
-            ctx["deep"] = deep.context(ctx["rows"], ctx["judged"])  # threads / pyspy probes
-            ctx["deep_figures"] = deep.figures(ctx["judged"], folder) if ctx["deep"] else []
+        ctx["figures"], ctx["figure_notes"] = draw(pb.workload.report_figures, ctx, folder)
+        # the threads probe's section: where the loop's time goes, by the workload's stages
+        staged = pb.workload.stage_map is not None
+        ctx["deep"] = deep.context(ctx["rows"], ctx["judged"]) if staged else None
+        ctx["deep_figures"] = deep.figures(ctx["judged"], folder) if ctx["deep"] else []
+        ctx["workload_section"], ctx["probe_sections"], plugin_dirs = _sections(pb)
         _write_csv(folder / "summary.csv", ctx["all_rows"], pb.metrics)
         if ctx["host_rows"]:
             _write_csv(folder / "summary-by-host.csv", ctx["host_rows"], pb.metrics)
@@ -309,7 +318,8 @@ def build_report(
         (folder / "observer.json").write_text(json.dumps(observer, indent=2) + "\n")
         threats = [t.as_json() for t in ctx["threats"]]
         (folder / "threats.json").write_text(json.dumps(threats, indent=2) + "\n")
-        (tmp / f"{pb.name}.md").write_text(with_playbook(render(ctx, template), pb))
+        text = render(ctx, template, plugin_dirs)
+        (tmp / f"{pb.name}.md").write_text(with_playbook(text, pb))
         final_md, final_dir = out_dir / f"{pb.name}.md", out_dir / pb.name
         old = tmp / ".previous"
         if final_dir.exists():

@@ -64,3 +64,9 @@ def draw_events(
 ):
     figures = [event_values(runs, order, e, out, (units or {}).get(e, "")) for e in events]
     return [f for f in figures if f is not None]
+
+
+def valued_events(workload) -> list[str]:
+    """The workload's events that carry a value (one figure each)."""
+    patterns = getattr(workload, "patterns", {})
+    return [name for name, pat in patterns.items() if "value" in pat.groupindex]

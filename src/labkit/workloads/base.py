@@ -85,10 +85,29 @@ class Workload(abc.ABC):
         """The device names an experiment with ``params`` records, for the probes'
         per-device metrics (``camera_read_ms_p95_<camera>``); none unless a kind says."""
         return []
+    # what the workload adds to the report (data: ``report/`` renders it, a plug-in
+    # never imports ``report/``): a Jinja2 template file in the plug-in's package,
+    # included in the quantitative summary with the report's context
+    report_section: ClassVar[str | None] = None
+    # False: that section shows the workload's metrics, so the generic table of them is
+    # left out
+    report_metrics_table: ClassVar[bool] = True
+    # the figures the report draws for it, by name (``labkit.report.figures.FIGURES``)
+    report_figures: ClassVar[tuple[str, ...]] = ("event_values",)
+    # row values the report's table of experiments shows beside each (``target_hz``)
+    setup_columns: ClassVar[tuple[str, ...]] = ()
+    # the per-run columns of the report's list of runs (default: its counts)
+    run_columns: ClassVar[tuple[str, ...]] = ()
 
     def defaults(self) -> dict[str, Any]:
         """Parameter values when neither playbook nor experiment set them."""
         return {}
+
+    def run_metrics_shown(self) -> list[str]:
+        """The metrics the report's list of runs shows (``run_columns``, else counts)."""
+        if self.run_columns:
+            return [n for n in self.run_columns if n in self.metrics]
+        return [n for n, m in self.metrics.items() if m.kind == "count"]
 
     def headline_metrics(self) -> list[str]:
         """The declared metrics the observer effect is measured on (``headline``)."""

@@ -67,6 +67,8 @@ class Gstreamer(Workload):
     progress_unit: ClassVar[str] = "fps"
     late_event: ClassVar[str] = gm.LATE_EVENT
     headline: ClassVar[tuple[str, ...]] = ("late_sample_per_min", "fps_average_min")
+    report_section: ClassVar[str | None] = "report.md.j2"  # one row per experiment and sink
+    sink_key = staticmethod(gm.sink_key)  # a sink's name in its metrics' names
 
     def __init__(
         self, spec: GstSpec, params: dict | None = None, sinks: list[str] | None = None

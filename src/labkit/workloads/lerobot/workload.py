@@ -38,6 +38,12 @@ class LerobotRecord(Workload):
     progress_unit: ClassVar[str] = "Hz"
     late_event = "slow_loop"
     headline = ("warnings_per_min", "median_hz")
+    # the seed's tables (report.md.j2 here) show its metrics; the slow-loop figures
+    report_section = "report.md.j2"
+    report_metrics_table = False
+    report_figures = ("slow_loop",)
+    run_columns = ("warnings", "min_hz")
+    setup_columns = ("target_hz", "codec")
     stage_map = STAGE_MAP
     record_section: ClassVar[bool] = True
     duration_param: ClassVar[str | None] = "dataset.episode_time_s"
