@@ -114,6 +114,8 @@ def top_stage(m: dict) -> str:
     return max(shares, key=shares.get)
 
 
+# a camera read stays well under the 200 ms after which LeRobot's async_read gives up
+@pytest.mark.slow
 def test_a_stall_in_right_wrists_capture_is_named_camera_read_and_right_wrist(tmp_path):
     m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 120, "stage": "camera_read",
                                 "camera": "right_wrist"})  # fmt: skip
@@ -122,7 +124,10 @@ def test_a_stall_in_right_wrists_capture_is_named_camera_read_and_right_wrist(tm
     assert m["warnings_matched_share"] >= 0.5
 
 
+# a long stall: on a machine loaded many times over its cores every iteration runs late and
+# robot I/O's share of the late stretches grows; the stall must still outweigh it
+@pytest.mark.slow
 def test_a_stall_in_add_frame_is_named_dataset(tmp_path):
-    m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 120, "stage": "dataset"})
+    m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 250, "stage": "dataset"})
     assert top_stage(m) == "dataset", m
     assert m["warn_camera_top"] is None, m
