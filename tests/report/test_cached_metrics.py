@@ -3,6 +3,9 @@ version recomputes, and the report equals one made from fresh parsing."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 import labkit.analysis.runs as runs_mod
@@ -90,3 +93,17 @@ def test_only_the_drawn_runs_are_parsed(store, tmp_path):
     draw_all([], loaded, list(pb.experiments), tmp_path / "fig")
     # one CPU heat map per experiment reads that run's samples; the rest stay unread
     assert sum(r.loaded for r in loaded) <= len({r.experiment for r in loaded})
+
+
+def test_each_runs_warnings_are_held_as_two_float_arrays(store):
+    """Every run's warned times and rates stay in memory for the figures: as arrays, the
+    same numbers metrics.json stores, not a Python float object each."""
+    pb, runs = store
+    loaded = runs_mod.load_runs(runs, pb.name)
+    warned = [r for r in loaded if r.warned is not None and len(r.warned[1])]
+    assert warned
+    for run in warned:
+        stored = json.loads((run.dir / METRICS_FILE).read_text())["metrics"]["_figures"]
+        secs, hz = run.warned
+        assert secs.dtype == hz.dtype == np.float64
+        assert secs.tolist() == stored["warned"][0] and hz.tolist() == stored["warned"][1]

@@ -9,6 +9,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
 from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
@@ -30,8 +32,9 @@ class RunData:
     loader: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     _tables: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     # what the figures draw of every run, stored with its metrics: the slow-loop
-    # warnings as (seconds since the recording started, Hz)
-    warned: tuple[list[float], list[float]] | None = field(default=None, compare=False)
+    # warnings as (seconds since the recording started, Hz), two float arrays (a Python
+    # float each would be 4x the memory, times every run of the store)
+    warned: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False)
 
     def _table(self, name: str) -> Any:
         if self._tables is None:
@@ -221,6 +224,7 @@ def load_runs(
         figures = metrics.pop(FIGURES, None) or {}
         run = RunData(run_dir, manifest, metrics, partial(_tables, run_dir, manifest))
         if figures.get("warned") is not None:
-            run.warned = (figures["warned"][0], figures["warned"][1])
+            secs, hz = figures["warned"]
+            run.warned = (np.asarray(secs, dtype=float), np.asarray(hz, dtype=float))
         out.append(run)
     return out
