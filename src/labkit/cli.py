@@ -577,7 +577,7 @@ def import_logs(
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs,
     parsed in ``jobs`` processes (default: one per CPU), each run's metrics stored."""
     from labkit.analysis.runs import store_metrics
-    from labkit.records.importer import import_logs as run_import
+    from labkit.study.importer import import_logs as run_import
 
     if logs is None:
         raise LabkitError(

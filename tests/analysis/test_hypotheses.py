@@ -7,7 +7,7 @@ import pytest
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.runs import load_runs
 from labkit.config.playbook import load_playbook
-from labkit.records.importer import import_logs
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.seedlogs import SEED, write_seed, write_seed_logs
 

@@ -95,8 +95,8 @@ def _old_store(runs, logs) -> None:
 
 
 def test_an_old_store_still_reports_as_a_new_one(tmp_path):
-    from labkit.records.importer import import_logs
     from labkit.report.build import build_report
+    from labkit.study.importer import import_logs
 
     logs = tmp_path / "logs"
     write_seed(logs)

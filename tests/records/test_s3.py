@@ -19,8 +19,8 @@ import pytest
 from labkit import cli
 from labkit.config.playbook import load_playbook
 from labkit.records.backends import PUSHED, open_store
-from labkit.records.importer import import_logs
 from labkit.records.s3 import S3Runs
+from labkit.study.importer import import_logs
 from tests.conftest import DATA, REPO
 from tests.labhost import env, invoke_argv, ssh_host, trust, wait_for, write_inventory
 from tests.s3server import WeedS3

@@ -12,9 +12,9 @@ import pytest
 
 from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.labhost import invoke
 from tests.seedlogs import SEED, write_seed, write_seed_logs

@@ -11,9 +11,9 @@ import pytest
 import labkit.analysis.runs as runs_mod
 from labkit.analysis.runs import store_metrics
 from labkit.config.playbook import load_playbook
-from labkit.records.importer import import_logs
 from labkit.records.metrics_cache import METRICS_FILE
 from labkit.report.build import build_report
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.seedlogs import write_seed
 

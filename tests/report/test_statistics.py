@@ -11,9 +11,9 @@ import yaml
 
 from labkit.config.playbook import load_playbook
 from labkit.metric_names import REGISTRY
-from labkit.records.importer import import_logs
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.report.test_build import section, summary_rows, table
 from tests.seedlogs import write_seed_logs

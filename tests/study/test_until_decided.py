@@ -11,7 +11,7 @@ import pytest
 from labkit.cli import batch
 from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.records.importer import import_logs
+from labkit.study.importer import import_logs
 from labkit.study.until_decided import until_decided
 from tests.conftest import REPO
 from tests.seedlogs import write_seed_logs

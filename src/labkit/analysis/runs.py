@@ -14,9 +14,10 @@ import numpy as np
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
 from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
+from labkit.measure import measure_run
 from labkit.records.metrics_cache import source_version, stored_metrics
 from labkit.records.store import Unreadable, list_runs
-from labkit.registry import PROBES, workload_of
+from labkit.registry import workload_of
 from labkit.workloads import Workload
 
 
@@ -126,31 +127,23 @@ class RunData:
 def run_data(
     run_dir: Path, manifest: dict[str, Any], workload: Workload, keep_tables: bool = False
 ) -> RunData:
-    """One run's metrics, by one path for every workload: the workload parses its log and
-    gives its metrics and what the probes are told (late events, loop thread, stages);
-    each probe the record names parses its own files and gives its metrics."""
-    events = workload.parse(run_dir)
-    observed = workload.observe(run_dir, manifest, events)
-    names = [n for n in (manifest.get("probes") or {}) if n in PROBES]
-    metrics: dict[str, Any] = dict.fromkeys(workload.metrics)
-    for name in names:
-        metrics.update(dict.fromkeys(PROBES[name].metrics))
-    metrics.update(workload.run_metrics(events, observed.duration_s))
-    tables: dict[str, Any] = {}
-    for name in names:
-        if (manifest["probes"][name] or {}).get("skipped"):
-            continue
-        probe = PROBES[name]()
-        tables[name] = probe.parse(run_dir)
-        metrics.update(probe.run_metrics(tables[name], observed))
+    """One run's metrics, by one path for every workload: its plug-ins' (``measure_run``)
+    and, for a workload that maps its functions to loop stages, the threads and py-spy
+    probes' deeper look."""
+    measured = measure_run(run_dir, manifest, workload)
+    metrics = measured.metrics
     deep, deep_tables = {}, {}
     if workload.stage_map is not None:
-        deep, deep_tables = run_deep_metrics(run_dir, manifest, events)  # threads / pyspy
+        deep, deep_tables = run_deep_metrics(run_dir, manifest, measured.events)
     metrics.update(deep)
     run = RunData(run_dir, manifest, metrics)
     if keep_tables:
-        run.events, run.teg, run.deep = events, tables.get("tegrastats"), deep_tables
-        run.late = observed.late
+        run.events, run.teg, run.deep = (
+            measured.events,
+            measured.tables.get("tegrastats"),
+            deep_tables,
+        )
+        run.late = measured.observed.late
     return run
 
 
@@ -176,6 +169,8 @@ METRIC_SOURCES = (
     "labkit.workloads",
     "labkit.core",
     "labkit.metric_names",
+    "labkit.measure",
+    "labkit.registry",
 )
 FIGURES = "_figures"  # the stored metrics' key for what the figures draw of the run
 

@@ -22,6 +22,7 @@ from labkit.engine.changes import render_files, show_changes
 from labkit.engine.options import RunOptions
 from labkit.engine.restore import put_back
 from labkit.errors import LockedError, RemoteError
+from labkit.measure import one_line
 from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -222,8 +223,6 @@ def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
 
 def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
     """Pull every finished run not yet in the local store; restore the host when it is idle."""
-    from labkit.analysis.summary import one_line
-
     hs = open_host(host, lerobot_version, log=opts.say)
     t = hs.target
     collected: list[dict] = []
@@ -257,7 +256,7 @@ def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[di
             st, reason = records.finish(manifest, local, status, files, collected=True)
             write_manifest(local, manifest)
             collected.append(manifest)
-            opts.say(f"{experiment} {run_id}: {st} — {one_line(manifest['summary'])} -> {local}")
+            opts.say(f"{experiment} {run_id}: {st} — {one_line(manifest)} -> {local}")
             if reason:
                 opts.say(f"  {reason}")
         if not collected and not running:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.engine.supervisor import outcome
+from labkit.measure import summarize_run
 from labkit.records.model import apply_status, new_record
 from labkit.records.store import provenance, store_id
 
@@ -51,7 +52,7 @@ def finish(
     apply_status(record, status)  # first: the summary needs how long the workload ran
     if files is not None:
         record["files"] = files
-        record["summary"] = summary() if summary is not None else _summary(local_dir, record)
+        record["summary"] = summary() if summary is not None else summarize_run(local_dir, record)
     record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
     watchdog = float(record.get("watchdog_s") or 0)
     if collected and status.get("state") != "done":
@@ -74,13 +75,6 @@ def summarize_soon(
     mine = copy.deepcopy(record)
     apply_status(mine, status)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-summary")
-    done: Future = pool.submit(_summary, local_dir, mine)
+    done: Future = pool.submit(summarize_run, local_dir, mine)
     pool.shutdown(wait=False)
     return done.result
-
-
-def _summary(local_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
-    # imported on first use: the run path does not load pandas before the target works
-    from labkit.analysis.summary import summarize_run  # noqa: PLC0415
-
-    return summarize_run(local_dir, record=record)

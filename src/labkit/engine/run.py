@@ -36,6 +36,7 @@ from labkit.engine.restore import put_back
 from labkit.engine.signals import shielded, signals_interrupt
 from labkit.engine.supervisor import Watch, with_link
 from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
+from labkit.measure import one_line
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -273,7 +274,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             supervisor.start(run)
-            _prewarm("labkit.analysis.summary")  # pandas loads while the target works
+            _prewarm("pandas")  # the summary's parsers load it while the target works
             if opts.detach:
                 run.manifest.update(status="detached", detached_at=records.now())
                 run.manifest["settings_changes"] = [c.record() for c in run.changes]
@@ -339,9 +340,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
         summary=run.summary,
     )
     write_manifest(run.local_dir, run.manifest)
-    from labkit.analysis.summary import one_line
-
-    summary = one_line(run.manifest["summary"])
+    summary = one_line(run.manifest)
     opts.emit(Message(f"{run.plan.experiment} {run.run_id}: {status} — {summary}", outcome=True))
     if reason and status != "complete":
         opts.say(f"  {reason}")

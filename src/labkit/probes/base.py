@@ -81,6 +81,8 @@ class Probe(abc.ABC):
     # what the probe adds to the report (data: ``report/`` renders it, a plug-in never
     # imports ``report/``): a Jinja2 template file in the probe's package
     report_section: ClassVar[str | None] = None
+    # the parquet its parsed table is kept in beside its log (None: not kept)
+    parsed_file: ClassVar[str | None] = None
     # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
     Options: ClassVar[type[BaseModel]] = NoOptions
 
@@ -115,3 +117,11 @@ class Probe(abc.ABC):
         """The probe's metrics for one run: ``table`` from ``parse``, ``run`` what the
         workload says of it (its late events, loop thread, stages)."""
         return {}
+
+    def summary(self, metrics: dict[str, Any], table) -> dict[str, Any]:
+        """What a run's record keeps as its ``summary`` of this probe (none by default)."""
+        return {}
+
+    def summary_line(self, summary: dict[str, Any]) -> list[str]:
+        """The parts of a run's one-line summary this probe gives, from the summary."""
+        return []

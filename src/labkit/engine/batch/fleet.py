@@ -24,6 +24,7 @@ from labkit.config.inventory import Inventory
 from labkit.engine.batch.expand import BatchPlan, HostBatch, Slot
 from labkit.engine.batch.progress import HostState, HostWriter, Progress
 from labkit.errors import ConnectError, LabkitError, LockedError
+from labkit.measure import one_line
 from labkit.records.backends import RunStore
 from labkit.records.store import write_json_atomic
 
@@ -212,9 +213,7 @@ class Fleet:
         o.reason = m.get("error") or ""
         o.warnings, o.min_hz = summary.get("warnings"), summary.get("min_hz")
         if "events" in summary:  # a command workload: its events, not slow-loop warnings
-            from labkit.analysis.summary import one_line
-
-            o.summary = one_line(summary)
+            o.summary = one_line(m)
             if summary["events"]:  # the table's count column: the first event's count
                 o.counted = summary["events"][0]
                 o.warnings = summary.get(f"{o.counted}_count")

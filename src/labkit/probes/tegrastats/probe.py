@@ -27,6 +27,7 @@ class Tegrastats(Probe):
     name: ClassVar[str] = "tegrastats"
     required: ClassVar[bool] = True
     metrics: ClassVar[dict[str, Metric]] = METRICS
+    parsed_file: ClassVar[str | None] = PARQUET
 
     @classmethod
     def facts(cls, host: Any) -> list[Fact]:
@@ -68,3 +69,23 @@ class Tegrastats(Probe):
         out = sample_metrics(table)
         out.update(coincidence(run.late_times, table))
         return out
+
+    def summary(self, metrics: dict[str, Any], table) -> dict[str, Any]:
+        """The run's CPU load (mean and peak, %) and how many samples it has."""
+        out = {
+            key: round(metrics[key], 1)
+            for key in ("cpu_mean_pct", "cpu_peak_pct")
+            if metrics.get(key) is not None
+        }
+        if table is not None:
+            out["samples"] = len(table)
+        return out
+
+    def summary_line(self, summary: dict[str, Any]) -> list[str]:
+        parts = []
+        if "cpu_mean_pct" in summary:
+            mean, peak = summary["cpu_mean_pct"], summary.get("cpu_peak_pct")
+            parts.append(f"CPU mean {mean:g}%" + ("" if peak is None else f" / peak {peak:g}%"))
+        if "samples" in summary:
+            parts.append(f"{summary['samples']} tegrastats samples")
+        return parts

@@ -9,8 +9,8 @@ import pytest
 from labkit.analysis.runs import store_metrics
 from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.records.importer import import_logs
 from labkit.records.metrics_cache import METRICS_FILE
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.labhost import manifests
 from tests.seedlogs import write_seed, write_seed_logs

@@ -6,7 +6,7 @@ import pytest
 
 from labkit.config.playbook import load_playbook
 from labkit.errors import LabkitError
-from labkit.records.importer import import_logs
+from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests
 from tests.seedlogs import write_seed, write_seed_logs

@@ -4,12 +4,13 @@ The seed investigation left ``<experiment>_record.log`` and ``<experiment>_tegra
 side by side. Each pair becomes ``runs/<experiment>/<run-id>/`` with a manifest marked
 ``imported``; the run id comes from the log's first timestamp and a hash of its bytes, so
 importing the same logs twice finds them already there instead of counting them twice.
-A run directory is built beside the store and renamed into place whole.
+A run directory is built beside the store and renamed into place whole. What is LeRobot's
+in this (the logs' names, their checks, the run id) is ``labkit.workloads.lerobot.hand_run``;
+this module sits above the store, the playbook and the plug-ins it brings together.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import shutil
@@ -22,12 +23,11 @@ from typing import Any
 
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
+from labkit.measure import summarize_run
 from labkit.records.model import imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
-from labkit.registry import DEFAULT_KIND, get_workload
-
-RECORD_SUFFIX = "_record.log"
-MONITOR_SUFFIX = "_tegrastats.log"
+from labkit.workloads.lerobot import LerobotRecord, hand_run
+from labkit.workloads.lerobot.hand_run import MONITOR_LOG, MONITOR_SUFFIX, RECORD_LOG, RECORD_SUFFIX
 
 
 def find_pairs(logs: Path, playbook: Playbook) -> list[tuple[str, Path, Path | None]]:
@@ -54,45 +54,6 @@ def find_pairs(logs: Path, playbook: Playbook) -> list[tuple[str, Path, Path | N
             f"(expected e.g. exp1{RECORD_SUFFIX} and exp1{MONITOR_SUFFIX})"
         )
     return pairs
-
-
-def check_logs(rec: Path, teg: Path | None) -> None:
-    """A record log holds lerobot-record's output (LeRobot's ``LEVEL date time file:line``
-    lines) and a tegrastats log holds samples; anything else (a tegrastats log under the
-    record log's name, notes, an empty file) is refused before anything is written."""
-    from labkit.parse import read_record_log, read_tegrastats
-
-    events = read_record_log(rec)
-    example = "'INFO 2026-02-10 10:00:00 ls/utils.py:147 Recording episode 0'"
-    if not (events["kind"] != "other").any():
-        samples = len(read_tegrastats(rec))
-        what = f"it holds {samples} tegrastats samples; " if samples else ""
-        raise LabkitError(
-            f"{rec}: no LeRobot log lines ({what}{len(events)} line(s), none like {example}); "
-            "expected lerobot-record's output (see examples/seed-logs/README.md)"
-        )
-    if not (events["kind"] == "episode_start").any():
-        raise LabkitError(
-            f"{rec}: no episode start (a line such as {example}): the recording never began; "
-            "expected the output of a recording that ran"
-        )
-    if teg is not None and not len(read_tegrastats(teg)):
-        raise LabkitError(
-            f"{teg}: no tegrastats samples (expected lines such as '02-10-2026 10:00:00 RAM "
-            "50000/125772MB ... CPU [20%@1566,...]' from tegrastats --logfile; "
-            f"see examples/seed-logs/README.md)"
-        )
-
-
-def _run_id(rec: Path, teg: Path | None) -> str:
-    from labkit.parse import read_record_log
-
-    digest = hashlib.sha256(rec.read_bytes())
-    if teg is not None:
-        digest.update(teg.read_bytes())
-    times = read_record_log(rec)["time"].dropna()
-    stamp = times.min().strftime("%Y%m%dT%H%M%S") if len(times) else "00000000T000000"
-    return f"{stamp}-imported-{digest.hexdigest()[:8]}"
 
 
 def import_logs(
@@ -124,9 +85,9 @@ def import_logs(
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
                 staged.append(tmp)
-                shutil.copyfile(rec, tmp / "record.log")
+                shutil.copyfile(rec, tmp / RECORD_LOG)
                 if teg is not None:
-                    shutil.copyfile(teg, tmp / "tegrastats.log")
+                    shutil.copyfile(teg, tmp / MONITOR_LOG)
                 manifest = imported_record(
                     run_id,
                     name,
@@ -134,7 +95,7 @@ def import_logs(
                     {"record": str(rec), "tegrastats": str(teg) if teg else None},
                     provenance(),
                     time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    get_workload(DEFAULT_KIND)().record(),  # hand-run logs: lerobot-record's
+                    LerobotRecord().record(),  # hand-run logs: lerobot-record's
                 )
                 added.append((name, rec, tmp, final, manifest))
             done = list(pool.map(_summarized, [(a[2], a[4], finish) for a in added]))
@@ -152,16 +113,14 @@ def import_logs(
 
 def _checked_id(pair: tuple[Path, Path | None]) -> str:
     rec, teg = pair
-    check_logs(rec, teg)
-    return _run_id(rec, teg)
+    hand_run.check_logs(rec, teg)
+    return hand_run.run_id(rec, teg)
 
 
 def _summarized(job: tuple[Path, dict, Callable | None]) -> dict:
     """The run's summary into its manifest, then ``finish`` (in a worker process)."""
-    from labkit.analysis.summary import summarize_run
-
     tmp, manifest, finish = job
-    manifest["summary"] = summarize_run(tmp)
+    manifest["summary"] = summarize_run(tmp, manifest)
     write_manifest(tmp, manifest)
     if finish is not None:
         finish(tmp, manifest)
