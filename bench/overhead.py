@@ -31,6 +31,7 @@ import time
 import venv
 from pathlib import Path
 
+import yaml
 from lab import RECORD_S, WORK, Lab, append_results, machine, make_lab
 
 from labkit.config.inventory import Inventory
@@ -125,7 +126,6 @@ def run_ansible(lab: Lab, i: int, out: Path, facts: bool) -> None:
         f"ansible_ssh_private_key_file={s.key} ansible_python_interpreter={sys.executable} "
         f"ansible_ssh_common_args='-o UserKnownHostsFile={lab.home / '.ssh/known_hosts'}'\n"
     )
-    import yaml
 
     tasks = [{"name": k, "ansible.builtin.shell": st[k]} for k in
              ("set", "start", "record", "stop", "restore", "pack")]  # fmt: skip

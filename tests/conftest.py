@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from labkit import provision
+from tests.sshd import start_sshd
+
+# what the CLI wires in for every task: a simulated host gets the simulated Jetson
+provision.wire()
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -20,7 +26,6 @@ def fake_home(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
     """A real OpenSSH server on 127.0.0.1 (free port, temp keys), stopped at the end."""
-    from tests.sshd import start_sshd
 
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
     yield server

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import s3fs
 
 PORTS = (
     "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
@@ -108,7 +109,6 @@ class WeedS3:
     def _wait_ready(self, timeout_s: float) -> None:
         """Until an object can be written and read back (the port opens before the volume
         server has registered): a condition polled, with a deadline for a broken server."""
-        import s3fs
 
         deadline = time.monotonic() + timeout_s
         fs = s3fs.S3FileSystem(

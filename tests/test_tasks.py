@@ -1,11 +1,13 @@
 """The Invoke CLI as a user runs it: exit codes and messages, no tracebacks."""
 
+import json
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 from labkit import cli
+from labkit.cli import plain_facts
 from tests.conftest import REPO
 
 INVOKE = [str(Path(sys.executable).parent / "invoke")]
@@ -39,7 +41,6 @@ def test_bad_set_key():
 
 
 def test_hosts_json_shape():
-    import json
 
     res = run("hosts", "--json")
     data = json.loads(res.stdout)
@@ -48,8 +49,6 @@ def test_hosts_json_shape():
 
 
 def test_facts_plain_view_groups_identical_cpus_and_cuts_nothing():
-    from labkit.cli import plain_facts
-
     same = {"online": True, "governor": "schedutil", "min_khz": 972000, "max_khz": 2601000,
             "hw_max_khz": 2601000}  # fmt: skip
     cpus = {str(i): {**same, "cur_khz": 972000 + 1000 * i} for i in range(12)}

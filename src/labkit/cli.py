@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from invoke import Exit
+
 from labkit.config.params import ParamError, parse_set
 from labkit.core import environment
 from labkit.errors import ConnectError, HostKeyError, LabkitError
@@ -40,8 +42,12 @@ def guard(fn: Callable[..., Any], *args: Any, verbose: bool = False, **kwargs: A
     Output piped into a reader that stops early (``invoke hosts | head``) ends quietly.
     ``verbose`` (-v): every remote command with its time and exit code, as LABKIT_TRACE=1.
     """
-    from invoke import Exit
 
+    # the simulated Jetson's installer wired into the remote layer (which never imports
+    # the simulator); imported here, not at the top, for the CLI's start-up time
+    from labkit import provision  # noqa: PLC0415
+
+    provision.wire()
     if verbose:
         os.environ["LABKIT_TRACE"] = "1"
     warnings.showwarning = _one_line_warning
@@ -123,7 +129,6 @@ def quiet_when_reader_leaves() -> None:
     BrokenPipeError traceback. Not ``signal(SIGPIPE, SIG_DFL)``: that would kill a
     recording mid-run (``invoke experiment | head``) before its host is restored; a task's
     own output is handled by ``guard``. Ctrl-C (SIGINT) is left alone."""
-    import atexit
 
     previous = sys.excepthook
 
@@ -206,8 +211,8 @@ def path_arg(flag: str, value: str | None, expect: str = "file") -> Path:
 def run_store(runs: str | None) -> RunStore:
     """The run store ``--runs`` names, else the project's (``labkit.yml``), else ``runs/``:
     a folder or ``s3://bucket/prefix``."""
-    from labkit.config.project import load_project
-    from labkit.records.backends import open_store
+    from labkit.config.project import load_project  # noqa: PLC0415 -- start-up time
+    from labkit.records.backends import open_store  # noqa: PLC0415 -- start-up time
 
     project = load_project()
     if runs is not None and not str(runs).strip():
@@ -244,7 +249,7 @@ def writable(flag: str, value: str | None, folder: Path):
 
 def load_playbook(playbook: str):
     """The playbook named by ``--playbook``, checked."""
-    from labkit.config.playbook import load_playbook as load
+    from labkit.config.playbook import load_playbook as load  # noqa: PLC0415 -- start-up time
 
     path_arg("--playbook", playbook)
     return load(playbook)
@@ -253,7 +258,7 @@ def load_playbook(playbook: str):
 def load_inventory(inventory: str):
     """The inventory named by ``--inventory`` (a file or, as in Ansible, a folder), with
     every host's variables checked."""
-    from labkit.config.hostvars import load_inventory as load
+    from labkit.config.hostvars import load_inventory as load  # noqa: PLC0415 -- start-up time
 
     if inventory is None or not str(inventory).strip():
         raise LabkitError("--inventory is empty: expected an inventory file or folder")
@@ -310,7 +315,7 @@ def experiments(playbook: str = DEFAULT_PLAYBOOK, out=sys.stdout) -> None:
 
 
 def _resolve(name, target, playbook, inventory, sets):
-    from labkit.config.plan import resolve
+    from labkit.config.plan import resolve  # noqa: PLC0415 -- start-up time
 
     pb = load_playbook(playbook)
     inv = load_inventory(inventory)
@@ -330,13 +335,12 @@ def experiment(
     out=sys.stdout,
 ) -> list[dict]:
     """Run one experiment ``repeat`` times; exit code says how the last run ended."""
-    from invoke import Exit
 
-    from labkit.config.playbook import MAX_REPEATS
-    from labkit.engine.options import RunOptions
-    from labkit.engine.run import run_experiment
-    from labkit.engine.signals import outlive_hangup
-    from labkit.engine.terminal import Lasting
+    from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
+    from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
+    from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
+    from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
+    from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
     store = run_store(runs)
@@ -365,7 +369,7 @@ def experiment(
 
 def _host(target: str, inventory: str, playbook: str):
     """The inventory host and the LeRobot version its simulator (if any) should speak."""
-    from labkit.config.hostvars import host_config
+    from labkit.config.hostvars import host_config  # noqa: PLC0415 -- start-up time
 
     host = host_config(load_inventory(inventory), target)
     version = host.labkit_lerobot_version
@@ -382,8 +386,8 @@ def facts(
     out=sys.stdout,
 ) -> dict:
     """Gather and print a host's facts (``--json``: one object, sorted keys)."""
-    from labkit.engine.hostops import host_facts
-    from labkit.engine.options import RunOptions
+    from labkit.engine.hostops import host_facts  # noqa: PLC0415 -- start-up time
+    from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
     host, version = _host(target, inventory, playbook)
     log = sys.stderr if as_json else out
@@ -474,8 +478,8 @@ def setup_host(
     out=sys.stdout,
 ) -> list[dict]:
     """Apply an experiment's settings (default: the playbook's first) and keep them."""
-    from labkit.engine.hostops import setup_host as apply
-    from labkit.engine.options import RunOptions
+    from labkit.engine.hostops import setup_host as apply  # noqa: PLC0415 -- start-up time
+    from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
     experiments = load_playbook(playbook).experiments
     if name is not None and not name.strip():
@@ -500,8 +504,8 @@ def restore(
     """Put back settings a dead run left changed on ``target`` and clear its lock;
     ``setup``: also what ``setup-host`` changed. The dead run's record (in the project's
     run store, ``labkit.yml``) notes it; a shared store gets the changed record."""
-    from labkit.engine.hostops import restore as put_back
-    from labkit.engine.options import RunOptions
+    from labkit.engine.hostops import restore as put_back  # noqa: PLC0415 -- start-up time
+    from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
     store = run_store(None)
     host, version = _host(target, inventory, playbook)
@@ -520,8 +524,8 @@ def collect(
 ) -> list[dict]:
     """Pull finished or orphaned runs from ``target`` into the run store (a shared
     store: and upload every run still pending)."""
-    from labkit.engine.hostops import collect as pull
-    from labkit.engine.options import RunOptions
+    from labkit.engine.hostops import collect as pull  # noqa: PLC0415 -- start-up time
+    from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
     store = run_store(runs)
     host, version = _host(target, inventory, playbook)
@@ -543,8 +547,6 @@ def push(runs: str | None = DEFAULT_RUNS, out=sys.stdout):
         )
     result = _push(store, out)
     if result.failed:
-        from invoke import Exit
-
         raise Exit(code=1)
     return result
 
@@ -576,8 +578,8 @@ def import_logs(
 ) -> list[dict]:
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs,
     parsed in ``jobs`` processes (default: one per CPU), each run's metrics stored."""
-    from labkit.analysis.runs import store_metrics
-    from labkit.study.importer import import_logs as run_import
+    from labkit.analysis.runs import store_metrics  # noqa: PLC0415 -- start-up time
+    from labkit.study.importer import import_logs as run_import  # noqa: PLC0415 -- start-up time
 
     if logs is None:
         raise LabkitError(
@@ -612,7 +614,7 @@ def report(
     stdout=sys.stdout,
 ):
     """Render the investigation report of ``playbook`` from the run store."""
-    from labkit.report.build import build_report
+    from labkit.report.build import build_report  # noqa: PLC0415 -- start-up time
 
     path_arg("--out", out, "folder")
     store = run_store(runs)
@@ -647,7 +649,7 @@ def list_runs(
     out=sys.stdout,
 ) -> list:
     """List the run store: one row per run (``--json``: one object per run)."""
-    from labkit.report import listing
+    from labkit.report import listing  # noqa: PLC0415 -- start-up time
 
     status, when = listing.status_arg(status), listing.since_arg(since)
     store = run_store(runs)
@@ -688,14 +690,13 @@ def batch(
 ):
     """Run the playbook's experiments x repeats x sweep points on every target host;
     ``until_decided``: in rounds, until the compare checks they reach are decided."""
-    from invoke import Exit
 
-    from labkit.config.playbook import MAX_REPEATS
-    from labkit.engine.batch.expand import expand
-    from labkit.engine.batch.fleet import Fleet, table
-    from labkit.engine.signals import outlive_hangup
-    from labkit.engine.terminal import Lasting
-    from labkit.records.store import list_runs as stored_runs
+    from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
+    from labkit.engine.batch.expand import expand  # noqa: PLC0415 -- start-up time
+    from labkit.engine.batch.fleet import Fleet, table  # noqa: PLC0415 -- start-up time
+    from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
+    from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
+    from labkit.records.store import list_runs as stored_runs  # noqa: PLC0415 -- start-up time
 
     if until_decided:
         return _until_decided(locals(), max_runs, out)
@@ -772,8 +773,8 @@ def batch(
 def _until_decided(args: dict, max_runs, out):
     """``batch --until-decided``: rounds of ``batch --repeat k`` until decided."""
     # lazy imports, kept for the CLI's start-up time (the analysis loads pandas and scipy)
-    from labkit.config.playbook import MAX_REPEATS
-    from labkit.study.until_decided import until_decided
+    from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
+    from labkit.study.until_decided import until_decided  # noqa: PLC0415 -- start-up time
 
     if args["repeat"] is not None:
         raise LabkitError(

@@ -6,7 +6,7 @@ import pytest
 
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.runs import load_runs
-from labkit.config.playbook import load_playbook
+from labkit.config.playbook import Check, load_playbook
 from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.seedlogs import SEED, write_seed, write_seed_logs
@@ -78,7 +78,6 @@ def test_one_short_quiet_run_cannot_flip_the_pooled_rate(tmp_path):
 
 
 def test_a_rate_check_needs_a_comparison_with_a_number():
-    from labkit.config.playbook import Check
 
     with pytest.raises(ValueError, match="a rate check needs op"):
         Check(kind="rate", metric="warnings_per_min", op="eq", value=0)

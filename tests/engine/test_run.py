@@ -35,6 +35,7 @@ from tests.labhost import (
     wait_for,
     write_inventory,
 )
+from tests.sshd import start_sshd
 
 E2E = DATA / "playbooks" / "e2e"
 
@@ -396,7 +397,6 @@ def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
 def test_a_run_on_a_server_without_sftp(lab, tmp_path, fake_home):
     """A minimal image's sshd without the SFTP subsystem: the simulator install, the run
     spec and the logs all travel through the shell, and the run completes."""
-    from tests.sshd import start_sshd
 
     server = start_sshd(tmp_path / "sshd-nosftp", sftp=False)
     try:

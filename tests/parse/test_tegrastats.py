@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import labkit.parse.tegrastats as tg
 from labkit.parse import read_tegrastats
 from labkit.parse.tegrastats_line import parse_line
 from tests.conftest import DATA
@@ -177,7 +178,6 @@ def test_bulk_times_equal_the_line_by_line_times():
 @pytest.mark.parametrize("chunk", [64, 700, 4096])
 def test_chunk_boundaries_do_not_change_the_result(tmp_path, monkeypatch, chunk):
     """Blocks cut inside lines (and lines longer than a block) read the same as one block."""
-    import labkit.parse.tegrastats as tg
 
     lines = _mixed_log(120, seed=5)
     log = tmp_path / "t.log"

@@ -8,9 +8,14 @@ import shutil
 
 import pytest
 
+from labkit import cli
+from labkit.config.params import parse_set
+from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
-from labkit.records.model import RecordError, migrate, read_record, validated
+from labkit.records.model import RecordError, migrate, new_record, read_record, validated
 from labkit.records.store import list_runs, load_manifest, write_manifest
+from labkit.report.build import build_report
+from labkit.study.importer import import_logs
 from tests.conftest import DATA, REPO
 from tests.seedlogs import write_seed
 
@@ -95,8 +100,6 @@ def _old_store(runs, logs) -> None:
 
 
 def test_an_old_store_still_reports_as_a_new_one(tmp_path):
-    from labkit.report.build import build_report
-    from labkit.study.importer import import_logs
 
     logs = tmp_path / "logs"
     write_seed(logs)
@@ -122,10 +125,6 @@ def test_an_old_store_still_reports_as_a_new_one(tmp_path):
 
 
 def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
-    from labkit import cli
-    from labkit.config.params import parse_set
-    from labkit.config.plan import resolve
-    from labkit.records.model import new_record
 
     pb = load_playbook(DATA / "workloads/command/good.yml")
     inv = cli.load_inventory(str(REPO / "inventory/hosts.yml"))

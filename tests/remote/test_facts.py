@@ -25,6 +25,7 @@ from labkit.remote.facts import (
     top_read,
 )
 from labkit.remote.target import LocalTarget
+from labkit.sim.deploy import bundle, install_script, paths
 from tests.conftest import DATA
 
 CASES = yaml.safe_load((DATA / "facts/cases.yaml").read_text())
@@ -58,7 +59,6 @@ def test_sections_keep_exit_codes_and_survive_missing_markers():
 
 def test_gather_on_the_simulated_root(tmp_path):
     """The real commands, run by bash, against a simulated root with one camera present."""
-    from labkit.sim.deploy import bundle, install_script, paths
 
     wd = str(tmp_path / "wd")
     script = install_script(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing as mp
 import os
+import socket
 import threading
 import time
 
 import pytest
 
 from labkit.errors import LockedError
-from labkit.remote import lock
+from labkit.remote import lock, reboot
+from labkit.remote.reboot import BOOT_ID
 from labkit.remote.ssh import SshTarget
+from labkit.remote.target import LocalTarget
+from labkit.sim.root import init_root, load_config
 from tests.labhost import trust
 from tests.sshd import LOOPBACK
 
@@ -72,7 +78,6 @@ def test_an_old_lock_without_owner_is_abandoned(target, tmp_path):
 
 def _take_stale(args: tuple[str, int]) -> int | None:
     """One controller: inspect the lock, take it over if stale; its index if it won."""
-    from labkit.remote.target import LocalTarget
 
     wd, i = args
     t = LocalTarget("t")
@@ -87,9 +92,6 @@ def _take_stale(args: tuple[str, int]) -> int | None:
 def test_concurrent_takers_of_a_stale_lock_exactly_one_wins(tmp_path):
     """Several controllers find the same dead run's lock at once: every trial, exactly
     one takes it, and the lock on disk is that one's (no winner's lock moved aside)."""
-    import json
-    import multiprocessing as mp
-    import socket
 
     takers, trials = 4, 25
     ctx = mp.get_context("fork")
@@ -112,7 +114,6 @@ def test_concurrent_takers_of_a_stale_lock_exactly_one_wins(tmp_path):
 def test_a_live_controllers_lock_is_running_however_old(target, tmp_path):
     """A controller alive on this workstation (here: this test) is running, even when its
     lock was taken long ago (a long reboot wait); STALE_S outlasts two reboot waits."""
-    from labkit.remote import reboot
 
     wd = tmp_path / "wd"
     lock.acquire(target, str(wd), {"run_id": "live", "pid": os.getpid()})
@@ -128,7 +129,6 @@ def test_a_live_controllers_lock_is_running_however_old(target, tmp_path):
 def test_release_drops_only_its_own_lock(target, tmp_path):
     """A run releasing the lock after another took it over (its own was cleared as stale)
     leaves the other's lock alone."""
-    import json
 
     wd = tmp_path / "wd"
     lock.acquire(target, str(wd), {"run_id": "other"})
@@ -141,10 +141,6 @@ def test_release_drops_only_its_own_lock(target, tmp_path):
 def test_a_lock_from_a_previous_boot_is_over(target, tmp_path):
     """The lock and the supervisor's status carry the boot id: after the board rebooted
     (the simulator's boot), a supervisor pid that answers is another process, not the run."""
-    import json
-
-    from labkit.remote.reboot import BOOT_ID
-    from labkit.sim.root import init_root, load_config
 
     root = tmp_path / "root"
     init_root(root, {"board": "thor"})

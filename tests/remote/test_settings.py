@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from labkit.errors import RemoteError
 from labkit.remote.settings import journal_path, restore_journal
 from labkit.remote.target import LocalTarget
 from tests.conftest import REPO
+from tests.labhost import (
+    env,
+    invoke,
+    invoke_argv,
+    sim_tool,
+    ssh_host,
+    trust,
+    wait_for,
+    write_inventory,
+)
 
 
 def journal(tmp_path, entries):
@@ -97,9 +110,6 @@ PLAYBOOK = {
 def board(sshd, tmp_path, fake_home):
     """``board(name, **host vars)``: an inventory with host ``b`` (a simulated board of
     that kind behind the test sshd), a playbook, a run store; ``.run(task, ...)``."""
-    import yaml
-
-    from tests.labhost import invoke, ssh_host, trust, write_inventory
 
     trust(fake_home, sshd)
     pb = tmp_path / "boards.yml"
@@ -122,8 +132,6 @@ def board(sshd, tmp_path, fake_home):
                 return invoke(task, *base, *store, *args, home=fake_home, timeout=timeout)
 
             def argv(self, task: str, *args: str) -> list[str]:
-                from tests.labhost import invoke_argv
-
                 return invoke_argv(
                     task, "--target", "b", "--inventory", str(inv), "--playbook", str(pb),
                     "--runs", str(self.runs), *args,
@@ -155,7 +163,6 @@ def _untouched_state(b) -> tuple:
 def test_two_jetson_clocks_runs_in_a_row(board):
     """The store file is fresh each run: the second run is not stopped by jetson_clocks'
     "already exists. Can I overwrite it? Y/N:" prompt."""
-    import json
 
     b = board("thor")
     for n in (1, 2):
@@ -173,9 +180,6 @@ def test_two_jetson_clocks_runs_in_a_row(board):
 
 
 def test_capped_mode_pinning_reads_as_pinned_on_orin_nano(board):
-    import json
-
-    from tests.labhost import sim_tool
 
     b = board("orin-nano")  # starts in 25W: CPU cap 1344000 below the hw max 1728000
     sim_tool(b.wd, "jetson_clocks")
@@ -196,7 +200,6 @@ def test_capped_mode_pinning_reads_as_pinned_on_orin_nano(board):
 
 
 def test_a_restore_that_silently_fails_is_caught_by_reading_sysfs_back(board):
-    import json
 
     b = board("thor", sim={"restore_fails": [2]})  # the restore cannot write cpu2
     res = b.run("experiment", "--name", "clocks")
@@ -228,10 +231,6 @@ def test_a_reboot_only_mode_allowed_end_to_end(board):
     """labkit answers the prompt, the board reboots (connection drops, back with a new
     boot id), the run records in mode 2 with the journal on the board's disk, and the
     mode is put back by rebooting again."""
-    import json
-    import subprocess
-
-    from tests.labhost import env, wait_for
 
     b = board("thor", sim={"reboot_s": 1.5}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
     boot0 = b.read("proc/sys/kernel/random/boot_id")
@@ -279,9 +278,6 @@ def test_a_reboot_only_mode_allowed_end_to_end(board):
 
 
 def _popen(b, *args):
-    import subprocess
-
-    from tests.labhost import env
 
     return subprocess.Popen(
         b.argv(*args),
@@ -296,7 +292,6 @@ def _popen(b, *args):
 def _while_recording(b, experiment: str, probe) -> tuple[int, str, object]:
     """Run ``experiment``; ``probe()`` once its recording has started; (exit code, output,
     what the probe saw)."""
-    from tests.labhost import wait_for
 
     proc = _popen(b, "experiment", "--name", experiment)
     try:
@@ -318,7 +313,6 @@ def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restor
     same governor finds it unchanged before the reboot, yet the boot resets it: the run
     records under performance (planned again on the post-reboot facts, which are the
     run's facts), and rebooting back puts performance back as the board had it."""
-    import json
 
     b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
     res = b.run("setup-host", "--name", "gov")
@@ -346,9 +340,6 @@ def test_a_live_power_mode_switch_does_not_undo_pinning(board):
     """Orin Nano pinned in 25W; a run wants MAXN_SUPER (a live switch) with jetson_clocks
     on. `nvpmodel -m` resets the CPUs' mins, so the plan's "pinned" is stale: the run
     records pinned in the new mode, and the board ends pinned in 25W as it started."""
-    import json
-
-    from tests.labhost import sim_tool
 
     b = board("orin-nano")
     sim_tool(b.wd, "jetson_clocks")
@@ -378,9 +369,6 @@ def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when,
     """SIGINT while labkit waits for the board to reboot into a reboot-only mode (as it
     goes down, or once it is down): the restore waits for that reboot, then reboots back,
     so the board ends in its original mode with its governor, no journal and no lock."""
-    import signal
-
-    from tests.labhost import wait_for
 
     b = board(
         "agx-orin",
@@ -418,7 +406,6 @@ def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when,
 def test_a_reboot_revealed_by_nvpmodels_warning_is_allowed(board):
     """Without /etc/nvpmodel.conf the need for a reboot shows only when nvpmodel warns;
     with labkit_allow_reboot: true labkit then reboots into the mode and back."""
-    import json
 
     b = board("thor", sim={"reboot_s": 1.0}, labkit_allow_reboot=True, labkit_reboot_timeout_s=60)
     (b.root / "etc/nvpmodel.conf").unlink()

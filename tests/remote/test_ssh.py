@@ -10,7 +10,7 @@ import pytest
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote.ssh import SshTarget
 from tests.labhost import alive, trust
-from tests.sshd import LOOPBACK
+from tests.sshd import LOOPBACK, free_port, start_sshd
 
 
 def target(sshd, policy: str = "strict", **kw) -> SshTarget:
@@ -96,7 +96,6 @@ def test_values_reach_the_remote_side_literally(sshd, fake_home):
 
 
 def test_unreachable_port_is_a_connect_error(sshd, fake_home):
-    from tests.sshd import free_port
 
     with pytest.raises(ConnectError, match="cannot reach"):
         SshTarget("thor", LOOPBACK, port=free_port(), key_file=str(sshd.key))
@@ -104,7 +103,6 @@ def test_unreachable_port_is_a_connect_error(sshd, fake_home):
 
 @pytest.fixture(scope="module")
 def sshd_nosftp(tmp_path_factory):
-    from tests.sshd import start_sshd
 
     server = start_sshd(tmp_path_factory.mktemp("sshd-nosftp"), sftp=False)
     yield server

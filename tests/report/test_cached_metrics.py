@@ -13,6 +13,7 @@ from labkit.analysis.runs import store_metrics
 from labkit.config.playbook import load_playbook
 from labkit.records.metrics_cache import METRICS_FILE
 from labkit.report.build import build_report
+from labkit.report.plots import draw_all
 from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.seedlogs import write_seed
@@ -87,7 +88,6 @@ def test_only_the_drawn_runs_are_parsed(store, tmp_path):
     pb, runs = store
     loaded = runs_mod.load_runs(runs, pb.name)
     assert not any(r.loaded for r in loaded)
-    from labkit.report.plots import draw_all
 
     (tmp_path / "fig").mkdir()
     draw_all([], loaded, list(pb.experiments), tmp_path / "fig")

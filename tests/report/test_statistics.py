@@ -9,10 +9,11 @@ import math
 import pytest
 import yaml
 
+from labkit.analysis.configs import _key
 from labkit.config.playbook import load_playbook
 from labkit.metric_names import REGISTRY
 from labkit.records.store import load_manifest, write_manifest
-from labkit.report.build import build_report
+from labkit.report.build import build_report, with_playbook
 from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.report.test_build import section, summary_rows, table
@@ -230,7 +231,6 @@ def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
 
 
 def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
-    from labkit.report.build import with_playbook
 
     pb = load_playbook(REPO / "playbooks" / "loop-jitter.yml")
     text = "Reproduce with `invoke experiment --name fast`; `invoke batch --repeat 3`"
@@ -242,7 +242,6 @@ def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
 
 
 def test_a_float_given_as_an_int_is_the_same_configuration():
-    from labkit.analysis.configs import _key
 
     assert _key({"late_ms": 1, "rate": 30.0}) == _key({"late_ms": 1.0, "rate": 30})
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labkit.parse import read_tegrastats
+from labkit.remote.facts import parse_nvpmodel_conf
 from labkit.sim.deploy import bundle, install_script
 from labkit.sim.root import BOARDS
 from tests.conftest import DATA
@@ -81,8 +83,6 @@ def test_output_matches_the_capture(case, tmp_path):
 @pytest.mark.parametrize("name", list(BOARDS))
 def test_each_board_profile(name, tmp_path):
     """CPU count, modes and nvpmodel.conf per board; tegrastats in the board's dialect."""
-    from labkit.parse import read_tegrastats
-    from labkit.remote.facts import parse_nvpmodel_conf
 
     b = BOARDS[name]
     sim = install(tmp_path / "wd", board=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -177,7 +178,6 @@ def test_local_deploy_without_ssh(tmp_path):
 
 
 def test_taskset_maps_the_boards_cpus_onto_real_ones(remote):
-    import os
 
     real = sorted(os.sched_getaffinity(0))
     probe = "python3 -c 'import os; print(sorted(os.sched_getaffinity(0)))'"

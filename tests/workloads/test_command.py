@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import shlex
+import subprocess
 import sys
 
 import pytest
@@ -14,6 +15,7 @@ from labkit import cli
 from labkit.config.params import ParamError, parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
+from labkit.engine.preflight import devices, preflight
 from labkit.errors import ConfigError
 from labkit.registry import WORKLOADS, get_workload, workload_of
 from labkit.workloads.command import Command
@@ -180,8 +182,6 @@ def test_registry():
 
 
 def test_the_bench_script_prints_what_the_events_match(tmp_path):
-    import subprocess
-
     out = subprocess.run(
         [sys.executable, str(HERE / "files/bench.py"), "--rate", "200", "--seconds", "0.1"],
         capture_output=True, text=True, check=True,
@@ -196,8 +196,6 @@ def test_the_bench_script_prints_what_the_events_match(tmp_path):
 def test_a_command_workload_needs_no_robot_or_camera_on_the_host():
     """The inventory names arms and cameras for every host; a command workload uses none,
     so a board without them passes the preflight (lerobot-record still checks them)."""
-    from labkit.config.playbook import load_playbook
-    from labkit.engine.preflight import devices, preflight
 
     inv = cli.load_inventory(INVENTORY)
     jitter = load_playbook(REPO / "playbooks" / "loop-jitter.yml")

@@ -16,13 +16,18 @@ second the warning was logged (LeRobot's log has whole seconds).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from labkit.parse.pyspy import PySpyTraceError
+from labkit.probes.pyspy import PySpy
+from labkit.probes.threads import Threads
 from labkit.workloads.lerobot.stages import (
     LOOP,
     RULES,
@@ -242,12 +247,6 @@ def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tu
     """The deeper-look metrics of one run from its pulled probe logs (``pyspy.json``,
     ``threads.log``), and the tables they came from (for the report's figures). Empty when
     the run had neither probe."""
-    from pathlib import Path
-
-    from labkit.parse.pyspy import PySpyTraceError
-    from labkit.probes.pyspy import PySpy
-    from labkit.probes.threads import Threads
-
     run_dir = Path(run_dir)
     notes = []
     try:
@@ -269,8 +268,6 @@ def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tu
         pct += float(threads.attrs["self_cpu_s"]) / span * 100 if span > 0 else 0.0
     meta = run_dir / "pyspy-meta.json"
     if meta.exists():
-        import json
-
         m = json.loads(meta.read_text())
         span = float(m.get("end_epoch") or 0) - float(m.get("start_epoch") or 0)
         pct += float(m.get("cpu_s") or 0.0) / span * 100 if span > 0 else 0.0

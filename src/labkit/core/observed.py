@@ -73,6 +73,6 @@ class Observed:
         if self.late is not None:
             return self.late["time"].dropna()
         # on use: pandas, which the run path does not load (the CLI's start-up time)
-        from labkit.core.late import no_late_events
+        from labkit.core.late import no_late_events  # noqa: PLC0415
 
         return no_late_events()["time"]

@@ -13,6 +13,7 @@ messages leave as events (``labkit.engine.events``); nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import posixpath
 import shlex
@@ -409,8 +410,6 @@ def facts_after(run: Run) -> str:
 
 def _prewarm(module: str) -> None:
     """Import a heavy module in the background; a later import waits for it if needed."""
-    import importlib
-
     threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import ConnectError, RemoteError
+from labkit.registry import PROBES
 from labkit.remote import lock
+from labkit.remote.reboot import boot_id_path
 from labkit.remote.target import Target
 
 q = shlex.quote
@@ -134,8 +136,6 @@ def start(run) -> None:
         t.run("mkdir -p " + " ".join(q(posixpath.join(rd, d)) for d in dirs))
     for name, text in files.items():
         t.put(text.encode(), posixpath.join(rd, name))
-    from labkit.remote.reboot import boot_id_path
-
     body = spec(p, run.manifest, run.opts.grace_s, run.watchdog, boot_id_path(run.hs.sysroot))
     t.put(json.dumps(body, indent=1).encode(), posixpath.join(rd, "spec.json"))
     t.put(
@@ -211,8 +211,6 @@ def outcome(
     """The run's status and, unless complete, why — from the supervisor's ``status.json``.
     A required probe (tegrastats) that failed fails the run; an optional one is noted in
     the record (its exit and error) and the run stands."""
-    from labkit.registry import PROBES
-
     workload = record.get("workload") or {}
     lerobot = workload.get("kind", "lerobot-record") == "lerobot-record"
     what, noun = ("lerobot-record", "the recording") if lerobot else ("the workload", "it")

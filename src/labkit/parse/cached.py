@@ -8,7 +8,7 @@ from pathlib import Path
 def cached_table(run_dir: Path, parquet: str, log: str, reader):
     """The parsed table: the parquet written beside the log when it is newer, else parse;
     None when the log is not there."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415 -- pandas off the run path: start-up
 
     raw, cached = Path(run_dir) / log, Path(run_dir) / parquet
     if not raw.exists():

@@ -32,6 +32,8 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from labkit.parse.civil_time import civil_times
 from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, parse_line
@@ -213,9 +215,6 @@ def _bulk(
     body: bytes, used: int, sample: str, parsed: LineParse, line_nos: np.ndarray
 ) -> _Block | None:
     """Decode every line of one shape at once; ``None`` if the shape defeats the bulk path."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
     runs = {start: k for k, start in enumerate(numeric_runs(sample))}
     raw = sample.encode("utf-8", "surrogateescape")
     table, dropped = _delimiting(raw)

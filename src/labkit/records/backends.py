@@ -141,7 +141,7 @@ def open_store(spec: str | Path, project: Path) -> RunStore:
     if text.startswith("s3://"):
         # imported here, not at the top: s3fs (aiobotocore) costs every command that
         # never touches S3 a quarter second of start-up
-        from labkit.records.s3 import S3Runs, parse_url
+        from labkit.records.s3 import S3Runs, parse_url  # noqa: PLC0415
 
         bucket, prefix = parse_url(text)
         return RunStore(text, project / STAGING / bucket / prefix, S3Runs(text))

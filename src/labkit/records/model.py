@@ -11,6 +11,7 @@ store sees the same shape as one over a new store.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any, Literal
 
@@ -268,8 +269,6 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
             error=status.pop("tegrastats_error", None),
         ).model_dump()
         if cmds.get("monitor"):
-            import shlex
-
             teg["argv"] = shlex.split(cmds["monitor"])
         probes["tegrastats"] = teg
         if out.get("remote_status") is not None:

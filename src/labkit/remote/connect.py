@@ -1,9 +1,11 @@
 """From an inventory host to a ready ``HostSession``: connection, work dir, simulator.
 
-A host with ``labkit_simulate: true`` gets the simulated Jetson installed into
-``<workdir>/sim`` (again only when its code or configuration changed) and its tools put
-first on ``PATH``; its sysfs and /etc live under the simulated root, so facts and
-settings read and write there instead of the real ``/sys``.
+A host with ``labkit_simulate: true`` gets the simulated Jetson installed (again only when
+its code or configuration changed) and its tools put first on ``PATH``; its sysfs and /etc
+live under the simulated root, so facts and settings read and write there instead of the
+real ``/sys``. What installs it is a :class:`Provisioner` wired in from above
+(``labkit.provision``, by the CLI and ``tasks.py``): this package never imports the
+simulator.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import posixpath
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from labkit.config.hostvars import HostConfig
 from labkit.errors import ConfigError, LabkitError
@@ -27,9 +30,47 @@ from labkit.remote.facts import (
     split_sections,
 )
 from labkit.remote.target import LocalTarget, Target
-from labkit.sim import deploy
 
 _PASSWORDS: dict[str, str] = {}  # asked once per invocation, kept in memory only
+
+
+class Provisioner(Protocol):
+    """What puts the simulated Jetson on a host with ``labkit_simulate: true``."""
+
+    def attach(self, target: Target, workdir: str) -> str:
+        """Put its tools first on the target's PATH (installing nothing); its sysroot."""
+
+    def installed(self, workdir: str) -> Fact:
+        """The fact saying which install the host has ("" when none)."""
+
+    def wanted(self, host: HostConfig, lerobot_version: str) -> str:
+        """The install ``host`` should have (compared with ``installed``)."""
+
+    def location(self, workdir: str) -> str:
+        """Where it is installed (for messages)."""
+
+    def install(
+        self, target: Target, host: HostConfig, workdir: str, lerobot_version: str, log
+    ) -> str:
+        """Install it when the host's is not the wanted one, then ``attach``; its sysroot."""
+
+
+_PROVISIONER: list[Provisioner] = []  # the one wired in (``set_provisioner``)
+
+
+def set_provisioner(provisioner: Provisioner) -> None:
+    """Wire in what installs the simulated Jetson (``labkit.provision.wire``)."""
+    _PROVISIONER[:] = [provisioner]
+
+
+def provisioner(host: HostConfig) -> Provisioner:
+    if not _PROVISIONER:
+        raise ConfigError(
+            f"host {host.name} is simulated (labkit_simulate: true) but nothing that installs "
+            "the simulator is wired in; call labkit.provision.wire() first (the CLI and "
+            "tasks.py do)"
+        )
+    return _PROVISIONER[0]
 
 
 @dataclass
@@ -60,14 +101,14 @@ class HostSession:
         if self.sim_unchecked is None:
             return gather(self.target, self.sysroot, self.workdir, tools)
         version, log = self.sim_unchecked
-        stamp = deploy.paths(self.workdir)["stamp"]
-        tools.append(Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text))
-        facts = gather(self.target, self.sysroot, self.workdir, tools)
+        sim = provisioner(self.host)
+        stamp = sim.installed(self.workdir)
+        facts = gather(self.target, self.sysroot, self.workdir, [*tools, stamp])
         self.sim_unchecked = None
-        installed = facts.pop("sim_bundle")
-        if installed == deploy.bundle_id(sim_config(self.host, version)):
+        installed = facts.pop(stamp.name)
+        if installed == sim.wanted(self.host, version):
             return facts
-        base = deploy.paths(self.workdir)["base"]
+        base = sim.location(self.workdir)
         if not self.install and not installed:
             raise LabkitError(
                 f"{self.host.name}: the simulated Jetson is not installed in {base} yet, and "
@@ -80,7 +121,7 @@ class HostSession:
                 "plans against it as it is (a run reinstalls it first)"
             )
             return facts
-        provision_sim(self.target, self.host, self.workdir, version, log)
+        sim.install(self.target, self.host, self.workdir, version, log)
         return self.gather_facts(paths, top)
 
     def _facts(self, paths: list[str] = (), top: str | None = None, extra: list = ()) -> list:
@@ -151,7 +192,8 @@ class HostSession:
 def open_target(host: HostConfig) -> Target:
     if host.connection == "local":
         return LocalTarget(host.name)
-    from labkit.remote.ssh import SshTarget
+    # paramiko (~1 s) only for an SSH target: start-up
+    from labkit.remote.ssh import SshTarget  # noqa: PLC0415
 
     return SshTarget(
         host.name,
@@ -177,52 +219,13 @@ def open_host(
     try:
         workdir = target.expand(host.workdir.rstrip("/") or "/")
         if host.labkit_simulate and (defer_sim or not install):
-            p = deploy.paths(workdir)
-            target.env_prefix = _sim_path(p)
+            sysroot = provisioner(host).attach(target, workdir)
             unchecked = (lerobot_version, log)
-            return HostSession(host, target, workdir, p["root"], unchecked, install)
+            return HostSession(host, target, workdir, sysroot, unchecked, install)
         sysroot = ""
         if host.labkit_simulate:
-            sysroot = provision_sim(target, host, workdir, lerobot_version, log)
+            sysroot = provisioner(host).install(target, host, workdir, lerobot_version, log)
         return HostSession(host, target, workdir, sysroot)
     except BaseException:
         target.close()
         raise
-
-
-def sim_config(host: HostConfig, lerobot_version: str) -> dict:
-    cfg = {k: v for k, v in host.labkit_sim.items() if k != "python"}
-    cfg.setdefault("lerobot_version", host.labkit_lerobot_version or lerobot_version)
-    cfg.setdefault("devices", sorted(set(host.devices().values())))
-    return cfg
-
-
-def provision_sim(
-    target: Target, host: HostConfig, workdir: str, lerobot_version: str, log=print
-) -> str:
-    p = deploy.paths(workdir)
-    cfg = sim_config(host, lerobot_version)
-    ident = deploy.bundle_id(cfg)
-    current = target.run(f"cat {shlex.quote(p['stamp'])}", check=False).stdout.strip()
-    if current != ident:
-        log(f"{host.name}: installing the simulated Jetson into {p['base']}")
-        archive = f"{p['base']}/bundle.tar.gz"
-        target.run(f"mkdir -p {shlex.quote(p['base'])}")
-        target.put(deploy.bundle(), archive)
-        python = str(host.labkit_sim.get("python", "python3"))
-        script = deploy.install_script(workdir, python=python, config=cfg, bundle_file=archive)
-        target.run(script, timeout=180, what="installing the simulated Jetson")
-        target.run(f"printf '%s\\n' {shlex.quote(ident)} > {shlex.quote(p['stamp'])}")
-    target.env_prefix = _sim_path(p)
-    return p["root"]
-
-
-def _sim_path(p: dict) -> str:
-    # LABKIT_SIM_BOARD marks what runs on the simulated board (a simulated reboot ends it)
-    return (
-        f'export PATH={shlex.quote(p["bin"])}:"$PATH" LABKIT_SIM_BOARD={shlex.quote(p["root"])}; '
-    )
-
-
-def _text(out: str, code: int) -> str:
-    return out.strip() if code == 0 else ""  # no stamp file: not installed

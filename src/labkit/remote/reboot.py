@@ -15,6 +15,7 @@ import shlex
 import time
 
 from labkit.errors import ConnectError, RemoteError
+from labkit.remote.facts import parse_nvpmodel
 from labkit.remote.target import Target
 
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -98,8 +99,6 @@ def reboot_into_mode(
     """``nvpmodel -m MODE`` answered ``YES``, the reboot waited for, the mode checked.
     ``requested(old boot id)`` is called before the command is sent (to journal that a
     reboot is under way). Returns the new boot id."""
-    from labkit.remote.facts import parse_nvpmodel
-
     old = read_boot_id(target, path)
     if old is None:
         raise RemoteError(

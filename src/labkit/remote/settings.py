@@ -19,6 +19,7 @@ from typing import Any
 
 from labkit.errors import CommandFailed, ConnectError, PreflightError, RemoteError
 from labkit.remote import lock, reboot
+from labkit.remote.facts import parse_nvpmodel
 from labkit.remote.target import Target
 
 q = shlex.quote
@@ -477,8 +478,6 @@ def _line(text: str, needle: str) -> str:
 
 
 def _verify_nvpmodel(target: Target, c: Change) -> None:
-    from labkit.remote.facts import parse_nvpmodel
-
     res = target.run("nvpmodel -q", check=False)
     now_mode = (parse_nvpmodel(res.stdout, res.exited) or {}).get("id")
     if now_mode != c.after:
@@ -542,8 +541,6 @@ def restore_journal(
 def _restore_mode(target: Target, entry: dict, log, alive=lambda: None) -> None:
     """Put back a power mode that was reached by rebooting: reboot back into it (unless
     the board is in it already: the run stopped before its reboot)."""
-    from labkit.remote.facts import parse_nvpmodel
-
     path, old = entry["boot_id_path"], entry.get("boot_id")
     timeout_s = float(entry.get("timeout_s", reboot.DEFAULT_TIMEOUT_S))
     if entry.get("reboot_requested") and old:

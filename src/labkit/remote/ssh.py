@@ -29,7 +29,7 @@ import paramiko
 from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut, ThreadException
 
-from labkit.errors import ConnectError, HostKeyError, RemoteError
+from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote import hostkeys
 from labkit.remote.target import CommandResult, Target
 
@@ -198,8 +198,6 @@ class SshTarget(Target):
         return CommandResult(self.name, command, r.exited, r.stdout, r.stderr)
 
     def _timeout(self, command: str, timeout: float):
-        from labkit.errors import CommandTimeout
-
         return CommandTimeout(
             f"{self.name}: command timed out after {timeout:g} s: {command[:200]}"
         )

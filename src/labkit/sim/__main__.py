@@ -1,33 +1,37 @@
-"""``python -m labkit.sim <tool> [args]``: the entry the deployed wrappers call."""
+"""``python -m labkit.sim <tool> [args]``: the entry the deployed wrappers call.
+
+Each simulated tool is imported only when it is the one asked for: a ``tegrastats`` or
+``nvpmodel -q`` call pays for its own module alone (start-up time of every call).
+"""
 
 import sys
 
+from labkit.sim.deploy import TOOLS
+from labkit.sim.reboot import rebooting
+from labkit.sim.root import sim_root
+
 
 def main() -> int:
-    from labkit.sim.deploy import TOOLS as tools
-
-    if len(sys.argv) < 2 or sys.argv[1] not in tools:
-        print(f"usage: python -m labkit.sim {{{'|'.join(tools)}}} [args]", file=sys.stderr)
+    if len(sys.argv) < 2 or sys.argv[1] not in TOOLS:
+        print(f"usage: python -m labkit.sim {{{'|'.join(TOOLS)}}} [args]", file=sys.stderr)
         return 2
     tool = sys.argv.pop(1)
-    from labkit.sim.reboot import rebooting
-    from labkit.sim.root import sim_root
-
     if rebooting(sim_root()):
         print(f"{tool}: the simulated Jetson is rebooting", file=sys.stderr)
         return 255
+    # below: each tool's module on use (start-up time of every call)
     if tool == "tegrastats":
-        from labkit.sim.tegrastats import main as run
+        from labkit.sim.tegrastats import main as run  # noqa: PLC0415 -- start-up time
     elif tool == "lerobot-record":
-        from labkit.sim.lerobot_record import main as run
+        from labkit.sim.lerobot_record import main as run  # noqa: PLC0415 -- start-up time
     elif tool == "nvpmodel":
-        from labkit.sim.nvpmodel import main as run
+        from labkit.sim.nvpmodel import main as run  # noqa: PLC0415 -- start-up time
     elif tool == "taskset":
-        from labkit.sim.taskset import main as run
+        from labkit.sim.taskset import main as run  # noqa: PLC0415 -- start-up time
     elif tool == "udevadm":
-        from labkit.sim.udevadm import main as run
+        from labkit.sim.udevadm import main as run  # noqa: PLC0415 -- start-up time
     else:
-        from labkit.sim.jetson_clocks import main as run
+        from labkit.sim.jetson_clocks import main as run  # noqa: PLC0415 -- start-up time
     return run()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,8 +284,6 @@ def init_root(root: Path, config: dict | None = None, *, boot: bool = False) -> 
             online.write_text("1\n")
     for extra in (root / "sys/devices/system/cpu").glob("cpu[0-9]*"):
         if int(extra.name[3:]) >= b.ncpu:  # a board with fewer CPUs than the last one
-            import shutil
-
             shutil.rmtree(extra)
     if fresh or not (etc / "nv_tegra_release").exists():
         (etc / "nv_tegra_release").write_text(b.release)
@@ -301,8 +300,6 @@ def init_root(root: Path, config: dict | None = None, *, boot: bool = False) -> 
     elif not mode_path(root).exists():
         apply_mode(root, b, b.default_mode)
     if boot:
-        import shutil
-
         shutil.rmtree(root / "run", ignore_errors=True)  # /run is a tmpfs
     (root / "run").mkdir(exist_ok=True)
     for key, value in SYSCTL.items():

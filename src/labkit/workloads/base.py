@@ -213,7 +213,7 @@ class Workload(abc.ABC):
 def _late():
     """The late-events table code, imported on use: it needs pandas, which the run path
     (a playbook read and planned) must not load for the CLI's start-up time."""
-    from labkit.core import late
+    from labkit.core import late  # noqa: PLC0415 -- pandas off the run path: start-up
 
     return late
 

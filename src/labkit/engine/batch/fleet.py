@@ -23,6 +23,11 @@ from typing import IO, Any
 from labkit.config.inventory import Inventory
 from labkit.engine.batch.expand import BatchPlan, HostBatch, Slot
 from labkit.engine.batch.progress import HostState, HostWriter, Progress
+from labkit.engine.events import Message
+from labkit.engine.events import Progress as RunProgress
+from labkit.engine.options import RunOptions
+from labkit.engine.run import run_experiment
+from labkit.engine.signals import shield, signals_interrupt
 from labkit.errors import ConnectError, LabkitError, LockedError
 from labkit.measure import one_line
 from labkit.records.backends import RunStore
@@ -130,9 +135,6 @@ class Fleet:
             self.stop.trip(f"--fail-fast: {o.experiment} #{o.repeat} on {o.host} {o.status}")
 
     def _host(self, hb: HostBatch) -> None:
-        from labkit.engine.events import Message, Progress
-        from labkit.engine.options import RunOptions
-
         state = self.progress.hosts[hb.host]
         values, _ = self.inv.resolve(hb.host)
         host_vars = {**values, "inventory_hostname": hb.host}
@@ -151,7 +153,7 @@ class Fleet:
             state.expected_s, state.elapsed_s, state.warnings = slot.plan.expected_duration_s, 0, 0
 
             def on_event(event, state=state, host=hb.host):
-                if isinstance(event, Progress):  # the live block's line for this host
+                if isinstance(event, RunProgress):  # the live block's line for this host
                     state.elapsed_s, state.warnings = event.elapsed, event.count
                 elif isinstance(event, Message) and not event.outcome:  # the done line says it
                     self.progress.say(host, event.text)
@@ -192,8 +194,6 @@ class Fleet:
         state.note = gone or ("stopped" if self.stop.is_set() else "finished")
 
     def _one(self, slot: Slot, opts, host_vars) -> Outcome:
-        from labkit.engine.run import run_experiment
-
         o = Outcome(slot.host, slot.experiment, slot.repeat, "failed")
         try:
             m = run_experiment(copy.copy(slot.plan), opts, host_vars)
@@ -250,8 +250,6 @@ class Fleet:
         )
 
     def run(self) -> BatchResult:
-        from labkit.engine.signals import shield, signals_interrupt
-
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._write_record("running")
         pool = cf.ThreadPoolExecutor(max_workers=self.forks, thread_name_prefix="host")

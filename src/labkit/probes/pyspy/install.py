@@ -15,6 +15,7 @@ from __future__ import annotations
 import platform
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,8 +72,6 @@ def host_wheel(arch: str) -> Path | None:
     found = sorted(cache.glob(f"py_spy-*{arch}*.whl"))
     if found:
         return found[-1]
-    import subprocess
-
     res = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
          "--platform", f"manylinux2014_{arch}", "--python-version", "3", "--dest", str(cache),

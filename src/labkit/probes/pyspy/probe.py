@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.core.facts import Fact
 from labkit.core.metrics import Metric, declared
+from labkit.errors import LabkitError
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.pyspy.facts import PYSPY_FACT
+from labkit.probes.pyspy.install import ensure_pyspy
 from labkit.probes.threads.probe import pyspy_path
 
 STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
@@ -107,9 +109,6 @@ class PySpy(Probe):
         """py-spy into the work dir when the host has none (pip there, else pushed)."""
         if facts.get("pyspy"):
             return
-        from labkit.errors import LabkitError
-        from labkit.probes.pyspy.install import ensure_pyspy
-
         try:
             path, how = ensure_pyspy(target, facts, workdir, say)
         except (LabkitError, OSError) as exc:  # the run never fails for its profiler
@@ -125,7 +124,8 @@ class PySpy(Probe):
         return f"py-spy is not on the host ({why}); the run goes on without the py-spy profile"
 
     def parse(self, run_dir: Path):
-        from labkit.parse.pyspy import read_pyspy
+        # pandas off the run path: start-up
+        from labkit.parse.pyspy import read_pyspy  # noqa: PLC0415
 
         trace = Path(run_dir) / TRACE
         if not trace.exists() or trace.stat().st_size == 0:

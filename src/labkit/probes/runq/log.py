@@ -23,8 +23,9 @@ def read_runq(path: Path) -> pd.DataFrame:
     the target) and ``start``, ``pid``, ``tid``, ``name`` (the kernel's), ``run_ms``,
     ``wait_ms`` and ``wall_ms`` over it. ``attrs``: ``root_pid`` (the workload's own
     process), ``self_cpu_s`` (the sampler's CPU), ``span_s`` (its first to last sample)."""
-    import numpy as np  # on use: the run path loads this module without them (start-up)
-    import pandas as pd
+    # on use: the run path loads this module without them (start-up)
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415 -- pandas off the run path: start-up
 
     root, offset, self_cpu = None, 0.0, None
     stamps, pids, tids, runs, waits, comms = [], [], [], [], [], []

@@ -83,7 +83,8 @@ def run_metrics(table: pd.DataFrame | None, windows: list[tuple], loop_thread: s
     """One run's runq metrics (None where it cannot say); ``windows``: (start, end) of the
     workload's late events, ``loop_thread``: the loop's thread name (None: the main
     thread of the workload's own process)."""
-    import numpy as np  # on use: the run path loads this module without them (start-up)
+    # on use: the run path loads this module without them (start-up)
+    import numpy as np  # noqa: PLC0415
 
     out: dict[str, Any] = dict.fromkeys(DECLARED)
     if table is None or table.empty:

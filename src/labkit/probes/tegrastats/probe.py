@@ -56,7 +56,7 @@ class Tegrastats(Probe):
 
     def parse(self, run_dir: Path):
         # on use: the parser needs pandas, which the run path does not load (start-up)
-        from labkit.parse.tegrastats import read_tegrastats
+        from labkit.parse.tegrastats import read_tegrastats  # noqa: PLC0415
 
         return cached_table(run_dir, PARQUET, LOG, read_tegrastats)
 
@@ -64,7 +64,7 @@ class Tegrastats(Probe):
         if table is None or not len(table):
             return {}
         # on use: pandas, which the run path does not load (the CLI's start-up time)
-        from labkit.probes.tegrastats.compute import coincidence, sample_metrics
+        from labkit.probes.tegrastats.compute import coincidence, sample_metrics  # noqa: PLC0415
 
         out = sample_metrics(table)
         out.update(coincidence(run.late_times, table))

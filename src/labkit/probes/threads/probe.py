@@ -124,7 +124,7 @@ class Threads(Probe):
 
     def parse(self, run_dir: Path):
         # on use: the parser needs pandas, which the run path does not load (start-up)
-        from labkit.parse.threads import read_threads
+        from labkit.parse.threads import read_threads  # noqa: PLC0415
 
         return cached_table(run_dir, PARQUET, LOG, read_threads)
 
@@ -135,6 +135,6 @@ class Threads(Probe):
         if table is None or not len(table):
             return {}
         # on use: pandas, which the run path does not load (the CLI's start-up time)
-        from labkit.probes.threads.compute import run_metrics
+        from labkit.probes.threads.compute import run_metrics  # noqa: PLC0415
 
         return run_metrics(table, run.late_windows, run.loop_thread)

@@ -48,7 +48,8 @@ def read_samples(path: Path) -> pd.DataFrame:
     ``sample``), ``line`` (1-based), ``target_fps``, ``start`` (when the interval the
     sample covers began: the same sink's previous sample). ``attrs``: ``target_fps``,
     ``seconds``, ``error`` (GStreamer's message when the pipeline failed)."""
-    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+    # on use: the run path loads this module without pandas (start-up)
+    import pandas as pd  # noqa: PLC0415
 
     offset, target, seconds, error = 0.0, None, None, None
     rows = []

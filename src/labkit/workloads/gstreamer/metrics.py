@@ -104,7 +104,8 @@ def run_metrics(samples: pd.DataFrame | None, duration_s: float | None) -> dict[
 def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
     """The late samples as probes take late events: ``time`` (end of the interval),
     ``start`` (its beginning) and ``hz`` (the rate the sink got over it); None: no log."""
-    from labkit.core.late import late_table  # on use: pandas (the CLI's start-up time)
+    # on use: pandas (the CLI's start-up time)
+    from labkit.core.late import late_table  # noqa: PLC0415
 
     if samples is None:
         return None
@@ -115,7 +116,8 @@ def late_events(samples: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def late_times(samples: pd.DataFrame | None) -> pd.Series:
     """When the late events happened (naive local time), for probes' coincidence."""
-    import pandas as pd  # on use: the run path loads this module without pandas (start-up)
+    # on use: the run path loads this module without pandas (start-up)
+    import pandas as pd  # noqa: PLC0415
 
     if samples is None or samples.empty:
         return pd.Series(dtype="datetime64[ns]")

@@ -126,7 +126,7 @@ class LerobotRecord(Workload):
 
     def parse(self, run_dir: Path):
         # on use: the parser needs pandas, which the run path does not load (start-up)
-        from labkit.parse.record_log import read_record_log
+        from labkit.parse.record_log import read_record_log  # noqa: PLC0415
 
         return cached_table(run_dir, self.events_file, self.log, read_record_log)
 
@@ -158,6 +158,7 @@ class LerobotRecord(Workload):
 def _computed():
     """The metrics' computation, imported on use: it needs pandas, which the run path (a
     playbook read and planned) must not load for the CLI's start-up time."""
-    from labkit.workloads.lerobot import log_metrics
+    # pandas off the run path: start-up
+    from labkit.workloads.lerobot import log_metrics  # noqa: PLC0415
 
     return log_metrics
