@@ -6,9 +6,8 @@ from __future__ import annotations
 import shlex
 
 from labkit.core.facts import Fact, parse_which
+from labkit.probes.tools import PYSPY_IN_WORKDIR
 
-# labkit's own py-spy, below the host's work dir (``invoke setup-host`` or first use)
-PYSPY_IN_WORKDIR = "/tools/bin/py-spy"
 _PYSPY = 'p={tool}; [ -x "$p" ] || p=$(command -v py-spy) || exit 1; [ -x "$p" ] && echo "$p"'
 
 PYSPY_FACT = Fact(

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from labkit.core import environment
-from labkit.probes.pyspy.facts import PYSPY_IN_WORKDIR
+from labkit.probes.tools import PYSPY_IN_WORKDIR
 
 PIP_TIMEOUT_S = 180
 

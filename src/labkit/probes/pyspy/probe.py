@@ -21,7 +21,7 @@ from labkit.errors import LabkitError
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.pyspy.facts import PYSPY_FACT
 from labkit.probes.pyspy.install import ensure_pyspy
-from labkit.probes.threads.probe import pyspy_path
+from labkit.probes.tools import pyspy_path
 
 STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
 

@@ -1,6 +1,6 @@
 """The ``threads`` probe package: the sampler placed on the host (``threads_sampler.py``)
 and the probe that launches it and reads its log (``probe``)."""
 
-from labkit.probes.threads.probe import Threads, pyspy_path
+from labkit.probes.threads.probe import Threads
 
-__all__ = ["Threads", "pyspy_path"]
+__all__ = ["Threads"]

@@ -18,6 +18,7 @@ from labkit.core.metrics import Metric, declared
 from labkit.core.observed import Observed
 from labkit.parse.cached import cached_table
 from labkit.probes.base import Probe, ProbeLaunch
+from labkit.probes.tools import pyspy_path
 
 HERE = Path(__file__).parent
 SOURCE = "threads"
@@ -85,11 +86,6 @@ PARQUET = "threads.parquet"
 class ThreadsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     interval_ms: int = Field(default=100, ge=10, le=10_000)
-
-
-def pyspy_path(plan) -> str:
-    """Where labkit installs py-spy on a host (the sampler also looks on PATH)."""
-    return f"{plan.workdir}/tools/bin/py-spy"
 
 
 class Threads(Probe):
