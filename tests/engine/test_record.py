@@ -52,7 +52,7 @@ def test_the_summary_runs_in_another_thread_on_a_copy_of_the_record(tmp_path, mo
         seen["record"] = rec
         return {"warnings": 0}
 
-    monkeypatch.setattr(records, "_summary", summarize)
+    monkeypatch.setattr(records, "summarize_run", summarize)
     summary = records.summarize_soon(record, run_dir, STATUS)
     assert summary() == {"warnings": 0}
     assert seen["thread"].startswith("labkit-summary")
@@ -66,7 +66,7 @@ def test_an_error_made_while_summarizing_is_raised_by_finish(tmp_path, monkeypat
     def broken(local_dir, rec):
         raise ValueError("record.log: not a LeRobot log")
 
-    monkeypatch.setattr(records, "_summary", broken)
+    monkeypatch.setattr(records, "summarize_run", broken)
     summary = records.summarize_soon(record, run_dir, STATUS)
     with pytest.raises(ValueError, match="not a LeRobot log"):
         records.finish(record, run_dir, STATUS, {"record.log": 1}, summary=summary)
