@@ -42,12 +42,6 @@ def guard(fn: Callable[..., Any], *args: Any, verbose: bool = False, **kwargs: A
     Output piped into a reader that stops early (``invoke hosts | head``) ends quietly.
     ``verbose`` (-v): every remote command with its time and exit code, as LABKIT_TRACE=1.
     """
-
-    # the simulated Jetson's installer wired into the remote layer (which never imports
-    # the simulator); imported here, not at the top, for the CLI's start-up time
-    from labkit import provision  # noqa: PLC0415
-
-    provision.wire()
     if verbose:
         os.environ["LABKIT_TRACE"] = "1"
     warnings.showwarning = _one_line_warning
@@ -322,6 +316,14 @@ def _resolve(name, target, playbook, inventory, sets):
     return resolve(pb, inv, name, target, parse_set(sets, pb.known_params())), inv
 
 
+def reach_hosts() -> None:
+    """Wire the simulated Jetson's installer into the remote layer (which never imports the
+    simulator) before a task reaches a host: a ``labkit_simulate`` host gets it."""
+    from labkit import provision  # noqa: PLC0415 -- start-up time: only tasks that reach hosts
+
+    provision.wire()
+
+
 def experiment(
     name: str,
     target: str = DEFAULT_TARGET,
@@ -341,6 +343,8 @@ def experiment(
     from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
     from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
     from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
+
+    reach_hosts()
 
     repeat = number("--repeat", 1 if repeat is None else repeat, minimum=1, maximum=MAX_REPEATS)
     store = run_store(runs)
@@ -388,6 +392,8 @@ def facts(
     """Gather and print a host's facts (``--json``: one object, sorted keys)."""
     from labkit.engine.hostops import host_facts  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
+
+    reach_hosts()
 
     host, version = _host(target, inventory, playbook)
     log = sys.stderr if as_json else out
@@ -481,6 +487,8 @@ def setup_host(
     from labkit.engine.hostops import setup_host as apply  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
+    reach_hosts()
+
     experiments = load_playbook(playbook).experiments
     if name is not None and not name.strip():
         raise LabkitError(
@@ -507,6 +515,8 @@ def restore(
     from labkit.engine.hostops import restore as put_back  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
 
+    reach_hosts()
+
     store = run_store(None)
     host, version = _host(target, inventory, playbook)
     done = put_back(host, version, RunOptions(runs=store.local, out=out), setup=setup)
@@ -526,6 +536,8 @@ def collect(
     store: and upload every run still pending)."""
     from labkit.engine.hostops import collect as pull  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
+
+    reach_hosts()
 
     store = run_store(runs)
     host, version = _host(target, inventory, playbook)
@@ -697,6 +709,8 @@ def batch(
     from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
     from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
     from labkit.records.store import list_runs as stored_runs  # noqa: PLC0415 -- start-up time
+
+    reach_hosts()
 
     if until_decided:
         return _until_decided(locals(), max_runs, out)
