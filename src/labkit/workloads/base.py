@@ -85,6 +85,7 @@ class Workload(abc.ABC):
         """The device names an experiment with ``params`` records, for the probes'
         per-device metrics (``camera_read_ms_p95_<camera>``); none unless a kind says."""
         return []
+
     # what the workload adds to the report (data: ``report/`` renders it, a plug-in
     # never imports ``report/``): a Jinja2 template file in the plug-in's package,
     # included in the quantitative summary with the report's context
