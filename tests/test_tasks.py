@@ -41,7 +41,6 @@ def test_bad_set_key():
 
 
 def test_hosts_json_shape():
-
     res = run("hosts", "--json")
     data = json.loads(res.stdout)
     assert data["_meta"]["hostvars"]["sim"]["labkit_simulate"] is True

@@ -78,7 +78,6 @@ def test_one_short_quiet_run_cannot_flip_the_pooled_rate(tmp_path):
 
 
 def test_a_rate_check_needs_a_comparison_with_a_number():
-
     with pytest.raises(ValueError, match="a rate check needs op"):
         Check(kind="rate", metric="warnings_per_min", op="eq", value=0)
 

@@ -100,7 +100,6 @@ def _old_store(runs, logs) -> None:
 
 
 def test_an_old_store_still_reports_as_a_new_one(tmp_path):
-
     logs = tmp_path / "logs"
     write_seed(logs)
     pb = load_playbook(PLAYBOOK)
@@ -125,7 +124,6 @@ def test_an_old_store_still_reports_as_a_new_one(tmp_path):
 
 
 def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
-
     pb = load_playbook(DATA / "workloads/command/good.yml")
     inv = cli.load_inventory(str(REPO / "inventory/hosts.yml"))
     plan = resolve(pb, inv, "fast", "sim", parse_set([]))

@@ -180,7 +180,6 @@ def test_two_jetson_clocks_runs_in_a_row(board):
 
 
 def test_capped_mode_pinning_reads_as_pinned_on_orin_nano(board):
-
     b = board("orin-nano")  # starts in 25W: CPU cap 1344000 below the hw max 1728000
     sim_tool(b.wd, "jetson_clocks")
     facts = json.loads(b.run("facts", "--json").stdout)
@@ -200,7 +199,6 @@ def test_capped_mode_pinning_reads_as_pinned_on_orin_nano(board):
 
 
 def test_a_restore_that_silently_fails_is_caught_by_reading_sysfs_back(board):
-
     b = board("thor", sim={"restore_fails": [2]})  # the restore cannot write cpu2
     res = b.run("experiment", "--name", "clocks")
     assert res.returncode == 1, res.stdout + res.stderr
@@ -278,7 +276,6 @@ def test_a_reboot_only_mode_allowed_end_to_end(board):
 
 
 def _popen(b, *args):
-
     return subprocess.Popen(
         b.argv(*args),
         cwd=REPO,

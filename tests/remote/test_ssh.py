@@ -96,14 +96,12 @@ def test_values_reach_the_remote_side_literally(sshd, fake_home):
 
 
 def test_unreachable_port_is_a_connect_error(sshd, fake_home):
-
     with pytest.raises(ConnectError, match="cannot reach"):
         SshTarget("thor", LOOPBACK, port=free_port(), key_file=str(sshd.key))
 
 
 @pytest.fixture(scope="module")
 def sshd_nosftp(tmp_path_factory):
-
     server = start_sshd(tmp_path_factory.mktemp("sshd-nosftp"), sftp=False)
     yield server
     server.stop()

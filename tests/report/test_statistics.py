@@ -231,7 +231,6 @@ def test_an_experiment_whose_runs_never_warned_has_no_warned_rate(tmp_path):
 
 
 def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
-
     pb = load_playbook(REPO / "playbooks" / "loop-jitter.yml")
     text = "Reproduce with `invoke experiment --name fast`; `invoke batch --repeat 3`"
     assert with_playbook(text, pb) == (
@@ -242,7 +241,6 @@ def test_suggested_commands_name_a_playbook_that_is_not_the_default(tmp_path):
 
 
 def test_a_float_given_as_an_int_is_the_same_configuration():
-
     assert _key({"late_ms": 1, "rate": 30.0}) == _key({"late_ms": 1.0, "rate": 30})
 
 

@@ -178,7 +178,6 @@ def test_local_deploy_without_ssh(tmp_path):
 
 
 def test_taskset_maps_the_boards_cpus_onto_real_ones(remote):
-
     real = sorted(os.sched_getaffinity(0))
     probe = "python3 -c 'import os; print(sorted(os.sched_getaffinity(0)))'"
     res = sh(remote, f"taskset -c 2-13 {probe}")
