@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labkit.parse.byte_words import literal_at, number_lengths, words_at
+from labkit.parse.byte_words import (
+    digits_in,
+    literal_at,
+    number_lengths,
+    template_at,
+    words_at,
+)
 from labkit.parse.record_log import read_record_log, read_record_log_by_line
 
 
@@ -44,6 +50,23 @@ def test_number_lengths(field, length):
 def test_inf_only_where_allowed():
     text = _buf(b"inf)\n")
     assert number_lengths(text, np.array([0]), np.array([4]), allow_inf=False).tolist() == [0]
+
+
+def test_template_checks_literals_and_digits_and_reads_the_digits():
+    lines = [b"INFO 2026-04-21 15:07:09 x", b"INFO 2026-04-2: 15:07:09 x", b"INFO 2026/04/21"]
+    text = _buf(b"\n".join(lines) + b"\n")
+    starts = np.array([0, len(lines[0]) + 1, len(lines[0]) + len(lines[1]) + 2])
+    ends = starts + [len(line) for line in lines]
+    ok, words = template_at(text, starts, ends, b"INFO ####-##-## ##:##:## ")
+    assert ok.tolist() == [True, False, False]
+    assert digits_in(words, 5, 4)[0] == 2026 and digits_in(words, 22, 2)[0] == 9
+
+
+@pytest.mark.parametrize("byte", [b"/", b":", b"\x7f", b"A"])
+def test_template_digit_rejects_the_bytes_around_the_digits(byte):
+    text = _buf(b"1" + byte + b"\n")
+    ok, _ = template_at(text, np.array([0]), np.array([2]), b"##")
+    assert ok.tolist() == [False]
 
 
 WARN = "WARNING 2026-01-01 00:00:00 t_record.py:423 Record loop is running slower ({} Hz) "

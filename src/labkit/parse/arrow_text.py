@@ -54,6 +54,18 @@ def strings(
 ) -> pa.LargeStringArray:
     """Row i is ``buffers[which[i]][starts[i] : starts[i] + lengths[i]]`` (null where
     ``valid`` is False). The bytes must be UTF-8: they are not checked again."""
+    return views(buffers, which, starts, lengths, valid).cast(pa.large_string())
+
+
+def views(
+    buffers: list[np.ndarray],
+    which: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    valid: np.ndarray | None = None,
+) -> pa.Array:
+    """``strings`` as Arrow ``string_view``, not yet copied (a cast to numbers reads it
+    as it is)."""
     n = len(starts)
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -61,12 +73,16 @@ def strings(
         lengths = np.where(valid, lengths, 0)
     # a view is two words: length | first 4 bytes, then bytes 4-11 (short strings) or
     # buffer index | offset in that buffer (long ones)
-    views = np.zeros((n, 2), dtype=np.uint64)
+    words = np.zeros((n, 2), dtype=np.uint64)
     size = lengths.astype(np.uint64)
     short = lengths <= INLINE
     arrow_buffers: list[pa.Buffer] = []
+    empty = lengths == 0  # their view is all zero but the length: nothing to read
     for b, buf in enumerate(buffers):
-        rows = np.flatnonzero(which == b) if len(buffers) > 1 else slice(None)
+        if len(buffers) > 1 or empty.any():
+            rows = np.flatnonzero((which == b) & ~empty if len(buffers) > 1 else ~empty)
+        else:
+            rows = slice(None)
         at = starts[rows]
         if not len(at) or not len(buf):
             continue
@@ -85,15 +101,14 @@ def strings(
         for k in range(int(piece[~sh].max()) + 1 if (~sh).any() else 0):
             arrow_buffers.append(whole.slice(k * PIECE, min(PIECE + longest, len(buf) - k * PIECE)))
         located = (base + piece).astype(np.uint64) | ((at - piece * PIECE).astype(np.uint64) << _32)
-        views[rows, 0] = sz | (np.where(sh, low, first) << _32)
-        views[rows, 1] = np.where(sh, (low >> _32) | (high << _32), located)
+        words[rows, 0] = sz | (np.where(sh, low, first) << _32)
+        words[rows, 1] = np.where(sh, (low >> _32) | (high << _32), located)
     validity = None
     if valid is not None and not valid.all():
         validity = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    view = pa.Array.from_buffers(
-        pa.string_view(), n, [validity, pa.py_buffer(views), *arrow_buffers]
+    return pa.Array.from_buffers(
+        pa.string_view(), n, [validity, pa.py_buffer(words), *arrow_buffers]
     )
-    return view.cast(pa.large_string())
 
 
 def python_strings(values: list[str | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -73,3 +73,35 @@ def number_lengths(
         inf = (length == 0) & ((words[0] & np.uint64(0xFFFFFF)) == np.uint64(0x666E69))
         length[inf & inside[:, 2]] = 3
     return length
+
+
+def template_at(
+    text: np.ndarray, at: np.ndarray, ends: np.ndarray, template: bytes
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Whether ``template`` starts at each offset and ends by ``ends`` — its bytes as
+    they are, each ``#`` any digit 0-9 — and the words read there, for ``digits_in``.
+    The bytes must be ASCII (a digit's check adds 6 to it: no carry below 0x80)."""
+    ok = np.asarray(ends - at >= len(template))
+    words = words_at(text, at, -(-len(template) // 8))
+    for j, word in enumerate(words):
+        piece = template[8 * j : 8 * j + 8]
+        lit = sum(0xFF << (8 * i) for i, c in enumerate(piece) if c != ord("#"))
+        dig = sum(0xFF << (8 * i) for i, c in enumerate(piece) if c == ord("#"))
+        want = int.from_bytes(piece.replace(b"#", b"\0"), "little")
+        ok &= (word & np.uint64(lit)) == np.uint64(want)
+        if dig:
+            high, threes = np.uint64(dig & 0xF0F0F0F0F0F0F0F0), np.uint64(dig & 0x3030303030303030)
+            digits = word & np.uint64(dig)
+            ok &= (digits & high) == threes  # 0x30-0x3F
+            ok &= ((digits + np.uint64(dig & 0x0606060606060606)) & high) == threes  # <= 0x39
+    return ok, words
+
+
+def digits_in(words: list[np.ndarray], at: int, width: int) -> np.ndarray:
+    """The number written by ``width`` digit bytes from byte ``at`` of the words read by
+    ``template_at``."""
+    value = np.zeros(len(words[0]), dtype=np.int64)
+    for i in range(at, at + width):
+        digit = (words[i // 8] >> np.uint64(8 * (i % 8))) & np.uint64(0xF)
+        value = value * 10 + digit.astype(np.int64)
+    return value

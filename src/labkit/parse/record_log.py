@@ -30,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labkit.parse.arrow_text import bytes_at, line_bounds, python_strings, strings
-from labkit.parse.byte_words import literal_at, number_lengths
+from labkit.parse.arrow_text import line_bounds, python_strings, strings, views
+from labkit.parse.byte_words import digits_in, literal_at, number_lengths, template_at
 from labkit.parse.civil_time import civil_times
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -166,8 +166,10 @@ _SLOW_RE2 = (
     r"(?:Record|Control) loop is running slower \((?P<hz>[0-9.]+|inf) Hz\) than the target "
     r"FPS \((?P<target>[0-9.]+) Hz\)"
 )
-_SP, _DASH, _COLON, _DIGIT0 = ord(" "), ord("-"), ord(":"), ord("0")
-_STAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]  # in YYYY-MM-DD HH:MM:SS
+_SP = ord(" ")
+_STAMP = b" ####-##-## ##:##:## "  # after the level; '#' is any digit
+# where month, day, year, hour, minute and second are in _STAMP, and how many digits
+_STAMP_FIELDS = ((6, 2), (9, 2), (1, 4), (12, 2), (15, 2), (18, 2))
 LAST_SECOND = 61  # a leap second (:60, :61) runs into the next minute, as pandas reads it
 _PREFIX_TAIL = 36  # "YYYY-MM-DD HH:MM:SS " + 15-char location + " "
 _EXOTIC_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -261,7 +263,7 @@ class _Heads:
     target: np.ndarray
 
 
-BLOCK_LINES = 4096  # ~1 MB of log: every check of a block reads lines still in the cache
+BLOCK_LINES = 16384  # ~4.5 MB of log: every check of a block reads lines still in the cache
 
 
 def _line_heads(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, all_ascii: bool) -> _Heads:
@@ -277,53 +279,56 @@ def _line_heads(text: np.ndarray, starts: np.ndarray, ends: np.ndarray, all_asci
         np.full(n, math.nan),
         np.full(n, math.nan),
     )
+    stamps = np.zeros((6, n), dtype=np.int64)  # month, day, year, hour, minute, second
     ascii_line = _ascii_lines(text, ends, all_ascii)
     for lo in range(0, n, BLOCK_LINES):
         part = slice(lo, min(lo + BLOCK_LINES, n))
-        level, times, loc_at = _prefixes(text, starts[part], ends[part], ascii_line[part])
-        heads.level[part], heads.time[part], heads.loc_at[part] = level, times, loc_at
+        level, loc_at = _prefixes(text, starts[part], ends[part], ascii_line[part], stamps[:, part])
+        heads.level[part], heads.loc_at[part] = level, loc_at
         cand = np.flatnonzero(level > 0)
         std, hz, target = _standard_slow_loops(text, loc_at[cand] + 16, ends[part][cand])
         got = cand[std] + lo
         heads.std[got], heads.hz[got], heads.target[got] = True, hz, target
+    prefixed = heads.level > 0
+    heads.time[prefixed] = civil_times(*stamps[:, prefixed], last_second=LAST_SECOND)
     return heads
 
 
 def _prefixes(
-    text: np.ndarray, starts: np.ndarray, ends: np.ndarray, ascii_line: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    text: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    ascii_line: np.ndarray,
+    stamps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """For every line: the level code (1 + index in LEVELS; 0 where the line has no
-    ``LEVEL YYYY-MM-DD HH:MM:SS <15 chars> `` prefix of ASCII bytes and a time the bulk
-    path can vouch for), its time, and where its location starts."""
+    ``LEVEL YYYY-MM-DD HH:MM:SS <15 chars> `` prefix of ASCII bytes) and where its
+    location starts; the fields of its time go into ``stamps`` (month, day, year, hour,
+    minute, second by line)."""
     n = len(starts)
     level = np.zeros(n, dtype=np.int8)
-    times = np.full(n, np.datetime64("NaT"), "datetime64[ns]")
     loc_at = np.zeros(n, dtype=np.int64)
     if not n:
-        return level, times, loc_at
+        return level, loc_at
     length = ends - starts
     first = text[starts]
+    last = len(text) - 1
     for code, word in enumerate(LEVELS, 1):
         k = len(word)
         width = k + 1 + _PREFIX_TAIL
         idx = np.flatnonzero((first == ord(word[0])) & (length >= width) & ascii_line)
         if not len(idx):
             continue
-        head = bytes_at(text, starts[idx], width)
-        stamp = head[:, k + 1 : k + 20]
-        digits = (stamp[:, _STAMP_DIGITS] - _DIGIT0).astype(np.int64)  # uint8 wraps
-        ok = (head[:, :k] == np.frombuffer(word.encode(), np.uint8)).all(axis=1)
-        ok &= (head[:, k] == _SP) & (head[:, k + 20] == _SP) & (head[:, width - 1] == _SP)
-        ok &= (digits < 10).all(axis=1) & (stamp[:, 10] == _SP)
-        ok &= (stamp[:, [4, 7]] == _DASH).all(axis=1) & (stamp[:, [13, 16]] == _COLON).all(1)
-        d = np.where(ok[:, None], digits, 0)
-        year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-        mon, day, hh, mm, ss = (d[ok, i] * 10 + d[ok, i + 1] for i in (4, 6, 8, 10, 12))
+        at = starts[idx]
+        ok, words = template_at(text, at, ends[idx], word.encode() + _STAMP)
+        ok &= text[np.minimum(at + width - 1, last)] == _SP  # the location's end
         got = idx[ok]
+        ok_words = [w[ok] for w in words]
+        for row, (at_, width_) in enumerate(_STAMP_FIELDS):
+            stamps[row, got] = digits_in(ok_words, k + at_, width_)
         level[got] = code
-        times[got] = civil_times(mon, day, year[ok], hh, mm, ss, LAST_SECOND)
         loc_at[got] = starts[got] + k + 21
-    return level, times, loc_at
+    return level, loc_at
 
 
 def _ascii_lines(text: np.ndarray, ends: np.ndarray, all_ascii: bool) -> np.ndarray:
@@ -411,8 +416,8 @@ def _standard_slow_loops(
     std[rows[~ok]] = False
     # Arrow's cast reads decimals (and "inf") as float() does
     zeros = np.zeros(int(ok.sum()), np.int8)
-    rates = _floats(strings([text], zeros, at[ok], hz_len[ok]))
-    targets = _floats(strings([text], zeros, target_at[ok], t_len[ok]))
+    rates = _floats(views([text], zeros, at[ok], hz_len[ok]))
+    targets = _floats(views([text], zeros, target_at[ok], t_len[ok]))
     return std, rates, targets
 
 
