@@ -1,6 +1,7 @@
 """One report skeleton for every workload: a `command` playbook's report has the same
 sections as LeRobot's, its metrics in a table with units in the headers, its observer
-effect, and one summary.csv with exactly its workload's and probes' metrics."""
+effect, changes ranked by its events per minute, and one summary.csv with exactly its
+workload's and probes' metrics."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ SKELETON = [
     "Threats to validity",
     "Observer effect",
     "Figures",
+    "Most likely root cause",
+    "Recommendation",
     "Follow-ups",
     "Runs",
 ]
@@ -73,6 +76,12 @@ def test_a_command_report_has_the_one_skeleton(tmp_path):
     observer = section(text, "Observer effect")
     assert "- the tegrastats probe (`base` against `bare`): slow_per_min 21.3 → 21" in observer
     assert observer.rstrip().endswith("3 and 3 runs")
+    cause = section(text, "Most likely root cause")
+    assert "effect on slow_per_min against the baseline `base`" in cause
+    assert "raising rate 30→50 (fast) raised slow_per_min by 4" in cause
+    for part in (cause, section(text, "Recommendation")):
+        assert "bare" not in part  # it only lacks a probe: never a cause
+    assert "keep it" in section(text, "Recommendation")  # nothing beat the baseline
     assert "![" in section(text, "Figures")  # the valued event's figure
     assert (result.folder / "event-slow.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -26,10 +26,27 @@ from labkit.analysis.configs import Group
 from labkit.analysis.decide import compare_runs, metric_of, pooled_dispersion
 from labkit.analysis.stats import Comparison, pct
 from labkit.config.playbook import Playbook
+from labkit.core.metrics import Metric
 
 PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
 CONTRIBUTING = 0.2  # a confirmed cut of at least a fifth contributes
-METRIC = "warnings_per_min"
+METRIC = "warnings_per_min"  # LeRobot's; another workload ranks by its late events' rate
+
+
+def ranking_metric(metrics: dict[str, Metric], headline: list[str]) -> str | None:
+    """What changes are ranked by: the first of the workload's headline metrics that is
+    a per-minute rate of events where lower is better (LeRobot: ``warnings_per_min``;
+    a command: its late event's ``<event>_per_min``); None when it has none."""
+    for name in headline:
+        m = metrics.get(name)
+        if m is not None and m.kind == "rate" and m.count_of and m.better == "lower":
+            return name
+    return None
+
+
+def label(metric: str) -> str:
+    """How the report names the ranking metric in a sentence."""
+    return "warnings per minute" if metric == METRIC else metric
 
 
 def baseline_of(playbook: Playbook) -> str:
@@ -67,8 +84,8 @@ def diff(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return [describe_change(k, base.get(k), other.get(k)) for k in keys]
 
 
-def _rated(group: Group) -> bool:
-    return bool(group.runs) and all(r.metrics.get(METRIC) is not None for r in group.runs)
+def _rated(group: Group, metric: str = METRIC) -> bool:
+    return bool(group.runs) and all(r.metrics.get(metric) is not None for r in group.runs)
 
 
 def _floor(group: Group) -> float | None:
@@ -87,6 +104,7 @@ class Effect:
     base_min_hz: float | None
     min_hz: float | None
     rank: str = ""  # primary | contributing | not primary | undecided
+    metric: str = METRIC  # what the cut is of
     # the hypothesis check's own comparison of this change (its bar), when one names it:
     # its runs-needed figure is the one shown, the same as in the check
     check: Comparison | None = None
@@ -118,12 +136,13 @@ class Effect:
 
     def sentence(self) -> str:
         rel, c = self.relative, self.cut
+        what = label(self.metric)
         if math.isinf(rel):
-            moved = "raised warnings per minute from none"
+            moved = f"raised {what} from none"
         elif abs(rel) < 0.005:
-            moved = "left warnings per minute unchanged"
+            moved = f"left {what} unchanged"
         else:
-            moved = f"{'cut' if rel < 0 else 'raised'} warnings per minute by {abs(rel):.0%}"
+            moved = f"{'cut' if rel < 0 else 'raised'} {what} by {abs(rel):.0%}"
         text = f"{self.change_text} ({self.experiment}) {moved} ({c.mean_baseline:.3g} → "
         text += f"{c.mean_variant:.3g}/min"
         if c.n_baseline == c.n_variant == 1:
@@ -153,31 +172,37 @@ class Effect:
         return text
 
 
-def check_bars(playbook: Playbook, baseline: str) -> dict[str, float]:
-    """Variant -> the largest cut a hypothesis check asks of it against ``baseline``."""
+def check_bars(playbook: Playbook, baseline: str, metric: str = METRIC) -> dict[str, float]:
+    """Variant -> the largest cut of ``metric`` a hypothesis check asks of it against
+    ``baseline``."""
     bars: dict[str, float] = {}
     for h in playbook.model.hypotheses:
         for c in h.checks:
-            if (c.kind, c.metric, c.baseline, c.expect) == ("compare", METRIC, baseline, "lower"):
+            if (c.kind, c.metric, c.baseline, c.expect) == ("compare", metric, baseline, "lower"):
                 bars[c.variant] = max(bars.get(c.variant, 0.0), float(c.min_effect))
     return bars
 
 
 def effects(
-    groups: list[Group], baseline: str, bars: dict[str, float] | None = None
+    groups: list[Group],
+    baseline: str,
+    bars: dict[str, float] | None = None,
+    ranked_by: str = METRIC,
+    metrics: dict[str, Metric] | None = None,
 ) -> list[Effect]:
-    """Every main configuration with rated runs against ``baseline``, largest cut first;
+    """Every main configuration with rated runs against ``baseline``, largest cut of
+    ``ranked_by`` first (``metrics``: its declaration, default the built-in set);
     ``bars`` (variant -> cut) replaces the contributing bar where a check sets one."""
     bars = bars or {}
     mains = {g.experiment: g for g in groups if g.main}
     base = mains.get(baseline)
-    if base is None or not _rated(base):
+    if base is None or not _rated(base, ranked_by):
         return []
-    metric = metric_of(METRIC)
-    pooled = pooled_dispersion(metric, [g.runs for g in mains.values() if _rated(g)])
+    metric = metric_of(ranked_by, metrics)
+    pooled = pooled_dispersion(metric, [g.runs for g in mains.values() if _rated(g, ranked_by)])
     out = []
     for name, g in mains.items():
-        if name == baseline or not _rated(g):
+        if name == baseline or not _rated(g, ranked_by):
             continue
         if not diff(base.config, g.config):  # it only observes (its probes): not a cause
             continue
@@ -198,6 +223,7 @@ def effects(
                 check=rule(bars[name]) if name in bars else None,
                 base_min_hz=_floor(base),
                 min_hz=_floor(g),
+                metric=ranked_by,
             )
         )
     out.sort(key=lambda e: (e.relative, -(e.min_hz or 0)))
@@ -214,16 +240,18 @@ def effects(
     return out
 
 
-def best(rows: list[dict[str, Any]], ranked: list[Effect], baseline: str) -> dict | None:
-    """The tested main configuration with the fewest warnings per minute (then the best
-    floor) among the baseline and the changes whose cut is confirmed; a change that only
-    looks better (undecided) is never recommended."""
+def best(
+    rows: list[dict[str, Any]], ranked: list[Effect], baseline: str, ranked_by: str = METRIC
+) -> dict | None:
+    """The tested main configuration with the lowest ``ranked_by`` (then the best floor)
+    among the baseline and the changes whose cut is confirmed; a change that only looks
+    better (undecided) is never recommended."""
     confirmed = {e.experiment for e in ranked if e.rank in ("primary", "contributing")}
     rated = [
         r
         for r in rows
         if r.get("main")
-        and r.get(METRIC) is not None
+        and r.get(ranked_by) is not None
         and (r["experiment"] == baseline or r["experiment"] in confirmed)
     ]
     if not rated:
@@ -236,4 +264,4 @@ def best(rows: list[dict[str, Any]], ranked: list[Effect], baseline: str) -> dic
             return 0.0
         return r["min_hz"] / r["target_hz"]
 
-    return min(rated, key=lambda r: (r[METRIC], -floor_share(r), -r["runs"]))
+    return min(rated, key=lambda r: (r[ranked_by], -floor_share(r), -r["runs"]))

@@ -22,7 +22,15 @@ from typing import Any
 
 from labkit.analysis.configs import group_runs, main_runs
 from labkit.analysis.decide import RULES
-from labkit.analysis.effects import METRIC, baseline_of, best, check_bars, diff, effects
+from labkit.analysis.effects import (
+    baseline_of,
+    best,
+    check_bars,
+    diff,
+    effects,
+    label,
+    ranking_metric,
+)
 from labkit.analysis.experiments import column_header, columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
@@ -145,8 +153,11 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         hyps.append({"h": h, "v": v, "conclusion": conclusion})
     baseline = baseline_of(pb)
     mains = {g.experiment: g for g in groups if g.main}
-    ranked = effects(groups, baseline, check_bars(pb, baseline))
-    top = best(rows, ranked, baseline)
+    # changes are ranked by the workload's late events per minute (LeRobot: warnings)
+    cause = ranking_metric(pb.metrics, pb.workload.headline_metrics())
+    bars = check_bars(pb, baseline, cause) if cause else {}
+    ranked = effects(groups, baseline, bars, cause, pb.metrics) if cause else []
+    top = best(rows, ranked, baseline, cause) if cause else None
     rec = None
     if top is not None:
         base_cfg = mains[baseline].config if baseline in mains else {}
@@ -200,8 +211,10 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "run_columns": pb.workload.run_metrics_shown(),
         "setup_columns": list(pb.workload.setup_columns),
         "probes_of": {n: pb.probes_for(n) for n in order},
-        # root cause and recommendation rank changes by slow-loop warnings per minute
-        "ranks_causes": METRIC in pb.metrics,
+        # root cause and recommendation: for a workload whose late events have a rate
+        "ranks_causes": cause is not None,
+        "cause_metric": cause,
+        "cause_label": label(cause) if cause else "",
         "observer": observing,
         "methods": {"mean": MEAN_METHOD, "compare": RULES, "single": POINT},
         "runs": used,
