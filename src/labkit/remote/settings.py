@@ -1,5 +1,9 @@
 """Host settings as operations: read the state, change only what differs, know how to undo.
 
+One operation per kind of setting (``OPERATIONS``: power mode, jetson_clocks, CPU
+governor, sysctl; and the playbook's files), pyinfra-style: it reads its fact, plans its
+``Change`` and says how to apply and undo it; ``plan_changes`` runs them in order.
+
 Each ``Change`` carries the commands that apply it and the commands that put the
 previous value back. ``apply`` writes the undo commands to a journal on the target
 *before* running the change, so a run that dies at any point can be restored later by
@@ -14,6 +18,7 @@ import json
 import posixpath
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,6 +94,24 @@ def _write(value: str, paths: list[str]) -> str:
     return f"printf '%s\\n' {q(value)} | tee {' '.join(q(p) for p in paths)} > /dev/null"
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What an operation plans against: the host, its facts, where its files live."""
+
+    target: Target
+    facts: dict[str, Any]
+    sysroot: str
+    state_dir: str
+    allow_reboot: bool
+    reboot_timeout_s: float
+
+
+# an operation: one kind of host setting; it reads its fact, plans its change (the commands
+# that apply it and those that undo it, run by ``apply_changes`` and ``restore_journal``)
+# or raises ``PreflightError`` when the host cannot take it
+Operation = Callable[[PlanContext, dict[str, Any]], list[Change]]
+
+
 def plan_changes(
     target: Target,
     settings: dict[str, Any],
@@ -100,92 +123,16 @@ def plan_changes(
     allow_reboot: bool = False,
     reboot_timeout_s: float = reboot.DEFAULT_TIMEOUT_S,
 ) -> list[Change]:
-    """Diff the desired settings against the host; raises ``PreflightError`` if impossible.
+    """Diff the desired settings against the host, one operation per kind of setting (in
+    ``OPERATIONS``' order, then the files); raises ``PreflightError`` if impossible.
 
     A power mode that needs a reboot (``/etc/nvpmodel.conf``: its power-gating masks
     differ from the current mode's) is refused here, before anything changes, unless
     ``allow_reboot`` (the host's ``labkit_allow_reboot``).
     """
-    changes: list[Change] = []
-    mode = settings.get("settings.nvpmodel")
-    if mode is not None:
-        changes.append(
-            _nvpmodel_change(target, int(mode), facts, sysroot, allow_reboot, reboot_timeout_s)
-        )
-    cpu = facts.get("cpu") or {}
-    clocks = settings.get("settings.jetson_clocks")
-    if clocks is not None:
-        pinned = bool(cpu.get("clocks_pinned"))
-        c = Change("jetson_clocks", "on" if pinned else "off", "on" if clocks else "off")
-        # a fresh store file each run: `jetson_clocks --store F` onto an existing F asks
-        # "Can I overwrite it? Y/N:" and, with no answer, exits 1 storing nothing
-        store = posixpath.join(state_dir, "l4t_dfs.conf")
-        expect = store + ".sysfs"
-        snap = _clock_snapshot(sysroot)
-        if clocks and not pinned:
-            c.apply = [
-                f"rm -f {q(store)} {q(expect)}",
-                f"{snap} > {q(expect)}",
-                f"jetson_clocks --store {q(store)}",
-                "jetson_clocks",
-            ]
-            # `jetson_clocks --restore` exits 0 even when a write fails: read sysfs back
-            c.undo = [
-                f"jetson_clocks --restore {q(store)}",
-                f"{snap} | diff {q(expect)} - >&2 || {{ echo 'jetson_clocks --restore "
-                "exited 0 but the CPU clocks read back differ from the stored ones (above: "
-                "< stored, > now)' >&2; false; }",
-                f"rm -f {q(store)} {q(expect)}",
-            ]
-        elif pinned and not clocks:
-            raise PreflightError(
-                f"{target.name}: jetson_clocks is on and the playbook wants it off; labkit only "
-                "undoes clocks it pinned itself (restore the board's --store file by hand)"
-            )
-        changes.append(c)
-    gov = settings.get("settings.cpu_governor")
-    if gov is not None:
-        online = {k: v for k, v in (cpu.get("cpus") or {}).items() if v["online"]}
-        if not online or not all(v["governor"] for v in online.values()):
-            raise PreflightError(f"{target.name}: no cpufreq governors under {sysroot}/sys")
-        first = next(iter(online))
-        avail = (
-            cpu.get("available_governors")
-            or target.run(
-                f"cat {q(cpu_path(sysroot, first, 'scaling_available_governors'))}", check=False
-            ).stdout.split()
-        )
-        if avail and gov not in avail:
-            raise PreflightError(
-                f"{target.name}: settings.cpu_governor {gov!r} is not available "
-                f"(scaling_available_governors: {' '.join(avail)})"
-            )
-        before = {k: v["governor"] for k, v in online.items()}
-        c = Change("cpu_governor", before, gov)
-        differ = [k for k, g in before.items() if g != gov]
-        if differ:
-            c.apply = [_write(gov, [cpu_path(sysroot, k, "scaling_governor") for k in differ])]
-            by_old: dict[str, list[str]] = {}
-            for k in differ:
-                by_old.setdefault(before[k], []).append(k)
-            c.undo = [
-                _write(old, [cpu_path(sysroot, k, "scaling_governor") for k in ks])
-                for old, ks in by_old.items()
-            ]
-        changes.append(c)
-    for key, value in sorted((settings.get("settings.sysctl") or {}).items()):
-        path = sysctl_path(sysroot, key)
-        res = target.run(f"cat {q(path)}", check=False)
-        if not res.ok:
-            raise PreflightError(f"{target.name}: sysctl {key} does not exist ({path})")
-        before = " ".join(res.stdout.split())
-        after = " ".join(str(value).split())
-        c = Change(f"sysctl {key}", before, after)
-        if before != after:
-            c.apply, c.undo = [_write(after, [path])], [_write(before, [path])]
-        changes.append(c)
-    for i, spec in enumerate(files):
-        changes.append(_file_change(target, spec, sysroot, state_dir, i))
+    ctx = PlanContext(target, facts, sysroot, state_dir, allow_reboot, reboot_timeout_s)
+    changes = [c for operation in OPERATIONS for c in operation(ctx, settings)]
+    changes += [_file_change(target, spec, sysroot, state_dir, i) for i, spec in enumerate(files)]
     for c in changes:
         if c.key != "nvpmodel" or not c.changed:
             continue
@@ -196,6 +143,117 @@ def plan_changes(
         if not c.reboot:  # `nvpmodel -m` resets the CPU mins
             c.undo += volatile
     return changes
+
+
+def nvpmodel_operation(ctx: PlanContext, settings: dict[str, Any]) -> list[Change]:
+    """``settings.nvpmodel``: the power mode (live, or through a reboot when allowed)."""
+    mode = settings.get("settings.nvpmodel")
+    if mode is None:
+        return []
+    return [
+        _nvpmodel_change(
+            ctx.target, int(mode), ctx.facts, ctx.sysroot, ctx.allow_reboot, ctx.reboot_timeout_s
+        )
+    ]
+
+
+def jetson_clocks_operation(ctx: PlanContext, settings: dict[str, Any]) -> list[Change]:
+    """``settings.jetson_clocks``: clocks pinned with ``jetson_clocks``, undone from the
+    ``--store`` file it wrote (and checked against sysfs read back)."""
+    clocks = settings.get("settings.jetson_clocks")
+    if clocks is None:
+        return []
+    pinned = bool((ctx.facts.get("cpu") or {}).get("clocks_pinned"))
+    c = Change("jetson_clocks", "on" if pinned else "off", "on" if clocks else "off")
+    # a fresh store file each run: `jetson_clocks --store F` onto an existing F asks
+    # "Can I overwrite it? Y/N:" and, with no answer, exits 1 storing nothing
+    store = posixpath.join(ctx.state_dir, "l4t_dfs.conf")
+    expect = store + ".sysfs"
+    snap = _clock_snapshot(ctx.sysroot)
+    if clocks and not pinned:
+        c.apply = [
+            f"rm -f {q(store)} {q(expect)}",
+            f"{snap} > {q(expect)}",
+            f"jetson_clocks --store {q(store)}",
+            "jetson_clocks",
+        ]
+        # `jetson_clocks --restore` exits 0 even when a write fails: read sysfs back
+        c.undo = [
+            f"jetson_clocks --restore {q(store)}",
+            f"{snap} | diff {q(expect)} - >&2 || {{ echo 'jetson_clocks --restore "
+            "exited 0 but the CPU clocks read back differ from the stored ones (above: "
+            "< stored, > now)' >&2; false; }",
+            f"rm -f {q(store)} {q(expect)}",
+        ]
+    elif pinned and not clocks:
+        raise PreflightError(
+            f"{ctx.target.name}: jetson_clocks is on and the playbook wants it off; labkit only "
+            "undoes clocks it pinned itself (restore the board's --store file by hand)"
+        )
+    return [c]
+
+
+def governor_operation(ctx: PlanContext, settings: dict[str, Any]) -> list[Change]:
+    """``settings.cpu_governor``: every online CPU's governor, each put back to its own."""
+    gov = settings.get("settings.cpu_governor")
+    if gov is None:
+        return []
+    target, sysroot, cpu = ctx.target, ctx.sysroot, ctx.facts.get("cpu") or {}
+    online = {k: v for k, v in (cpu.get("cpus") or {}).items() if v["online"]}
+    if not online or not all(v["governor"] for v in online.values()):
+        raise PreflightError(f"{target.name}: no cpufreq governors under {sysroot}/sys")
+    first = next(iter(online))
+    avail = (
+        cpu.get("available_governors")
+        or target.run(
+            f"cat {q(cpu_path(sysroot, first, 'scaling_available_governors'))}", check=False
+        ).stdout.split()
+    )
+    if avail and gov not in avail:
+        raise PreflightError(
+            f"{target.name}: settings.cpu_governor {gov!r} is not available "
+            f"(scaling_available_governors: {' '.join(avail)})"
+        )
+    before = {k: v["governor"] for k, v in online.items()}
+    c = Change("cpu_governor", before, gov)
+    differ = [k for k, g in before.items() if g != gov]
+    if differ:
+        c.apply = [_write(gov, [cpu_path(sysroot, k, "scaling_governor") for k in differ])]
+        by_old: dict[str, list[str]] = {}
+        for k in differ:
+            by_old.setdefault(before[k], []).append(k)
+        c.undo = [
+            _write(old, [cpu_path(sysroot, k, "scaling_governor") for k in ks])
+            for old, ks in by_old.items()
+        ]
+    return [c]
+
+
+def sysctl_operation(ctx: PlanContext, settings: dict[str, Any]) -> list[Change]:
+    """``settings.sysctl.<key>``: each value read from /proc/sys, written, put back."""
+    changes = []
+    for key, value in sorted((settings.get("settings.sysctl") or {}).items()):
+        path = sysctl_path(ctx.sysroot, key)
+        res = ctx.target.run(f"cat {q(path)}", check=False)
+        if not res.ok:
+            raise PreflightError(f"{ctx.target.name}: sysctl {key} does not exist ({path})")
+        before = " ".join(res.stdout.split())
+        after = " ".join(str(value).split())
+        c = Change(f"sysctl {key}", before, after)
+        if before != after:
+            c.apply, c.undo = [_write(after, [path])], [_write(before, [path])]
+        changes.append(c)
+    return changes
+
+
+# the order they are planned and applied (and undone in reverse): the power mode first,
+# as `nvpmodel -m` resets the CPU clocks and mins the later ones set
+OPERATIONS: tuple[Operation, ...] = (
+    nvpmodel_operation,
+    jetson_clocks_operation,
+    governor_operation,
+    sysctl_operation,
+)
 
 
 def boot_volatile(facts: dict[str, Any], changes: list[Change], sysroot: str) -> list[str]:
