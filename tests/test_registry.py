@@ -3,12 +3,25 @@ and the host facts each declares, gathered in the one facts round trip."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
-from labkit.errors import UnknownNameError
-from labkit.registry import PROBES, WORKLOADS, get_probe, get_workload, plugin_facts
+from labkit.config.playbook import load_playbook
+from labkit.core.facts import Fact, parse_which
+from labkit.core.metrics import Metric
+from labkit.errors import PlaybookError, UnknownNameError
+from labkit.registry import (
+    PROBES,
+    WORKLOADS,
+    get_probe,
+    get_workload,
+    plugin_facts,
+    workload_of,
+)
+from labkit.workloads import Workload
 
 
 def test_every_plug_in_is_registered_under_its_own_name():
@@ -36,3 +49,52 @@ def test_the_plug_ins_declare_their_facts_with_the_hosts_own_paths():
     assert "/work/tools/bin/py-spy" in facts["pyspy"].command("", "/work")
     # a host without the variables: the programs on PATH
     assert "lerobot-record" in {f.name: f for f in plugin_facts(None)}["lerobot"].command("", "/w")
+
+
+class Sleep(Workload):
+    """A workload written for this test alone: its own package would hold this class."""
+
+    kind: ClassVar[str] = "sleep"
+
+    def __init__(self) -> None:
+        self.params = {}
+        self.metrics = {
+            "duration_s": Metric("duration_s", "seconds it slept", unit="s", kind="duration")
+        }
+
+    @classmethod
+    def facts(cls, host) -> list[Fact]:
+        return [Fact("sleep", lambda r, w: "command -v sleep", parse_which)]
+
+    def command(self, plan) -> list[str]:
+        return ["sleep", "1"]
+
+    def expected_duration_s(self, plan) -> float:
+        return 1.0
+
+    def parse(self, run_dir: Path):
+        return None
+
+    def run_metrics(self, events, duration_s: float | None = None) -> dict:
+        return {"duration_s": duration_s}
+
+
+def test_a_new_workload_is_its_class_plus_one_registry_line(tmp_path, monkeypatch):
+    """Registered, the kind is dispatched by the playbook, its metrics are the playbook's
+    and its host fact joins the one round trip: nothing else names it."""
+    monkeypatch.setitem(WORKLOADS, Sleep.kind, Sleep)
+    book = tmp_path / "sleep.yml"
+    book.write_text(
+        "name: nap\nworkload: {kind: sleep}\nprobes: [tegrastats]\n"
+        "experiments: [{name: short}]\n"
+        "hypotheses:\n- id: H1\n  title: it sleeps\n  checks:\n"
+        "  - {kind: every_run, metric: duration_s, op: gt, value: 0}\n"
+    )
+    pb = load_playbook(book)
+    assert isinstance(pb.workload, Sleep)
+    assert list(pb.metrics)[0] == "duration_s" and "cpu_mean_pct" in pb.metrics
+    assert "sleep" in {f.name for f in plugin_facts(None)}
+    assert workload_of({"workload": {"kind": "sleep"}}).command(None) == ["sleep", "1"]
+    book.write_text(book.read_text().replace("{kind: sleep}", "{kind: sleep, seconds: 3}"))
+    with pytest.raises(PlaybookError, match="unknown key 'seconds'; a sleep workload"):
+        load_playbook(book)
