@@ -270,7 +270,9 @@ class SshTarget(Target):
                         out += ch.recv(1 << 16)
                     elif ch.recv_stderr_ready():
                         err += ch.recv_stderr(1 << 16)
-                    elif ch.exit_status_ready():
+                    elif ch.exit_status_ready() and (ch.eof_received or ch.closed):
+                        # sshd may send the exit status before the last of the output:
+                        # the channel's EOF, not the exit, says everything has arrived
                         break
                     elif time.monotonic() > deadline:
                         raise self._timeout(command, timeout)
