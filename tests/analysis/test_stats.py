@@ -9,7 +9,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from labkit.analysis.stats import POINT, WELCH, compare, mean_ci
+from labkit.analysis.stats import POINT, WELCH, compare, look_alpha, mean_ci, spent
 from tests.conftest import REPO
 
 DATA = REPO / "tests" / "data" / "stats"
@@ -58,3 +58,18 @@ def test_mean_ci_matches_the_hand_computed_case(case):
         assert math.isnan(m.lo) and math.isnan(m.hi)
     else:
         assert [m.lo, m.hi] == pytest.approx(case["ci"], abs=1e-3)
+
+
+def test_the_looks_of_a_study_that_stops_when_decided_spend_at_most_5_percent():
+    """O'Brien-Fleming-type spending over looks at 2..6 runs a side of at most 6: by hand,
+    2 - 2 Phi(1.95996 / sqrt(n / 6)) spent by n runs, each look the increase since the last."""
+    levels = [look_alpha(n, n - 1 if n > 2 else 0, 6) for n in range(2, 7)]
+    expected = [0.000687, 0.004888, 0.010800, 0.015416, 0.018209]
+    assert levels == pytest.approx(expected, abs=1e-6)
+    assert sum(levels) == pytest.approx(0.05, abs=1e-12)
+    assert spent(1.0) == pytest.approx(0.05) and spent(0.0) == 0.0
+
+
+def test_a_look_without_new_runs_spends_nothing():
+    assert look_alpha(3, 3, 6) == 0.0
+    assert look_alpha(2, 0, 2) == pytest.approx(0.05)  # one look: all of it

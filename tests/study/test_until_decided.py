@@ -17,6 +17,7 @@ from tests.conftest import REPO
 from tests.seedlogs import write_seed_logs
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+pytestmark = pytest.mark.slow  # each round imports runs and judges them: 15-30 s a test
 
 
 def rounds(tmp_path, counts: dict[str, list[int]]):
@@ -48,11 +49,15 @@ def study(tmp_path, counts: dict[str, list[int]], budget: int):
 def test_stops_as_soon_as_the_check_is_decided(tmp_path):
     counts = {"exp1": [11, 12, 10, 11, 12, 11], "exp2b": [1, 2, 1, 2, 1, 2]}
     state, asked, text = study(tmp_path, counts, 6)
-    # round 1 has no spread; at 99 % two runs a side (11, 12 vs 1, 2) are not enough yet
+    # round 1 has no spread; at 99.93 % two runs a side (11, 12 vs 1, 2) are not enough yet
     assert state.done and asked == [1, 2, 3]
     assert "1 run(s) each: no look before 2 runs a side" in text
+    assert "spending: 99.93 % at 2, 99.51 % at 3, 98.92 % at 4, 98.46 % at 5, 98.18 % at 6" in text
+    first = text.split("round 3")[0]
+    assert "H2 warnings_per_min exp2b vs exp1: not yet — effect" in first
+    assert "99.93 % CI" in first
     assert "H2 warnings_per_min exp2b vs exp1: decided, supports" in text
-    assert "99 % CI" in text  # 5 % over 5 looks
+    assert "99.51 % CI" in text and state.alpha == pytest.approx(0.0048877, abs=1e-6)
     assert "decided after 3 runs per experiment (budget 6): stopping" in text
 
 
@@ -62,6 +67,27 @@ def test_an_effect_near_the_threshold_spends_the_budget_and_says_so(tmp_path):
     assert not state.done and asked == [1, 2, 3]
     assert "H2 warnings_per_min exp2b vs exp1: not yet" in text
     assert "budget spent (3 runs per experiment): 1 check(s) still undecided" in text
+
+
+def test_a_round_that_adds_no_run_a_side_spends_nothing(tmp_path):
+    """A round whose exp2b run failed adds nothing to compare: no look, no level spent, so
+    the looks' levels still add up to at most 5 %."""
+    pb, asked, run_round = rounds(
+        tmp_path, {"exp1": [10, 14, 9, 13, 11, 12], "exp2b": [5, 8, 4, 7, 6, 5]}
+    )
+
+    def failing_third(k: int) -> None:
+        if k != 3:
+            run_round(k)
+
+    out = io.StringIO()
+    state = until_decided(pb, tmp_path / "runs", ["exp1", "exp2b"], 4, failing_third, out)
+    text = out.getvalue()
+    assert "round 3 of at most 4\n  still 2 run(s) each: no new look (a failed run?)" in text
+    assert asked == [1, 2, 4] and state.runs == 3
+    # the look at 3 runs a side takes what the spending allows from 2 to 3 of 4 runs:
+    # (2 - 2 Phi(1.95996 / sqrt(3/4))) - (2 - 2 Phi(1.95996 / sqrt(2/4))) = 0.023625 - 0.005575
+    assert state.alpha == pytest.approx(0.018051, abs=1e-6)
 
 
 def test_experiments_no_check_compares_are_refused(tmp_path):

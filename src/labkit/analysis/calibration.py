@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labkit.analysis.counts import Counts, compare_counts
-from labkit.analysis.stats import ALPHA, compare, looks_alpha
+from labkit.analysis.stats import ALPHA, compare, look_alpha
 
 OUTCOMES = ("holds", "fails", "inconclusive")
 
@@ -77,15 +77,30 @@ def simulate(
     return {name: {o: t[o] / studies for o in OUTCOMES} for name, t in tally.items()}
 
 
+STOPPING = {
+    "spending": "O'Brien-Fleming-type spending (labkit)",
+    "bonferroni": "5 % / looks (Bonferroni, the previous release)",
+    "naive": "5 % each (naive)",
+}
+
+
+def stopping_alpha(rule: str, runs: int, max_runs: int) -> float:
+    """The level of the look at ``runs`` runs a side (looks at 2, 3, ..., ``max_runs``)
+    under a stopping ``rule`` of ``STOPPING``."""
+    if rule == "spending":
+        return look_alpha(runs, runs - 1 if runs > 2 else 0, max_runs)
+    if rule == "bonferroni":
+        return ALPHA / max(max_runs - 1, 1)
+    return ALPHA
+
+
 def sequential(
-    s: Scenario, max_runs: int, studies: int, seed: int, split: bool = True
+    s: Scenario, max_runs: int, studies: int, seed: int, rule: str = "spending"
 ) -> dict[str, float]:
     """Outcome -> share of studies that add one run a side per round and stop at the first
-    decided look (at least 2 runs a side), with the per-look level ``looks_alpha``
-    (``split=False``: every look at 5 %, the naive rule), and ``runs``: the mean runs per
-    side a study took."""
+    decided look (at least 2 runs a side), each look at the level ``rule`` gives it
+    (``STOPPING``), and ``runs``: the mean runs per side a study took."""
     rng = np.random.default_rng(seed)
-    alpha = looks_alpha(max_runs) if split else ALPHA
     tally: Counter = Counter()
     used = 0
     for _ in range(studies):
@@ -96,7 +111,7 @@ def sequential(
             minutes = [s.minutes] * n
             outcome = compare_counts(
                 Counts.of(base[:n], minutes), Counts.of(var[:n], minutes), s.expect,
-                s.min_effect, plan=False, alpha=alpha,
+                s.min_effect, plan=False, alpha=stopping_alpha(rule, n, max_runs),
             ).outcome  # fmt: skip
             if outcome != "inconclusive":
                 k = n

@@ -176,11 +176,27 @@ def _runs_needed(base: np.ndarray, var: np.ndarray, ratio: float) -> int | None:
     return None
 
 
-def looks_alpha(max_runs: int, alpha: float = ALPHA) -> float:
-    """The level of each look of a batch that stops when decided: looks at 2, 3, ...,
-    ``max_runs`` runs per side, the 5 % split evenly over them (Bonferroni over looks), so
-    stopping on the data cannot raise the chance of a false verdict above 5 %."""
-    return alpha / max(max_runs - 1, 1)
+def spent(fraction: float, alpha: float = ALPHA) -> float:
+    """The part of ``alpha`` a study that stops when decided may have spent by ``fraction``
+    of its runs: O'Brien-Fleming-type spending (Lan and DeMets), 2 - 2 Phi(z_{alpha/2} /
+    sqrt(fraction)) -- little at the first looks, where two or three runs a side leave wide
+    intervals anyway, most of it where the runs are."""
+    if fraction <= 0:
+        return 0.0
+    z = float(stats.norm.isf(alpha / 2))
+    return float(2 * stats.norm.sf(z / math.sqrt(min(fraction, 1.0))))
+
+
+def look_alpha(runs: int, previous: int, max_runs: int, alpha: float = ALPHA) -> float:
+    """The level of a look at ``runs`` runs per side after a look at ``previous`` (0: the
+    first look) of a batch that stops when decided, at most ``max_runs`` runs per side: what
+    the spending allows between the two (``spent``). The levels of all looks add up to at
+    most ``alpha`` (none when no run was added), so -- by the union bound, whatever the
+    looks' correlation -- stopping on the data keeps the chance of any false verdict at
+    ``alpha`` or less."""
+    if runs <= previous:
+        return 0.0
+    return spent(runs / max_runs, alpha) - spent(previous / max_runs, alpha)
 
 
 def outcome_of(lo: float, hi: float, at: float, sign: float) -> str:

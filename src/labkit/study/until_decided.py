@@ -4,10 +4,11 @@
 Round k brings every selected experiment to k runs (the batch is resumable: runs already in
 the store count), interleaved as a batch orders them. From two runs a side, every round is
 a look at the reachable checks. Stopping when the data look decided would inflate false
-verdicts if each look used the full 5 %; each look uses 5 % split over the looks the budget
-allows (``labkit.analysis.stats.looks_alpha``: Bonferroni over looks), which keeps the
-chance of any false verdict at 5 % or less (tests/analysis/test_calibration.py simulates
-it). The report built afterwards judges the same runs at the ordinary 95 %.
+verdicts if each look used the full 5 %; each look uses the share of 5 % that
+O'Brien-Fleming-type spending allows it (``labkit.analysis.stats.look_alpha``: little at
+two or three runs a side, most of it at the last looks), the shares adding up to 5 %, which
+keeps the chance of any false verdict at 5 % or less (tests/analysis/test_calibration.py
+simulates it). The report built afterwards judges the same runs at the ordinary 95 %.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 from labkit.analysis.configs import group_runs
 from labkit.analysis.hypotheses import CheckResult, compare_check
 from labkit.analysis.runs import RunData, load_runs
-from labkit.analysis.stats import looks_alpha, pct
+from labkit.analysis.stats import look_alpha, pct
 from labkit.config.playbook import Check, Playbook
 from labkit.errors import LabkitError
 
@@ -32,6 +33,7 @@ class Look:
     """What one round left decided and open."""
 
     runs: int  # runs per experiment after the round (the fewest of the selected)
+    alpha: float = 0.0  # the level this look was judged at (its share of 5 %)
     decided: list[str] = field(default_factory=list)
     open: list[str] = field(default_factory=list)
 
@@ -74,11 +76,25 @@ def _line(hid: str, check: Check, result: CheckResult, level: str) -> str:
     return f"{what}: decided, {result.outcome} (effect {pct(c.effect)}, {ci})"
 
 
+def _level(alpha: float) -> str:
+    """A look's confidence level as printed: 99.93 %."""
+    return f"{(1 - alpha) * 100:.4g} %"
+
+
+def schedule(max_runs: int) -> list[tuple[int, float]]:
+    """(runs per side, level) of each look when every round adds a run a side."""
+    looks, previous = [], 0
+    for n in range(MIN_RUNS, max_runs + 1):
+        looks.append((n, look_alpha(n, previous, max_runs)))
+        previous = n
+    return looks
+
+
 def look(pb: Playbook, runs: list[RunData], names: list[str], alpha: float, checks) -> Look:
     """The reachable checks judged on ``runs`` at the per-look level ``alpha``."""
-    level = f"{(1 - alpha) * 100:.4g} %"
+    level = _level(alpha)
     counts = [sum(r.experiment == n for r in runs) for n in names]
-    state = Look(min(counts) if counts else 0)
+    state = Look(min(counts) if counts else 0, alpha)
     for hid, check in checks:
         result = compare_check(check, runs, pb.metrics, alpha)
         line = _line(hid, check, result, level)
@@ -105,23 +121,29 @@ def until_decided(
             f"{', '.join(names)}; pick experiments a check compares (e.g. --only "
             "exp1,exp2b)"
         )
-    alpha = looks_alpha(max_runs)
+    plan = ", ".join(f"{_level(a)} at {n}" for n, a in schedule(max_runs))
     print(
         f"until decided: {len(checks)} compare check(s), at most {max_runs} runs per "
-        f"experiment; each look from {MIN_RUNS} runs a side at {(1 - alpha) * 100:.4g} % "
-        f"(5 % split over {max(max_runs - 1, 1)} looks)",
+        f"experiment; a look after each round from {MIN_RUNS} runs a side, each at its share "
+        f"of 5 % (O'Brien-Fleming-type spending: {plan})",
         file=out,
     )
     state = Look(0, open=[f"{hid} {c.metric}" for hid, c in checks])
+    previous = 0  # runs per side at the last look: a look spends only what runs were added
     for k in range(1, max_runs + 1):
         print(f"round {k} of at most {max_runs}", file=out)
         run_round(k)
         complete = [r for r in load_runs(store, pb.name) if r.complete]
         runs = latest_runs(complete, pb, names)
-        state = look(pb, runs, names, alpha, checks)
-        if state.runs < MIN_RUNS:
-            print(f"  {state.runs} run(s) each: no look before {MIN_RUNS} runs a side", file=out)
+        fewest = min((sum(r.experiment == n for r in runs) for n in names), default=0)
+        if fewest < MIN_RUNS:
+            print(f"  {fewest} run(s) each: no look before {MIN_RUNS} runs a side", file=out)
             continue
+        if fewest <= previous:
+            print(f"  still {fewest} run(s) each: no new look (a failed run?)", file=out)
+            continue
+        state = look(pb, runs, names, look_alpha(fewest, previous, max_runs), checks)
+        previous = fewest
         for line in state.decided:
             print(f"  {line}", file=out)
         for line in state.open:
