@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from labkit.analysis.stages import camera_devices, deep_metrics, stage_of
+from labkit.core.metrics import UNKNOWN
 from labkit.parse import read_record_log
 from labkit.parse.pyspy import read_pyspy
 from labkit.parse.threads import read_threads
@@ -34,12 +35,18 @@ def test_stage_of_lerobots_function_names(case):
     assert stage_of(tuple(case["stack"])) == case["stage"]
 
 
-def test_a_late_stretch_is_matched_to_its_warning_and_split_by_stage():
+def traced_warning() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One slow-loop warning and the py-spy trace of its 60 ms late stretch."""
     seg = read_pyspy(DATA / "pyspy" / "trace.json", DATA / "pyspy" / "meta.json")
     events = pd.DataFrame(
         {"kind": ["episode_start", "slow_loop"],
          "time": pd.to_datetime(["2026-01-01 11:00:00", "2026-01-01 11:00:00"])}
     )  # fmt: skip
+    return events, seg
+
+
+def test_a_late_stretch_is_matched_to_its_warning_and_split_by_stage():
+    events, seg = traced_warning()
     m = deep_metrics(events, seg, None, 30, {"/dev/video2": "right_wrist"})
     # loop thread: 40 ms sleep, 50 ms in async_read, 10 ms in add_frame
     assert m["main_thread_stage_share_sleep"] == pytest.approx(0.4)
@@ -131,3 +138,48 @@ def test_a_stall_in_add_frame_is_named_dataset(tmp_path):
     m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 250, "stage": "dataset"})
     assert top_stage(m) == "dataset", m
     assert m["warn_camera_top"] is None, m
+
+
+def threads_at(interval_s: float) -> pd.DataFrame:
+    """A threads probe's samples of one thread every ``interval_s`` around the trace."""
+    times = pd.date_range("2026-01-01 10:59:59", periods=40, freq=pd.Timedelta(seconds=interval_s))
+    return pd.DataFrame({"tid": 1, "time": times, "cpu_pct": 50.0, "name": "MainThread"})
+
+
+@pytest.mark.parametrize(
+    "interval_s,sentence",
+    [
+        (0.1, "no late stretch was two sampling intervals long (the longest of the 1 matched "
+              "to a warning: 60 ms; the `threads` interval: 100 ms); a `threads` interval of "
+              "30 ms (`probe_options: {threads: {interval_ms: 30}}`) would decide it"),
+        (0.04, "no late stretch was two sampling intervals long (the longest of the 1 matched "
+               "to a warning: 60 ms; the `threads` interval: 40 ms); a `threads` interval of "
+               "30 ms"),
+    ],
+)  # fmt: skip
+def test_h6_says_why_its_share_is_unknown_and_which_interval_would_decide(interval_s, sentence):
+    """The trace's one late stretch is 60 ms: two sampling intervals fit in it only at
+    30 ms or less, so the share stays unknown and the reason names 30 ms."""
+    events, seg = traced_warning()
+    m = deep_metrics(events, seg, threads_at(interval_s), 30, {})
+    assert m["warnings_matched_share"] == 1.0
+    assert m["warnings_single_thread_saturated_share"] is None
+    assert m[UNKNOWN]["warnings_single_thread_saturated_share"].startswith(sentence)
+
+
+def test_h6_at_an_interval_of_30_ms_is_computed():
+    events, seg = traced_warning()
+    m = deep_metrics(events, seg, threads_at(0.03), 30, {})
+    assert m["warnings_single_thread_saturated_share"] == 0.0  # 50 % of a core: not pegged
+    assert UNKNOWN not in m
+
+
+def test_without_a_profile_h6_says_the_late_iterations_are_not_known():
+    events = pd.DataFrame(
+        {"kind": ["slow_loop"], "time": pd.to_datetime(["2026-01-01 11:00:00"])}
+    )  # fmt: skip
+    m = deep_metrics(events, None, threads_at(0.1), 30, {})
+    assert m[UNKNOWN]["warnings_single_thread_saturated_share"] == (
+        "none of the 1 late events could be placed on the loop thread (no py-spy profile "
+        "of its late iterations: add the `pyspy` probe)"
+    )

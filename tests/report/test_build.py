@@ -247,4 +247,5 @@ def test_report_of_runs_without_tegrastats(store):
     text = result.markdown.read_text()
     assert not (result.folder / "cpu-heatmap.png").exists()
     assert result.verdicts["H5"] == "inconclusive" and result.recommended == "exp2b"
-    assert "H5 is undecided: all_cores_saturated_share is unknown" in text
+    assert "H5 is undecided: all_cores_saturated_share cannot be computed on 5 run(s)" in text
+    assert "the `tegrastats` probe ran but its log gave no value for it" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import yaml
@@ -255,7 +256,7 @@ def test_no_interval_in_the_outputs_leaves_its_metrics_domain(tmp_path):
     add_runs(runs, tmp_path, "exp4", [9, 9])
     result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
     rows = list(summary_rows(result.folder / "summary.csv"))
-    scanned = 0
+    scanned, kinds = 0, set()
     for row in rows:
         for key, text in row.items():
             if not key.endswith(("_ci_lo", "_ci_hi")) or text == "":
@@ -265,7 +266,14 @@ def test_no_interval_in_the_outputs_leaves_its_metrics_domain(tmp_path):
             assert low is None or value >= low, (row["experiment"], key, value)
             assert high is None or value <= high, (row["experiment"], key, value)
             scanned += 1
+            kinds.add(REGISTRY[key[:-6]].kind)
     assert scanned >= 8
+    assert {"count", "rate", "share", "duration", "frequency"} <= kinds, kinds
+    # the report's summary table: every metric there is >= 0, so is every interval shown
+    shown = re.findall(
+        r"\[(-?[\d.]+(?:e[-+]?\d+)?)–", section(result.markdown.read_text(), "Quantitative summary")
+    )
+    assert shown and all(float(lo) >= 0 for lo in shown), shown
     hyp = json.loads((result.folder / "hypotheses.json").read_text())
     effects = [c["effect_ci"] for h in hyp.values() for c in h["checks"] if c.get("effect_ci")]
     assert effects

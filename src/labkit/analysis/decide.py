@@ -14,6 +14,7 @@ from typing import Any
 
 from labkit.analysis.counts import Counts, Dispersion, compare_counts, dispersion, rate_interval
 from labkit.analysis.stats import ALPHA, Comparison, compare, compare_log, mean_ci
+from labkit.analysis.unknown import unknown_sentence
 from labkit.core.metrics import Metric
 from labkit.metric_names import REGISTRY
 
@@ -64,6 +65,21 @@ def _value(run: Any, name: str) -> Any:
     return run.fact(name) if name.startswith("fact.") else run.metrics.get(name)
 
 
+def missing(metric: Metric, runs: list[Any]) -> str:
+    """'' when every run has what ``metric``'s rule needs (a count's events and recorded
+    time); else why not, in one sentence naming the runs."""
+    if is_count(metric):
+        counted = metric.count_of if metric.kind == "rate" and metric.count_of else metric.name
+        needs = [metric if counted == metric.name else metric_of(counted), metric_of(EXPOSURE)]
+    else:
+        needs = [metric]
+    for m in needs:
+        gone = [r for r in runs if _value(r, m.name) is None]
+        if gone:
+            return unknown_sentence(m, gone, of=len(runs))
+    return ""
+
+
 def compare_runs(
     metric: Metric,
     base: list[Any],
@@ -75,6 +91,9 @@ def compare_runs(
 ) -> Comparison | str:
     """The comparison of ``metric`` between two experiments' runs by the rule its kind
     calls for, or why it cannot be made (one sentence)."""
+    lacking = missing(metric, [*base, *var])
+    if lacking:
+        return lacking
     if is_count(metric):
         c = compare_counts(
             counts_of(metric, base),
@@ -90,7 +109,12 @@ def compare_runs(
         vals = [_value(r, metric.name) for r in side]
         ok = [float(v) for v in vals if isinstance(v, int | float) and math.isfinite(float(v))]
         if len(ok) < len(vals):
-            return f"{metric.name} is not available for every run"
+            bad = ", ".join(
+                f"{r.experiment} {r.dir.name}"
+                for r, v in zip(side, vals, strict=True)
+                if not (isinstance(v, int | float) and math.isfinite(float(v)))
+            )
+            return f"{metric.name} is not a finite number on runs {bad}"
         values.append(ok)
     if metric.kind in ("frequency", "duration") and min(min(values[0]), min(values[1])) > 0:
         return compare_log(values[0], values[1], expect, min_effect, alpha)

@@ -22,10 +22,12 @@ from labkit.analysis.decide import (
     counts_of,
     is_count,
     metric_of,
+    missing,
     pooled_dispersion,
 )
 from labkit.analysis.runs import RunData
 from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, json_number, pct
+from labkit.analysis.unknown import unknown_sentence
 from labkit.config.playbook import Check, Hypothesis
 from labkit.core.metrics import Metric
 from labkit.metric_names import PER_WARNING
@@ -53,6 +55,8 @@ class CheckResult:
     runs: list[str] = field(default_factory=list)  # the run ids the check looked at
     # the --set values (run length included) of the runs it looked at, for a follow-up
     sets: dict[str, Any] = field(default_factory=dict)
+    # why the check could not be computed at all (one sentence; '' when it could)
+    why: str = ""
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.outcome, "evidence": self.evidence}
@@ -77,6 +81,8 @@ class CheckResult:
                 "method": c.method,
                 "runs_needed": c.runs_needed,
             }
+        if self.why:
+            out["cannot_compute"] = self.why
         out["runs"] = self.runs
         return out
 
@@ -148,7 +154,11 @@ def compare_check(
     ids = _ids(chosen[check.baseline] + chosen[check.variant])
     for name, mine in chosen.items():
         if not mine:
-            return CheckResult("inconclusive", f"no complete run of {name}", check, runs=ids)
+            why = (
+                f"no complete run of {name}: {m} of {check.variant} vs {check.baseline} "
+                "needs at least one run a side"
+            )
+            return _cannot(why, check, ids)
     metric = metric_of(m, metrics)
     pooled = None
     if is_count(metric):  # the spread beyond Poisson, pooled over every experiment
@@ -162,7 +172,7 @@ def compare_check(
     )  # fmt: skip
     sets = common_sets(chosen[check.baseline] + chosen[check.variant])
     if isinstance(c, str):
-        return CheckResult("inconclusive", c, check, runs=ids, sets=sets)
+        return CheckResult("inconclusive", c, check, runs=ids, sets=sets, why=c)
     need = f"{-check.min_effect if check.expect == 'lower' else check.min_effect:+.0%}"
     head = (
         f"{m}: {check.variant} {_fmt(c.mean_variant)} vs {check.baseline} "
@@ -221,33 +231,41 @@ def _more(check: Check, c: Comparison, sets: dict[str, Any]) -> str:
     return f"`invoke batch --only {check.baseline},{check.variant} --repeat {n}{set_args(sets)}`"
 
 
+def _listed(experiments: Any) -> str:
+    return "any experiment" if experiments == "all" else ", ".join(experiments)
+
+
 def _named(pairs: list[tuple[RunData, Any]], limit: int = 6) -> str:
     shown = "; ".join(f"{r.experiment} {r.dir.name} {_fmt(v)}" for r, v in pairs[:limit])
     return shown + (f"; … {len(pairs) - limit} more" if len(pairs) > limit else "")
 
 
-def _every_run(check: Check, runs: list[RunData]) -> CheckResult:
+def _cannot(why: str, check: Check, ids: list[str] | None = None) -> CheckResult:
+    """A check that cannot be computed, with the one sentence that says why."""
+    return CheckResult("inconclusive", why, check, runs=ids or [], why=why)
+
+
+def _every_run(
+    check: Check, runs: list[RunData], metrics: dict[str, Metric] | None = None
+) -> CheckResult:
     names = None if check.experiments == "all" else set(check.experiments)
     chosen = [r for r in runs if names is None or r.experiment in names]
     if not chosen:
-        return CheckResult("inconclusive", f"no complete runs of {check.experiments}", check)
+        return _cannot(f"no complete run of {_listed(check.experiments)} to check", check)
     cond = f"{check.metric} {OP_TEXT[check.op]} {_fmt(check.value)}"
+    metric = metric_of(check.metric, metrics)
     quiet = []
-    if check.metric in PER_WARNING:  # runs without warnings have nothing to say here
+    if check.metric in PER_WARNING or metric.per_warning:  # runs without warnings: nothing
         quiet = [r for r in chosen if r.metrics.get("warnings") == 0]
         chosen = [r for r in chosen if r not in quiet]
         if not chosen:
-            return CheckResult(
-                "inconclusive", f"{check.metric}: no run has a warning", check, runs=_ids(quiet)
-            )
+            why = f"{check.metric} describes the warnings and no run of them has one"
+            return _cannot(why, check, _ids(quiet))
     values = [(r, _value(r, check.metric)) for r in chosen]
     ids = _ids(chosen)
     unknown = [r for r, v in values if v is None]
     if unknown:
-        which = ", ".join(f"{r.experiment} {r.dir.name}" for r in unknown[:6])
-        return CheckResult(
-            "inconclusive", f"{check.metric} is unknown on runs {which}", check, runs=ids
-        )
+        return _cannot(unknown_sentence(metric, unknown, of=len(chosen)), check, ids)
     failing = [(r, v) for r, v in values if not OPS[check.op](v, check.value)]
     exps = ", ".join(sorted({r.experiment for r in chosen}))
     if not failing:
@@ -276,17 +294,17 @@ def _rate(check: Check, runs: list[RunData], metrics: dict[str, Metric] | None) 
     chosen = [r for r in runs if names is None or r.experiment in names]
     exps = ", ".join(sorted({r.experiment for r in chosen}))
     if not chosen:
-        return CheckResult("inconclusive", f"no complete runs of {check.experiments}", check)
+        return _cannot(f"no complete run of {_listed(check.experiments)} to pool", check)
     metric = metric_of(check.metric, metrics)
     if not is_count(metric):
-        return CheckResult(
-            "inconclusive", f"{check.metric} is not a count or a rate of one", check,
-            runs=_ids(chosen),
-        )  # fmt: skip
+        why = f"{check.metric} is not a count or a rate of one, so it has no pooled rate"
+        return _cannot(why, check, _ids(chosen))
+    lacking = missing(metric, chosen)
+    if lacking:
+        return _cannot(lacking, check, _ids(chosen))
     side = counts_of(metric, chosen)
     if side.problem():
-        why = f"{check.metric} over {exps}: {side.problem()}"
-        return CheckResult("inconclusive", why, check, runs=_ids(chosen))
+        return _cannot(f"{check.metric} over {exps}: {side.problem()}", check, _ids(chosen))
     by_exp: dict[str, list[RunData]] = {}
     for r in chosen:
         by_exp.setdefault(r.experiment, []).append(r)
@@ -321,7 +339,7 @@ def judge(
         if c.kind == "compare"
         else _rate(c, runs, metrics)
         if c.kind == "rate"
-        else _every_run(c, runs)
+        else _every_run(c, runs, metrics)
         for c in hypothesis.checks
     ]
     outcomes = {r.outcome for r in results}

@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labkit.core.metrics import UNKNOWN
 from labkit.parse.pyspy import PySpyTraceError
 from labkit.probes.pyspy import PySpy
 from labkit.probes.threads import Threads
+from labkit.probes.threads.probe import MIN_INTERVAL_MS
 from labkit.workloads.lerobot.stages import (
     LOOP,
     RULES,
@@ -229,6 +231,8 @@ def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
         out["warnings_single_thread_saturated_share"] = sat / len(long)
     elif len(warned):
         out["warnings_single_thread_saturated_share"] = None  # too short to tell
+        why = too_short(matched, len(warned), interval)
+        out[UNKNOWN] = {"warnings_single_thread_saturated_share": why}
     per_frame = 1000.0 / fps if fps else None
     for name in threads["name"].unique():
         cam = camera_of_thread(str(name), devices)
@@ -241,6 +245,35 @@ def _thread_metrics(threads, warned, matched, devices, fps) -> dict[str, Any]:
         out[f"camera_read_ms_max_{cam}"] = float(ms.max())
         out[f"camera_read_thread_cpu_pct_{cam}"] = float(pct.mean())
     return out
+
+
+def too_short(matched: list[Stretch | None], warned: int, interval: float) -> str:
+    """Why no late stretch could show a thread pegged through it, and what would: the
+    ``threads`` interval that makes the longest matched stretch two intervals long."""
+    hits = [s for s in matched if s is not None]
+    if not hits:
+        if not matched:
+            return (
+                f"none of the {warned} late events could be placed on the loop thread "
+                "(no py-spy profile of its late iterations: add the `pyspy` probe)"
+            )
+        return (
+            f"none of the {warned} late events was matched to a late iteration of the "
+            "py-spy profile"
+        )
+    longest = max(s.seconds for s in hits) * 1000.0
+    step = int(longest // 2)
+    fix = (
+        f"a `threads` interval of {step} ms (`probe_options: {{threads: {{interval_ms: "
+        f"{step}}}}}`) would decide it"
+        if step >= MIN_INTERVAL_MS
+        else f"even the shortest `threads` interval ({MIN_INTERVAL_MS} ms) is too long for them"
+    )
+    return (
+        f"no late stretch was two sampling intervals long (the longest of the {len(hits)} "
+        f"matched to a warning: {longest:.0f} ms; the `threads` interval: "
+        f"{interval * 1000:.0f} ms); {fix}"
+    )
 
 
 def run_deep_metrics(run_dir, manifest: dict, events: pd.DataFrame | None) -> tuple[dict, dict]:

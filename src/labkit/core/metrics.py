@@ -24,6 +24,9 @@ Kind = Literal["count", "rate", "share", "duration", "frequency", "flag", "value
 # how the runs of one experiment combine into its row
 Aggregate = Literal["mean", "min", "max", "sum", "categorical"]
 Better = Literal["higher", "lower"]
+# the key of a run's metrics that says, per metric left unknown (None), why it could not be
+# computed from that run's logs, in one sentence: {metric name: sentence}
+UNKNOWN = "_unknown"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from labkit.probes.tools import pyspy_path
 
 HERE = Path(__file__).parent
 SOURCE = "threads"
+MIN_INTERVAL_MS = 10  # the shortest sampling interval the probe takes
 
 
 METRICS: dict[str, Metric] = declared(
@@ -85,7 +86,7 @@ PARQUET = "threads.parquet"
 
 class ThreadsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    interval_ms: int = Field(default=100, ge=10, le=10_000)
+    interval_ms: int = Field(default=100, ge=MIN_INTERVAL_MS, le=10_000)
 
 
 class Threads(Probe):
