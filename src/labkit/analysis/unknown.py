@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from labkit.core.metrics import UNKNOWN, Metric
-from labkit.probes import PROBES
+from labkit.registry import PROBES
 
 
 def why_unknown(run: Any, metric: Metric) -> str:
