@@ -73,6 +73,7 @@ def test_h6_every_run_check_says_why_in_the_verdict_and_its_json():
     sentence = f"{SHARE} cannot be computed on 1 run(s) (exp8 a): {TOO_SHORT}"
     assert v.verdict == "inconclusive" and v.evidence == sentence
     assert v.as_json()["checks"][0]["cannot_compute"] == sentence
+    assert v.next_step() == sentence  # whole in "what would decide it", never cut short
 
 
 def test_a_run_without_warnings_has_nothing_for_h6_to_look_at():

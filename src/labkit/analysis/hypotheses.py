@@ -107,6 +107,8 @@ class Verdict:
                     f"would decide {chk.metric} at 80 % power at the spread seen "
                     f"({_more(chk, cmp, c.sets)})"
                 )
+            elif c.why:  # why it cannot be computed: one sentence, kept whole
+                steps.append(c.why)
             else:
                 text = c.evidence
                 steps.append(text if len(text) <= 160 else text[:159] + "…")
