@@ -95,15 +95,21 @@ def test_only_the_drawn_runs_are_parsed(store, tmp_path):
     assert sum(r.loaded for r in loaded) <= len({r.experiment for r in loaded})
 
 
-def test_each_runs_warnings_are_held_as_two_float_arrays(store):
-    """Every run's warned times and rates stay in memory for the figures: as arrays, the
-    same numbers metrics.json stores, not a Python float object each."""
+def test_each_run_holds_its_warned_rates_as_counts_and_reads_its_warnings_again(store):
+    """What every run keeps in memory for the figures is its warned rates as distinct
+    values and counts; the warnings' times and rates, in order, are read again from its
+    stored metrics for a run a figure draws: the same numbers metrics.json stores."""
     pb, runs = store
     loaded = runs_mod.load_runs(runs, pb.name)
-    warned = [r for r in loaded if r.warned is not None and len(r.warned[1])]
+    warned = [r for r in loaded if r.warned_rates is not None and r.warned_rates.total]
     assert warned
     for run in warned:
         stored = json.loads((run.dir / METRICS_FILE).read_text())["metrics"]["_figures"]
-        secs, hz = run.warned
-        assert secs.dtype == hz.dtype == np.float64
-        assert secs.tolist() == stored["warned"][0] and hz.tolist() == stored["warned"][1]
+        secs, hz = stored["warned"]
+        rates = run.warned_rates
+        assert rates.total == len(hz) and len(rates.hz) == len(set(hz))
+        assert rates.expanded().tolist() == sorted(hz)
+        again = run.warned
+        assert again is not None
+        assert again[0].dtype == again[1].dtype == np.float64
+        assert again[0].tolist() == secs and again[1].tolist() == hz

@@ -16,9 +16,43 @@ from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
 from labkit.measure import measure_run
 from labkit.records.metrics_cache import source_version, stored_metrics
+from labkit.records.shared import SharedRecords, interned
 from labkit.records.store import Unreadable, list_runs
 from labkit.registry import workload_of
 from labkit.workloads import Workload
+
+
+@dataclass(frozen=True)
+class WarnedRates:
+    """A run's warned loop rates as sorted distinct values and how many warnings had
+    each: what the rate distribution needs of every run (an hour's 720 warnings take
+    about as many numbers as the rates they repeat)."""
+
+    hz: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, hz: Any) -> WarnedRates:
+        values, counts = np.unique(np.asarray(hz, dtype=float), return_counts=True)
+        return cls(values, counts)
+
+    @property
+    def total(self) -> int:
+        """How many warnings carried a rate."""
+        return int(self.counts.sum())
+
+    @classmethod
+    def merged(cls, many: list[WarnedRates]) -> WarnedRates:
+        """The rates of several runs together."""
+        if not many:
+            return cls(np.array([]), np.array([], dtype=np.int64))
+        values, where = np.unique(np.concatenate([w.hz for w in many]), return_inverse=True)
+        counts = np.bincount(where, weights=np.concatenate([w.counts for w in many]))
+        return cls(values, counts.astype(np.int64))
+
+    def expanded(self) -> np.ndarray:
+        """Every warned rate, sorted (what a box plot of them reads)."""
+        return np.repeat(self.hz, self.counts)
 
 
 @dataclass
@@ -32,10 +66,14 @@ class RunData:
     # metrics but the samples only of the few runs its figures draw
     loader: Callable[[], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     _tables: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-    # what the figures draw of every run, stored with its metrics: the slow-loop
-    # warnings as (seconds since the recording started, Hz), two float arrays (a Python
-    # float each would be 4x the memory, times every run of the store)
-    warned: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False)
+    # what the distribution figure draws of every run, stored with its metrics: the
+    # warned rates as their distinct values and counts (a few numbers, not one per
+    # warning, times every run of the store)
+    warned_rates: WarnedRates | None = field(default=None, compare=False)
+    # reads the warnings' times and rates again, for the few runs a figure draws
+    warned_loader: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def _table(self, name: str) -> Any:
         if self._tables is None:
@@ -53,6 +91,13 @@ class RunData:
         """Drop the parsed tables (parsed again on next use)."""
         if self.loader is not None:
             self._tables = None
+
+    @property
+    def warned(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(seconds since the recording started, Hz) of the run's slow-loop warnings, in
+        order: read again from its stored metrics on each use (only the runs a figure
+        draws), None when none were stored."""
+        return self.warned_loader() if self.warned_loader is not None else None
 
     @property
     def loaded(self) -> bool:
@@ -210,16 +255,30 @@ def load_runs(
     stored). A run's tables are parsed only when something reads them. Runs whose record
     cannot be read go to ``unreadable``."""
     version = analysis_version()
+    shared = SharedRecords()  # every run is held: what runs repeat is held once
     out = []
-    for run_dir, manifest in list_runs(runs, unreadable):
+    for run_dir, manifest in list_runs(runs, unreadable, keep=shared.record):
         if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
             continue
         compute = partial(compute_metrics, run_dir, manifest)
         metrics = dict(stored_metrics(run_dir, version, compute))
         figures = metrics.pop(FIGURES, None) or {}
+        metrics = interned(metrics)
         run = RunData(run_dir, manifest, metrics, partial(_tables, run_dir, manifest))
         if figures.get("warned") is not None:
-            secs, hz = figures["warned"]
-            run.warned = (np.asarray(secs, dtype=float), np.asarray(hz, dtype=float))
+            run.warned_rates = WarnedRates.of(figures["warned"][1])
+            run.warned_loader = partial(_stored_warned, run_dir, manifest, version)
         out.append(run)
     return out
+
+
+def _stored_warned(
+    run_dir: Path, manifest: dict[str, Any], version: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The run's warnings (seconds, Hz) from its stored metrics (computed again when they
+    are no longer valid, as at load)."""
+    compute = partial(compute_metrics, run_dir, manifest)
+    warned_ = (stored_metrics(run_dir, version, compute).get(FIGURES) or {}).get("warned")
+    if warned_ is None:
+        return None
+    return np.asarray(warned_[0], dtype=float), np.asarray(warned_[1], dtype=float)

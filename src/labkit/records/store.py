@@ -21,6 +21,7 @@ import os
 import secrets
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,10 +135,14 @@ class Unreadable:
 
 
 def list_runs(
-    runs: str | Path, unreadable: list[Unreadable] | None = None
+    runs: str | Path,
+    unreadable: list[Unreadable] | None = None,
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[tuple[Path, dict]]:
     """Every run with a readable manifest, oldest first; each unreadable one is added to
-    ``unreadable`` (when given) with its path and why, for the caller to show."""
+    ``unreadable`` (when given) with its path and why, for the caller to show. ``keep``
+    turns each record, as it is read, into what the list holds (a report over thousands
+    of runs holds them compacted, never all of them whole at once)."""
     out = []
     for mf in sorted(Path(runs).glob("*/*/manifest.json")):
         try:
@@ -146,7 +151,9 @@ def list_runs(
             if unreadable is not None:
                 unreadable.append(Unreadable(mf.parent, f"manifest.json: {_first_line(exc)}"))
             continue
-        out.append((mf.parent, manifest))
+        if manifest is None:  # gone since it was listed
+            continue
+        out.append((mf.parent, keep(manifest) if keep is not None else manifest))
     return sorted(out, key=lambda r: (r[1].get("started_at") or "", str(r[0])))
 
 

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 from labkit.analysis.experiments import target_hz  # noqa: E402
 from labkit.analysis.metrics import core_loads, warned  # noqa: E402
-from labkit.analysis.runs import RunData  # noqa: E402
+from labkit.analysis.runs import RunData, WarnedRates  # noqa: E402
 
 MAX_HEATMAPS = 8
 MAX_POINTS = 1000  # warnings drawn one dot each per experiment in the rate distribution
@@ -49,9 +49,14 @@ def _save(fig, path: Path) -> None:
 def _warned(run: RunData):
     """(seconds since the recording started, Hz) of the run's slow-loop warnings: stored
     with its metrics, else from its record log."""
-    if run.warned is not None:
-        return np.asarray(run.warned[0], dtype=float), np.asarray(run.warned[1], dtype=float)
-    return warned(run.events)
+    stored = run.warned
+    return stored if stored is not None else warned(run.events)
+
+
+def _rates(run: RunData) -> WarnedRates:
+    """The run's warned rates as counts: held since the runs were loaded, else from its
+    record log."""
+    return run.warned_rates if run.warned_rates is not None else WarnedRates.of(_warned(run)[1])
 
 
 def _drawn(runs: list[RunData], order: list[str] | None = None) -> list[RunData]:
@@ -267,44 +272,51 @@ def cpu_heatmaps(runs: list[RunData], order: list[str], out: Path):
 
 def hz_distribution(runs: list[RunData], order: list[str], out: Path):
     """Warned rates per experiment against its target: a box over two runs or more; with
-    one run, its points alone (a box would claim a spread one run cannot show)."""
+    one run, its points alone (a box would claim a spread one run cannot show). Every
+    run's rates are held as counts; one experiment's are spread out at a time for its box,
+    and the dots, when few, are read again in the runs' order."""
     data = []
     for name in order:
         mine = [r for r in runs if r.experiment == name]
-        warned = [_warned(r)[1] for r in mine]
-        hz = np.concatenate(warned or [[]])
-        if len(hz):
+        rates = [_rates(r) for r in mine]
+        merged = WarnedRates.merged(rates)
+        if merged.total:
             targets = {t for r in mine if (t := target_hz(r)) is not None}
             target = targets.pop() if len(targets) == 1 else None
-            data.append((name, hz, sum(len(w) > 0 for w in warned), target))
+            warned_runs = [r for r, w in zip(mine, rates, strict=True) if w.total]
+            data.append((name, merged, warned_runs, target))
     if not data:
         return None
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(data) + 2), 3.8))
-    boxed = [(i, d) for i, d in enumerate(data, start=1) if d[2] >= 2]
-    if boxed:
-        ax.boxplot([d[1] for _, d in boxed], positions=[i for i, _ in boxed], whis=(0, 100),
-                   widths=0.5, showfliers=False)  # fmt: skip
-    for i, (_, hz, _, target) in enumerate(data, start=1):
-        if len(hz) <= MAX_POINTS:  # beyond, the box alone: thousands of dots say no more
+    for i, (_, merged, warned_runs, _) in enumerate(data, start=1):
+        if len(warned_runs) >= 2:
+            ax.boxplot([merged.expanded()], positions=[i], whis=(0, 100), widths=0.5,
+                       showfliers=False)  # fmt: skip
+    for i, (_, merged, warned_runs, target) in enumerate(data, start=1):
+        if merged.total <= MAX_POINTS:  # beyond, the box alone: thousands of dots say no more
+            hz = np.concatenate([_warned(r)[1] for r in warned_runs])
             jitter = np.linspace(-0.12, 0.12, len(hz)) if len(hz) > 1 else np.zeros(1)
             ax.scatter(i + jitter, hz, s=10, color="#dd8452", zorder=3)
         if target is not None:
             _target_line(ax, target, i - 0.4, i + 0.4, coords="data")
     ax.set_xticks(range(1, len(data) + 1), [d[0] for d in data])
     ax.set_xlim(0.4, len(data) + 0.6)
-    top = max([d[1].max() for d in data] + [d[3] for d in data if d[3] is not None])
+    top = max([d[1].hz.max() for d in data] + [d[3] for d in data if d[3] is not None])
     ax.set_ylim(0, top * 1.15)
     ax.set_ylabel("loop rate at the warning (Hz)")
     ax.set_title("Warned loop rates per experiment, against its target")
     _save(fig, out / "hz-distribution.png")
     parts = []
-    for n, h, k, target in data:
+    for n, merged, warned_runs, target in data:
+        h, k = merged.hz, len(warned_runs)
         at = f" (target {target:g} Hz)" if target is not None else ""
         runs_ = f"{k} run{'s' if k != 1 else ''}"
-        if len(h) == 1:
+        if merged.total == 1:
             parts.append(f"{n}{at} 1 warning at {h[0]:.1f} Hz")
         else:
-            parts.append(f"{n}{at} {len(h)} warnings from {runs_}, {h.min():.1f}–{h.max():.1f} Hz")
+            parts.append(
+                f"{n}{at} {merged.total} warnings from {runs_}, {h.min():.1f}–{h.max():.1f} Hz"
+            )
     return Figure(
         "hz-distribution.png",
         "Distribution of warned loop rates",

@@ -1,0 +1,60 @@
+"""One copy of what many run records repeat, for a report that holds every run's record.
+
+A store's runs share their configuration: the sections of a record that say how a run
+was set up (host, playbook, workload, probes, parameters, settings...) repeat from run to
+run of an experiment, and every record and metrics file repeats the same key names. Held
+once and shared, thousands of runs cost the memory of their distinct configurations and
+of what is each run's own (its id, status, summary, metrics), not a copy of everything per
+run. The shared sections are read by the report and never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+# the record's sections that describe a run's set-up, not its outcome
+CONFIG_SECTIONS = frozenset(
+    ("host", "playbook", "workload", "probes", "params", "settings", "overrides", "commands",
+     "labkit")
+)  # fmt: skip
+SHORT = 64  # string values up to this length are interned (names, statuses, codecs)
+
+
+def interned(value: Any) -> Any:
+    """``value`` with every dict key, and every short string, interned (one object for
+    each distinct name however many records hold it)."""
+    if isinstance(value, dict):
+        return {sys.intern(k) if isinstance(k, str) else k: interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interned(v) for v in value]
+    if isinstance(value, str) and len(value) <= SHORT:
+        return sys.intern(value)
+    return value
+
+
+class SharedRecords:
+    """Records whose set-up sections are held once: equal sections (as their JSON text,
+    key order included) are the same object."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Any] = {}
+
+    def record(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """``manifest`` with its keys interned and its set-up sections shared."""
+        out = {}
+        for key, value in manifest.items():
+            if key in CONFIG_SECTIONS and isinstance(value, (dict, list)):
+                value = self._once(value)
+            else:
+                value = interned(value)
+            out[sys.intern(key)] = value
+        return out
+
+    def _once(self, value: dict | list) -> Any:
+        text = json.dumps(value, default=str)
+        held = self._seen.get(text)
+        if held is None:
+            held = self._seen[text] = interned(value)
+        return held
