@@ -303,7 +303,7 @@ def report(
         "name": "only this experiment's runs",
         "status": "only runs with this status (complete, failed, ..., unreadable)",
         "since": "only runs started since a date or time (2026-12-01) or a span (2h, 3d)",
-        "json": "print one JSON object per run",
+        "json": "print the runs as one JSON array (an object per run)",
     },
 )
 def runs_(c, runs=cli.DEFAULT_RUNS, name=None, status=None, since=None, json=False):

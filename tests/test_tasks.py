@@ -29,6 +29,22 @@ def test_plan_prints_commands():
     assert "--dataset.fps=20" in res.stdout and "tegrastats --interval 1000" in res.stdout
 
 
+def test_plan_renders_the_pipeline_with_the_hosts_own_variables(tmp_path):
+    """`invoke plan` shows what a run on that host would run: a board's host variables
+    choose its cameras and decoder, as they do for `invoke experiment`."""
+    inv = tmp_path / "board.yml"
+    inv.write_text(
+        "all:\n  hosts:\n    thor1:\n      ansible_host: 127.0.0.1\n"
+        "      gst_cameras: [/dev/video0, /dev/video2, /dev/video4]\n"
+        "      gst_jpeg_decoder: nvv4l2decoder mjpeg=1\n"
+    )
+    res = run("plan", "-i", str(inv), "-t", "thor1", "--playbook",
+              "playbooks/camera-ingest.yml", "--name", "jpeg-3")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "v4l2src device=/dev/video4" in res.stdout
+    assert "nvv4l2decoder mjpeg=1" in res.stdout and "videotestsrc" not in res.stdout
+
+
 def test_unknown_experiment_lists_existing():
     res = run("plan", "--name", "exp99")  # exp9 exists since the runq probe
     assert res.returncode == 2

@@ -293,7 +293,9 @@ def plan(
     out=sys.stdout,
 ):
     """Print the fully resolved experiment without touching the host."""
-    p, _ = _resolve(name, target, playbook, inventory, sets)
+    p, inv = _resolve(name, target, playbook, inventory, sets)
+    values, _ = inv.resolve(target)  # the host's own variables, as a run renders with them
+    p.host_vars = {**values, "inventory_hostname": target}
     print(p.render(), file=out)
     return p
 

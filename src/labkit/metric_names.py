@@ -37,6 +37,24 @@ def probe_metrics(probe_cls: type[Probe], devices: list[str] = ()) -> dict[str, 
     return out
 
 
+def family_metric(families: dict[str, Metric], name: str) -> Metric | None:
+    """``name``'s declaration if it belongs to one of ``families`` (a prefix and a
+    non-empty rest), else None."""
+    for prefix, template in families.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            dev = name[len(prefix) :]
+            return replace(template, name=name, description=f"{template.description} ({dev})")
+    return None
+
+
+def families_for(probes: list[str]) -> dict[str, Metric]:
+    """The metric families of these probes (prefix -> declaration)."""
+    out: dict[str, Metric] = {}
+    for name in probes:
+        out.update(get_probe(name).metric_families)
+    return out
+
+
 def metrics_for(
     workload: Workload, probes: list[str], cameras: list[str] = ()
 ) -> dict[str, Metric]:
@@ -54,4 +72,13 @@ METRICS: dict[str, str] = {m.name: m.description for m in REGISTRY.values()}
 # (a check skips such runs instead of calling the metric unknown)
 PER_WARNING = frozenset(m.name for m in REGISTRY.values() if m.per_warning)
 
-__all__ = ["METRICS", "PER_WARNING", "REGISTRY", "Metric", "metrics_for", "probe_metrics"]
+__all__ = [
+    "METRICS",
+    "PER_WARNING",
+    "REGISTRY",
+    "Metric",
+    "families_for",
+    "family_metric",
+    "metrics_for",
+    "probe_metrics",
+]

@@ -59,6 +59,10 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
     # the workload's own section: one row per experiment and sink
     assert "| `jpeg-3-1080p` | `cam2` |" in text
     assert " loop_runq_wait_share |" in text  # the probe's, for this workload too
+    # and each busy thread's wait (the streams' threads), in the summary and the report
+    streams = [k for k in rows["jpeg-3"] if k.startswith("runq_wait_share_videotestsrc")
+               and not k.endswith(("_ci_lo", "_ci_hi"))]  # fmt: skip
+    assert streams and all(f" {k} |" in text for k in streams), list(rows["jpeg-3"])
     verdicts = json.loads((out / "camera-ingest" / "hypotheses.json").read_text())
     assert set(verdicts) == {"H1", "H2", "H3", "H4"}
     for hyp in verdicts.values():  # decided by labkit's checks, numbers shown

@@ -12,6 +12,7 @@ import pytest
 from labkit.config.playbook import load_playbook
 from labkit.core.late import late_table
 from labkit.core.observed import Observed
+from labkit.errors import PlaybookError
 from labkit.probes.runq import Runq
 from labkit.probes.runq.log import read_runq
 from labkit.probes.runq.metrics import busiest_threads, loop_rows, run_metrics
@@ -138,3 +139,29 @@ def test_the_sampler_reads_schedstat_of_a_real_process_tree_until_it_ends(tmp_pa
     child = table[table["pid"] != work.pid]
     assert len(child) and child["run_ms"].sum() > 0  # the spinning child ran
     assert 0 <= run_metrics(table, [], None)["loop_runq_wait_share"] <= 1
+
+
+def test_each_busy_threads_wait_is_a_metric_a_check_may_name_and_the_report_shows(tmp_path):
+    """runq_wait_share_<thread> names come from what a run finds: a check may name one (a
+    camera stream's thread), and the playbook takes those its runs computed, as shares."""
+    text = (REPO / "playbooks" / "camera-ingest.yml").read_text()
+    check = (
+        "  - id: H9\n    title: the first stream's thread waits\n    checks:\n"
+        "      - kind: every_run\n        metric: runq_wait_share_videotestsrc0_s\n"
+        "        op: le\n        value: 0.5\n"
+    )
+    pb_file = tmp_path / "camera-ingest.yml"
+    pb_file.write_text(text.replace("\nreport:\n", "\n" + check + "\nreport:\n"))
+    pb = load_playbook(pb_file)
+    assert pb.metrics["runq_wait_share_videotestsrc0_s"].bounds == (0.0, 1.0)
+    assert "runq_wait_share_gst_launch_1_0" not in pb.metrics
+    pb.with_found_metrics([{"runq_wait_share_gst_launch_1_0": 0.1, "unrelated_x": 1}])
+    found = pb.metrics["runq_wait_share_gst_launch_1_0"]
+    assert found.kind == "share" and found.source == "runq"
+    assert "unrelated_x" not in pb.metrics
+    bad = text.replace(
+        "\nreport:\n", "\n" + check.replace("runq_wait_share_", "runq_wait_sharp_") + "\nreport:\n"
+    )
+    pb_file.write_text(bad)
+    with pytest.raises(PlaybookError, match="unknown metric 'runq_wait_sharp_videotestsrc0_s'"):
+        load_playbook(pb_file)

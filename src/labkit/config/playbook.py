@@ -34,7 +34,7 @@ from labkit.config.params import (
 )
 from labkit.core.yamlsrc import Located, load_file, pydantic_error
 from labkit.errors import PlaybookError, UnknownNameError
-from labkit.metric_names import Metric, metrics_for
+from labkit.metric_names import Metric, families_for, family_metric, metrics_for
 from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, PROBES, WORKLOADS
 from labkit.workloads import Workload
 
@@ -259,7 +259,20 @@ class Playbook:
             {d for n in self.experiments for d in self.workload.metric_devices(self.params_for(n))}
         )
         self.metrics: dict[str, Metric] = metrics_for(self.workload, used, devices)
+        # metrics named after what runs find (runq's busiest threads): a check may name
+        # one; the report adds those its runs have (``with_found_metrics``)
+        self.metric_families: dict[str, Metric] = families_for(used)
         self._check_references()
+
+    def with_found_metrics(self, run_metrics: list[dict]) -> None:
+        """Add the family metrics (``runq_wait_share_<thread>``) these runs computed, in
+        the order first found, after the declared ones."""
+        for metrics in run_metrics:
+            for name in metrics:
+                if name not in self.metrics:
+                    found = family_metric(self.metric_families, name)
+                    if found is not None:
+                        self.metrics[name] = found
 
     @property
     def monitor_interval_ms(self) -> int:
@@ -270,6 +283,9 @@ class Playbook:
             for ci, check in enumerate(hyp.checks):
                 base = ("hypotheses", hi, "checks", ci)
                 metric = check.metric
+                found = family_metric(self.metric_families, metric)
+                if found is not None and metric not in self.metrics:
+                    self.metrics[metric] = found
                 if metric not in self.metrics and not metric.startswith("fact."):
                     raise self.doc.error(
                         f"unknown metric {metric!r}{suggest(metric, self.metrics)}; "

@@ -47,8 +47,9 @@ def to_param(name: str, spec: ParamSpec) -> Param:
         parts.append(f">= {lo:g}")
     if hi is not None:
         parts.append(f"<= {hi:g}")
-    expect = " and ".join(parts) if spec.type in ("int", "float") else ""
-    return Param(name, KINDS[spec.type], spec.help or name, check, expect or "finite")
+    numeric = spec.type in ("int", "float")
+    expect = (" and ".join(parts) or "finite") if numeric else ""
+    return Param(name, KINDS[spec.type], spec.help or name, check, expect)
 
 
 def check_name(doc, name: Any, group: str, where: tuple) -> None:

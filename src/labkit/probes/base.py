@@ -73,6 +73,9 @@ class Probe(abc.ABC):
     # per-device metrics: name prefix -> the declaration each device's metric copies
     # (``camera_read_ms_p95_`` -> ``camera_read_ms_p95_<camera>``)
     metric_patterns: ClassVar[dict[str, Metric]] = {}
+    # metrics named after what a run finds (runq: its busiest threads): name prefix -> the
+    # declaration each copies; the names come from the runs' metrics, not the playbook
+    metric_families: ClassVar[dict[str, Metric]] = {}
     # True: a host where it cannot run fails the preflight; False: it is skipped with a note
     required: ClassVar[bool] = False
     # the host's sysctl values the probe needs to observe (py-spy: ptrace allowed),

@@ -120,8 +120,9 @@ def _setup(runs: list[RunData]) -> list[str]:
             govs = cpus.get("governors") or []
             govs = "/".join(sorted(set(govs.values() if isinstance(govs, dict) else govs)))
             parts.append(f"{cpus['count']} CPUs" + (f" ({govs})" if govs else ""))
-        if (facts.get("lerobot") or {}).get("version"):
-            parts.append(f"lerobot {facts['lerobot']['version']}")
+        for name, fact in facts.items():  # the plug-ins' tools (lerobot, gstreamer, ...)
+            if isinstance(fact, dict) and fact.get("version") and name not in ("l4t", "cpu"):
+                parts.append(f"{name} {fact['version']}")
         if facts.get("kernel"):
             parts.append(f"kernel {facts['kernel']}")
         conn = (mine[0].manifest.get("host") or {}).get("connection")
@@ -133,6 +134,7 @@ def _setup(runs: list[RunData]) -> list[str]:
 
 def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict:
     order = list(pb.experiments)
+    pb.with_found_metrics([r.metrics for r in used])
     groups = group_runs(used, pb)
     judged = main_runs(groups)  # the playbook's own configurations: checks, causes, advice
     all_rows = group_rows(groups, order, metrics=pb.metrics)

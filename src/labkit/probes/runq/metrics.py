@@ -40,6 +40,15 @@ DECLARED: dict[str, Metric] = {
 }  # fmt: skip
 
 
+THREAD_PREFIX = "runq_wait_share_"
+# one per busy thread the run found: ``runq_wait_share_<thread>`` (``thread_key``)
+FAMILIES: dict[str, Metric] = {
+    THREAD_PREFIX: Metric(THREAD_PREFIX, "share of a busy thread's wall time spent runnable "
+                          "but waiting for a CPU", "", "mean", source=SOURCE, kind="share",
+                          better="lower"),
+}  # fmt: skip
+
+
 def thread_key(name: str) -> str:
     """A thread name as it appears in metric names."""
     return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "thread"
@@ -100,7 +109,7 @@ def run_metrics(table: pd.DataFrame | None, windows: list[tuple], loop_thread: s
                 hit |= (starts < np.datetime64(hi)) & (ends > np.datetime64(lo))
             out["warn_runq_wait_share"] = _share(loop[hit]) if hit.any() else None
     for key, rows in busiest_threads(table).items():
-        out[f"runq_wait_share_{key}"] = _share(rows)
+        out[f"{THREAD_PREFIX}{key}"] = _share(rows)
     cpu, span = table.attrs.get("self_cpu_s"), table.attrs.get("span_s")
     if cpu is not None and span:
         out["runq_probe_cpu_pct"] = cpu / span * 100.0

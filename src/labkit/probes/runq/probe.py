@@ -37,6 +37,7 @@ class Runq(Probe):
     Options: ClassVar[type[BaseModel]] = RunqOptions
     declared: ClassVar[dict[str, Metric]] = rm.DECLARED
     metrics: ClassVar[dict[str, Metric]] = rm.DECLARED
+    metric_families: ClassVar[dict[str, Metric]] = rm.FAMILIES
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
