@@ -100,12 +100,14 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
             capsize=4,
             label="95 % confidence interval",
         )
+    data_top = float(np.nanmax(means))
     for i, name in enumerate(names):
         each = [
             r.metrics["warnings_per_min"]
             for r in runs
             if r.experiment == name and r.metrics.get("warnings_per_min") is not None
         ]
+        data_top = max([data_top, *each])
         if len(each) > 1:
             ax.scatter(
                 [i] * len(each),
@@ -115,7 +117,16 @@ def warnings_per_experiment(rows: list[dict[str, Any]], runs: list[RunData], out
                 zorder=3,
                 label="one run" if i == 0 or "one run" not in _labels(ax) else None,
             )
-    ax.set_ylim(bottom=0)
+    # an interval of a few very different runs can reach 1e8/min: it would flatten every
+    # bar, so the axis stops at twice the data and such an interval's end is written
+    cap = 2.0 * data_top
+    if has_ci.any() and np.nanmax(hi) > cap:
+        ax.set_ylim(0, cap)
+        for i in np.flatnonzero(has_ci & (hi > cap)):
+            ax.annotate(f"CI to {hi[i]:.3g} ↑", (i, cap), xytext=(0, -12),
+                        textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
+    else:
+        ax.set_ylim(bottom=0)
     ax.set_ylabel("slow-loop warnings per minute")
     ax.set_title("Slow-loop warnings per minute of recording")
     ax.legend(fontsize=7)
