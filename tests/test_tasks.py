@@ -93,3 +93,12 @@ def test_a_library_warning_is_one_line_of_labkits(capsys):
         assert cli.guard(noisy) == 7
     err = capsys.readouterr().err
     assert err == "labkit: warning: Mean of empty slice\n"
+
+
+def test_the_batch_table_has_a_min_hz_column_only_when_a_run_has_a_loop_rate():
+    row = {"host": "sim", "experiment": "raw-1", "complete": 1, "failed": 0, "not_run": 0,
+           "reused": 0, "warnings": 2.0, "min_hz": None, "counted": "late_sample"}  # fmt: skip
+    head = cli._batch_table([row]).splitlines()[0]
+    assert "late_sample events" in head and "min Hz" not in head
+    head = cli._batch_table([row, {**row, "experiment": "exp1", "min_hz": 24.5}]).splitlines()
+    assert "min Hz" in head[0] and "24.5" in head[2] and "—" in head[1]

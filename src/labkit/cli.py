@@ -824,6 +824,8 @@ def _batch_table(rows: list[dict]) -> str:
         )
         for r in rows
     ]  # fmt: skip
+    if all(r["min_hz"] is None for r in rows):  # a workload without a loop rate: no column
+        head, cells = head[:-1], [c[:-1] for c in cells]
     widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
