@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.analysis.configs import group_runs, main_runs
+from labkit.analysis.configs import common_sets, group_runs, main_runs, set_args
 from labkit.analysis.decide import RULES
 from labkit.analysis.effects import (
     baseline_of,
@@ -81,9 +81,7 @@ def verdict_lines(ctx: dict[str, Any]) -> list[str]:
             f"recommendation: {rec['row']['experiment']}" + (f" ({changes})" if changes else "")
         )
     for e in rec["undecided"] if rec else []:
-        decide = (
-            f"; about {e.cut.runs_needed} runs per side would decide" if e.cut.runs_needed else ""
-        )
+        decide = f"; about {e.runs_needed} runs per side would decide" if e.runs_needed else ""
         lines.append(f"  not recommended yet: {e.experiment}, {e.change_text}{decide}")
     return (["verdicts:"] if ctx["hypotheses"] else []) + lines
 
@@ -170,6 +168,13 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
             "baseline_row": next((r for r in rows if r["experiment"] == baseline), None),
             "config": mains[top["experiment"]].config,
             "reproduce": top["reproduce"],
+            # repeats like the runs compared: their run length and --set values
+            "confirm": set_args(
+                common_sets(
+                    (mains[baseline].runs if baseline in mains else [])
+                    + mains[top["experiment"]].runs
+                )
+            ),
             "undecided": [e for e in ranked if e.rank == "undecided" and e.relative < 0],
             "caveats": [
                 item
