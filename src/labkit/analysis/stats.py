@@ -162,6 +162,13 @@ def _runs_needed(base: np.ndarray, var: np.ndarray, ratio: float) -> int | None:
     sb, sv = float(np.std(base, ddof=1)), float(np.std(var, ddof=1))
     sd = math.sqrt((sv * sv + (ratio * sb) ** 2) / 2)
     gap = float(var.mean()) - ratio * float(base.mean())
+    return _power_n(gap, sd, max(len(base), len(var)) + 1)
+
+
+def _power_n(gap: float, sd: float, least: int) -> int | None:
+    """Runs per side for a two-sample t test to find ``gap`` at spread ``sd`` with 80 %
+    power (statsmodels ``tt_ind_solve_power``, one-sided 2.5 %), at least ``least``; None
+    when nothing finite or more than ``MAX_RUNS_NEEDED``."""
     if not math.isfinite(sd) or sd == 0 or abs(gap) < 1e-12:
         return None
     with warnings.catch_warnings():
@@ -174,7 +181,7 @@ def _runs_needed(base: np.ndarray, var: np.ndarray, ratio: float) -> int | None:
             return None
     if n is None or not math.isfinite(float(np.squeeze(n))):
         return None
-    n = max(math.ceil(float(np.squeeze(n))), len(base) + 1, len(var) + 1)
+    n = max(math.ceil(float(np.squeeze(n))), least)
     return n if n <= MAX_RUNS_NEEDED else None
 
 
@@ -383,19 +390,6 @@ def compare_log(
 
 
 def _log_runs_needed(lb: np.ndarray, lv: np.ndarray, shift: float) -> int | None:
-    """Runs per side for the log-scale test to decide at 80 % power at the spread seen
-    (statsmodels ``tt_ind_solve_power``, one-sided 2.5 %)."""
+    """Runs per side for the log-scale test to decide at 80 % power at the spread seen."""
     sd = math.sqrt((float(np.var(lb, ddof=1)) + float(np.var(lv, ddof=1))) / 2)
-    gap = float(lv.mean() - lb.mean()) - shift
-    if sd == 0 or abs(gap) < 1e-12:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            n = tt_ind_solve_power(
-                effect_size=abs(gap) / sd, alpha=ALPHA / 2, power=POWER, alternative="larger"
-            )
-        except (ValueError, RuntimeError):
-            return None
-    n = math.ceil(float(np.squeeze(n))) if n is not None else None
-    return n if n is not None and 2 <= n <= MAX_RUNS_NEEDED else None
+    return _power_n(float(lv.mean() - lb.mean()) - shift, sd, 2)
