@@ -102,3 +102,6 @@ def test_the_batch_table_has_a_min_hz_column_only_when_a_run_has_a_loop_rate():
     assert "late_sample events" in head and "min Hz" not in head
     head = cli._batch_table([row, {**row, "experiment": "exp1", "min_hz": 24.5}]).splitlines()
     assert "min Hz" in head[0] and "24.5" in head[2] and "—" in head[1]
+    # LeRobot's runs (warnings, not a named event) keep it even when none warned
+    quiet = {**row, "counted": "", "warnings": 0.0}
+    assert "min Hz" in cli._batch_table([quiet]).splitlines()[0]

@@ -824,7 +824,7 @@ def _batch_table(rows: list[dict]) -> str:
         )
         for r in rows
     ]  # fmt: skip
-    if all(r["min_hz"] is None for r in rows):  # a workload without a loop rate: no column
+    if counted and all(r["min_hz"] is None for r in rows):  # a workload without a loop rate
         head, cells = head[:-1], [c[:-1] for c in cells]
     widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

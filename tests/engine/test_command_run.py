@@ -129,7 +129,8 @@ def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fa
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     head = next(line for line in res.stdout.splitlines() if line.startswith("host "))
-    assert head.split()[-4:] == ["late", "events", "min", "Hz"]  # the loop's late ticks
+    # the loop's late ticks; no "min Hz" column: a command has no loop rate of LeRobot's
+    assert head.split()[-2:] == ["late", "events"]
     done = [m for _, m in list_runs(runs)]
     assert len(done) == 12 and {m["status"] for m in done} == {"complete"}
     assert {m["experiment"] for m in done} == {
