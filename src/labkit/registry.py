@@ -40,25 +40,24 @@ DEFAULT_KIND = LerobotRecord.kind
 DEFAULT_PROBES = ["tegrastats"]
 
 
-def get_workload(kind: str) -> type[Workload]:
-    """The workload class registered as ``kind``; an unknown kind lists the known ones."""
+def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
+    """``table[name]``; an unknown name lists the known ones (and a close one)."""
     try:
-        return WORKLOADS[kind]
+        return table[name]
     except KeyError:
         raise UnknownNameError(
-            f"unknown workload kind {kind!r}{suggest(kind, WORKLOADS)}; "
-            f"known: {', '.join(WORKLOADS)}"
+            f"unknown {what} {name!r}{suggest(name, table)}; known: {', '.join(table)}"
         ) from None
+
+
+def get_workload(kind: str) -> type[Workload]:
+    """The workload class registered as ``kind``."""
+    return _lookup(WORKLOADS, kind, "workload kind")
 
 
 def get_probe(name: str) -> type[Probe]:
-    """The probe class registered as ``name``; an unknown name lists the known ones."""
-    try:
-        return PROBES[name]
-    except KeyError:
-        raise UnknownNameError(
-            f"unknown probe {name!r}{suggest(name, PROBES)}; known: {', '.join(PROBES)}"
-        ) from None
+    """The probe class registered as ``name``."""
+    return _lookup(PROBES, name, "probe")
 
 
 def workload_of(record: dict[str, Any]) -> Workload:
