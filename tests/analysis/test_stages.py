@@ -69,7 +69,10 @@ def test_camera_devices_from_the_record_command_line():
 
 def profiled_run(tmp: Path, jitter: dict) -> dict:
     """The simulated lerobot-record with ``jitter``, py-spy and the threads sampler attached
-    to it as labkit's probes do; returns the deep metrics."""
+    to it as labkit's probes do; returns the deep metrics. The cameras send MJPG: the sim's
+    YUYV conversion holds the GIL about 13 ms a frame, so three YUYV cameras saturate the
+    GIL on a slow or busy machine and every iteration runs late in robot I/O -- the
+    injected stall must be the one cause of lateness these tests look for."""
     wd = str(tmp / "wd")
     config = {"devices": DEVICES, "jitter": {"seed": 5, **jitter}}
     subprocess.run(["sh", "-c", install_script(wd, python=sys.executable, config=config)],
@@ -77,7 +80,7 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
     run = tmp / "run"
     run.mkdir()
     cams = ", ".join(
-        f"{n}: {{type: opencv, index_or_path: {d}, width: 640, height: 480, fps: 30}}"
+        f"{n}: {{type: opencv, index_or_path: {d}, width: 640, height: 480, fps: 30, fourcc: MJPG}}"
         for n, d in CAMS.items()
     )
     argv = [

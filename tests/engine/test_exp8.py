@@ -6,15 +6,30 @@ injected stall."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import yaml
 
 from tests.conftest import REPO
 from tests.labhost import invoke, manifests, ssh_host, trust, write_inventory
 
-PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
+SHIPPED = REPO / "playbooks" / "lerobot-loop-lag.yml"
+
+
+def mjpg_playbook(path: Path) -> Path:
+    """The shipped playbook with exp8's cameras on MJPG: three YUYV cameras saturate the
+    sim's GIL on a slow or busy machine, and every iteration would then run late for that
+    rather than for the injected stall this test looks for."""
+    doc = yaml.safe_load(SHIPPED.read_text())
+    exp8 = next(e for e in doc["experiments"] if e["name"] == "exp8")
+    exp8["params"] = {**exp8.get("params", {}), "camera.fourcc": "MJPG"}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def test_exp8_over_ssh_profiles_the_loop_and_names_the_stalled_camera(sshd, tmp_path, fake_home):
     trust(fake_home, sshd)
+    playbook = mjpg_playbook(tmp_path / "lerobot-loop-lag.yml")
     workdir = tmp_path / "wd"
     host = ssh_host(sshd, workdir)
     host["labkit_sim"] = {
@@ -24,7 +39,7 @@ def test_exp8_over_ssh_profiles_the_loop_and_names_the_stalled_camera(sshd, tmp_
     }  # fmt: skip
     inv = write_inventory(tmp_path / "hosts.yml", {"board": host})
     runs, out = tmp_path / "runs", tmp_path / "out"
-    common = ("--target", "board", "--inventory", str(inv), "--playbook", str(PLAYBOOK))
+    common = ("--target", "board", "--inventory", str(inv), "--playbook", str(playbook))
     res = invoke(
         "experiment", "--name", "exp8", "--set", "dataset.episode_time_s=10",
         "--runs", str(runs), *common, home=fake_home, LABKIT_PYSPY_PIP="0",
@@ -43,7 +58,7 @@ def test_exp8_over_ssh_profiles_the_loop_and_names_the_stalled_camera(sshd, tmp_
     meta = json.loads((run_dir / "pyspy-meta.json").read_text())
     assert meta["exit"] == 0 and meta["pid"] > 0
     res = invoke(
-        "report", "--runs", str(runs), "--out", str(out), "--playbook", str(PLAYBOOK),
+        "report", "--runs", str(runs), "--out", str(out), "--playbook", str(playbook),
         home=fake_home,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
