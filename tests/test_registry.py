@@ -12,6 +12,7 @@ import pytest
 from labkit.config.playbook import load_playbook
 from labkit.core.facts import Fact, parse_which
 from labkit.core.metrics import Metric
+from labkit.engine.supervisor import outcome
 from labkit.errors import PlaybookError, UnknownNameError
 from labkit.registry import (
     PROBES,
@@ -19,6 +20,7 @@ from labkit.registry import (
     get_probe,
     get_workload,
     plugin_facts,
+    workload_class_of,
     workload_of,
 )
 from labkit.workloads import Workload
@@ -55,6 +57,8 @@ class Sleep(Workload):
     """A workload written for this test alone: its own package would hold this class."""
 
     kind: ClassVar[str] = "sleep"
+    noun: ClassVar[str] = "the nap"
+    program_noun: ClassVar[str] = "sleep"
 
     def __init__(self) -> None:
         self.params = {}
@@ -98,3 +102,27 @@ def test_a_new_workload_is_its_class_plus_one_registry_line(tmp_path, monkeypatc
     book.write_text(book.read_text().replace("{kind: sleep}", "{kind: sleep, seconds: 3}"))
     with pytest.raises(PlaybookError, match="unknown key 'seconds'; a sleep workload"):
         load_playbook(book)
+
+
+def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeypatch):
+    """How a run's end is told comes from the workload class the record names, so a new
+    kind's words appear without an edit outside its package."""
+    monkeypatch.setitem(WORKLOADS, Sleep.kind, Sleep)
+    record = {"workload": {"kind": "sleep", "log": "output.log"}}
+    (tmp_path / "output.log").write_text("woke up\n")
+    done = {"state": "done", "record_exit": 0, "stopped_by": None}
+    assert outcome({"state": "running"}, tmp_path, 60, record) == (
+        "failed",
+        "the nap did not finish",
+    )
+    assert outcome({**done, "stopped_by": "watchdog"}, tmp_path, 90, record)[1] == (
+        "watchdog: the nap ran past 90 s and was stopped"
+    )
+    assert outcome({**done, "record_exit": 2}, tmp_path, 60, record)[1] == (
+        "sleep exited 2:\n    woke up"
+    )
+    assert workload_class_of(record) is Sleep
+    # a record of a kind no longer registered is told in the contract's own words
+    gone = {"workload": {"kind": "retired"}}
+    assert workload_class_of(gone) is Workload
+    assert outcome({"state": "running"}, tmp_path, 60, gone)[1] == "the workload did not finish"

@@ -66,6 +66,14 @@ def workload_of(record: dict[str, Any]) -> Workload:
     return get_workload(info.get("kind") or DEFAULT_KIND).from_record(info)
 
 
+def workload_class_of(record: dict[str, Any]) -> type[Workload]:
+    """The workload class a run record names, for its words and traits (schema 1 and
+    imported runs: lerobot-record; a kind no longer registered: the base contract's)."""
+    info = record.get("workload")
+    kind = info.get("kind") if isinstance(info, dict) else info
+    return WORKLOADS.get(kind or DEFAULT_KIND, Workload)
+
+
 def plugin_facts(host: Any) -> list[Fact]:
     """The host facts every registered plug-in declares (``facts(host)``: LeRobot's
     version, GStreamer's elements, py-spy's path ...), gathered with the host's own facts
@@ -85,5 +93,6 @@ __all__ = [
     "get_probe",
     "get_workload",
     "plugin_facts",
+    "workload_class_of",
     "workload_of",
 ]

@@ -120,3 +120,17 @@ def test_host_settings_on_a_simulated_host_do_not_reach_a_command_workload():
         run("l1", host=sim, settings={"settings.cpu_governor": "performance"}),
     ]  # fmt: skip
     assert kinds(runs)["simulated-settings"] == ["c1"]
+
+
+def test_order_effects_are_looked_for_on_the_workloads_own_headline_metric():
+    """A command workload's runs drift in its late event's rate (its headline), not in
+    LeRobot's warnings: the order check asks the workload which metric that is."""
+    wl = {"kind": "command", "command": "true", "events": {"late": "late"}, "late_event": "late"}
+    runs = []
+    for i in range(1, 9):
+        for exp, base in (("exp1", 10.0), ("exp2b", 2.0)):
+            r = run(f"{exp}-{i}", exp, 5.0, batch={"id": "b", "index": i}, workload=wl)
+            r.metrics["late_per_min"] = base + i
+            runs.append(r)
+    found = {t.kind: t for t in threats(group_runs(runs), runs)}
+    assert found["order"].detail.startswith("late_per_min rises with the run's position")

@@ -14,8 +14,8 @@ Each threat names the runs it concerns, so a reader can re-run or discard them:
   (Spearman's rank correlation, ``scipy.stats.spearmanr``, on deviations from each
   configuration's mean);
 - imported runs without facts: nothing is known of the host they were recorded on;
-- settings on a simulated host: a workload other than the simulated lerobot-record does not
-  feel the simulator's governor or power mode.
+- settings on a simulated host: a workload the simulator does not play
+  (``Workload.simulated``) does not feel the simulator's governor or power mode.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from labkit.analysis.clocks import SLOW_BUSY
 from labkit.analysis.clocks import slow_busy_share as busy_share_of
 from labkit.analysis.configs import Group
 from labkit.analysis.runs import RunData
+from labkit.registry import workload_class_of, workload_of
+from labkit.workloads import Workload
 
 SLOW_SHARE = 0.1  # ... in at least this share of its busy samples
 HOT_C = 90.0  # Jetson CPUs start throttling near 95-100 C; closer than this is a threat
 BACKGROUND_PCT = 10.0  # one other process using at least this much CPU
 ORDER_MIN_RUNS = 6
-ORDER_METRIC = "warnings_per_min"
 
 
 @dataclass
@@ -158,22 +159,35 @@ def _some(parts: list[str], limit: int = 5) -> str:
     return "; ".join(parts[:limit]) + more
 
 
+def _order_metric(run: RunData) -> str | None:
+    """The metric order effects are looked for on: the first that says how well the run's
+    workload ran (``Workload.headline``: LeRobot's warnings per minute)."""
+    kind = workload_class_of(run.manifest)
+    if kind is Workload:  # a kind no longer registered
+        return None
+    names = workload_of(run.manifest).headline_metrics()
+    return names[0] if names else None
+
+
 def _order(groups: list[Group]) -> Threat | None:
     """Does the metric drift with the run's position in its batch?"""
-    pos, dev, ids = [], [], []
+    pos, dev, ids, names = [], [], [], set()
     for g in groups:
+        metric = _order_metric(g.runs[0]) if g.runs else None
         rated = [
             r
             for r in g.runs
-            if r.metrics.get(ORDER_METRIC) is not None
+            if metric is not None
+            and r.metrics.get(metric) is not None
             and isinstance((r.manifest.get("batch") or {}).get("index"), int)
         ]
         if len(rated) < 2:
             continue
-        mean = float(np.mean([r.metrics[ORDER_METRIC] for r in rated]))
+        names.add(metric)
+        mean = float(np.mean([r.metrics[metric] for r in rated]))
         for r in rated:
             pos.append(r.manifest["batch"]["index"])
-            dev.append(r.metrics[ORDER_METRIC] - mean)
+            dev.append(r.metrics[metric] - mean)
             ids.append(r.dir.name)
     if len(pos) < ORDER_MIN_RUNS or len(set(pos)) < 2 or len(set(dev)) < 2:
         return None
@@ -184,7 +198,7 @@ def _order(groups: list[Group]) -> Threat | None:
     return Threat(
         "order",
         "Order effects",
-        f"{ORDER_METRIC} {trend}s with the run's position in its batch beyond each "
+        f"{', '.join(sorted(names))} {trend}s with the run's position in its batch beyond each "
         f"configuration's mean (Spearman ρ={rho:.2f}, p={p:.2g}, {len(pos)} runs): later runs "
         "are not like earlier ones (warm-up, heat, filling disk); interleave or randomise "
         "the order (`invoke batch --order random`)",
@@ -210,18 +224,16 @@ HOST_SETTINGS = ("settings.cpu_governor", "settings.nvpmodel", "settings.jetson_
 
 
 def _sim_settings(runs: list[RunData]) -> Threat | None:
-    """On the simulated Jetson, host settings change the simulator's own files: only its
-    simulated lerobot-record reacts to them. Any other workload runs on this machine as it
-    is, so a comparison of such settings there measures nothing."""
+    """On the simulated Jetson, host settings change the simulator's own files: only the
+    workload it plays (``Workload.simulated``) reacts to them. Any other workload runs on
+    this machine as it is, so a comparison of such settings there measures nothing."""
     hit = []
     for r in runs:
         conn = str((r.manifest.get("host") or {}).get("connection") or "")
-        wl = r.manifest.get("workload")
-        kind = wl.get("kind") if isinstance(wl, dict) else (wl or "lerobot-record")
         settings = r.manifest.get("settings") or {}
         if (
             "simulated" in conn
-            and kind != "lerobot-record"
+            and not workload_class_of(r.manifest).simulated
             and any(settings.get(k) not in (None, {}) for k in HOST_SETTINGS)
         ):
             hit.append(r.dir.name)

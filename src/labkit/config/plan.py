@@ -168,9 +168,7 @@ class Plan:
             ),
             "probes:",
             *(probes or ["  none"]),
-            "workload command (bash in the run dir):"
-            if w.kind != DEFAULT_KIND
-            else "record command:",
+            w.plan_label,
             f"  {shell(self.workload_command())}",
             "logs:",
             f"  remote  {rd}/{{{logs}}}",

@@ -15,6 +15,7 @@ from labkit.engine.supervisor import outcome
 from labkit.measure import summarize_run
 from labkit.records.model import apply_status, new_record
 from labkit.records.store import provenance, store_id
+from labkit.registry import workload_class_of
 
 
 def now() -> str:
@@ -56,8 +57,7 @@ def finish(
     record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
     watchdog = float(record.get("watchdog_s") or 0)
     if collected and status.get("state") != "done":
-        lerobot = (record.get("workload") or {}).get("kind") == "lerobot-record"
-        what = "the recording" if lerobot else "the workload"
+        what = workload_class_of(record).noun
         st, reason = "failed", f"the run supervisor died before {what} finished"
     else:
         st, reason = outcome(status, local_dir, watchdog, record, interrupted, error)

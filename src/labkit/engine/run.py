@@ -189,8 +189,7 @@ def _report_check(run: Run) -> dict:
             say(f"  probe {p.name}: skipped ({run.skipped[p.name]})")
         else:
             say(f"  probe {p.name}: {shell(p.shown(plan.remote_run_dir))}")
-    label = "record: " if plan.workload.kind == "lerobot-record" else "command:"
-    say(f"  {label} {shell(plan.workload_command())}")
+    say(f"  {plan.workload.check_label} {shell(plan.workload_command())}")
     return {"check": True, "changes": [c.record() for c in run.changes]}
 
 
@@ -318,7 +317,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                 settings_changes=[c.record() for c in run.changes],
             )
             write_manifest(run.local_dir, run.manifest)
-            what = "the recording" if run.plan.workload.kind == "lerobot-record" else "the run"
+            what = run.plan.workload.noun
             if started:
                 opts.say(
                     f"{t.name}: connection lost; {what} goes on on the target. "

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import ConnectError, RemoteError
-from labkit.registry import PROBES
+from labkit.registry import PROBES, workload_class_of
 from labkit.remote import lock
 from labkit.remote.reboot import boot_id_path
 from labkit.remote.target import Target
@@ -212,23 +212,19 @@ def outcome(
     A required probe (tegrastats) that failed fails the run; an optional one is noted in
     the record (its exit and error) and the run stands."""
     workload = record.get("workload") or {}
-    lerobot = workload.get("kind", "lerobot-record") == "lerobot-record"
-    what, noun = ("lerobot-record", "the recording") if lerobot else ("the workload", "it")
+    kind = workload_class_of(record)  # how the messages name it
     if interrupted:
         return "interrupted", error or "interrupted by the user"
     if error:
         return "failed", error
     if st.get("state") != "done":
-        return "failed", f"{'the recording' if lerobot else 'the workload'} did not finish"
+        return "failed", f"{kind.noun} did not finish"
     if st.get("stopped_by") == "watchdog":
-        return (
-            "failed",
-            f"watchdog: {noun if lerobot else what} ran past {watchdog:.0f} s and was stopped",
-        )
+        return "failed", f"watchdog: {kind.noun} ran past {watchdog:.0f} s and was stopped"
     code = st.get("record_exit")
     log = workload.get("log") or "record.log"
     if code != 0:
-        return "failed", f"{what} exited {code}:\n{tail(local_dir / log)}"
+        return "failed", f"{kind.program_noun} exited {code}:\n{tail(local_dir / log)}"
     for name, entry in (st.get("probes") or {}).items():
         cls = PROBES.get(name)
         if cls is None or not cls.required:

@@ -60,6 +60,17 @@ class Workload(abc.ABC):
     record_section: ClassVar[bool] = False
     # the parameter an experiment's ``duration_s`` sets (None: the kind has none)
     duration_param: ClassVar[str | None] = None
+    # how messages name it: what runs ("the recording did not finish", "the workload ran
+    # past 90 s"), its program ("lerobot-record exited 1"), its command line's label in
+    # ``--check`` ("record:") and in ``invoke plan`` ("record command:")
+    noun: ClassVar[str] = "the workload"
+    program_noun: ClassVar[str] = "the workload"
+    check_label: ClassVar[str] = "command:"
+    plan_label: ClassVar[str] = "workload command (bash in the run dir):"
+    # True: on a simulated host the simulator plays this workload, so the host settings
+    # it simulates (governor, power mode, clocks, sysctl) act on it; False: it runs on the
+    # machine as it is, and comparing such settings there measures nothing
+    simulated: ClassVar[bool] = False
 
     @classmethod
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> Workload:

@@ -47,6 +47,11 @@ class LerobotRecord(Workload):
     stage_map = STAGE_MAP
     record_section: ClassVar[bool] = True
     duration_param: ClassVar[str | None] = "dataset.episode_time_s"
+    noun: ClassVar[str] = "the recording"
+    program_noun: ClassVar[str] = "lerobot-record"
+    check_label: ClassVar[str] = "record: "
+    plan_label: ClassVar[str] = "record command:"
+    simulated: ClassVar[bool] = True  # the simulated Jetson's lerobot-record
 
     def __init__(self) -> None:
         self.params = RECORD_PARAMS
