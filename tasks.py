@@ -50,6 +50,9 @@ def task(**kwargs):
 RUNS_HELP = "run store: a folder or s3://bucket/prefix (default: labkit.yml's runs, else runs/)"
 INV = {"inventory": "inventory file or folder (Ansible YAML format)"}
 PB = {"playbook": "playbook file with experiments and hypotheses"}
+# host tasks that run no workload read no playbook; they take the option so a command line
+# shared with `invoke experiment` (--target, --inventory, --playbook) works as it is
+PB_UNREAD = {"playbook": "not read: this task runs no workload (accepted like the others')"}
 
 
 @task(help={**INV, "json": "print the same JSON shape as `ansible-inventory --list`"})
@@ -138,7 +141,7 @@ TARGET = {"target": "inventory host (default: sim, the simulated Jetson)"}
     help={
         **TARGET,
         **INV,
-        **PB,
+        **PB_UNREAD,
         **VERBOSE,
         "json": "print the facts as one JSON object (sorted keys)",
     }
@@ -147,7 +150,7 @@ def facts(
     c,
     target=cli.DEFAULT_TARGET,
     inventory=cli.DEFAULT_INVENTORY,
-    playbook=cli.DEFAULT_PLAYBOOK,
+    playbook=None,
     json=False,
     verbose=False,
 ):
@@ -156,7 +159,6 @@ def facts(
         cli.facts,
         target=target,
         inventory=inventory,
-        playbook=playbook,
         as_json=json,
         verbose=verbose,
     )
@@ -202,7 +204,7 @@ def setup_host(
     help={
         **TARGET,
         **INV,
-        **PB,
+        **PB_UNREAD,
         "setup": "also put back what `invoke setup-host` changed (the values before it)",
         **VERBOSE,
     }
@@ -211,7 +213,7 @@ def restore(
     c,
     target=cli.DEFAULT_TARGET,
     inventory=cli.DEFAULT_INVENTORY,
-    playbook=cli.DEFAULT_PLAYBOOK,
+    playbook=None,
     setup=False,
     verbose=False,
 ):
@@ -221,7 +223,6 @@ def restore(
         cli.restore,
         target=target,
         inventory=inventory,
-        playbook=playbook,
         setup=setup,
         verbose=verbose,
     )
@@ -233,12 +234,12 @@ def push(c, runs=cli.DEFAULT_RUNS):
     cli.guard(cli.push, runs=runs)
 
 
-@task(help={**TARGET, **INV, **PB, **VERBOSE, "runs": RUNS_HELP})
+@task(help={**TARGET, **INV, **PB_UNREAD, **VERBOSE, "runs": RUNS_HELP})
 def collect(
     c,
     target=cli.DEFAULT_TARGET,
     inventory=cli.DEFAULT_INVENTORY,
-    playbook=cli.DEFAULT_PLAYBOOK,
+    playbook=None,
     runs=cli.DEFAULT_RUNS,
     verbose=False,
 ):
@@ -247,7 +248,6 @@ def collect(
         cli.collect,
         target=target,
         inventory=inventory,
-        playbook=playbook,
         runs=runs,
         verbose=verbose,
     )

@@ -373,21 +373,16 @@ def experiment(
     return manifests
 
 
-def _host(target: str, inventory: str, playbook: str):
-    """The inventory host and the LeRobot version its simulator (if any) should speak."""
+def _host(target: str, inventory: str):
+    """The inventory host (a host task that runs no workload needs no playbook)."""
     from labkit.config.hostvars import host_config  # noqa: PLC0415 -- start-up time
 
-    host = host_config(load_inventory(inventory), target)
-    version = host.labkit_lerobot_version
-    if not version:
-        version = str(load_playbook(playbook).model.lerobot_version)
-    return host, str(version)
+    return host_config(load_inventory(inventory), target)
 
 
 def facts(
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
-    playbook: str = DEFAULT_PLAYBOOK,
     as_json: bool = False,
     out=sys.stdout,
 ) -> dict:
@@ -397,9 +392,9 @@ def facts(
 
     reach_hosts()
 
-    host, version = _host(target, inventory, playbook)
+    host = _host(target, inventory)
     log = sys.stderr if as_json else out
-    result = host_facts(host, version, RunOptions(out=log))
+    result = host_facts(host, RunOptions(out=log))
     if as_json:
         print(json.dumps(result, indent=2, sort_keys=True, default=str), file=out)
         return result
@@ -507,7 +502,6 @@ def setup_host(
 def restore(
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
-    playbook: str = DEFAULT_PLAYBOOK,
     setup: bool = False,
     out=sys.stdout,
 ) -> list[dict]:
@@ -520,8 +514,8 @@ def restore(
     reach_hosts()
 
     store = run_store(None)
-    host, version = _host(target, inventory, playbook)
-    done = put_back(host, version, RunOptions(runs=store.local, out=out), setup=setup)
+    host = _host(target, inventory)
+    done = put_back(host, RunOptions(runs=store.local, out=out), setup=setup)
     if store.shared and store.pending()[0]:
         _push(store, out)
     return done
@@ -530,7 +524,6 @@ def restore(
 def collect(
     target: str = DEFAULT_TARGET,
     inventory: str = DEFAULT_INVENTORY,
-    playbook: str = DEFAULT_PLAYBOOK,
     runs: str | None = DEFAULT_RUNS,
     out=sys.stdout,
 ) -> list[dict]:
@@ -542,9 +535,9 @@ def collect(
     reach_hosts()
 
     store = run_store(runs)
-    host, version = _host(target, inventory, playbook)
+    host = _host(target, inventory)
     with writable("--runs", runs, store.local):
-        collected = pull(host, version, RunOptions(runs=store.local, out=out, store=store))
+        collected = pull(host, RunOptions(runs=store.local, out=out, store=store))
     if store.shared:
         _push(store, out)
     return collected

@@ -10,12 +10,14 @@ changed (a stamp file holds the install's id).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
 from labkit.config.hostvars import HostConfig
 from labkit.core.facts import Fact
 from labkit.remote.connect import set_provisioner
 from labkit.remote.target import Target
 from labkit.sim import deploy
+from labkit.sim.root import DEFAULT_CONFIG
 
 
 class SimulatedJetson:
@@ -34,17 +36,17 @@ class SimulatedJetson:
         stamp = deploy.paths(workdir)["stamp"]
         return Fact("sim_bundle", lambda r, w: f"cat {shlex.quote(stamp)}", _text)
 
-    def wanted(self, host: HostConfig, lerobot_version: str) -> str:
-        return deploy.bundle_id(sim_config(host, lerobot_version))
+    def wanted(self, host: HostConfig, versions: Mapping[str, str]) -> str:
+        return deploy.bundle_id(sim_config(host, versions))
 
     def location(self, workdir: str) -> str:
         return deploy.paths(workdir)["base"]
 
     def install(
-        self, target: Target, host: HostConfig, workdir: str, lerobot_version: str, log=print
+        self, target: Target, host: HostConfig, workdir: str, versions: Mapping[str, str], log=print
     ) -> str:
         p = deploy.paths(workdir)
-        cfg = sim_config(host, lerobot_version)
+        cfg = sim_config(host, versions)
         ident = deploy.bundle_id(cfg)
         current = target.run(f"cat {shlex.quote(p['stamp'])}", check=False).stdout.strip()
         if current != ident:
@@ -59,11 +61,15 @@ class SimulatedJetson:
         return self.attach(target, workdir)
 
 
-def sim_config(host: HostConfig, lerobot_version: str) -> dict:
-    """The simulator's configuration for ``host`` (its ``labkit_sim``, LeRobot's version,
-    the device nodes its inventory names)."""
+def sim_config(host: HostConfig, versions: Mapping[str, str] | None = None) -> dict:
+    """The simulator's configuration for ``host`` (its ``labkit_sim``, the device nodes its
+    inventory names, and the LeRobot version its lerobot-record speaks: ``labkit_sim``'s,
+    else the host's ``labkit_lerobot_version``, else the one a run's plan is made for
+    (``versions``), else the simulator's default -- a host task without a run needs no
+    playbook to know it)."""
     cfg = {k: v for k, v in host.labkit_sim.items() if k != "python"}
-    cfg.setdefault("lerobot_version", host.labkit_lerobot_version or lerobot_version)
+    version = host.labkit_lerobot_version or (versions or {}).get("lerobot")
+    cfg.setdefault("lerobot_version", version or DEFAULT_CONFIG["lerobot_version"])
     cfg.setdefault("devices", sorted(set(host.devices().values())))
     return cfg
 

@@ -166,3 +166,34 @@ def test_restore_setup_undoes_setup_host(tmp_path, fake_home):
     assert governors(wd) == ["schedutil"] * 14 and sysctl(wd, "vm.swappiness") == "60"
     again = invoke("restore", "--setup", "--inventory", str(inv), home=fake_home)
     assert "no setup-host settings to put back" in again.stdout
+
+
+def test_host_tasks_need_no_playbook(tmp_path, fake_home):
+    """`invoke facts` and `invoke restore` run no workload, so they read no playbook (run
+    here from a folder without one): the simulated Jetson's LeRobot version comes from the
+    host's own variables, else the simulator's default."""
+    wd = tmp_path / "wd"
+    host = {"ansible_connection": "local", "labkit_simulate": True, "labkit_workdir": str(wd)}
+    inv = write_inventory(
+        tmp_path / "hosts.yml", {"old": {**host, "labkit_lerobot_version": "0.3.3"}}
+    )
+    bare = tmp_path / "elsewhere"
+    bare.mkdir()
+
+    def task(*args: str) -> subprocess.CompletedProcess:
+        argv = invoke_argv("--search-root", str(REPO), *args, "--inventory", str(inv))
+        return subprocess.run(
+            argv, cwd=bare, env=env(fake_home), capture_output=True, text=True, timeout=240
+        )
+
+    res = task("facts", "--target", "old", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["lerobot"]["version"] == "0.3.3"
+    res = task("restore", "--target", "old")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "old: no settings left changed" in res.stdout
+    write_inventory(inv, {"plain": host})  # the same simulator, no version of its own
+    res = task("facts", "--target", "plain", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["lerobot"]["version"] == "0.4.4"
+    assert not (bare / "playbooks").exists()

@@ -110,6 +110,10 @@ class Plan:
             program=self.host.labkit_lerobot_record,
         )
 
+    def tool_versions(self) -> dict[str, str]:
+        """The versions of the workload's programs this plan is made for (``lerobot``)."""
+        return self.workload.versions(self)
+
     def workload_command(self) -> list[str]:
         """The argv the supervisor starts (scheduling prefix included)."""
         return self.workload.command(self)

@@ -39,9 +39,9 @@ from labkit.remote.transfer import pull_run
 q = shlex.quote
 
 
-def host_facts(host: HostConfig, lerobot_version: str, opts: RunOptions) -> dict[str, Any]:
+def host_facts(host: HostConfig, opts: RunOptions) -> dict[str, Any]:
     """The facts a run would record, gathered in one round trip."""
-    hs = open_host(host, lerobot_version, log=opts.say)
+    hs = open_host(host, log=opts.say)
     try:
         return hs.gather_facts()
     finally:
@@ -73,7 +73,7 @@ def setup_host(plan: Plan, opts: RunOptions, host_vars: dict[str, Any]) -> list[
     A busy host is refused before anything is shown. What changed, and the values before
     the first ``setup-host``, are kept in ``state/setup-host.json`` for ``restore --setup``.
     """
-    hs = open_host(plan.host, str(plan.version), log=opts.say, install=not opts.check)
+    hs = open_host(plan.host, plan.tool_versions(), log=opts.say, install=not opts.check)
     try:
         t = hs.target
         info = lock.inspect(t, hs.workdir, boot_id_path=boot_id_path(hs.sysroot))
@@ -142,14 +142,12 @@ def _record_setup(hs: HostSession, changes: list) -> None:
     t.put(json.dumps(body, indent=1).encode(), setup_path(hs.workdir))
 
 
-def restore(
-    host: HostConfig, lerobot_version: str, opts: RunOptions, setup: bool = False
-) -> list[dict]:
+def restore(host: HostConfig, opts: RunOptions, setup: bool = False) -> list[dict]:
     """Put back what a dead run left changed and clear its lock; refuse while it records.
 
     ``setup``: then also undo every ``setup-host`` (the values from before the first one).
     """
-    hs = open_host(host, lerobot_version, log=opts.say)
+    hs = open_host(host, log=opts.say)
     try:
         done = _restore(hs, opts)
         if setup:
@@ -221,9 +219,9 @@ def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
     return out
 
 
-def collect(host: HostConfig, lerobot_version: str, opts: RunOptions) -> list[dict]:
+def collect(host: HostConfig, opts: RunOptions) -> list[dict]:
     """Pull every finished run not yet in the local store; restore the host when it is idle."""
-    hs = open_host(host, lerobot_version, log=opts.say)
+    hs = open_host(host, log=opts.say)
     t = hs.target
     collected: list[dict] = []
     try:

@@ -109,7 +109,7 @@ def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | Non
     """Run ``plan`` once; returns the record (``--check``: the planned changes only)."""
     opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
     hs = open_host(
-        plan.host, str(plan.version), log=opts.say, defer_sim=True, install=not opts.check
+        plan.host, plan.tool_versions(), log=opts.say, defer_sim=True, install=not opts.check
     )
     try:
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})

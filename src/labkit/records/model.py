@@ -168,7 +168,8 @@ def new_record(
         },
         "workload": plan.workload.record(),
         "probes": probe_entries(launches, skipped),
-        "lerobot_version": str(plan.version),
+        # the workload's programs' versions the plan was made for (lerobot_version)
+        **{f"{tool}_version": v for tool, v in plan.tool_versions().items()},
         **plan.identity(),
         "overrides": plan.overrides,
         "commands": {

@@ -14,7 +14,7 @@ import getpass
 import os
 import posixpath
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,14 +43,15 @@ class Provisioner(Protocol):
     def installed(self, workdir: str) -> Fact:
         """The fact saying which install the host has ("" when none)."""
 
-    def wanted(self, host: HostConfig, lerobot_version: str) -> str:
-        """The install ``host`` should have (compared with ``installed``)."""
+    def wanted(self, host: HostConfig, versions: Mapping[str, str]) -> str:
+        """The install ``host`` should have (compared with ``installed``); ``versions``:
+        those of the workload's programs a plan is made for (none outside a run)."""
 
     def location(self, workdir: str) -> str:
         """Where it is installed (for messages)."""
 
     def install(
-        self, target: Target, host: HostConfig, workdir: str, lerobot_version: str, log
+        self, target: Target, host: HostConfig, workdir: str, versions: Mapping[str, str], log
     ) -> str:
         """Install it when the host's is not the wanted one, then ``attach``; its sysroot."""
 
@@ -79,8 +80,8 @@ class HostSession:
     target: Target
     workdir: str  # absolute on the target
     sysroot: str  # "" on a real board; the simulated root on the simulator
-    # (lerobot version, log) while a simulated host's install is not checked yet: the
-    # check then rides on the first facts round trip instead of costing one of its own
+    # (the plan's program versions, log) while a simulated host's install is not checked
+    # yet: the check then rides on the first facts round trip instead of costing its own
     sim_unchecked: tuple | None = None
     # False under --check: a simulator that is missing or out of date is not (re)installed
     install: bool = True
@@ -100,13 +101,13 @@ class HostSession:
         tools = self._facts(paths, top)
         if self.sim_unchecked is None:
             return gather(self.target, self.sysroot, self.workdir, tools)
-        version, log = self.sim_unchecked
+        versions, log = self.sim_unchecked
         sim = provisioner(self.host)
         stamp = sim.installed(self.workdir)
         facts = gather(self.target, self.sysroot, self.workdir, [*tools, stamp])
         self.sim_unchecked = None
         installed = facts.pop(stamp.name)
-        if installed == sim.wanted(self.host, version):
+        if installed == sim.wanted(self.host, versions):
             return facts
         base = sim.location(self.workdir)
         if not self.install and not installed:
@@ -121,7 +122,7 @@ class HostSession:
                 "plans against it as it is (a run reinstalls it first)"
             )
             return facts
-        sim.install(self.target, self.host, self.workdir, version, log)
+        sim.install(self.target, self.host, self.workdir, versions, log)
         return self.gather_facts(paths, top)
 
     def _facts(self, paths: list[str] = (), top: str | None = None, extra: list = ()) -> list:
@@ -207,24 +208,27 @@ def open_target(host: HostConfig) -> Target:
 
 def open_host(
     host: HostConfig,
-    lerobot_version: str,
+    versions: Mapping[str, str] | None = None,
     log=print,
     defer_sim: bool = False,
     install: bool = True,
 ) -> HostSession:
     """Connect, resolve the work dir, and on a simulated host make sure the simulator is in
     (``defer_sim``: at the first ``gather_facts``, in the same round trip; ``install=False``
-    for ``--check``: a missing simulator is an error, an outdated one is used as it is)."""
+    for ``--check``: a missing simulator is an error, an outdated one is used as it is).
+    ``versions``: those of the workload's programs a run's plan is made for (the simulator
+    emulates them); host tasks that run no workload (facts, restore, collect) pass none."""
+    versions = dict(versions or {})
     target = open_target(host)
     try:
         workdir = target.expand(host.workdir.rstrip("/") or "/")
         if host.labkit_simulate and (defer_sim or not install):
             sysroot = provisioner(host).attach(target, workdir)
-            unchecked = (lerobot_version, log)
+            unchecked = (versions, log)
             return HostSession(host, target, workdir, sysroot, unchecked, install)
         sysroot = ""
         if host.labkit_simulate:
-            sysroot = provisioner(host).install(target, host, workdir, lerobot_version, log)
+            sysroot = provisioner(host).install(target, host, workdir, versions, log)
         return HostSession(host, target, workdir, sysroot)
     except BaseException:
         target.close()

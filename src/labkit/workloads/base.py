@@ -156,6 +156,11 @@ class Workload(abc.ABC):
         self.command(plan)
         self.expected_duration_s(plan)
 
+    def versions(self, plan) -> dict[str, str]:
+        """The versions of its programs the plan is made for (program -> version: the run
+        record keeps them as ``<program>_version``; a simulated host emulates them)."""
+        return {}
+
     def describe(self, plan) -> list[str]:
         """Lines for ``invoke plan`` (what the workload will do)."""
         return []

@@ -89,6 +89,9 @@ class LerobotRecord(Workload):
         n = int(p["dataset.num_episodes"])
         return n * float(p["dataset.episode_time_s"]) + (n - 1) * float(p["dataset.reset_time_s"])
 
+    def versions(self, plan) -> dict[str, str]:
+        return {"lerobot": str(plan.version)}
+
     def check_plan(self, plan) -> None:
         plan.record_argv()  # CommandError when the version cannot express it
 
