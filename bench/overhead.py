@@ -40,6 +40,8 @@ from labkit.config.playbook import load_playbook
 from labkit.core.argv import shell
 
 ANSIBLE_VENV = WORK / "ansible-venv"
+TARGET_OVER_RAW_S = 0.1  # labkit's overhead at most this much above raw ssh's
+TARGET_ANSIBLE_X = 5  # and Ansible's at least this many times labkit's
 
 
 def record_line(lab: Lab, run_id: str) -> tuple[str, str, str]:
@@ -240,7 +242,9 @@ def main() -> None:
     for k, v in walls.items():
         rows.append(f"| {k} | {statistics.median(v):.2f} | {over[k]:.2f} | "
                     f"{min(v):.2f}–{max(v):.2f} | {statistics.median(cpus[k]):.2f} |")  # fmt: skip
-    notes = [f"- labkit - raw ssh: **{over['labkit'] - over['raw-ssh']:+.2f} s**"]
+    # issue 24: a run costs no more than ssh (within 0.1 s), and 5x less than Ansible
+    notes = [f"- labkit - raw ssh: **{over['labkit'] - over['raw-ssh']:+.2f} s** "
+             f"(target <= +{TARGET_OVER_RAW_S:.1f} s)"]  # fmt: skip
     if "labkit-baseline" in over:
         base, raw = over["labkit-baseline"], over["raw-ssh"]
         notes.append(f"- labkit-baseline - raw ssh: **{base - raw:+.2f} s**; "
@@ -254,13 +258,15 @@ def main() -> None:
                      f"**{statistics.median(cpu):+.2f} s** controller CPU")  # fmt: skip
     raw_pairs = [a - b for a, b in zip(walls["labkit"], walls["raw-ssh"], strict=True)]
     notes.append(f"- labkit - raw ssh in the same round, median of {len(raw_pairs)}: "
-                 f"**{statistics.median(raw_pairs):+.2f} s**")  # fmt: skip
+                 f"**{statistics.median(raw_pairs):+.2f} s** "
+                 f"(target <= +{TARGET_OVER_RAW_S:.1f} s)")  # fmt: skip
     if "ansible" in over:
         notes.append(f"- ansible / labkit overhead: **{over['ansible'] / over['labkit']:.1f}x** "
-                     "(target >= 3.8x)")  # fmt: skip
+                     f"(target >= {TARGET_ANSIBLE_X:g}x)")  # fmt: skip
         notes.append(f"- ansible+facts / labkit overhead: "
                      f"**{over['ansible+facts'] / over['labkit']:.1f}x**")  # fmt: skip
-    notes.append(f"- labkit overhead: **{over['labkit']:.2f} s** (target <= 1.0 s)")
+    notes.append(f"- labkit overhead: **{over['labkit']:.2f} s** beyond the 3 s recording "
+                 f"(raw ssh's own: {over['raw-ssh']:.2f} s)")  # fmt: skip
     opts = " --no-ansible" if args.no_ansible else ""
     opts += f" --baseline {args.baseline}" if args.baseline is not None else ""
     load = os.getloadavg()

@@ -88,7 +88,26 @@ def test_gather_on_the_simulated_root(tmp_path):
     python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert facts["python_path"] == python and os.access(python, os.X_OK)
+    # and its version, from the same start: what `python3 --version` says
+    version = subprocess.run(["python3", "--version"], capture_output=True, text=True).stdout
+    assert f"Python {facts['python']}" == version.strip()
     assert set(facts) == set(FACTS)
+
+
+def test_facts_sharing_a_command_run_it_once(tmp_path):
+    """Two facts with one command (python and python_path) start it once and each parse
+    the output; a fact with a command of its own still runs it."""
+    calls = tmp_path / "calls"
+    same = f"echo run >> {calls}; echo /usr/bin/python3; echo Python 3.12.3"
+    facts = [
+        Fact("python", lambda r, w: same, FACTS["python"].process),
+        Fact("python_path", lambda r, w: same, FACTS["python_path"].process),
+        Fact("other", lambda r, w: f"echo other >> {calls}; exit 3", lambda out, code: code),
+    ]
+    got = gather(LocalTarget("local"), "", str(tmp_path), facts)
+    assert got == {"python": "3.12.3", "python_path": "/usr/bin/python3", "other": 3}
+    assert sorted(calls.read_text().split()) == ["other", "run"]
+    assert FACTS["python"].command("", "") == FACTS["python_path"].command("", "")
 
 
 def test_top_processes_names_a_busy_process_and_not_labkit_itself(tmp_path):

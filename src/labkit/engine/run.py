@@ -274,7 +274,6 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
             opts.check_stop()
             started = True  # from here on the supervisor may be running: stop it in finish
             supervisor.start(run)
-            _prewarm("pandas")  # the summary's parsers load it while the target works
             if opts.detach:
                 run.manifest.update(status="detached", detached_at=records.now())
                 run.manifest["settings_changes"] = [c.record() for c in run.changes]
@@ -426,6 +425,11 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
     returns the pulled files (None: nothing was started, or pulling failed)."""
     t, hs, opts = run.t, run.hs, run.opts
     errors = []
+    if started:
+        # the summary's parsers load pandas while the target stops, restores and packs;
+        # not during the recording, where a local target (the simulated Jetson) would
+        # share the CPU with it
+        _prewarm("pandas")
     if started and not run.status:
         run.status = with_link(t, opts, supervisor.poll, t, run.rd)
     if started and run.status.get("state") != "done":

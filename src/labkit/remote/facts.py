@@ -406,7 +406,11 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
     return read_detached(path, now, 2.0, own=True)
 
 
-_PYTHON_PATH = "python3 -c 'import sys; print(sys.executable)'"
+# the interpreter behind python3 and its version, from one start (``gather_script`` runs
+# a command two facts share once): a pyenv shim costs 0.2-0.4 s a start
+_PYTHON = (
+    "python3 -c 'import sys; print(sys.executable); print(\"Python\", sys.version.split()[0])'"
+)
 
 _FIND_EXISTING = (
     'd={wd}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; df -Pk "$d"'
@@ -453,24 +457,29 @@ def facts_for() -> list[Fact]:
         Fact("usb", lambda r, w: "lsusb -t", parse_lsusb_tree),
         Fact("disk", lambda r, w: _FIND_EXISTING.format(wd=_q(w)), parse_df),
         Fact("memory", lambda r, w: "cat /proc/meminfo", parse_meminfo),
-        Fact("python", lambda r, w: "python3 --version", parse_python),
+        Fact("python", lambda r, w: _PYTHON, parse_python),
         # the interpreter behind python3 (a pyenv/conda shim resolved): labkit's run
         # supervisor starts with it, without the shim's own start-up on every run
-        Fact("python_path", lambda r, w: _PYTHON_PATH, parse_which),
+        Fact("python_path", lambda r, w: _PYTHON, parse_which),
     ]
 
 
 def gather_script(facts: list[Fact], sysroot: str, workdir: str) -> str:
     """One script that probes every fact at once (each in the background, into its own
-    file) and prints them in order between markers; ~ the slowest probe, not the sum."""
+    file) and prints them in order between markers; ~ the slowest probe, not the sum.
+    Facts with the same command (``python`` and ``python_path``: one interpreter start
+    through a pyenv shim, not two) run it once and each parse its output."""
     parts = ["d=$(mktemp -d 2>/dev/null || mktemp -d -t labkit) || exit 1"]
-    for i, f in enumerate(facts):
-        parts.append(
-            f'{{ ( {f.command(sysroot, workdir)}\n) > "$d/{i}" 2>&1 < /dev/null; '
-            f'echo $? > "$d/{i}.rc"; }} &'
-        )
+    slot: dict[str, int] = {}  # command -> the file its output goes to
+    for f in facts:
+        command = f.command(sysroot, workdir)
+        if command in slot:
+            continue
+        i = slot[command] = len(slot)
+        parts.append(f'{{ ( {command}\n) > "$d/{i}" 2>&1 < /dev/null; echo $? > "$d/{i}.rc"; }} &')
     parts.append("wait")
-    for i, f in enumerate(facts):
+    for f in facts:
+        i = slot[f.command(sysroot, workdir)]
         parts.append(f'echo {MARK} {f.name}; cat "$d/{i}"; echo "{MARK}-rc $(cat "$d/{i}.rc")"')
     parts.append('rm -rf "$d"')
     return "\n".join(parts)
