@@ -406,9 +406,20 @@ def facts_after(run: Run) -> str:
     return posixpath.join(run.rd, ".facts-after")
 
 
-def _prewarm(module: str) -> None:
-    """Import a heavy module in the background; a later import waits for it if needed."""
-    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+# what every run's summary loads: pandas for its parsers' tables, pyarrow.parquet to
+# write them beside their logs
+SUMMARY_MODULES = ("pandas", "pyarrow.parquet")
+
+
+def _prewarm(*modules: str) -> None:
+    """Import heavy modules in the background, in order; a later import waits for one
+    still being loaded."""
+
+    def load() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    threading.Thread(target=load, daemon=True, name="labkit-prewarm").start()
 
 
 class FinishError(RemoteError):
@@ -426,10 +437,9 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
     t, hs, opts = run.t, run.hs, run.opts
     errors = []
     if started:
-        # the summary's parsers load pandas while the target stops, restores and packs;
-        # not during the recording, where a local target (the simulated Jetson) would
-        # share the CPU with it
-        _prewarm("pandas")
+        # loaded while the target stops, restores and packs; not during the recording,
+        # where a local target (the simulated Jetson) would share the CPU with it
+        _prewarm(*SUMMARY_MODULES)
     if started and not run.status:
         run.status = with_link(t, opts, supervisor.poll, t, run.rd)
     if started and run.status.get("state") != "done":
