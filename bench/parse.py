@@ -52,7 +52,7 @@ WARN = (
 MEASURE = {
     "floor_tegrastats": ("", "data = open(P, 'rb').read().splitlines(); n = len(data)"),
     "read_tegrastats": (
-        "from labkit.parse import read_tegrastats; import pyarrow.csv",
+        "from labkit.parse import read_tegrastats; import labkit.parse.tegrastats",
         "n = len(read_tegrastats(P))",
     ),
     "floor_record": ("", "data = open(P, 'rb').read().splitlines(); n = len(data)"),

@@ -1,11 +1,12 @@
 """tegrastats logs -> one pandas row per sample, fast enough to rebuild every report.
 
-Lines of one log share a *shape*: the same text once digits and dots are removed. Each
-shape is parsed once with the reference grammar (``tegrastats_line.parse_line``), which
-says which numeric run feeds which column; all lines of that shape are then decoded in
-bulk by pyarrow's CSV reader over the bytes with every non-numeric character turned into
-a delimiter. Small shape groups, and rows the bulk path cannot vouch for, go through the
-reference parser line by line, so both paths give identical values.
+Lines of one log share a *shape*: the same text once its numeric runs (digits and dots)
+are taken out. A shape's sample line is parsed once with the reference grammar
+(``tegrastats_line.parse_line``), which says which numeric run feeds which column; every
+line of that shape is then checked and decoded in one compiled pass over the bytes
+(``shape_kernel``). Lines of other shapes are grouped by shape and decoded the same way;
+small groups, and rows the bulk path cannot vouch for, go through the reference parser
+line by line, so both paths give identical values.
 
 Columns (the public API): ``time``; ``ram_used_mb``, ``ram_total_mb``, ``swap_used_mb``,
 ``swap_total_mb``, ``swap_cached_mb``; ``cpu{i}_load_pct``, ``cpu{i}_freq_mhz``;
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,19 +32,16 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from labkit.parse.civil_time import civil_times
-from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, parse_line
+from labkit.parse.shape_kernel import BAD_VALUE, OK, OTHER_SHAPE, Shape, count_lines, decode
+from labkit.parse.tegrastats_line import board_hint, numeric_runs, parse_line
 
 NUMERIC = b"0123456789."
 BULK_MIN_LINES = 32
-# 16 MB read at a time (64 MB was slower: the translations' outputs left the cache); the
-# CSV reader decodes 1 MB blocks, whose parsed rows stay in cache while every column is
-# gathered from them (16 MB blocks took ~1.5x as long at 1M lines)
-CHUNK_BYTES = 16 << 20
-CSV_BLOCK = 1 << 20
+# read at a time: a log of up to 1 GB is one block, decoded into one array per column (no
+# joining of blocks); a larger one takes its bytes plus the columns' in memory per block
+CHUNK_BYTES = 1 << 30
 SENSOR_OFF_C = -256.0
 ALWAYS = ("gpu_load_pct", "emc_load_pct", "emc_freq_mhz")
 
@@ -131,161 +128,103 @@ def _split_stream(fh: IO[bytes]) -> Iterable[tuple[bytes, int, bool]]:
 
 # ---- parsing ---------------------------------------------------------------------------
 def _parse_chunk(buf: bytes, end: int, first_line: int, state: _State) -> int:
-    """Parse the whole lines in ``buf[:end]`` into ``state``; returns how many there were."""
+    """Parse the whole lines in ``buf[:end]`` into ``state``; returns how many there were.
+
+    Every line is first decoded against the first line's shape (one compiled pass, the
+    common case: a log keeps one shape for hours); the lines of other shapes are then
+    grouped by shape and decoded group by group."""
     if not end:
         return 0
-    skel = buf.translate(None, NUMERIC)
-    first_skel = skel[: skel.find(b"\n") + 1]
-    raw_lines: list[bytes] | None = None
-    whole = skel.rfind(b"\n") + 1 if end < len(buf) else len(skel)
-    # k non-overlapping copies of the first line's shape that exactly fill the chunk's
-    # shapes: every line has that shape (a fast search, no k-fold copy to compare with),
-    # and there are k lines
-    k = whole // len(first_skel)
-    uniform = whole == k * len(first_skel) and skel.count(first_skel, 0, whole) == k
-    n = k if uniform else buf.count(b"\n", 0, end)
+    text = np.frombuffer(buf, np.uint8)
+    n = count_lines(text, end)
     state.lines += n
-    if uniform:  # one shape for the whole chunk: the common case
-        groups: list[np.ndarray | None] = [None]
+    first = _decode_shape(text, end, n, buf[: buf.find(b"\n")], first_line, state)
+    if first is None:
+        others = np.arange(n)
+        starts = None
     else:
-        raw_lines = buf.split(b"\n")[:n]
-        by_shape: dict[bytes, list[int]] = {}
-        for i, shape in enumerate(skel.split(b"\n")[:n]):
-            by_shape.setdefault(shape, []).append(i)
-        groups = [np.asarray(idx) for idx in by_shape.values()]
-
-    def rows_at(idx: np.ndarray) -> list[bytes]:
-        nonlocal raw_lines
-        if raw_lines is None:
-            raw_lines = buf.split(b"\n")[:n]
-        return [raw_lines[i] for i in idx]
-
-    for idx in groups:
-        line_idx = np.arange(n) if idx is None else idx
-        sample = buf[: buf.find(b"\n")] if idx is None else raw_lines[idx[0]]
-        text = sample.decode("utf-8", "surrogateescape").rstrip("\r")
-        parsed = parse_line(text)
-        if parsed is None:
-            state.skipped += len(line_idx)
-            continue
-        if state.hint is None:
-            state.hint = board_hint(parsed)
-        block = None
-        if len(line_idx) >= BULK_MIN_LINES:
-            if idx is None:
-                body, used = buf, end
-            else:
-                body = b"\n".join(rows_at(idx)) + b"\n"
-                used = len(body)
-            block = _bulk(body, used, text, parsed, line_idx + first_line)
-        if block is None:
-            block = _slow(rows_at(line_idx), line_idx + first_line, state)
-        elif (bad := block.lines < 0).any():  # rows the bulk path cannot vouch for
-            redo = line_idx[bad]
-            _add(state, _slow(rows_at(redo), redo + first_line, state))
-            block = _Block(block.lines[~bad], {k: v[~bad] for k, v in block.cols.items()})
-        _add(state, block)
+        status, starts = first
+        redo = np.flatnonzero(status == BAD_VALUE)
+        if len(redo):
+            _add(state, _slow(_rows(buf, starts, redo), redo + first_line, state))
+        others = np.flatnonzero(status == OTHER_SHAPE)
+    if len(others):
+        rows = _rows(buf, starts, others) if starts is not None else buf[:end].split(b"\n")[:n]
+        _parse_by_shape(rows, others + first_line, state)
     return n
+
+
+def _rows(buf: bytes, starts: np.ndarray, idx: np.ndarray) -> list[bytes]:
+    """Lines ``idx`` of ``buf`` (without their newline), by the offsets the kernel noted."""
+    return [buf[starts[i] : starts[i + 1] - 1] for i in idx]
+
+
+def _parse_by_shape(rows: list[bytes], line_nos: np.ndarray, state: _State) -> None:
+    """Lines that did not have the chunk's first shape: grouped by their own shape, each
+    group of at least ``BULK_MIN_LINES`` decoded in bulk, the rest line by line."""
+    by_shape: dict[bytes, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_shape.setdefault(row.translate(None, NUMERIC), []).append(i)
+    for members in by_shape.values():
+        idx = np.asarray(members)
+        group = [rows[i] for i in members]
+        decoded = None
+        if len(group) >= BULK_MIN_LINES:
+            body = b"\n".join(group) + b"\n"
+            text = np.frombuffer(body, np.uint8)
+            decoded = _decode_shape(text, len(body), len(group), group[0], line_nos[idx], state)
+        if decoded is None:
+            _add(state, _slow(group, line_nos[idx], state))
+            continue
+        status, _ = decoded
+        redo = np.flatnonzero(status != OK)  # a group's shape is its first line's
+        if len(redo):
+            _add(state, _slow([group[i] for i in redo], line_nos[idx[redo]], state))
+
+
+def _decode_shape(
+    text: np.ndarray, end: int, n: int, sample: bytes, line_nos: int | np.ndarray, state: _State
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Decode the ``n`` lines of ``text[:end]`` that have ``sample``'s shape and add them
+    to ``state``; returns every line's status and offset, or ``None`` when the sample is
+    no sample (those lines then take the reference parser) or its shape defeats the
+    bulk path. ``line_nos``: the first line's number, or every line's."""
+    decoded = sample.decode("utf-8", "surrogateescape").rstrip("\r")
+    parsed = parse_line(decoded)
+    if parsed is None:
+        return None
+    if state.hint is None:
+        state.hint = board_hint(parsed)
+    runs = {start: k for k, start in enumerate(numeric_runs(decoded))}
+    starts_needed = [s.start for s in parsed.slots] + parsed.time_starts
+    if any(s not in runs for s in starts_needed):
+        return None
+    column = {k: c for c, k in enumerate(dict.fromkeys(runs[s] for s in starts_needed))}
+    shape = Shape.of(sample, column)
+    values, status, starts = decode(text, end, n, shape, len(column))
+    ok = status == OK
+    count = int(ok.sum())
+    if count:
+        if count < n:
+            values = values[:, ok]
+        at = np.flatnonzero(ok)
+        lines = at + line_nos if isinstance(line_nos, int) else line_nos[at]
+        cols: dict[str, np.ndarray] = {}
+        if parsed.time_starts:
+            cols["time"] = civil_times(*(values[column[runs[s]]] for s in parsed.time_starts))
+        for slot in parsed.slots:
+            arr = values[column[runs[slot.start]]]
+            cols[slot.col] = arr * slot.scale if slot.scale != 1.0 else arr
+        for col, value in parsed.consts.items():
+            cols[col] = np.full(count, value)
+        _add(state, _Block(lines, cols))
+    return status, starts
 
 
 def _add(state: _State, block: _Block) -> None:
     for col in block.cols:
         state.order.setdefault(col, None)
     state.blocks.append(block)
-
-
-def _delimiting(sample: bytes) -> tuple[bytes, bytes]:
-    """A translation that leaves one space between numeric runs and drops every other
-    character: the fewest fields for the CSV reader. The separators are the spaces and,
-    where two runs have no space between them, one character of what lies between
-    (``/``, ``@``, ``,``, ``x``, ``-``, ``:``...), chosen from the sample's shape; lines
-    of that shape separate their runs alike."""
-    between = re.split(rb"[0-9.]+", sample)[1:-1]
-    keep = {32}
-    for part in between:
-        if not keep & set(part):
-            keep.add(part[-1])
-    keep.discard(10)
-    table = bytes(c if c in NUMERIC or c == 10 else (32 if c in keep else c) for c in range(256))
-    dropped = bytes(c for c in range(256) if c not in NUMERIC and c != 10 and c not in keep)
-    return table, dropped
-
-
-def _bulk(
-    body: bytes, used: int, sample: str, parsed: LineParse, line_nos: np.ndarray
-) -> _Block | None:
-    """Decode every line of one shape at once; ``None`` if the shape defeats the bulk path."""
-    runs = {start: k for k, start in enumerate(numeric_runs(sample))}
-    raw = sample.encode("utf-8", "surrogateescape")
-    table, dropped = _delimiting(raw)
-    fields = raw.translate(table, dropped).split(b" ")
-    field_of_run = [i for i, f in enumerate(fields) if f]
-    if len(field_of_run) != len(runs):
-        return None
-    need: dict[int, str] = {}
-    for slot in parsed.slots:
-        if slot.start not in runs:
-            return None
-        need.setdefault(field_of_run[runs[slot.start]], f"f{field_of_run[runs[slot.start]]}")
-    for start in parsed.time_starts:
-        if start not in runs:
-            return None
-        need.setdefault(field_of_run[runs[start]], f"f{field_of_run[runs[start]]}")
-    names = [f"f{i}" for i in range(len(fields))]
-    text = body.translate(table, dropped)
-    if used < len(body):  # bytes past ``used`` (a next block's head) hold no newline
-        text = pa.py_buffer(text).slice(0, text.rfind(b"\n") + 1)  # no copy
-    columns = sorted(set(need.values()), key=lambda c: int(c[1:]))
-    # whole numbers parse quicker as integers; a decimal point in one of them (a shape
-    # does not fix it) sends the columns back to floats
-    whole = {c: pa.int64() if b"." not in fields[int(c[1:])] else pa.float64() for c in columns}
-    for types in (whole, dict.fromkeys(columns, pa.float64())):
-        try:
-            table = pacsv.read_csv(
-                pa.BufferReader(text),
-                read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=" ", quote_char=False, escape_char=False, double_quote=False
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=columns,
-                    column_types=types,
-                    null_values=[""],
-                    check_utf8=False,
-                ),
-            )
-            break
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            continue
-    else:
-        return None
-    if table.num_rows != len(line_nos):
-        return None
-    arrays = {c: _floats(table.column(c)) for c in table.column_names}
-    valid = np.ones(len(line_nos), dtype=bool)
-    for c, arr in arrays.items():
-        if table.column(c).null_count:  # the text holds digits and dots only: no "nan"
-            valid &= ~np.isnan(arr)
-    cols: dict[str, np.ndarray] = {}
-    if parsed.time_starts:
-        parts = [arrays[need[field_of_run[runs[s]]]] for s in parsed.time_starts]
-        cols["time"] = civil_times(*parts)
-    for slot in parsed.slots:
-        arr = arrays[need[field_of_run[runs[slot.start]]]]
-        cols[slot.col] = arr * slot.scale if slot.scale != 1.0 else arr
-    for col, value in parsed.consts.items():
-        cols[col] = np.full(len(line_nos), value)
-    lines = line_nos.copy()
-    lines[~valid] = -1
-    return _Block(lines, cols)
-
-
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    """A CSV column as float64 in one copy: integer blocks are cast while they are joined
-    (not joined, then cast); nulls become NaN."""
-    if column.null_count or not column.num_chunks or not pa.types.is_integer(column.type):
-        return column.to_numpy(zero_copy_only=False).astype(float, copy=False)
-    return np.concatenate([chunk.to_numpy() for chunk in column.chunks], dtype=float)
 
 
 def _slow(rows: list[bytes], line_nos: np.ndarray, state: _State) -> _Block:
@@ -297,6 +236,8 @@ def _slow(rows: list[bytes], line_nos: np.ndarray, state: _State) -> _Block:
         if p is None:
             state.skipped += 1
             continue
+        if state.hint is None:
+            state.hint = board_hint(p)
         row = dict(p.values)
         if p.time_starts:
             row["time"] = _slow_time(text, p.time_starts)
