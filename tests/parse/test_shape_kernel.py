@@ -1,14 +1,12 @@
 """The compiled shape decoder: exact values, every odd run sent back to the reference
 parser, and the same result whether one thread or several decode a buffer."""
 
-import math
 import random
 
 import numpy as np
 import pytest
 
 import labkit.parse.shape_kernel as sk
-from labkit.parse import read_tegrastats
 from labkit.parse.tegrastats_line import numeric_runs, parse_line
 
 HEAD = "04-21-2026 15:00:{s:02d} RAM {ram}/7620MB (lfb 3x4MB) CPU [{load}%@{mhz},0%@729]"
@@ -112,24 +110,3 @@ def test_threads_decode_as_one(monkeypatch):
         assert (many[1] == one[1]).all() and (many[2] == one[2]).all()
         assert np.array_equal(many[0][:, ok], one[0][:, ok])
     assert 0 < (one[1] == sk.OK).sum() < len(lines) and (one[1] == sk.BAD_VALUE).any()
-
-
-def test_bulk_rows_equal_the_reference_parser_on_odd_numbers():
-    """Through read_tegrastats (>= 32 lines of one shape: the bulk path), lines with odd
-    numbers give what the reference parser gives, line by line."""
-    rnd = random.Random(5)
-    temps = ["45.5", "45", "4.5.6", ".5", "5.", "123456789.25", "0.000001", "-3.5", "7.1234567"]
-    lines = []
-    for i in range(200):
-        ram = rnd.choice(["512", "1.5", "000", "99999999999", "9007199254740993"])
-        lines.append(
-            HEAD.format(s=i % 60, ram=ram, load=rnd.randint(0, 100), mhz=rnd.randint(1, 2000))
-            + f" cpu@{rnd.choice(temps)}C VDD_IN {rnd.randint(0, 9999)}mW/{rnd.randint(0, 99)}mW"
-        )
-    df = read_tegrastats(lines)
-    expected = [p for p in (parse_line(t) for t in lines) if p is not None]
-    assert len(df) == len(expected) and df.attrs["skipped"] == len(lines) - len(expected)
-    for i, p in enumerate(expected):
-        for key, value in p.values.items():
-            got = df.iloc[i][key]
-            assert (math.isnan(value) and math.isnan(got)) or got == value, (i, key)
