@@ -49,13 +49,39 @@ def test_the_seed_counts_alone_would_not_decide_so_the_point_rule_is_named():
     assert c.effect_ci[1] > -0.5
 
 
-def test_dispersion_is_pearson_chi2_over_df_and_pools_experiments():
+def test_dispersion_is_pearson_chi2_over_df_floored_at_poisson_and_pools_experiments():
     a, b = Counts.of([10, 11, 12], [1, 1, 1]), Counts.of([2, 3, 4], [1, 1, 1])
-    assert dispersion([a]).phi == pytest.approx(2 / 11 / 2)
+    assert dispersion([a]).seen == pytest.approx(2 / 11 / 2)
+    assert dispersion([a]).phi == 1.0 and dispersion([a]).poisson  # never below Poisson's
     both = dispersion([a, b, Counts.of([5], [1])])
     assert (both.df, both.experiments) == (4, 3) and both.pooled
-    assert both.phi == pytest.approx((2 / 11 + 2 / 3) / 4)
+    assert both.seen == pytest.approx((2 / 11 + 2 / 3) / 4) and both.phi == 1.0
+    wide = dispersion([Counts.of([20, 30, 40], [1, 1, 1])])  # chi2 200 / 30 on 2 df
+    assert wide.phi == wide.seen == pytest.approx(10 / 3) and not wide.poisson
     assert dispersion([Counts.of([0, 0], [1, 1])]).df == 0  # no event: says nothing
+
+
+def test_repeats_that_agree_better_than_poisson_get_poissons_spread():
+    """The reviewer's case: 6 vs 2 events in two minutes a side, the repeats identical.
+    Taken as is, phi 0 gave a zero-width interval and a cut of at least 50 % 'held'. With
+    Poisson's spread (V_b = 3/2, V_v = 1/2, known: z = 1.96), Fieller's quadratic
+    rho² (9 - 3.8415 · 1.5) - 6 rho + (1 - 3.8415 · 0.5) = 0 has roots -0.142 and 1.996:
+    cut at 0, the ratio lies in [0, 2.0], and nothing is decided."""
+    c = compare_counts(Counts.of([3, 3], [1, 1]), Counts.of([1, 1], [1, 1]), "lower", 0.5)
+    assert c.outcome == "inconclusive"
+    assert list(c.effect_ci) == pytest.approx([-1.0, 0.9956], abs=1e-3)
+
+
+def test_a_rate_over_repeats_steadier_than_poisson_has_the_exact_poisson_interval():
+    # 11, 5, 8, 11 in four minutes: phi 0.943 < 1, so Poisson's: Garwood on 35 events,
+    # chi2(0.025, 70) / 8 = 6.095, chi2(0.975, 72) / 8 = 12.169 (the t interval on 3 df
+    # at phi 0.943 was wider, 5.19 to 14.8, and narrower at a phi near 0)
+    four = Counts.of([11, 5, 8, 11], [1, 1, 1, 1])
+    assert rate_interval(four) == pytest.approx((8.75, 6.0947, 12.1691), abs=1e-3)
+    # over-dispersed, phi 10/3: quasi-Poisson, 30 exp(± t(0.975, 2) sqrt(phi / 90)) =
+    # 13.11 to 68.67 (the exact interval of 90 events in 3 min would be 24.1 to 36.9)
+    over = rate_interval(Counts.of([20, 30, 40], [1, 1, 1]))
+    assert over == pytest.approx((30.0, 13.107, 68.665), abs=1e-2)
 
 
 def test_rate_interval_single_run_is_exact_poisson():

@@ -54,11 +54,12 @@ def test_seed_verdicts_match_the_hand_written_report(seed_runs):
     assert "hw_codec = True on all 5 runs" in verdicts["H1"].evidence
     # 11 + 5 + 8 + 11 = 35 warnings in 4 one-minute runs at 30 fps: 8.75/min. One run per
     # experiment, so the runs' own spread counts: Pearson chi2 (2.25² · 2 + 3.75² + 0.75²)
-    # / 8.75 = 2.829 on 3 df, phi 0.943; se(log rate) = sqrt(phi / 35) = 0.1641,
-    # t(0.975, 3) = 3.182: 8.75 exp(± 0.5223) = 5.19 to 14.8, above 0
+    # / 8.75 = 2.829 on 3 df, phi 0.943 -- below Poisson's 1, so Poisson's: the exact
+    # interval of 35 events in 4 min, chi2(0.025, 70) / 8 = 6.09 to chi2(0.975, 72) / 8 =
+    # 12.2, above 0 (phi 0.943 taken as is gave 5.19 to 14.8 on 3 df)
     assert (
         "warnings_per_min over exp1, exp3, exp4, exp5: 8.75/min pooled over 4 runs (4 min "
-        "recorded), 95 % CI 5.19 to 14.8: > 0/min" in verdicts["H1"].evidence
+        "recorded), 95 % CI 6.09 to 12.2: > 0/min" in verdicts["H1"].evidence
     )
 
 

@@ -139,29 +139,33 @@ def test_outputs_carry_the_statistics(tmp_path):
     result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
     hyp = json.loads((result.folder / "hypotheses.json").read_text())
     h2 = hyp["H2"]
-    assert h2["verdict"] == "supported" and h2["evidence"]
+    assert h2["verdict"] == "inconclusive" and h2["evidence"]
     [c] = h2["checks"]
-    assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "supports")
+    assert (c["kind"], c["metric"], c["verdict"]) == ("compare", "warnings_per_min", "inconclusive")
     assert (c["baseline"], c["variant"], c["n_baseline"], c["n_variant"]) == ("exp1", "exp2b", 3, 3)
-    # effect -8/11 = rate ratio 9/33 - 1; equal run lengths: Welch's test of the per-minute
-    # rates and Fieller's interval (tests/data/stats/compare.yaml, clearly-separated-repeats)
+    # effect -8/11 = rate ratio 9/33 - 1; both sides' repeats agree better than Poisson's
+    # counts (phi 0.09, 0.33), so Poisson's variances 11/3 and 3/3, known: Fieller's
+    # interval at z = 1.96 (tests/data/stats/counts.yaml, repeats-steadier-than-poisson),
+    # p of no change 2 sf(8 / sqrt(1 + 11/3)) = 0.0002
     assert c["effect"] == pytest.approx(-0.7273, abs=1e-4)
-    assert c["effect_ci"] == pytest.approx([-0.9524, -0.5364], abs=1e-3)
-    assert 0 < c["p_value"] < 0.01 and c["method"].startswith("rate ratio over recorded time")
+    assert c["effect_ci"] == pytest.approx([-0.9082, -0.4745], abs=1e-3)
+    assert c["p_value"] == pytest.approx(0.000213, abs=1e-5)
+    assert c["method"].startswith("rate ratio over recorded time")
     # one exp3 run against three of exp1: exp3 borrows the dispersion pooled over the
-    # experiments (Pearson chi2 2/11 + 2/3 on 7 runs - 3 rates = 4 df: phi 0.2121), so its
-    # rate 5 has variance 0.2121 · 5 = 1.061 on 4 df; exp1's is var(10, 11, 12) / 3 = 1/3 on
-    # 2 df. Welch's p of 5 = rho · 11 is 0.05 at rho = 0.1954 and 0.7119: [-80.5 %, -28.8 %]
-    # straddles the -30 % H3 needs
+    # experiments (Pearson chi2 2/11 + 2/3 on 4 df: 0.2121, below 1, so Poisson's), so
+    # its rate 5 has variance 5, exp1's 11/3, both known: Fieller's quadratic
+    # rho² (121 - 3.8415 · 11/3) - 110 rho + (25 - 3.8415 · 5) = 0 -> [0.0557, 0.9732]:
+    # [-94.4 %, -2.7 %] straddles the -30 % H3 needs
     [c3] = hyp["H3"]["checks"]
-    assert c3["effect_ci"] == pytest.approx([-0.8046, -0.2881], abs=1e-3)
+    assert c3["effect_ci"] == pytest.approx([-0.9443, -0.0268], abs=1e-3)
     assert "pooled over 3 experiments" in c3["method"]
     assert c3["verdict"] == "inconclusive" and "straddles the -30%" in hyp["H3"]["evidence"]
     rows = {r["experiment"]: r for r in summary_rows(result.folder / "summary.csv")}
-    # exp1's own dispersion: chi2 2/11 on 2 df, phi = 0.0909; se(log rate) = sqrt(phi/33)
-    # = 0.05249; t(0.975, 2) = 4.303: 11 exp(± 0.2258) = [8.776, 13.787]
-    assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(8.776, abs=1e-3)
-    assert float(rows["exp1"]["warnings_per_min_ci_hi"]) == pytest.approx(13.787, abs=1e-3)
+    # exp1's own dispersion: chi2 2/11 on 2 df, phi 0.0909 < 1: Poisson's, the exact
+    # interval of 33 events in 3 min, chi2(0.025, 66) / 6 = 7.572 to chi2(0.975, 68) / 6 =
+    # 15.448 (phi taken as is gave [8.776, 13.787], narrower than Poisson noise allows)
+    assert float(rows["exp1"]["warnings_per_min_ci_lo"]) == pytest.approx(7.572, abs=1e-3)
+    assert float(rows["exp1"]["warnings_per_min_ci_hi"]) == pytest.approx(15.448, abs=1e-3)
     assert rows["exp1"]["min_hz_ci_lo"] != ""
     # one run: the exact Poisson interval of 5 events in a minute, chi2(0.025, 10)/2 and
     # chi2(0.975, 12)/2; a floor of one run has none
@@ -172,7 +176,7 @@ def test_outputs_carry_the_statistics(tmp_path):
     summary = {
         r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")
     }
-    assert summary["`exp1`"]["Warnings/min"] == "11 [8.78–13.8]"
+    assert summary["`exp1`"]["Warnings/min"] == "11 [7.57–15.4]"
     threats = section(text, "Threats to validity")
     assert "**Single runs** (1 run): `exp3` was measured once" in threats
     assert "**Imported runs without facts** (7 runs)" in threats

@@ -6,18 +6,25 @@ six times a 10 s run. Its interval comes from a count model:
 
 - one run: the exact Poisson interval of the count (``scipy.stats.chi2``, Garwood);
 - repeats: a quasi-Poisson model (``statsmodels`` GLM, Poisson family, offset
-  ``log(exposure)``) whose scale is Pearson's chi2 over its residual degrees of freedom --
-  the run-to-run spread seen in the repeats, relative to Poisson's (runs steadier than
-  Poisson give a scale below 1, as in Welch's test the spread seen is the spread used).
-  The dispersion may be pooled over the batch's experiments (``dispersion``), which gains
-  degrees of freedom when each experiment has few repeats.
+  ``log(exposure)``) whose scale phi is Pearson's chi2 over its residual degrees of freedom
+  -- the run-to-run spread seen in the repeats, relative to Poisson's -- floored at 1.
+  Events that arrive at random spread at least as much as Poisson's counts, and a handful
+  of repeats that agree better than that is no evidence of anything steadier (Pearson's
+  chi2 on 2 df falls below 0.2 one time in ten by chance); so phi = max(phi, 1), and at
+  the floor the spread is Poisson's, known from the rate itself: the exact Poisson
+  interval of the total count. The dispersion may be pooled over the batch's experiments
+  (``dispersion``), which gains degrees of freedom when each experiment has few repeats.
 
 A comparison of two experiments is the ratio of their rates. With repeats, each side's
-rate carries its own quasi-Poisson variance (phi x rate / exposure, phi from that side's
-runs; a side of one run borrows the dispersion pooled over the batch's experiments), and
-Welch's test of rate_v = ratio x rate_b decides, its interval the ratios it does not reject
-(Fieller's) -- with equal run lengths exactly Welch's test of the per-minute rates, with
-mixed lengths each run weighing its recorded time. When a side has no event at all, the
+rate carries its own quasi-Poisson variance (phi x rate / exposure, phi = max(Pearson
+chi2 / df, 1) from that side's runs; a side of one run borrows the dispersion pooled over
+the batch's experiments), and Welch's test of rate_v = ratio x rate_b decides, its
+interval the ratios it does not reject (Fieller's). A side above the floor spends its
+runs' degrees of freedom on its spread; a side at the floor has Poisson's, known, and
+spends none (Satterthwaite's degrees of freedom count only estimated spreads; both at the
+floor: the normal quantile). With equal run lengths and over-dispersed repeats on both
+sides this is exactly Welch's test of the per-minute rates; with mixed lengths each run
+weighs its recorded time. When a side has no event at all, the
 exact conditional test decides (the variant's share of all events is binomial:
 ``scipy.stats.binomtest``, Clopper-Pearson), on counts deflated by the dispersion. Every
 interval is a ratio of non-negative rates: it never leaves [0, ∞).
@@ -50,10 +57,11 @@ EXACT = (
     "divided by the dispersion seen ({phi:.2g})"
 )
 WELCH_COUNTS = (
-    "rate ratio over recorded time, each side's spread from its own repeats (quasi-Poisson "
-    "GLM per side, statsmodels); Welch's test of rate_v = ratio x rate_b "
-    "(scipy.stats.ttest_ind_from_stats), 95 % interval by inverting it (Fieller's), never "
-    "below 0"
+    "rate ratio over recorded time, each side's spread from its own repeats and never below "
+    "Poisson's (quasi-Poisson GLM per side, statsmodels, phi = max(Pearson chi2/df, 1)); "
+    "Welch's test of rate_v = ratio x rate_b (scipy.stats.t, Satterthwaite degrees of "
+    "freedom of the spreads estimated; a side at Poisson's spread has it known), 95 % "
+    "interval by inverting it (Fieller's), never below 0"
 )
 POINT_RATE = (
     "single run per side: the point estimate of the rate ratio decides (no run-to-run spread "
@@ -103,16 +111,24 @@ class Counts:
 @dataclass(frozen=True)
 class Dispersion:
     """The run-to-run spread relative to Poisson: variance = phi x mean, estimated on ``df``
-    residual degrees of freedom (0: none, Poisson assumed)."""
+    residual degrees of freedom (0: none, Poisson assumed). ``seen``: Pearson's chi2 / df
+    as the runs gave it; ``phi`` is that floored at Poisson's 1."""
 
     phi: float = 1.0
     df: int = 0
     runs: int = 0
     experiments: int = 0
+    seen: float = 1.0
 
     @property
     def pooled(self) -> bool:
         return self.experiments > 2
+
+    @property
+    def poisson(self) -> bool:
+        """No spread beyond Poisson's was seen (or none could be): Poisson's is used, known
+        from the rate, with no degrees of freedom spent on estimating it."""
+        return self.df < 1 or self.seen <= 1.0
 
 
 def _glm(sides: Sequence[Counts]):
@@ -141,9 +157,9 @@ def dispersion(sides: Iterable[Counts]) -> Dispersion:
             res = _glm(used).fit()
         except (ValueError, np.linalg.LinAlgError):  # no fit: no spread estimated
             return Dispersion(1.0, 0, runs, len(used))
-    phi = float(res.pearson_chi2) / df
-    phi = phi if math.isfinite(phi) else 1.0
-    return Dispersion(phi, int(df), runs, len(used))
+    seen = float(res.pearson_chi2) / df
+    seen = seen if math.isfinite(seen) else 1.0
+    return Dispersion(max(seen, 1.0), int(df), runs, len(used), seen)
 
 
 @dataclass(frozen=True)
@@ -183,12 +199,13 @@ def exact_ratio(base: Counts, var: Counts, phi: float = 1.0, alpha: float = ALPH
 @dataclass(frozen=True)
 class SideFit:
     """One side's rate from its intercept-only Poisson GLM (statsmodels), the variance of
-    that rate at the spread its own runs show (quasi-Poisson: phi x rate / exposure), and
-    the degrees of freedom of that spread."""
+    that rate at the spread its own runs show (quasi-Poisson: phi x rate / exposure, phi
+    never below 1), and the degrees of freedom of that spread (infinite at Poisson's:
+    known, not estimated)."""
 
     rate: float
     variance: float
-    df: int
+    df: float
 
 
 def side_fit(side: Counts, fallback: Dispersion) -> SideFit:
@@ -198,33 +215,43 @@ def side_fit(side: Counts, fallback: Dispersion) -> SideFit:
         res = _glm([side]).fit()
     rate = math.exp(float(res.params[0]))
     own = side.n - 1
-    phi = float(res.pearson_chi2) / own if own > 0 else fallback.phi
-    return SideFit(rate, rate * rate * float(res.bse[0]) ** 2 * phi, own or fallback.df)
+    disp = fallback
+    if own > 0:
+        seen = float(res.pearson_chi2) / own
+        disp = Dispersion(max(seen, 1.0), own, side.n, 1, seen)
+    df = math.inf if disp.poisson else float(disp.df)
+    return SideFit(rate, rate * rate * float(res.bse[0]) ** 2 * disp.phi, df)
+
+
+def welch_p(var: SideFit, base: SideFit, rho: float) -> float:
+    """Two-sided p-value of Welch's test of rate_v = rho x rate_b from the sides' rates and
+    variances: Satterthwaite's degrees of freedom over the spreads that were estimated (a
+    side at Poisson's spread adds none; both there: the normal distribution,
+    ``scipy.stats.t`` with infinite df). ``scipy.stats.ttest_ind_from_stats`` takes a
+    sample size per side, so it cannot say that a variance is known."""
+    vv, vb = var.variance, rho * rho * base.variance
+    se2 = vv + vb
+    if not se2 > 0:
+        return 0.0 if var.rate != rho * base.rate else 1.0
+    per_df = vv * vv / var.df + vb * vb / base.df  # 0 where a spread is known
+    df = se2 * se2 / per_df if per_df > 0 else math.inf
+    t = (var.rate - rho * base.rate) / math.sqrt(se2)
+    return float(2 * stats.t.sf(abs(t), df))
 
 
 def welch_counts(base: Counts, var: Counts, fallback: Dispersion, alpha: float = ALPHA) -> RatioCI:
-    """The rate ratio with each side's own run-to-run spread (quasi-Poisson per side):
-    Welch's test (``scipy.stats.ttest_ind_from_stats``, Satterthwaite degrees of freedom)
-    of rate_v = rho x rate_b, whose variances are the sides' quasi-Poisson ones; the 95 %
-    interval is the set of ratios it does not reject (Fieller's), cut at 0. With equal run
-    lengths it is Welch's test of the per-minute rates; with mixed lengths each run weighs
-    its recorded time."""
+    """The rate ratio with each side's own run-to-run spread (quasi-Poisson per side, never
+    below Poisson's): Welch's test (``welch_p``) of rate_v = rho x rate_b, whose variances
+    are the sides' quasi-Poisson ones; the 95 % interval is the set of ratios it does not
+    reject (Fieller's), cut at 0. With equal run lengths and over-dispersed repeats it is
+    Welch's test of the per-minute rates; with mixed lengths each run weighs its recorded
+    time."""
     fb, fv = side_fit(base, fallback), side_fit(var, fallback)
 
     def pvalue(rho: float) -> float:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return float(
-                stats.ttest_ind_from_stats(
-                    fv.rate, math.sqrt(fv.variance * (fv.df + 1)), fv.df + 1,
-                    rho * fb.rate, rho * math.sqrt(fb.variance * (fb.df + 1)), fb.df + 1,
-                    equal_var=False,
-                ).pvalue
-            )  # fmt: skip
+        return welch_p(fv, fb, rho)
 
     ratio = fv.rate / fb.rate
-    if fb.variance <= 0 and fv.variance <= 0:
-        return RatioCI(ratio, ratio, ratio, 0.0 if ratio != 1 else 1.0, "")
     step = max(ratio, 1.0) * 0.01
     lo = max(ratio_bound(pvalue, ratio, -step, alpha), 0.0)
     hi = ratio_bound(pvalue, ratio, step, alpha)
@@ -268,17 +295,17 @@ def runs_needed(base: Counts, var: Counts, ratio0: float, phi: float) -> int | N
 
 def rate_interval(side: Counts, disp: Dispersion | None = None) -> tuple[float, float, float]:
     """(rate, lo, hi): the total over the total time with its 95 % interval, exact Poisson
-    for one run (or no spread to estimate), quasi-Poisson over the repeats otherwise."""
+    (Garwood, ``scipy.stats.chi2``) for one run or when the repeats spread no more than
+    Poisson's, quasi-Poisson over the repeats otherwise."""
     if side.problem():
         return math.nan, math.nan, math.nan
     rate = side.rate
     own = disp if disp is not None and disp.df > 0 else dispersion([side])
-    if own.df < 1 or side.total == 0:
-        phi = max(own.phi, 1.0)  # no spread seen: Poisson's
-        k = side.total / phi
+    if own.poisson or side.total == 0:  # no event: the counts deflated by the spread seen
+        k = side.total / own.phi
         lo = 0.0 if k <= 0 else float(stats.chi2.ppf(ALPHA / 2, 2 * k)) / 2
         hi = float(stats.chi2.ppf(1 - ALPHA / 2, 2 * k + 2)) / 2
-        scale = phi / side.exposure
+        scale = own.phi / side.exposure
         return rate, lo * scale, hi * scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -326,7 +353,7 @@ def compare_counts(
     disp = pooled if pooled is not None and pooled.df > 0 else dispersion([base, var])
     point = base.n == var.n == 1 and disp.df == 0
     if point or base.total == 0 or var.total == 0:
-        est = exact_ratio(base, var, 1.0 if point else max(disp.phi, 1.0), alpha)
+        est = exact_ratio(base, var, 1.0 if point else disp.phi, alpha)
         method = POINT_RATE if point else est.method
     else:
         est = welch_counts(base, var, disp, alpha)
