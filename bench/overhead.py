@@ -51,7 +51,7 @@ def record_line(lab: Lab, run_id: str) -> tuple[str, str, str]:
     return (
         plan.remote_run_dir,
         shell(plan.probe_launches()[0].shown(plan.remote_run_dir)),
-        shell(plan.record_command()),
+        shell(plan.workload_command()),
     )
 
 

@@ -8,12 +8,17 @@ from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
+from pydantic import BaseModel, Field
 
+from labkit.config.hostvars import host_config
+from labkit.config.inventory import Inventory
+from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.core.facts import Fact, parse_which
 from labkit.core.metrics import Metric
+from labkit.core.params import param
 from labkit.engine.supervisor import outcome
-from labkit.errors import PlaybookError, UnknownNameError
+from labkit.errors import InventoryError, PlaybookError, UnknownNameError
 from labkit.registry import (
     PROBES,
     WORKLOADS,
@@ -24,6 +29,7 @@ from labkit.registry import (
     workload_of,
 )
 from labkit.workloads import Workload
+from tests.labhost import write_inventory
 
 
 def test_every_plug_in_is_registered_under_its_own_name():
@@ -126,3 +132,73 @@ def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeyp
     gone = {"workload": {"kind": "retired"}}
     assert workload_class_of(gone) is Workload
     assert outcome({"state": "running"}, tmp_path, 60, gone)[1] == "the workload did not finish"
+
+
+class NapVars(BaseModel):
+    """The inventory variables the ``nap`` kind owns (its package would hold this)."""
+
+    labkit_nap_program: str = "sleep"
+    labkit_nap_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+    labkit_nap: dict = Field(default_factory=dict)
+
+
+class Nap(Sleep):
+    """A versioned kind whose host may set its parameters, all declared in its class."""
+
+    kind: ClassVar[str] = "nap"
+    host_vars = NapVars
+    host_params_var: ClassVar[str | None] = "labkit_nap"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.params = {
+            "seconds": param("seconds", "float", "how long", lambda v: 0 < v < 60, "0-60 s")
+        }
+
+    def defaults(self) -> dict:
+        return {"seconds": 1.0}
+
+    def version(self, host) -> str:
+        return host.labkit_nap_version or "1.0"
+
+    def versions(self, plan) -> dict[str, str]:
+        return {"nap": plan.version}
+
+    def command(self, plan) -> list[str]:
+        return [plan.host.labkit_nap_program, str(plan.params["seconds"])]
+
+
+def test_a_workloads_host_variables_are_its_own(tmp_path, monkeypatch):
+    """Registered, a kind's host variables are checked with the inventory (a typo, a bad
+    value or parameter names the file, line and field), read as the host's attributes,
+    and its parameters for that host and its version reach the plan: no edit outside its
+    package and its registry line."""
+    monkeypatch.setitem(WORKLOADS, Nap.kind, Nap)
+    book = tmp_path / "nap.yml"
+    book.write_text("name: nap\nworkload: {kind: nap}\nexperiments: [{name: short}]\n")
+    inv_file = tmp_path / "hosts.yml"
+
+    def inventory(**nap) -> Inventory:
+        host = {"ansible_connection": "local", **nap}
+        return Inventory(write_inventory(inv_file, {"bed": host}))
+
+    inv = inventory(labkit_nap_program="/bin/sleep", labkit_nap_version="2.5",
+                    labkit_nap={"seconds": 3})  # fmt: skip
+    host = host_config(inv, "bed")
+    assert host.labkit_nap_program == "/bin/sleep" and host.labkit_nap == {"seconds": 3}
+    plan = resolve(load_playbook(book), inv, "short", "bed")
+    assert plan.params == {"seconds": 3.0} and plan.version == "2.5"
+    assert plan.workload_command() == ["/bin/sleep", "3"]
+    assert plan.tool_versions() == {"nap": "2.5"}
+    # its defaults without the variables
+    plain = resolve(load_playbook(book), inventory(), "short", "bed")
+    assert plain.workload_command() == ["sleep", "1.0"] and plain.version == "1.0"
+    with pytest.raises(InventoryError, match="did you mean 'labkit_nap_program'") as err:
+        host_config(inventory(labkit_nap_progam="x"), "bed")
+    assert err.value.field == "labkit_nap_progam" and err.value.line
+    with pytest.raises(InventoryError, match="String should match pattern") as err:
+        host_config(inventory(labkit_nap_version="two"), "bed")
+    assert err.value.field == "labkit_nap_version"
+    with pytest.raises(InventoryError, match=r"0-60 s.*\(host bed\)") as err:
+        host_config(inventory(labkit_nap={"seconds": 90}), "bed")
+    assert err.value.field == "labkit_nap.seconds" and err.value.line

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from labkit.core.facts import Fact
-from labkit.core.params import suggest
+from labkit.core.params import Param, suggest
 from labkit.errors import UnknownNameError
 from labkit.probes.base import Probe
 from labkit.probes.pyspy import PySpy
@@ -74,6 +76,27 @@ def workload_class_of(record: dict[str, Any]) -> type[Workload]:
     return WORKLOADS.get(kind or DEFAULT_KIND, Workload)
 
 
+def plugin_host_vars() -> dict[str, type[BaseModel]]:
+    """Each inventory variable a registered workload owns -> the model that checks it
+    (``Workload.host_vars``: lerobot-record's ``labkit_lerobot_version`` ...)."""
+    out: dict[str, type[BaseModel]] = {}
+    for cls in WORKLOADS.values():
+        for name in cls.host_vars.model_fields if cls.host_vars is not None else ():
+            out.setdefault(name, cls.host_vars)
+    return out
+
+
+def workloads_with_host_params() -> list[tuple[str, dict[str, Param]]]:
+    """(host variable, the parameters it may set) of each workload whose parameters a host
+    may set for itself (``host_params_var``: lerobot-record's ``labkit_record``); such a
+    kind's parameters are its own without a playbook (it is built without arguments)."""
+    return [
+        (cls.host_params_var, cls().params)
+        for cls in WORKLOADS.values()
+        if cls.host_params_var is not None
+    ]
+
+
 def plugin_facts(host: Any) -> list[Fact]:
     """The host facts every registered plug-in declares (``facts(host)``: LeRobot's
     version, GStreamer's elements, py-spy's path ...), gathered with the host's own facts
@@ -93,6 +116,8 @@ __all__ = [
     "get_probe",
     "get_workload",
     "plugin_facts",
+    "plugin_host_vars",
     "workload_class_of",
     "workload_of",
+    "workloads_with_host_params",
 ]

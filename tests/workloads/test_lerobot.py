@@ -35,7 +35,7 @@ def inv():
 def test_every_experiment_every_family(pb, inv, exp, version):
     plan = resolve(pb, inv, exp, "sim")
     plan.version = Version.parse(version)
-    argv = plan.record_argv()
+    argv = plan.workload.argv(plan)
     flags = _flags(argv)
     params = pb.params_for(exp)
     assert argv[0] == "lerobot-record"
@@ -57,11 +57,12 @@ def test_every_experiment_every_family(pb, inv, exp, version):
     if exp == "exp5":
         assert cams.count("fourcc: MJPG, backend: 200") == 3
     # the shell string splits back into exactly the argv
-    assert shlex.split(shlex.join(plan.record_command()))[-len(argv) :] == argv
+    assert shlex.split(shlex.join(plan.workload_command()))[-len(argv) :] == argv
 
 
 def test_exp5_cameras_dict_exactly(pb, inv):
-    argv = resolve(pb, inv, "exp5", "sim").record_argv()
+    plan = resolve(pb, inv, "exp5", "sim")
+    argv = plan.workload.argv(plan)
     assert _flags(argv)["robot.cameras"] == (
         "{context: {type: opencv, index_or_path: /dev/video0, width: 640, height: 480, fps: 30,"
         " fourcc: MJPG, backend: 200}, right_wrist: {type: opencv, index_or_path: /dev/video2,"
@@ -72,7 +73,7 @@ def test_exp5_cameras_dict_exactly(pb, inv):
 
 
 def test_exp7_scheduling_prefix(pb, inv):
-    cmd = resolve(pb, inv, "exp7", "sim").record_command()
+    cmd = resolve(pb, inv, "exp7", "sim").workload_command()
     assert cmd[:6] == ["taskset", "-c", "2-13", "nice", "-n", "-10"]
 
 
@@ -80,13 +81,13 @@ def test_old_family_rejects_streaming(pb, inv):
     plan = resolve(pb, inv, "exp1", "sim")
     plan.version = Version.parse("0.3.3")
     with pytest.raises(CommandError, match="needs lerobot >= 0.4"):
-        plan.record_argv()
+        plan.workload.argv(plan)
     # what 0.3 does anyway (no streaming, its own codec) is no error, and is left off
     for key in ("camera.width", "camera.height", "camera.fps", "dataset.encoder_threads"):
         del plan.params[key]
     plan.params["dataset.streaming_encoding"] = False
     plan.params["dataset.vcodec"] = "libsvtav1"
-    flags = _flags(plan.record_argv())
+    flags = _flags(plan.workload.argv(plan))
     assert "dataset.streaming_encoding" not in flags and "dataset.vcodec" not in flags
     assert "width" not in flags["robot.cameras"]
 
@@ -128,7 +129,7 @@ def old_inv(tmp_path):
 def test_a_parameter_the_hosts_lerobot_lacks_is_an_error_naming_it(old_pb, old_inv, exp, sets, key,
                                                                    where):  # fmt: skip
     with pytest.raises(ConfigError) as err:
-        resolve(old_pb, old_inv, exp, "sim", parse_set(sets))
+        resolve(old_pb, old_inv, exp, "sim", parse_set(sets, old_pb.known_params()))
     msg = str(err.value)
     assert f"{key} ({where}) needs lerobot >= 0.4" in msg and "this host runs 0.3.3" in msg
 
@@ -136,7 +137,7 @@ def test_a_parameter_the_hosts_lerobot_lacks_is_an_error_naming_it(old_pb, old_i
 def test_labkits_own_defaults_the_version_lacks_are_left_out_of_command_and_record(old_pb, old_inv):
     plan = resolve(old_pb, old_inv, "plain", "sim")
     assert "camera.width" not in plan.params and "camera.fps" not in plan.params
-    cams = _flags(plan.record_argv())["robot.cameras"]
+    cams = _flags(plan.workload.argv(plan))["robot.cameras"]
     assert "width" not in cams and "fps" not in cams
     assert plan.params["dataset.fps"] == 30
 
@@ -160,19 +161,25 @@ def test_bi_so_follower_cameras_per_arm_before_06():
 
 
 def test_shell_metacharacters_stay_literal(pb, inv):
-    sets = parse_set(["dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done"])
+    sets = parse_set(
+        ["dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done"], pb.known_params()
+    )
     plan = resolve(pb, inv, "exp1", "sim", sets)
-    line = shlex.join(plan.record_command())
+    line = shlex.join(plan.workload_command())
     assert shlex.split(line)[
-        plan.record_command().index("--dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done")
+        plan.workload_command().index(
+            "--dataset.single_task=pick $(rm -rf /); echo 'x' `id` & done"
+        )
     ]
 
 
 def test_set_overrides_and_unknown_camera(pb, inv):
-    plan = resolve(pb, inv, "exp2b", "sim", parse_set(["dataset.fps=25", "cameras=context"]))
+    plan = resolve(
+        pb, inv, "exp2b", "sim", parse_set(["dataset.fps=25", "cameras=context"], pb.known_params())
+    )
     assert plan.params["dataset.fps"] == 25 and plan.params["cameras"] == ["context"]
     with pytest.raises(ConfigError, match="camera 'top' is not among host sim's"):
-        resolve(pb, inv, "exp1", "sim", parse_set(["cameras=top"]))
+        resolve(pb, inv, "exp1", "sim", parse_set(["cameras=top"], pb.known_params()))
 
 
 def test_unknown_camera_in_playbook_names_line(tmp_path, inv):

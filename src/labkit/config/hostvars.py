@@ -1,8 +1,11 @@
 """The variables labkit reads from an inventory host, checked and typed.
 
 Ansible's connection variables keep their names (``ansible_host`` ...); labkit's own are
-prefixed ``labkit_``. A misspelt ``labkit_`` variable is an error rather than silently
-ignored, and secrets may only be *references* (an environment variable or a prompt).
+prefixed ``labkit_``: the host's own here, a workload's own declared by its plug-in
+(``Workload.host_vars``: lerobot-record's ``labkit_lerobot_version``,
+``labkit_lerobot_record``, ``labkit_record``) and read as the host's attributes all the
+same. A misspelt ``labkit_`` variable is an error rather than silently ignored, and
+secrets may only be *references* (an environment variable or a prompt).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labkit.config.inventory import Inventory, Origin
-from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten, suggest
+from labkit.config.params import ParamError, coerce, flatten, suggest
 from labkit.errors import InventoryError
+from labkit.registry import plugin_host_vars, workloads_with_host_params
 from labkit.sim.deploy import default_workdir
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
@@ -91,12 +95,9 @@ class HostConfig(BaseModel):
     ansible_become_password: SecretRef | None = None
     labkit_simulate: bool = False
     labkit_workdir: str = "~/labkit"
-    labkit_lerobot_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
     labkit_robot: dict[str, Any] = Field(default_factory=dict)
     labkit_teleop: dict[str, Any] = Field(default_factory=dict)
     labkit_cameras: dict[str, Any] = Field(default_factory=dict)
-    labkit_record: dict[str, Any] = Field(default_factory=dict)
-    labkit_lerobot_record: str = "lerobot-record"
     labkit_tegrastats: str = "tegrastats"
     labkit_host_key_policy: Literal["strict", "accept-new"] = "strict"
     labkit_sudo: Literal["sudo", "none"] = "sudo"
@@ -104,6 +105,17 @@ class HostConfig(BaseModel):
     labkit_min_free_mb: int = Field(default=1024, ge=0)
     labkit_allow_reboot: bool = False  # a power mode that needs a reboot may reboot the host
     labkit_reboot_timeout_s: float = Field(default=600.0, gt=0)
+    # the plug-ins' own variables, checked by their models (``Workload.host_vars``), with
+    # their defaults: read as attributes (``host.labkit_lerobot_record``)
+    plugin_vars: dict[str, Any] = Field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        """A plug-in's own variable, as if it were a field (pydantic keeps fields in
+        ``__dict__``; this is only asked for names that are none of them)."""
+        own = self.__dict__.get("plugin_vars") or {}
+        if name in own:
+            return own[name]
+        return super().__getattr__(name)
 
     @field_validator("labkit_sim")
     @classmethod
@@ -159,14 +171,15 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
     """Resolve and check the labkit-relevant variables of host ``name``."""
     values, origins = inventory.resolve(name)
     data: dict[str, Any] = {"name": name}
-    known = set(HostConfig.model_fields)
+    known = set(HostConfig.model_fields) - {"plugin_vars"}
+    owned = plugin_host_vars()  # variable -> the plug-in's model that checks it
     for key, value in values.items():
-        if key.startswith("labkit_") and key not in known:
+        if key.startswith("labkit_") and key not in known and key not in owned:
             raise _err(
                 origins.get(key),
                 inventory,
                 key,
-                f"unknown labkit variable {key!r}{suggest(key, known)}",
+                f"unknown labkit variable {key!r}{suggest(key, known | set(owned))}",
             )
         if key in known:
             data[key] = value
@@ -181,7 +194,11 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
                 str(exc),
             ) from None
     try:
-        host = HostConfig.model_validate(data)
+        plugin_vars: dict[str, Any] = {}
+        for model in dict.fromkeys(owned.values()):
+            mine = {k: values[k] for k in model.model_fields if k in values}
+            plugin_vars.update(model.model_validate(mine).model_dump())
+        host = HostConfig.model_validate({**data, "plugin_vars": plugin_vars})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
@@ -202,19 +219,23 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
             ".".join(loc),
             f"{msg} (host {name}, got {err.get('input')!r})",
         ) from None
-    _check_record(host, origins.get("labkit_record"), inventory)
+    for var, params in workloads_with_host_params():
+        _check_params(host, var, params, origins.get(var), inventory)
     return host
 
 
-def _check_record(host: HostConfig, origin: Origin | None, inventory: Inventory) -> None:
-    """``labkit_record``: LeRobot's record parameters, checked as the playbook's are, the
-    error at the line where the bad key or value was written."""
-    for key, (value, rel) in flatten(host.labkit_record, "", RECORD_PARAMS).items():
+def _check_params(
+    host: HostConfig, var: str, params: dict, origin: Origin | None, inventory: Inventory
+) -> None:
+    """A workload's parameters for this host (``var``: lerobot-record's ``labkit_record``),
+    checked as the playbook's are, the error at the line where the bad key or value was
+    written."""
+    for key, (value, rel) in flatten(getattr(host, var), "", params).items():
         try:
-            coerce(key, value, RECORD_PARAMS)
+            coerce(key, value, params)
         except ParamError as exc:
             at = None if origin is None else Origin(origin.file, origin.line_of(rel))
-            raise _err(at, inventory, f"labkit_record.{key}", f"{exc} (host {host.name})") from None
+            raise _err(at, inventory, f"{var}.{key}", f"{exc} (host {host.name})") from None
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -1,9 +1,9 @@
-"""The parameters an experiment can set: the workloads' own (declared by each workload
-package), labkit's host settings (``settings.cpu_governor`` ...) and the monitor's.
+"""The parameters every experiment can set whatever its workload: labkit's host settings
+(``settings.cpu_governor`` ...) and the monitor's. A workload's own are declared by its
+package (``Workload.params``) and known once the playbook names it.
 
 The checks and the "did you mean" hint are ``labkit.core.params`` (below the plug-ins,
-which declare their parameters with it); this module adds the settings every workload
-shares and the registry of all of them for ``--set`` before a playbook is known.
+which declare their parameters with it).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from labkit.core.params import (
     suggest,
 )
 from labkit.core.params import parse_set as _parse_set
-from labkit.workloads.lerobot.params import MAX_EPISODE_S, RECORD_DEFAULTS, RECORD_PARAMS
 
 MAX_INTERVAL_MS = 60000  # tegrastats' sample period, as the playbook's monitor.interval_ms
 # Linux's CONFIG_NR_CPUS tops out at 4096 (arm64 and x86 defaults are far lower): a CPU id
@@ -122,7 +121,8 @@ MONITOR_PARAMS: dict[str, Param] = {
     ]
 }
 
-ALL_PARAMS = {**RECORD_PARAMS, **SETTINGS_PARAMS, **MONITOR_PARAMS}
+# what ``--set`` takes before a playbook (and so a workload) is known
+ALL_PARAMS = {**SETTINGS_PARAMS, **MONITOR_PARAMS}
 
 SETTINGS_DEFAULTS: dict[str, Any] = {k: None for k in SETTINGS_PARAMS}
 SETTINGS_DEFAULTS["settings.sysctl"] = {}
@@ -130,17 +130,15 @@ MONITOR_DEFAULTS = {"monitor.interval_ms": 1000}
 
 
 def parse_set(items: list[str] | None, known: dict[str, Param] | None = None) -> dict[str, Any]:
-    """``--set`` values checked against ``known`` (default: every built-in parameter)."""
+    """``--set`` values checked against ``known`` (default: the settings and the monitor's;
+    a playbook's ``known_params()`` adds its workload's)."""
     return _parse_set(items, ALL_PARAMS if known is None else known)
 
 
 __all__ = [
     "ALL_PARAMS",
-    "MAX_EPISODE_S",
     "MONITOR_DEFAULTS",
     "MONITOR_PARAMS",
-    "RECORD_DEFAULTS",
-    "RECORD_PARAMS",
     "SETTINGS_DEFAULTS",
     "SETTINGS_PARAMS",
     "Param",

@@ -1,8 +1,10 @@
 """Resolve one experiment for one host into everything a run needs, touching nothing.
 
 Precedence, lowest first: parameter registry defaults < playbook ``record`` < the
-experiment's ``params`` < the host's ``labkit_record`` < ``--set``. The result is the
-input of the engine and what ``invoke plan`` prints.
+experiment's ``params`` < the host's parameters for the workload (its
+``host_params_var``: lerobot-record's ``labkit_record``) < ``--set``. The workload then
+fits them to the host (``Workload.fit``: its devices, its program's version). The result
+is the input of the engine and what ``invoke plan`` prints.
 """
 
 from __future__ import annotations
@@ -14,19 +16,14 @@ from typing import Any
 
 from labkit.config.hostvars import HostConfig, host_config
 from labkit.config.inventory import Inventory
-from labkit.config.params import RECORD_PARAMS, ParamError, coerce, flatten
+from labkit.config.params import ParamError, coerce, flatten
 from labkit.config.playbook import Playbook
-from labkit.core.argv import scheduling_prefix, shell
+from labkit.core.argv import shell
 from labkit.errors import ConfigError, PlaybookError
 from labkit.probes import Probe, ProbeLaunch
-from labkit.registry import DEFAULT_KIND, get_probe
+from labkit.registry import get_probe
 from labkit.workloads import Workload
-from labkit.workloads.lerobot.flags import (
-    CommandError,
-    Version,
-    fit_to_version,
-    record_argv,
-)
+from labkit.workloads.base import NotForHost, PlanError
 
 RUN_ID_PLACEHOLDER = "<run-id>"
 
@@ -46,7 +43,9 @@ class Plan:
     playbook: Playbook
     experiment: str
     host: HostConfig
-    version: Version
+    # the version of the workload's program the plan is made for (``Workload.version``:
+    # lerobot-record's release; None for a kind that is not versioned)
+    version: Any
     params: dict[str, Any]
     settings: dict[str, Any]
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -98,18 +97,6 @@ class Plan:
     def identity_key(self) -> str:
         return identity_key(self.identity())
 
-    def record_argv(self) -> list[str]:
-        devices = {name: self.host.labkit_cameras[name] for name in self.params.get("cameras", [])}
-        return record_argv(
-            self.params,
-            version=self.version,
-            robot=self.host.labkit_robot,
-            teleop=self.host.labkit_teleop,
-            camera_devices=devices,
-            dataset_root=self.dataset_root,
-            program=self.host.labkit_lerobot_record,
-        )
-
     def tool_versions(self) -> dict[str, str]:
         """The versions of the workload's programs this plan is made for (``lerobot``)."""
         return self.workload.versions(self)
@@ -117,10 +104,6 @@ class Plan:
     def workload_command(self) -> list[str]:
         """The argv the supervisor starts (scheduling prefix included)."""
         return self.workload.command(self)
-
-    def record_command(self) -> list[str]:
-        """lerobot-record's full command line (the workload command of a lerobot plan)."""
-        return scheduling_prefix(self.settings) + self.record_argv()
 
     def probe_launches(self) -> list[ProbeLaunch]:
         return [p.launch(self) for p in self.probes()]
@@ -199,21 +182,10 @@ def resolve(
     """Merge playbook, host vars and ``--set`` values; check them against the host."""
     playbook.experiment(experiment)
     host = host_config(inventory, target)
+    workload = playbook.workload
     overrides = dict(overrides or {})
     params = playbook.params_for(experiment)
-    host_params: dict[str, Any] = {}
-    lerobot = playbook.workload.kind == DEFAULT_KIND
-    # a host's labkit_record holds lerobot-record parameters: other workloads ignore it
-    record_vars = host.labkit_record if lerobot else {}
-    for key, (value, _) in flatten(record_vars, "", RECORD_PARAMS).items():
-        try:
-            host_params[key] = coerce(key, value, RECORD_PARAMS)
-        except ParamError as exc:
-            raise ConfigError(
-                f"{exc} (host {target}, labkit_record)",
-                file=str(inventory.path),
-                field=f"labkit_record.{key}",
-            ) from None
+    host_params = _host_params(workload, host, inventory)
     params.update(host_params)
     settings = playbook.settings_for(experiment)
     for key, value in overrides.items():
@@ -230,28 +202,38 @@ def resolve(
     # what the probes need to observe (py-spy: ptrace), unless the experiment sets it
     needed = probe_sysctl(playbook.probes_for(experiment))
     settings["settings.sysctl"] = {**needed, **(settings.get("settings.sysctl") or {})}
-    version = Version.parse(host.labkit_lerobot_version or playbook.model.lerobot_version)
-    if not lerobot:
-        plan = Plan(playbook, experiment, host, version, params, settings, overrides)
-        playbook.workload.check_plan(plan)
-        return plan
-    for cam in params.get("cameras") or []:
-        if cam not in host.labkit_cameras:
-            have = ", ".join(host.labkit_cameras) or "none"
-            msg = f"camera {cam!r} is not among host {target}'s labkit_cameras (it has: {have})"
-            if "cameras" in overrides:
-                raise ConfigError(msg, field="--set cameras")
-            raise playbook.doc.error(msg, playbook.where(experiment, "cameras"), PlaybookError)
+    plan = Plan(playbook, experiment, host, workload.version(host), params, settings, overrides)
     asked = {k: "the playbook's record" for k in playbook.record}
     asked.update({k: f"experiment {experiment}" for k in playbook.exp_params[experiment]})
-    asked.update({k: f"host {target} labkit_record" for k in host_params})
+    asked.update({k: f"host {target} {workload.host_params_var}" for k in host_params})
     asked.update({k: "--set" for k in overrides})
     try:
-        params = fit_to_version(params, version, asked)
-        plan = Plan(playbook, experiment, host, version, params, settings, overrides)
-        plan.record_argv()
-    except CommandError as exc:
+        plan.params = workload.fit(plan, asked)
+        workload.check_plan(plan)
+    except NotForHost as exc:
+        if exc.key in overrides:
+            raise ConfigError(str(exc), field=f"--set {exc.key}") from None
+        where = playbook.where(experiment, exc.key)
+        raise playbook.doc.error(str(exc), where, PlaybookError) from None
+    except PlanError as exc:
         raise ConfigError(
             f"{exc} (experiment {experiment}, host {target})", file=playbook.file
         ) from None
     return plan
+
+
+def _host_params(workload: Workload, host: HostConfig, inventory: Inventory) -> dict[str, Any]:
+    """The workload's parameters the host's own variable sets (``host_params_var``:
+    lerobot-record's ``labkit_record``), checked; none for a kind without one."""
+    var = workload.host_params_var
+    out: dict[str, Any] = {}
+    if var is None:
+        return out
+    for key, (value, _) in flatten(getattr(host, var), "", workload.params).items():
+        try:
+            out[key] = coerce(key, value, workload.params)
+        except ParamError as exc:
+            raise ConfigError(
+                f"{exc} (host {host.name}, {var})", file=str(inventory.path), field=f"{var}.{key}"
+            ) from None
+    return out

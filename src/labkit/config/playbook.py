@@ -22,7 +22,6 @@ from pydantic import (
 )
 
 from labkit.config.params import (
-    MAX_EPISODE_S,
     MONITOR_DEFAULTS,
     MONITOR_PARAMS,
     SETTINGS_DEFAULTS,
@@ -37,6 +36,7 @@ from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import Metric, families_for, family_metric, metrics_for
 from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, PROBES, WORKLOADS
 from labkit.workloads import Workload
+from labkit.workloads.base import MAX_DURATION_S
 
 Strict = ConfigDict(extra="forbid")
 
@@ -114,7 +114,7 @@ class Experiment(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
-    duration_s: float | None = Field(default=None, gt=0, le=MAX_EPISODE_S, allow_inf_nan=False)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False)
     # parameter -> values: one experiment per combination, named <name>-<key><value>
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     # the probes beside this experiment's workload (default: the playbook's) and options
@@ -161,7 +161,9 @@ class PlaybookModel(BaseModel):
     model_config = Strict
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    lerobot_version: str = Field(default="0.4.4", pattern=r"^\d+\.\d+(\.\d+)?$")
+    # lerobot-record's: the release its flags are for on a host that names none (the
+    # workload reads it, and owns its default)
+    lerobot_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
     # what an experiment runs: {kind: command, ...} (labkit.workloads); without it,
     # lerobot-record with the parameters under `record:`
     workload: dict[str, Any] | None = None

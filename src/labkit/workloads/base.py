@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
 from labkit.core.observed import Observed, StageMap
@@ -26,6 +28,20 @@ from labkit.errors import PlaybookError
 
 # the longest a workload may be expected to run (a day): beyond it, a typo
 MAX_DURATION_S = 86400
+
+
+class PlanError(ValueError):
+    """The plan cannot be turned into this workload's command on this host (the message
+    says why; the plan adds the experiment and the host)."""
+
+
+class NotForHost(ValueError):
+    """A parameter value the host cannot take (``key``: which parameter); the plan says
+    where it was set (the playbook's line, or ``--set``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class Workload(abc.ABC):
@@ -67,6 +83,13 @@ class Workload(abc.ABC):
     program_noun: ClassVar[str] = "the workload"
     check_label: ClassVar[str] = "command:"
     plan_label: ClassVar[str] = "workload command (bash in the run dir):"
+    # the inventory variables this kind owns (a pydantic model of ``labkit_*`` fields, their
+    # types and defaults): checked with every host's variables when the inventory is read,
+    # read as the host's attributes (``plan.host.labkit_lerobot_record``); None: none
+    host_vars: ClassVar[type[BaseModel] | None] = None
+    # the one of them that holds this kind's parameters for that host alone (between the
+    # experiment's and ``--set``; checked against ``params`` at its line): ``labkit_record``
+    host_params_var: ClassVar[str | None] = None
     # True: on a simulated host the simulator plays this workload, so the host settings
     # it simulates (governor, power mode, clocks, sysctl) act on it; False: it runs on the
     # machine as it is, and comparing such settings there measures nothing
@@ -155,6 +178,18 @@ class Workload(abc.ABC):
         """Raise ``ConfigError`` when the plan cannot be turned into a command."""
         self.command(plan)
         self.expected_duration_s(plan)
+
+    def version(self, host: Any) -> Any:
+        """The version of its program a plan for ``host`` (its variables) is made for, kept
+        as the plan's ``version``; None: the kind is not versioned."""
+        return None
+
+    def fit(self, plan, asked: dict[str, str]) -> dict[str, Any]:
+        """The plan's parameters made to fit its host (its devices, its program's
+        version); ``asked``: parameter -> where it was set (playbook, experiment, host,
+        ``--set``). Raises ``NotForHost`` for a value the host cannot take and
+        ``PlanError`` when no command fits. As they are unless a kind says otherwise."""
+        return plan.params
 
     def versions(self, plan) -> dict[str, str]:
         """The versions of its programs the plan is made for (program -> version: the run

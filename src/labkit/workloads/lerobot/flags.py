@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.workloads.base import PlanError
 from labkit.workloads.lerobot.params import CV2_BACKENDS
 
 # params LeRobot gained in a given release. On an older host a value asked for (playbook,
@@ -52,7 +53,7 @@ DATASET_FLAGS = [
 _PLAIN = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 
-class CommandError(ValueError):
+class CommandError(PlanError):
     """The experiment cannot be expressed for this host's LeRobot version."""
 
 
@@ -92,6 +93,11 @@ def fit_to_version(
             raise lacking_error(key, params[key], version, asked[key])
         del out[key]
     return out
+
+
+# the release a plan is made for when neither the host (``labkit_lerobot_version``) nor
+# the playbook (``lerobot_version``) names one
+DEFAULT_VERSION = "0.4.4"
 
 
 @dataclass(frozen=True)

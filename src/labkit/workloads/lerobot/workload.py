@@ -18,8 +18,10 @@ from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
 from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
-from labkit.workloads.base import Workload, count_matches
+from labkit.workloads.base import NotForHost, Workload, count_matches
 from labkit.workloads.lerobot.facts import lerobot_fact
+from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_version, record_argv
+from labkit.workloads.lerobot.hostvars import LerobotHostVars
 from labkit.workloads.lerobot.metrics import METRICS
 from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
 from labkit.workloads.lerobot.stages import STAGE_MAP
@@ -52,14 +54,19 @@ class LerobotRecord(Workload):
     check_label: ClassVar[str] = "record: "
     plan_label: ClassVar[str] = "record command:"
     simulated: ClassVar[bool] = True  # the simulated Jetson's lerobot-record
+    host_vars = LerobotHostVars  # labkit_lerobot_version, labkit_lerobot_record, labkit_record
+    host_params_var: ClassVar[str | None] = "labkit_record"
 
-    def __init__(self) -> None:
+    def __init__(self, playbook_version: str | None = None) -> None:
         self.params = RECORD_PARAMS
         self.metrics: dict[str, Metric] = METRICS
+        # the playbook's ``lerobot_version``: the flags of a host that names none
+        self.playbook_version = playbook_version or DEFAULT_VERSION
 
     @classmethod
     def from_playbook(cls, raw: dict[str, Any], doc, base_dir: Path) -> LerobotRecord:
-        """``workload: {kind: lerobot-record}`` alone: the parameters are under ``record:``."""
+        """``workload: {kind: lerobot-record}`` alone: the parameters are under ``record:``;
+        the release its flags are for is the playbook's ``lerobot_version``."""
         extra = [k for k in raw if k != "kind"]
         if extra:
             raise doc.error(
@@ -68,7 +75,40 @@ class LerobotRecord(Workload):
                 ("workload", extra[0]),
                 PlaybookError,
             )
-        return cls()
+        data = doc.data if isinstance(doc.data, dict) else {}
+        return cls(data.get("lerobot_version"))
+
+    def version(self, host: Any) -> Version:
+        """The host's LeRobot release (``labkit_lerobot_version``), else the playbook's."""
+        return Version.parse(getattr(host, "labkit_lerobot_version", None) or self.playbook_version)
+
+    def fit(self, plan, asked: dict[str, str]) -> dict[str, Any]:
+        """Every recorded camera is one of the host's; labkit's own defaults the host's
+        release lacks are left out (a value asked for that it lacks: ``CommandError``)."""
+        cameras = plan.host.labkit_cameras
+        for cam in plan.params.get("cameras") or []:
+            if cam not in cameras:
+                have = ", ".join(cameras) or "none"
+                raise NotForHost(
+                    "cameras",
+                    f"camera {cam!r} is not among host {plan.host.name}'s labkit_cameras "
+                    f"(it has: {have})",
+                )
+        return fit_to_version(plan.params, plan.version, asked)
+
+    def argv(self, plan) -> list[str]:
+        """lerobot-record's command line for the plan (flags of the plan's release)."""
+        host = plan.host
+        devices = {name: host.labkit_cameras[name] for name in plan.params.get("cameras", [])}
+        return record_argv(
+            plan.params,
+            version=plan.version,
+            robot=host.labkit_robot,
+            teleop=host.labkit_teleop,
+            camera_devices=devices,
+            dataset_root=plan.dataset_root,
+            program=host.labkit_lerobot_record,
+        )
 
     def metric_devices(self, params: dict[str, Any]) -> list[str]:
         """The cameras an experiment records (per-camera read metrics)."""
@@ -82,7 +122,7 @@ class LerobotRecord(Workload):
         return dict(RECORD_DEFAULTS)
 
     def command(self, plan) -> list[str]:
-        return scheduling_prefix(plan.settings) + plan.record_argv()
+        return scheduling_prefix(plan.settings) + self.argv(plan)
 
     def expected_duration_s(self, plan) -> float:
         p = plan.params
@@ -93,7 +133,7 @@ class LerobotRecord(Workload):
         return {"lerobot": str(plan.version)}
 
     def check_plan(self, plan) -> None:
-        plan.record_argv()  # CommandError when the version cannot express it
+        self.argv(plan)  # CommandError when the version cannot express it
 
     def describe(self, plan) -> list[str]:
         p = plan.params
