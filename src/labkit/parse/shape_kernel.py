@@ -145,6 +145,11 @@ def _count_lines(buf, start, end):
     return n
 
 
+def line_after(buf: np.ndarray, at: int, end: int) -> int:
+    """The offset just past the first newline at or after ``at`` (``end`` if none)."""
+    return int(_line_after(buf, at, end))
+
+
 @njit(cache=True, nogil=True)
 def _line_after(buf, at, end):
     """The offset just past the first newline at or after ``at`` (``end`` if none)."""

@@ -28,7 +28,7 @@ import io
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ KERNEL_CHUNK_BYTES = 1 << 30
 SENSOR_OFF_C = -256.0
 ALWAYS = ("gpu_load_pct", "emc_load_pct", "emc_freq_mhz")
 
-ChunkParser = Callable[[bytes, int, int, State, int], int]
+ChunkParser = Callable[[Any, int, int, State, int], int]
 
 
 def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
@@ -65,10 +65,10 @@ def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
         source = [s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
                   for s in source]  # fmt: skip
         size = sum(map(len, source))
-    parse_chunk, chunk_bytes = _bulk_path(size)
+    parse_chunk, chunks = _bulk_path(size)
     state = State()
     first_line = 1
-    for buf, end, truncated_tail in _chunks(source, chunk_bytes):
+    for buf, end, truncated_tail in chunks(source):
         first_line += parse_chunk(buf, end, first_line, state, BULK_MIN_LINES)
         if truncated_tail:
             state.skipped += 1
@@ -76,15 +76,22 @@ def read_tegrastats(source: str | Path | IO | Iterable[str]) -> pd.DataFrame:
     return _assemble(state)
 
 
-def _bulk_path(size: int) -> tuple[ChunkParser, int]:
-    """The chunk parser for a log of ``size`` bytes, and how much it reads at a time."""
+def _bulk_path(size: int) -> tuple[ChunkParser, Callable[[Any], Iterable[tuple]]]:
+    """The chunk parser for a log of ``size`` bytes, and the chunks it reads."""
     if size < KERNEL_MIN_BYTES:
-        return tegrastats_csv.parse_chunk, CHUNK_BYTES
+        return tegrastats_csv.parse_chunk, lambda source: _chunks(source, CHUNK_BYTES)
     # on use: numba's start-up (~1 s) only for logs large enough to repay it; the run
     # path's summary of a recording parses small logs
     from labkit.parse import tegrastats_compiled  # noqa: PLC0415
 
-    return tegrastats_compiled.parse_chunk, KERNEL_CHUNK_BYTES
+    def arrays(source) -> Iterable[tuple[np.ndarray, int, bool]]:
+        if isinstance(source, (str, Path)):
+            yield from tegrastats_compiled.mapped_chunks(source, KERNEL_CHUNK_BYTES)
+            return
+        for buf, end, truncated in _chunks(source, KERNEL_CHUNK_BYTES):
+            yield np.frombuffer(buf, np.uint8), end, truncated
+
+    return tegrastats_compiled.parse_chunk, arrays
 
 
 # ---- input ---------------------------------------------------------------------------

@@ -9,44 +9,92 @@ to the reference parser.
 
 from __future__ import annotations
 
+import mmap
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 
 from labkit.parse.civil_time import civil_times
-from labkit.parse.shape_kernel import BAD_VALUE, OK, OTHER_SHAPE, Shape, count_lines, decode
+from labkit.parse.shape_kernel import (
+    BAD_VALUE,
+    OK,
+    OTHER_SHAPE,
+    Shape,
+    count_lines,
+    decode,
+    line_after,
+)
 from labkit.parse.tegrastats_line import board_hint, numeric_runs, parse_line
 from labkit.parse.tegrastats_rows import Block, State, add, slow
 
 NUMERIC = b"0123456789."
+SAMPLE_TRIES = 64  # lines looked at for a chunk's first sample
 
 
-def parse_chunk(buf: bytes, end: int, first_line: int, state: State, bulk_min: int) -> int:
-    """Parse the whole lines in ``buf[:end]`` into ``state``; returns how many there were.
-
-    Other shapes' groups of fewer than ``bulk_min`` lines take the reference parser."""
+def parse_chunk(text: np.ndarray, end: int, first_line: int, state: State, bulk_min: int) -> int:
+    """Parse the whole lines in ``text[:end]`` (bytes as uint8) into ``state``; returns how
+    many there were. Other shapes' groups of fewer than ``bulk_min`` lines take the
+    reference parser."""
     if not end:
         return 0
-    text = np.frombuffer(buf, np.uint8)
     n = count_lines(text, end)
     state.lines += n
-    first = _decode_shape(text, end, n, buf[: buf.find(b"\n")], first_line, state)
+    first = None
+    at = 0
+    for _ in range(min(n, SAMPLE_TRIES)):  # the first sample line (a header may come first)
+        stop = line_after(text, at, end)
+        sample = text[at : stop - 1].tobytes()
+        if parse_line(sample.decode("utf-8", "surrogateescape").rstrip("\r")) is not None:
+            first = _decode_shape(text, end, n, sample, first_line, state)
+            break
+        at = stop
     if first is None:
-        others = np.arange(n)
-        starts = None
+        status = np.full(n, OTHER_SHAPE, dtype=np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(text[:end] == 10) + 1))
     else:
         status, starts = first
-        redo = np.flatnonzero(status == BAD_VALUE)
-        if len(redo):
-            add(state, slow(_rows(buf, starts, redo), redo + first_line, state))
-        others = np.flatnonzero(status == OTHER_SHAPE)
+    redo = np.flatnonzero(status == BAD_VALUE)
+    if len(redo):
+        add(state, slow(_rows(text, starts, redo), redo + first_line, state))
+    others = np.flatnonzero(status == OTHER_SHAPE)
     if len(others):
-        rows = _rows(buf, starts, others) if starts is not None else buf[:end].split(b"\n")[:n]
-        _parse_by_shape(rows, others + first_line, state, bulk_min)
+        _parse_by_shape(_rows(text, starts, others), others + first_line, state, bulk_min)
     return n
 
 
-def _rows(buf: bytes, starts: np.ndarray, idx: np.ndarray) -> list[bytes]:
-    """Lines ``idx`` of ``buf`` (without their newline), by the offsets the kernel noted."""
-    return [buf[starts[i] : starts[i + 1] - 1] for i in idx]
+def _rows(text: np.ndarray, starts: np.ndarray, idx: np.ndarray) -> list[bytes]:
+    """Lines ``idx`` of ``text`` (without their newline), by the offsets the kernel noted."""
+    return [text[starts[i] : starts[i + 1] - 1].tobytes() for i in idx]
+
+
+def mapped_chunks(path: str | Path, chunk_bytes: int) -> Iterator[tuple[np.ndarray, int, bool]]:
+    """(bytes from a block's start to the file's end, how many of them are the block's
+    whole lines, whether a partial line ended the file), the file mapped into memory:
+    nothing is copied, and the page cache's pages are mapped as the kernel reaches them."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if not size:
+            return
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # not a regular file: read it
+            mm = fh.read()
+            size = len(mm)
+    if isinstance(mm, mmap.mmap):
+        mm.madvise(mmap.MADV_SEQUENTIAL)
+    whole = np.frombuffer(mm, np.uint8)
+    at = 0
+    while at < size:
+        cut = mm.rfind(b"\n", at, min(at + chunk_bytes, size)) + 1
+        if cut <= at:  # a line longer than a block: the block runs to its end
+            cut = mm.find(b"\n", at) + 1
+            if cut <= at:  # the file ends inside a line: a truncated last sample
+                yield whole[:0], 0, True
+                return
+        yield whole[at:], cut - at, False
+        at = cut
 
 
 def _parse_by_shape(rows: list[bytes], line_nos: np.ndarray, state: State, bulk_min: int) -> None:
