@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
-from labkit.analysis.metrics import warned
 from labkit.analysis.stages import run_deep_metrics
 from labkit.measure import measure_run
 from labkit.records.metrics_cache import source_version, stored_metrics
@@ -228,11 +227,13 @@ def analysis_version() -> str:
 def compute_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """One run's metrics from its logs (what ``metrics.json`` stores), with what the
     figures draw of it and the thermal threat's clock share."""
-    run = run_data(run_dir, manifest, workload_of(manifest), keep_tables=True)
+    workload = workload_of(manifest)
+    run = run_data(run_dir, manifest, workload, keep_tables=True)
     metrics = dict(run.metrics)
     metrics[SLOW_BUSY] = slow_busy_share(run.teg, manifest)
-    if run.events is not None and "kind" in run.events and "hz" in run.events:
-        secs, hz = warned(run.events)
+    timeline = workload.late_timeline(run.events)  # LeRobot: its slow-loop warnings
+    if timeline is not None:
+        secs, hz = timeline
         metrics[FIGURES] = {"warned": [secs.tolist(), hz.tolist()]}
     return metrics
 

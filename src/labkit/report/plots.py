@@ -20,8 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from labkit.analysis.experiments import target_hz  # noqa: E402
-from labkit.analysis.metrics import core_loads, warned  # noqa: E402
+from labkit.analysis.metrics import core_loads  # noqa: E402
 from labkit.analysis.runs import RunData, WarnedRates  # noqa: E402
+from labkit.registry import workload_of  # noqa: E402
 
 MAX_HEATMAPS = 8
 MAX_POINTS = 1000  # warnings drawn one dot each per experiment in the rate distribution
@@ -50,7 +51,9 @@ def _warned(run: RunData):
     """(seconds since the recording started, Hz) of the run's slow-loop warnings: stored
     with its metrics, else from its record log."""
     stored = run.warned
-    return stored if stored is not None else warned(run.events)
+    if stored is None:  # read from its log by its workload (LeRobot's warnings)
+        stored = workload_of(run.manifest).late_timeline(run.events)
+    return stored if stored is not None else (np.array([]), np.array([]))
 
 
 def _rates(run: RunData) -> WarnedRates:

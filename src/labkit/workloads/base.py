@@ -237,6 +237,12 @@ class Workload(abc.ABC):
             return None
         return _late().late_table(self.late_times(events))
 
+    def late_timeline(self, events):
+        """(seconds since it started, loop rate in Hz) of each late event, as two
+        ``numpy`` arrays, for the report's figures of them (``report_figures``:
+        ``slow_loop``); None when the kind draws none (or the log is missing)."""
+        return None
+
     def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
         """Seconds the workload recorded (the exposure of its counts): the supervisor's
         ``workload_s``, from the record or the run's ``status.json``."""

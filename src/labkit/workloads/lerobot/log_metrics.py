@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labkit.core.late import late_table
@@ -71,3 +72,12 @@ def summary(events: pd.DataFrame | None, metrics: dict[str, Any], keys: tuple) -
         warned = events.loc[events["kind"] == "slow_loop", "target_hz"]
         out["target_hz"] = float(warned.iloc[0]) if len(warned) else None
     return out
+
+
+def late_timeline(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds since the first episode started, Hz) of the run's slow-loop warnings."""
+    start = events.loc[events["kind"] == "episode_start", "time"].dropna()
+    t0 = start.min() if len(start) else events["time"].dropna().min()
+    slow = events[(events["kind"] == "slow_loop") & events["time"].notna()]
+    secs = (slow["time"] - t0).dt.total_seconds().to_numpy(dtype=float)
+    return secs, slow["hz"].to_numpy(dtype=float)

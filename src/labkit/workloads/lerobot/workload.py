@@ -184,6 +184,11 @@ class LerobotRecord(Workload):
     def late_events(self, events):
         return None if events is None else _computed().late_events(events)
 
+    def late_timeline(self, events):
+        if events is None or "kind" not in events or "hz" not in events:
+            return None
+        return _computed().late_timeline(events)
+
     def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
         """The supervisor's time; an imported run (no supervisor): the record log's span."""
         seconds = super().recorded_seconds(run_dir, record, events)
