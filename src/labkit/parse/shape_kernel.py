@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core.extending import intrinsic
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 OK, BAD_VALUE, OTHER_SHAPE = 0, 1, 2
@@ -43,6 +45,20 @@ _Z00FF, _Z0000FFFF = _U(0x00FF00FF00FF00FF), _U(0x0000FFFF0000FFFF)
 _M1, _M2, _M3 = _U(2561), _U(6553601), _U(42949672960001)
 _S0, _S7, _S8, _S16, _S32, _S56 = _U(0), _U(7), _U(8), _U(16), _U(32), _U(56)
 _ONE, _FF = _U(1), _U(0xFF)
+
+
+@intrinsic
+def _word_at(typingctx, buf, pos):
+    """The 8 bytes at ``buf[pos:]`` as one unaligned little-endian load: indexing a
+    stride-1 uint64 view multiplies by its stride and wraps negative indices first, on
+    the path from one number's end to the next one's start."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        at = builder.gep(data, [args[1]])
+        return builder.load(builder.bitcast(at, ir.IntType(64).as_pointer()), align=1)
+
+    return types.uint64(buf, pos), codegen
 
 
 @dataclass
@@ -106,8 +122,6 @@ def decode(buf: np.ndarray, end: int, lines: int, shape: Shape, columns: int) ->
     values = np.empty((columns, lines))
     status = np.empty(lines, dtype=np.uint8)
     starts = np.empty(lines + 1, dtype=np.int64)
-    # every byte offset as the start of an unaligned 8-byte word: a view, no copy
-    wide = np.ndarray((max(len(buf) - 7, 0),), dtype=np.uint64, buffer=buf, strides=(1,))
     parts = min(THREADS, lines // PARALLEL_MIN_LINES) if lines >= PARALLEL_MIN_LINES else 1
     cuts, firsts = [0], [0]
     for k in range(1, parts):
@@ -120,7 +134,7 @@ def decode(buf: np.ndarray, end: int, lines: int, shape: Shape, columns: int) ->
     firsts.append(lines)
 
     def part(k: int) -> None:
-        _decode(buf, wide, cuts[k], cuts[k + 1], firsts[k], firsts[k + 1], shape.seg_len,
+        _decode(buf, cuts[k], cuts[k + 1], firsts[k], firsts[k + 1], shape.seg_len,
                 shape.seg_word, shape.words, shape.masks, shape.run_dot, shape.column, values,
                 status, starts, _POW10)  # fmt: skip
 
@@ -161,7 +175,7 @@ def _line_after(buf, at, end):
 @njit(cache=True, nogil=True)
 def _tail(buf, pos):
     """The bytes from ``pos`` to the buffer's end, zero-padded to a word (the kernel
-    reads ``wide[pos]`` itself everywhere else: a call that passes an array costs a
+    loads whole words itself everywhere else: a call that passes an array costs a
     reference count, several times the load)."""
     w = _S0
     for i in range(min(8, len(buf) - pos)):
@@ -208,7 +222,7 @@ def _run_bytewise(buf, pos):
 
 
 @njit(cache=True, nogil=True)
-def _decode(buf, wide, pos, end, line, stop, seg_len, seg_word, words, masks, run_dot, column,
+def _decode(buf, pos, end, line, stop, seg_len, seg_word, words, masks, run_dot, column,
             values, status, starts, pow10):  # fmt: skip
     """Lines ``line`` .. ``stop`` - 1, the first at ``pos``, the last ending by ``end``."""
     runs = len(run_dot)
@@ -223,12 +237,13 @@ def _decode(buf, wide, pos, end, line, stop, seg_len, seg_word, words, masks, ru
             # segment k: the text before run k (the last one: to the newline, included)
             for i in range(seg_word[k], seg_word[k + 1]):
                 at = pos + 8 * (i - seg_word[k])
-                bad |= ((wide[at] if at + 8 <= nbuf else _tail(buf, at)) & masks[i]) ^ words[i]
+                word = _word_at(buf, at) if at + 8 <= nbuf else _tail(buf, at)
+                bad |= (word & masks[i]) ^ words[i]
             pos += seg_len[k]
             if k == runs:
                 break
             # run k: digits, or digits '.' digits, each part shorter than 8 bytes here
-            w = wide[pos] if pos + 8 <= nbuf else _tail(buf, pos)
+            w = _word_at(buf, pos) if pos + 8 <= nbuf else _tail(buf, pos)
             whole, c = _lead_digits(w)
             n = 0
             frac = 0
@@ -241,7 +256,7 @@ def _decode(buf, wide, pos, end, line, stop, seg_len, seg_word, words, masks, ru
                 break
             else:
                 at = pos + whole + 1
-                tail = wide[at] if at + 8 <= nbuf else _tail(buf, at)
+                tail = _word_at(buf, at) if at + 8 <= nbuf else _tail(buf, at)
                 part, after = _lead_digits(tail)
                 if 0 < whole < 8 and 0 < part < 8 and after != 46:  # digits '.' digits
                     n = _digits_value(w, whole) * np.int64(10**part) + _digits_value(tail, part)
