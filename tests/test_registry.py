@@ -10,7 +10,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel, Field
 
-from labkit.config.hostvars import host_config
+from labkit.config.hostvars import HostConfig, host_config
 from labkit.config.inventory import Inventory
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
@@ -25,6 +25,7 @@ from labkit.registry import (
     get_probe,
     get_workload,
     plugin_facts,
+    plugin_host_vars,
     workload_class_of,
     workload_of,
 )
@@ -202,3 +203,10 @@ def test_a_workloads_host_variables_are_its_own(tmp_path, monkeypatch):
     with pytest.raises(InventoryError, match=r"0-60 s.*\(host bed\)") as err:
         host_config(inventory(labkit_nap={"seconds": 90}), "bed")
     assert err.value.field == "labkit_nap.seconds" and err.value.line
+
+
+def test_every_plugin_variable_has_one_owner_and_is_none_of_the_hosts_own():
+    owned = plugin_host_vars()
+    assert owned["labkit_record"] is WORKLOADS["lerobot-record"].host_vars
+    assert owned["labkit_tegrastats"] is PROBES["tegrastats"].host_vars
+    assert not set(owned) & set(HostConfig.model_fields)

@@ -77,10 +77,11 @@ def workload_class_of(record: dict[str, Any]) -> type[Workload]:
 
 
 def plugin_host_vars() -> dict[str, type[BaseModel]]:
-    """Each inventory variable a registered workload owns -> the model that checks it
-    (``Workload.host_vars``: lerobot-record's ``labkit_lerobot_version`` ...)."""
+    """Each inventory variable a registered plug-in owns -> the model that checks it
+    (``host_vars``: lerobot-record's ``labkit_lerobot_version``, tegrastats'
+    ``labkit_tegrastats`` ...)."""
     out: dict[str, type[BaseModel]] = {}
-    for cls in WORKLOADS.values():
+    for cls in [*WORKLOADS.values(), *PROBES.values()]:
         for name in cls.host_vars.model_fields if cls.host_vars is not None else ():
             out.setdefault(name, cls.host_vars)
     return out

@@ -1,10 +1,10 @@
 """The variables labkit reads from an inventory host, checked and typed.
 
 Ansible's connection variables keep their names (``ansible_host`` ...); labkit's own are
-prefixed ``labkit_``: the host's own here, a workload's own declared by its plug-in
-(``Workload.host_vars``: lerobot-record's ``labkit_lerobot_version``,
-``labkit_lerobot_record``, ``labkit_record``) and read as the host's attributes all the
-same. A misspelt ``labkit_`` variable is an error rather than silently ignored, and
+prefixed ``labkit_``: the host's own here, a plug-in's own declared by it
+(``host_vars``: lerobot-record's ``labkit_lerobot_version``, ``labkit_lerobot_record``,
+``labkit_record``; tegrastats' ``labkit_tegrastats``) and read as the host's attributes
+all the same. A misspelt ``labkit_`` variable is an error rather than silently ignored, and
 secrets may only be *references* (an environment variable or a prompt).
 """
 
@@ -98,14 +98,13 @@ class HostConfig(BaseModel):
     labkit_robot: dict[str, Any] = Field(default_factory=dict)
     labkit_teleop: dict[str, Any] = Field(default_factory=dict)
     labkit_cameras: dict[str, Any] = Field(default_factory=dict)
-    labkit_tegrastats: str = "tegrastats"
     labkit_host_key_policy: Literal["strict", "accept-new"] = "strict"
     labkit_sudo: Literal["sudo", "none"] = "sudo"
     labkit_sim: dict[str, Any] = Field(default_factory=dict)
     labkit_min_free_mb: int = Field(default=1024, ge=0)
     labkit_allow_reboot: bool = False  # a power mode that needs a reboot may reboot the host
     labkit_reboot_timeout_s: float = Field(default=600.0, gt=0)
-    # the plug-ins' own variables, checked by their models (``Workload.host_vars``), with
+    # the plug-ins' own variables, checked by their models (``host_vars``), with
     # their defaults: read as attributes (``host.labkit_lerobot_record``)
     plugin_vars: dict[str, Any] = Field(default_factory=dict)
 

@@ -88,6 +88,9 @@ class Probe(abc.ABC):
     parsed_file: ClassVar[str | None] = None
     # the probe's options under ``probe_options: {<name>: {...}}`` (playbook, experiment)
     Options: ClassVar[type[BaseModel]] = NoOptions
+    # the inventory variables it owns (a pydantic model of ``labkit_*`` fields: checked
+    # with the host's, read as its attributes, as a workload's ``host_vars``); None: none
+    host_vars: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, options: BaseModel | None = None) -> None:
         self.options = options if options is not None else self.Options()

@@ -12,6 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from labkit.core.facts import Fact, parse_which
 from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
@@ -23,11 +25,19 @@ LOG = "tegrastats.log"
 PARQUET = "tegrastats.parquet"
 
 
+class TegrastatsHostVars(BaseModel):
+    """``labkit_tegrastats``: the program on the host (a command or an absolute path)."""
+
+    model_config = ConfigDict(extra="forbid")
+    labkit_tegrastats: str = "tegrastats"
+
+
 class Tegrastats(Probe):
     name: ClassVar[str] = "tegrastats"
     required: ClassVar[bool] = True
     metrics: ClassVar[dict[str, Metric]] = METRICS
     parsed_file: ClassVar[str | None] = PARQUET
+    host_vars: ClassVar[type[BaseModel] | None] = TegrastatsHostVars
 
     @classmethod
     def facts(cls, host: Any) -> list[Fact]:
