@@ -87,6 +87,15 @@ def plugin_host_vars() -> dict[str, type[BaseModel]]:
     return out
 
 
+def host_devices(host: Any) -> dict[str, str]:
+    """Every device node the host's variables name (what -> path), as the workload kinds
+    that own those variables read them (``host_devices``: LeRobot's cameras, arm ports)."""
+    out: dict[str, str] = {}
+    for cls in WORKLOADS.values():
+        out.update(cls.host_devices(host))
+    return out
+
+
 def workloads_with_host_params() -> list[tuple[str, dict[str, Param]]]:
     """(host variable, the parameters it may set) of each workload whose parameters a host
     may set for itself (``host_params_var``: lerobot-record's ``labkit_record``); such a
@@ -116,6 +125,7 @@ __all__ = [
     "WORKLOADS",
     "get_probe",
     "get_workload",
+    "host_devices",
     "plugin_facts",
     "plugin_host_vars",
     "workload_class_of",

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from labkit.config.inventory import Inventory, Origin
 from labkit.config.params import ParamError, coerce, flatten, suggest
 from labkit.errors import InventoryError
-from labkit.registry import plugin_host_vars, workloads_with_host_params
+from labkit.registry import host_devices, plugin_host_vars, workloads_with_host_params
 from labkit.sim.deploy import default_workdir
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
@@ -95,9 +95,6 @@ class HostConfig(BaseModel):
     ansible_become_password: SecretRef | None = None
     labkit_simulate: bool = False
     labkit_workdir: str = "~/labkit"
-    labkit_robot: dict[str, Any] = Field(default_factory=dict)
-    labkit_teleop: dict[str, Any] = Field(default_factory=dict)
-    labkit_cameras: dict[str, Any] = Field(default_factory=dict)
     labkit_host_key_policy: Literal["strict", "accept-new"] = "strict"
     labkit_sudo: Literal["sudo", "none"] = "sudo"
     labkit_sim: dict[str, Any] = Field(default_factory=dict)
@@ -148,22 +145,11 @@ class HostConfig(BaseModel):
             where = f"ssh {user}{self.address}{port}"
         return where + (" (simulated Jetson)" if self.labkit_simulate else "")
 
-    def camera_device(self, name: str) -> Any:
-        dev = self.labkit_cameras[name]
-        return dev.get("index_or_path") if isinstance(dev, dict) else dev
-
     def devices(self) -> dict[str, str]:
-        """Every device path the host vars name: cameras and robot/teleop ports."""
-        out: dict[str, str] = {}
-        for name in self.labkit_cameras:
-            dev = self.camera_device(name)
-            if isinstance(dev, str):
-                out[f"camera {name}"] = dev
-        for role, spec in (("robot", self.labkit_robot), ("teleop", self.labkit_teleop)):
-            for k, v in spec.items():
-                if k.endswith("port") and isinstance(v, str):
-                    out[f"{role} {k}"] = v
-        return out
+        """Every device path the host's variables name (what -> path), as the plug-ins
+        that own those variables read them (``host_devices``: LeRobot's cameras and arm
+        ports)."""
+        return host_devices(self)
 
 
 def host_config(inventory: Inventory, name: str) -> HostConfig:

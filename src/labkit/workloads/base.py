@@ -115,6 +115,12 @@ class Workload(abc.ABC):
         the host's own in one round trip; ``host``: the host's variables. None here."""
         return []
 
+    @classmethod
+    def host_devices(cls, host: Any) -> dict[str, str]:
+        """The device nodes its host variables name (what -> path: the preflight checks
+        those a run uses, the simulated Jetson creates them); none unless a kind says."""
+        return {}
+
     def metric_devices(self, params: dict[str, Any]) -> list[str]:
         """The device names an experiment with ``params`` records, for the probes'
         per-device metrics (``camera_read_ms_p95_<camera>``); none unless a kind says."""

@@ -21,7 +21,7 @@ from labkit.parse.cached import cached_table
 from labkit.workloads.base import NotForHost, Workload, count_matches
 from labkit.workloads.lerobot.facts import lerobot_fact
 from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_version, record_argv
-from labkit.workloads.lerobot.hostvars import LerobotHostVars
+from labkit.workloads.lerobot.hostvars import LerobotHostVars, host_devices
 from labkit.workloads.lerobot.metrics import METRICS
 from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
 from labkit.workloads.lerobot.stages import STAGE_MAP
@@ -110,6 +110,10 @@ class LerobotRecord(Workload):
             program=host.labkit_lerobot_record,
         )
 
+    @classmethod
+    def host_devices(cls, host: Any) -> dict[str, str]:
+        return host_devices(host)
+
     def metric_devices(self, params: dict[str, Any]) -> list[str]:
         """The cameras an experiment records (per-camera read metrics)."""
         return list(params.get("cameras") or [])
@@ -150,7 +154,7 @@ class LerobotRecord(Workload):
         used = set(plan.params.get("cameras") or [])
         return {
             k: v
-            for k, v in plan.host.devices().items()
+            for k, v in host_devices(plan.host).items()
             if not k.startswith("camera ") or k[7:] in used
         }
 
