@@ -17,7 +17,7 @@ from labkit.analysis.counts import (
     dispersion,
     rate_interval,
 )
-from labkit.analysis.stats import compare, compare_log, mean_ci
+from labkit.analysis.stats import compare, compare_log, effect_text, mean_ci
 from tests.conftest import REPO
 
 CASES = yaml.safe_load((REPO / "tests/data/stats/counts.yaml").read_text())
@@ -77,19 +77,23 @@ def test_a_rate_over_repeats_steadier_than_poisson_has_the_exact_poisson_interva
     # chi2(0.025, 70) / 8 = 6.095, chi2(0.975, 72) / 8 = 12.169 (the t interval on 3 df
     # at phi 0.943 was wider, 5.19 to 14.8, and narrower at a phi near 0)
     four = Counts.of([11, 5, 8, 11], [1, 1, 1, 1])
-    assert rate_interval(four) == pytest.approx((8.75, 6.0947, 12.1691), abs=1e-3)
+    ci = rate_interval(four)
+    assert (ci.rate, ci.lo, ci.hi) == pytest.approx((8.75, 6.0947, 12.1691), abs=1e-3)
+    assert ci.method.startswith("exact Poisson interval of the total count")
     # over-dispersed, phi 10/3: quasi-Poisson, 30 exp(± t(0.975, 2) sqrt(phi / 90)) =
     # 13.11 to 68.67 (the exact interval of 90 events in 3 min would be 24.1 to 36.9)
     over = rate_interval(Counts.of([20, 30, 40], [1, 1, 1]))
-    assert over == pytest.approx((30.0, 13.107, 68.665), abs=1e-2)
+    assert (over.rate, over.lo, over.hi) == pytest.approx((30.0, 13.107, 68.665), abs=1e-2)
+    assert over.method.startswith("quasi-Poisson GLM") and "phi 3.33 on 2 df" in over.method
 
 
 def test_rate_interval_single_run_is_exact_poisson():
     # 5 events in one minute: chi2(0.025, 10) / 2 = 1.6235, chi2(0.975, 12) / 2 = 11.668
-    rate, lo, hi = rate_interval(Counts.of([5], [1]))
-    assert (rate, lo, hi) == pytest.approx((5.0, 1.6235, 11.668), abs=1e-3)
+    ci = rate_interval(Counts.of([5], [1]))
+    assert (ci.rate, ci.lo, ci.hi) == pytest.approx((5.0, 1.6235, 11.668), abs=1e-3)
     # none in two minutes: [0, 3.689 / 2]
-    assert rate_interval(Counts.of([0], [2])) == pytest.approx((0.0, 0.0, 1.8444), abs=1e-3)
+    ci = rate_interval(Counts.of([0], [2]))
+    assert (ci.rate, ci.lo, ci.hi) == pytest.approx((0.0, 0.0, 1.8444), abs=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -112,9 +116,9 @@ def test_degenerate_counts_give_an_answer_in_the_domain(counts, minutes):
         assert c.effect_ci[0] >= -1.0 and not math.isnan(c.effect_ci[0])
     else:  # unusable input: inconclusive with its reason
         assert c.outcome == "inconclusive" and c.reason
-    rate, lo, hi = rate_interval(base)
+    ci = rate_interval(base)
     if not base.problem():
-        assert 0 <= lo <= rate <= hi
+        assert 0 <= ci.lo <= ci.rate <= ci.hi
 
 
 def test_repeats_equal_up_to_the_last_bit_never_crash_the_fieller_bound():
@@ -164,3 +168,14 @@ def test_mean_interval_on_the_log_scale_by_hand():
     # mean 11, sem 1/sqrt(3) = 0.5774, t(0.975, 2) = 4.303: 11 exp(± 0.2258)
     ci = mean_ci([10, 11, 12], (0.0, None))
     assert (ci.lo, ci.hi) == pytest.approx((8.776, 13.787), abs=1e-3)
+
+
+def test_an_interval_without_an_upper_end_is_said_in_words():
+    """0 events in the baseline, 3 and 4 in the variant: the ratio's interval (exact,
+    k = 7 of 7) runs from 1.44 to no end; the report says so, never '+∞'."""
+    c = compare_counts(Counts.of([0, 0], [1, 1]), Counts.of([3, 4], [1, 1]), "higher", 0.5)
+    assert math.isinf(c.effect_ci[1])
+    words = "+44% or more, no upper bound (the baseline saw no events)"
+    assert c.interval_text("95 % CI") == f"95 % CI {words}"
+    assert f"({words}) straddles the +50%" in c.reason and "∞" not in c.reason
+    assert effect_text(c.effect) == "up from none"

@@ -61,6 +61,11 @@ def test_seed_verdicts_match_the_hand_written_report(seed_runs):
         "warnings_per_min over exp1, exp3, exp4, exp5: 8.75/min pooled over 4 runs (4 min "
         "recorded), 95 % CI 6.09 to 12.2: > 0/min" in verdicts["H1"].evidence
     )
+    # every check names its method: the codec check each run's value, the rate its interval's
+    codec, rate = verdicts["H1"].checks
+    assert codec.method.startswith("each run's own value against the condition")
+    assert rate.method.startswith("exact Poisson interval of the total count")
+    assert rate.as_json()["method"] == rate.method
 
 
 def test_one_short_quiet_run_cannot_flip_the_pooled_rate(tmp_path):
@@ -99,7 +104,12 @@ def test_overlapping_repeats_and_missing_runs_stay_inconclusive(tmp_path):
     assert v2.verdict == "inconclusive"
     # exp1's rate (11 and 4 per minute) is not told apart from 0 at this spread: Fieller's
     # interval is unbounded above, and stops at -100 % below (a rate is never negative)
-    assert "95 % CI -100% to +∞" in v2.evidence and "straddles the -50%" in v2.evidence
+    # ... said in words, never as ∞
+    assert (
+        "95 % CI -100% or more, no upper bound (the baseline is not clearly above 0 at the "
+        "spread seen)" in v2.evidence
+    )
+    assert "straddles the -50%" in v2.evidence and "∞" not in v2.evidence
     v3 = judge(h["H3"], runs)  # no exp3 run at all
     assert v3.verdict == "inconclusive" and "no complete run of exp3" in v3.evidence
 

@@ -111,6 +111,11 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
     # one line per check, the method named where a comparison was made
     assert "\n- warnings_per_min over exp1, exp3, exp4, exp5: 8.75/min pooled" in text
     assert "*supports* (method: single run per side: the point estimate" in text
+    # ... and the rate and every-run checks name theirs too (every computed check does)
+    h1 = section(text, "Hypotheses and checks").split("### H1)", 1)[1].split("### H2)", 1)[0]
+    lines = [line for line in h1.splitlines() if line.startswith("- ")]
+    assert len(lines) == 2 and all("(method: " in line for line in lines)
+    assert "(method: exact Poisson interval of the total count" in lines[1]
     assert "Verdict: **supported**. The 30 Hz loop budget is too tight" in text
     rec = section(text, "Recommendation")
     assert "Best tested configuration: **`exp2b`**" in rec

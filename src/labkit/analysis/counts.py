@@ -47,6 +47,7 @@ from labkit.analysis.stats import (
     MAX_RUNS_NEEDED,
     POWER,
     Comparison,
+    open_why,
     outcome_of,
     ratio_bound,
     straddles,
@@ -293,12 +294,38 @@ def runs_needed(base: Counts, var: Counts, ratio0: float, phi: float) -> int | N
     return low
 
 
-def rate_interval(side: Counts, disp: Dispersion | None = None) -> tuple[float, float, float]:
-    """(rate, lo, hi): the total over the total time with its 95 % interval, exact Poisson
-    (Garwood, ``scipy.stats.chi2``) for one run or when the repeats spread no more than
-    Poisson's, quasi-Poisson over the repeats otherwise."""
+EXACT_RATE = (
+    "exact Poisson interval of the total count over the total time (Garwood, scipy.stats.chi2)"
+)
+EXACT_RATE_SPREAD = (
+    EXACT_RATE + ", the count divided by the spread beyond Poisson's seen in the repeats "
+    "(phi {phi:.3g} on {df} df)"
+)
+QUASI_RATE = (
+    "quasi-Poisson GLM of the runs with their recorded time as offset (statsmodels), the "
+    "spread beyond Poisson's from the repeats (phi {phi:.3g} on {df} df); t interval of the "
+    "log rate"
+)
+
+
+@dataclass(frozen=True)
+class RateCI:
+    """An experiment's (or a pooled) rate with its 95 % interval and the method that gave
+    it, as a report names it."""
+
+    rate: float
+    lo: float
+    hi: float
+    method: str = ""
+
+
+def rate_interval(side: Counts, disp: Dispersion | None = None) -> RateCI:
+    """The total over the total time with its 95 % interval: exact Poisson (Garwood,
+    ``scipy.stats.chi2``) for one run or when the repeats spread no more than Poisson's,
+    quasi-Poisson over the repeats otherwise (``disp``: a dispersion pooled over
+    experiments, used when it has degrees of freedom)."""
     if side.problem():
-        return math.nan, math.nan, math.nan
+        return RateCI(math.nan, math.nan, math.nan)
     rate = side.rate
     own = disp if disp is not None and disp.df > 0 else dispersion([side])
     if own.poisson or side.total == 0:  # no event: the counts deflated by the spread seen
@@ -306,13 +333,15 @@ def rate_interval(side: Counts, disp: Dispersion | None = None) -> tuple[float, 
         lo = 0.0 if k <= 0 else float(stats.chi2.ppf(ALPHA / 2, 2 * k)) / 2
         hi = float(stats.chi2.ppf(1 - ALPHA / 2, 2 * k + 2)) / 2
         scale = own.phi / side.exposure
-        return rate, lo * scale, hi * scale
+        method = EXACT_RATE if own.poisson else EXACT_RATE_SPREAD.format(phi=own.phi, df=own.df)
+        return RateCI(rate, lo * scale, hi * scale, method)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = _glm([side]).fit()
     b, se = float(res.params[0]), float(res.bse[0]) * math.sqrt(own.phi)
     q = float(stats.t.ppf(1 - ALPHA / 2, own.df))
-    return rate, math.exp(b - q * se), math.exp(b + q * se)
+    method = QUASI_RATE.format(phi=own.phi, df=own.df)
+    return RateCI(rate, math.exp(b - q * se), math.exp(b + q * se), method)
 
 
 def compare_counts(
@@ -373,7 +402,7 @@ def compare_counts(
         outcome = outcome_of(est.lo, est.hi, ratio0, sign)
     reason, needed = "", None
     if outcome == "inconclusive":
-        reason = straddles(ci[0], ci[1], target)
+        reason = straddles(ci[0], ci[1], target, open_why(rb))
     if plan and (outcome == "inconclusive" or point):
         needed = runs_needed(base, var, ratio0, disp.phi) if ratio0 > 0 else None
     return Comparison(

@@ -128,7 +128,8 @@ def experiment_interval(metric: Metric, runs: list[Any], value: Any) -> tuple[An
     if metric.kind == "rate" and metric.count_of:
         counts = counts_of(metric, runs)
         if not counts.problem():
-            return rate_interval(counts)  # per minute: the exposure is in minutes
+            ci = rate_interval(counts)  # per minute: the exposure is in minutes
+            return ci.rate, ci.lo, ci.hi
     values = [_value(r, metric.name) for r in runs]
     known = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     ci = mean_ci(known, metric.bounds)

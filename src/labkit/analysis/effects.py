@@ -24,7 +24,7 @@ from typing import Any
 
 from labkit.analysis.configs import Group
 from labkit.analysis.decide import compare_runs, metric_of, pooled_dispersion
-from labkit.analysis.stats import Comparison, pct
+from labkit.analysis.stats import Comparison
 from labkit.config.playbook import Playbook
 from labkit.core.metrics import Metric
 
@@ -150,10 +150,7 @@ class Effect:
         elif c.single:
             text += "; a single run on one side — no spread"
         elif not math.isnan(c.effect_ci[0]):
-            text += (
-                f"; 95 % CI {pct(c.effect_ci[0])} to {pct(c.effect_ci[1])} over "
-                f"{c.n_variant} and {c.n_baseline} runs"
-            )
+            text += f"; {c.interval_text('95 % CI')} over {c.n_variant} and {c.n_baseline} runs"
         if self.min_hz is not None and self.base_min_hz is not None:
             text += f"; lowest warned rate {self.base_min_hz:.1f} → {self.min_hz:.1f} Hz"
         text += ")"

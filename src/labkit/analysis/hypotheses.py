@@ -26,7 +26,7 @@ from labkit.analysis.decide import (
     pooled_dispersion,
 )
 from labkit.analysis.runs import RunData
-from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, json_number, pct
+from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, effect_text, json_number
 from labkit.analysis.unknown import unknown_sentence
 from labkit.config.playbook import Check, Hypothesis
 from labkit.core.metrics import Metric
@@ -44,6 +44,7 @@ OPS = {
 }
 OP_TEXT = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤", "in": "in"}
 OP_TEXT["not_in"] = "not in"
+EVERY_RUN = "each run's own value against the condition (no statistics: every run must meet it)"
 
 
 @dataclass
@@ -57,6 +58,12 @@ class CheckResult:
     sets: dict[str, Any] = field(default_factory=dict)
     # why the check could not be computed at all (one sentence; '' when it could)
     why: str = ""
+    # how it was decided, as the report names it (a compare check: its comparison's)
+    method: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.method and self.comparison is not None:
+            self.method = self.comparison.method
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.outcome, "evidence": self.evidence}
@@ -81,6 +88,8 @@ class CheckResult:
                 "method": c.method,
                 "runs_needed": c.runs_needed,
             }
+        if self.method:
+            out["method"] = self.method
         if self.why:
             out["cannot_compute"] = self.why
         out["runs"] = self.runs
@@ -178,7 +187,7 @@ def compare_check(
     need = f"{-check.min_effect if check.expect == 'lower' else check.min_effect:+.0%}"
     head = (
         f"{m}: {check.variant} {_fmt(c.mean_variant)} vs {check.baseline} "
-        f"{_fmt(c.mean_baseline)}, {pct(c.effect)}"
+        f"{_fmt(c.mean_baseline)}, {effect_text(c.effect)}"
     )
     lo, hi = c.effect_ci
     if c.single:
@@ -189,14 +198,13 @@ def compare_check(
         )
         head += f" ({runs_text} — no spread"
         if not math.isnan(lo):
-            head += f"; counts alone: exact Poisson 95 % CI {pct(lo)} to {pct(hi)}"
+            head += f"; counts alone: {c.interval_text('exact Poisson 95 % CI')}"
         head += f"; {_more(check, c, sets)} to confirm)"
     else:
         what = "rates over" if is_count(metric) else "means of"
         head += (
-            f" ({what} {c.n_variant} and {c.n_baseline} runs; {(1 - alpha) * 100:.4g} % CI "
-            f"{pct(lo)} to "
-            f"{pct(hi)}, p={_p(c.p_value)})"
+            f" ({what} {c.n_variant} and {c.n_baseline} runs; "
+            f"{c.interval_text(f'{(1 - alpha) * 100:.4g} % CI')}, p={_p(c.p_value)})"
         )
     if c.outcome == "holds":
         tail = (
@@ -279,12 +287,14 @@ def _every_run(
             f"{cond} on {on} of {exps}{note}; values: {_named(values)}{skipped}",
             check,
             runs=ids,
+            method=EVERY_RUN,
         )
     return CheckResult(
         check.outcome_if_fails(),
         f"{cond} fails on {len(failing)} of {len(chosen)} runs ({_named(failing)})",
         check,
         runs=ids,
+        method=EVERY_RUN,
     )
 
 
@@ -310,7 +320,8 @@ def _rate(check: Check, runs: list[RunData], metrics: dict[str, Metric] | None) 
     by_exp: dict[str, list[RunData]] = {}
     for r in chosen:
         by_exp.setdefault(r.experiment, []).append(r)
-    rate, lo, hi = rate_interval(side, pooled_dispersion(metric, by_exp.values()))
+    ci = rate_interval(side, pooled_dispersion(metric, by_exp.values()))
+    rate, lo, hi, method = ci.rate, ci.lo, ci.hi, ci.method
     cond = f"{OP_TEXT[check.op]} {_fmt(check.value)}/min"
     head = (
         f"{check.metric} over {exps}: {_fmt(rate)}/min pooled over {side.n} runs "
@@ -319,12 +330,16 @@ def _rate(check: Check, runs: list[RunData], metrics: dict[str, Metric] | None) 
     above = check.op in ("gt", "ge")
     if OPS[check.op](lo if above else hi, check.value):
         note = f" ({check.note})" if check.note else ""
-        return CheckResult(check.if_holds, f"{head}: {cond}{note}", check, runs=_ids(chosen))
+        return CheckResult(
+            check.if_holds, f"{head}: {cond}{note}", check, runs=_ids(chosen), method=method
+        )
     if not OPS[check.op](hi if above else lo, check.value):
         tail = f"the whole interval is not {cond}"
-        return CheckResult(check.outcome_if_fails(), f"{head}: {tail}", check, runs=_ids(chosen))
+        return CheckResult(
+            check.outcome_if_fails(), f"{head}: {tail}", check, runs=_ids(chosen), method=method
+        )
     tail = f"the interval straddles {_fmt(check.value)}/min: more runs would decide"
-    return CheckResult("inconclusive", f"{head}; {tail}", check, runs=_ids(chosen))
+    return CheckResult("inconclusive", f"{head}; {tail}", check, runs=_ids(chosen), method=method)
 
 
 def judge(

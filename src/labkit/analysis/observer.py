@@ -17,7 +17,7 @@ from typing import Any
 
 from labkit.analysis.configs import Group, same_configuration
 from labkit.analysis.decide import compare_runs, is_count, metric_of, pooled_dispersion
-from labkit.analysis.stats import Comparison, json_number, pct
+from labkit.analysis.stats import Comparison, effect_text, json_number
 from labkit.core.metrics import Metric
 
 
@@ -59,10 +59,12 @@ class MetricEffect:
         if c is None:
             return f"{m.name}: not compared ({self.reason})"
         unit = f" {m.unit}" if m.unit else ""
-        head = f"{m.name} {c.mean_baseline:.3g} → {c.mean_variant:.3g}{unit}, {pct(c.effect)}"
+        head = (
+            f"{m.name} {c.mean_baseline:.3g} → {c.mean_variant:.3g}{unit}, {effect_text(c.effect)}"
+        )
         lo, hi = c.effect_ci
         if not (math.isnan(lo) or math.isnan(hi)):
-            head += f" (95 % CI {pct(lo)} to {pct(hi)})"
+            head += f" ({c.interval_text('95 % CI')})"
         said = {
             "worse": "the probes made it worse (the whole interval is on the worse side)",
             "better": "better with the probes (the whole interval is on the better side)",

@@ -121,6 +121,41 @@ class Comparison:
             return self.point
         return min(self.n_baseline, self.n_variant) < 2
 
+    def interval_text(self, level: str = "") -> str:
+        """The effect's interval as the report writes it (``interval_text``), an open end
+        said in words with why it is open."""
+        return interval_text(*self.effect_ci, open_why(self.mean_baseline), level)
+
+
+def open_why(mean_baseline: float) -> str:
+    """Why a ratio's interval has no upper end: a baseline that saw nothing, or one whose
+    rate or mean is not clearly above 0 at the spread seen (Fieller's interval opens)."""
+    if mean_baseline == 0:
+        return "the baseline saw no events"
+    return "the baseline is not clearly above 0 at the spread seen"
+
+
+def interval_text(lo: float, hi: float, why: str = "", level: str = "") -> str:
+    """``-71% to -20%``; an end the interval does not have is said in words, never as ∞:
+    ``+44% or more, no upper bound (the baseline saw no events)``. ``level``: written
+    before the interval (``95 % CI``)."""
+    head = f"{level} " if level else ""
+    because = f" ({why})" if why else ""
+    if math.isinf(hi) and math.isinf(lo):
+        return f"{head}unbounded either way{because}"
+    if math.isinf(hi):
+        return f"{head}{pct(lo)} or more, no upper bound{because}"
+    if math.isinf(lo):
+        return f"{head}{pct(hi)} or less, no lower bound{because}"
+    return f"{head}{pct(lo)} to {pct(hi)}"
+
+
+def effect_text(v: float) -> str:
+    """The effect as the report writes it: ``-71%``; from a baseline of none, in words."""
+    if math.isinf(v):
+        return "up from none" if v > 0 else "down to none"
+    return pct(v)
+
 
 def _welch_ratio(base: np.ndarray, var: np.ndarray, ratio: float, alpha: float = ALPHA):
     """Welch's test of mean(variant) = ratio * mean(baseline): the baseline runs scaled by
@@ -218,10 +253,10 @@ def outcome_of(lo: float, hi: float, at: float, sign: float) -> str:
     return "inconclusive"
 
 
-def straddles(lo: float, hi: float, target: float) -> str:
-    """Why a comparison is undecided, in one sentence."""
+def straddles(lo: float, hi: float, target: float, why: str = "") -> str:
+    """Why a comparison is undecided, in one sentence (``why``: why an end is open)."""
     return (
-        f"the 95 % interval of the effect ({pct(lo)} to {pct(hi)}) straddles the "
+        f"the 95 % interval of the effect ({interval_text(lo, hi, why)}) straddles the "
         f"{target:+.0%} this check needs"
     )
 
@@ -310,7 +345,7 @@ def compare(
         lo, hi = max(lo, -1.0), max(hi, -1.0)
     reason, needed = "", None
     if outcome == "inconclusive":
-        reason = straddles(lo, hi, target)
+        reason = straddles(lo, hi, target, open_why(mb))
         needed = _runs_needed(base, var, ratio0) if mb else None
     return Comparison(
         **common,

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from labkit.analysis.configs import group_runs
 from labkit.analysis.hypotheses import CheckResult, compare_check
 from labkit.analysis.runs import RunData, load_runs
-from labkit.analysis.stats import look_alpha, pct
+from labkit.analysis.stats import effect_text, look_alpha
 from labkit.config.playbook import Check, Playbook
 from labkit.errors import LabkitError
 
@@ -70,10 +70,11 @@ def _line(hid: str, check: Check, result: CheckResult, level: str) -> str:
     c = result.comparison
     if c is None:
         return f"{what}: not yet — {result.evidence}"
-    ci = f"{level} CI {pct(c.effect_ci[0])} to {pct(c.effect_ci[1])}"
+    ci = c.interval_text(f"{level} CI")
+    effect = effect_text(c.effect)
     if result.outcome == "inconclusive" or c.single:
-        return f"{what}: not yet — effect {pct(c.effect)}, {ci} straddles its threshold"
-    return f"{what}: decided, {result.outcome} (effect {pct(c.effect)}, {ci})"
+        return f"{what}: not yet — effect {effect}, {ci} straddles its threshold"
+    return f"{what}: decided, {result.outcome} (effect {effect}, {ci})"
 
 
 def _level(alpha: float) -> str:
