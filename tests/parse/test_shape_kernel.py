@@ -68,10 +68,28 @@ def test_runs_the_sample_does_not_vouch_for(run, status):
         assert values[0, 1] == float(run)
 
 
-def test_an_unneeded_odd_run_does_not_spoil_the_line():
-    lines = [b"A 1 B 2", b"A 1.2.3 B 7"]
+def test_an_odd_run_no_column_needs_still_sends_the_line_back():
+    """A sample `VDD_GPU 219.mW/5988mW` is no rail to the grammar (the point breaks it),
+    so its columns lack the rail, while `VDD_GPU 1668mW/8895mW` (the same text between
+    the runs) is one: a point that differs anywhere leaves the line to the reference."""
+    lines = [b"A 1 B 2", b"A 1.2.3 B 7", b"A 1. B 7", b"A 5 B 7"]
     values, status, _ = _decode_all(lines, {1: 0}, 1)
-    assert status.tolist() == [sk.OK, sk.OK] and values[0].tolist() == [2.0, 7.0]
+    assert status.tolist() == [sk.OK, sk.BAD_VALUE, sk.BAD_VALUE, sk.OK]
+    assert values[0][[0, 3]].tolist() == [2.0, 7.0]
+    values, status, _ = _decode_all([b"A 1. B 2", b"A 1 B 3"], {1: 0}, 1)
+    assert status.tolist() == [sk.BAD_VALUE, sk.BAD_VALUE]
+
+
+def test_digits_inside_a_name_must_be_the_samples():
+    """NVENC00 or GR33D are other names to the grammar (other columns, or no GR3D at all);
+    the digits after a letter or _ are the sample's or the line goes to the reference."""
+    lines = [b"GR3D_FREQ 5% NVENC0 @314 x4MB", b"GR33D_FREQ 6% NVENC0 @314 x4MB",
+             b"GR3D_FREQ 7% NVENC00 @314 x4MB", b"GR3D_FREQ 8% NVENC1 @314 x4MB",
+             b"GR3D_FREQ 9% NVENC0 @315 x4MB", b"GR3D_FREQ 9% NVENC0 @315 x2MB"]  # fmt: skip
+    values, status, _ = _decode_all(lines, {1: 0, 3: 1}, 2)
+    assert status.tolist() == [sk.OK, sk.BAD_VALUE, sk.BAD_VALUE, sk.BAD_VALUE, sk.OK,
+                               sk.BAD_VALUE]  # fmt: skip
+    assert values[:, 4].tolist() == [9.0, 315.0]
 
 
 @pytest.mark.parametrize(

@@ -93,3 +93,42 @@ def test_a_small_log_does_not_load_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     n, loaded = out.stdout.split()
     assert int(n) > 90 and loaded == "False"
+
+
+@pytest.mark.parametrize("seed", [3, 10, 38])  # a point in a sample's rail, GR33D, NVENC00
+def test_mutated_lines_give_what_the_reference_parser_gives(compiled, seed):
+    """A byte changed, dropped or doubled in a third of the lines (digits, dots, letters,
+    separators): every row the compiled path keeps is the reference parser's row."""
+    rnd = random.Random(seed)
+    lines = []
+    for line in _mixed_log(400, seed=seed):
+        if line and rnd.random() < 0.33:
+            at = rnd.randrange(len(line))
+            kind = rnd.choice(["set", "drop", "double"])
+            if kind == "set":
+                line = line[:at] + rnd.choice("0123456789.. ,/@%CxmW[]") + line[at + 1 :]
+            elif kind == "drop":
+                line = line[:at] + line[at + 1 :]
+            else:
+                line = line[:at] + line[at] + line[at:]
+        lines.append(line)
+    df = read_tegrastats(lines)
+    expected = [p for p in (parse_line(t) for t in lines) if p is not None]
+    assert len(df) == len(expected) and df.attrs["skipped"] == len(lines) - len(expected)
+    for i, p in enumerate(expected):
+        row = df.iloc[i]
+        assert set(p.values) <= set(df.columns)
+        for key, value in p.values.items():
+            got = row[key]
+            if key.startswith("temp_") and value == -256:
+                value = math.nan
+            assert (math.isnan(value) and math.isnan(got)) or got == value, (i, key)
+
+
+@pytest.mark.parametrize("kernel_min", [0, 1 << 40])
+def test_an_empty_clock_in_a_list_is_nan_not_a_crash(monkeypatch, kernel_min):
+    monkeypatch.setattr(tg, "KERNEL_MIN_BYTES", kernel_min)
+    line = "RAM 775/7620MB (lfb 3x4MB) CPU [1%@729] GR3D_FREQ @[314,,316] NVDEC @[,5] cpu@48C"
+    row = read_tegrastats([line]).iloc[0]
+    assert row["gpu_freq_mhz"] == 314 and math.isnan(row["gpu1_freq_mhz"])
+    assert row["gpu2_freq_mhz"] == 316 and math.isnan(row["nvdec_freq_mhz"])

@@ -10,12 +10,12 @@ arithmetic (SWAR), no branch per byte. A general CSV reader over the same text (
 previous bulk path) tokenised ~90 fields a line and gathered every column from its rows,
 several times this pass's cost.
 
-Per line the kernel reports ``OK``, ``BAD_VALUE`` (the shape holds but a number a
-column needs is not one the reference grammar reads the same way, e.g. a decimal point
-where the sample had none: the caller parses that line with the reference parser) or
-``OTHER_SHAPE``. Values are exact: a run of digits below 2^53 as an integer, divided by
-a power of ten (both exact in float64), is the correctly rounded decimal that
-``float()`` gives.
+Per line the kernel reports ``OK``, ``BAD_VALUE`` (the shape holds but a run is not
+written as the sample's was — a decimal point where the sample had none or the reverse,
+two points, a point with no digits on one side, 2^53 or more — so the grammar may read
+the line otherwise: the caller parses it with the reference parser) or ``OTHER_SHAPE``.
+Values are exact: a run of digits below 2^53 as an integer, divided by a power of ten
+(both exact in float64), is the correctly rounded decimal that ``float()`` gives.
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def _word_at(typingctx, buf, pos):
 class Shape:
     """A sample line's shape, as the kernel reads it: the segments (the last one ends
     with the newline) as 8-byte words and masks, and per run whether the sample's held
-    a decimal point and which output column it feeds (-1: none)."""
+    a decimal point, which output column it feeds (-1: none) and, for a run that is part
+    of a name (after a letter or ``_``: NVENC0, GR3D, soc012, the 4 of ``34x4MB``), its
+    bytes: ``NVENC00`` or ``GR33D`` are other names to the grammar, so such a run must
+    be the sample's."""
 
     seg_len: np.ndarray  # int64, runs + 1
     seg_word: np.ndarray  # int64, runs + 2: segment k's words are [seg_word[k], seg_word[k+1])
@@ -73,12 +76,15 @@ class Shape:
     masks: np.ndarray  # uint64
     run_dot: np.ndarray  # bool, one per run
     column: np.ndarray  # int64, one per run
+    name_len: np.ndarray  # int64, one per run: its length if part of a name, else 0
+    name_word: np.ndarray  # uint64, one per run: those bytes
+    name_mask: np.ndarray  # uint64, one per run
 
     @classmethod
-    def of(cls, sample: bytes, column_of_run: dict[int, int]) -> Shape:
+    def of(cls, sample: bytes, column_of_run: dict[int, int]) -> Shape | None:
         """``sample``: one line without its newline; ``column_of_run``: run index (in line
-        order) -> output column."""
-        segments, runs = [b""], []
+        order) -> output column. ``None`` if a name holds a run longer than a word."""
+        segments, runs, named = [b""], [], []
         at = 0
         while at < len(sample):
             stop = at
@@ -87,6 +93,7 @@ class Shape:
                 stop += 1
             if numeric:
                 runs.append(sample[at:stop])
+                named.append(at > 0 and (chr(sample[at - 1]).isalpha() or sample[at - 1] == 95))
                 segments.append(b"")
             else:
                 segments[-1] = sample[at:stop]
@@ -102,6 +109,9 @@ class Shape:
         column = np.full(len(runs), -1, dtype=np.int64)
         for run, col in column_of_run.items():
             column[run] = col
+        names = [r if name else b"" for r, name in zip(runs, named, strict=True)]
+        if any(len(r) > 8 for r in names):
+            return None
         return cls(
             seg_len=np.array([len(s) for s in segments], dtype=np.int64),
             seg_word=np.array(seg_word, dtype=np.int64),
@@ -109,6 +119,9 @@ class Shape:
             masks=np.array(masks, dtype=np.uint64),
             run_dot=np.array([b"." in r for r in runs], dtype=np.bool_),
             column=column,
+            name_len=np.array([len(r) for r in names], dtype=np.int64),
+            name_word=np.array([int.from_bytes(r, "little") for r in names], dtype=np.uint64),
+            name_mask=np.array([(1 << (8 * len(r))) - 1 for r in names], dtype=np.uint64),
         )
 
 
@@ -135,8 +148,9 @@ def decode(buf: np.ndarray, end: int, lines: int, shape: Shape, columns: int) ->
 
     def part(k: int) -> None:
         _decode(buf, cuts[k], cuts[k + 1], firsts[k], firsts[k + 1], shape.seg_len,
-                shape.seg_word, shape.words, shape.masks, shape.run_dot, shape.column, values,
-                status, starts, _POW10)  # fmt: skip
+                shape.seg_word, shape.words, shape.masks, shape.run_dot, shape.column,
+                shape.name_len, shape.name_word, shape.name_mask, values, status, starts,
+                _POW10)  # fmt: skip
 
     if len(cuts) == 2:
         part(0)
@@ -223,6 +237,7 @@ def _run_bytewise(buf, pos):
 
 @njit(cache=True, nogil=True)
 def _decode(buf, pos, end, line, stop, seg_len, seg_word, words, masks, run_dot, column,
+            name_len, name_word, name_mask,
             values, status, starts, pow10):  # fmt: skip
     """Lines ``line`` .. ``stop`` - 1, the first at ``pos``, the last ending by ``end``."""
     runs = len(run_dot)
@@ -244,6 +259,7 @@ def _decode(buf, pos, end, line, stop, seg_len, seg_word, words, masks, run_dot,
                 break
             # run k: digits, or digits '.' digits, each part shorter than 8 bytes here
             w = _word_at(buf, pos) if pos + 8 <= nbuf else _tail(buf, pos)
+            begin = pos
             whole, c = _lead_digits(w)
             n = 0
             frac = 0
@@ -270,12 +286,14 @@ def _decode(buf, pos, end, line, stop, seg_len, seg_word, words, masks, run_dot,
                     else:
                         sound = dots == 0
                     sound = sound and n < _MAX_EXACT
-            col = column[k]
-            if col >= 0:
-                if sound:
-                    values[col, line] = n / pow10[frac] if frac else float(n)
-                else:
-                    state = BAD_VALUE
+            # a run whose decimal point differs from the sample's (even one no column
+            # needs) may change how the grammar reads the line: the reference decides
+            if name_len[k] and (pos - begin != name_len[k] or w & name_mask[k] != name_word[k]):
+                sound = False  # another name
+            if not sound:
+                state = BAD_VALUE
+            elif column[k] >= 0:
+                values[column[k], line] = n / pow10[frac] if frac else float(n)
         if state == OTHER_SHAPE or bad != _S0:
             state = OTHER_SHAPE
             pos = starts[line]

@@ -139,6 +139,8 @@ def _decode_shape(
         return None
     column = {k: c for c, k in enumerate(dict.fromkeys(runs[s] for s in starts_needed))}
     shape = Shape.of(sample, column)
+    if shape is None:
+        return None
     values, status, starts = decode(text, end, n, shape, len(column))
     ok = status == OK
     count = int(ok.sum())

@@ -123,7 +123,11 @@ def parse_line(line: str) -> LineParse | None:
                 start = m.start("gr_fs")
                 parts = m["gr_fs"].split(",")
                 for i, part in enumerate(parts):
-                    p.num("gpu_freq_mhz" if i == 0 else f"gpu{i}_freq_mhz", part, start)
+                    col = "gpu_freq_mhz" if i == 0 else f"gpu{i}_freq_mhz"
+                    if part:
+                        p.num(col, part, start)
+                    else:  # `@[314,,314]`: a GPC with no clock printed
+                        p.const(col)
                     start += len(part) + 1
                 p.hint_tokens.add(f"gpcs{len(parts)}")
             else:
@@ -191,7 +195,11 @@ def _parse_engine(p: LineParse, m: re.Match) -> None:
         return
     _maybe(p, load, m, "eng_l")
     if m["eng_fs"]:
-        p.num(freq, m["eng_fs"].split(",")[0], m.start("eng_fs"))
+        first = m["eng_fs"].split(",")[0]
+        if first:
+            p.num(freq, first, m.start("eng_fs"))
+        else:  # `@[,314]`: no first clock printed
+            p.const(freq)
     else:
         _maybe(p, freq, m, "eng_f" if m["eng_f"] else "eng_mhz")
 
