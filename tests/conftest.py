@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ provision.wire()
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def matplotlib_cache(tmp_path_factory):
+    """One matplotlib font cache for the session (each xdist worker): with a fake $HOME per
+    test, every report subprocess would build it again (about 1 CPU-s each) and print
+    "Matplotlib is building the font cache" on stderr."""
+    os.environ["MPLCONFIGDIR"] = str(tmp_path_factory.mktemp("matplotlib"))
 
 
 @pytest.fixture(autouse=True)

@@ -54,7 +54,7 @@ def test_readme_is_a_quick_start():
     first = re.search(r"```sh\n(.*?)```", text, flags=re.S).group(1)
     setup = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
     assert f"{setup} && .venv/bin/invoke experiment --name exp2b\n" in first
-    assert f"{setup} && .venv/bin/pytest -q\n" in first
+    assert f"{setup} && .venv/bin/pytest -q -n 3\n" in first
     assert text.index("```sh") < text.index("## ")  # the two commands come first
     assert '-m "not slow"' in text  # the fast tier is documented
 
