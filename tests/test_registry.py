@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.config.hostvars import HostConfig, host_config
 from labkit.config.inventory import Inventory
@@ -143,15 +143,24 @@ class NapVars(BaseModel):
     labkit_nap: dict = Field(default_factory=dict)
 
 
+class NapBook(BaseModel):
+    """The playbook keys the ``nap`` kind owns beside ``workload:``."""
+
+    model_config = ConfigDict(extra="forbid")
+    nap_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
+
+
 class Nap(Sleep):
     """A versioned kind whose host may set its parameters, all declared in its class."""
 
     kind: ClassVar[str] = "nap"
     host_vars = NapVars
+    playbook_vars = NapBook
     host_params_var: ClassVar[str | None] = "labkit_nap"
 
-    def __init__(self) -> None:
+    def __init__(self, playbook_version: str | None = None) -> None:
         super().__init__()
+        self.playbook_version = playbook_version or "1.0"
         self.params = {
             "seconds": param("seconds", "float", "how long", lambda v: 0 < v < 60, "0-60 s")
         }
@@ -159,8 +168,12 @@ class Nap(Sleep):
     def defaults(self) -> dict:
         return {"seconds": 1.0}
 
+    @classmethod
+    def from_playbook(cls, raw, doc, base_dir) -> Nap:
+        return cls(doc.data.get("nap_version"))
+
     def version(self, host) -> str:
-        return host.labkit_nap_version or "1.0"
+        return host.labkit_nap_version or self.playbook_version
 
     def versions(self, plan) -> dict[str, str]:
         return {"nap": plan.version}
@@ -194,6 +207,12 @@ def test_a_workloads_host_variables_are_its_own(tmp_path, monkeypatch):
     # its defaults without the variables
     plain = resolve(load_playbook(book), inventory(), "short", "bed")
     assert plain.workload_command() == ["sleep", "1.0"] and plain.version == "1.0"
+    # the kind's own playbook key: validated with the playbook, its typo named against it
+    book.write_text(book.read_text() + 'nap_version: "3.1"\n')
+    assert resolve(load_playbook(book), inventory(), "short", "bed").version == "3.1"
+    book.write_text(book.read_text().replace("nap_version", "nap_verison"))
+    with pytest.raises(PlaybookError, match="did you mean 'nap_version'"):
+        load_playbook(book)
     with pytest.raises(InventoryError, match="did you mean 'labkit_nap_program'") as err:
         host_config(inventory(labkit_nap_progam="x"), "bed")
     assert err.value.field == "labkit_nap_progam" and err.value.line

@@ -96,6 +96,11 @@ def host_devices(host: Any) -> dict[str, str]:
     return out
 
 
+def plugin_playbook_vars() -> tuple[type[BaseModel], ...]:
+    """The models of the playbook keys registered kinds own (``playbook_vars``)."""
+    return tuple(cls.playbook_vars for cls in WORKLOADS.values() if cls.playbook_vars is not None)
+
+
 def workloads_with_host_params() -> list[tuple[str, dict[str, Param]]]:
     """(host variable, the parameters it may set) of each workload whose parameters a host
     may set for itself (``host_params_var``: lerobot-record's ``labkit_record``); such a
@@ -128,6 +133,7 @@ __all__ = [
     "host_devices",
     "plugin_facts",
     "plugin_host_vars",
+    "plugin_playbook_vars",
     "workload_class_of",
     "workload_of",
     "workloads_with_host_params",

@@ -7,6 +7,7 @@ field path, and says what was expected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -34,7 +36,7 @@ from labkit.config.params import (
 from labkit.core.yamlsrc import Located, load_file, pydantic_error
 from labkit.errors import PlaybookError, UnknownNameError
 from labkit.metric_names import Metric, families_for, family_metric, metrics_for
-from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, PROBES, WORKLOADS
+from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, PROBES, WORKLOADS, plugin_playbook_vars
 from labkit.workloads import Workload
 from labkit.workloads.base import MAX_DURATION_S
 
@@ -161,9 +163,6 @@ class PlaybookModel(BaseModel):
     model_config = Strict
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    # lerobot-record's: the release its flags are for on a host that names none (the
-    # workload reads it, and owns its default)
-    lerobot_version: str | None = Field(default=None, pattern=r"^\d+\.\d+(\.\d+)?$")
     # what an experiment runs: {kind: command, ...} (labkit.workloads); without it,
     # lerobot-record with the parameters under `record:`
     workload: dict[str, Any] | None = None
@@ -494,8 +493,23 @@ def _probe_options(
     return out
 
 
-def _pydantic_error(doc: Located, exc: ValidationError) -> PlaybookError:
-    return pydantic_error(doc, exc, PlaybookModel, (), PlaybookError)  # type: ignore[return-value]
+def _pydantic_error(doc: Located, exc: ValidationError, model: type) -> PlaybookError:
+    return pydantic_error(doc, exc, model, (), PlaybookError)  # type: ignore[return-value]
+
+
+def playbook_model() -> type[PlaybookModel]:
+    """The playbook's model with the top-level keys the registered kinds own
+    (``Workload.playbook_vars``: lerobot-record's ``lerobot_version``)."""
+    return _with_plugin_keys(plugin_playbook_vars())
+
+
+@functools.cache
+def _with_plugin_keys(owned: tuple[type[BaseModel], ...]) -> type[PlaybookModel]:
+    if not owned:
+        return PlaybookModel
+    # the core keys first in messages ("expected one of: name, description, ..."), its
+    # configuration (extra keys forbidden) last so it wins
+    return create_model("PlaybookModel", __base__=(*owned, PlaybookModel))
 
 
 def load_playbook(path: str | Path) -> Playbook:
@@ -506,8 +520,9 @@ def load_playbook(path: str | Path) -> Playbook:
         raise doc.error(
             "expected a mapping with name, experiments, hypotheses, ...", cls=PlaybookError
         )
+    schema = playbook_model()
     try:
-        model = PlaybookModel.model_validate(doc.data)
+        model = schema.model_validate(doc.data)
     except ValidationError as exc:
-        raise _pydantic_error(doc, exc) from None
+        raise _pydantic_error(doc, exc, schema) from None
     return Playbook(model, doc, text_hash)

@@ -87,6 +87,10 @@ class Workload(abc.ABC):
     # types and defaults): checked with every host's variables when the inventory is read,
     # read as the host's attributes (``plan.host.labkit_lerobot_record``); None: none
     host_vars: ClassVar[type[BaseModel] | None] = None
+    # the playbook's top-level keys this kind owns (a pydantic model: validated with the
+    # playbook, their typos named against them; read by ``from_playbook`` from its
+    # document): lerobot-record's ``lerobot_version``; None: none
+    playbook_vars: ClassVar[type[BaseModel] | None] = None
     # the one of them that holds this kind's parameters for that host alone (between the
     # experiment's and ``--set``; checked against ``params`` at its line): ``labkit_record``
     host_params_var: ClassVar[str | None] = None

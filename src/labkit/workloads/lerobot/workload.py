@@ -24,6 +24,7 @@ from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_vers
 from labkit.workloads.lerobot.hostvars import LerobotHostVars, host_devices
 from labkit.workloads.lerobot.metrics import METRICS
 from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
+from labkit.workloads.lerobot.playbook_vars import LerobotPlaybookVars
 from labkit.workloads.lerobot.stages import STAGE_MAP
 
 SLOW = re.compile(r"loop is running slower \(([0-9.]+|inf) Hz\)")
@@ -56,6 +57,7 @@ class LerobotRecord(Workload):
     simulated: ClassVar[bool] = True  # the simulated Jetson's lerobot-record
     host_vars = LerobotHostVars  # labkit_lerobot_version, labkit_lerobot_record, labkit_record
     host_params_var: ClassVar[str | None] = "labkit_record"
+    playbook_vars = LerobotPlaybookVars  # lerobot_version
 
     def __init__(self, playbook_version: str | None = None) -> None:
         self.params = RECORD_PARAMS
