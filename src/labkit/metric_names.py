@@ -5,8 +5,9 @@ better).
 Metrics come from the workload kind (``labkit.workloads``) and the probes
 (``labkit.probes``) a playbook uses; ``metrics_for`` gives a playbook's set, which the
 playbook validator checks hypothesis metrics against. ``REGISTRY`` (``METRICS``,
-``PER_WARNING``) is the built-in set (lerobot-record + tegrastats), in the order of the
-report's columns. Nothing here is inferred from a name: each declaration is the plug-in's.
+``PER_WARNING``) is the built-in set (the default kind -- lerobot-record -- and the
+default probes: tegrastats), in the order of the report's columns. Nothing here is
+inferred from a name: each declaration is the plug-in's.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from dataclasses import replace
 
 from labkit.core.metrics import Metric
 from labkit.probes import Probe
-from labkit.probes.tegrastats import Tegrastats
-from labkit.registry import get_probe
+from labkit.registry import DEFAULT_KIND, DEFAULT_PROBES, get_probe, get_workload
 from labkit.workloads import Workload
-from labkit.workloads.lerobot import LerobotRecord
 
 
 def workload_metrics(workload: Workload) -> dict[str, Metric]:
@@ -66,7 +65,7 @@ def metrics_for(
     return out
 
 
-REGISTRY: dict[str, Metric] = {**workload_metrics(LerobotRecord()), **probe_metrics(Tegrastats)}
+REGISTRY: dict[str, Metric] = metrics_for(get_workload(DEFAULT_KIND)(), DEFAULT_PROBES)
 METRICS: dict[str, str] = {m.name: m.description for m in REGISTRY.values()}
 # metrics that describe the warnings themselves: on a run without any, they do not apply
 # (a check skips such runs instead of calling the metric unknown)
