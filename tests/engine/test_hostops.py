@@ -168,6 +168,7 @@ def test_restore_setup_undoes_setup_host(tmp_path, fake_home):
     assert "no setup-host settings to put back" in again.stdout
 
 
+@pytest.mark.slow  # three invoke tasks, the first installing the simulator: ~20 s
 def test_host_tasks_need_no_playbook(tmp_path, fake_home):
     """`invoke facts` and `invoke restore` run no workload, so they read no playbook (run
     here from a folder without one): the simulated Jetson's LeRobot version comes from the
