@@ -1,11 +1,15 @@
-"""Lines of one shape decoded by Arrow's CSV reader: the bulk path for logs too small
+"""Lines of one form decoded by Arrow's CSV reader: the bulk path for logs too small
 to pay for loading the compiled kernel (``tegrastats_compiled``: numba's start-up is
 about a second, Arrow is loaded already).
 
-A chunk's lines are grouped by shape (the text once digits and dots are removed); a
-translation turns every character that is not a digit or dot into a delimiter, and the
-CSV reader decodes each group's columns at once. Rows it cannot vouch for go back to
-the reference parser.
+A chunk's lines are grouped by *form*: the text with each number's digits written as one
+``0`` (decimal points kept) and the digits inside names (after a letter or ``_``:
+``NVENC0``, ``GR3D``, ``soc012``) kept as they are. Lines of one form are read alike by
+the reference grammar, the sample's parse says which run feeds which column, and a
+damaged line (``RAM 1.5/7620MB``, ``NVENC00``, ``GRD``, a run gone or added) has a form
+of its own, so it goes to the reference parser. A translation turns every character that
+is not a digit or dot into a delimiter, and the CSV reader decodes each group's columns
+at once. Rows it cannot vouch for go back to the reference parser.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from labkit.parse.civil_time import civil_times
@@ -21,6 +26,9 @@ from labkit.parse.tegrastats_line import LineParse, board_hint, numeric_runs, pa
 from labkit.parse.tegrastats_rows import Block, State, add, slow
 
 NUMERIC = b"0123456789."
+_ZEROS = bytes(48 if c in b"0123456789" else c for c in range(256))  # each digit a 0
+# name runs are 1-3 bytes (GR3D, soc012): past this many steps they are found by run ids
+_NAME_STEPS = 8
 # the CSV reader decodes 1 MB blocks, whose parsed rows stay in cache while every column
 # is gathered from them (16 MB blocks took ~1.5x as long at 1M lines)
 CSV_BLOCK = 1 << 20
@@ -31,25 +39,17 @@ def parse_chunk(buf: bytes, end: int, first_line: int, state: State, bulk_min: i
     Groups of fewer than ``bulk_min`` lines take the reference parser."""
     if not end:
         return 0
-    skel = buf.translate(None, NUMERIC)
-    first_skel = skel[: skel.find(b"\n") + 1]
-    raw_lines: list[bytes] | None = None
-    whole = skel.rfind(b"\n") + 1 if end < len(buf) else len(skel)
-    # k non-overlapping copies of the first line's shape that exactly fill the chunk's
-    # shapes: every line has that shape (a fast search, no k-fold copy to compare with),
-    # and there are k lines
-    k = whole // len(first_skel)
-    uniform = whole == k * len(first_skel) and skel.count(first_skel, 0, whole) == k
-    n = k if uniform else buf.count(b"\n", 0, end)
+    codes = _form_codes(buf, end)
+    n = len(codes)
     state.lines += n
-    if uniform:  # one shape for the whole chunk: the common case
+    raw_lines: list[bytes] | None = None
+    if not codes.any():  # one form for the whole chunk: the common case
         groups: list[np.ndarray | None] = [None]
     else:
         raw_lines = buf.split(b"\n")[:n]
-        by_shape: dict[bytes, list[int]] = {}
-        for i, shape in enumerate(skel.split(b"\n")[:n]):
-            by_shape.setdefault(shape, []).append(i)
-        groups = [np.asarray(idx) for idx in by_shape.values()]
+        order = np.argsort(codes, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+        groups.sort(key=lambda idx: idx[0])  # forms in the order they first appear
 
     def rows_at(idx: np.ndarray) -> list[bytes]:
         nonlocal raw_lines
@@ -83,6 +83,52 @@ def parse_chunk(buf: bytes, end: int, first_line: int, state: State, bulk_min: i
             block = Block(block.lines[~bad], {k: v[~bad] for k, v in block.cols.items()})
         add(state, block)
     return n
+
+
+def _form_codes(buf: bytes, end: int) -> np.ndarray:
+    """Per whole line of ``buf[:end]``, a code that is equal for two lines exactly when
+    their forms are (0 for the first line's form). Vectorised: a few passes of numpy over
+    the bytes and, when a chunk holds more than one form, one Arrow hash of the forms; no
+    per-line Python."""
+    arr = np.frombuffer(buf, np.uint8, count=end)
+    digit = (arr - np.uint8(48)) < 10
+    names = _name_runs(arr, digit)
+    keep = np.ones(len(arr), dtype=bool)
+    keep[1:] = ~(digit[1:] & digit[:-1])  # a number's digits after its first
+    keep[names] = True
+    # a bytearray's translation is writable: the name runs' bytes go back in place
+    form = np.frombuffer(bytearray(memoryview(buf)[:end]).translate(_ZEROS), np.uint8)
+    form[names] = arr[names]
+    form = form[keep]
+    ends = np.flatnonzero(form == 10) + 1
+    first = form[: ends[0]].tobytes()
+    whole = form.tobytes()
+    if len(whole) == len(ends) * len(first) and whole.count(first) == len(ends):
+        return np.zeros(len(ends), dtype=np.int64)  # one form: no hashing of lines
+    offsets = np.concatenate(([0], ends)).astype(np.int64)
+    forms = pa.Array.from_buffers(
+        pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(form)]
+    )
+    return pc.dictionary_encode(forms).indices.to_numpy()
+
+
+def _name_runs(arr: np.ndarray, digit: np.ndarray) -> np.ndarray:
+    """Where (indices) ``arr`` holds a run of digits and dots that follows a letter or
+    ``_``: few per line, so kept as indices, not a mask."""
+    in_run = digit | (arr == 46)
+    lead = arr[:-1] | np.uint8(0x20)  # lower-cased letters; '_' | 0x20 is DEL
+    lead = ((lead - np.uint8(97)) < 26) | (lead == 127)
+    at = np.flatnonzero(in_run[1:] & lead) + 1
+    found = [at]
+    for _ in range(_NAME_STEPS):
+        at = at[at + 1 < len(arr)] + 1
+        at = at[in_run[at]]
+        if not len(at):
+            return np.concatenate(found)
+        found.append(at)
+    # a long run inside a name (not tegrastats' own): mark whole runs by their ids
+    run_id = np.cumsum(in_run & ~np.concatenate(([False], in_run[:-1])))
+    return np.flatnonzero(in_run & np.isin(run_id, run_id[np.concatenate(found)]))
 
 
 def _delimiting(sample: bytes) -> tuple[bytes, bytes]:
