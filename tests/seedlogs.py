@@ -19,8 +19,15 @@ SEED = {
 
 
 def write_seed_logs(
-    folder: Path, name: str, hz: list[float], target: int = 30, codec: str = "h264_nvenc"
+    folder: Path,
+    name: str,
+    hz: list[float],
+    target: int = 30,
+    codec: str = "h264_nvenc",
+    stop_s: int = 60,
 ) -> None:
+    """A seed-shaped run: its record log (a warning every 5 s at the rates ``hz``, the
+    recording stopped at ``stop_s``: the run's length) and its tegrastats log."""
     folder.mkdir(parents=True, exist_ok=True)
     seconds = [2 + i * 5 for i in range(len(hz))]  # warnings at 2, 7, 12, ... s
     lines = [
@@ -33,9 +40,10 @@ def write_seed_logs(
             f"WARNING 2026-02-10 10:00:{sec:02d} t_record.py:352 Record loop is running "
             f"slower ({h} Hz) than the target FPS ({target} Hz)."
         )
+    stop = f"10:{stop_s // 60:02d}:{stop_s % 60:02d}"
     lines += [
-        "INFO 2026-02-10 10:01:00 ls/utils.py:147 Stop recording",
-        "INFO 2026-02-10 10:01:00 ls/utils.py:147 Exiting",
+        f"INFO 2026-02-10 {stop} ls/utils.py:147 Stop recording",
+        f"INFO 2026-02-10 {stop} ls/utils.py:147 Exiting",
     ]
     (folder / f"{name}_record.log").write_text("\n".join(lines) + "\n")
     teg = []

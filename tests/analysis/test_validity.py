@@ -43,6 +43,23 @@ def test_a_configuration_measured_once_is_a_single_run():
     assert kinds(runs) == {"single-run": ["b1"]}
 
 
+def test_the_single_runs_command_repeats_those_runs_with_their_set_values():
+    """The command names the experiments measured once and their --set values (run
+    length included), one batch per configuration, as the recommendation's does."""
+    short = {"overrides": {"dataset.episode_time_s": 10}}
+    perf = {"overrides": {"settings.cpu_governor": "performance"}}
+    perf["settings"] = perf["overrides"]
+    runs = [run("a1"), run("a2"), run("b1", "exp2b", **short), run("c1", "exp3", **short)]
+    runs.append(run("a3", "exp1", **perf))
+    [lone] = threats(group_runs(runs), runs)
+    assert lone.runs == ["b1", "c1", "a3"]
+    assert (
+        "(`invoke batch --only exp2b,exp3 --repeat 3 --set dataset.episode_time_s=10`; "
+        "`invoke batch --only exp1 --repeat 3 --set settings.cpu_governor=performance` "
+        "to confirm)" in lone.detail
+    )
+
+
 def test_a_busy_core_below_its_configured_clock_is_throttling():
     slow, hot = run("slow"), run("hot")
     # core 0 busy in 4 samples, at 1200 MHz in 2 of them: 50 % of busy samples held back

@@ -63,7 +63,7 @@ def seed_report(tmp_path_factory):
 def test_summary_table_shows_the_seed_numbers(seed_report):
     out, text = seed_report
     rows = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
-    got = {k: (r["Warnings"], r["Min Hz"], r["Target Hz"]) for k, r in rows.items()}
+    got = {k: (r["Warnings per run"], r["Min Hz"], r["Target Hz"]) for k, r in rows.items()}
     assert got == {
         "`exp1`": ("11", "9.6", "30"),
         "`exp2b`": ("1", "15.6", "20"),
@@ -176,7 +176,7 @@ def test_failed_and_interrupted_runs_are_listed_but_left_out(store, tmp_path):
     text = build_report(pb, runs, out, include_incomplete=True, **QUIET).markdown.read_text()
     rows = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
     assert rows["`exp2b`"]["Runs"] == "2"
-    assert rows["`exp2b`"]["Warnings"] == "2.5 (1–4)"
+    assert rows["`exp2b`"]["Warnings per run"] == "2.5 (1–4)"
     assert rows["`exp2b`"]["Min Hz"] == "5.0 (5.0–15.6)"
 
 
@@ -192,8 +192,8 @@ def test_repeats_are_aggregated_and_overlap_is_called_noise(tmp_path):
     result = build_report(pb, runs, tmp_path / "out", **QUIET)
     text = result.markdown.read_text()
     rows = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
-    assert rows["`exp1`"]["Warnings"] == "10 (9–11)" and rows["`exp1`"]["Runs"] == "3"
-    assert rows["`exp4`"]["Warnings"] == "10 (8–12)"
+    assert rows["`exp1`"]["Warnings per run"] == "10 (9–11)" and rows["`exp1`"]["Runs"] == "3"
+    assert rows["`exp4`"]["Warnings per run"] == "10 (8–12)"
     assert result.verdicts["H4"] == "refuted"
     cause = section(text, "Most likely root cause")
     assert "Undecided (more runs needed):" in cause and "within run-to-run noise" in cause

@@ -103,7 +103,7 @@ def test_mixed_configurations_are_never_pooled(tmp_path):
     text = result.markdown.read_text()
     main = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
     assert main["`exp1`"]["Runs"] == "4"  # three plain runs and the short one: same config
-    assert main["`exp1`"]["Warnings"] == "11 (10–12)"
+    assert main["`exp1`"]["Warnings per run"] == "11 (10–12)"
     other = table(text, "Experiment [configuration]")
     assert [(r["Experiment [configuration]"], r["Runs"]) for r in other] == [
         ("`exp1 [settings.cpu_governor=performance]`", "2")
@@ -129,6 +129,23 @@ def test_mixed_configurations_are_never_pooled(tmp_path):
         ("exp1", "settings.cpu_governor=performance", "2"),
         ("exp2b", "playbook", "3"),
     ]
+
+
+def test_warnings_per_run_of_different_lengths_are_labelled_and_the_rate_pools_time(tmp_path):
+    """Three 60 s runs and a 20 s one: the per-run column is labelled per run and names
+    the run lengths; the rate is the total over the total time, (10 + 11 + 12 + 2) warnings
+    in 3 1/3 min = 10.5/min, never the mean count 8.75 read as a rate."""
+    pb = load_playbook(PLAYBOOK)
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [10, 11, 12])
+    write_seed_logs(tmp_path / "short", "exp1", [12.0, 12.5], stop_s=20)
+    import_logs(tmp_path / "short", pb, runs, **QUIET)
+    text = build_report(pb, runs, tmp_path / "out", **QUIET).markdown.read_text()
+    [row] = table(section(text, "Quantitative summary"), "Experiment")
+    assert row["Runs"] == "4"
+    assert row["Warnings per run"] == "8.75 (2–12), runs of 20–60 s"
+    assert row["Warnings/min"].startswith("10.5 [")
+    assert "- `exp1` (" in text and "8.75 (2–12) warnings per run, runs of 20–60 s" in text
 
 
 def test_outputs_carry_the_statistics(tmp_path):

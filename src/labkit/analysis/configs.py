@@ -116,6 +116,12 @@ def set_args(values: dict[str, Any]) -> str:
     return "".join(f" --set {k}={_show(v)}" for k, v in sorted(values.items()))
 
 
+def repeat_command(names: list[str], sets: dict[str, Any], repeat: int = 3) -> str:
+    """The batch that brings ``names`` to ``repeat`` runs like the ones they have: their
+    ``--set`` values (run length included), so the new runs add to the old ones."""
+    return f"invoke batch --only {','.join(names)} --repeat {repeat}{set_args(sets)}"
+
+
 @dataclass
 class Group:
     """Runs of one experiment with one configuration."""

@@ -21,7 +21,7 @@ from labkit.analysis.runs import RunData
 from labkit.core.metrics import Metric
 from labkit.metric_names import REGISTRY
 
-SPREAD = ("warnings", "warnings_per_min", "min_hz")
+SPREAD = ("warnings", "warnings_per_min", "min_hz", "duration_s")
 # the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
 INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct")
 

@@ -15,7 +15,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.analysis.configs import common_sets, set_args
+from labkit.analysis.configs import common_sets, repeat_command
 from labkit.analysis.counts import rate_interval
 from labkit.analysis.decide import (
     compare_runs,
@@ -238,7 +238,7 @@ def needed_sentence(c: Comparison) -> str:
 def _more(check: Check, c: Comparison, sets: dict[str, Any]) -> str:
     """The batch that adds runs like the ones compared (their length and --set values)."""
     n = max(c.runs_needed or 3, 2)
-    return f"`invoke batch --only {check.baseline},{check.variant} --repeat {n}{set_args(sets)}`"
+    return f"`{repeat_command([check.baseline, check.variant], sets, n)}`"
 
 
 def _listed(experiments: Any) -> str:

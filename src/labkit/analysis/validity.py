@@ -28,7 +28,7 @@ from scipy import stats
 
 from labkit.analysis.clocks import SLOW_BUSY
 from labkit.analysis.clocks import slow_busy_share as busy_share_of
-from labkit.analysis.configs import Group
+from labkit.analysis.configs import Group, repeat_command, set_args
 from labkit.analysis.runs import RunData
 from labkit.registry import workload_class_of, workload_of
 from labkit.workloads import Workload
@@ -55,11 +55,19 @@ def _single(groups: list[Group]) -> Threat | None:
     if not lone:
         return None
     names = ", ".join(f"`{g.label}`" for g in lone)
+    # one batch per configuration: the experiments measured once, with their --set values
+    by_sets: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    for g in lone:
+        sets = g.reproduce_sets
+        mine = by_sets.setdefault(set_args(sets), ([], sets))[0]
+        if g.experiment not in mine:
+            mine.append(g.experiment)
+    commands = "; ".join(f"`{repeat_command(n, sets)}`" for n, sets in by_sets.values())
     return Threat(
         "single-run",
         "Single runs",
         f"{names} {'was' if len(lone) == 1 else 'were'} measured once: no spread, so their "
-        "comparisons rest on point estimates (`invoke batch --repeat 3` to confirm)",
+        f"comparisons rest on point estimates ({commands} to confirm)",
         [g.runs[0].dir.name for g in lone],
     )
 

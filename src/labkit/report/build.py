@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.analysis.configs import common_sets, group_runs, main_runs, set_args
+from labkit.analysis.configs import common_sets, group_runs, main_runs, repeat_command
 from labkit.analysis.decide import RULES
 from labkit.analysis.effects import (
     baseline_of,
@@ -169,11 +169,12 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
             "config": mains[top["experiment"]].config,
             "reproduce": top["reproduce"],
             # repeats like the runs compared: their run length and --set values
-            "confirm": set_args(
+            "confirm": repeat_command(
+                [baseline, top["experiment"]],
                 common_sets(
                     (mains[baseline].runs if baseline in mains else [])
                     + mains[top["experiment"]].runs
-                )
+                ),
             ),
             "undecided": [e for e in ranked if e.rank == "undecided" and e.relative < 0],
             "caveats": [

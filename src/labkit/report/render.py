@@ -71,6 +71,15 @@ def interval(row: dict[str, Any], metric: str) -> str:
     return text
 
 
+def lengths(row: dict[str, Any]) -> str:
+    """``, runs of 10–60 s`` when a row's runs differ in length (so a mean count per run is
+    not read as a rate); '' otherwise."""
+    lo, hi = row.get("duration_s_lo"), row.get("duration_s_hi")
+    if _missing(lo) or _missing(hi) or num(lo) == num(hi):
+        return ""
+    return f", runs of {num(lo)}–{num(hi)} s"
+
+
 @jinja2.pass_context
 def header(context: Any, name: str) -> str:
     """A column header: the metric's name with its unit, as its plug-in declares it."""
@@ -103,7 +112,9 @@ def environment(search: Path, plugins: dict[str, Path] | None = None) -> jinja2.
         autoescape=False,  # Markdown, not HTML
     )
     env.filters.update(num=num, hz=hz, pct=pct, cell=md_cell)
-    env.globals.update(spread=spread, interval=interval, header=header, value=value)
+    env.globals.update(
+        spread=spread, interval=interval, header=header, value=value, lengths=lengths
+    )
     return env
 
 
