@@ -83,11 +83,45 @@ def test_a_round_that_adds_no_run_a_side_spends_nothing(tmp_path):
     out = io.StringIO()
     state = until_decided(pb, tmp_path / "runs", ["exp1", "exp2b"], 4, failing_third, out)
     text = out.getvalue()
-    assert "round 3 of at most 4\n  still 2 run(s) each: no new look (a failed run?)" in text
+    assert (
+        "round 3 of at most 4\n  still 2 run(s) each: a run of round 3 did not complete, so "
+        "no new look (nothing spent)" in text
+    )
     assert asked == [1, 2, 4] and state.runs == 3
     # the look at 3 runs a side takes what the spending allows from 2 to 3 of 4 runs:
     # (2 - 2 Phi(1.95996 / sqrt(3/4))) - (2 - 2 Phi(1.95996 / sqrt(2/4))) = 0.023625 - 0.005575
     assert state.alpha == pytest.approx(0.018051, abs=1e-6)
+
+
+def test_a_second_batch_continues_the_looks_over_the_runs_in_the_store(tmp_path):
+    """A batch interrupted after 3 rounds, then `--until-decided` again over the same
+    store: the runs there count as the looks at 2 and 3 runs a side, so the second batch
+    starts at round 3, looks at those runs at the share of the look at 3 (not the whole
+    5 % spent from 0 again) and goes on with the schedule; no round says it added nothing."""
+    counts = {"exp1": [10, 14, 9, 13, 11, 12], "exp2b": [5, 8, 4, 7, 6, 5]}
+    pb, asked, run_round = rounds(tmp_path, counts)
+
+    def interrupted(k: int) -> None:
+        if k > 3:
+            raise LabkitError("interrupted")
+        run_round(k)
+
+    store, names = tmp_path / "runs", ["exp1", "exp2b"]
+    with pytest.raises(LabkitError, match="interrupted"):
+        until_decided(pb, store, names, 6, interrupted, io.StringIO())
+    out = io.StringIO()
+    state = until_decided(pb, store, names, 6, run_round, out)
+    text = out.getvalue()
+    assert asked == [1, 2, 3, 3, 4, 5, 6]  # round 3 again adds nothing: its runs are there
+    assert "3 run(s) each of exp1, exp2b already in the store" in text
+    assert "the looks at 2..2 runs a side count as made" in text
+    # the share of each look: spent(n/6) - spent((n-1)/6), O'Brien-Fleming-type
+    assert "look 2 of 5 (3 runs a side, at 99.51 %)" in text
+    assert "look 3 of 5 (4 runs a side, at 98.92 %)" in text
+    assert "look 5 of 5 (6 runs a side, at 98.18 %)" in text
+    assert "no new look" not in text and "look 1 of 5" not in text
+    # the last look's level: (2 - 2 Phi(1.95996)) - (2 - 2 Phi(1.95996 / sqrt(5/6)))
+    assert state.alpha == pytest.approx(0.05 - 0.031793, abs=1e-4)
 
 
 def test_experiments_no_check_compares_are_refused(tmp_path):

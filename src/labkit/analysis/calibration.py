@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labkit.analysis.counts import Counts, compare_counts
-from labkit.analysis.stats import ALPHA, compare, look_alpha
+from labkit.analysis.stats import ALPHA, compare, look_level
 
 OUTCOMES = ("holds", "fails", "inconclusive")
 
@@ -88,7 +88,7 @@ def stopping_alpha(rule: str, runs: int, max_runs: int) -> float:
     """The level of the look at ``runs`` runs a side (looks at 2, 3, ..., ``max_runs``)
     under a stopping ``rule`` of ``STOPPING``."""
     if rule == "spending":
-        return look_alpha(runs, runs - 1 if runs > 2 else 0, max_runs)
+        return look_level(runs, max_runs)
     if rule == "bonferroni":
         return ALPHA / max(max_runs - 1, 1)
     return ALPHA

@@ -243,6 +243,17 @@ def look_alpha(runs: int, previous: int, max_runs: int, alpha: float = ALPHA) ->
     return spent(runs / max_runs, alpha) - spent(previous / max_runs, alpha)
 
 
+FIRST_LOOK = 2  # runs a side of a stopping batch's first look: one run shows no spread
+
+
+def look_level(runs: int, max_runs: int, alpha: float = ALPHA) -> float:
+    """The level of the look at ``runs`` runs a side of a batch of at most ``max_runs``
+    runs, the looks before it (at FIRST_LOOK, FIRST_LOOK + 1, ...) made: its own share of
+    ``alpha``, whichever batch makes it -- a batch that extends an earlier one's runs
+    continues the spending instead of starting it again."""
+    return look_alpha(runs, runs - 1 if runs > FIRST_LOOK else 0, max_runs, alpha)
+
+
 def outcome_of(lo: float, hi: float, at: float, sign: float) -> str:
     """*holds* when the interval [lo, hi] lies wholly beyond ``at`` in the direction
     ``sign`` (-1: below), *fails* when wholly short of it, else *inconclusive*."""

@@ -9,6 +9,13 @@ O'Brien-Fleming-type spending allows it (``labkit.analysis.stats.look_alpha``: l
 two or three runs a side, most of it at the last looks), the shares adding up to 5 %, which
 keeps the chance of any false verdict at 5 % or less (tests/analysis/test_calibration.py
 simulates it). The report built afterwards judges the same runs at the ordinary 95 %.
+
+The looks count the runs already in the store: a batch that starts over n runs a side
+(an earlier ``--until-decided`` stopped, or was interrupted) takes the looks at 2 .. n-1
+runs as made -- their shares stay spent -- and looks at the n runs at the share of the
+look at n (``look_level``: the same look an earlier batch made there, the same level, so
+nothing more is spent), then goes on with the schedule. The schedule is that of
+``--max-runs``: keep it the same across batches that extend one comparison.
 """
 
 from __future__ import annotations
@@ -21,11 +28,11 @@ from typing import Any, TextIO
 from labkit.analysis.configs import group_runs
 from labkit.analysis.hypotheses import CheckResult, compare_check
 from labkit.analysis.runs import RunData, load_runs
-from labkit.analysis.stats import effect_text, look_alpha
+from labkit.analysis.stats import FIRST_LOOK, effect_text, look_alpha, look_level
 from labkit.config.playbook import Check, Playbook
 from labkit.errors import LabkitError
 
-MIN_RUNS = 2  # a look needs a spread on each side: one run per side decides nothing here
+MIN_RUNS = FIRST_LOOK  # a look needs a spread on each side: one run per side decides nothing
 
 
 @dataclass
@@ -84,11 +91,15 @@ def _level(alpha: float) -> str:
 
 def schedule(max_runs: int) -> list[tuple[int, float]]:
     """(runs per side, level) of each look when every round adds a run a side."""
-    looks, previous = [], 0
-    for n in range(MIN_RUNS, max_runs + 1):
-        looks.append((n, look_alpha(n, previous, max_runs)))
-        previous = n
-    return looks
+    return [(n, look_level(n, max_runs)) for n in range(MIN_RUNS, max_runs + 1)]
+
+
+def _fewest(store: Path, pb: Playbook, names: list[str]) -> tuple[list[RunData], int]:
+    """The runs a look compares (each experiment's configuration being added to) and the
+    fewest runs any of ``names`` has."""
+    complete = [r for r in load_runs(store, pb.name) if r.complete]
+    runs = latest_runs(complete, pb, names)
+    return runs, min((sum(r.experiment == n for r in runs) for n in names), default=0)
 
 
 def look(pb: Playbook, runs: list[RunData], names: list[str], alpha: float, checks) -> Look:
@@ -130,20 +141,49 @@ def until_decided(
         file=out,
     )
     state = Look(0, open=[f"{hid} {c.metric}" for hid, c in checks])
-    previous = 0  # runs per side at the last look: a look spends only what runs were added
-    for k in range(1, max_runs + 1):
+    _, stored = _fewest(store, pb, names)
+    # the runs already in the store count as looked at up to the one before them
+    previous = stored - 1 if stored > MIN_RUNS else 0
+    if stored:
+        print(
+            f"{stored} run(s) each of {', '.join(names)} already in the store (their newest "
+            f"configuration): the rounds start at {stored}"
+            + (
+                f"; the looks at {MIN_RUNS}..{stored - 1} runs a side count as made (their "
+                "share of 5 % stays spent)"
+                if stored > MIN_RUNS
+                else ""
+            ),
+            file=out,
+        )
+    if stored > max_runs:
+        print(
+            f"budget spent before the first round: {stored} runs each, more than --max-runs "
+            f"{max_runs}; a larger --max-runs starts another schedule (docs/report.md)",
+            file=out,
+        )
+        return state
+    looks = max_runs - MIN_RUNS + 1
+    for k in range(max(stored, 1), max_runs + 1):
         print(f"round {k} of at most {max_runs}", file=out)
         run_round(k)
-        complete = [r for r in load_runs(store, pb.name) if r.complete]
-        runs = latest_runs(complete, pb, names)
-        fewest = min((sum(r.experiment == n for r in runs) for n in names), default=0)
+        runs, fewest = _fewest(store, pb, names)
         if fewest < MIN_RUNS:
             print(f"  {fewest} run(s) each: no look before {MIN_RUNS} runs a side", file=out)
             continue
         if fewest <= previous:
-            print(f"  still {fewest} run(s) each: no new look (a failed run?)", file=out)
+            print(
+                f"  still {fewest} run(s) each: a run of round {k} did not complete, so no new "
+                "look (nothing spent)",
+                file=out,
+            )
             continue
-        state = look(pb, runs, names, look_alpha(fewest, previous, max_runs), checks)
+        alpha = look_alpha(fewest, previous, max_runs)
+        print(
+            f"  look {fewest - MIN_RUNS + 1} of {looks} ({fewest} runs a side, at {_level(alpha)})",
+            file=out,
+        )
+        state = look(pb, runs, names, alpha, checks)
         previous = fewest
         for line in state.decided:
             print(f"  {line}", file=out)
