@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+from labkit.analysis.stats import mean_ci
 from labkit.config.hostvars import HostConfig, host_config
 from labkit.config.inventory import Inventory
 from labkit.config.plan import resolve
@@ -229,3 +230,54 @@ def test_every_plugin_variable_has_one_owner_and_is_none_of_the_hosts_own():
     assert owned["labkit_record"] is WORKLOADS["lerobot-record"].host_vars
     assert owned["labkit_tegrastats"] is PROBES["tegrastats"].host_vars
     assert not set(owned) & set(HostConfig.model_fields)
+
+
+# every kind with the shapes its metrics come in: a command's events valued in ms, in Hz,
+# in a unit it does not know and in none; a pipeline with a sink
+RECORDS = {
+    "lerobot-record": {},
+    "command": {
+        "events": {e: r"(?P<value>[0-9.]+)" for e in ("lag", "rate", "load", "raw")},
+        "units": {"lag": "ms", "rate": "Hz", "load": "dB"},
+    },
+    "gstreamer": {"sinks": ["cam0"]},
+}
+# units whose values are never negative
+NON_NEGATIVE_UNITS = {"%", "% of a core", "ns", "us", "ms", "s", "Hz", "fps", "1/min", "MB", "mW"}
+
+
+def every_declared_metric() -> dict[str, Metric]:
+    """Each registered plug-in's metrics, patterns and families, by source and name."""
+    out: dict[str, Metric] = {}
+    for kind, cls in WORKLOADS.items():
+        for m in cls.from_record({"kind": kind, **RECORDS[kind]}).metrics.values():
+            out[f"{kind}:{m.name}"] = m
+    for name, cls in PROBES.items():
+        for table in (cls.metrics, cls.metric_patterns, cls.metric_families):
+            out.update({f"{name}:{m.name}": m for m in table.values()})
+    return out
+
+
+def test_every_registered_metric_keeps_its_interval_in_its_domain():
+    """A kind that bounds it (count, share, duration ...) or a declared domain: the 95 %
+    interval of widely spread runs never leaves it (a thread's CPU is never below 0)."""
+    metrics = every_declared_metric()
+    assert {"threads:loop_thread_cpu_pct", "threads:camera_read_thread_cpu_pct_"} <= set(metrics)
+    assert "command:lag_p95" in metrics and "runq:runq_probe_cpu_pct" in metrics
+    checked = 0
+    for key, m in metrics.items():
+        if m.kind in ("category", "flag"):
+            continue
+        assert m.kind != "value" or m.domain is not None, f"{key}: no kind or domain declared"
+        low, high = m.bounds
+        if m.unit in NON_NEGATIVE_UNITS:
+            assert low == 0, f"{key} [{m.unit}] may not be negative: {m.bounds}"
+        if low is None:
+            assert m.domain is not None, f"{key}: unbounded without saying so"
+            continue
+        top = high if high is not None else 100.0
+        ci = mean_ci([0.01 * top, 0.02 * top, 0.9 * top], m.bounds)
+        assert low <= ci.lo <= ci.mean <= ci.hi, (key, ci)
+        assert high is None or ci.hi <= high, (key, ci)
+        checked += 1
+    assert checked >= 40

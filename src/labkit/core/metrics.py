@@ -21,6 +21,14 @@ from typing import Literal
 # value     any other number
 # category  a label (a codec name): one value per experiment or "mixed"
 Kind = Literal["count", "rate", "share", "duration", "frequency", "flag", "value", "category"]
+# the values a metric can take, (low, high) with None for no limit, when its kind does not
+# say: a CPU load in percent of one core is >= 0 (a process's may pass 100), one in percent
+# of the whole machine lies in [0, 100]; ANY for a number that may well be negative
+Domain = tuple[float | None, float | None]
+NON_NEGATIVE: Domain = (0.0, None)
+PCT_OF_A_CORE: Domain = (0.0, None)
+PCT_OF_ALL: Domain = (0.0, 100.0)
+ANY: Domain = (None, None)
 # how the runs of one experiment combine into its row
 Aggregate = Literal["mean", "min", "max", "sum", "categorical"]
 Better = Literal["higher", "lower"]
@@ -46,6 +54,9 @@ class Metric:
     # kind "rate": the count metric this is the per-minute rate of (its exposure is the
     # run's recorded time, metric ``duration_s``)
     count_of: str | None = None
+    # the values it can take when ``kind`` does not say (kind "value"): an interval of it
+    # stays inside (``bounds``); None: not declared
+    domain: Domain | None = None
 
     @property
     def combine(self) -> Aggregate:
@@ -54,6 +65,8 @@ class Metric:
     @property
     def bounds(self) -> tuple[float | None, float | None]:
         """The domain an interval of this metric must stay in (None: unbounded)."""
+        if self.domain is not None:
+            return self.domain
         if self.kind == "share":
             return 0.0, 1.0
         if self.kind in ("count", "rate", "duration", "frequency"):

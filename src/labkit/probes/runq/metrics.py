@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from labkit.core.metrics import Metric
+from labkit.core.metrics import PCT_OF_A_CORE, Metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +35,8 @@ DECLARED: dict[str, Metric] = {
                "for a CPU in the intervals of late events", "", "mean", per_warning=True,
                source=SOURCE, kind="share", better="lower"),
         Metric("runq_probe_cpu_pct", "the runq sampler's own CPU, percent of one core over "
-               "its running time", "%", "max", source=SOURCE, kind="value", better="lower"),
+               "its running time", "%", "max", source=SOURCE, kind="value", better="lower",
+               domain=PCT_OF_A_CORE),
     )
 }  # fmt: skip
 

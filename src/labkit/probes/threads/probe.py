@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from labkit.core.metrics import Metric, declared
+from labkit.core.metrics import PCT_OF_A_CORE, Metric, declared
 from labkit.core.observed import Observed
 from labkit.parse.cached import cached_table
 from labkit.probes.base import Probe, ProbeLaunch
@@ -39,17 +39,20 @@ METRICS: dict[str, Metric] = declared(
         "mean CPU of the workload's loop thread (the one it names, else the main thread "
         "of its own process)",
         unit="% of a core",
+        domain=PCT_OF_A_CORE,
     ),
     Metric(
         "late_loop_thread_cpu_pct",
         "mean CPU of the loop thread over the sampling intervals that overlap a late event",
         unit="% of a core",
+        domain=PCT_OF_A_CORE,
         per_warning=True,
     ),
     Metric(
         "probe_cpu_pct",
         "the probes' own CPU (threads and py-spy), percent of one core over the recording",
         unit="% of a core",
+        domain=PCT_OF_A_CORE,
         better="lower",
     ),
 )
@@ -78,6 +81,7 @@ PATTERNS: dict[str, Metric] = declared(
         "camera_read_thread_cpu_pct_",
         "mean CPU of the camera's read thread",
         unit="% of a core",
+        domain=PCT_OF_A_CORE,
     ),
 )
 LOG = "threads.log"

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labkit.core.argv import scheduling_prefix
-from labkit.core.metrics import Metric
+from labkit.core.metrics import ANY, Metric
 from labkit.core.param_spec import ParamSpec, check_name, checked_params, spec_defaults, to_param
 from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
@@ -368,5 +368,7 @@ def declare_metrics(
                     source="command",
                     aggregate={"min": "min", "max": "max"}.get(stat, "mean"),
                     kind=UNIT_KINDS.get(units.get(name, ""), "value"),
+                    # a value of another unit (or none) may be any number
+                    domain=None if units.get(name, "") in UNIT_KINDS else ANY,
                 )
     return out
