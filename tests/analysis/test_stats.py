@@ -9,7 +9,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from labkit.analysis.stats import POINT, WELCH, compare, look_alpha, mean_ci, spent
+from labkit.analysis.stats import POINT, WELCH, compare, json_number, look_alpha, mean_ci, spent
 from tests.conftest import REPO
 
 DATA = REPO / "tests" / "data" / "stats"
@@ -73,3 +73,10 @@ def test_the_looks_of_a_study_that_stops_when_decided_spend_at_most_5_percent():
 def test_a_look_without_new_runs_spends_nothing():
     assert look_alpha(3, 3, 6) == 0.0
     assert look_alpha(2, 0, 2) == pytest.approx(0.05)  # one look: all of it
+
+
+def test_json_numbers_keep_six_significant_digits_of_a_tiny_p_value():
+    # a p-value the report prints as 1.9e-08 was written to hypotheses.json as 0.0
+    assert json_number(1.9e-08) == 1.9e-08
+    assert json_number(2 / 3) == 0.666667
+    assert json_number(float("nan")) is None and json_number(float("-inf")) == "-inf"

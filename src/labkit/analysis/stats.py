@@ -370,12 +370,13 @@ def compare(
 
 
 def json_number(v: float | None) -> float | str | None:
-    """JSON has no NaN or infinity: NaN is null, infinities are spelt out."""
+    """JSON has no NaN or infinity: NaN is null, infinities are spelt out. Six significant
+    digits, not six decimals: a p-value of 1.9e-08 must not become 0."""
     if v is None or math.isnan(v):
         return None
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return round(float(v), 6)
+    return float(f"{float(v):.6g}")
 
 
 def pct(v: float) -> str:
