@@ -41,7 +41,7 @@ from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.records.store import Unreadable, provenance
-from labkit.registry import PROBES
+from labkit.registry import PROBES, plugin_facts
 from labkit.report import deep
 from labkit.report.figures import draw
 from labkit.report.render import render
@@ -97,8 +97,19 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], metrics: dict) -> None:
             w.writerow(["" if shown.get(c) is None else shown[c] for c in cols])
 
 
-def _setup(runs: list[RunData]) -> list[str]:
-    """One line per host: what it is, from the facts gathered at run time."""
+def _foreign_tools(pb: Playbook) -> set[str]:
+    """The facts of the registered plug-ins this playbook does not use (another kind's
+    program, a probe none of its experiments runs): the host line leaves them out, as every
+    run gathers them all in its one round trip."""
+    used = {p for names in pb.probes.values() for p in names}
+    own = (type(pb.workload), *(PROBES[p] for p in used if p in PROBES))
+    return {f.name for f in plugin_facts(None)} - {f.name for c in own for f in c.facts(None)}
+
+
+def _setup(runs: list[RunData], foreign: set[str]) -> list[str]:
+    """One line per host: what it is, from the facts gathered at run time; the versions
+    of the playbook's own workload and probes, not of plug-ins it does not use
+    (``foreign``)."""
     lines = []
     for host in sorted({r.host for r in runs}):
         mine = [r for r in runs if r.host == host]
@@ -118,8 +129,10 @@ def _setup(runs: list[RunData]) -> list[str]:
             govs = cpus.get("governors") or []
             govs = "/".join(sorted(set(govs.values() if isinstance(govs, dict) else govs)))
             parts.append(f"{cpus['count']} CPUs" + (f" ({govs})" if govs else ""))
-        for name, fact in facts.items():  # the plug-ins' tools (lerobot, gstreamer, ...)
-            if isinstance(fact, dict) and fact.get("version") and name not in ("l4t", "cpu"):
+        for name, fact in facts.items():  # its plug-ins' tools (lerobot, gstreamer, ...)
+            if name in foreign or name in ("l4t", "cpu") or not isinstance(fact, dict):
+                continue
+            if fact.get("version"):
                 parts.append(f"{name} {fact['version']}")
         if facts.get("kernel"):
             parts.append(f"kernel {facts['kernel']}")
@@ -199,7 +212,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "report": pb.model.report,
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "labkit": provenance(),
-        "setup": _setup(used + left_out),
+        "setup": _setup(used + left_out, _foreign_tools(pb)),
         "rows": rows,
         "other_rows": other_rows,
         "all_rows": all_rows,
