@@ -57,11 +57,14 @@ def families_for(probes: list[str]) -> dict[str, Metric]:
 def metrics_for(
     workload: Workload, probes: list[str], cameras: list[str] = ()
 ) -> dict[str, Metric]:
-    """The metrics a playbook's runs have: its workload's and its probes' (in that order);
-    ``cameras``: the camera names its experiments record, for per-camera metrics."""
+    """The metrics a playbook's runs have: its workload's and its probes' (in that order),
+    without those only a stage map gives when the workload declares none; ``cameras``: the
+    camera names its experiments record, for per-camera metrics."""
     out = workload_metrics(workload)
     for name in probes:
         out.update(probe_metrics(get_probe(name), cameras))
+    if workload.stage_map is None:  # what only a stage map gives is never computed
+        out = {n: m for n, m in out.items() if not m.needs_stages}
     return out
 
 

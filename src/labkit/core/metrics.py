@@ -57,6 +57,9 @@ class Metric:
     # the values it can take when ``kind`` does not say (kind "value"): an interval of it
     # stays inside (``bounds``); None: not declared
     domain: Domain | None = None
+    # computed only through a workload's stage map (its function names -> loop stages, for
+    # the py-spy profile): a workload without one has no such column
+    needs_stages: bool = False
 
     @property
     def combine(self) -> Aggregate:

@@ -28,24 +28,25 @@ STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep",
 SOURCE = "pyspy"
 
 
-# where the loop thread's time goes, and what the late iterations waited on
+# where the loop thread's time goes, and what the late iterations waited on: all from the
+# workload's stage map (``labkit.analysis.stages``), none for a workload without one
 METRICS: dict[str, Metric] = declared(
     SOURCE,
     *(
         Metric(f"main_thread_stage_share_{s}", f"share of the loop thread's time in {s}",
-               kind="share")
+               kind="share", needs_stages=True)
         for s in STAGES
     ),
     *(
         Metric(f"warn_stage_share_{s}", f"share of late iterations' time in {s}",
-               kind="share", per_warning=True)
+               kind="share", per_warning=True, needs_stages=True)
         for s in STAGES
     ),
     Metric("warnings_matched_share", "share of late events matched to a late stretch of "
-           "the loop thread in the profile", kind="share", per_warning=True),
+           "the loop thread in the profile", kind="share", per_warning=True, needs_stages=True),
     Metric("warn_camera_top", "the camera whose read ran long in most camera-bound late "
            "iterations (none when no camera stands out)", kind="category",
-           aggregate="categorical", per_warning=True),
+           aggregate="categorical", per_warning=True, needs_stages=True),
 )  # fmt: skip
 # per camera: prefix -> the declaration each camera's metric copies
 PATTERNS: dict[str, Metric] = declared(
@@ -55,6 +56,7 @@ PATTERNS: dict[str, Metric] = declared(
         "share of late events whose late iteration waited on this camera",
         kind="share",
         per_warning=True,
+        needs_stages=True,
     ),
 )
 

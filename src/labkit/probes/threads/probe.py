@@ -32,6 +32,7 @@ METRICS: dict[str, Metric] = declared(
         "share of late events (LeRobot: slow-loop warnings) where one workload thread "
         "was >= 90 % of a core over the late iteration(s)",
         kind="share",
+        needs_stages=True,  # the late iterations come from the stage map's profile
         per_warning=True,
     ),
     Metric(
@@ -56,7 +57,8 @@ METRICS: dict[str, Metric] = declared(
         better="lower",
     ),
 )
-# per camera (its read thread): prefix -> the declaration each camera's metric copies
+# per camera (its read thread): prefix -> the declaration each camera's metric copies; the
+# camera read threads are known through the workload's stage map (LeRobot's)
 PATTERNS: dict[str, Metric] = declared(
     SOURCE,
     Metric(
@@ -64,24 +66,28 @@ PATTERNS: dict[str, Metric] = declared(
         "median CPU ms per frame in the camera's read thread",
         unit="ms",
         kind="duration",
+        needs_stages=True,
     ),
     Metric(
         "camera_read_ms_p95_",
         "95th percentile CPU ms per frame in the camera's read thread",
         unit="ms",
         kind="duration",
+        needs_stages=True,
     ),
     Metric(
         "camera_read_ms_max_",
         "highest CPU ms per frame in the camera's read thread",
         unit="ms",
         kind="duration",
+        needs_stages=True,
     ),
     Metric(
         "camera_read_thread_cpu_pct_",
         "mean CPU of the camera's read thread",
         unit="% of a core",
         domain=PCT_OF_A_CORE,
+        needs_stages=True,
     ),
 )
 LOG = "threads.log"
