@@ -82,6 +82,20 @@ def test_facts_plain_view_groups_identical_cpus_and_cuts_nothing():
     assert long_path in text and "version: 0.4.4" in text and "..." not in text
 
 
+def test_facts_plain_view_gives_a_long_lists_count_and_first_items():
+    """GStreamer's hundreds of element names are not one line: their count and the first
+    few; the facts themselves keep them all."""
+    elements = [f"element{i:03d}" for i in range(300)]
+    facts = {"gstreamer": {"version": "1.20.3", "elements": elements}}
+    [line] = [x for x in plain_facts(facts) if "elements:" in x]
+    assert "elements: 300 (element000, element001," in line
+    assert "element007, ...; all of them with --json)" in line
+    assert "element008" not in line and len(line) < 200
+    assert facts["gstreamer"]["elements"] == elements
+    short = plain_facts({"gstreamer": {"elements": ["fakesink", "fakesrc"]}})
+    assert "  gstreamer     elements: fakesink, fakesrc" in short
+
+
 def test_a_library_warning_is_one_line_of_labkits(capsys):
     """No Python warning with a file name and a source line reaches the user."""
 

@@ -404,8 +404,9 @@ def facts(
 
 
 def plain_facts(facts: dict) -> list[str]:
-    """The facts for reading: every value in full, one field per line; CPUs that agree
-    (online, governor, clocks) are one line (``cpu0-13 schedutil 972-2601 MHz``)."""
+    """The facts for reading: every value in full, one field per line, but a long list
+    (GStreamer's elements) as its count and first items; CPUs that agree (online,
+    governor, clocks) are one line (``cpu0-13 schedutil 972-2601 MHz``)."""
     lines = []
     for key in sorted(facts):
         value = facts[key]
@@ -421,12 +422,20 @@ def plain_facts(facts: dict) -> list[str]:
     return lines
 
 
+# the items of a list the plain facts show on its line; a longer one shows its count and
+# these first ones (the facts record and ``--json`` keep every item)
+LIST_SHOWN = 8
+
+
 def _plain(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
+        if len(value) > LIST_SHOWN:  # GStreamer's hundreds of elements: not one huge line
+            first = ", ".join(_plain(v) for v in value[:LIST_SHOWN])
+            return f"{len(value)} ({first}, ...; all of them with --json)"
         return ", ".join(_plain(v) for v in value) or "none"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_plain(v)}" for k, v in sorted(value.items()))
