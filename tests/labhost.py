@@ -25,6 +25,12 @@ PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 NCPU = 14
 
 
+# Three tests at a time on two cores (the README's `-n 3`) can keep a simulated camera's read
+# thread off the CPU past LeRobot's 200 ms frame timeout, and the recording would end with
+# its TimeoutError: the tests are about labkit, so their simulated hosts wait longer.
+SIM_TEST_OPTIONS = {"camera_timeout_ms": 2000}
+
+
 def ssh_host(server: SshServer, workdir: Path, **extra) -> dict:
     return {
         "ansible_host": LOOPBACK,
@@ -33,8 +39,13 @@ def ssh_host(server: SshServer, workdir: Path, **extra) -> dict:
         "ansible_ssh_private_key_file": str(server.key),
         "labkit_simulate": True,
         "labkit_workdir": str(workdir),
-        # the sshd a simulated reboot drops: this one, registered (never a system sshd)
-        "labkit_sim": {"python": sys.executable, "sshd_pid_file": str(server.dir / "sshd.pid")},
+        # the sshd a simulated reboot drops: this one, registered (never a system sshd);
+        # SIM_TEST_OPTIONS: a starved camera thread must not end the run (see there)
+        "labkit_sim": {
+            "python": sys.executable,
+            "sshd_pid_file": str(server.dir / "sshd.pid"),
+            **SIM_TEST_OPTIONS,
+        },
         **extra,
     }
 
@@ -52,7 +63,9 @@ def local_sim_inventory(tmp: Path) -> Path:
     inv_dir = tmp / "inventory"
     shutil.copytree(REPO / "inventory", inv_dir)
     hosts = yaml.safe_load((inv_dir / "hosts.yml").read_text())
-    hosts["all"]["children"]["simulated"]["hosts"]["sim"]["labkit_workdir"] = str(tmp / "wd")
+    sim = hosts["all"]["children"]["simulated"]["hosts"]["sim"]
+    sim["labkit_workdir"] = str(tmp / "wd")
+    sim["labkit_sim"] = {**sim.get("labkit_sim", {}), **SIM_TEST_OPTIONS}
     (inv_dir / "hosts.yml").write_text(yaml.safe_dump(hosts))
     return inv_dir / "hosts.yml"
 

@@ -21,6 +21,7 @@ from labkit.parse.pyspy import read_pyspy
 from labkit.parse.threads import read_threads
 from labkit.sim.deploy import bundle, install_script, paths
 from tests.conftest import REPO
+from tests.labhost import SIM_TEST_OPTIONS
 
 DATA = REPO / "tests" / "data"
 CASES = yaml.safe_load((DATA / "pyspy" / "stages.yaml").read_text())
@@ -74,7 +75,7 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
     GIL on a slow or busy machine and every iteration runs late in robot I/O -- the
     injected stall must be the one cause of lateness these tests look for."""
     wd = str(tmp / "wd")
-    config = {"devices": DEVICES, "jitter": {"seed": 5, **jitter}}
+    config = {"devices": DEVICES, "jitter": {"seed": 5, **jitter}, **SIM_TEST_OPTIONS}
     subprocess.run(["sh", "-c", install_script(wd, python=sys.executable, config=config)],
                    input=bundle(), check=True)  # fmt: skip
     run = tmp / "run"

@@ -80,6 +80,9 @@ class SimOptions(BaseModel):
     reboot_s: float = Field(default=3.0, ge=0, le=600)  # how long a simulated reboot is down
     restore_fails: list[int] = Field(default_factory=list)  # CPUs `--restore` cannot write
     sshd_pid_file: str | None = None  # the sshd a simulated reboot may drop (tests' own)
+    # how long the record loop waits for a camera's frame before LeRobot's TimeoutError
+    # (LeRobot's async_read: 200 ms); a test machine running tests side by side raises it
+    camera_timeout_ms: float = Field(default=200.0, gt=0, le=60_000)
 
 
 class HostConfig(BaseModel):

@@ -276,13 +276,15 @@ class Robot:
     """The follower arms with their cameras (``robot.get_observation`` reads the motors,
     then each camera's ``async_read`` in turn, as LeRobot's robots do)."""
 
-    def __init__(self, cameras: dict[str, OpenCVCamera], stalls: Stalls) -> None:
-        self.cameras, self.bus = cameras, MotorsBus(stalls)
+    def __init__(
+        self, cameras: dict[str, OpenCVCamera], stalls: Stalls, timeout_ms: float = 200
+    ) -> None:
+        self.cameras, self.bus, self.timeout_ms = cameras, MotorsBus(stalls), timeout_ms
 
     def get_observation(self) -> dict:
         obs: dict = dict(self.bus.sync_read())
         for name, cam in self.cameras.items():
-            obs[name] = cam.async_read()
+            obs[name] = cam.async_read(self.timeout_ms)
         return obs
 
     def send_action(self, action: dict) -> dict:
@@ -536,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for w in wthreads:
             w.start()
-    robot, teleop = Robot(cameras, stalls), Teleoperator(stalls)
+    robot = Robot(cameras, stalls, float(cfg.get("camera_timeout_ms", 200)))
+    teleop = Teleoperator(stalls)
     dataset = LeRobotDataset(encoders, writers, stalls, log)
     time.sleep(0.2)  # camera warm-up
     frames_total = 0

@@ -171,6 +171,8 @@ DEFAULT_CONFIG = {
     # CPUs whose cpufreq writes fail during `jetson_clocks --restore` (to rehearse a
     # restore that reports success but did not put everything back)
     "restore_fails": [],
+    # how long the record loop waits for a frame before LeRobot's TimeoutError (200 ms)
+    "camera_timeout_ms": 200.0,
 }
 
 
