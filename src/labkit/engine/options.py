@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from labkit.core import environment
+from labkit.core import environment, interrupts
+from labkit.core.interrupts import Interrupted
 from labkit.engine.events import Message, PlainRenderer
 from labkit.records.backends import RunStore
 
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM reached labkit during a run."""
+__all__ = ["Interrupted", "RunOptions"]
 
 
 @dataclass
@@ -53,6 +52,8 @@ class RunOptions:
             log_to(path)
 
     def check_stop(self) -> None:
-        """A batch asked every run to stop (Ctrl-C, --fail-fast): end this one like Ctrl-C."""
+        """A batch asked every run to stop (Ctrl-C, --fail-fast): end this one like Ctrl-C;
+        so does a Ctrl-C whose KeyboardInterrupt a finalizer swallowed."""
+        interrupts.check()
         if self.stop is not None and self.stop.is_set():
             raise Interrupted("batch stopped")

@@ -10,25 +10,31 @@ import signal
 import sys
 import threading
 
+from labkit.core import interrupts
 from labkit.engine.options import Interrupted, RunOptions
 from labkit.engine.terminal import Lasting
 
 
 @contextlib.contextmanager
 def signals_interrupt():
-    """SIGTERM ends a run like Ctrl-C does (main thread only)."""
+    """SIGTERM ends a run like Ctrl-C does (main thread only). Both are also noted in
+    ``core.interrupts``, so one whose exception a finalizer swallowed still ends the run at
+    the next wait's check."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise Interrupted(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        interrupts.note(name)
+        raise Interrupted(name)
 
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 @contextlib.contextmanager
@@ -42,6 +48,7 @@ def shield(notice):
     def handler(signum, frame):
         notice()
 
+    interrupts.clear()  # the interrupt is being handled: cleanup's own waits go on
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

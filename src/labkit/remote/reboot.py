@@ -14,6 +14,7 @@ import re
 import shlex
 import time
 
+from labkit.core import interrupts
 from labkit.errors import ConnectError, RemoteError
 from labkit.remote.facts import parse_nvpmodel
 from labkit.remote.target import Target
@@ -83,6 +84,7 @@ def wait_for_boot(
                 f"{timeout_s:g} s (labkit_reboot_timeout_s); last: {last}"
             )
         time.sleep(min(delay, remaining))
+        interrupts.check()  # a Ctrl-C a finalizer swallowed still ends the wait
         delay = min(delay * 2, max_delay)
 
 
