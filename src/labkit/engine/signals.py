@@ -16,54 +16,45 @@ from labkit.engine.terminal import Lasting
 
 
 @contextlib.contextmanager
-def signals_interrupt():
-    """SIGTERM ends a run like Ctrl-C does (main thread only). Both are also noted in
-    ``core.interrupts``, so one whose exception a finalizer swallowed still ends the run at
-    the next wait's check."""
+def _handling(handler, signals: tuple[signal.Signals, ...]):
+    """``handler`` for ``signals`` inside the block, the previous handlers put back after
+    it (main thread only: elsewhere Python cannot set handlers, and signals do not arrive)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    old = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def signals_interrupt():
+    """SIGTERM ends a run like Ctrl-C does. Both are also noted in ``core.interrupts``, so
+    one whose exception a finalizer swallowed still ends the run at the next wait's check."""
 
     def handler(signum, frame):
         name = signal.Signals(signum).name
         interrupts.note(name)
         raise Interrupted(name)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    return _handling(handler, (signal.SIGINT, signal.SIGTERM))
 
 
 @contextlib.contextmanager
 def shield(notice):
-    """During cleanup, Ctrl-C/SIGTERM call ``notice()`` instead of interrupting:
-    restoring must finish (main thread only; elsewhere signals do not arrive anyway)."""
-    if threading.current_thread() is not threading.main_thread():
+    """During cleanup, Ctrl-C/SIGTERM call ``notice()`` instead of interrupting: restoring
+    must finish."""
+    if threading.current_thread() is threading.main_thread():
+        interrupts.clear()  # the interrupt is being handled: cleanup's own waits go on
+    with _handling(lambda signum, frame: notice(), (signal.SIGINT, signal.SIGTERM)):
         yield
-        return
-
-    def handler(signum, frame):
-        notice()
-
-    interrupts.clear()  # the interrupt is being handled: cleanup's own waits go on
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
-@contextlib.contextmanager
 def outlive_hangup(out: Lasting):
     """SIGHUP (the terminal closed) leaves the run going: ``out`` writes to the run's log
-    from then on and stderr to /dev/null (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    from then on and stderr to /dev/null."""
 
     def handler(signum, frame):
         out.lose("the terminal hung up (SIGHUP)")
@@ -71,11 +62,7 @@ def outlive_hangup(out: Lasting):
         os.dup2(devnull, sys.stderr.fileno())
         os.close(devnull)
 
-    old = signal.signal(signal.SIGHUP, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGHUP, old)
+    return _handling(handler, (signal.SIGHUP,))
 
 
 def shielded(opts: RunOptions):
