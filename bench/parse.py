@@ -8,7 +8,7 @@ then times in the same run, each measurement in a fresh process so its peak RSS 
   read_tegrastats labkit.parse.read_tegrastats
   jtop            jetson-stats' jtop.core.tegra_parse decoder, line by line (installed into
                   bench/.work/jtop-venv for this benchmark only; run once, it is slow)
-  read_record_log labkit.parse.read_record_log (and its floor)
+  read_record_log labkit.workloads.lerobot.log.read_record_log (and its floor)
 Wall and CPU time (all threads: pyarrow's CSV reader uses two) are both reported: on a
 shared machine CPU time is the steadier of the two.
 Imports (pandas, pyarrow, jtop) happen before each clock starts and are reported apart:
@@ -58,7 +58,7 @@ MEASURE = {
     ),
     "floor_record": ("", "data = open(P, 'rb').read().splitlines(); n = len(data)"),
     "read_record_log": (
-        "from labkit.parse import read_record_log",
+        "from labkit.workloads.lerobot.log import read_record_log",
         "n = len(read_record_log(P))",
     ),
     "jtop": (

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.lab import append_results, machine  # noqa: E402
-from labkit.parse import read_record_log  # noqa: E402
 from labkit.probes.runq import Runq  # noqa: E402
 from labkit.sim.deploy import bundle, install_script, paths  # noqa: E402
+from labkit.workloads.lerobot.log import read_record_log  # noqa: E402
 
 PROBES = ROOT / "src" / "labkit" / "probes"
 PYSPY = str(Path(sys.executable).parent / "py-spy")

@@ -9,7 +9,8 @@ import pytest
 
 from labkit.analysis.metrics import nvenc_active, run_metrics
 from labkit.metric_names import METRICS, REGISTRY
-from labkit.parse import read_record_log, read_tegrastats
+from labkit.parse import read_tegrastats
+from labkit.workloads.lerobot.log import read_record_log
 from tests.conftest import DATA
 
 PREFIX = "2026-09-01 14:02:{:02d}"

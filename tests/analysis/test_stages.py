@@ -16,10 +16,10 @@ import yaml
 
 from labkit.analysis.stages import camera_devices, deep_metrics, stage_of
 from labkit.core.metrics import UNKNOWN
-from labkit.parse import read_record_log
 from labkit.parse.pyspy import read_pyspy
 from labkit.parse.threads import read_threads
 from labkit.sim.deploy import bundle, install_script, paths
+from labkit.workloads.lerobot.log import read_record_log
 from tests.conftest import REPO
 from tests.labhost import SIM_TEST_OPTIONS
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit.parse import read_record_log, read_tegrastats
+from labkit.parse import read_tegrastats
+from labkit.workloads.lerobot.log import read_record_log
 from tests.conftest import DATA, REPO
 from tests.labhost import (
     alive,

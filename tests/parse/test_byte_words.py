@@ -1,7 +1,6 @@
 """Literals, numbers and short strings read as words at many offsets of a buffer."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from labkit.parse.byte_words import (
@@ -11,7 +10,6 @@ from labkit.parse.byte_words import (
     template_at,
     words_at,
 )
-from labkit.parse.record_log import read_record_log, read_record_log_by_line
 
 
 def _buf(text: bytes) -> np.ndarray:
@@ -67,32 +65,3 @@ def test_template_digit_rejects_the_bytes_around_the_digits(byte):
     text = _buf(b"1" + byte + b"\n")
     ok, _ = template_at(text, np.array([0]), np.array([2]), b"##")
     assert ok.tolist() == [False]
-
-
-WARN = "WARNING 2026-01-01 00:00:00 t_record.py:423 Record loop is running slower ({} Hz) "
-WARN += "than the target FPS ({} Hz)"
-
-
-@pytest.mark.parametrize(
-    ("rate", "target"),
-    [
-        (".5", "30"),
-        ("5.", "30"),
-        (".", "30"),
-        ("007", "30.0"),
-        ("12345678901234", "30"),
-        ("1", "123456789012"),
-        ("2.5", "1..0"),
-        ("inf", "inf"),
-    ],
-)
-def test_odd_rates_read_as_the_line_by_line_parser_reads_them(rate, target):
-    lines = [WARN.format(rate, target)] * 3
-    pd.testing.assert_frame_equal(read_record_log(lines), read_record_log_by_line(lines))
-
-
-def test_a_warning_that_ends_the_file_without_a_newline(tmp_path):
-    path = tmp_path / "record.log"
-    path.write_bytes(WARN.format("9.5", "30").encode())
-    df = read_record_log(path)
-    assert df["hz"].tolist() == [9.5] and df["target_hz"].tolist() == [30.0]

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from labkit.parse import read_record_log, read_tegrastats, summarize_record_log
+from labkit.parse import read_tegrastats
 from labkit.sim.deploy import bundle, install_script, paths
+from labkit.workloads.lerobot.log import read_record_log, summarize_record_log
 
 DEVICES = ["/dev/video0", "/dev/video2", "/dev/video4", "/dev/ttyACM0", "/dev/ttyACM1"]
 

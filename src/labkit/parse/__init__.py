@@ -1,7 +1,10 @@
-"""Readers for the two logs every conclusion rests on: tegrastats and lerobot-record.
+"""Log readers and the byte-level tools they share: tegrastats, and the word and Arrow
+helpers a workload's own log parser builds on (``byte_words``, ``arrow_text``,
+``civil_time``). A workload's log format is its own: LeRobot's record log is read in
+``labkit.workloads.lerobot.log``.
 
-The readers are loaded on first use (PEP 562 ``__getattr__``), not when the package is:
-they pull in pandas, and the run path imports ``labkit.parse.cached`` (through the probes
+The reader is loaded on first use (PEP 562 ``__getattr__``), not when the package is:
+it pulls in pandas, and the run path imports ``labkit.parse.cached`` (through the probes
 a playbook names) long before it parses anything — validating a playbook must not cost
 pandas' half second of start-up.
 """
@@ -12,14 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from labkit.parse.record_log import read_record_log, summarize_record_log
     from labkit.parse.tegrastats import read_tegrastats
 
-__all__ = ["read_record_log", "read_tegrastats", "summarize_record_log"]
+__all__ = ["read_tegrastats"]
 
 _HOME = {
-    "read_record_log": "labkit.parse.record_log",
-    "summarize_record_log": "labkit.parse.record_log",
     "read_tegrastats": "labkit.parse.tegrastats",
 }
 

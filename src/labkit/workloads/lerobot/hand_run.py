@@ -8,8 +8,8 @@ import hashlib
 from pathlib import Path
 
 from labkit.errors import LabkitError
-from labkit.parse.record_log import read_record_log
 from labkit.parse.tegrastats import read_tegrastats
+from labkit.workloads.lerobot.log import read_record_log
 
 RECORD_SUFFIX = "_record.log"
 MONITOR_SUFFIX = "_tegrastats.log"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.core.late import late_table
-from labkit.parse.record_log import summarize_record_log
+from labkit.workloads.lerobot.log import summarize_record_log
 from labkit.workloads.lerobot.metrics import METRICS
 
 HW_CODEC_SUFFIXES = ("_nvenc", "_v4l2m2m", "_vaapi", "_qsv", "_videotoolbox", "_nvmpi")

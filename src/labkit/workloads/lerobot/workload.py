@@ -3,7 +3,7 @@
 Parameters are LeRobot's dotted names (``labkit.workloads.lerobot.params``), the command is
 built per LeRobot release (``labkit.workloads.lerobot.flags``), the expected duration is episodes x
 episode time + resets, progress counts the ``Record loop is running slower (... Hz)``
-warnings, and the log parser is ``labkit.parse.record_log``. It is the workload of a
+warnings, and the log parser is ``labkit.workloads.lerobot.log``. It is the workload of a
 playbook with ``record:`` and no ``workload:``.
 """
 
@@ -180,7 +180,7 @@ class LerobotRecord(Workload):
 
     def parse(self, run_dir: Path):
         # on use: the parser needs pandas, which the run path does not load (start-up)
-        from labkit.parse.record_log import read_record_log  # noqa: PLC0415
+        from labkit.workloads.lerobot.log import read_record_log  # noqa: PLC0415
 
         return cached_table(run_dir, self.events_file, self.log, read_record_log)
 

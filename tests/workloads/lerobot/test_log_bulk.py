@@ -7,7 +7,7 @@ import random
 import pandas as pd
 import pytest
 
-from labkit.parse.record_log import read_record_log, read_record_log_by_line
+from labkit.workloads.lerobot.log import read_record_log, read_record_log_by_line
 from tests.conftest import DATA
 
 LR = DATA / "lerobot"
@@ -99,3 +99,33 @@ def test_episodes_run_over_bulk_and_line_by_line_rows():
     df = read_record_log(lines)
     assert df["episode"].isna().tolist() == [True, False, False, False, False, False]
     assert df["episode"].tolist()[1:] == [7, 7, 7, 3, 7]
+
+
+# rates the bytes' word reader (labkit.parse.byte_words) must read as the loop does
+WARN = "WARNING 2026-01-01 00:00:00 t_record.py:423 Record loop is running slower ({} Hz) "
+WARN += "than the target FPS ({} Hz)"
+
+
+@pytest.mark.parametrize(
+    ("rate", "target"),
+    [
+        (".5", "30"),
+        ("5.", "30"),
+        (".", "30"),
+        ("007", "30.0"),
+        ("12345678901234", "30"),
+        ("1", "123456789012"),
+        ("2.5", "1..0"),
+        ("inf", "inf"),
+    ],
+)
+def test_odd_rates_read_as_the_line_by_line_parser_reads_them(rate, target):
+    lines = [WARN.format(rate, target)] * 3
+    pd.testing.assert_frame_equal(read_record_log(lines), read_record_log_by_line(lines))
+
+
+def test_a_warning_that_ends_the_file_without_a_newline(tmp_path):
+    path = tmp_path / "record.log"
+    path.write_bytes(WARN.format("9.5", "30").encode())
+    df = read_record_log(path)
+    assert df["hz"].tolist() == [9.5] and df["target_hz"].tolist() == [30.0]

@@ -5,7 +5,7 @@ import math
 import pytest
 import yaml
 
-from labkit.parse import read_record_log, summarize_record_log
+from labkit.workloads.lerobot.log import read_record_log, summarize_record_log
 from tests.conftest import DATA
 
 LR = DATA / "lerobot"
