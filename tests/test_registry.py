@@ -118,7 +118,7 @@ def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeyp
     monkeypatch.setitem(WORKLOADS, Sleep.kind, Sleep)
     record = {"workload": {"kind": "sleep", "log": "output.log"}}
     (tmp_path / "output.log").write_text("woke up\n")
-    done = {"state": "done", "record_exit": 0, "stopped_by": None}
+    done = {"state": "done", "workload_exit": 0, "stopped_by": None}
     assert outcome({"state": "running"}, tmp_path, 60, record) == (
         "failed",
         "the nap did not finish",
@@ -126,7 +126,7 @@ def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeyp
     assert outcome({**done, "stopped_by": "watchdog"}, tmp_path, 90, record)[1] == (
         "watchdog: the nap ran past 90 s and was stopped"
     )
-    assert outcome({**done, "record_exit": 2}, tmp_path, 60, record)[1] == (
+    assert outcome({**done, "workload_exit": 2}, tmp_path, 60, record)[1] == (
         "sleep exited 2:\n    woke up"
     )
     assert workload_class_of(record) is Sleep

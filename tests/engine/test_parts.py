@@ -92,7 +92,7 @@ RECORD = {"workload": {"kind": "command", "log": "output.log"}, "probes": {}}
 
 
 def test_outcome_required_probe_fails_the_run_an_optional_one_does_not(tmp_path, sampler):
-    done = {"state": "done", "record_exit": 0, "stopped_by": None}
+    done = {"state": "done", "workload_exit": 0, "stopped_by": None}
     ok = {**done, "probes": {"tegrastats": {"exit": -15}, "sampler": {"exit": 1}}}
     assert outcome(ok, tmp_path, 60, RECORD) == ("complete", None)
     bad = {**done, "probes": {"tegrastats": {"exit": 1}}}
@@ -104,7 +104,7 @@ def test_outcome_required_probe_fails_the_run_an_optional_one_does_not(tmp_path,
         "tegrastats did not start: cannot start x",
     )
     (tmp_path / "output.log").write_text("boom\n")
-    st, why = outcome({**done, "record_exit": 3}, tmp_path, 60, RECORD)
+    st, why = outcome({**done, "workload_exit": 3}, tmp_path, 60, RECORD)
     assert st == "failed" and why == "the workload exited 3:\n    boom"
     st, why = outcome({**done, "stopped_by": "watchdog"}, tmp_path, 90, RECORD)
     assert why == "watchdog: the workload ran past 90 s and was stopped"

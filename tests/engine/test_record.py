@@ -12,7 +12,7 @@ import pytest
 from labkit.engine import record as records
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed-logs"
-STATUS = {"state": "done", "record_exit": 0, "probes": {"tegrastats": {"pid": 41, "exit": -15}}}
+STATUS = {"state": "done", "workload_exit": 0, "probes": {"tegrastats": {"pid": 41, "exit": -15}}}
 
 
 def a_pulled_run(folder: Path) -> tuple[Path, dict]:
@@ -70,3 +70,15 @@ def test_an_error_made_while_summarizing_is_raised_by_finish(tmp_path, monkeypat
     summary = records.summarize_soon(record, run_dir, STATUS)
     with pytest.raises(ValueError, match="not a LeRobot log"):
         records.finish(record, run_dir, STATUS, {"record.log": 1}, summary=summary)
+
+
+def test_a_run_an_older_supervisor_left_finishes_on_its_record_exit(tmp_path):
+    """``invoke collect`` of a run whose status.json an older labkit wrote (``record_*``)."""
+    ok_dir, ok = a_pulled_run(tmp_path / "ok")
+    failed_dir, failed = a_pulled_run(tmp_path / "failed")
+    old = {"state": "done", "record_pid": 40, "record_exit": 0, "stopped_by": None}
+
+    assert records.finish(ok, ok_dir, old, {"record.log": 1})[0] == "complete"
+    assert ok["remote_status"]["workload_pid"] == 40 and "record_pid" not in ok["remote_status"]
+    st, why = records.finish(failed, failed_dir, {**old, "record_exit": 2}, {"record.log": 1})
+    assert st == "failed" and why.startswith("lerobot-record exited 2")

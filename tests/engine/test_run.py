@@ -117,7 +117,7 @@ def test_full_run_over_ssh_records_and_restores(lab, workdir):
     [(run_dir, m)] = manifests(lab.runs)
     assert m["status"] == "complete" and m["experiment"] == "short"
     assert m["facts"]["cpu"]["cpus"]["3"]["governor"] == "powersave"
-    assert m["remote_status"]["record_exit"] == 0
+    assert m["remote_status"]["workload_exit"] == 0
     changes = {c["key"]: c for c in m["settings_changes"]}
     assert changes["cpu_governor"]["before"]["3"] == "powersave"
     assert changes["cpu_governor"]["after"] == "performance"
@@ -213,9 +213,9 @@ def test_second_run_refused_then_ctrl_c_stops_and_restores(lab, workdir):
     [(run_dir, m)] = manifests(lab.runs)
     assert m["status"] == "interrupted"
     assert m["remote_status"]["stopped_by"] == "request"
-    assert m["remote_status"]["record_exit"] is not None
+    assert m["remote_status"]["workload_exit"] is not None
     for pid in (
-        status["record_pid"],
+        status["workload_pid"],
         status["probes"]["tegrastats"]["pid"],
         status["supervisor_pid"],
     ):

@@ -100,7 +100,7 @@ def test_exp9_over_ssh_attaches_runq_to_the_record_loop_and_decides_h8(sshd, tmp
     runq = m["probes"]["runq"]
     assert runq["skipped"] is None and runq["exit"] == 0 and runq["attach"] is True
     head = (run_dir / "runq.log").read_text().splitlines()[0].split()
-    assert head[0] == "H" and int(head[3]) == m["remote_status"]["record_pid"]
+    assert head[0] == "H" and int(head[3]) == m["remote_status"]["workload_pid"]
     res = invoke("report", "--runs", str(runs), "--out", str(out), "--playbook", pb, home=fake_home)
     assert res.returncode == 0, res.stdout + res.stderr
     h8 = json.loads((out / "lerobot-loop-lag" / "hypotheses.json").read_text())["H8"]

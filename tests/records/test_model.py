@@ -38,12 +38,31 @@ def test_a_schema_1_run_reads_as_schema_2_with_its_workload_and_probe():
     status = rec["remote_status"]
     assert "tegrastats_pid" not in status and "tegrastats_exit" not in status
     assert status["probes"]["tegrastats"] == {"pid": 101, "exit": -15, "error": None}
-    assert (status["record_pid"], status["record_exit"]) == (102, 0)
+    assert (status["workload_pid"], status["workload_exit"]) == (102, 0)
     assert rec["commands"]["workload_argv"] == ["lerobot-record", "--dataset.fps=20"]
     assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval")
     # everything else is kept as it was
     assert rec["batch"] == {"id": "b1", "slot": "exp2b#1", "position": 1}
     assert rec["facts"] == {"kernel": "6.8.12-tegra"} and rec["summary"] == {"warnings": 3}
+
+
+def test_a_schema_2_record_of_an_older_supervisor_names_the_workload_keys():
+    rec = validated(migrate(old("schema1-run.json")))
+    rec["remote_status"] = {
+        "state": "done",
+        "record_pid": 7,
+        "record_started_at": "t0",
+        "record_exit": 3,
+        "workload_s": 1.5,
+    }
+    status = validated(migrate(rec))["remote_status"]
+    assert status == {
+        "state": "done",
+        "workload_pid": 7,
+        "workload_started_at": "t0",
+        "workload_exit": 3,
+        "workload_s": 1.5,
+    }
 
 
 def test_an_imported_schema_1_run_keeps_its_source_and_tegrastats():

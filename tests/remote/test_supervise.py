@@ -67,13 +67,13 @@ def test_probes_start_before_and_attach_after_then_stop_exactly(tmp_path):
     ]
     st = supervise(tmp_path, workload, [before, attached])
     assert st["state"] == "done"
-    assert st["record_exit"] == 0
+    assert st["workload_exit"] == 0
     assert 0.9 <= st["workload_s"] < 20
     assert "tegrastats_pid" not in st and "tegrastats_exit" not in st
     probes = st["probes"]
     assert set(probes) == {"before", "attached"}
     # the attached probe got the workload's pid; the other the run dir
-    assert f"target ['{st['record_pid']}']" in (tmp_path / "attached.log").read_text()
+    assert f"target ['{st['workload_pid']}']" in (tmp_path / "attached.log").read_text()
     assert f"target ['{tmp_path}']" in (tmp_path / "before.out").read_text()
     # each stopped by its own signal, exited 0, and is gone
     assert "stopped by SIGTERM" in (tmp_path / "before.out").read_text()
@@ -97,7 +97,7 @@ def test_a_probe_that_cannot_start_or_exits_early_never_stops_the_workload(tmp_p
     )
     workload = [PY, "-c", wait_early]
     st = supervise(tmp_path, workload, [missing, early])
-    assert st["record_exit"] == 0
+    assert st["workload_exit"] == 0
     assert (tmp_path / "output.log").read_text().strip() == "done"
     assert st["probes"]["missing"]["pid"] is None
     assert "cannot start /nonexistent/sampler" in st["probes"]["missing"]["error"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from labkit.engine.supervisor import outcome
 from labkit.measure import summarize_run
-from labkit.records.model import apply_status, new_record
+from labkit.records.model import apply_status, current_status, new_record
 from labkit.records.store import provenance, store_id
 from labkit.registry import workload_class_of
 
@@ -50,6 +50,7 @@ def finish(
     """Everything a finished run's record gets: the pulled files and their summary, the
     supervisor's status (each probe's pid, exit, error), how it ended and why.
     ``summary``: the summary already under way (``summarize_soon``), else made here."""
+    status = current_status(status)  # a run an older labkit's supervisor started
     apply_status(record, status)  # first: the summary needs how long the workload ran
     if files is not None:
         record["files"] = files

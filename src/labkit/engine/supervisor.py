@@ -188,7 +188,7 @@ def stop(run) -> None:
             break
         time.sleep(0.5)
     # supervisor gone or stuck: signal what it started, directly (each its own group)
-    groups = [(run.status.get("record_pid"), "KILL")]
+    groups = [(run.status.get("workload_pid"), "KILL")]
     launches = {p.name: p for p in run.plan.probe_launches()}
     for name, entry in (run.status.get("probes") or {}).items():
         sig = launches[name].stop_signal if name in launches else "TERM"
@@ -221,7 +221,7 @@ def outcome(
         return "failed", f"{kind.noun} did not finish"
     if st.get("stopped_by") == "watchdog":
         return "failed", f"watchdog: {kind.noun} ran past {watchdog:.0f} s and was stopped"
-    code = st.get("record_exit")
+    code = st.get("workload_exit")
     log = workload.get("log") or "record.log"
     if code != 0:
         return "failed", f"{kind.program_noun} exited {code}:\n{tail(local_dir / log)}"

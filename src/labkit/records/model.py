@@ -228,10 +228,25 @@ def imported_record(
     return validated(data, f"run {run_id}")
 
 
+# the supervisor's keys for the workload's pid, start and exit as an older labkit wrote
+# them (named for lerobot-record): stored runs, and runs still on a target to collect
+OLD_STATUS_KEYS = {
+    "record_pid": "workload_pid",
+    "record_started_at": "workload_started_at",
+    "record_exit": "workload_exit",
+}
+
+
+def current_status(status: dict[str, Any]) -> dict[str, Any]:
+    """A supervisor's ``status.json`` with this labkit's key names (an older one's
+    ``record_*`` keys are the workload's ``workload_*``)."""
+    return {OLD_STATUS_KEYS.get(k, k): v for k, v in status.items()}
+
+
 def apply_status(record: dict[str, Any], status: dict[str, Any]) -> None:
     """The supervisor's ``status.json`` into the record: ``remote_status`` and each
     probe's pid, exit and error."""
-    record["remote_status"] = status
+    record["remote_status"] = current_status(status)
     for name, st in (status.get("probes") or {}).items():
         entry = record.setdefault("probes", {}).setdefault(name, ProbeInfo().model_dump())
         for key in ("pid", "exit", "error"):
@@ -243,7 +258,11 @@ def apply_status(record: dict[str, Any], status: dict[str, Any]) -> None:
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
-    """A record of any schema as the current one (schema 1: lerobot-record + tegrastats)."""
+    """A record of any schema as the current one (schema 1: lerobot-record + tegrastats;
+    an older supervisor's ``record_*`` status keys: ``current_status``)."""
+    status = data.get("remote_status")
+    if isinstance(status, dict) and OLD_STATUS_KEYS.keys() & status.keys():
+        data = {**data, "remote_status": current_status(status)}
     version = data.get("schema", 1)
     if version == SCHEMA:
         return data

@@ -1,7 +1,7 @@
 """Run one experiment on the target, detached from the SSH session (stdlib only).
 
 labkit copies this file into the run directory and starts it with ``setsid nohup``, so a
-dropped connection or a closed laptop does not end the recording. It starts the probes
+dropped connection or a closed laptop does not end the run. It starts the probes
 that run before the workload (tegrastats), then the workload in its own process group,
 then the probes that attach to the workload's pid; it waits (with the run's own
 watchdog), stops exactly the probes it started (each one's own process group: its stop
@@ -14,7 +14,7 @@ can finalise (LeRobot saves the episode), then SIGTERM and SIGKILL after the gra
 ``grace_s`` and ``probes``, a list of ``{name, argv, attach, log, files, stop_signal}``
 (``labkit.probes.base.ProbeLaunch``; ``{run_dir}`` and ``{pid}`` in argv are filled in).
 ``status.json``: ``state`` (starting, running, done), ``supervisor_pid``, the workload's
-``record_pid``, ``record_started_at``, ``record_exit``, ``workload_s``, ``ended_at``,
+``workload_pid``, ``workload_started_at``, ``workload_exit``, ``workload_s``, ``ended_at``,
 ``stopped_by`` (request, watchdog or null), ``stop_signal``, and ``probes``:
 ``{name: {pid, exit, error, started_at}}``.
 
@@ -54,7 +54,7 @@ def signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def stop_record(proc: subprocess.Popen, grace_s: float) -> str:
+def stop_workload(proc: subprocess.Popen, grace_s: float) -> str:
     """SIGINT (the workload saves and exits), then SIGTERM, then SIGKILL; returns the last."""
     for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
         if proc.poll() is not None:
@@ -165,34 +165,34 @@ def main(spec_path: str) -> int:
     probes = Probes(spec.get("probes") or [], run_dir, status)
     write_status(run_dir, status)
     argv = spec["workload_argv"]
-    log = open(os.path.join(run_dir, spec.get("workload_log", "record.log")), "wb")  # noqa: SIM115
+    log = open(os.path.join(run_dir, spec["workload_log"]), "wb")  # noqa: SIM115
     probes.start(attach=False)
     began = time.monotonic()
     try:
-        record = spawn(argv, log, cwd=run_dir)
+        workload = spawn(argv, log, cwd=run_dir)
     except OSError as exc:
         log.write(f"labkit: cannot start {argv[0]}: {exc}\n".encode())
         log.flush()
-        status.update(state="done", record_exit=127, ended_at=now(), stopped_by=None)
+        status.update(state="done", workload_exit=127, ended_at=now(), stopped_by=None)
         probes.stop()
         write_status(run_dir, status)
         return 0
-    status.update(state="running", record_pid=record.pid, record_started_at=now())
-    probes.start(attach=True, pid=record.pid)
+    status.update(state="running", workload_pid=workload.pid, workload_started_at=now())
+    probes.start(attach=True, pid=workload.pid)
     write_status(run_dir, status)
     deadline = began + float(spec["timeout_s"])
     stopped_by = None
-    while record.poll() is None:
+    while workload.poll() is None:
         if STOP["requested"] or time.monotonic() > deadline:
             stopped_by = "request" if STOP["requested"] else "watchdog"
-            status["stop_signal"] = stop_record(record, float(spec.get("grace_s", 30)))
+            status["stop_signal"] = stop_workload(workload, float(spec.get("grace_s", 30)))
             break
         with contextlib.suppress(subprocess.TimeoutExpired):
-            record.wait(timeout=0.2)
+            workload.wait(timeout=0.2)
         if probes.poll():
             write_status(run_dir, status)
     status.update(
-        record_exit=record.wait(),
+        workload_exit=workload.wait(),
         workload_s=round(time.monotonic() - began, 3),
         ended_at=now(),
         stopped_by=stopped_by,
