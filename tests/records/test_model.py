@@ -12,7 +12,14 @@ from labkit import cli
 from labkit.config.params import parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
-from labkit.records.model import RecordError, migrate, new_record, read_record, validated
+from labkit.records.model import (
+    RecordError,
+    RunRecord,
+    migrate,
+    new_record,
+    read_record,
+    validated,
+)
 from labkit.records.store import list_runs, load_manifest, write_manifest
 from labkit.report.build import build_report
 from labkit.study.importer import import_logs
@@ -166,3 +173,25 @@ def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
     assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval 1000")
     assert "pyspy" not in rec["commands"]["probes"]
     assert rec["params"] == {"rate": 50, "seconds": 2, "tag": "a b"}
+
+
+def test_every_key_labkit_writes_is_declared():
+    """Readers get attributes, never string keys: what the engine and the importer write
+    at the top of a record is a field of ``RunRecord`` (a program's version aside)."""
+    run = RunRecord.model_validate(migrate(old("schema1-run.json")))
+    assert set(run.model_extra or {}) == {"lerobot_version"}
+    assert (run.store, run.watchdog_s) == ("abcd1234abcd1234", 150.0)
+    assert run.batch is not None and run.batch.id == "b1" and run.batch.index is None
+    imported = RunRecord.model_validate(migrate(old("schema1-imported.json")))
+    assert imported.model_extra == {}
+    assert imported.source == {"record": "/logs/exp1_record.log",
+                               "tegrastats": "/logs/exp1_tegrastats.log"}  # fmt: skip
+
+
+def test_a_field_nothing_set_is_not_written():
+    """A record is written with the keys it was read with: an imported run gets no
+    ``watchdog_s: null``, an old batch slot no ``index: null``."""
+    rec = validated(migrate(old("schema1-imported.json")))
+    assert not {"watchdog_s", "store", "batch", "traceback", "collected_at"} & set(rec)
+    batch = validated(migrate(old("schema1-run.json")))["batch"]
+    assert batch == {"id": "b1", "slot": "exp2b#1", "position": 1}

@@ -13,9 +13,16 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from labkit.core.argv import shell
 
@@ -27,6 +34,21 @@ Status = Literal["running", "detached", "complete", "failed", "interrupted", "lo
 # keep what a record holds beyond the typed fields (facts_before_reboot, collected_at,
 # restored_by, ...): a record is validated, never trimmed
 Open = ConfigDict(extra="allow")
+
+
+class AsRead(BaseModel):
+    """A section written with the keys it was read or built with: its ``when_set`` fields
+    are left out unless something set them (an old record gets no ``watchdog_s: null``)."""
+
+    model_config = Open
+    when_set: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _as_read(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        for name in self.when_set - self.model_fields_set:
+            out.pop(name, None)
+        return out
 
 
 class RecordError(ValueError):
@@ -69,6 +91,17 @@ class ProbeInfo(BaseModel):
     skipped: str | None = None  # why it did not run (the preflight said it cannot)
 
 
+class BatchInfo(AsRead):
+    """The batch a run was one slot of (``invoke batch``): the validity checks read its
+    position in the batch's order."""
+
+    when_set = frozenset(("slot", "index", "order"))
+    id: str
+    slot: str = ""
+    index: int | None = None  # 1-based position in the batch's order
+    order: str | None = None  # interleaved, random, as-written
+
+
 class Commands(BaseModel):
     model_config = Open
     workload: str = ""
@@ -76,8 +109,16 @@ class Commands(BaseModel):
     probes: dict[str, str] = Field(default_factory=dict)
 
 
-class RunRecord(BaseModel):
-    model_config = Open
+class RunRecord(AsRead):
+    """One run's record: every field labkit reads is declared here (a section a plug-in
+    owns, ``workload``'s own keys, is declared by it); keys it does not know (an old
+    store's) are kept as they are."""
+
+    when_set = frozenset((
+        "store", "remote_dir", "expected_duration_s", "watchdog_s", "batch",
+        "facts_before_reboot", "traceback", "source", "imported_at", "detached_at",
+        "collected_at", "restored_by", "restored_at",
+    ))  # fmt: skip
     schema_: Literal[2] = Field(default=SCHEMA, alias="schema")
     run_id: str
     experiment: str
@@ -101,8 +142,23 @@ class RunRecord(BaseModel):
     started_at: str | None = None
     ended_at: str | None = None
     imported: bool = False
+    # written only when set (a record without them is written as it was read)
+    store: str | None = None  # the id of the run store that started it (invoke collect)
+    remote_dir: str | None = None  # the run's folder on the target
+    expected_duration_s: float | None = None
+    watchdog_s: float | None = None  # when the supervisor stops the workload
+    batch: BatchInfo | None = None
+    facts_before_reboot: dict[str, Any] | None = None  # a run whose settings need a reboot
+    traceback: str | None = None  # a run that failed inside labkit
+    source: dict[str, str | None] | None = None  # imported: the hand-run logs it came from
+    imported_at: str | None = None
+    detached_at: str | None = None
+    collected_at: str | None = None  # finished by ``invoke collect``
+    restored_by: str | None = None  # the command that put its settings back after it died
+    restored_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The record as its JSON file holds it."""
         return self.model_dump(mode="json", by_alias=True)
 
 
