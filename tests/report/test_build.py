@@ -133,6 +133,25 @@ def test_verdicts_and_recommendation_match_the_seed(seed_report):
     assert "Not run yet: `exp6`, `exp7`, `exp8`, `exp9`." in text
 
 
+def test_every_metric_the_report_names_is_explained_from_its_declaration(seed_report):
+    """The report ends with a glossary: each metric its tables and checks name, with the
+    unit, kind, better direction, plug-in and meaning its plug-in declares."""
+    _, text = seed_report
+    playbook = load_playbook(PLAYBOOK)
+    rows = {r["Metric"].strip("`"): r for r in table(section(text, "Metrics"), "Metric")}
+    checked = {c.metric for h in playbook.model.hypotheses for c in h.checks}
+    assert checked <= set(rows)  # every metric a hypothesis checks
+    assert set(playbook.workload.headline_metrics()) <= set(rows)
+    for name, row in rows.items():
+        declared = playbook.metrics[name]
+        assert row["Computed by"] == f"`{declared.source}`"
+        assert row["Kind"] == declared.kind
+        assert row["Unit"] == (declared.unit or "—")
+        assert row["Better"] == (declared.better or "—")
+        assert row["What it measures"] == declared.description.replace("|", "\\|")
+    assert rows["warnings_per_min"]["Computed by"] == "`lerobot-record`"
+
+
 def test_figures_are_pngs_embedded_with_alt_text(seed_report):
     out, text = seed_report
     for png, alt in [

@@ -28,6 +28,7 @@ SKELETON = [
     "Recommendation",
     "Follow-ups",
     "Runs",
+    "Metrics",
 ]
 
 

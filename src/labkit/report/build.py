@@ -39,6 +39,7 @@ from labkit.analysis.runs import RunData, load_runs
 from labkit.analysis.stats import MEAN_METHOD, POINT
 from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
+from labkit.core.metrics import Metric
 from labkit.errors import LabkitError
 from labkit.records.store import Unreadable, provenance
 from labkit.registry import PROBES, plugin_facts
@@ -241,7 +242,23 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "runs": used,
         "judged": judged,
         "left_out": left_out,
+        "glossary": glossary(pb, rows, hyps, cause),
     }
+
+
+def glossary(
+    pb: Playbook, rows: list[dict[str, Any]], hyps: list[dict[str, Any]], cause: str | None
+) -> list[Metric]:
+    """The declared metrics this report names (in its tables, checks and ranking), in the
+    registry's order: a reader gets each one's meaning, unit, kind and better direction
+    from the plug-in that computes it, not from its column name."""
+    named = set(pb.workload.headline_metrics()) | set(pb.workload.run_metrics_shown())
+    named |= set(pb.workload.setup_columns)
+    named |= {c.metric for item in hyps for c in item["h"].checks if c.metric}
+    named |= {n for t in _metric_tables(pb, rows) for n in t["metrics"]}
+    if cause:
+        named.add(cause)
+    return [m for n, m in pb.metrics.items() if n in named]
 
 
 def _metric_tables(pb: Playbook, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
