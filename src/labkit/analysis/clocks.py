@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labkit.analysis.metrics import core_loads
+from labkit.probes.tegrastats.compute import core_loads
 
 SLOW_BUSY = "slow_busy_share"  # the key it is stored under beside the run's metrics
 BUSY_PCT = 90.0

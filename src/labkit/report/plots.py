@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from labkit.analysis.experiments import target_hz  # noqa: E402
-from labkit.analysis.metrics import core_loads  # noqa: E402
 from labkit.analysis.runs import RunData, WarnedRates  # noqa: E402
+from labkit.probes.tegrastats.compute import core_loads  # noqa: E402
 from labkit.registry import workload_of  # noqa: E402
 
 MAX_HEATMAPS = 8

@@ -1,34 +1,24 @@
-"""Per-run metrics from parsed logs: values checked by hand on small synthetic runs."""
+"""The tegrastats probe's per-run metrics (``Tegrastats.run_metrics``): its samples alone,
+and their coincidence with the workload's late events (here LeRobot's slow-loop warnings,
+as the workload tells them to the probe); values checked by hand on small synthetic runs."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from labkit.analysis.metrics import nvenc_active, run_metrics
-from labkit.metric_names import METRICS, REGISTRY
+from labkit.core.observed import Observed
 from labkit.parse import read_tegrastats
-from labkit.workloads.lerobot.log import read_record_log
+from labkit.probes.tegrastats import Tegrastats
+from labkit.probes.tegrastats.compute import nvenc_active
+from labkit.workloads.lerobot import LerobotRecord
 from tests.conftest import DATA
+from tests.workloads.lerobot.synthetic import record_log
 
-PREFIX = "2026-09-01 14:02:{:02d}"
-
-
-def record_log(warnings: list[tuple[int, float]], codec: str = "h264_nvenc") -> pd.DataFrame:
-    """Episode 0 from second 0 to 30, slow-loop warnings at (second, Hz)."""
-    lines = [
-        f"INFO {PREFIX.format(0)} gs/video.py:186 Auto-selected video codec: {codec}",
-        f"INFO {PREFIX.format(0)} ls/utils.py:147 Recording episode 0",
-    ]
-    for sec, hz in warnings:
-        lines.append(
-            f"WARNING {PREFIX.format(sec)} t_record.py:352 Record loop is running slower "
-            f"({hz} Hz) than the target FPS (30 Hz)."
-        )
-    lines.append(f"INFO {PREFIX.format(30)} ls/utils.py:147 Stop recording")
-    return read_record_log(lines)
+PROBE = Tegrastats()
 
 
 def tegrastats(loads_by_second: dict[int, list[int]], seconds: int = 31) -> pd.DataFrame:
@@ -45,21 +35,9 @@ def tegrastats(loads_by_second: dict[int, list[int]], seconds: int = 31) -> pd.D
     return read_tegrastats(lines)
 
 
-def test_record_metrics_and_rate_per_minute():
-    m = run_metrics(record_log([(5, 24.0), (10, 9.6), (20, 15.5)]), None)
-    assert m["warnings"] == 3 and m["min_hz"] == 9.6 and m["median_hz"] == 15.5
-    assert m["warnings_per_min"] == pytest.approx(6.0)  # 3 in 30 s
-    assert m["duration_s"] == 30.0  # imported: the record log's span
-    assert m["codec"] == "h264_nvenc" and m["hw_codec"] is True and m["episodes"] == 1
-    assert run_metrics(record_log([], codec="libsvtav1"), None)["hw_codec"] is False
-    assert set(m) == set(METRICS)
-
-
-def test_the_supervisors_workload_time_is_the_exposure_of_the_counts():
-    m = run_metrics(record_log([(5, 24.0), (10, 9.6), (20, 15.5)]), None, duration_s=36.0)
-    assert m["duration_s"] == 36.0
-    assert m["warnings_per_min"] == pytest.approx(3 / 36 * 60)
-    assert REGISTRY["duration_s"].kind == "duration" and REGISTRY["duration_s"].unit == "s"
+def observed(events: pd.DataFrame | None) -> Observed:
+    """The run as the probe is told it: LeRobot's warnings are its late events."""
+    return Observed(Path("."), {}, LerobotRecord().late_events(events))
 
 
 def test_saturation_shares_and_coincidence():
@@ -67,7 +45,7 @@ def test_saturation_shares_and_coincidence():
     all_hot = [95] * 14
     teg = tegrastats({5: one_hot, 11: one_hot, 20: all_hot})
     # warnings at 5 (same sample as a single-core peak), 10 (next to 11), 25 (nothing near)
-    m = run_metrics(record_log([(5, 20.0), (10, 19.0), (25, 21.0)]), teg)
+    m = PROBE.run_metrics(teg, observed(record_log([(5, 20.0), (10, 19.0), (25, 21.0)])))
     assert m["any_core_saturated_share"] == pytest.approx(3 / 31)
     assert m["all_cores_saturated_share"] == pytest.approx(1 / 31)
     assert m["warnings_single_core_saturated_share"] == pytest.approx(2 / 3)
@@ -91,8 +69,10 @@ def test_nvenc_activity_needs_work_not_a_printed_clock():
 
 
 def test_real_thor_line():
-    """thor-r38.txt: one idle sample, CPU [0,0,0,0,0,0,1,0,0,0,0,8,0,0], RAM 105265 MB."""
-    m = run_metrics(None, read_tegrastats(DATA / "tegrastats" / "thor-r38.txt"))
+    """thor-r38.txt: one idle sample, CPU [0,0,0,0,0,0,1,0,0,0,0,8,0,0], RAM 105265 MB;
+    no record log: no late events to relate the samples to."""
+    m = PROBE.run_metrics(read_tegrastats(DATA / "tegrastats" / "thor-r38.txt"), observed(None))
     assert m["cpu_peak_pct"] == 8.0 and m["cpu_mean_pct"] == pytest.approx(9 / 14)
     assert m["any_core_saturated_share"] == 0.0 and m["ram_used_mb_max"] == 105265.0
-    assert m["nvenc_active"] is None and m["warnings"] is None
+    assert m["nvenc_active"] is None
+    assert "warnings_single_core_saturated_share" not in m
