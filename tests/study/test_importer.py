@@ -66,3 +66,21 @@ def test_the_shipped_sample_is_what_the_report_tests_use(tmp_path):
     assert len(logs) == 10
     for name in logs:
         assert (shipped / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_a_playbook_whose_workload_imports_no_hand_run_logs_is_refused(tmp_path):
+    write_seed_logs(tmp_path, "exp1", [20.0])
+    pb = load_playbook(REPO / "playbooks" / "loop-jitter.yml")
+    with pytest.raises(LabkitError) as err:
+        import_logs(tmp_path, pb, tmp_path / "runs", log=lambda m: None)
+    assert "its command workload imports no hand-run logs" in str(err.value)
+    assert str(err.value).endswith("that does: lerobot-record")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_importer_reads_the_workloads_own_hand_run_layout(tmp_path):
+    """The logs' names come from the workload's declaration (``Workload.hand_runs``)."""
+    hand = load_playbook(PLAYBOOK).workload.hand_runs()
+    assert (hand.suffix, hand.monitor_suffix) == ("_record.log", "_tegrastats.log")
+    write_seed_logs(tmp_path, "exp1", [20.0])
+    assert hand.run_id(tmp_path / "exp1_record.log", None).startswith("20260210T100000-imported-")

@@ -1,12 +1,13 @@
-"""``invoke import``: hand-run logs in the seed's layout become runs in the store.
+"""``invoke import``: hand-run logs become runs of the playbook's workload in the store.
 
-The seed investigation left ``<experiment>_record.log`` and ``<experiment>_tegrastats.log``
-side by side. Each pair becomes ``runs/<experiment>/<run-id>/`` with a manifest marked
-``imported``; the run id comes from the log's first timestamp and a hash of its bytes, so
-importing the same logs twice finds them already there instead of counting them twice.
-A run directory is built beside the store and renamed into place whole. What is LeRobot's
-in this (the logs' names, their checks, the run id) is ``labkit.workloads.lerobot.hand_run``;
-this module sits above the store, the playbook and the plug-ins it brings together.
+A workload that can import runs recorded by hand declares how (``Workload.hand_runs``: the
+logs' names, their checks, the run id; the seed's ``<experiment>_record.log`` beside
+``<experiment>_tegrastats.log`` is lerobot-record's). Each pair becomes
+``runs/<experiment>/<run-id>/`` with a manifest marked ``imported``; the run id is the
+same for the same logs, so importing them twice finds them already there instead of
+counting them twice. A run directory is built beside the store and renamed into place
+whole. This module sits above the store, the playbook and the plug-ins it brings together,
+and names no workload.
 """
 
 from __future__ import annotations
@@ -26,32 +27,48 @@ from labkit.errors import LabkitError
 from labkit.measure import summarize_run
 from labkit.records.model import imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
-from labkit.workloads.lerobot import LerobotRecord, hand_run
-from labkit.workloads.lerobot.hand_run import MONITOR_LOG, MONITOR_SUFFIX, RECORD_LOG, RECORD_SUFFIX
+from labkit.registry import WORKLOADS
+from labkit.workloads.base import HandRuns, Workload
+
+
+def hand_runs_of(playbook: Playbook) -> HandRuns:
+    """How the playbook's workload reads its hand-run logs; an error for a kind that
+    imports none."""
+    hand = playbook.workload.hand_runs()
+    if hand is None:
+        kinds = [k for k, cls in WORKLOADS.items() if cls.hand_runs is not Workload.hand_runs]
+        raise LabkitError(
+            f"playbook {playbook.name} ({playbook.file}): its {playbook.workload.kind} "
+            "workload imports no hand-run logs; expected a playbook whose workload is one "
+            f"that does: {', '.join(kinds) or 'none is registered'}"
+        )
+    return hand
 
 
 def find_pairs(logs: Path, playbook: Playbook) -> list[tuple[str, Path, Path | None]]:
-    """(experiment, record log, tegrastats log or None) for every record log in ``logs``
-    and in its subfolders one level down (a lab's sessions, one folder each)."""
+    """(experiment, workload log, tegrastats log or None) for every workload log in
+    ``logs`` and in its subfolders one level down (a lab's sessions, one folder each)."""
     if not logs.is_dir():
         raise LabkitError(f"--logs {logs}: not a directory")
+    hand = hand_runs_of(playbook)
+    suffix, monitor_suffix = hand.suffix, hand.monitor_suffix
     folders = [logs, *sorted(d for d in logs.iterdir() if d.is_dir())]
     pairs = []
     for folder in folders:
-        for rec in sorted(folder.glob(f"*{RECORD_SUFFIX}")):
-            name = rec.name[: -len(RECORD_SUFFIX)]
+        for rec in sorted(folder.glob(f"*{suffix}")):
+            name = rec.name[: -len(suffix)]
             if name not in playbook.experiments:
                 known = ", ".join(playbook.experiments)
                 raise LabkitError(
                     f"{rec}: experiment {name!r} is not in playbook {playbook.name} "
                     f"({playbook.file}); expected one of: {known}"
                 )
-            teg = folder / f"{name}{MONITOR_SUFFIX}"
+            teg = folder / f"{name}{monitor_suffix}"
             pairs.append((name, rec, teg if teg.exists() else None))
     if not pairs:
         raise LabkitError(
-            f"--logs {logs}: no <experiment>{RECORD_SUFFIX} files "
-            f"(expected e.g. exp1{RECORD_SUFFIX} and exp1{MONITOR_SUFFIX})"
+            f"--logs {logs}: no <experiment>{suffix} files "
+            f"(expected e.g. exp1{suffix} and exp1{monitor_suffix})"
         )
     return pairs
 
@@ -71,9 +88,10 @@ def import_logs(
     processes (default: one per CPU; 1: in this one); runs are renamed into the store in
     the logs' order, each one whole."""
     pairs = find_pairs(logs, playbook)
+    workload, hand = playbook.workload, hand_runs_of(playbook)
     jobs = max(1, jobs or os.cpu_count() or 1)
     with _pool(jobs) as pool:
-        ids = list(pool.map(_checked_id, [(rec, teg) for _, rec, teg in pairs]))
+        ids = list(pool.map(_checked_id, [(hand, rec, teg) for _, rec, teg in pairs]))
         added: list[tuple[str, Path, Path, Path, dict]] = []
         staged: list[Path] = []
         try:
@@ -85,9 +103,9 @@ def import_logs(
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
                 staged.append(tmp)
-                shutil.copyfile(rec, tmp / RECORD_LOG)
+                shutil.copyfile(rec, tmp / workload.log)
                 if teg is not None:
-                    shutil.copyfile(teg, tmp / MONITOR_LOG)
+                    shutil.copyfile(teg, tmp / hand.monitor_log)
                 manifest = imported_record(
                     run_id,
                     name,
@@ -95,7 +113,7 @@ def import_logs(
                     {"record": str(rec), "tegrastats": str(teg) if teg else None},
                     provenance(),
                     time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    LerobotRecord().record(),  # hand-run logs: lerobot-record's
+                    workload.record(),
                 )
                 added.append((name, rec, tmp, final, manifest))
             done = list(pool.map(_summarized, [(a[2], a[4], finish) for a in added]))
@@ -103,7 +121,7 @@ def import_logs(
                 os.rename(tmp, final)
                 staged.remove(tmp)
                 teg_missing = manifest.get("source", {}).get("tegrastats") is None
-                missing = f" (no {name}{MONITOR_SUFFIX}: CPU metrics will be missing)"
+                missing = f" (no {name}{hand.monitor_suffix}: CPU metrics will be missing)"
                 log(f"{name}: imported {rec.name} as {final}{missing if teg_missing else ''}")
         finally:
             for tmp in staged:
@@ -111,10 +129,10 @@ def import_logs(
     return done
 
 
-def _checked_id(pair: tuple[Path, Path | None]) -> str:
-    rec, teg = pair
-    hand_run.check_logs(rec, teg)
-    return hand_run.run_id(rec, teg)
+def _checked_id(job: tuple[HandRuns, Path, Path | None]) -> str:
+    hand, rec, teg = job
+    hand.check(rec, teg)
+    return hand.run_id(rec, teg)
 
 
 def _summarized(job: tuple[Path, dict, Callable | None]) -> dict:

@@ -44,6 +44,27 @@ class NotForHost(ValueError):
         self.key = key
 
 
+class HandRuns(abc.ABC):
+    """A workload's runs recorded by hand (without labkit), as ``invoke import`` finds them
+    in a folder: ``<experiment><suffix>`` is the workload's log and, beside it,
+    ``<experiment><monitor_suffix>`` tegrastats' samples (optional). The kind says how its
+    log is checked and what run id the pair gets; the importer names no workload."""
+
+    suffix: ClassVar[str]  # the workload's log: ``<experiment><suffix>``
+    monitor_suffix: ClassVar[str] = "_tegrastats.log"
+    # where an imported run keeps tegrastats' samples (the tegrastats probe's file)
+    monitor_log: ClassVar[str] = "tegrastats.log"
+
+    @abc.abstractmethod
+    def check(self, log: Path, monitor: Path | None) -> None:
+        """Raise ``LabkitError`` (naming the file and what was expected) unless the logs
+        hold what their names say; called on every pair before anything is written."""
+
+    @abc.abstractmethod
+    def run_id(self, log: Path, monitor: Path | None) -> str:
+        """The pair's run id: the same logs imported twice get the same one."""
+
+
 class Workload(abc.ABC):
     """One kind of program an experiment runs; subclasses fill in every method."""
 
@@ -162,6 +183,11 @@ class Workload(abc.ABC):
         if late in self.metrics:
             return [late]
         return [n for n, m in self.metrics.items() if m.kind == "rate" and m.count_of]
+
+    def hand_runs(self) -> HandRuns | None:
+        """How ``invoke import`` reads this kind's runs recorded by hand (None: it
+        imports none)."""
+        return None
 
     def record(self) -> dict[str, Any]:
         """What the run record keeps of the workload (enough for ``from_record``)."""

@@ -1,21 +1,30 @@
 """LeRobot runs recorded by hand, as the seed investigation left them: ``<experiment>_record.log``
 beside ``<experiment>_tegrastats.log``. What ``invoke import`` (``labkit.study.importer``)
-needs of them: whether they hold what their names say, and a run id of their own."""
+needs of them (``LerobotHandRuns``, returned by ``LerobotRecord.hand_runs``): whether they
+hold what their names say, and a run id of their own."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import ClassVar
 
 from labkit.errors import LabkitError
 from labkit.parse.tegrastats import read_tegrastats
+from labkit.workloads.base import HandRuns
 from labkit.workloads.lerobot.log import read_record_log
 
-RECORD_SUFFIX = "_record.log"
-MONITOR_SUFFIX = "_tegrastats.log"
-# where an imported run keeps them (the names a lerobot-record run with tegrastats has)
-RECORD_LOG = "record.log"
-MONITOR_LOG = "tegrastats.log"
+
+class LerobotHandRuns(HandRuns):
+    """``<experiment>_record.log`` (lerobot-record's output) beside tegrastats' samples."""
+
+    suffix: ClassVar[str] = "_record.log"
+
+    def check(self, log: Path, monitor: Path | None) -> None:
+        check_logs(log, monitor)
+
+    def run_id(self, log: Path, monitor: Path | None) -> str:
+        return run_id(log, monitor)
 
 
 def check_logs(rec: Path, teg: Path | None) -> None:

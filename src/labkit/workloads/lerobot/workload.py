@@ -187,6 +187,12 @@ class LerobotRecord(Workload):
     def run_metrics(self, events, duration_s: float | None = None) -> dict[str, Any]:
         return _computed().run_metrics(events, duration_s)
 
+    def hand_runs(self):
+        """The seed's hand-run logs (``hand_run``; its checks parse them: pandas, on use)."""
+        from labkit.workloads.lerobot.hand_run import LerobotHandRuns  # noqa: PLC0415 -- start-up
+
+        return LerobotHandRuns()
+
     def late_events(self, events):
         return None if events is None else _computed().late_events(events)
 
