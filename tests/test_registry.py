@@ -253,7 +253,7 @@ def every_declared_metric() -> dict[str, Metric]:
         for m in cls.from_record({"kind": kind, **RECORDS[kind]}).metrics.values():
             out[f"{kind}:{m.name}"] = m
     for name, cls in PROBES.items():
-        for table in (cls.metrics, cls.metric_patterns, cls.metric_families):
+        for table in (cls.metrics, cls.metric_patterns, cls.stage_patterns, cls.metric_families):
             out.update({f"{name}:{m.name}": m for m in table.values()})
     return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.core.metrics import UNKNOWN
 from labkit.core.observed import Observed
 from labkit.registry import PROBES, workload_of
 from labkit.workloads import Workload
@@ -41,13 +42,19 @@ def measure_run(run_dir: Path, record: dict[str, Any], workload: Workload) -> Me
     for name in names:
         metrics.update(dict.fromkeys(PROBES[name].metrics))
     metrics.update(workload.run_metrics(events, observed.duration_s))
-    tables: dict[str, Any] = {}
-    for name in names:
-        if (record["probes"][name] or {}).get("skipped"):
-            continue
-        probe = PROBES[name]()
-        tables[name] = probe.parse(run_dir)
-        metrics.update(probe.run_metrics(tables[name], observed))
+    ran = {n: PROBES[n]() for n in names if not (record["probes"][n] or {}).get("skipped")}
+    tables: dict[str, Any] = {name: probe.parse(run_dir) for name, probe in ran.items()}
+    # what a profiler found of the loop (py-spy's late stretches) is told to every probe
+    for name, probe in ran.items():
+        found = probe.profile(tables[name], observed)
+        if found is not None:
+            observed.profile = found
+    for name, probe in ran.items():
+        got = dict(probe.run_metrics(tables[name], observed))
+        unknown = {**(metrics.get(UNKNOWN) or {}), **(got.pop(UNKNOWN, None) or {})}
+        metrics.update(got)
+        if unknown:  # each probe's reasons for the metrics it left unknown, kept together
+            metrics[UNKNOWN] = unknown
     return Measured(metrics, events, observed, tables)
 
 

@@ -24,16 +24,26 @@ def workload_metrics(workload: Workload) -> dict[str, Metric]:
     return dict(workload.metrics)
 
 
-def probe_metrics(probe_cls: type[Probe], devices: list[str] = ()) -> dict[str, Metric]:
+def probe_metrics(
+    probe_cls: type[Probe], devices: list[str] = (), stages: tuple[str, ...] = ()
+) -> dict[str, Metric]:
     """A probe's metrics; its per-device ones (``metric_patterns``) once per device name,
-    ``camera_read_ms_p95_right_wrist``."""
-    out = dict(probe_cls.metrics)
-    for prefix, template in probe_cls.metric_patterns.items():
-        for dev in devices:
-            out[f"{prefix}{dev}"] = replace(
-                template, name=f"{prefix}{dev}", description=f"{template.description} ({dev})"
-            )
+    ``camera_read_ms_p95_right_wrist``, and its per-stage ones (``stage_patterns``) once
+    per stage of the workload's stage map, ``warn_stage_share_camera_read``."""
+    out = _expanded(probe_cls.stage_patterns, stages)  # the stages first: the loop's story
+    out.update(probe_cls.metrics)
+    out.update(_expanded(probe_cls.metric_patterns, devices))
     return out
+
+
+def _expanded(patterns: dict[str, Metric], names: tuple[str, ...] | list[str]) -> dict:
+    """Each pattern's declaration copied once per name (``prefix`` + name)."""
+    return {f"{p}{name}": _copy(t, p, name) for p, t in patterns.items() for name in names}
+
+
+def _copy(template: Metric, prefix: str, rest: str) -> Metric:
+    """``template`` declared for one device, stage or thread: ``prefix`` + ``rest``."""
+    return replace(template, name=f"{prefix}{rest}", description=f"{template.description} ({rest})")
 
 
 def family_metric(families: dict[str, Metric], name: str) -> Metric | None:
@@ -41,8 +51,7 @@ def family_metric(families: dict[str, Metric], name: str) -> Metric | None:
     non-empty rest), else None."""
     for prefix, template in families.items():
         if name.startswith(prefix) and len(name) > len(prefix):
-            dev = name[len(prefix) :]
-            return replace(template, name=name, description=f"{template.description} ({dev})")
+            return _copy(template, prefix, name[len(prefix) :])
     return None
 
 
@@ -59,10 +68,12 @@ def metrics_for(
 ) -> dict[str, Metric]:
     """The metrics a playbook's runs have: its workload's and its probes' (in that order),
     without those only a stage map gives when the workload declares none; ``cameras``: the
-    camera names its experiments record, for per-camera metrics."""
+    camera names its experiments record, for per-camera metrics; per stage, the stages of
+    the workload's stage map."""
     out = workload_metrics(workload)
+    stages = workload.stage_map.stages if workload.stage_map is not None else ()
     for name in probes:
-        out.update(probe_metrics(get_probe(name), cameras))
+        out.update(probe_metrics(get_probe(name), cameras, stages))
     if workload.stage_map is None:  # what only a stage map gives is never computed
         out = {n: m for n, m in out.items() if not m.needs_stages}
     return out

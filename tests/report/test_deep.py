@@ -10,8 +10,8 @@ import shutil
 from labkit.config.playbook import load_playbook
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
-from tests.analysis.test_stages import CAMS, profiled_run
 from tests.conftest import REPO
+from tests.probes.test_pyspy import CAMS, profiled_run
 from tests.report.test_build import section, table
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
@@ -28,11 +28,13 @@ def test_a_profiled_run_gets_the_section_and_decides_h6_h7(tmp_path):
     write_manifest(
         run,
         {
-            "schema": 1, "run_id": run_id, "experiment": "exp8", "status": "complete",
+            "schema": 2, "run_id": run_id, "experiment": "exp8", "status": "complete",
             "host": {"name": "sim", "connection": "local"},
             "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+            "workload": {"kind": "lerobot-record", "log": "record.log"},
+            "probes": {"pyspy": {"log": "pyspy.out"}, "threads": {"log": "threads.log"}},
             "params": pb.params_for("exp8"),
-            "commands": {"record_argv": ["lerobot-record", f"--robot.cameras={{{cams}}}"]},
+            "commands": {"workload_argv": ["lerobot-record", f"--robot.cameras={{{cams}}}"]},
         },
     )  # fmt: skip
     result = build_report(pb, tmp_path / "runs", tmp_path / "out", log=lambda m: None)

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
-from labkit.analysis.stages import run_deep_metrics
 from labkit.measure import measure_run
 from labkit.records.metrics_cache import source_version, stored_metrics
 from labkit.records.shared import SharedRecords, interned
@@ -123,7 +122,8 @@ class RunData:
 
     @property
     def deep(self) -> dict:
-        """The threads / pyspy probes' tables."""
+        """The loop profile's stage-labelled segments (``loop``) and the threads probe's
+        samples (``threads``)."""
         return self._table("deep") or {}
 
     @deep.setter
@@ -171,21 +171,19 @@ class RunData:
 def run_data(
     run_dir: Path, manifest: dict[str, Any], workload: Workload, keep_tables: bool = False
 ) -> RunData:
-    """One run's metrics, by one path for every workload: its plug-ins' (``measure_run``)
-    and, for a workload that maps its functions to loop stages, the threads and py-spy
-    probes' deeper look."""
+    """One run's metrics, by one path for every workload: its plug-ins'
+    (``measure_run``: the workload's, each probe's)."""
     measured = measure_run(run_dir, manifest, workload)
-    metrics = measured.metrics
-    deep, deep_tables = {}, {}
-    if workload.stage_map is not None:
-        deep, deep_tables = run_deep_metrics(run_dir, manifest, measured.events)
-    metrics.update(deep)
-    run = RunData(run_dir, manifest, metrics)
+    run = RunData(run_dir, manifest, measured.metrics)
     if keep_tables:
+        profile = measured.observed.profile
         run.events, run.teg, run.deep = (
             measured.events,
             measured.tables.get("tegrastats"),
-            deep_tables,
+            {
+                "loop": profile.segments if profile is not None else None,
+                "threads": measured.tables.get("threads"),
+            },
         )
         run.late = measured.observed.late
     return run

@@ -33,6 +33,65 @@ class StageMap:
     stages: tuple[str, ...]
     # the stage that is the loop waiting for its next tick (splits late stretches)
     sleep: str = "sleep"
+    # the stage that waits on a device (LeRobot: ``camera_read``): a late stretch spent
+    # mostly in it is charged to the device whose thread ran long; None: no such stage
+    device_stage: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The map as a run record keeps it (JSON), for ``from_record``."""
+        return {
+            "loop": self.loop_function,
+            "sleep": self.sleep,
+            "device_stage": self.device_stage,
+            "map": {stage: list(patterns) for stage, patterns in self.rules},
+            "stages": list(self.stages),
+        }
+
+    @classmethod
+    def from_record(cls, kept: dict[str, Any]) -> StageMap:
+        rules = tuple((stage, tuple(p)) for stage, p in (kept.get("map") or {}).items())
+        return cls(
+            loop_function=kept["loop"],
+            rules=rules,
+            stages=tuple(kept.get("stages") or ordered_stages(rules)),
+            sleep=kept.get("sleep") or "sleep",
+            device_stage=kept.get("device_stage"),
+        )
+
+
+def ordered_stages(rules: StageRules) -> tuple[str, ...]:
+    """Every stage of ``rules`` in their order, then ``other`` (inside the loop, no rule)."""
+    names = [stage for stage, _ in rules]
+    return (*names, *(() if "other" in names else ("other",)))
+
+
+@dataclass(frozen=True)
+class LoopStretch:
+    """The loop thread's time between two sleeps (a late one: longer than its budget)."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    stages: dict[str, float]  # stage -> seconds
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class LoopProfile:
+    """What a profiler (the ``pyspy`` probe) found of the loop thread, told to the other
+    probes: the threads probe reads which thread was pegged, and which device thread ran
+    long, over the late stretches it names."""
+
+    source: str  # the probe that profiled the loop
+    # the loop thread's segments (``start``, ``end``, ``stage``, ``seconds``), for figures
+    segments: pd.DataFrame
+    # per late event whose time is known, in order: the late stretch it points to (None:
+    # none found in the profile)
+    matched: list[LoopStretch | None] = field(default_factory=list)
+    # the profiler's own CPU over its running time, percent of one core (None: unknown)
+    cpu_pct: float | None = None
 
 
 @dataclass
@@ -58,6 +117,9 @@ class Observed:
     devices: list[str] = field(default_factory=list)
     # the devices' own frame rate (per-frame cost), when the workload knows it
     device_fps: float | None = None
+    # the loop profile a profiling probe found (``Probe.profile``), set before the probes'
+    # metrics are computed; None: no probe profiled the loop
+    profile: LoopProfile | None = None
 
     @property
     def late_windows(self) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

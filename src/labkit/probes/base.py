@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
-from labkit.core.observed import Observed
+from labkit.core.observed import LoopProfile, Observed
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class Probe(abc.ABC):
     # per-device metrics: name prefix -> the declaration each device's metric copies
     # (``camera_read_ms_p95_`` -> ``camera_read_ms_p95_<camera>``)
     metric_patterns: ClassVar[dict[str, Metric]] = {}
+    # per-stage metrics: name prefix -> the declaration each stage of the workload's stage
+    # map copies (``warn_stage_share_`` -> ``warn_stage_share_camera_read`` for LeRobot);
+    # a workload without a stage map has none
+    stage_patterns: ClassVar[dict[str, Metric]] = {}
     # metrics named after what a run finds (runq: its busiest threads): name prefix -> the
     # declaration each copies; the names come from the runs' metrics, not the playbook
     metric_families: ClassVar[dict[str, Metric]] = {}
@@ -119,9 +123,16 @@ class Probe(abc.ABC):
         """The probe's samples from a pulled run dir (``pandas.DataFrame``), None if absent."""
         return None
 
+    def profile(self, table, run: Observed) -> LoopProfile | None:
+        """What this probe found of the loop thread for the other probes (the py-spy
+        profile's late stretches), asked of every probe before any computes its metrics;
+        most find nothing (None)."""
+        return None
+
     def run_metrics(self, table, run: Observed) -> dict[str, Any]:
         """The probe's metrics for one run: ``table`` from ``parse``, ``run`` what the
-        workload says of it (its late events, loop thread, stages)."""
+        workload says of it (its late events, loop thread, stages) and what a profiling
+        probe found of the loop (``run.profile``)."""
         return {}
 
     def summary(self, metrics: dict[str, Any], table) -> dict[str, Any]:

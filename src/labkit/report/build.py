@@ -356,9 +356,9 @@ def build_report(
         ctx["folder"] = pb.name
         ctx["figures"], ctx["figure_notes"] = draw(pb.workload.report_figures, ctx, folder)
         # the threads probe's section: where the loop's time goes, by the workload's stages
-        staged = pb.workload.stage_map is not None
-        ctx["deep"] = deep.context(ctx["rows"], ctx["judged"]) if staged else None
-        ctx["deep_figures"] = deep.figures(ctx["judged"], folder) if ctx["deep"] else []
+        stages = pb.workload.stage_map
+        ctx["deep"] = deep.context(ctx["rows"], ctx["judged"], stages) if stages else None
+        ctx["deep_figures"] = deep.figures(ctx["judged"], folder, stages) if ctx["deep"] else []
         ctx["workload_section"], ctx["probe_sections"], plugin_dirs = _sections(pb)
         _write_csv(folder / "summary.csv", ctx["all_rows"], pb.metrics)
         if ctx["host_rows"]:

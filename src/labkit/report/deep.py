@@ -1,6 +1,7 @@
 """The report's "Where the loop's time goes" section: stage shares overall and during
-warnings, per-camera capture cost, a per-thread CPU figure and the stages around the worst
-warning -- for the runs that had the ``threads`` / ``pyspy`` probes.
+late events, per-camera capture cost, a per-thread CPU figure and the stages around the
+worst late event -- for the runs that had the ``threads`` / ``pyspy`` probes, by the stages
+of the workload's own stage map (``Workload.stage_map``).
 """
 
 from __future__ import annotations
@@ -17,27 +18,38 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from labkit.analysis.runs import RunData  # noqa: E402
-from labkit.analysis.stages import STAGES, camera_devices, loop_segments  # noqa: E402
+from labkit.core.observed import StageMap  # noqa: E402
 from labkit.report.plots import Figure  # noqa: E402
 
-COLORS = {
-    "camera_read": "#dd8452",
-    "robot_io": "#4c72b0",
-    "teleop": "#55a868",
-    "dataset": "#c44e52",
-    "processors": "#8172b3",
-    "sleep": "#cccccc",
-    "other": "#937860",
-}
+# the stages' colours in the map's order; the loop waiting (its sleep stage) and "other"
+# keep theirs whatever the map
+PALETTE = ("#dd8452", "#4c72b0", "#55a868", "#c44e52", "#8172b3", "#da8bc3", "#ccb974",
+           "#64b5cd", "#8c8c8c")  # fmt: skip
+SLEEP_COLOR, OTHER_COLOR = "#cccccc", "#937860"
+STAGE_SHARE = "main_thread_stage_share_"
+
+
+def colors(stages: StageMap) -> dict[str, str]:
+    """A colour per stage of the map (the palette repeats past its length)."""
+    rest = [s for s in stages.stages if s not in (stages.sleep, "other")]
+    out = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(rest)}
+    return {**out, stages.sleep: SLEEP_COLOR, "other": OTHER_COLOR}
 
 
 def _profiled(runs: list[RunData]) -> list[RunData]:
-    return [r for r in runs if r.metrics.get("main_thread_stage_share_sleep") is not None
-            or r.metrics.get("warnings_single_thread_saturated_share") is not None]  # fmt: skip
+    return [
+        r for r in runs
+        if any(k.startswith(STAGE_SHARE) and v is not None for k, v in r.metrics.items())
+        or r.metrics.get("warnings_single_thread_saturated_share") is not None
+    ]  # fmt: skip
 
 
-def context(rows: list[dict[str, Any]], runs: list[RunData]) -> dict[str, Any] | None:
-    """Rows for the section's tables, or None when no run was profiled."""
+def context(
+    rows: list[dict[str, Any]], runs: list[RunData], stage_map: StageMap
+) -> dict[str, Any] | None:
+    """Rows for the section's tables (the stages of ``stage_map``: the workload's), or None
+    when no run was profiled."""
+    stages = stage_map.stages
     profiled = _profiled(runs)
     if not profiled:
         return None
@@ -52,8 +64,8 @@ def context(rows: list[dict[str, Any]], runs: list[RunData]) -> dict[str, Any] |
             {
                 "experiment": row["experiment"],
                 "runs": row["runs"],
-                "overall": {s: row.get(f"main_thread_stage_share_{s}") for s in STAGES},
-                "warn": {s: row.get(f"warn_stage_share_{s}") for s in STAGES},
+                "overall": {s: row.get(f"{STAGE_SHARE}{s}") for s in stages},
+                "warn": {s: row.get(f"warn_stage_share_{s}") for s in stages},
                 "matched": row.get("warnings_matched_share"),
                 "saturated": row.get("warnings_single_thread_saturated_share"),
                 "camera_top": row.get("warn_camera_top"),
@@ -102,11 +114,11 @@ def context(rows: list[dict[str, Any]], runs: list[RunData]) -> dict[str, Any] |
             notes.append(f"`{r.experiment}` {r.dir.name}: {r.metrics['profile_note']}")
     return {
         "notes": notes,
-        "stages": STAGES,
+        "stages": stages,
         "stage_rows": stage_rows,
         "camera_rows": camera_rows,
-        "stage_header": "| Experiment | Runs | when | " + " | ".join(STAGES) + " |",
-        "stage_rule": "|---|---:|---|" + "---:|" * len(STAGES),
+        "stage_header": "| Experiment | Runs | when | " + " | ".join(stages) + " |",
+        "stage_rule": "|---|---:|---|" + "---:|" * len(stages),
     }
 
 
@@ -114,18 +126,29 @@ def _rows(table) -> int:
     return 0 if table is None else len(table)
 
 
+def _late_times(run: RunData) -> pd.Series:
+    """The run's late events' known times (the workload's late event: LeRobot's slow-loop
+    warnings)."""
+    late = run.late
+    return pd.Series(dtype="datetime64[ns]") if late is None else late["time"].dropna()
+
+
 def _worst(runs: list[RunData]) -> tuple[RunData, pd.Timestamp, float] | None:
-    """The profiled run's lowest warned rate: (run, its time, Hz)."""
+    """The profiled run's late event at the lowest rate (the first one when no rate is
+    known): (run, its time, Hz or NaN)."""
     best = None
     for r in runs:
-        if (r.deep or {}).get("segments") is None or r.events is None:
+        loop = (r.deep or {}).get("loop")
+        if loop is None or loop.empty or r.late is None:
             continue
-        slow = r.events[(r.events["kind"] == "slow_loop") & r.events["time"].notna()]
-        if slow.empty:
+        late = r.late.dropna(subset=["time"])
+        if late.empty:
             continue
-        i = slow["hz"].astype(float).idxmin()
-        cand = (r, slow.loc[i, "time"], float(slow.loc[i, "hz"]))
-        if best is None or cand[2] < best[2]:
+        hz = late["hz"].astype(float)
+        i = hz.idxmin() if hz.notna().any() else late.index[0]
+        cand = (r, late.loc[i, "time"], float(late.loc[i, "hz"]))
+        rank = cand[2] if cand[2] == cand[2] else float("inf")
+        if best is None or rank < (best[2] if best[2] == best[2] else float("inf")):
             best = cand
     return best
 
@@ -142,7 +165,7 @@ def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
     ]
     if not cands:
         return None
-    run = max(cands, key=lambda r: r.metrics.get("warnings") or 0)
+    run = max(cands, key=lambda r: len(_late_times(r)))
     th = run.deep["threads"]
     mean = th.groupby("name")["cpu_pct"].mean().sort_values(ascending=False)
     top = mean.head(MAX_THREADS)
@@ -151,10 +174,7 @@ def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
     if len(rest):
         panels.append((f"the other {len(rest)} threads, summed", th[th["name"].isin(rest)]))
     t0 = th["time"].min()
-    slow = pd.Series(dtype=float)
-    if run.events is not None:
-        warned = run.events.loc[run.events["kind"] == "slow_loop", "time"].dropna()
-        slow = (warned - t0).dt.total_seconds()
+    slow = (_late_times(run) - t0).dt.total_seconds()
     sums = [(name, mine.groupby("time")["cpu_pct"].sum()) for name, mine in panels]
     top_pct = max([100.0] + [float(s.max()) for _, s in sums if len(s)])
     fig, axes = plt.subplots(
@@ -169,9 +189,7 @@ def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
         ax.set_title(name, fontsize=8, loc="left", pad=2)
         ax.tick_params(labelsize=7)
         ax.set_ylim(0, top_pct * 1.05)
-    axes[-1, 0].set_xlabel(
-        "seconds since the threads probe's first sample (red: slow-loop warnings)"
-    )
+    axes[-1, 0].set_xlabel("seconds since the threads probe's first sample (red: late events)")
     fig.supylabel("CPU % of one core", fontsize=8)
     fig.suptitle(f"Per-thread CPU — {run.experiment}, run {run.dir.name}", fontsize=9)
     fig.savefig(out / "thread-cpu.png", dpi=100)
@@ -180,27 +198,27 @@ def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
     others = f"; {len(rest)} other threads {mean[rest].sum():.0f}% together" if len(rest) else ""
     return Figure(
         "thread-cpu.png",
-        "Per-thread CPU with warnings marked",
+        "Per-thread CPU with late events marked",
         f"One panel per busy thread of {run.experiment} ({run.dir.name}), CPU over time with "
-        f"red lines at the {len(slow)} slow-loop warnings; mean CPU: {listed}{others}",
+        f"red lines at the {len(slow)} late events; mean CPU: {listed}{others}",
     )
 
 
-def stages_figure(runs: list[RunData], out: Path) -> Figure | None:
-    """The loop thread's stages, stacked per 50 ms, over 2 s around the worst warning."""
+def stages_figure(runs: list[RunData], out: Path, stage_map: StageMap) -> Figure | None:
+    """The loop thread's stages, stacked per 50 ms, over 2 s around the worst late event."""
     worst = _worst(runs)
     if worst is None:
         return None
     run, when, hz = worst
-    loop = loop_segments(run.deep["segments"])
-    if loop.empty:
-        return None
+    loop = run.deep["loop"]
+    stages, color = stage_map.stages, colors(stage_map)
     lo, hi = when - pd.Timedelta(seconds=1), when + pd.Timedelta(seconds=2)
-    near = loop[(loop["end"] > lo) & (loop["start"] < hi)]
+    # a run recorded under another stage map (an edited playbook) has stages this one lacks
+    near = loop[(loop["end"] > lo) & (loop["start"] < hi) & loop["stage"].isin(stages)]
     if near.empty:
         return None
     edges = pd.date_range(lo, hi, freq="50ms")
-    share = {s: np.zeros(len(edges) - 1) for s in STAGES}
+    share = {s: np.zeros(len(edges) - 1) for s in stages}
     for row in near.itertuples():
         for i in range(len(edges) - 1):
             overlap = (min(row.end, edges[i + 1]) - max(row.start, edges[i])).total_seconds()
@@ -209,32 +227,33 @@ def stages_figure(runs: list[RunData], out: Path) -> Figure | None:
     x = ((edges[:-1] - when).total_seconds()).to_numpy()
     fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
     bottom = np.zeros(len(x))
-    for s in STAGES:
-        ax.bar(x, share[s], width=0.05, bottom=bottom, align="edge", color=COLORS[s], label=s)
+    for s in stages:
+        ax.bar(x, share[s], width=0.05, bottom=bottom, align="edge", color=color[s], label=s)
         bottom += share[s]
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel(f"seconds from the worst warning's logged second ({hz:.1f} Hz)")
+    rate = f"{hz:.1f} Hz" if hz == hz else "its rate not logged"
+    ax.set_xlabel(f"seconds from the worst late event's logged time ({rate})")
     ax.set_ylabel("share of each 50 ms")
-    ax.set_title(f"Loop thread's stages around the worst warning — {run.experiment}, run "
+    ax.set_title(f"Loop thread's stages around the worst late event — {run.experiment}, run "
                  f"{run.dir.name}", fontsize=9)  # fmt: skip
     ax.legend(fontsize=6, ncol=4)
     fig.savefig(out / "stages-worst-warning.png", dpi=100)
     plt.close(fig)
-    totals = {s: float(share[s].sum()) for s in STAGES if s != "sleep"}
+    totals = {s: float(share[s].sum()) for s in stages if s != stage_map.sleep}
     top = max(totals, key=totals.get)
     return Figure(
         "stages-worst-warning.png",
-        "Where the loop's time went around the worst warning",
+        "Where the loop's time went around the worst late event",
         f"Stacked bars of the loop thread's stages per 50 ms from 1 s before to 2 s after "
-        f"the {hz:.1f} Hz warning in {run.experiment} ({run.dir.name}); the busiest stage "
-        f"apart from sleep is {top}",
+        f"the late event ({rate}) in {run.experiment} ({run.dir.name}); the busiest stage "
+        f"apart from {stage_map.sleep} is {top}",
     )
 
 
-def figures(runs: list[RunData], out: Path) -> list[Figure]:
+def figures(runs: list[RunData], out: Path, stage_map: StageMap) -> list[Figure]:
     profiled = _profiled(runs)
-    got = [thread_cpu_figure(profiled, out), stages_figure(profiled, out)]
+    got = [thread_cpu_figure(profiled, out), stages_figure(profiled, out, stage_map)]
     return [f for f in got if f is not None]
 
 
-__all__ = ["context", "figures", "camera_devices"]
+__all__ = ["colors", "context", "figures"]

@@ -284,6 +284,11 @@ class Workload(abc.ABC):
         ``workload_s``, from the record or the run's ``status.json``."""
         return run_seconds(run_dir, record)
 
+    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
+        """The loop's period in seconds (1 / its target rate) for the run ``record`` names:
+        a stretch of the loop longer than this is late. None: not known."""
+        return None
+
     def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
         """What the probes are told about a run (late events, loop thread, stages)."""
         return Observed(
@@ -293,6 +298,7 @@ class Workload(abc.ABC):
             duration_s=self.recorded_seconds(run_dir, record, events),
             loop_thread=self.loop_thread,
             stages=self.stage_map,
+            budget_s=self.loop_budget_s(record),
         )
 
     def summary(self, metrics: dict[str, Any], events) -> dict[str, Any]:

@@ -10,6 +10,7 @@ wrapper ``pyspy_run.py`` records py-spy's start time so its trace lands on the h
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,48 +18,32 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labkit.core.facts import Fact
 from labkit.core.metrics import Metric, declared
+from labkit.core.observed import LoopProfile, Observed
 from labkit.errors import LabkitError
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.probes.pyspy.facts import PYSPY_FACT
 from labkit.probes.pyspy.install import ensure_pyspy
 from labkit.probes.tools import pyspy_path
 
-STAGES = ("camera_read", "robot_io", "teleop", "dataset", "processors", "sleep", "other")
-
 SOURCE = "pyspy"
 
 
-# where the loop thread's time goes, and what the late iterations waited on: all from the
-# workload's stage map (``labkit.analysis.stages``), none for a workload without one
+# where the loop thread's time goes and what the late iterations spent it on: from the
+# workload's stage map (``Observed.stages``), none for a workload without one
 METRICS: dict[str, Metric] = declared(
     SOURCE,
-    *(
-        Metric(f"main_thread_stage_share_{s}", f"share of the loop thread's time in {s}",
-               kind="share", needs_stages=True)
-        for s in STAGES
-    ),
-    *(
-        Metric(f"warn_stage_share_{s}", f"share of late iterations' time in {s}",
-               kind="share", per_warning=True, needs_stages=True)
-        for s in STAGES
-    ),
     Metric("warnings_matched_share", "share of late events matched to a late stretch of "
            "the loop thread in the profile", kind="share", per_warning=True, needs_stages=True),
-    Metric("warn_camera_top", "the camera whose read ran long in most camera-bound late "
-           "iterations (none when no camera stands out)", kind="category",
-           aggregate="categorical", per_warning=True, needs_stages=True),
 )  # fmt: skip
-# per camera: prefix -> the declaration each camera's metric copies
-PATTERNS: dict[str, Metric] = declared(
+# per stage of the workload's stage map: prefix -> the declaration each stage's metric
+# copies (LeRobot: ``main_thread_stage_share_camera_read``, ``warn_stage_share_robot_io``)
+STAGE_PATTERNS: dict[str, Metric] = declared(
     SOURCE,
-    Metric(
-        "warn_camera_share_",
-        "share of late events whose late iteration waited on this camera",
-        kind="share",
-        per_warning=True,
-        needs_stages=True,
-    ),
-)
+    Metric("main_thread_stage_share_", "share of the loop thread's time in the stage",
+           kind="share", needs_stages=True),
+    Metric("warn_stage_share_", "share of late iterations' time in the stage",
+           kind="share", per_warning=True, needs_stages=True),
+)  # fmt: skip
 
 HERE = Path(__file__).parent
 TRACE = "pyspy.json"
@@ -75,7 +60,7 @@ class PySpy(Probe):
     name: ClassVar[str] = "pyspy"
     Options: ClassVar[type[BaseModel]] = PySpyOptions
     metrics: ClassVar[dict[str, Metric]] = METRICS
-    metric_patterns: ClassVar[dict[str, Metric]] = PATTERNS
+    stage_patterns: ClassVar[dict[str, Metric]] = STAGE_PATTERNS
     # L4T ships kernel.yama.ptrace_scope=1: py-spy, started beside the workload rather than
     # as its parent, may not read it. Lowered for the run, put back after it.
     needs_sysctl: ClassVar[dict[str, str]] = {"kernel.yama.ptrace_scope": "0"}
@@ -126,10 +111,46 @@ class PySpy(Probe):
         return f"py-spy is not on the host ({why}); the run goes on without the py-spy profile"
 
     def parse(self, run_dir: Path):
-        # pandas off the run path: start-up
-        from labkit.parse.pyspy import read_pyspy  # noqa: PLC0415
-
+        """py-spy's stack segments (a cut trace: none, with ``attrs["error"]``)."""
         trace = Path(run_dir) / TRACE
         if not trace.exists() or trace.stat().st_size == 0:
             return None
-        return read_pyspy(trace, Path(run_dir) / META)
+        return _stages().read_profile(trace, Path(run_dir) / META)
+
+    def profile(self, table, run: Observed) -> LoopProfile | None:
+        """The loop thread's stages and late stretches, by the workload's stage map, for
+        the other probes (the threads probe's pegged thread and busy device)."""
+        if table is None or run.stages is None or table.attrs.get("error"):
+            return None
+        return _stages().loop_profile(table, run, self.name, own_cpu_pct(run.run_dir))
+
+    def run_metrics(self, table, run: Observed) -> dict[str, Any]:
+        """Stage shares of the loop thread overall and in its late stretches, for any
+        workload that maps its functions to stages; a cut trace says why there are none."""
+        if table is not None and table.attrs.get("error"):
+            return {"profile_note": table.attrs["error"]}
+        found = run.profile if run.profile is not None and run.profile.source == self.name \
+            else self.profile(table, run)  # fmt: skip
+        if found is None or run.stages is None:
+            return {}
+        return _stages().profile_metrics(found, run.stages)
+
+
+def own_cpu_pct(run_dir: Path) -> float | None:
+    """py-spy's CPU over its running time (percent of one core), from the wrapper's
+    ``pyspy-meta.json``; None when it is missing or says nothing."""
+    try:
+        meta = json.loads((Path(run_dir) / META).read_text())
+        span = float(meta.get("end_epoch") or 0) - float(meta.get("start_epoch") or 0)
+        cpu = float(meta.get("cpu_s") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return cpu / span * 100 if span > 0 else None
+
+
+def _stages():
+    """The stage analysis, imported on use: it needs pandas, which the run path does not
+    load (the CLI's start-up time)."""
+    from labkit.probes.pyspy import stages  # noqa: PLC0415 -- pandas off the run path
+
+    return stages

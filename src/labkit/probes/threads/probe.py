@@ -50,6 +50,15 @@ METRICS: dict[str, Metric] = declared(
         per_warning=True,
     ),
     Metric(
+        "warn_camera_top",
+        "the camera whose read ran long in most camera-bound late iterations (none when "
+        "no camera stands out)",
+        kind="category",
+        aggregate="categorical",
+        per_warning=True,
+        needs_stages=True,
+    ),
+    Metric(
         "probe_cpu_pct",
         "the probes' own CPU (threads and py-spy), percent of one core over the recording",
         unit="% of a core",
@@ -58,9 +67,16 @@ METRICS: dict[str, Metric] = declared(
     ),
 )
 # per camera (its read thread): prefix -> the declaration each camera's metric copies; the
-# camera read threads are known through the workload's stage map (LeRobot's)
+# workload names its device threads (``Observed.device_of_thread``: LeRobot's cameras)
 PATTERNS: dict[str, Metric] = declared(
     SOURCE,
+    Metric(
+        "warn_camera_share_",
+        "share of late events whose late iteration waited on this camera",
+        kind="share",
+        per_warning=True,
+        needs_stages=True,
+    ),
     Metric(
         "camera_read_ms_p50_",
         "median CPU ms per frame in the camera's read thread",
@@ -136,12 +152,19 @@ class Threads(Probe):
         return cached_table(run_dir, PARQUET, LOG, read_threads)
 
     def run_metrics(self, table, run: Observed) -> dict[str, Any]:
-        """The loop thread's CPU overall and at late events, and the sampler's own CPU:
-        for every workload (the LeRobot-specific per-camera and profile-matched ones come
-        with its stage map, ``labkit.analysis.stages``)."""
+        """The loop thread's CPU overall and at late events, and the probes' own CPU (this
+        sampler's and the profiler's): for every workload. With the workload's stage map,
+        what its threads did over the late stretches the profile found and per device
+        thread (``profiled``)."""
         if table is None or not len(table):
             return {}
         # on use: pandas, which the run path does not load (the CLI's start-up time)
-        from labkit.probes.threads.compute import run_metrics  # noqa: PLC0415
+        from labkit.probes.threads import compute, profiled  # noqa: PLC0415
 
-        return run_metrics(table, run.late_windows, run.loop_thread)
+        out = compute.run_metrics(table, run.late_windows, run.loop_thread)
+        profiler = run.profile.cpu_pct if run.profile is not None else None
+        if profiler is not None:  # the probes' own CPU: the profiler's too
+            out["probe_cpu_pct"] = out.get("probe_cpu_pct", 0.0) + profiler
+        if run.stages is not None:
+            out.update(profiled.profiled_metrics(table, run, MIN_INTERVAL_MS))
+        return out

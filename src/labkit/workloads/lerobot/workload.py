@@ -9,13 +9,17 @@ playbook with ``record:`` and no ``workload:``.
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from labkit.core.argv import scheduling_prefix
 from labkit.core.facts import Fact
 from labkit.core.metrics import Metric
+from labkit.core.observed import Observed
 from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import NotForHost, Workload, count_matches
@@ -25,7 +29,7 @@ from labkit.workloads.lerobot.hostvars import LerobotHostVars, host_devices
 from labkit.workloads.lerobot.metrics import METRICS
 from labkit.workloads.lerobot.params import RECORD_DEFAULTS, RECORD_PARAMS
 from labkit.workloads.lerobot.playbook_vars import LerobotPlaybookVars
-from labkit.workloads.lerobot.stages import STAGE_MAP
+from labkit.workloads.lerobot.stages import STAGE_MAP, camera_devices, camera_of_thread
 
 SLOW = re.compile(r"loop is running slower \(([0-9.]+|inf) Hz\)")
 
@@ -196,6 +200,24 @@ class LerobotRecord(Workload):
     def late_events(self, events):
         return None if events is None else _computed().late_events(events)
 
+    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
+        """1 / ``dataset.fps``: an iteration longer than this is late."""
+        fps = _positive((record.get("params") or {}).get("dataset.fps"))
+        return 1.0 / fps if fps else None
+
+    def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
+        """Also its cameras: each read thread (``OpenCVCamera(<device>)_read_loop``) is
+        the camera its record command line puts at that device, read at ``camera.fps``."""
+        commands = record.get("commands") or {}
+        # the record command line: schema 2 calls it the workload's, schema 1 the record's
+        cams = camera_devices(commands.get("workload_argv") or commands.get("record_argv"))
+        return replace(
+            super().observe(run_dir, record, events),
+            device_of_thread=partial(camera_of_thread, devices=cams),
+            devices=sorted(set(cams.values())),
+            device_fps=_positive((record.get("params") or {}).get("camera.fps")),
+        )
+
     def late_timeline(self, events):
         if events is None or "kind" not in events or "hz" not in events:
             return None
@@ -218,6 +240,15 @@ class LerobotRecord(Workload):
         if metrics.get("min_hz") is not None:
             parts.append(f"min {metrics['min_hz']:g} Hz")
         return parts
+
+
+def _positive(value: Any) -> float | None:
+    """A rate from the record's parameters (None unless a number > 0)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _computed():

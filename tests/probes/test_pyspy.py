@@ -1,6 +1,8 @@
-"""Where the loop's time goes: stage mapping (LeRobot's names), late stretches matched to
-warnings, and -- with real py-spy on the simulated lerobot-record -- the stage and the
-camera a targeted stall was injected into."""
+"""The pyspy probe's own analysis: py-spy stacks mapped to the workload's stages (LeRobot's
+names, and another workload's map giving its own metrics), late stretches matched to the
+late events, and -- with real py-spy on the simulated lerobot-record, through
+``measure_run`` as a report measures a run -- the stage and the camera a targeted stall
+was injected into."""
 
 from __future__ import annotations
 
@@ -14,12 +16,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from labkit.analysis.stages import camera_devices, deep_metrics, stage_of
-from labkit.core.metrics import UNKNOWN
+from labkit.core.late import late_table
+from labkit.core.observed import Observed, StageMap
+from labkit.measure import measure_run
+from labkit.metric_names import probe_metrics
 from labkit.parse.pyspy import read_pyspy
-from labkit.parse.threads import read_threads
+from labkit.probes.pyspy import PySpy
+from labkit.probes.pyspy.stages import stage_of
 from labkit.sim.deploy import bundle, install_script, paths
-from labkit.workloads.lerobot.log import read_record_log
+from labkit.workloads.lerobot import LerobotRecord
+from labkit.workloads.lerobot.stages import STAGE_MAP
 from tests.conftest import REPO
 from tests.labhost import SIM_TEST_OPTIONS
 
@@ -29,27 +35,34 @@ PROBES = REPO / "src" / "labkit" / "probes"
 PYSPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 DEVICES = ["/dev/video0", "/dev/video2", "/dev/video4", "/dev/ttyACM0", "/dev/ttyACM1"]
 CAMS = {"context": "/dev/video0", "right_wrist": "/dev/video2", "left_wrist": "/dev/video4"}
+WARNED = pd.Timestamp("2026-01-01 11:00:00")  # the trace's start on the target's clock
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["stack"][-1] for c in CASES])
 def test_stage_of_lerobots_function_names(case):
-    assert stage_of(tuple(case["stack"])) == case["stage"]
+    assert stage_of(tuple(case["stack"]), STAGE_MAP) == case["stage"]
 
 
-def traced_warning() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One slow-loop warning and the py-spy trace of its 60 ms late stretch."""
+def traced(stages: StageMap = STAGE_MAP, budget_s: float | None = 1 / 30, **seen) -> tuple:
+    """The trace fixture's segments (the loop thread: 20 ms sleep, 50 ms in async_read,
+    10 ms in add_frame, 20 ms sleep) and a run with one late event in the second it
+    starts, as LeRobot logs a slow-loop warning."""
     seg = read_pyspy(DATA / "pyspy" / "trace.json", DATA / "pyspy" / "meta.json")
-    events = pd.DataFrame(
-        {"kind": ["episode_start", "slow_loop"],
-         "time": pd.to_datetime(["2026-01-01 11:00:00", "2026-01-01 11:00:00"])}
-    )  # fmt: skip
-    return events, seg
+    late = late_table([WARNED], [WARNED], [WARNED + pd.Timedelta(seconds=1)])
+    run = Observed(run_dir=DATA / "pyspy", record={}, late=late, stages=stages,
+                   budget_s=budget_s, **seen)  # fmt: skip
+    return seg, run
 
 
-def test_a_late_stretch_is_matched_to_its_warning_and_split_by_stage():
-    events, seg = traced_warning()
-    m = deep_metrics(events, seg, None, 30, {"/dev/video2": "right_wrist"})
-    # loop thread: 40 ms sleep, 50 ms in async_read, 10 ms in add_frame
+def pyspy_metrics(seg: pd.DataFrame, run: Observed) -> dict:
+    """The probe's metrics as ``measure_run`` asks for them: its profile first."""
+    probe = PySpy()
+    run.profile = probe.profile(seg, run)
+    return probe.run_metrics(seg, run)
+
+
+def test_a_late_stretch_is_matched_to_its_late_event_and_split_by_stage():
+    m = pyspy_metrics(*traced())
     assert m["main_thread_stage_share_sleep"] == pytest.approx(0.4)
     assert m["main_thread_stage_share_camera_read"] == pytest.approx(0.5)
     assert m["main_thread_stage_share_dataset"] == pytest.approx(0.1)
@@ -59,18 +72,71 @@ def test_a_late_stretch_is_matched_to_its_warning_and_split_by_stage():
     assert m["warn_stage_share_dataset"] == pytest.approx(1 / 6)
 
 
-def test_camera_devices_from_the_record_command_line():
-    argv = [
-        "lerobot-record",
-        "--robot.cameras={context: {type: opencv, index_or_path: "
-        "/dev/video0, fps: 30}, right_wrist: {type: opencv, index_or_path: /dev/video2}}",
-    ]
-    assert camera_devices(argv) == {"/dev/video0": "context", "/dev/video2": "right_wrist"}
+# another workload's loop, the same trace: its own stage names, its own wait stage
+GRAB = StageMap(
+    loop_function="record_loop",
+    rules=(("idle", ("precise_sleep",)), ("grab", ("~camera",)), ("store", (".add_frame",))),
+    stages=("grab", "store", "idle", "other"),
+    sleep="idle",
+)
+
+
+def test_another_workloads_stage_map_gives_its_own_stage_metrics():
+    m = pyspy_metrics(*traced(GRAB))
+    assert {k: round(v, 3) for k, v in m.items()} == {
+        "main_thread_stage_share_grab": 0.5,
+        "main_thread_stage_share_store": 0.1,
+        "main_thread_stage_share_idle": 0.4,
+        "main_thread_stage_share_other": 0.0,
+        "warnings_matched_share": 1.0,
+        "warn_stage_share_grab": 0.833,
+        "warn_stage_share_store": 0.167,
+        "warn_stage_share_idle": 0.0,
+        "warn_stage_share_other": 0.0,
+    }
+    # the names a playbook of that workload declares are exactly those computed
+    declared = probe_metrics(PySpy, stages=GRAB.stages)
+    assert set(m) == set(declared)
+    assert declared["warn_stage_share_grab"].per_warning
+    assert declared["warn_stage_share_grab"].kind == "share"
+
+
+def test_without_a_budget_the_late_stretch_ending_in_the_events_window_is_matched():
+    """A workload that does not know its loop's period: any stretch may be the late one;
+    the one ending in the event's window is."""
+    m = pyspy_metrics(*traced(budget_s=None))
+    assert m["warnings_matched_share"] == 1.0
+    assert m["warn_stage_share_camera_read"] == pytest.approx(5 / 6)
+
+
+def test_a_late_event_with_no_stretch_in_its_window_is_unmatched():
+    seg, run = traced()
+    later = WARNED + pd.Timedelta(seconds=5)
+    run.late = late_table([later], [later], [later + pd.Timedelta(seconds=1)])
+    m = pyspy_metrics(seg, run)
+    assert m["warnings_matched_share"] == 0.0
+    assert not any(k.startswith("warn_stage_share_") for k in m)
+
+
+def test_without_a_stage_map_the_probe_computes_nothing():
+    seg, run = traced(None)
+    assert PySpy().profile(seg, run) is None
+    assert PySpy().run_metrics(seg, run) == {}
+
+
+def test_a_cut_trace_leaves_the_run_without_a_profile_not_the_report(tmp_path):
+    """py-spy killed mid-write: the run's metrics say so; nothing raises."""
+    (tmp_path / "pyspy.json").write_text('[{"name": "thread (1): MainThread", "ph": "B"')
+    table = PySpy().parse(tmp_path)
+    _, run = traced()
+    assert PySpy().profile(table, run) is None
+    assert "not JSON" in PySpy().run_metrics(table, run)["profile_note"]
 
 
 def profiled_run(tmp: Path, jitter: dict) -> dict:
     """The simulated lerobot-record with ``jitter``, py-spy and the threads sampler attached
-    to it as labkit's probes do; returns the deep metrics. The cameras send MJPG: the sim's
+    to it as labkit's probes do; returns the run's metrics as a report measures them
+    (``measure_run``: the workload's, then each probe's). The cameras send MJPG: the sim's
     YUYV conversion holds the GIL about 13 ms a frame, so three YUYV cameras saturate the
     GIL on a slow or busy machine and every iteration runs late in robot I/O -- the
     injected stall must be the one cause of lateness these tests look for."""
@@ -108,15 +174,14 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
         assert spy.wait(timeout=30) == 0
         thr.send_signal(signal.SIGTERM)
         assert thr.wait(timeout=10) == 0
-    events = read_record_log(run / "record.log")
-    assert (events["kind"] == "slow_loop").sum() >= 5  # the stalls made the loop late
-    return deep_metrics(
-        events,
-        read_pyspy(run / "pyspy.json", run / "pyspy-meta.json"),
-        read_threads(run / "threads.log"),
-        30,
-        {d: n for n, d in CAMS.items()},
-    )
+    record = {
+        "params": {"dataset.fps": 30},
+        "commands": {"workload_argv": argv},
+        "probes": {"pyspy": {"skipped": None}, "threads": {"skipped": None}},
+    }
+    metrics = measure_run(run, record, LerobotRecord()).metrics
+    assert metrics["warnings"] >= 5  # the stalls made the loop late
+    return metrics
 
 
 def top_stage(m: dict) -> str:
@@ -142,48 +207,3 @@ def test_a_stall_in_add_frame_is_named_dataset(tmp_path):
     m = profiled_run(tmp_path, {"rate": 0.05, "stall_ms": 250, "stage": "dataset"})
     assert top_stage(m) == "dataset", m
     assert m["warn_camera_top"] is None, m
-
-
-def threads_at(interval_s: float) -> pd.DataFrame:
-    """A threads probe's samples of one thread every ``interval_s`` around the trace."""
-    times = pd.date_range("2026-01-01 10:59:59", periods=40, freq=pd.Timedelta(seconds=interval_s))
-    return pd.DataFrame({"tid": 1, "time": times, "cpu_pct": 50.0, "name": "MainThread"})
-
-
-@pytest.mark.parametrize(
-    "interval_s,sentence",
-    [
-        (0.1, "no late stretch was two sampling intervals long (the longest of the 1 matched "
-              "to a warning: 60 ms; the `threads` interval: 100 ms); a `threads` interval of "
-              "30 ms (`probe_options: {threads: {interval_ms: 30}}`) would decide it"),
-        (0.04, "no late stretch was two sampling intervals long (the longest of the 1 matched "
-               "to a warning: 60 ms; the `threads` interval: 40 ms); a `threads` interval of "
-               "30 ms"),
-    ],
-)  # fmt: skip
-def test_h6_says_why_its_share_is_unknown_and_which_interval_would_decide(interval_s, sentence):
-    """The trace's one late stretch is 60 ms: two sampling intervals fit in it only at
-    30 ms or less, so the share stays unknown and the reason names 30 ms."""
-    events, seg = traced_warning()
-    m = deep_metrics(events, seg, threads_at(interval_s), 30, {})
-    assert m["warnings_matched_share"] == 1.0
-    assert m["warnings_single_thread_saturated_share"] is None
-    assert m[UNKNOWN]["warnings_single_thread_saturated_share"].startswith(sentence)
-
-
-def test_h6_at_an_interval_of_30_ms_is_computed():
-    events, seg = traced_warning()
-    m = deep_metrics(events, seg, threads_at(0.03), 30, {})
-    assert m["warnings_single_thread_saturated_share"] == 0.0  # 50 % of a core: not pegged
-    assert UNKNOWN not in m
-
-
-def test_without_a_profile_h6_says_the_late_iterations_are_not_known():
-    events = pd.DataFrame(
-        {"kind": ["slow_loop"], "time": pd.to_datetime(["2026-01-01 11:00:00"])}
-    )  # fmt: skip
-    m = deep_metrics(events, None, threads_at(0.1), 30, {})
-    assert m[UNKNOWN]["warnings_single_thread_saturated_share"] == (
-        "none of the 1 late events could be placed on the loop thread (no py-spy profile "
-        "of its late iterations: add the `pyspy` probe)"
-    )
