@@ -11,7 +11,7 @@ from labkit.config.playbook import load_playbook
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
 from tests.conftest import REPO
-from tests.probes.test_pyspy import CAMS, profiled_run
+from tests.probes.pyspy.test_stages import CAMS, profiled_run
 from tests.report.test_build import section, table
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"

@@ -12,7 +12,7 @@ import pytest
 from labkit.core.metrics import UNKNOWN
 from labkit.probes.threads import Threads
 from labkit.workloads.lerobot.stages import camera_of_thread
-from tests.probes.test_pyspy import WARNED, pyspy_metrics, traced
+from tests.probes.pyspy.test_stages import WARNED, pyspy_metrics, traced
 
 
 def threads_at(interval_s: float, name: str = "MainThread", pct: float = 50.0) -> pd.DataFrame:
