@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from labkit.analysis.decide import metric_of
+from labkit.analysis.experiments import aggregate
 from labkit.analysis.hypotheses import compare_check, judge
 from labkit.analysis.runs import RunData
 from labkit.analysis.unknown import unknown_sentence, why_unknown
@@ -123,3 +124,12 @@ def test_a_host_fact_the_run_did_not_gather():
     assert why_unknown(r, metric_of("fact.lerobot.version")) == (
         "the host facts gathered for the run do not include it"
     )
+
+
+def test_an_experiments_row_leaves_the_reasons_out_and_keeps_the_metric_unknown():
+    """A run's reasons (``_unknown``) are no metric: the row of its experiment has the
+    metric unknown, not a mean of the reasons."""
+    runs = [run(n, "exp8", ("tegrastats", "threads", "pyspy"), **{SHARE: None,
+                UNKNOWN: {SHARE: TOO_SHORT}}) for n in ("a", "b")]  # fmt: skip
+    row = aggregate(runs, "exp8", metrics=PB.metrics)
+    assert row[SHARE] is None and UNKNOWN not in row

@@ -4,6 +4,7 @@ saturation, the camera read threads) appear only for a workload that declares on
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -13,10 +14,11 @@ from labkit.config.playbook import load_playbook
 from labkit.errors import PlaybookError
 from labkit.metric_names import probe_metrics
 from labkit.probes.pyspy import PySpy
+from labkit.records.store import write_manifest
 from labkit.report.build import build_report
 from labkit.workloads.lerobot.stages import STAGE_MAP
-from tests.conftest import REPO
-from tests.report.test_build import summary_rows
+from tests.conftest import DATA, REPO
+from tests.report.test_build import section, summary_rows
 from tests.report.test_one_template import PLAYBOOK, _run
 from tests.report.test_thread_cpu_interval import threads_log
 
@@ -61,3 +63,50 @@ def test_a_check_on_a_stage_column_without_a_stage_map_is_an_unknown_metric(tmp_
 def test_lerobot_keeps_its_stage_columns():
     pb = load_playbook(REPO / "playbooks" / "lerobot-loop-lag.yml")
     assert set(pb.metrics) >= STAGE_ONLY
+
+
+STAGED = DATA / "probes" / "pyspy"
+
+
+def test_a_command_with_its_own_stage_map_gets_its_own_stage_columns(tmp_path):
+    """``workload.stages`` in a command playbook: a real py-spy trace of its loop (every
+    10th tick stalled 80 ms in ``compute``) gives the stage metrics named after its own
+    stages, the check on one is decided, and the section shows its stages."""
+    shutil.copytree(STAGED, tmp_path / "pb", ignore=shutil.ignore_patterns("run"))
+    pb = load_playbook(tmp_path / "pb" / "staged.yml")
+    run_id = "20260101T100000Z-sim-0001"
+    run = tmp_path / "runs" / "stalled" / run_id
+    shutil.copytree(STAGED / "run", run)
+    (run / "status.json").write_text(json.dumps({"workload_s": 3.2}))
+    write_manifest(
+        run,
+        {
+            "schema": 2, "run_id": run_id, "experiment": "stalled", "status": "complete",
+            "host": {"name": "sim", "connection": "local"},
+            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+            "workload": pb.workload.record(), "probes": {"pyspy": {"log": "pyspy.out"}},
+            "params": pb.params_for("stalled"),
+        },
+    )  # fmt: skip
+    result = build_report(pb, tmp_path / "runs", tmp_path / "out", log=lambda m: None)
+    [row] = summary_rows(result.folder / "summary.csv")
+    own = {f"{p}{s}" for p in ("main_thread_stage_share_", "warn_stage_share_")
+           for s in ("wait", "read", "compute", "other")}  # fmt: skip
+    lerobots = {n for n in STAGE_ONLY if n.endswith(STAGE_MAP.stages) and "other" not in n}
+    assert own <= set(row) and not set(row) & lerobots, sorted(set(row) & lerobots)
+    assert float(row["warn_stage_share_compute"]) > 0.5  # the stall: in compute
+    assert float(row["main_thread_stage_share_wait"]) > 0.5  # the loop mostly waits
+    assert float(row["warnings_matched_share"]) >= 0.5
+    verdicts = json.loads((result.folder / "hypotheses.json").read_text())
+    assert verdicts["H1"]["verdict"] == "supported"
+    deep = section(result.markdown.read_text(), "Where the loop's time goes")
+    assert "| Experiment | Runs | when | wait | read | compute | other |" in deep
+
+
+def test_a_command_with_a_stage_map_takes_checks_on_its_stages_only(tmp_path):
+    shutil.copytree(STAGED, tmp_path, ignore=shutil.ignore_patterns("run"), dirs_exist_ok=True)
+    doc = yaml.safe_load((STAGED / "staged.yml").read_text())
+    doc["hypotheses"][0]["checks"][0]["metric"] = "warn_stage_share_camera_read"
+    (tmp_path / "lerobots.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(PlaybookError, match=r"unknown metric 'warn_stage_share_camera_read'"):
+        load_playbook(tmp_path / "lerobots.yml")

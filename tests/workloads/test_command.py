@@ -235,3 +235,21 @@ def test_loop_jitter_counts_late_ticks_only_in_ms():
     pb = load_playbook(REPO / "playbooks/loop-jitter.yml")
     assert [n for n in pb.metrics if n.endswith("_count")] == ["late_count"]
     assert pb.metrics["late_median"].unit == "ms"
+
+
+STAGED = DATA / "probes" / "pyspy" / "staged.yml"
+
+
+def test_a_stage_map_named_in_the_playbook_is_the_workloads_and_its_records():
+    """``workload.stages``: the loop's own stages (the sleep one named), its budget, kept in
+    the run record so a report measures the run again without the playbook."""
+    w = load_playbook(STAGED).workload
+    assert w.stage_map.loop_function == "run_loop"
+    assert w.stage_map.stages == ("wait", "read", "compute", "other")
+    assert w.stage_map.sleep == "wait" and w.loop_budget_s({}) == 0.05
+    again = workload_of({"workload": w.record()})
+    assert again.stage_map == w.stage_map and again.loop_budget_s({}) == 0.05
+    # without one: no stage map, no budget (the good playbook names none)
+    plain = load_playbook(GOOD).workload
+    assert plain.stage_map is None and "stages" not in plain.record()
+    assert plain.loop_budget_s({}) is None

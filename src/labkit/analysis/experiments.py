@@ -94,8 +94,10 @@ def aggregate(
                 declared, chosen, row[metric]
             )
     # metrics beyond the built-in set (probes such as threads / pyspy): over the runs that
-    # have them (a profiled run beside unprofiled ones of the same experiment)
-    extra = sorted({k for r in runs for k in r.metrics} - set(metrics) - set(row))
+    # have them (a profiled run beside unprofiled ones of the same experiment); keys that
+    # are no metric (``_unknown``: why some were left unknown) stay out
+    found = {k for r in runs for k in r.metrics if not k.startswith("_")}
+    extra = sorted(found - set(metrics) - set(row))
     for metric in extra:
         row[metric] = _combine(
             metric, [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None], metrics

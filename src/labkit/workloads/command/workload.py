@@ -15,6 +15,9 @@ r"""The ``command`` workload: any program, described in the playbook.
         tick: {regex: 'tick latency=(?P<value>[0-9.]+)', unit: ms}   # with its value's unit
       late_event: slow                       # the event meaning "the loop was late"
       loop_thread: control                   # optional: the loop's thread name
+      stages:                                # optional: its function names -> loop stages
+        loop: run_loop                       # (for the pyspy probe: ``command/stages.py``)
+        map: {sleep: [time.sleep], compute: [compute]}
 
 Per event the metrics ``<event>_count``, ``<event>_per_min`` and, with a ``value``
 group, ``<event>_min``, ``_median``, ``_p95`` and ``_max``; every run has ``duration_s``
@@ -43,6 +46,7 @@ from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.workloads.base import MAX_DURATION_S, Workload, workload_seconds
+from labkit.workloads.command.stages import StagesSpec, check_stages
 
 STATS = ("min", "median", "p95", "max")
 # what an event's value measures, from its unit (a time is a duration, a rate a frequency)
@@ -75,6 +79,8 @@ class CommandSpec(BaseModel):
     late_event: str | None = None
     # the loop's thread name (default: the main thread of the workload's process)
     loop_thread: str | None = Field(default=None, min_length=1)
+    # its function names -> the stages of its loop, for the pyspy probe's profile
+    stages: StagesSpec | None = None
 
     @field_validator("events", mode="before")
     @classmethod
@@ -106,6 +112,7 @@ class Command(Workload):
         self.progress_event = spec.progress or next(iter(spec.events), None)
         self.late_event = spec.late_event
         self.loop_thread = spec.loop_thread
+        self.stage_map = spec.stages.stage_map() if spec.stages is not None else None
         self.progress_label = f"{self.progress_event} events" if self.progress_event else "lines"
         self.progress_unit = self.event_units.get(self.progress_event or "", "")
 
@@ -150,6 +157,8 @@ class Command(Workload):
                     PlaybookError,
                 )
         checked_params(spec.params, raw.get("params") or {}, doc, where)
+        if spec.stages is not None:
+            check_stages(spec.stages, doc, where)
         for rel, src in spec.files.items():
             at = (*where, "files", rel)
             pure = PurePosixPath(rel)
@@ -193,6 +202,7 @@ class Command(Workload):
             "progress": self.progress_event,
             "late_event": self.late_event,
             "loop_thread": self.loop_thread,
+            **({"stages": self.spec.stages.model_dump()} if self.spec.stages else {}),
         }
 
     @classmethod
@@ -209,8 +219,14 @@ class Command(Workload):
             progress=record.get("progress"),
             late_event=record.get("late_event"),
             loop_thread=record.get("loop_thread"),
+            stages=record.get("stages"),
         )
         return cls(spec)
+
+    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
+        """The loop's period its stage map names (``stages.budget_ms``), if it does."""
+        stages = self.spec.stages
+        return stages.budget_ms / 1000 if stages is not None and stages.budget_ms else None
 
     # -- planning ----------------------------------------------------------------------
     def _render(self, plan, text: str, what: str) -> str:
@@ -256,6 +272,11 @@ class Command(Workload):
             f"files       {files} (placed in the run dir)",
             f"events      {events}",
             f"late event  {self.late_event or 'none (probes relate nothing to lateness)'}",
+            *(
+                [f"stages      {', '.join(m.stages)} in {m.loop_function} (py-spy's profile)"]
+                if (m := self.stage_map) is not None
+                else []
+            ),
         ]
 
     def preflight(self, plan, facts: dict[str, Any]) -> list[str]:
