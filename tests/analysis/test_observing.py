@@ -50,6 +50,6 @@ def test_a_probe_only_experiment_is_the_same_configuration_and_never_a_cause():
     runs += [_run(pb, "exp8", 10 + i, 2 + i, profiled) for i in range(3)]  # far fewer
     runs += [_run(pb, "exp2b", 20 + i, 19 + i, teg) for i in range(3)]
     assert config_of(runs[3].manifest) == config_of(runs[0].manifest)
-    ranked = effects(group_runs(runs, pb), "exp1")
+    ranked = effects(group_runs(runs, pb), "exp1", "warnings_per_min")
     assert "exp8" not in {e.experiment for e in ranked}
     assert "exp2b" in {e.experiment for e in ranked}  # a treatment is still compared

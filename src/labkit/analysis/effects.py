@@ -1,18 +1,18 @@
 """What each tested change did, measured against the baseline experiment, and ranked.
 
 An experiment differs from the baseline by its configuration (``labkit.analysis.configs``;
-run length never counts as a change). Its effect is the relative change of slow-loop
-warnings per minute, judged by the same rule as every hypothesis check
-(``labkit.analysis.stats.compare``): a change is *primary* when its cut is confirmed to be
-at least half (the largest such), *contributing* when confirmed to be at least a fifth,
-*not primary* when confirmed to be less, and *undecided* when the 95 % interval straddles a
-fifth. Where a hypothesis check names the change (a ``compare`` of warnings per minute
-against the same baseline) and asks for more than half, primary needs that much, so a change
-is never called primary while its own check is undecided or refuted; contributing stays a
-fifth, the weaker claim the seed made of the encoder ("affects severity, but is not the
-root driver"). The recommendation is the configuration with the fewest warnings per minute
-among the baseline and the changes whose cut is confirmed, with the hypotheses about it
-that were not supported named beside it.
+run length never counts as a change). Its effect is the relative change of the workload's
+late events per minute (``ranking_metric``: LeRobot's slow-loop warnings per minute),
+judged by the same rule as every hypothesis check (``labkit.analysis.stats.compare``): a
+change is *primary* when its cut is confirmed to be at least half (the largest such),
+*contributing* when confirmed to be at least a fifth, *not primary* when confirmed to be
+less, and *undecided* when the 95 % interval straddles a fifth. Where a hypothesis check
+names the change (a ``compare`` of that rate against the same baseline) and asks for more
+than half, primary needs that much, so a change is never called primary while its own
+check is undecided or refuted; contributing stays a fifth, the weaker claim the seed made
+of the encoder ("affects severity, but is not the root driver"). The recommendation is
+the configuration with the lowest rate among the baseline and the changes whose cut is
+confirmed, with the hypotheses about it that were not supported named beside it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from labkit.analysis.decide import compare_runs, metric_of, pooled_dispersion
 from labkit.analysis.stats import Comparison
 from labkit.config.playbook import Playbook
 from labkit.core.metrics import Metric
+from labkit.metric_names import REGISTRY
 
 PRIMARY = 0.5  # a confirmed cut of at least half of the warnings: a primary cause
 CONTRIBUTING = 0.2  # a confirmed cut of at least a fifth contributes
-METRIC = "warnings_per_min"  # LeRobot's; another workload ranks by its late events' rate
 
 
 def ranking_metric(metrics: dict[str, Metric], headline: list[str]) -> str | None:
@@ -44,9 +44,30 @@ def ranking_metric(metrics: dict[str, Metric], headline: list[str]) -> str | Non
     return None
 
 
-def label(metric: str) -> str:
-    """How the report names the ranking metric in a sentence."""
-    return "warnings per minute" if metric == METRIC else metric
+def label(metric: str, metrics: dict[str, Metric] | None = None) -> str:
+    """How the report names the ranking metric in a sentence: as its plug-in declares
+    (``Metric.label``: LeRobot's "warnings per minute"), else by its name."""
+    return metric_of(metric, metrics).label or metric
+
+
+def short_label(metric: str, metrics: dict[str, Metric] | None = None) -> str:
+    """The same in a list's few words: "warnings/min" for "warnings per minute"."""
+    long = label(metric, metrics)
+    return long.removesuffix(" per minute") + "/min" if long.endswith(" per minute") else long
+
+
+def floor_metric(metrics: dict[str, Metric]) -> str | None:
+    """The lowest rate the loop ran at in a late event (LeRobot: ``min_hz``), when the
+    workload declares one: a frequency that describes its late events, combined as the
+    lowest of any run."""
+    return next(
+        (
+            name
+            for name, m in metrics.items()
+            if m.per_warning and m.kind == "frequency" and m.aggregate == "min"
+        ),
+        None,
+    )
 
 
 def baseline_of(playbook: Playbook) -> str:
@@ -84,12 +105,13 @@ def diff(base: dict[str, Any], other: dict[str, Any]) -> list[str]:
     return [describe_change(k, base.get(k), other.get(k)) for k in keys]
 
 
-def _rated(group: Group, metric: str = METRIC) -> bool:
+def _rated(group: Group, metric: str) -> bool:
     return bool(group.runs) and all(r.metrics.get(metric) is not None for r in group.runs)
 
 
-def _floor(group: Group) -> float | None:
-    floors = [r.metrics.get("min_hz") for r in group.runs if r.metrics.get("min_hz") is not None]
+def _floor(group: Group, floor: str | None) -> float | None:
+    """The lowest of the group's runs' ``floor`` metric (``floor_metric``), if any."""
+    floors = [r.metrics[floor] for r in group.runs if floor and r.metrics.get(floor) is not None]
     return min(floors) if floors else None
 
 
@@ -101,10 +123,13 @@ class Effect:
     changes: list[str]
     cut: Comparison  # against CONTRIBUTING: is it a cut of at least a fifth?
     major: Comparison  # against PRIMARY: is it a cut of at least half?
-    base_min_hz: float | None
-    min_hz: float | None
+    metric: str  # what the cut is of
+    what: str  # how a sentence names it (``label``)
+    # the lowest rate a late event of the baseline's / its runs ran at (``floor_metric``)
+    base_floor: float | None
+    floor: float | None
+    floor_unit: str = ""
     rank: str = ""  # primary | contributing | not primary | undecided
-    metric: str = METRIC  # what the cut is of
     # the hypothesis check's own comparison of this change (its bar), when one names it:
     # its runs-needed figure is the one shown, the same as in the check
     check: Comparison | None = None
@@ -136,7 +161,7 @@ class Effect:
 
     def sentence(self) -> str:
         rel, c = self.relative, self.cut
-        what = label(self.metric)
+        what = self.what
         if math.isinf(rel):
             moved = f"raised {what} from none"
         elif abs(rel) < 0.005:
@@ -151,8 +176,9 @@ class Effect:
             text += "; a single run on one side — no spread"
         elif not math.isnan(c.effect_ci[0]):
             text += f"; {c.interval_text('95 % CI')} over {c.n_variant} and {c.n_baseline} runs"
-        if self.min_hz is not None and self.base_min_hz is not None:
-            text += f"; lowest warned rate {self.base_min_hz:.1f} → {self.min_hz:.1f} Hz"
+        if self.floor is not None and self.base_floor is not None:
+            text += f"; lowest warned rate {self.base_floor:.1f} → {self.floor:.1f} "
+            text += self.floor_unit
         text += ")"
         if self.rank == "undecided":
             text += (
@@ -169,7 +195,7 @@ class Effect:
         return text
 
 
-def check_bars(playbook: Playbook, baseline: str, metric: str = METRIC) -> dict[str, float]:
+def check_bars(playbook: Playbook, baseline: str, metric: str) -> dict[str, float]:
     """Variant -> the largest cut of ``metric`` a hypothesis check asks of it against
     ``baseline``."""
     bars: dict[str, float] = {}
@@ -183,14 +209,18 @@ def check_bars(playbook: Playbook, baseline: str, metric: str = METRIC) -> dict[
 def effects(
     groups: list[Group],
     baseline: str,
+    ranked_by: str,
     bars: dict[str, float] | None = None,
-    ranked_by: str = METRIC,
     metrics: dict[str, Metric] | None = None,
 ) -> list[Effect]:
     """Every main configuration with rated runs against ``baseline``, largest cut of
-    ``ranked_by`` first (``metrics``: its declaration, default the built-in set);
-    ``bars`` (variant -> cut) replaces the contributing bar where a check sets one."""
+    ``ranked_by`` (``ranking_metric``) first; ``metrics``: the playbook's declarations
+    (default the built-in set); ``bars`` (variant -> cut) replaces the contributing bar
+    where a check sets one."""
     bars = bars or {}
+    declared = metrics if metrics is not None else REGISTRY
+    floor = floor_metric(declared)
+    unit = declared[floor].unit if floor else ""
     mains = {g.experiment: g for g in groups if g.main}
     base = mains.get(baseline)
     if base is None or not _rated(base, ranked_by):
@@ -218,12 +248,14 @@ def effects(
                 cut=cut,
                 major=major,
                 check=rule(bars[name]) if name in bars else None,
-                base_min_hz=_floor(base),
-                min_hz=_floor(g),
                 metric=ranked_by,
+                what=label(ranked_by, metrics),
+                base_floor=_floor(base, floor),
+                floor=_floor(g, floor),
+                floor_unit=unit,
             )
         )
-    out.sort(key=lambda e: (e.relative, -(e.min_hz or 0)))
+    out.sort(key=lambda e: (e.relative, -(e.floor or 0)))
     primary_taken = False
     for e in out:
         if e.major.outcome == "holds" and not primary_taken:
@@ -238,11 +270,20 @@ def effects(
 
 
 def best(
-    rows: list[dict[str, Any]], ranked: list[Effect], baseline: str, ranked_by: str = METRIC
+    rows: list[dict[str, Any]],
+    ranked: list[Effect],
+    baseline: str,
+    ranked_by: str,
+    metrics: dict[str, Metric] | None = None,
 ) -> dict | None:
-    """The tested main configuration with the lowest ``ranked_by`` (then the best floor)
-    among the baseline and the changes whose cut is confirmed; a change that only looks
-    better (undecided) is never recommended."""
+    """The tested main configuration with the lowest ``ranked_by`` (then the best floor:
+    the slowest late iteration nearest its target, ``floor_metric`` over ``target_hz``;
+    a configuration without late events first) among the baseline and the changes whose
+    cut is confirmed; a change that only looks better (undecided) is never recommended.
+    ``metrics``: the playbook's declarations (default the built-in set)."""
+    declared = metrics if metrics is not None else REGISTRY
+    count = metric_of(ranked_by, metrics).count_of
+    floor = floor_metric(declared)
     confirmed = {e.experiment for e in ranked if e.rank in ("primary", "contributing")}
     rated = [
         r
@@ -255,10 +296,10 @@ def best(
         return None
 
     def floor_share(r: dict[str, Any]) -> float:
-        if not r.get("warnings"):
-            return 1.0
-        if r.get("min_hz") is None or not r.get("target_hz"):
+        if not r.get(count or ""):
+            return 1.0  # no late event (or none counted)
+        if floor is None or r.get(floor) is None or not r.get("target_hz"):
             return 0.0
-        return r["min_hz"] / r["target_hz"]
+        return r[floor] / r["target_hz"]
 
     return min(rated, key=lambda r: (r[ranked_by], -floor_share(r), -r["runs"]))

@@ -20,6 +20,7 @@ from labkit.analysis.decide import experiment_interval
 from labkit.analysis.runs import RunData
 from labkit.core.metrics import Metric
 from labkit.metric_names import REGISTRY
+from labkit.registry import workload_of
 
 SPREAD = ("warnings", "warnings_per_min", "min_hz", "duration_s")
 # the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
@@ -66,9 +67,9 @@ def _combine(metric: str, values: list[Any], metrics: dict[str, Metric] = REGIST
 
 
 def target_hz(run: RunData) -> float | None:
-    """The loop target of a run: its resolved ``dataset.fps``."""
-    fps = (run.manifest.get("params") or {}).get("dataset.fps")
-    return float(fps) if fps is not None else None
+    """The loop target of a run, as its workload reads it from the run's resolved
+    parameters (``Workload.target_hz``; None for a kind without one)."""
+    return workload_of(run.manifest).target_hz(run.manifest.get("params") or {})
 
 
 def aggregate(

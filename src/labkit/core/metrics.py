@@ -60,6 +60,8 @@ class Metric:
     # computed only through a workload's stage map (its function names -> loop stages, for
     # the py-spy profile): a workload without one has no such column
     needs_stages: bool = False
+    # how a sentence of the report names it ("warnings per minute"); empty: its name
+    label: str = ""
 
     @property
     def combine(self) -> Aggregate:

@@ -30,6 +30,7 @@ from labkit.analysis.effects import (
     effects,
     label,
     ranking_metric,
+    short_label,
 )
 from labkit.analysis.experiments import column_header, columns, group_rows
 from labkit.analysis.hypotheses import judge
@@ -170,8 +171,8 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
     # changes are ranked by the workload's late events per minute (LeRobot: warnings)
     cause = ranking_metric(pb.metrics, pb.workload.headline_metrics())
     bars = check_bars(pb, baseline, cause) if cause else {}
-    ranked = effects(groups, baseline, bars, cause, pb.metrics) if cause else []
-    top = best(rows, ranked, baseline, cause) if cause else None
+    ranked = effects(groups, baseline, cause, bars, pb.metrics) if cause else []
+    top = best(rows, ranked, baseline, cause, pb.metrics) if cause else None
     rec = None
     if top is not None:
         base_cfg = mains[baseline].config if baseline in mains else {}
@@ -236,7 +237,13 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         # root cause and recommendation: for a workload whose late events have a rate
         "ranks_causes": cause is not None,
         "cause_metric": cause,
-        "cause_label": label(cause) if cause else "",
+        "cause_label": label(cause, pb.metrics) if cause else "",
+        "cause_short": short_label(cause, pb.metrics) if cause else "",
+        # what the recommended configuration recorded, in the workload's words (else the
+        # skeleton's line on the ranking metric)
+        "workload_outcome": (
+            f"workload/{pb.workload.report_outcome}" if pb.workload.report_outcome else None
+        ),
         "observer": observing,
         "methods": {"mean": MEAN_METHOD, "compare": RULES, "single": POINT},
         "runs": used,
@@ -289,8 +296,9 @@ def _sections(pb: Playbook) -> tuple[str | None, list[str], dict[str, Path]]:
     the probes' names, and the folder of each name's prefix (a plug-in's package)."""
     dirs: dict[str, Path] = {}
     workload = None
-    if pb.workload.report_section:
+    if pb.workload.report_section or pb.workload.report_outcome:
         dirs["workload"] = Path(inspect.getfile(type(pb.workload))).parent
+    if pb.workload.report_section:
         workload = f"workload/{pb.workload.report_section}"
     probes = []
     used = {p for n in pb.experiments for p in pb.probes_for(n)}

@@ -158,6 +158,10 @@ class Workload(abc.ABC):
     # False: that section shows the workload's metrics, so the generic table of them is
     # left out
     report_metrics_table: ClassVar[bool] = True
+    # the recommendation's line on what the recommended configuration recorded (a
+    # template file in its package; context: ``r`` its row, ``b`` the baseline's or None,
+    # ``baseline``, ``generic_outcome`` the skeleton's own line); None: that line
+    report_outcome: ClassVar[str | None] = None
     # the figures the report draws for it, by name (``labkit.report.figures.FIGURES``)
     report_figures: ClassVar[tuple[str, ...]] = ("event_values",)
     # row values the report's table of experiments shows beside each (``target_hz``)
@@ -168,6 +172,12 @@ class Workload(abc.ABC):
     def defaults(self) -> dict[str, Any]:
         """Parameter values when neither playbook nor experiment set them."""
         return {}
+
+    def target_hz(self, params: dict[str, Any]) -> float | None:
+        """The loop rate (Hz) a run with these resolved ``params`` aims at, for the
+        report's target column and the recommendation's tie-break (how near its target
+        the slowest late iteration stayed); None: the kind declares no target rate."""
+        return None
 
     def run_metrics_shown(self) -> list[str]:
         """The metrics the report's list of runs shows (``run_columns``, else counts)."""

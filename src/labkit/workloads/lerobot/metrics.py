@@ -27,6 +27,7 @@ METRICS: dict[str, Metric] = declared(
         kind="rate",
         better="lower",
         count_of="warnings",
+        label="warnings per minute",
     ),
     Metric(
         "duration_s",

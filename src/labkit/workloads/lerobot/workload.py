@@ -48,6 +48,7 @@ class LerobotRecord(Workload):
     # the seed's tables (report.md.j2 here) show its metrics; the slow-loop figures
     report_section = "report.md.j2"
     report_metrics_table = False
+    report_outcome = "outcome.md.j2"  # warnings per run, the warned floor, the codec
     report_figures = ("slow_loop",)
     run_columns = ("warnings", "min_hz")
     setup_columns = ("target_hz", "codec")
@@ -130,6 +131,11 @@ class LerobotRecord(Workload):
 
     def defaults(self) -> dict[str, Any]:
         return dict(RECORD_DEFAULTS)
+
+    def target_hz(self, params: dict[str, Any]) -> float | None:
+        """The record loop's target: ``dataset.fps``."""
+        fps = params.get("dataset.fps")
+        return float(fps) if fps is not None else None
 
     def command(self, plan) -> list[str]:
         return scheduling_prefix(plan.settings) + self.argv(plan)
