@@ -157,8 +157,8 @@ MAX_THREADS = 4  # the threads a reader can take in at a glance, one panel each
 
 
 def thread_cpu_figure(runs: list[RunData], out: Path) -> Figure | None:
-    """Per-thread CPU over time for the profiled run with the most warnings: the few
-    busiest threads, one panel each on a shared time axis with the warnings marked, the
+    """Per-thread CPU over time for the profiled run with the most late events: the few
+    busiest threads, one panel each on a shared time axis with the late events marked, the
     rest summed in a last panel."""
     cands = [
         r for r in runs if (r.deep or {}).get("threads") is not None and len(r.deep["threads"])
