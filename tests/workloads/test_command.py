@@ -247,9 +247,10 @@ def test_a_stage_map_named_in_the_playbook_is_the_workloads_and_its_records():
     assert w.stage_map.loop_function == "run_loop"
     assert w.stage_map.stages == ("wait", "read", "compute", "other")
     assert w.stage_map.sleep == "wait" and w.loop_budget_s({}) == 0.05
+    assert w.target_hz({}) == 20.0  # the report's target column: 1 / its budget
     again = workload_of({"workload": w.record()})
     assert again.stage_map == w.stage_map and again.loop_budget_s({}) == 0.05
     # without one: no stage map, no budget (the good playbook names none)
     plain = load_playbook(GOOD).workload
     assert plain.stage_map is None and "stages" not in plain.record()
-    assert plain.loop_budget_s({}) is None
+    assert plain.loop_budget_s({}) is None and plain.target_hz({}) is None

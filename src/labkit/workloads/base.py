@@ -174,9 +174,10 @@ class Workload(abc.ABC):
         return {}
 
     def target_hz(self, params: dict[str, Any]) -> float | None:
-        """The loop rate (Hz) a run with these resolved ``params`` aims at, for the
-        report's target column and the recommendation's tie-break (how near its target
-        the slowest late iteration stayed); None: the kind declares no target rate."""
+        """The loop rate (Hz) a run with these resolved ``params`` aims at: the report's
+        target column, the recommendation's tie-break (how near its target the slowest
+        late iteration stayed) and the loop's budget (``loop_budget_s``); None: the kind
+        declares no target rate."""
         return None
 
     def run_metrics_shown(self) -> list[str]:
@@ -295,9 +296,10 @@ class Workload(abc.ABC):
         return run_seconds(run_dir, record)
 
     def loop_budget_s(self, record: dict[str, Any]) -> float | None:
-        """The loop's period in seconds (1 / its target rate) for the run ``record`` names:
-        a stretch of the loop longer than this is late. None: not known."""
-        return None
+        """The loop's period in seconds (1 / its target rate, ``target_hz``) for the run
+        ``record`` names: a stretch of the loop longer than this is late. None: not known."""
+        hz = self.target_hz(record.get("params") or {})
+        return 1.0 / hz if hz else None
 
     def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
         """What the probes are told about a run (late events, loop thread, stages)."""

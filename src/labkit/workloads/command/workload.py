@@ -223,10 +223,11 @@ class Command(Workload):
         )
         return cls(spec)
 
-    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
-        """The loop's period its stage map names (``stages.budget_ms``), if it does."""
+    def target_hz(self, params: dict[str, Any]) -> float | None:
+        """The rate of the loop's period its stage map names (``stages.budget_ms``), if
+        it does."""
         stages = self.spec.stages
-        return stages.budget_ms / 1000 if stages is not None and stages.budget_ms else None
+        return 1000.0 / stages.budget_ms if stages is not None and stages.budget_ms else None
 
     # -- planning ----------------------------------------------------------------------
     def _render(self, plan, text: str, what: str) -> str:

@@ -133,9 +133,9 @@ class LerobotRecord(Workload):
         return dict(RECORD_DEFAULTS)
 
     def target_hz(self, params: dict[str, Any]) -> float | None:
-        """The record loop's target: ``dataset.fps``."""
-        fps = params.get("dataset.fps")
-        return float(fps) if fps is not None else None
+        """The record loop's target: ``dataset.fps`` (an iteration longer than 1 / it is
+        late)."""
+        return _positive(params.get("dataset.fps"))
 
     def command(self, plan) -> list[str]:
         return scheduling_prefix(plan.settings) + self.argv(plan)
@@ -205,11 +205,6 @@ class LerobotRecord(Workload):
 
     def late_events(self, events):
         return None if events is None else _computed().late_events(events)
-
-    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
-        """1 / ``dataset.fps``: an iteration longer than this is late."""
-        fps = _positive((record.get("params") or {}).get("dataset.fps"))
-        return 1.0 / fps if fps else None
 
     def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
         """Also its cameras: each read thread (``OpenCVCamera(<device>)_read_loop``) is
