@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -27,6 +28,7 @@ def mjpg_playbook(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a real recording profiled by real py-spy: about 20 s
 def test_exp8_over_ssh_profiles_the_loop_and_names_the_stalled_camera(sshd, tmp_path, fake_home):
     trust(fake_home, sshd)
     playbook = mjpg_playbook(tmp_path / "lerobot-loop-lag.yml")

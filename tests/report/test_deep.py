@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from labkit.config.playbook import load_playbook
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
@@ -17,6 +19,7 @@ from tests.report.test_build import section, table
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 
 
+@pytest.mark.slow  # a real recording profiled by real py-spy: about 20 s
 def test_a_profiled_run_gets_the_section_and_decides_h6_h7(tmp_path):
     profiled_run(tmp_path / "p", {"rate": 0.05, "stall_ms": 120, "stage": "camera_read",
                                   "camera": "right_wrist"})  # fmt: skip

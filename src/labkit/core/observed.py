@@ -37,27 +37,6 @@ class StageMap:
     # mostly in it is charged to the device whose thread ran long; None: no such stage
     device_stage: str | None = None
 
-    def as_record(self) -> dict[str, Any]:
-        """The map as a run record keeps it (JSON), for ``from_record``."""
-        return {
-            "loop": self.loop_function,
-            "sleep": self.sleep,
-            "device_stage": self.device_stage,
-            "map": {stage: list(patterns) for stage, patterns in self.rules},
-            "stages": list(self.stages),
-        }
-
-    @classmethod
-    def from_record(cls, kept: dict[str, Any]) -> StageMap:
-        rules = tuple((stage, tuple(p)) for stage, p in (kept.get("map") or {}).items())
-        return cls(
-            loop_function=kept["loop"],
-            rules=rules,
-            stages=tuple(kept.get("stages") or ordered_stages(rules)),
-            sleep=kept.get("sleep") or "sleep",
-            device_stage=kept.get("device_stage"),
-        )
-
 
 def ordered_stages(rules: StageRules) -> tuple[str, ...]:
     """Every stage of ``rules`` in their order, then ``other`` (inside the loop, no rule)."""
