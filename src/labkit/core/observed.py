@@ -64,8 +64,9 @@ class LoopProfile:
     long, over the late stretches it names."""
 
     source: str  # the probe that profiled the loop
-    # the loop thread's segments (``start``, ``end``, ``stage``, ``seconds``), for figures
-    segments: pd.DataFrame
+    # the loop thread's segments (``start``, ``end``, ``stage``, ``seconds``), for figures;
+    # None without the workload's stage map (the profiler's own CPU is still known)
+    segments: pd.DataFrame | None = None
     # per late event whose time is known, in order: the late stretch it points to (None:
     # none found in the profile)
     matched: list[LoopStretch | None] = field(default_factory=list)

@@ -118,9 +118,11 @@ def test_a_late_event_with_no_stretch_in_its_window_is_unmatched():
     assert not any(k.startswith("warn_stage_share_") for k in m)
 
 
-def test_without_a_stage_map_the_probe_computes_nothing():
+def test_without_a_stage_map_the_probe_computes_no_stage_metric():
     seg, run = traced(None)
-    assert PySpy().profile(seg, run) is None
+    found = PySpy().profile(seg, run)
+    assert found is not None and found.segments is None and found.matched == []
+    run.profile = found
     assert PySpy().run_metrics(seg, run) == {}
 
 

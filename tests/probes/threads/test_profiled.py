@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 
 from labkit.core.metrics import UNKNOWN
+from labkit.core.observed import Observed
+from labkit.probes.pyspy import PySpy
 from labkit.probes.threads import Threads
 from labkit.workloads.lerobot.stages import camera_of_thread
+from tests.conftest import DATA
 from tests.probes.pyspy.test_stages import WARNED, pyspy_metrics, traced
 
 
@@ -92,3 +95,19 @@ def test_a_camera_read_thread_that_ran_long_in_the_late_stretch_is_named():
     # CPU ms per frame at 30 fps: 5 % of a core is 1.67 ms of the 33 ms a frame takes
     assert m["camera_read_ms_p50_context"] == pytest.approx(5 / 100 * 1000 / 30)
     assert m["camera_read_thread_cpu_pct_context"] == pytest.approx(5.0)
+
+
+def test_pyspys_own_cpu_counts_without_a_stage_map_too():
+    """A workload without a stage map (a plain ``command``) profiled by both probes: the
+    probes' own CPU is still the sampler's and py-spy's (its wrapper's meta: 0.134 CPU-s
+    over 3.17 s)."""
+    run_dir = DATA / "probes" / "pyspy" / "run"
+    run = Observed(run_dir=run_dir, record={}, late=None)
+    found = PySpy().profile(PySpy().parse(run_dir), run)
+    assert found.cpu_pct == pytest.approx(0.133861 / 3.1722279 * 100)
+    run.profile = found
+    table = threads_at(0.1)
+    table.attrs["self_cpu_s"] = 0.39  # over the 3.9 s the samples span: 10 % of a core
+    m = Threads().run_metrics(table, run)
+    assert m["probe_cpu_pct"] == pytest.approx(10.0 + found.cpu_pct)
+    assert "warnings_single_thread_saturated_share" not in m  # needs the stage map

@@ -119,9 +119,12 @@ class PySpy(Probe):
 
     def profile(self, table, run: Observed) -> LoopProfile | None:
         """The loop thread's stages and late stretches, by the workload's stage map, for
-        the other probes (the threads probe's pegged thread and busy device)."""
-        if table is None or run.stages is None or table.attrs.get("error"):
+        the other probes (the threads probe's pegged thread and busy device); without a
+        stage map only py-spy's own CPU (the probes' own CPU counts it)."""
+        if table is None or table.attrs.get("error"):
             return None
+        if run.stages is None:
+            return LoopProfile(source=self.name, cpu_pct=own_cpu_pct(run.run_dir))
         return _stages().loop_profile(table, run, self.name, own_cpu_pct(run.run_dir))
 
     def run_metrics(self, table, run: Observed) -> dict[str, Any]:

@@ -150,7 +150,7 @@ def profile_metrics(profile: LoopProfile, stages: StageMap) -> dict[str, Any]:
     share of late events placed on the profile (none when the loop was never sampled)."""
     out: dict[str, Any] = {}
     loop = profile.segments
-    if not len(loop):
+    if loop is None or not len(loop):
         return out
     total = float(loop["seconds"].sum())
     shares = loop.groupby("stage")["seconds"].sum() / total if total else None
