@@ -60,14 +60,7 @@ def floor_metric(metrics: dict[str, Metric]) -> str | None:
     """The lowest rate the loop ran at in a late event (LeRobot: ``min_hz``), when the
     workload declares one: a frequency that describes its late events, combined as the
     lowest of any run."""
-    return next(
-        (
-            name
-            for name, m in metrics.items()
-            if m.per_warning and m.kind == "frequency" and m.aggregate == "min"
-        ),
-        None,
-    )
+    return next((name for name, m in metrics.items() if m.is_floor), None)
 
 
 def baseline_of(playbook: Playbook) -> str:

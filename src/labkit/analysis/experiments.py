@@ -17,21 +17,18 @@ from typing import Any
 
 from labkit.analysis.configs import Group
 from labkit.analysis.decide import experiment_interval
-from labkit.analysis.runs import RunData
+from labkit.analysis.runs import RunData, without_late_events
 from labkit.core.metrics import Metric
 from labkit.metric_names import REGISTRY
 from labkit.registry import workload_of
 
-SPREAD = ("warnings", "warnings_per_min", "min_hz", "duration_s")
-# the 95 % interval of the mean of the per-run values (for min_hz: of the per-run floors)
-INTERVAL = ("warnings", "warnings_per_min", "min_hz", "median_hz", "cpu_mean_pct")
-
 
 def has_interval(metric: Metric) -> bool:
-    """Whether an experiment's row carries the 95 % interval of ``metric``: the headline
-    ones (for ``min_hz``: of the per-run floors) and every number its runs average."""
+    """Whether an experiment's row carries the 95 % interval of ``metric``: every number
+    its runs average, and the late events' floor (``Metric.is_floor``: of the per-run
+    floors)."""
     numeric = metric.kind not in ("category", "flag")
-    return metric.name in INTERVAL or (metric.aggregate == "mean" and numeric)
+    return metric.is_floor or (metric.aggregate == "mean" and numeric)
 
 
 # the columns of summary.csv, in order (the spread columns follow their metric)
@@ -53,9 +50,9 @@ def _combine(metric: str, values: list[Any], metrics: dict[str, Metric] = REGIST
     how = _how(metric, known, metrics)
     if how == "categorical":
         distinct = sorted({str(v) for v in known})
-        if metric != "codec" and len(distinct) == 1:
+        if len(distinct) == 1:
             return known[0]
-        return distinct[0] if len(distinct) == 1 else "mixed: " + ", ".join(distinct)
+        return "mixed: " + ", ".join(distinct)
     if how == "min":
         return min(known)
     if how == "max":
@@ -81,12 +78,13 @@ def aggregate(
     row: dict[str, Any] = {"experiment": experiment, "host": host, "runs": len(runs)}
     targets = {target_hz(r) for r in runs}
     row["target_hz"] = targets.pop() if len(targets) == 1 else None
+    late = [r for r in runs if not without_late_events(r)]
     for metric, declared in metrics.items():
-        # a warned rate says nothing of a run that never warned: those runs are left out
-        chosen = [r for r in runs if not declared.per_warning or r.metrics.get("warnings") != 0]
+        # a warned rate says nothing of a run without late events: those runs are left out
+        chosen = late if declared.per_warning else runs
         values = [r.metrics.get(metric) for r in chosen]
         row[metric] = _combine(metric, values, metrics)
-        if metric in SPREAD:
+        if declared.spread:
             known = [v for v in values if v is not None]
             row[f"{metric}_lo"] = min(known) if len(known) > 1 else None
             row[f"{metric}_hi"] = max(known) if len(known) > 1 else None
@@ -140,7 +138,7 @@ def columns(metrics: dict[str, Metric] | None = None) -> list[str]:
     out = list(COLUMNS)
     for metric, declared in (REGISTRY if metrics is None else metrics).items():
         out.append(metric)
-        if metric in SPREAD:
+        if declared.spread:
             out += [f"{metric}_lo", f"{metric}_hi"]
         if has_interval(declared):
             out += [f"{metric}_ci_lo", f"{metric}_ci_hi"]

@@ -25,7 +25,7 @@ from labkit.analysis.decide import (
     missing,
     pooled_dispersion,
 )
-from labkit.analysis.runs import RunData
+from labkit.analysis.runs import RunData, without_late_events
 from labkit.analysis.stats import ALPHA, MAX_RUNS_NEEDED, Comparison, effect_text, json_number
 from labkit.analysis.unknown import unknown_sentence
 from labkit.config.playbook import Check, Hypothesis
@@ -266,7 +266,7 @@ def _every_run(
     metric = metric_of(check.metric, metrics)
     quiet = []
     if check.metric in PER_WARNING or metric.per_warning:  # runs without warnings: nothing
-        quiet = [r for r in chosen if r.metrics.get("warnings") == 0]
+        quiet = [r for r in chosen if without_late_events(r)]
         chosen = [r for r in chosen if r not in quiet]
         if not chosen:
             why = f"{check.metric} describes the warnings and no run of them has one"

@@ -168,6 +168,13 @@ class RunData:
         return value
 
 
+def without_late_events(run: RunData) -> bool:
+    """Whether the run counted none of its workload's late events (``Workload.late_count``):
+    the metrics that describe them (``Metric.per_warning``) say nothing of it."""
+    count = workload_of(run.manifest).late_count()
+    return count is not None and run.metrics.get(count) == 0
+
+
 def run_data(
     run_dir: Path, manifest: dict[str, Any], workload: Workload, keep_tables: bool = False
 ) -> RunData:

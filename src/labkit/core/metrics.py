@@ -62,6 +62,9 @@ class Metric:
     needs_stages: bool = False
     # how a sentence of the report names it ("warnings per minute"); empty: its name
     label: str = ""
+    # a headline number: with several runs, an experiment's row keeps its lowest and
+    # highest run (``<name>_lo``, ``<name>_hi``) beside the combined value
+    spread: bool = False
 
     @property
     def combine(self) -> Aggregate:
@@ -79,6 +82,12 @@ class Metric:
         if self.unit == "%":  # a load in percent (of one core, or of all)
             return 0.0, 100.0
         return None, None
+
+    @property
+    def is_floor(self) -> bool:
+        """The lowest rate the loop ran at in a late event (LeRobot's ``min_hz``): a
+        frequency that describes the late events, combined as the lowest of any run."""
+        return self.per_warning and self.kind == "frequency" and self.aggregate == "min"
 
     @property
     def header(self) -> str:

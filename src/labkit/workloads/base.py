@@ -186,6 +186,13 @@ class Workload(abc.ABC):
             return [n for n in self.run_columns if n in self.metrics]
         return [n for n, m in self.metrics.items() if m.kind == "count"]
 
+    def late_count(self) -> str | None:
+        """The metric counting a run's late events (``<late_event>_count``): a run with
+        none has nothing for the metrics that describe them (``Metric.per_warning``).
+        None: the kind declares no such count."""
+        name = f"{self.late_event}_count"
+        return name if self.late_event and name in self.metrics else None
+
     def headline_metrics(self) -> list[str]:
         """The declared metrics the observer effect is measured on (``headline``)."""
         if self.headline:

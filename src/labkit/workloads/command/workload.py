@@ -369,6 +369,7 @@ def declare_metrics(
             unit="s",
             source="command",
             kind="duration",
+            spread=True,
         )
     }
     for name, pat in patterns.items():

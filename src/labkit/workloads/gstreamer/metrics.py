@@ -33,7 +33,7 @@ OVERALL: dict[str, Metric] = {
                "1/min", "mean", source=SOURCE, kind="rate", better="lower",
                count_of="late_sample_count"),
         Metric("duration_s", "seconds the workload ran (the exposure of its counts)",
-               "s", "mean", source=SOURCE, kind="duration"),
+               "s", "mean", source=SOURCE, kind="duration", spread=True),
     )
 }  # fmt: skip
 

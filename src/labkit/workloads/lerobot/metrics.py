@@ -10,16 +10,16 @@ from labkit.core.metrics import Metric, declared
 SOURCE = "lerobot-record"
 
 
-def _hz(name: str, description: str, aggregate: str = "mean") -> Metric:
+def _hz(name: str, description: str, aggregate: str = "mean", spread: bool = False) -> Metric:
     return Metric(
         name, description, unit="Hz", kind="frequency", better="higher",
-        aggregate=aggregate, per_warning=True,
+        aggregate=aggregate, per_warning=True, spread=spread,
     )  # fmt: skip
 
 
 METRICS: dict[str, Metric] = declared(
     SOURCE,
-    Metric("warnings", "slow-loop warnings in the run", kind="count", better="lower"),
+    Metric("warnings", "slow-loop warnings in the run", kind="count", better="lower", spread=True),
     Metric(
         "warnings_per_min",
         "slow-loop warnings per minute of recording",
@@ -28,14 +28,16 @@ METRICS: dict[str, Metric] = declared(
         better="lower",
         count_of="warnings",
         label="warnings per minute",
+        spread=True,
     ),
     Metric(
         "duration_s",
         "seconds the workload recorded (the exposure of its counts)",
         unit="s",
         kind="duration",
+        spread=True,
     ),
-    _hz("min_hz", "lowest warned loop rate", aggregate="min"),
+    _hz("min_hz", "lowest warned loop rate", aggregate="min", spread=True),
     _hz("p5_hz", "5th percentile of warned loop rates"),
     _hz("median_hz", "median warned loop rate"),
     Metric("episodes", "episodes recorded", kind="count"),

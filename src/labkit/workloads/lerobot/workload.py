@@ -132,6 +132,9 @@ class LerobotRecord(Workload):
     def defaults(self) -> dict[str, Any]:
         return dict(RECORD_DEFAULTS)
 
+    def late_count(self) -> str | None:
+        return "warnings"  # its slow-loop warnings
+
     def target_hz(self, params: dict[str, Any]) -> float | None:
         """The record loop's target: ``dataset.fps`` (an iteration longer than 1 / it is
         late)."""
