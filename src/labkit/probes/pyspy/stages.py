@@ -14,7 +14,7 @@ event: its time).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +68,13 @@ def loop_segments(segments: pd.DataFrame | None, stages: StageMap) -> pd.DataFra
         return pd.DataFrame(columns=LOOP_COLUMNS)
     tid = in_loop.groupby("tid").size().idxmax()
     mine = in_loop[in_loop["tid"] == tid].sort_values("start")
+    # an hour's profile repeats a few dozen stacks: each is matched once
+    stage = {stack: stage_of(stack, stages) for stack in set(mine["stack"])}
     out = pd.DataFrame(
         {
             "start": mine["start"].to_numpy(),
             "end": mine["end"].to_numpy(),
-            "stage": [stage_of(s, stages) for s in mine["stack"]],
+            "stage": [stage[s] for s in mine["stack"]],
             "tid": tid,
         }
     )
@@ -80,24 +82,34 @@ def loop_segments(segments: pd.DataFrame | None, stages: StageMap) -> pd.DataFra
     return out[LOOP_COLUMNS]
 
 
-def stretches(loop: pd.DataFrame, sleep: str) -> list[LoopStretch]:
-    """The loop thread's time between two sleeps (or two gaps in the profile)."""
+def stretches(
+    loop: pd.DataFrame, sleep: str, longer_than: float | None = None
+) -> list[LoopStretch]:
+    """The loop thread's time between two sleeps (or two gaps in the profile); only those
+    longer than ``longer_than`` seconds when given (the late ones)."""
     out: list[LoopStretch] = []
-    cur: tuple[pd.Timestamp, pd.Timestamp, Counter] | None = None
-    for row in loop.itertuples():
-        if row.stage == sleep:
-            if cur is not None:
-                out.append(LoopStretch(cur[0], cur[1], dict(cur[2])))
-                cur = None
+    gap, least = round(GAP_S * 1e9), round((longer_than or 0.0) * 1e9)
+    start = end = 0
+    spent: dict[str, float] | None = None
+
+    def close() -> None:
+        if spent is not None and (longer_than is None or end - start > least):
+            out.append(LoopStretch(pd.Timestamp(start), pd.Timestamp(end), spent))
+
+    # nanoseconds as plain ints: a run-hour has some 10^5 segments
+    starts = loop["start"].to_numpy(dtype="datetime64[ns]").astype("int64").tolist()
+    ends = loop["end"].to_numpy(dtype="datetime64[ns]").astype("int64").tolist()
+    for s, e, stage, seconds in zip(starts, ends, loop["stage"], loop["seconds"], strict=True):
+        if stage == sleep:
+            close()
+            spent = None
             continue
-        if cur is None or (row.start - cur[1]).total_seconds() > GAP_S:
-            if cur is not None:
-                out.append(LoopStretch(cur[0], cur[1], dict(cur[2])))
-            cur = (row.start, row.end, Counter())
-        cur = (cur[0], row.end, cur[2])
-        cur[2][row.stage] += row.seconds
-    if cur is not None:
-        out.append(LoopStretch(cur[0], cur[1], dict(cur[2])))
+        if spent is None or s - end > gap:
+            close()
+            start, spent = s, {}
+        end = e
+        spent[stage] = spent.get(stage, 0.0) + seconds
+    close()
     return out
 
 
@@ -108,13 +120,12 @@ def match_late(late: pd.DataFrame | None, late_stretches: list[LoopStretch]) -> 
     if late is None or late.empty:
         return []
     known = late.dropna(subset=["start", "end"])
+    ends = [s.end for s in late_stretches]  # in time order: found by bisection
     used: set[int] = set()
     out: list[LoopStretch | None] = []
     for start, end, hz in zip(known["start"], known["end"], known["hz"], strict=True):
-        lo, hi = start - SLACK, end + SLACK
-        cands = [
-            i for i, s in enumerate(late_stretches) if i not in used and lo <= s.end < hi
-        ]  # fmt: skip
+        lo, hi = bisect_left(ends, start - SLACK), bisect_left(ends, end + SLACK)
+        cands = [i for i in range(lo, hi) if i not in used]
         pick = None
         if cands:
             rate = float(hz)
@@ -137,10 +148,7 @@ def loop_profile(
     loop = loop_segments(segments, run.stages)
     matched: list[LoopStretch | None] = []
     if len(loop):
-        budget = run.budget_s
-        late = [
-            s for s in stretches(loop, run.stages.sleep) if budget is None or s.seconds > budget
-        ]
+        late = stretches(loop, run.stages.sleep, longer_than=run.budget_s)
         matched = match_late(run.late, late)
     return LoopProfile(source=source, segments=loop, matched=matched, cpu_pct=cpu_pct)
 
