@@ -5,11 +5,14 @@
 Generates (once, under bench/.work/) the py-spy chrometrace of a LeRobot-shaped record
 loop (its function names, 30 iterations a second sampled 50 times a second for
 ``--seconds``, three camera read threads, a stall every 5 s) and its late events (one per
-stall), then times in the same run, rounds alternating:
+stall), and the threads probe's samples of 20 threads every 100 ms (the stalled camera's
+read thread busy in the stalls), then times in the same run, rounds alternating:
   read     labkit.parse.pyspy.read_pyspy: the trace -> stack segments (the floor: every
            report of a profiled run reads its trace)
   analysis the pyspy probe's profile and metrics (``PySpy.profile`` + ``run_metrics``):
            stages by LeRobot's stage map, late stretches, late events matched to them
+  threads  the threads probe's metrics over that profile (``Threads.run_metrics``: the
+           loop thread, a pegged thread in the late stretches, the busy camera, per camera)
 Wall and CPU time; medians appended to docs/benchmarks.md with the machine and the date,
 the analysis as a ratio to the read.
 """
@@ -21,8 +24,10 @@ import json
 import random
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from lab import WORK, append_results, machine
 
@@ -30,7 +35,8 @@ from labkit.core.late import late_table
 from labkit.core.observed import Observed
 from labkit.parse.pyspy import read_pyspy
 from labkit.probes.pyspy import PySpy
-from labkit.workloads.lerobot.stages import STAGE_MAP
+from labkit.probes.threads import Threads
+from labkit.workloads.lerobot.stages import STAGE_MAP, camera_of_thread
 
 START = 1767261600.0  # 2026-01-01 10:00 UTC
 LOOP = ["main", "record_loop"]
@@ -103,6 +109,28 @@ def generate(seconds: float, folder: Path) -> tuple[Path, Path, pd.DataFrame]:
     return trace, meta, late
 
 
+CAMERAS = {f"/dev/video{2 * i}": name for i, name in enumerate(["context", "right", "left"])}
+
+
+def thread_samples(seconds: float) -> pd.DataFrame:
+    """The threads probe's samples: 20 threads every 100 ms, random loads; the read thread
+    of /dev/video2 at 95 % of a core through each stall."""
+    names = ["MainThread", *(f"OpenCVCamera({d})_read_loop" for d in CAMERAS)]
+    names += [f"encoder-{i}" for i in range(20 - len(names))]
+    n = int(seconds * 10)
+    times = pd.date_range(pd.Timestamp(START, unit="s"), periods=n, freq="100ms")
+    cpu = np.random.default_rng(7).uniform(0, 60, n * len(names))
+    ms = times.to_numpy(dtype="datetime64[ns]").astype("int64") // 10**6
+    stalled = ms % round(STALL_EVERY_S * 1000)
+    busy = stalled >= round((STALL_EVERY_S - STALL_S) * 1000)
+    cpu[2 * n : 3 * n][busy] = 95.0
+    table = pd.DataFrame({"pid": 100, "tid": np.repeat(np.arange(len(names)), n),
+                          "time": np.tile(times, len(names)), "cpu_pct": cpu,
+                          "name": np.repeat(names, n)})  # fmt: skip
+    table.attrs["self_cpu_s"] = seconds * 0.01
+    return table
+
+
 def timed(fn) -> tuple[float, float, object]:
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
@@ -116,13 +144,15 @@ def main() -> None:
     ap.add_argument("--no-append", action="store_true", help="print, do not append")
     args = ap.parse_args()
     trace, meta, late = generate(args.seconds, WORK / "profile")
-    times: dict[str, list[tuple[float, float]]] = {"read": [], "analysis": []}
+    samples = thread_samples(args.seconds)
+    times: dict[str, list[tuple[float, float]]] = {"read": [], "analysis": [], "threads": []}
     metrics: dict = {}
     for _ in range(args.rounds):
         wall, cpu, seg = timed(lambda: read_pyspy(trace, meta))
         times["read"].append((wall, cpu))
         run = Observed(run_dir=trace.parent, record={}, late=late, stages=STAGE_MAP,
-                       budget_s=1 / 30)  # fmt: skip
+                       budget_s=1 / 30, device_of_thread=partial(camera_of_thread, devices=CAMERAS),
+                       devices=sorted(CAMERAS.values()), device_fps=30.0)  # fmt: skip
 
         def analyse(seg=seg, run=run) -> dict:
             probe = PySpy()
@@ -131,6 +161,8 @@ def main() -> None:
 
         wall, cpu, metrics = timed(analyse)
         times["analysis"].append((wall, cpu))
+        wall, cpu, found = timed(lambda run=run: Threads().run_metrics(samples, run))
+        times["threads"].append((wall, cpu))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for k, v in times.items()}  # fmt: skip
     base_wall, base_cpu = med["read"]
@@ -141,7 +173,8 @@ def main() -> None:
     text = (
         f"`bench/profile.py --seconds {args.seconds:g} --rounds {args.rounds}` on {machine()}. "
         f"A {args.seconds:g} s LeRobot-shaped py-spy profile ({len(seg)} segments, "
-        f"{len(late)} late events; matched share {metrics.get('warnings_matched_share')}); "
+        f"{len(late)} late events; matched share {metrics.get('warnings_matched_share')}; "
+        f"{len(samples)} thread samples, busy camera {found.get('warn_camera_top')}); "
         f"medians over {args.rounds} alternating rounds.\n\n"
         "| what | median wall s | median CPU s | wall / read | CPU / read |\n"
         "|---|---|---|---|---|\n" + "\n".join(rows) + "\n"

@@ -5,7 +5,9 @@ per frame (``Observed.device_of_thread``: LeRobot's camera read threads)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,12 +39,10 @@ def profiled_metrics(table: pd.DataFrame, run: Observed, min_interval_ms: int) -
     # intervals can show a thread pegged through it (a shorter one is averaged away)
     long = [s for s in matched if s is not None and s.seconds >= 2 * interval]
     if long:
-        sat = 0
-        for s in long:
-            lo, hi = s.start + pd.Timedelta(seconds=interval), s.end
-            near = table[(table["time"] > lo) & (table["time"] <= hi)]
-            sat += bool(len(near) and near["cpu_pct"].max() >= SATURATED_PCT)
-        out["warnings_single_thread_saturated_share"] = sat / len(long)
+        every = Samples.of(table)
+        step = pd.Timedelta(seconds=interval)
+        pegged = [every.peak(s.start + step, s.end) >= SATURATED_PCT for s in long]
+        out["warnings_single_thread_saturated_share"] = sum(pegged) / len(long)
     elif late:
         out["warnings_single_thread_saturated_share"] = None  # too short to tell
         why = too_short(matched, late, interval, min_interval_ms)
@@ -50,6 +50,27 @@ def profiled_metrics(table: pd.DataFrame, run: Observed, min_interval_ms: int) -
     out.update(_busy_devices(table, run, interval))
     out.update(_device_reads(table, run))
     return out
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Samples in time order, for the peak CPU over many windows (an hour has 10^5 of
+    them per thread and hundreds of late stretches: each window is found by bisection)."""
+
+    times: np.ndarray  # int64 ns, sorted
+    cpu: np.ndarray
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> Samples:
+        ordered = rows.sort_values("time", kind="stable")
+        times = ordered["time"].to_numpy(dtype="datetime64[ns]").astype("int64")
+        return cls(times, ordered["cpu_pct"].to_numpy(dtype=float))
+
+    def peak(self, after: pd.Timestamp, until: pd.Timestamp) -> float:
+        """The highest CPU sampled in (``after``, ``until``]; -inf when none was."""
+        lo = np.searchsorted(self.times, after.value, side="right")
+        hi = np.searchsorted(self.times, until.value, side="right")
+        return float(self.cpu[lo:hi].max()) if hi > lo else -math.inf
 
 
 def _busy_devices(table: pd.DataFrame, run: Observed, interval: float) -> dict[str, Any]:
@@ -66,7 +87,8 @@ def _busy_devices(table: pd.DataFrame, run: Observed, interval: float) -> dict[s
         return {}
     device = stages.device_stage
     bound = [s for s in hits if s.stages.get(device, 0.0) >= 0.5 * sum(s.stages.values())]
-    busy = Counter(_busy_device(table, run, s, interval) for s in bound)
+    threads = _device_threads(table, run)
+    busy = Counter(_busy_device(threads, run, s, interval) for s in bound)
     busy.pop(None, None)
     devices = sorted(set(run.devices))
     out: dict[str, Any] = {f"warn_camera_share_{d}": busy.get(d, 0) / len(hits) for d in devices}
@@ -76,22 +98,29 @@ def _busy_devices(table: pd.DataFrame, run: Observed, interval: float) -> dict[s
     return out
 
 
-def _busy_device(table: pd.DataFrame, run: Observed, s: LoopStretch, interval: float) -> str | None:
+def _device_threads(table: pd.DataFrame, run: Observed) -> list[tuple[str, Samples, float]]:
+    """Each thread name the workload ties to a device: (device, its samples, its median
+    CPU), in the names' order."""
+    assert run.device_of_thread is not None
+    out = []
+    for name, mine in table.groupby("name"):
+        dev = run.device_of_thread(str(name))
+        if dev is not None:
+            out.append((dev, Samples.of(mine), float(mine["cpu_pct"].median())))
+    return out
+
+
+def _busy_device(
+    threads: list[tuple[str, Samples, float]], run: Observed, s: LoopStretch, interval: float
+) -> str | None:
     """The device whose thread used the most CPU above its own median over a late stretch
     (the sampling intervals that overlap it): the device the loop waited on when its read
     ran long. None with no such excess."""
-    assert run.device_of_thread is not None
     lo = s.start - pd.Timedelta(seconds=run.budget_s or 0.0)
     hi = s.end + pd.Timedelta(seconds=interval)
     best, excess = None, EXCESS_PCT
-    for name, mine in table.groupby("name"):
-        dev = run.device_of_thread(str(name))
-        if dev is None:
-            continue
-        near = mine[(mine["time"] > lo) & (mine["time"] <= hi)]
-        if near.empty:
-            continue
-        over = float(near["cpu_pct"].max()) - float(mine["cpu_pct"].median())
+    for dev, samples, usual in threads:
+        over = samples.peak(lo, hi) - usual
         if over > excess:
             best, excess = dev, over
     return best
@@ -109,11 +138,11 @@ def _device_reads(table: pd.DataFrame, run: Observed) -> dict[str, Any]:
         per_frame = 1000.0 * run.budget_s
     else:
         return out
-    for name in table["name"].unique():
+    for name, mine in table.groupby("name", sort=False):
         dev = run.device_of_thread(str(name))
         if dev is None:
             continue
-        pct = table.loc[table["name"] == name, "cpu_pct"].to_numpy(dtype=float)
+        pct = mine["cpu_pct"].to_numpy(dtype=float)
         ms = pct / 100.0 * per_frame  # CPU ms of the read thread per captured frame
         out[f"camera_read_ms_p50_{dev}"] = float(np.percentile(ms, 50))
         out[f"camera_read_ms_p95_{dev}"] = float(np.percentile(ms, 95))
