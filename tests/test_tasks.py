@@ -8,6 +8,8 @@ from pathlib import Path
 
 from labkit import cli
 from labkit.cli import plain_facts
+from labkit.workloads.gstreamer import Gstreamer
+from labkit.workloads.lerobot import LerobotRecord
 from tests.conftest import REPO
 
 INVOKE = [str(Path(sys.executable).parent / "invoke")]
@@ -109,13 +111,21 @@ def test_a_library_warning_is_one_line_of_labkits(capsys):
     assert err == "labkit: warning: Mean of empty slice\n"
 
 
-def test_the_batch_table_has_a_min_hz_column_only_when_a_run_has_a_loop_rate():
-    row = {"host": "sim", "experiment": "raw-1", "complete": 1, "failed": 0, "not_run": 0,
-           "reused": 0, "warnings": 2.0, "min_hz": None, "counted": "late_sample"}  # fmt: skip
-    head = cli._batch_table([row]).splitlines()[0]
-    assert "late_sample events" in head and "min Hz" not in head
-    head = cli._batch_table([row, {**row, "experiment": "exp1", "min_hz": 24.5}]).splitlines()
-    assert "min Hz" in head[0] and "24.5" in head[2] and "—" in head[1]
-    # LeRobot's runs (warnings, not a named event) keep it even when none warned
-    quiet = {**row, "counted": "", "warnings": 0.0}
-    assert "min Hz" in cli._batch_table([quiet]).splitlines()[0]
+def _table_row(experiment: str, tally) -> dict:
+    """A row of the batch table as ``engine.batch.fleet.table`` makes it from a tally."""
+    return {"host": "sim", "experiment": experiment, "complete": 1, "failed": 0,
+            "not_run": 0, "reused": 0, "count": tally.count, "floor_hz": tally.floor_hz,
+            "counted": tally.header, "has_floor": tally.has_floor}  # fmt: skip
+
+
+def test_the_batch_table_has_a_min_hz_column_only_for_a_workload_with_a_loop_rate():
+    late = Gstreamer.tally({"events": ["late_sample"], "late_sample_count": 2})
+    head, line = cli._batch_table([_table_row("raw-1", late)]).splitlines()
+    assert "late_sample events" in head and "min Hz" not in head and " 2 " in f"{line} "
+    # LeRobot's runs (its warnings) keep it, even when none warned
+    quiet = LerobotRecord.tally({"warnings": 0, "min_hz": None})
+    warned = LerobotRecord.tally({"warnings": 2, "min_hz": 24.5})
+    table = cli._batch_table([_table_row("exp1", quiet), _table_row("exp2", warned)])
+    head, first, second = table.splitlines()
+    assert "warnings" in head and "min Hz" in head
+    assert first.rstrip().endswith("—") and second.rstrip().endswith("24.5")

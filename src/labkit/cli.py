@@ -814,19 +814,19 @@ def _until_decided(args: dict, max_runs, out):
 
 
 def _batch_table(rows: list[dict]) -> str:
-    counted = next((r["counted"] for r in rows if r.get("counted")), "")
-    what = f"{counted} events" if counted else "warnings"  # a command workload's first event
+    # what the workload counts (``Workload.tally``: LeRobot's warnings, a command's event)
+    what = next((r["counted"] for r in rows if r.get("counted")), "events")
     head = ("host", "experiment", "complete", "failed", "not run", "reused", what, "min Hz")
     cells = [
         (
             r["host"], r["experiment"], str(r["complete"]), str(r["failed"]), str(r["not_run"]),
             str(r["reused"]),
-            "—" if r["warnings"] is None else f"{r['warnings']:.3g}",
-            "—" if r["min_hz"] is None else f"{r['min_hz']:.1f}",
+            "—" if r["count"] is None else f"{r['count']:.3g}",
+            "—" if r["floor_hz"] is None else f"{r['floor_hz']:.1f}",
         )
         for r in rows
     ]  # fmt: skip
-    if counted and all(r["min_hz"] is None for r in rows):  # a workload without a loop rate
+    if not any(r.get("has_floor") for r in rows):  # a workload without a loop rate
         head, cells = head[:-1], [c[:-1] for c in cells]
     widths = [max(len(c[i]) for c in [head, *cells]) for i in range(len(head))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

@@ -254,3 +254,16 @@ def test_a_stage_map_named_in_the_playbook_is_the_workloads_and_its_records():
     plain = load_playbook(GOOD).workload
     assert plain.stage_map is None and "stages" not in plain.record()
     assert plain.loop_budget_s({}) is None and plain.target_hz({}) is None
+
+
+def test_a_command_run_is_tallied_by_its_first_event_without_a_loop_rate():
+    t = Command.tally({"events": ["slow", "fast"], "slow_count": 20, "fast_count": 3})
+    assert (t.header, t.noun, t.count, t.floor_hz, t.has_floor) == (
+        "slow events",
+        "slow",
+        20,
+        None,
+        False,
+    )
+    assert t.line is None  # the batch shows the run's one-line summary
+    assert Command.tally({}).noun == "" and Command.tally({}).count is None

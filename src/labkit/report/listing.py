@@ -16,6 +16,7 @@ from labkit.analysis.configs import assignments, config_overrides
 from labkit.errors import LabkitError
 from labkit.records.model import STATUSES
 from labkit.records.store import Unreadable, list_runs
+from labkit.registry import workload_class_of
 
 UNREADABLE = "unreadable"
 AGO = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
@@ -82,13 +83,10 @@ def status_arg(value: str | None) -> str | None:
     return value
 
 
-def _headline(summary: dict[str, Any]) -> tuple[str, float | None]:
-    events = summary.get("events")
-    if events:  # a command workload: its first event (its late event for loop-jitter)
-        return events[0], summary.get(f"{events[0]}_count")
-    if "warnings" in summary:
-        return "slow-loop warnings", summary.get("warnings")
-    return "", None
+def _headline(m: dict[str, Any]) -> tuple[str, float | None]:
+    """What the run counted, as its workload names it (``Workload.tally``)."""
+    tally = workload_class_of(m).tally(m.get("summary") or {})
+    return (tally.noun, tally.count) if tally.noun else ("", None)
 
 
 def _seconds(m: dict[str, Any]) -> float | None:
@@ -100,7 +98,7 @@ def _seconds(m: dict[str, Any]) -> float | None:
 
 
 def row_of(run_dir: Path, m: dict[str, Any]) -> RunRow:
-    metric, value = _headline(m.get("summary") or {})
+    metric, value = _headline(m)
     overrides = config_overrides(m)
     return RunRow(
         experiment=m.get("experiment") or run_dir.parent.name,

@@ -15,6 +15,7 @@ import abc
 import contextlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +43,20 @@ class NotForHost(ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a run's summary counts, as a batch's lines and table and ``invoke runs`` show
+    it (``Workload.tally``)."""
+
+    header: str  # the batch table's count column: "warnings", "slow events"
+    noun: str  # the list of runs' name for them ("slow-loop warnings"); "": none counted
+    count: float | None
+    floor_hz: float | None = None  # the lowest loop rate among them (the table's min Hz)
+    has_floor: bool = False  # the kind has such a rate: the table keeps its column
+    # the batch's line for the finished run; None: its one-line summary (labkit.measure)
+    line: str | None = None
 
 
 class HandRuns(abc.ABC):
@@ -201,6 +216,15 @@ class Workload(abc.ABC):
         if late in self.metrics:
             return [late]
         return [n for n, m in self.metrics.items() if m.kind == "rate" and m.count_of]
+
+    @classmethod
+    def tally(cls, summary: dict[str, Any]) -> Tally:
+        """What the run record's ``summary`` counts: the first of its ``events``."""
+        events = summary.get("events") or []
+        if not events:
+            return Tally("events", "", None)
+        first = events[0]
+        return Tally(f"{first} events", first, summary.get(f"{first}_count"))
 
     def hand_runs(self) -> HandRuns | None:
         """How ``invoke import`` reads this kind's runs recorded by hand (None: it

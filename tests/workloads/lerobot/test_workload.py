@@ -9,6 +9,7 @@ from labkit.config.params import parse_set
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.errors import ConfigError, PlaybookError
+from labkit.workloads.lerobot import LerobotRecord
 from labkit.workloads.lerobot.flags import CommandError, Version, record_argv
 from tests.conftest import REPO
 from tests.labhost import write_inventory
@@ -191,3 +192,17 @@ def test_unknown_camera_in_playbook_names_line(tmp_path, inv):
     with pytest.raises(PlaybookError) as err:
         resolve(load_playbook(p), inv, "a", "sim")
     assert err.value.line == 7 and "'top'" in str(err.value)
+
+
+def test_a_run_is_tallied_by_its_warnings_and_the_lowest_warned_rate():
+    t = LerobotRecord.tally({"warnings": 1, "min_hz": 9.6, "median_hz": 12.0})
+    assert (t.header, t.noun, t.count, t.floor_hz, t.has_floor) == (
+        "warnings",
+        "slow-loop warnings",
+        1,
+        9.6,
+        True,
+    )
+    assert t.line == "1 warning, min 9.6 Hz"
+    assert LerobotRecord.tally({"warnings": 0, "min_hz": None}).line == "0 warnings"
+    assert LerobotRecord.tally({}).noun == ""  # a run without a summary counted nothing

@@ -32,6 +32,7 @@ from labkit.errors import ConnectError, LabkitError, LockedError
 from labkit.measure import one_line
 from labkit.records.backends import RunStore
 from labkit.records.store import write_json_atomic
+from labkit.registry import workload_class_of
 
 
 class StopFlag(threading.Event):
@@ -53,11 +54,11 @@ class Outcome:
     status: str  # complete | failed | interrupted | lost-connection | not-run
     run_id: str = ""
     reason: str = ""
-    warnings: int | None = None
-    min_hz: float | None = None
+    count: float | None = None  # the events its workload counts (``Workload.tally``)
+    floor_hz: float | None = None  # the lowest loop rate among them, if the kind has one
     seconds: float = 0.0
-    summary: str = ""  # the run's one-line summary (a command workload's events)
-    counted: str = ""  # what ``warnings`` counts for a command workload: its first event
+    summary: str = ""  # the run's line: its workload's tally, else its one-line summary
+    counted: str = ""  # the table's name for what ``count`` counts ("warnings")
     # why the host took no run (or no more): unreachable | busy | lost-connection | ""
     cause: str = ""
     # the exception itself, kept as Fabric's GroupResult keeps one per host (not recorded)
@@ -211,12 +212,9 @@ class Fleet:
         summary = m.get("summary") or {}
         o.status, o.run_id = m.get("status", "failed"), m.get("run_id", "")
         o.reason = m.get("error") or ""
-        o.warnings, o.min_hz = summary.get("warnings"), summary.get("min_hz")
-        if "events" in summary:  # a command workload: its events, not slow-loop warnings
-            o.summary = one_line(m)
-            if summary["events"]:  # the table's count column: the first event's count
-                o.counted = summary["events"][0]
-                o.warnings = summary.get(f"{o.counted}_count")
+        tally = workload_class_of(m).tally(summary)
+        o.count, o.floor_hz, o.counted = tally.count, tally.floor_hz, tally.header
+        o.summary = tally.line if tally.line is not None else one_line(m)
         if o.status == "lost-connection":
             o.cause = "lost-connection"
         return o
@@ -227,9 +225,7 @@ class Fleet:
         if o.status == "complete" and o.summary:
             return f"{head}, {o.summary} ({o.seconds:.1f} s)"
         if o.status == "complete":
-            hz = f", min {o.min_hz:g} Hz" if o.min_hz is not None else ""
-            n = o.warnings
-            return f"{head}, {n} warning{'' if n == 1 else 's'}{hz} ({o.seconds:.1f} s)"
+            return f"{head} ({o.seconds:.1f} s)"
         return f"{head}: {_first_line(o.reason)}"
 
     # -- the batch ---------------------------------------------------------------------
@@ -287,7 +283,10 @@ class Fleet:
 
 
 def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
-    """Per host and experiment: complete / failed / reused runs, warnings, min Hz."""
+    """Per host and experiment: complete / failed / reused runs, the mean count of the
+    events the workload counts (``counted`` names them) and the lowest loop rate among
+    them (``floor_hz``; ``has_floor``: the kind has one)."""
+    kind = bp.playbook.workload.tally({})  # what its runs count, before any has run
     rows = []
     for hb in bp.hosts:
         for name in bp.experiments:
@@ -295,8 +294,8 @@ def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
             ok = [o for o in mine if o.status == "complete"]
             if not mine and not hb.done[name]:
                 continue
-            warned = [o.warnings for o in ok if o.warnings is not None]
-            floors = [o.min_hz for o in ok if o.min_hz is not None]
+            counts = [o.count for o in ok if o.count is not None]
+            floors = [o.floor_hz for o in ok if o.floor_hz is not None]
             rows.append(
                 {
                     "host": hb.host,
@@ -305,9 +304,10 @@ def table(bp: BatchPlan, outcomes: list[Outcome]) -> list[dict[str, Any]]:
                     "failed": sum(o.status != "not-run" for o in mine) - len(ok),
                     "not_run": sum(o.status == "not-run" for o in mine),
                     "reused": hb.done[name],
-                    "warnings": (sum(warned) / len(warned)) if warned else None,
-                    "min_hz": min(floors) if floors else None,
-                    "counted": next((o.counted for o in ok if o.counted), ""),
+                    "count": (sum(counts) / len(counts)) if counts else None,
+                    "floor_hz": min(floors) if floors else None,
+                    "counted": next((o.counted for o in ok if o.counted), kind.header),
+                    "has_floor": kind.has_floor,
                 }
             )
     return rows

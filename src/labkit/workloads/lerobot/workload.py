@@ -22,7 +22,7 @@ from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
 from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
-from labkit.workloads.base import NotForHost, Workload, count_matches
+from labkit.workloads.base import NotForHost, Tally, Workload, count_matches
 from labkit.workloads.lerobot.facts import lerobot_fact
 from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_version, record_argv
 from labkit.workloads.lerobot.hostvars import LerobotHostVars, host_devices
@@ -131,6 +131,20 @@ class LerobotRecord(Workload):
 
     def defaults(self) -> dict[str, Any]:
         return dict(RECORD_DEFAULTS)
+
+    @classmethod
+    def tally(cls, summary: dict[str, Any]) -> Tally:
+        """Its slow-loop warnings and the lowest warned rate."""
+        n, floor = summary.get("warnings"), summary.get("min_hz")
+        hz = f", min {floor:g} Hz" if floor is not None else ""
+        return Tally(
+            "warnings",
+            "slow-loop warnings" if "warnings" in summary else "",
+            n,
+            floor,
+            has_floor=True,
+            line=f"{n} warning{'' if n == 1 else 's'}{hz}",
+        )
 
     def late_count(self) -> str | None:
         return "warnings"  # its slow-loop warnings
