@@ -71,8 +71,12 @@ STAGED = DATA / "probes" / "pyspy"
 def test_a_command_with_its_own_stage_map_gets_its_own_stage_columns(tmp_path):
     """``workload.stages`` in a command playbook: a real py-spy trace of its loop (every
     10th tick stalled 80 ms in ``compute``) gives the stage metrics named after its own
-    stages, the check on one is decided, and the section shows its stages."""
+    stages, the check on one is decided, and the section shows its stages (the pyspy
+    probe's section: no threads probe needed)."""
     shutil.copytree(STAGED, tmp_path / "pb", ignore=shutil.ignore_patterns("run"))
+    doc = yaml.safe_load((STAGED / "staged.yml").read_text())
+    doc["probes"] = ["tegrastats", "pyspy"]  # the section is py-spy's: no threads needed
+    (tmp_path / "pb" / "staged.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     pb = load_playbook(tmp_path / "pb" / "staged.yml")
     run_id = "20260101T100000Z-sim-0001"
     run = tmp_path / "runs" / "stalled" / run_id

@@ -2,7 +2,7 @@
 
 One skeleton for every workload; the sections a workload or a probe contributes are
 template files in its package, found under a prefix (``workload/report.md.j2``,
-``probe-threads/report.md.j2``) and included with the same context. The environment is
+``probe-pyspy/report.md.j2``) and included with the same context. The environment is
 strict (an unknown name in a template is an error, not an empty string) and a template
 error names the template file and line.
 """

@@ -61,6 +61,9 @@ class PySpy(Probe):
     Options: ClassVar[type[BaseModel]] = PySpyOptions
     metrics: ClassVar[dict[str, Metric]] = METRICS
     stage_patterns: ClassVar[dict[str, Metric]] = STAGE_PATTERNS
+    # "Where the loop's time goes" (report.md.j2 here): its stages, with the threads
+    # probe's per-thread CPU and cameras when that ran too
+    report_section: ClassVar[str | None] = "report.md.j2"
     # L4T ships kernel.yama.ptrace_scope=1: py-spy, started beside the workload rather than
     # as its parent, may not read it. Lowered for the run, put back after it.
     needs_sysctl: ClassVar[dict[str, str]] = {"kernel.yama.ptrace_scope": "0"}

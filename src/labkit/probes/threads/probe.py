@@ -120,8 +120,6 @@ class Threads(Probe):
     Options: ClassVar[type[BaseModel]] = ThreadsOptions
     metrics: ClassVar[dict[str, Metric]] = METRICS
     metric_patterns: ClassVar[dict[str, Metric]] = PATTERNS
-    # "Where the loop's time goes" (report.md.j2 here), with py-spy's stages when it ran
-    report_section: ClassVar[str | None] = "report.md.j2"
 
     def launch(self, plan) -> ProbeLaunch:
         return ProbeLaunch(
