@@ -2,9 +2,11 @@
 
 A probe computes its metrics from its own samples and this context: the workload's late
 events (when "the loop was late", with the rate it ran at when known), which thread is the
-loop, how the workload's function names map to loop stages, and the run's record. So the
-tegrastats coincidence and the threads / py-spy metrics work for every workload kind that
-declares its late event, without a probe knowing any workload.
+loop, how the workload's function names map to loop stages (``StageMap``), its device
+threads, and the run's record; and what a profiling probe found of the loop
+(``LoopProfile``: py-spy's late stretches, which the threads probe reads its samples over).
+So the tegrastats coincidence and the threads / py-spy metrics work for every workload kind
+that declares its late event, without a probe knowing any workload or another probe.
 """
 
 from __future__ import annotations

@@ -135,8 +135,9 @@ class PySpy(Probe):
         workload that maps its functions to stages; a cut trace says why there are none."""
         if table is not None and table.attrs.get("error"):
             return {"profile_note": table.attrs["error"]}
-        found = run.profile if run.profile is not None and run.profile.source == self.name \
-            else self.profile(table, run)  # fmt: skip
+        found = run.profile
+        if found is None or found.source != self.name:  # not measured through measure_run
+            found = self.profile(table, run)
         if found is None or run.stages is None:
             return {}
         return _stages().profile_metrics(found, run.stages)
