@@ -267,3 +267,11 @@ def test_a_command_run_is_tallied_by_its_first_event_without_a_loop_rate():
     )
     assert t.line is None  # the batch shows the run's one-line summary
     assert Command.tally({}).noun == "" and Command.tally({}).count is None
+
+
+def test_invoke_plan_shows_the_loops_stages():
+    out = io.StringIO()
+    cli.plan("stalled", "sim", str(STAGED), INVENTORY, [], out=out)
+    text = out.getvalue()
+    assert "stages      wait, read, compute, other in run_loop (py-spy's profile)" in text
+    assert "pyspy (attached to the workload's pid; output pyspy.out):" in text
