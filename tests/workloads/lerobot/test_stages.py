@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from labkit.records.model import migrate
 from labkit.workloads.lerobot import LerobotRecord
 from labkit.workloads.lerobot.stages import STAGE_MAP, camera_devices, camera_of_thread
 
@@ -26,12 +27,8 @@ def test_a_read_thread_names_its_cameras_device():
     assert camera_of_thread("MainThread", devices) is None
 
 
-@pytest.mark.parametrize("argv_key", ["workload_argv", "record_argv"])  # schema 2, schema 1
-def test_the_probes_are_told_the_cameras_budget_and_stages(tmp_path, argv_key):
-    record = {
-        "params": {"dataset.fps": 30, "camera.fps": 15},
-        "commands": {argv_key: ARGV},
-    }
+def test_the_probes_are_told_the_cameras_budget_and_stages(tmp_path):
+    record = {"params": {"dataset.fps": 30, "camera.fps": 15}, "commands": {"workload_argv": ARGV}}
     seen = LerobotRecord().observe(tmp_path, record, None)
     assert seen.stages is STAGE_MAP and seen.stages.device_stage == "camera_read"
     assert seen.budget_s == pytest.approx(1 / 30) and seen.device_fps == 15
@@ -42,3 +39,11 @@ def test_the_probes_are_told_the_cameras_budget_and_stages(tmp_path, argv_key):
 def test_without_a_rate_the_loop_budget_is_unknown(tmp_path):
     seen = LerobotRecord().observe(tmp_path, {"params": {"dataset.fps": "fast"}}, None)
     assert seen.budget_s is None and seen.devices == [] and seen.device_fps is None
+
+
+def test_a_schema_1_record_tells_the_cameras_once_migrated(tmp_path):
+    """A schema-1 record names the command line ``record_argv``; it is migrated at read
+    (``records.model.migrate``), and the workload reads only the current schema."""
+    old = {"schema": 1, "params": {"dataset.fps": 30}, "commands": {"record_argv": ARGV}}
+    seen = LerobotRecord().observe(tmp_path, migrate(old), None)
+    assert seen.devices == ["context", "right_wrist"]

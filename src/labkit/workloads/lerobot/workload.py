@@ -226,9 +226,8 @@ class LerobotRecord(Workload):
     def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
         """Also its cameras: each read thread (``OpenCVCamera(<device>)_read_loop``) is
         the camera its record command line puts at that device, read at ``camera.fps``."""
-        commands = record.get("commands") or {}
-        # the record command line: schema 2 calls it the workload's, schema 1 the record's
-        cams = camera_devices(commands.get("workload_argv") or commands.get("record_argv"))
+        # the record command line (a schema-1 record's ``record_argv`` migrated at read)
+        cams = camera_devices((record.get("commands") or {}).get("workload_argv"))
         return replace(
             super().observe(run_dir, record, events),
             device_of_thread=partial(camera_of_thread, devices=cams),
