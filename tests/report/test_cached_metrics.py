@@ -13,7 +13,7 @@ from labkit.analysis.runs import store_metrics
 from labkit.config.playbook import load_playbook
 from labkit.records.metrics_cache import METRICS_FILE
 from labkit.report.build import build_report
-from labkit.report.plots import draw_all
+from labkit.report.plots import Late, draw_all
 from labkit.study.importer import import_logs
 from tests.conftest import REPO
 from tests.seedlogs import write_seed
@@ -90,7 +90,8 @@ def test_only_the_drawn_runs_are_parsed(store, tmp_path):
     assert not any(r.loaded for r in loaded)
 
     (tmp_path / "fig").mkdir()
-    draw_all([], loaded, list(pb.experiments), tmp_path / "fig")
+    late = Late.of(pb.workload, pb.metrics, "warnings_per_min")
+    draw_all([], loaded, list(pb.experiments), tmp_path / "fig", late)
     # one CPU heat map per experiment reads that run's samples; the rest stay unread
     assert sum(r.loaded for r in loaded) <= len({r.experiment for r in loaded})
 

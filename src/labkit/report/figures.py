@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from labkit.report.events import draw_events, valued_events
-from labkit.report.plots import Figure, draw_all, figure_notes
+from labkit.report.plots import Figure, Late, draw_all, figure_notes
 
 # name -> (the report's context, the output folder) -> (figures, notes on missing ones)
 Drawer = Callable[[dict[str, Any], Path], tuple[list[Figure], list[str]]]
 
 
 def _slow_loop(ctx: dict[str, Any], folder: Path) -> tuple[list[Figure], list[str]]:
-    """The slow-loop warnings per experiment, over time, their rates, and the CPU heat
-    maps with the warnings marked."""
-    figures = draw_all(ctx["rows"], ctx["judged"], list(ctx["pb"].experiments), folder)
-    return figures, figure_notes(ctx["rows"], figures)
+    """The workload's late events (LeRobot's slow-loop warnings) per experiment, over time,
+    their loop rates, and the CPU heat maps with them marked; none without a ranking rate."""
+    if not ctx["cause_metric"]:
+        return [], []
+    late = Late.of(ctx["workload"], ctx["metrics"], ctx["cause_metric"])
+    figures = draw_all(ctx["rows"], ctx["judged"], list(ctx["pb"].experiments), folder, late)
+    return figures, figure_notes(ctx["rows"], figures, late)
 
 
 def _event_values(ctx: dict[str, Any], folder: Path) -> tuple[list[Figure], list[str]]:

@@ -59,6 +59,18 @@ class Tally:
     line: str | None = None
 
 
+@dataclass(frozen=True)
+class LateWords:
+    """How the report's words name a workload's late events (its figures of them, whose
+    loop rates its ``late_timeline`` gives): LeRobot's are its slow-loop warnings."""
+
+    one: str = "late event"  # "1 warning"
+    many: str = "late events"  # "11 warnings"
+    full: str = "late events"  # a figure's title and alt text: "slow-loop warnings"
+    at: str = "the late event"  # "loop rate at the warning"
+    warned: str = "late"  # "warned loop rates"
+
+
 class HandRuns(abc.ABC):
     """A workload's runs recorded by hand (without labkit), as ``invoke import`` finds them
     in a folder: ``<experiment><suffix>`` is the workload's log and, beside it,
@@ -177,6 +189,8 @@ class Workload(abc.ABC):
     # template file in its package; context: ``r`` its row, ``b`` the baseline's or None,
     # ``baseline``, ``generic_outcome`` the skeleton's own line); None: that line
     report_outcome: ClassVar[str | None] = None
+    # how the report's words (its figures) name its late events
+    late_words: ClassVar[LateWords] = LateWords()
     # the figures the report draws for it, by name (``labkit.report.figures.FIGURES``)
     report_figures: ClassVar[tuple[str, ...]] = ("event_values",)
     # row values the report's table of experiments shows beside each (``target_hz``)

@@ -22,7 +22,7 @@ from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
 from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
-from labkit.workloads.base import NotForHost, Tally, Workload, count_matches
+from labkit.workloads.base import LateWords, NotForHost, Tally, Workload, count_matches
 from labkit.workloads.lerobot.facts import lerobot_fact
 from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_version, record_argv
 from labkit.workloads.lerobot.hostvars import LerobotHostVars, host_devices
@@ -50,6 +50,7 @@ class LerobotRecord(Workload):
     report_metrics_table = False
     report_outcome = "outcome.md.j2"  # warnings per run, the warned floor, the codec
     report_figures = ("slow_loop",)
+    late_words = LateWords("warning", "warnings", "slow-loop warnings", "the warning", "warned")
     run_columns = ("warnings", "min_hz")
     setup_columns = ("target_hz", "codec")
     stage_map = STAGE_MAP
