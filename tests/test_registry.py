@@ -32,6 +32,7 @@ from labkit.registry import (
 )
 from labkit.workloads import Workload
 from tests.labhost import write_inventory
+from tests.runrecord import run_record, workload_info
 
 
 def test_every_plug_in_is_registered_under_its_own_name():
@@ -106,7 +107,7 @@ def test_a_new_workload_is_its_class_plus_one_registry_line(tmp_path, monkeypatc
     assert isinstance(pb.workload, Sleep)
     assert list(pb.metrics)[0] == "duration_s" and "cpu_mean_pct" in pb.metrics
     assert "sleep" in {f.name for f in plugin_facts(None)}
-    assert workload_of({"workload": {"kind": "sleep"}}).command(None) == ["sleep", "1"]
+    assert workload_of(run_record(workload={"kind": "sleep"})).command(None) == ["sleep", "1"]
     book.write_text(book.read_text().replace("{kind: sleep}", "{kind: sleep, seconds: 3}"))
     with pytest.raises(PlaybookError, match="unknown key 'seconds'; a sleep workload"):
         load_playbook(book)
@@ -116,7 +117,7 @@ def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeyp
     """How a run's end is told comes from the workload class the record names, so a new
     kind's words appear without an edit outside its package."""
     monkeypatch.setitem(WORKLOADS, Sleep.kind, Sleep)
-    record = {"workload": {"kind": "sleep", "log": "output.log"}}
+    record = run_record(workload={"kind": "sleep", "log": "output.log"})
     (tmp_path / "output.log").write_text("woke up\n")
     done = {"state": "done", "workload_exit": 0, "stopped_by": None}
     assert outcome({"state": "running"}, tmp_path, 60, record) == (
@@ -131,7 +132,7 @@ def test_a_workloads_own_words_name_it_in_the_engines_messages(tmp_path, monkeyp
     )
     assert workload_class_of(record) is Sleep
     # a record of a kind no longer registered is told in the contract's own words
-    gone = {"workload": {"kind": "retired"}}
+    gone = run_record(workload={"kind": "retired"})
     assert workload_class_of(gone) is Workload
     assert outcome({"state": "running"}, tmp_path, 60, gone)[1] == "the workload did not finish"
 
@@ -250,7 +251,7 @@ def every_declared_metric() -> dict[str, Metric]:
     """Each registered plug-in's metrics, patterns and families, by source and name."""
     out: dict[str, Metric] = {}
     for kind, cls in WORKLOADS.items():
-        for m in cls.from_record({"kind": kind, **RECORDS[kind]}).metrics.values():
+        for m in cls.from_record(workload_info(kind, **RECORDS[kind])).metrics.values():
             out[f"{kind}:{m.name}"] = m
     for name, cls in PROBES.items():
         for table in (cls.metrics, cls.metric_patterns, cls.stage_patterns, cls.metric_families):

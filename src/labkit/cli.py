@@ -28,6 +28,7 @@ from labkit.errors import ConnectError, HostKeyError, LabkitError
 
 if TYPE_CHECKING:
     from labkit.records.backends import RunStore
+    from labkit.records.model import RunRecord
 
 ROOT = Path.cwd()
 DEFAULT_INVENTORY = "inventory/hosts.yml"
@@ -337,14 +338,16 @@ def experiment(
     check: bool = False,
     detach: bool = False,
     out=sys.stdout,
-) -> list[dict]:
-    """Run one experiment ``repeat`` times; exit code says how the last run ended."""
+) -> list[RunRecord | dict]:
+    """Run one experiment ``repeat`` times; exit code says how the last run ended
+    (``--check``: each a dict of the planned changes)."""
 
     from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
     from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
     from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
     from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
+    from labkit.records.model import RunRecord  # noqa: PLC0415 -- start-up time
 
     reach_hosts()
 
@@ -364,10 +367,10 @@ def experiment(
             values, _ = inv.resolve(target)
             m = run_experiment(plan, opts, host_vars={**values, "inventory_hostname": target})
             manifests.append(m)
-            status = m.get("status")
-            if status in ("interrupted", "lost-connection"):
+            if isinstance(m, RunRecord) and m.status in ("interrupted", "lost-connection"):
                 break
-    worst = [m.get("status") for m in manifests if m.get("status") in BY_STATUS]
+    # --check: no run, no status
+    worst = [m.status for m in manifests if isinstance(m, RunRecord) and m.status in BY_STATUS]
     if worst:
         raise Exit(code=BY_STATUS[worst[-1]])
     return manifests

@@ -18,6 +18,7 @@ from typing import Any
 
 from labkit.core.metrics import UNKNOWN
 from labkit.core.observed import Observed
+from labkit.records.model import RunRecord
 from labkit.registry import PROBES, workload_of
 from labkit.workloads import Workload
 
@@ -32,17 +33,17 @@ class Measured:
     tables: dict[str, Any] = field(default_factory=dict)  # probe name -> its parsed table
 
 
-def measure_run(run_dir: Path, record: dict[str, Any], workload: Workload) -> Measured:
+def measure_run(run_dir: Path, record: RunRecord, workload: Workload) -> Measured:
     """The metrics of the run's workload and of every probe its record names (None for
     each metric a plug-in declares and could not compute; skipped probes: all None)."""
     events = workload.parse(run_dir)
     observed = workload.observe(run_dir, record, events)
-    names = [n for n in (record.get("probes") or {}) if n in PROBES]
+    names = [n for n in record.probes if n in PROBES]
     metrics: dict[str, Any] = dict.fromkeys(workload.metrics)
     for name in names:
         metrics.update(dict.fromkeys(PROBES[name].metrics))
     metrics.update(workload.run_metrics(events, observed.duration_s))
-    ran = {n: PROBES[n]() for n in names if not (record["probes"][n] or {}).get("skipped")}
+    ran = {n: PROBES[n]() for n in names if not record.probes[n].skipped}
     tables: dict[str, Any] = {name: probe.parse(run_dir) for name, probe in ran.items()}
     # what a profiler found of the loop (py-spy's late stretches) is told to every probe
     for name, probe in ran.items():
@@ -58,7 +59,7 @@ def measure_run(run_dir: Path, record: dict[str, Any], workload: Workload) -> Me
     return Measured(metrics, events, observed, tables)
 
 
-def summarize_run(run_dir: Path, record: dict[str, Any], write_parsed: bool = True) -> dict:
+def summarize_run(run_dir: Path, record: RunRecord, write_parsed: bool = True) -> dict:
     """What a run's record keeps as its ``summary``: the workload's part of its metrics
     (warnings and Hz, a command's event counts, a pipeline's late samples), each probe's
     (tegrastats: CPU load, samples) and the simulated Jetson's draw; the parsed tables are
@@ -83,12 +84,12 @@ def summarize_run(run_dir: Path, record: dict[str, Any], write_parsed: bool = Tr
     return out
 
 
-def one_line(record: dict[str, Any]) -> str:
+def one_line(record: RunRecord) -> str:
     """A finished run in one line, from its record's ``summary``: the workload's part
     (counts, rates), then each probe's."""
-    summary = record.get("summary") or {}
+    summary = record.summary
     parts = workload_of(record).summary_line(summary)
-    for name in record.get("probes") or {}:
+    for name in record.probes:
         if name in PROBES:
             parts += PROBES[name]().summary_line(summary)
     return ", ".join(parts) or "no logs"

@@ -20,6 +20,7 @@ from labkit.probes.pyspy import PySpy
 from labkit.probes.runq import Runq
 from labkit.probes.tegrastats import Tegrastats
 from labkit.probes.threads import Threads
+from labkit.records.model import RunRecord
 from labkit.workloads.base import Workload
 from labkit.workloads.command import Command
 from labkit.workloads.gstreamer import Gstreamer
@@ -62,18 +63,15 @@ def get_probe(name: str) -> type[Probe]:
     return _lookup(PROBES, name, "probe")
 
 
-def workload_of(record: dict[str, Any]) -> Workload:
-    """The workload of a run record (schema 1 and imported runs: lerobot-record)."""
-    info = record.get("workload") or {}
-    return get_workload(info.get("kind") or DEFAULT_KIND).from_record(info)
+def workload_of(record: RunRecord) -> Workload:
+    """The workload of a run record (a schema-1 one was migrated to lerobot-record)."""
+    return get_workload(record.workload.kind).from_record(record.workload)
 
 
-def workload_class_of(record: dict[str, Any]) -> type[Workload]:
-    """The workload class a run record names, for its words and traits (schema 1 and
-    imported runs: lerobot-record; a kind no longer registered: the base contract's)."""
-    info = record.get("workload")
-    kind = info.get("kind") if isinstance(info, dict) else info
-    return WORKLOADS.get(kind or DEFAULT_KIND, Workload)
+def workload_class_of(record: RunRecord) -> type[Workload]:
+    """The workload class a run record names, for its words and traits (a kind no longer
+    registered: the base contract's)."""
+    return WORKLOADS.get(record.workload.kind, Workload)
 
 
 def plugin_host_vars() -> dict[str, type[BaseModel]]:

@@ -12,6 +12,7 @@ from labkit.config.hostvars import load_inventory
 from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from tests.conftest import REPO
+from tests.runrecord import run_record
 
 PLAYBOOK = REPO / "playbooks" / "lerobot-loop-lag.yml"
 
@@ -30,7 +31,7 @@ def _run(pb, experiment: str, n: int, warnings: int, probes: dict) -> RunData:
         "playbook": {"name": pb.name},
     }
     metrics = {"warnings": warnings, "duration_s": 60.0, "warnings_per_min": float(warnings)}
-    return RunData(Path(f"/runs/{experiment}/{n}"), manifest, metrics)
+    return RunData(Path(f"/runs/{experiment}/{n}"), run_record(**manifest), metrics)
 
 
 def test_the_probes_need_is_applied_for_the_run_not_carried_by_the_playbook():

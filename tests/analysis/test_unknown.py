@@ -15,6 +15,7 @@ from labkit.analysis.unknown import unknown_sentence, why_unknown
 from labkit.config.playbook import load_playbook
 from labkit.core.metrics import UNKNOWN
 from tests.conftest import REPO
+from tests.runrecord import run_record
 
 PB = load_playbook(REPO / "playbooks" / "lerobot-loop-lag.yml")
 H = {h.id: h for h in PB.model.hypotheses}
@@ -34,7 +35,7 @@ def run(name: str, experiment: str, probes=("tegrastats",), **metrics) -> RunDat
         "probes": {p: {} for p in probes},
     }
     base = {"warnings": 10, "duration_s": 60.0, "warnings_per_min": 10.0}
-    return RunData(Path("runs") / experiment / name, manifest, base | metrics)
+    return RunData(Path("runs") / experiment / name, run_record(**manifest), base | metrics)
 
 
 def test_the_reason_a_run_recorded_comes_first():

@@ -9,6 +9,7 @@ import pandas as pd
 from labkit.analysis.configs import group_runs
 from labkit.analysis.runs import RunData
 from labkit.analysis.validity import threats
+from tests.runrecord import run_record
 
 FACTS = {
     "nvpmodel": {"name": "120W", "id": 1},
@@ -26,7 +27,8 @@ def run(name: str, exp: str = "exp1", wpm: float = 5.0, **manifest) -> RunData:
     m = {"experiment": exp, "status": "complete", "params": {"dataset.fps": 30}, "facts": FACTS}
     m["facts_after"] = FACTS
     m.update(manifest)
-    return RunData(Path("/store") / exp / name, m, {"warnings_per_min": wpm, "temp_max_c": 50.0})
+    metrics = {"warnings_per_min": wpm, "temp_max_c": 50.0}
+    return RunData(Path("/store") / exp / name, run_record(**m), metrics)
 
 
 def kinds(runs: list[RunData]) -> dict[str, list[str]]:

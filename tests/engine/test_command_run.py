@@ -132,19 +132,19 @@ def test_loop_jitter_batch_and_report_on_the_local_simulated_jetson(tmp_path, fa
     # the loop's late ticks; no "min Hz" column: a command has no loop rate of LeRobot's
     assert head.split()[-2:] == ["late", "events"]
     done = [m for _, m in list_runs(runs)]
-    assert len(done) == 12 and {m["status"] for m in done} == {"complete"}
-    assert {m["experiment"] for m in done} == {
+    assert len(done) == 12 and {m.status for m in done} == {"complete"}
+    assert {m.experiment for m in done} == {
         f"{g}-rate{r}" for g in ("schedutil", "performance") for r in (30, 60, 100)
     }
     for m in done:  # the governor was set for the run (in the sim's sysfs) and put back
-        want = m["experiment"].split("-")[0]
-        assert m["settings"]["settings.cpu_governor"] == want
-        changed = {c["key"]: c for c in m["settings_changes"]}
+        want = m.experiment.split("-")[0]
+        assert m.settings["settings.cpu_governor"] == want
+        changed = {c["key"]: c for c in m.settings_changes}
         if want == "performance":
             assert changed["cpu_governor"]["restored"] is True
     # the loop's closing SUMMARY line is not an event; lateness carries its unit
-    assert all(m["summary"]["events"] == ["late"] for m in done)
-    assert all(m["summary"]["units"] == {"late": "ms"} for m in done)
+    assert all(m.summary["events"] == ["late"] for m in done)
+    assert all(m.summary["units"] == {"late": "ms"} for m in done)
     # one line per run says how it ended (the batch's done line), not two
     assert sum(" #1 (" in line and ": complete" in line for line in res.stdout.splitlines()) == 6
     assert not any(" — " in line and ": complete" in line for line in res.stdout.splitlines())

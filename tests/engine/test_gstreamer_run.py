@@ -32,16 +32,16 @@ def test_camera_ingest_batch_and_report_decide_its_hypotheses(tmp_path, fake_hom
     common = ("--inventory", str(inv_dir / "hosts.yml"), "--runs", str(runs))
     res = invoke("batch", "--playbook", pb, *common, home=fake_home, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    done = {m["experiment"]: (d, m) for d, m in list_runs(runs)}
+    done = {m.experiment: (d, m) for d, m in list_runs(runs)}
     assert set(done) == {"raw-1", "raw-3", "jpeg-1", "jpeg-3", "jpeg-3-1080p"}
     for run_dir, m in done.values():
-        assert m["status"] == "complete", m.get("error")
-        assert m["workload"]["kind"] == "gstreamer"
-        assert m["facts"]["gstreamer"]["version"].startswith("1.")
-        assert m["commands"]["workload_argv"][:2] == ["python3", "run_gst.py"]
+        assert m.status == "complete", m.error
+        assert m.workload.kind == "gstreamer"
+        assert m.facts is not None and m.facts["gstreamer"]["version"].startswith("1.")
+        assert m.commands.workload_argv[:2] == ["python3", "run_gst.py"]
         log = (run_dir / "gst.log").read_text()
         assert "Got EOS from element" in log  # stopped by SIGINT at duration_s: EOS
-    assert done["jpeg-3-1080p"][1]["summary"]["late_sample_count"] > 0
+    assert done["jpeg-3-1080p"][1].summary["late_sample_count"] > 0
     # the runq probe beside it: the streaming threads of gst-launch-1.0 sampled
     runq = (done["jpeg-3"][0] / "runq.log").read_text()
     assert " gst-launch-1.0\n" in runq and " videotestsrc2:s\n" in runq

@@ -19,6 +19,7 @@ from labkit.engine.supervisor import Watch, outcome
 from labkit.probes.base import Probe, ProbeLaunch
 from labkit.registry import PROBES, get_workload
 from tests.conftest import DATA, REPO
+from tests.runrecord import run_record
 
 GOOD = DATA / "workloads/command/good.yml"
 INVENTORY = str(REPO / "inventory/hosts.yml")
@@ -88,7 +89,7 @@ def test_progress_is_read_in_chunks_of_whole_lines():
     assert (lw.count, lw.last) == (2, 17.5)
 
 
-RECORD = {"workload": {"kind": "command", "log": "output.log"}, "probes": {}}
+RECORD = run_record(workload={"kind": "command", "log": "output.log"}, probes={})
 
 
 def test_outcome_required_probe_fails_the_run_an_optional_one_does_not(tmp_path, sampler):
@@ -130,7 +131,7 @@ def test_events_render_as_lines_or_a_live_line():
 
 def test_the_supervisor_spec_has_the_workload_and_every_probe_that_runs(sampler):
     plan = plan_with(["tegrastats", "sampler"])
-    record = {"store": "s1", "probes": {"sampler": {"skipped": "sampler not installed"}}}
+    record = run_record(store="s1", probes={"sampler": {"skipped": "sampler not installed"}})
     spec = supervisor.spec(plan, record, grace_s=5, watchdog=90, boot_id_path="/b")
     assert spec["workload_argv"] == plan.workload_command()
     assert spec["workload_log"] == "output.log"
@@ -139,7 +140,7 @@ def test_the_supervisor_spec_has_the_workload_and_every_probe_that_runs(sampler)
     assert teg["argv"][-1] == "{run_dir}/tegrastats.log" and teg["log"] == "tegrastats.out"
     assert teg["attach"] is False and teg["stop_signal"] == "TERM"
     assert (spec["timeout_s"], spec["grace_s"], spec["store"]) == (90, 5, "s1")
-    record["probes"] = {}
+    record.probes = {}
     spec = supervisor.spec(plan, record, grace_s=5, watchdog=90)
     assert spec["probes"][1] == {
         "name": "sampler",

@@ -38,11 +38,11 @@ def test_a_loop_sharing_its_cpu_waits_for_it_decided_by_a_check(tmp_path, fake_h
     common = ("--playbook", pb, "--inventory", str(local_inventory(tmp_path)))
     res = invoke("batch", *common, "--runs", str(runs), home=fake_home, timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
-    done = {m["experiment"]: (d, m) for d, m in list_runs(runs)}
+    done = {m.experiment: (d, m) for d, m in list_runs(runs)}
     assert set(done) == {"alone", "shared"}
     for run_dir, m in done.values():
-        assert m["status"] == "complete", m.get("error")
-        assert m["probes"]["runq"]["exit"] == 0 and m["probes"]["runq"]["attach"] is True
+        assert m.status == "complete", m.error
+        assert m.probes["runq"].exit == 0 and m.probes["runq"].attach is True
         log = (run_dir / "runq.log").read_text()
         assert log.startswith("H ") and log.rstrip().splitlines()[-1].startswith("SELF ")
     # the busy processes ended with the loop: nothing of the run is left running

@@ -19,6 +19,7 @@ from labkit.probes.runq.metrics import busiest_threads, loop_rows, run_metrics
 from labkit.registry import PROBES, get_probe
 from labkit.workloads.lerobot import LerobotRecord
 from tests.conftest import DATA, REPO
+from tests.runrecord import run_record
 
 LOG = DATA / "probes" / "runq" / "lerobot-sim.log"
 ROOT = 11241  # the workload's pid in that log (its H line)
@@ -72,7 +73,7 @@ def test_metrics_of_the_loop_thread_overall_and_in_late_windows():
     events = pd.DataFrame(
         {"kind": ["slow_loop", "episode"], "time": [second, second], "hz": [20.0, None]}
     )
-    late = Observed(LOG.parent, {}, LerobotRecord().late_events(events))
+    late = Observed(LOG.parent, run_record(), LerobotRecord().late_events(events))
     m = run_metrics(table, late.late_windows, None)
     inside = main[(main["start"] < second + pd.Timedelta(seconds=1)) & (main["time"] > second)]
     assert 0 < len(inside) < len(main)
@@ -97,9 +98,9 @@ def test_the_loop_thread_a_workload_names_and_its_late_event_windows():
         }
     )
     late = late_table(gst["time"][:1], start=gst["start"][:1])
-    assert Observed(LOG.parent, {}, late).late_windows == [(gst["start"][0], t)]
-    assert Observed(LOG.parent, {}, late_table([])).late_windows == []  # none late
-    assert Observed(LOG.parent, {}, None).late_windows == []  # no log: nothing known
+    assert Observed(LOG.parent, run_record(), late).late_windows == [(gst["start"][0], t)]
+    assert Observed(LOG.parent, run_record(), late_table([])).late_windows == []  # none late
+    assert Observed(LOG.parent, run_record(), None).late_windows == []  # no log: nothing known
 
 
 def test_no_table_or_an_empty_log_has_no_numbers(tmp_path):

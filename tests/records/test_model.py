@@ -36,25 +36,25 @@ def old(name: str) -> dict:
 
 def test_a_schema_1_run_reads_as_schema_2_with_its_workload_and_probe():
     rec = validated(migrate(old("schema1-run.json")))
-    assert rec["schema"] == 2
-    assert rec["workload"] == {"kind": "lerobot-record", "log": "record.log"}
-    teg = rec["probes"]["tegrastats"]
-    assert (teg["pid"], teg["exit"], teg["error"]) == (101, -15, None)
-    assert teg["log"] == "tegrastats.out" and teg["files"] == ["tegrastats.log"]
-    assert teg["argv"][:3] == ["tegrastats", "--interval", "1000"]
-    status = rec["remote_status"]
+    assert rec.schema_ == 2
+    assert rec.workload.model_dump() == {"kind": "lerobot-record", "log": "record.log"}
+    teg = rec.probes["tegrastats"]
+    assert (teg.pid, teg.exit, teg.error) == (101, -15, None)
+    assert teg.log == "tegrastats.out" and teg.files == ["tegrastats.log"]
+    assert teg.argv[:3] == ["tegrastats", "--interval", "1000"]
+    status = rec.remote_status
     assert "tegrastats_pid" not in status and "tegrastats_exit" not in status
     assert status["probes"]["tegrastats"] == {"pid": 101, "exit": -15, "error": None}
     assert (status["workload_pid"], status["workload_exit"]) == (102, 0)
-    assert rec["commands"]["workload_argv"] == ["lerobot-record", "--dataset.fps=20"]
-    assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval")
+    assert rec.commands.workload_argv == ["lerobot-record", "--dataset.fps=20"]
+    assert rec.commands.probes["tegrastats"].startswith("tegrastats --interval")
     # everything else is kept as it was
-    assert rec["batch"] == {"id": "b1", "slot": "exp2b#1", "position": 1}
-    assert rec["facts"] == {"kernel": "6.8.12-tegra"} and rec["summary"] == {"warnings": 3}
+    assert rec.as_dict()["batch"] == {"id": "b1", "slot": "exp2b#1", "position": 1}
+    assert rec.facts == {"kernel": "6.8.12-tegra"} and rec.summary == {"warnings": 3}
 
 
 def test_a_schema_2_record_of_an_older_supervisor_names_the_workload_keys():
-    rec = validated(migrate(old("schema1-run.json")))
+    rec = validated(migrate(old("schema1-run.json"))).as_dict()
     rec["remote_status"] = {
         "state": "done",
         "record_pid": 7,
@@ -62,7 +62,7 @@ def test_a_schema_2_record_of_an_older_supervisor_names_the_workload_keys():
         "record_exit": 3,
         "workload_s": 1.5,
     }
-    status = validated(migrate(rec))["remote_status"]
+    status = validated(migrate(rec)).remote_status
     assert status == {
         "state": "done",
         "workload_pid": 7,
@@ -74,12 +74,12 @@ def test_a_schema_2_record_of_an_older_supervisor_names_the_workload_keys():
 
 def test_an_imported_schema_1_run_keeps_its_source_and_tegrastats():
     rec = validated(migrate(old("schema1-imported.json")))
-    assert rec["imported"] is True
-    assert rec["source"]["tegrastats"] == "/logs/exp1_tegrastats.log"
-    assert rec["probes"]["tegrastats"]["files"] == ["tegrastats.log"]
-    assert rec["probes"]["tegrastats"]["pid"] is None
+    assert rec.imported is True
+    assert rec.source is not None and rec.source["tegrastats"] == "/logs/exp1_tegrastats.log"
+    assert rec.probes["tegrastats"].files == ["tegrastats.log"]
+    assert rec.probes["tegrastats"].pid is None
     no_teg = old("schema1-imported.json") | {"source": {"record": "x", "tegrastats": None}}
-    assert validated(migrate(no_teg))["probes"] == {}
+    assert validated(migrate(no_teg)).probes == {}
 
 
 def test_a_record_that_does_not_validate_names_the_field(tmp_path):
@@ -93,10 +93,11 @@ def test_a_record_that_does_not_validate_names_the_field(tmp_path):
     (run / "manifest.json").write_text(json.dumps(old("schema1-run.json") | {"host": "thor1"}))
     with pytest.raises(RecordError, match=r"manifest.json: host: Input should be"):
         read_record(run / "manifest.json")
+    rec = validated(migrate(old("schema1-run.json")))
+    rec.probes["tegrastats"].pid = "many"  # type: ignore[assignment]  # set after it was built
     with pytest.raises(RecordError, match=r"probes.tegrastats.pid"):
-        write_manifest(run, validated(migrate(old("schema1-run.json"))) | {
-            "probes": {"tegrastats": {"pid": "many"}}
-        })  # fmt: skip
+        write_manifest(run, rec)
+    assert not (run / "manifest.json").exists() or "many" not in (run / "manifest.json").read_text()
 
 
 def test_write_then_read_is_the_same_record(tmp_path):
@@ -104,7 +105,8 @@ def test_write_then_read_is_the_same_record(tmp_path):
     rec = validated(migrate(old("schema1-run.json")))
     write_manifest(run, rec)
     assert load_manifest(run) == rec
-    assert json.loads((run / "manifest.json").read_text())["schema"] == 2
+    assert json.loads((run / "manifest.json").read_text()) == rec.as_dict()
+    assert rec.as_dict()["schema"] == 2
 
 
 def _old_store(runs, logs) -> None:
@@ -130,7 +132,7 @@ def test_an_old_store_still_reports_as_a_new_one(tmp_path):
     write_seed(logs)
     pb = load_playbook(PLAYBOOK)
     _old_store(tmp_path / "old", logs)
-    assert {m["schema"] for _, m in list_runs(tmp_path / "old")} == {2}  # read migrated
+    assert {m.schema_ for _, m in list_runs(tmp_path / "old")} == {2}  # read migrated
     import_logs(logs, pb, tmp_path / "new", log=lambda m: None)
     quiet = {"log": lambda m: None}
     old_r = build_report(pb, tmp_path / "old", tmp_path / "old-out", **quiet)
@@ -163,16 +165,19 @@ def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
         started_at="now",
         skipped={"pyspy": "py-spy not found"},
     )
-    assert rec["schema"] == 2 and rec["status"] == "running"
-    assert rec["workload"]["kind"] == "command" and rec["workload"]["log"] == "output.log"
-    assert rec["workload"]["events"] == pb.workload.spec.regexes()
-    assert rec["probes"]["tegrastats"]["files"] == ["tegrastats.log"]
-    assert rec["probes"]["tegrastats"]["log"] == "tegrastats.out"
-    assert rec["probes"]["pyspy"]["skipped"] == "py-spy not found"
-    assert rec["commands"]["workload_argv"] == plan.workload_command()
-    assert rec["commands"]["probes"]["tegrastats"].startswith("tegrastats --interval 1000")
-    assert "pyspy" not in rec["commands"]["probes"]
-    assert rec["params"] == {"rate": 50, "seconds": 2, "tag": "a b"}
+    assert rec.schema_ == 2 and rec.status == "running"
+    assert rec.workload.kind == "command" and rec.workload.log == "output.log"
+    assert rec.as_dict()["workload"]["events"] == pb.workload.spec.regexes()
+    assert rec.probes["tegrastats"].files == ["tegrastats.log"]
+    assert rec.probes["tegrastats"].log == "tegrastats.out"
+    assert rec.probes["pyspy"].skipped == "py-spy not found"
+    assert rec.commands.workload_argv == plan.workload_command()
+    assert rec.commands.probes["tegrastats"].startswith("tegrastats --interval 1000")
+    assert "pyspy" not in rec.commands.probes
+    assert rec.params == {"rate": 50, "seconds": 2, "tag": "a b"}
+    assert (rec.store, rec.watchdog_s) == ("s", 63)
+    # every key it writes at the top is declared: readers get attributes
+    assert rec.model_extra == {}
 
 
 def test_every_key_labkit_writes_is_declared():
@@ -191,7 +196,7 @@ def test_every_key_labkit_writes_is_declared():
 def test_a_field_nothing_set_is_not_written():
     """A record is written with the keys it was read with: an imported run gets no
     ``watchdog_s: null``, an old batch slot no ``index: null``."""
-    rec = validated(migrate(old("schema1-imported.json")))
+    rec = validated(migrate(old("schema1-imported.json"))).as_dict()
     assert not {"watchdog_s", "store", "batch", "traceback", "collected_at"} & set(rec)
-    batch = validated(migrate(old("schema1-run.json")))["batch"]
+    batch = validated(migrate(old("schema1-run.json"))).as_dict()["batch"]
     assert batch == {"id": "b1", "slot": "exp2b#1", "position": 1}

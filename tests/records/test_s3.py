@@ -72,7 +72,7 @@ def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(s3
     added = cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=io.StringIO())
     store = open_store(s3, Path.cwd())
     listing = store.remote.listing()
-    assert sorted(run_id for _, run_id in listing) == sorted(m["run_id"] for m in added)
+    assert sorted(run_id for _, run_id in listing) == sorted(m.run_id for m in added)
     for (exp, run_id), files in listing.items():
         local = store.local / exp / run_id
         assert (local / PUSHED).exists()  # uploaded as it is: not pending
@@ -111,6 +111,7 @@ WRITER = textwrap.dedent(
     import json, shutil, sys
     from pathlib import Path
     from labkit.records.backends import open_store
+    from labkit.records.model import RunRecord
     from labkit.records.store import load_manifest, new_run_id, write_manifest
 
     template, project, url, writer, n = sys.argv[1:6]
@@ -122,8 +123,8 @@ WRITER = textwrap.dedent(
         run_dir = store.local / template.parent.name / run_id
         shutil.copytree(template, run_dir)
         record = load_manifest(run_dir)
-        record.update(run_id=run_id, writer=writer, index=i)
-        write_manifest(run_dir, record)
+        mine = {"run_id": run_id, "writer": writer, "index": i}
+        write_manifest(run_dir, RunRecord.model_validate(record.as_dict() | mine))
         assert store.publish(run_dir, say=lambda m: None), run_id
         made.append(run_id)
     print(json.dumps(made))
@@ -190,7 +191,7 @@ def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(s3, we
     assert len(result.uploaded) == 2 and result.failed == []
     assert store.pending() == ([], [])
     listing = store.remote.listing()
-    assert sorted(r for _, r in listing) == sorted(m["run_id"] for m in added)
+    assert sorted(r for _, r in listing) == sorted(m.run_id for m in added)
     # and again: nothing to send
     assert cli.push(runs=s3, out=said).uploaded == []
 

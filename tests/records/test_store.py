@@ -19,7 +19,7 @@ def test_a_corrupt_manifest_is_listed_with_its_path_and_reason(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said to the caller, never as a Python warning
         runs = list_runs(tmp_path, unreadable)
-    assert [m["run_id"] for _, m in runs] == ["r1"]
+    assert [m.run_id for _, m in runs] == ["r1"]
     [u] = unreadable
     assert u.path == bad and u.experiment == "exp3"
     assert u.reason.startswith("manifest.json: Unterminated string")

@@ -183,12 +183,13 @@ def test_failed_and_interrupted_runs_are_listed_but_left_out(store, tmp_path):
     logs = tmp_path / "more"
     write_seed_logs(logs, "exp2b", [5.0, 6.0, 7.0, 8.0], target=20)
     [m] = import_logs(logs, pb, runs, **QUIET)
-    run_dir = runs / "exp2b" / m["run_id"]
-    write_manifest(run_dir, {**m, "status": "failed", "error": "lerobot-record exited with 1"})
+    run_dir = runs / "exp2b" / m.run_id
+    m.status, m.error = "failed", "lerobot-record exited with 1"
+    write_manifest(run_dir, m)
     result = build_report(pb, runs, out, **QUIET)
     text = result.markdown.read_text()
     assert [r.status for r in result.runs_left_out] == ["failed"]
-    assert f"- `exp2b` {m['run_id']} on `imported`: **failed** — lerobot-record exited" in text
+    assert f"- `exp2b` {m.run_id} on `imported`: **failed** — lerobot-record exited" in text
     rows = {r["Experiment"]: r for r in table(section(text, "Quantitative summary"), "Experiment")}
     assert rows["`exp2b`"]["Runs"] == "1" and rows["`exp2b`"]["Min Hz"] == "15.6"
     # asked to, the report counts it: two runs, mean and spread

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from labkit.config.playbook import load_playbook
+from labkit.records.model import current
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
 from tests.conftest import REPO
@@ -28,18 +29,16 @@ def test_a_profiled_run_gets_the_section_and_decides_h6_h7(tmp_path):
     run = tmp_path / "runs" / "exp8" / run_id
     shutil.copytree(tmp_path / "p" / "run", run, ignore=shutil.ignore_patterns("dataset"))
     cams = ", ".join(f"{n}: {{type: opencv, index_or_path: {d}}}" for n, d in CAMS.items())
-    write_manifest(
-        run,
-        {
-            "schema": 2, "run_id": run_id, "experiment": "exp8", "status": "complete",
-            "host": {"name": "sim", "connection": "local"},
-            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
-            "workload": {"kind": "lerobot-record", "log": "record.log"},
-            "probes": {"pyspy": {"log": "pyspy.out"}, "threads": {"log": "threads.log"}},
-            "params": pb.params_for("exp8"),
-            "commands": {"workload_argv": ["lerobot-record", f"--robot.cameras={{{cams}}}"]},
-        },
-    )  # fmt: skip
+    record = {
+        "schema": 2, "run_id": run_id, "experiment": "exp8", "status": "complete",
+        "host": {"name": "sim", "connection": "local"},
+        "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+        "workload": {"kind": "lerobot-record", "log": "record.log"},
+        "probes": {"pyspy": {"log": "pyspy.out"}, "threads": {"log": "threads.log"}},
+        "params": pb.params_for("exp8"),
+        "commands": {"workload_argv": ["lerobot-record", f"--robot.cameras={{{cams}}}"]},
+    }  # fmt: skip
+    write_manifest(run, current(record, run))
     result = build_report(pb, tmp_path / "runs", tmp_path / "out", log=lambda m: None)
     text = result.markdown.read_text()
     deep = section(text, "Where the loop's time goes")

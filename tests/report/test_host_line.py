@@ -31,7 +31,9 @@ def test_a_command_playbooks_host_line_names_no_lerobot_nor_gstreamer(tmp_path):
     runs = tmp_path / "runs"
     _run(runs, pb, "base", 0, 3, {"tegrastats": {}})
     [run] = (runs / "base").iterdir()
-    write_manifest(run, {**load_manifest(run), "facts": FACTS})
+    record = load_manifest(run)
+    record.facts = FACTS
+    write_manifest(run, record)
     line = host_line(build_report(pb, runs, tmp_path / "out", **QUIET).markdown.read_text())
     assert "kernel 5.15.148-tegra" in line
     assert "lerobot" not in line and "0.4.4" not in line, line

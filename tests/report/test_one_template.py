@@ -9,6 +9,7 @@ import json
 import re
 
 from labkit.config.playbook import load_playbook
+from labkit.records.model import current
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
 from labkit.workloads.lerobot.metrics import METRICS as LEROBOT
@@ -41,16 +42,14 @@ def _run(runs, pb, experiment: str, i: int, slow: int, probes: dict) -> None:
     lines = ["tick"] * 100 + [f"SLOW latency={5 + 0.1 * k:.2f}ms" for k in range(slow)]
     (run / "output.log").write_text("\n".join(lines) + "\n")
     (run / "status.json").write_text(json.dumps({"workload_s": 60.0}))
-    write_manifest(
-        run,
-        {
-            "schema": 2, "run_id": run_id, "experiment": experiment, "status": "complete",
-            "host": {"name": "sim", "connection": "local"},
-            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
-            "workload": pb.workload.record(), "probes": probes,
-            "params": pb.params_for(experiment),
-        },
-    )  # fmt: skip
+    record = {
+        "schema": 2, "run_id": run_id, "experiment": experiment, "status": "complete",
+        "host": {"name": "sim", "connection": "local"},
+        "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+        "workload": pb.workload.record(), "probes": probes,
+        "params": pb.params_for(experiment),
+    }  # fmt: skip
+    write_manifest(run, current(record, run))
 
 
 def test_a_command_report_has_the_one_skeleton(tmp_path):

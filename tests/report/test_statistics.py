@@ -13,6 +13,7 @@ import yaml
 from labkit.analysis.configs import _key
 from labkit.config.playbook import load_playbook
 from labkit.metric_names import REGISTRY
+from labkit.records.model import current
 from labkit.records.store import load_manifest, write_manifest
 from labkit.report.build import build_report, with_playbook
 from labkit.study.importer import import_logs
@@ -36,12 +37,13 @@ def add_runs(runs, tmp, name: str, counts: list[int], target: int = 30, **patch)
         write_seed_logs(folder, name, [12.0 + 0.1 * k + 0.01 * i for k in range(n)], target)
         [m] = import_logs(folder, pb, runs, **QUIET)
         if patch:
-            run_dir = runs / name / m["run_id"]
-            m = load_manifest(run_dir)
+            run_dir = runs / name / m.run_id
+            data = load_manifest(run_dir).as_dict()
             for key, value in patch.items():
-                m[key] = {**(m.get(key) or {}), **value}
+                data[key] = {**(data.get(key) or {}), **value}
+            m = current(data, run_dir)
             write_manifest(run_dir, m)
-        ids.append(m["run_id"])
+        ids.append(m.run_id)
     return ids
 
 

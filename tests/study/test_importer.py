@@ -21,7 +21,7 @@ def test_import_makes_complete_runs_once(tmp_path):
     write_seed_logs(logs, "exp2b", [15.6], target=20)
     pb = load_playbook(PLAYBOOK)
     added = import_logs(logs, pb, runs, log=lambda m: None)
-    assert sorted(m["experiment"] for m in added) == ["exp1", "exp2b"]
+    assert sorted(m.experiment for m in added) == ["exp1", "exp2b"]
     got = {m["experiment"]: (d, m) for d, m in manifests(runs)}
     d, m = got["exp1"]
     assert m["status"] == "complete" and m["imported"] is True

@@ -39,7 +39,7 @@ def test_parallel_import_equals_serial(tmp_path):
     serial = import_logs(logs, pb, tmp_path / "serial", jobs=1, **quiet)
     parallel = import_logs(logs, pb, tmp_path / "parallel", jobs=2, **quiet)
     assert len(serial) == len(parallel) == 6
-    assert [m["run_id"] for m in serial] == [m["run_id"] for m in parallel]
+    assert [m.run_id for m in serial] == [m.run_id for m in parallel]
     assert _runs(tmp_path / "serial") == _runs(tmp_path / "parallel")
 
 

@@ -17,9 +17,11 @@ from labkit.config.plan import resolve
 from labkit.config.playbook import load_playbook
 from labkit.engine.preflight import devices, preflight
 from labkit.errors import ConfigError
+from labkit.records.model import current
 from labkit.registry import WORKLOADS, get_workload, workload_of
 from labkit.workloads.command import Command
 from tests.conftest import DATA, REPO
+from tests.runrecord import run_record
 
 HERE = DATA / "workloads/command"
 GOOD = HERE / "good.yml"
@@ -167,12 +169,13 @@ def test_progress_counts_the_progress_event_and_its_last_value():
 
 def test_a_run_record_rebuilds_the_workload(tmp_path):
     w = load_playbook(GOOD).workload
-    again = workload_of({"workload": w.record()})
+    again = workload_of(run_record(workload=w.record()))
     assert isinstance(again, Command)
     (tmp_path / "output.log").write_text(LOG)
     assert again.run_metrics(again.parse(tmp_path), 30) == w.run_metrics(w.parse(tmp_path), 30)
     # schema-1 records (no workload) are lerobot-record runs
-    assert workload_of({}).kind == "lerobot-record"
+    old = current({"status": "complete", "host": {"name": "h"}}, tmp_path / "exp1" / "r1")
+    assert workload_of(old).kind == "lerobot-record"
 
 
 def test_registry():
@@ -228,7 +231,7 @@ def test_an_event_carries_the_unit_of_its_value(tmp_path):
     assert pb.workload.progress_unit == "ms"
     record = pb.workload.record()
     assert record["units"] == {"slow": "ms"}
-    assert workload_of({"workload": record}).event_units == {"slow": "ms"}
+    assert workload_of(run_record(workload=record)).event_units == {"slow": "ms"}
 
 
 def test_loop_jitter_counts_late_ticks_only_in_ms():
@@ -246,14 +249,14 @@ def test_a_stage_map_named_in_the_playbook_is_the_workloads_and_its_records():
     w = load_playbook(STAGED).workload
     assert w.stage_map.loop_function == "run_loop"
     assert w.stage_map.stages == ("wait", "read", "compute", "other")
-    assert w.stage_map.sleep == "wait" and w.loop_budget_s({}) == 0.05
+    assert w.stage_map.sleep == "wait" and w.loop_budget_s(run_record()) == 0.05
     assert w.target_hz({}) == 20.0  # the report's target column: 1 / its budget
-    again = workload_of({"workload": w.record()})
-    assert again.stage_map == w.stage_map and again.loop_budget_s({}) == 0.05
+    again = workload_of(run_record(workload=w.record()))
+    assert again.stage_map == w.stage_map and again.loop_budget_s(run_record()) == 0.05
     # without one: no stage map, no budget (the good playbook names none)
     plain = load_playbook(GOOD).workload
     assert plain.stage_map is None and "stages" not in plain.record()
-    assert plain.loop_budget_s({}) is None and plain.target_hz({}) is None
+    assert plain.loop_budget_s(run_record()) is None and plain.target_hz({}) is None
 
 
 def test_a_command_run_is_tallied_by_its_first_event_without_a_loop_rate():

@@ -24,6 +24,7 @@ from labkit.workloads.gstreamer.log import read_samples
 from labkit.workloads.gstreamer.metrics import run_metrics
 from labkit.workloads.gstreamer.workload import HERE as PKG
 from tests.conftest import DATA, REPO
+from tests.runrecord import run_record, workload_info
 
 PLAYBOOK = REPO / "playbooks" / "camera-ingest.yml"
 LOG = DATA / "workloads" / "gstreamer" / "jpeg-3-1080p.log"
@@ -176,7 +177,7 @@ def test_the_log_of_a_real_run_gives_every_sink_its_samples_and_late_ones():
     assert m["late_sample_per_min"] == pytest.approx(len(late) / 8.4 * 60)
     assert m["frames_dropped_share"] == 0.0 and m["duration_s"] == 8.4
     # rebuilt from a run record, the workload parses the same way
-    w = workload_of({"workload": load_playbook(PLAYBOOK).workload.record()})
+    w = workload_of(run_record(workload=load_playbook(PLAYBOOK).workload.record()))
     assert isinstance(w, Gstreamer) and w.sinks == ["cam0", "cam1", "cam2"]
     assert w.run_metrics(samples, 8.4)["fps_average_cam1"] == m["fps_average_cam1"]
     assert list(w.late_times(samples)) == list(late["time"])
@@ -199,7 +200,7 @@ def test_an_empty_or_missing_log_has_no_numbers(tmp_path):
     m = run_metrics(read_samples(empty), 3.0)
     assert m["fps_average_min"] is None and m["late_sample_count"] is None
     assert m["duration_s"] == 3.0
-    assert Gstreamer.from_record({}).parse(tmp_path / "nowhere") is None
+    assert Gstreamer.from_record(workload_info("gstreamer")).parse(tmp_path / "nowhere") is None
 
 
 def run_gst(tmp_path, seconds: float, *pipeline: str) -> tuple[int, str]:

@@ -6,12 +6,11 @@ check needs no run's samples.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from labkit.probes.tegrastats.compute import core_loads
+from labkit.records.model import RunRecord
 
 SLOW_BUSY = "slow_busy_share"  # the key it is stored under beside the run's metrics
 BUSY_PCT = 90.0
@@ -19,8 +18,8 @@ SLOW_CLOCK = 0.9  # a busy core below this share of its configured maximum is he
 CLOCK_SETTINGS = ("settings.nvpmodel", "settings.jetson_clocks", "nvpmodel", "jetson_clocks")
 
 
-def configured_max_mhz(manifest: dict[str, Any]) -> dict[int, float]:
-    cpus = ((manifest.get("facts") or {}).get("cpu") or {}).get("cpus") or {}
+def configured_max_mhz(manifest: RunRecord) -> dict[int, float]:
+    cpus = ((manifest.facts or {}).get("cpu") or {}).get("cpus") or {}
     out = {}
     for i, c in cpus.items():
         if isinstance(c, dict) and c.get("max_khz"):
@@ -28,12 +27,12 @@ def configured_max_mhz(manifest: dict[str, Any]) -> dict[int, float]:
     return out
 
 
-def slow_busy_share(teg: pd.DataFrame | None, manifest: dict[str, Any]) -> float | None:
+def slow_busy_share(teg: pd.DataFrame | None, manifest: RunRecord) -> float | None:
     """Share of busy-core samples whose clock is below 90 % of the configured maximum."""
     maxes = configured_max_mhz(manifest)
     if teg is None or not len(teg) or not maxes:
         return None
-    settings = manifest.get("settings") or {}
+    settings = manifest.settings
     if any(settings.get(k) is not None for k in CLOCK_SETTINGS):
         return None  # the run set its own clocks: the facts' maximum is not what it ran at
     loads = core_loads(teg)

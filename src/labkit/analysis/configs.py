@@ -18,6 +18,7 @@ from typing import Any
 
 from labkit.analysis.runs import RunData
 from labkit.config.playbook import Playbook
+from labkit.records.model import RunRecord
 from labkit.registry import PROBES
 
 RUN_LENGTH = ("dataset.episode_time_s", "dataset.num_episodes", "dataset.reset_time_s")
@@ -29,21 +30,21 @@ def _setting_key(key: str) -> str:
     return key if key.startswith(("settings.", "monitor.")) else f"settings.{key}"
 
 
-def _observing(manifest: dict[str, Any]) -> dict[str, str]:
+def _observing(manifest: RunRecord) -> dict[str, str]:
     """The sysctl values the run's probes needed: an observation's, not a treatment."""
     out: dict[str, str] = {}
-    for name in manifest.get("probes") or {}:
+    for name in manifest.probes:
         if name in PROBES:
             out.update(PROBES[name].needs_sysctl)
     return out
 
 
-def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
+def config_of(manifest: RunRecord) -> dict[str, Any]:
     """Parameters and settings that define what a run measured: not its probes, nor the
     host settings its probes needed (an experiment that only observes is the same
     configuration as the one it observes)."""
-    params = {k: v for k, v in (manifest.get("params") or {}).items() if k not in IGNORED}
-    raw = dict(manifest.get("settings") or {})
+    params = {k: v for k, v in manifest.params.items() if k not in IGNORED}
+    raw = dict(manifest.settings)
     needed = _observing(manifest)
     if needed and isinstance(raw.get("settings.sysctl"), dict):
         raw["settings.sysctl"] = {
@@ -57,17 +58,17 @@ def config_of(manifest: dict[str, Any]) -> dict[str, Any]:
     return {**params, **settings}
 
 
-def config_overrides(manifest: dict[str, Any], playbook: Playbook | None = None) -> dict[str, Any]:
+def config_overrides(manifest: RunRecord, playbook: Playbook | None = None) -> dict[str, Any]:
     """The run's ``--set`` values that change its configuration: not its length, and not a
     value the playbook gives the experiment anyway (``--set dataset.fps=30`` on exp1)."""
     own: dict[str, Any] = {}
-    if playbook is not None and manifest.get("experiment") in playbook.experiments:
-        exp = manifest["experiment"]
+    if playbook is not None and manifest.experiment in playbook.experiments:
+        exp = manifest.experiment
         own = {**playbook.params_for(exp), **playbook.settings_for(exp)}
     missing = object()
     return {
         k: v
-        for k, v in (manifest.get("overrides") or {}).items()
+        for k, v in manifest.overrides.items()
         if k not in IGNORED and not k.startswith("monitor.") and own.get(k, missing) != v
     }
 
@@ -107,7 +108,7 @@ def same_configuration(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def common_sets(runs: list[RunData]) -> dict[str, Any]:
     """The ``--set`` values most of ``runs`` were made with (run length included)."""
-    seen = Counter(_key(r.manifest.get("overrides") or {}) for r in runs)
+    seen = Counter(_key(r.manifest.overrides) for r in runs)
     return json.loads(seen.most_common(1)[0][0]) if seen else {}
 
 
@@ -150,7 +151,7 @@ class Group:
         """The command that makes one more run of this configuration (on its host, when all
         its runs were made on one)."""
         sets = set_args(self.reproduce_sets)
-        hosts = {r.host for r in self.runs if not r.manifest.get("imported")}
+        hosts = {r.host for r in self.runs if not r.manifest.imported}
         target = f" --target {hosts.pop()}" if len(hosts) == 1 else ""
         return f"invoke experiment --name {self.experiment}{target}{sets}"
 
@@ -197,7 +198,7 @@ def group_runs(runs: list[RunData], playbook: Playbook | None = None) -> list[Gr
 def _rank(g: Group, sha: str | None, position: dict[int, int]) -> tuple:
     """Which plain configuration is the playbook's: made with the current playbook file,
     then the most runs, then the newest."""
-    current = any((r.manifest.get("playbook") or {}).get("sha256") == sha for r in g.runs)
+    current = any(r.manifest.playbook.sha256 == sha for r in g.runs)
     return (current, len(g.runs), position[id(g.runs[-1])])
 
 

@@ -66,7 +66,7 @@ def _combine(metric: str, values: list[Any], metrics: dict[str, Metric] = REGIST
 def target_hz(run: RunData) -> float | None:
     """The loop target of a run, as its workload reads it from the run's resolved
     parameters (``Workload.target_hz``; None for a kind without one)."""
-    return workload_of(run.manifest).target_hz(run.manifest.get("params") or {})
+    return workload_of(run.manifest).target_hz(run.manifest.params)
 
 
 def aggregate(

@@ -26,9 +26,7 @@ def probes_of(group: Group, declared: list[str] | None = None) -> frozenset[str]
     skip; ``declared`` (the playbook's list for the experiment) when no record names any."""
     seen: set[str] = set()
     for run in group.runs:
-        probes = run.manifest.get("probes")
-        if isinstance(probes, dict):
-            seen |= {n for n, p in probes.items() if not (isinstance(p, dict) and p.get("skipped"))}
+        seen |= {n for n, p in run.manifest.probes.items() if not p.skipped}
     return frozenset(seen or declared or ())
 
 

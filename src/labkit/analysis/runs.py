@@ -14,6 +14,7 @@ import numpy as np
 from labkit.analysis.clocks import SLOW_BUSY, slow_busy_share
 from labkit.measure import measure_run
 from labkit.records.metrics_cache import source_version, stored_metrics
+from labkit.records.model import RunRecord
 from labkit.records.shared import SharedRecords, interned
 from labkit.records.store import Unreadable, list_runs
 from labkit.registry import workload_of
@@ -58,7 +59,7 @@ class RunData:
     """One run of the store with its metrics (its workload's and probes') and host facts."""
 
     dir: Path
-    manifest: dict[str, Any]
+    manifest: RunRecord
     metrics: dict[str, Any] = field(default_factory=dict)
     # parses the run's logs on first use of a table below: a report keeps every run's
     # metrics but the samples only of the few runs its figures draw
@@ -146,11 +147,11 @@ class RunData:
 
     @property
     def experiment(self) -> str:
-        return self.manifest["experiment"]
+        return self.manifest.experiment
 
     @property
     def status(self) -> str:
-        return self.manifest.get("status", "unknown")
+        return self.manifest.status
 
     @property
     def complete(self) -> bool:
@@ -158,11 +159,11 @@ class RunData:
 
     @property
     def host(self) -> str:
-        return (self.manifest.get("host") or {}).get("name", "?")
+        return self.manifest.host.name
 
     def fact(self, dotted: str) -> Any:
         """``fact.lerobot.version`` -> manifest facts["lerobot"]["version"]."""
-        value: Any = self.manifest.get("facts") or {}
+        value: Any = self.manifest.facts or {}
         for part in dotted.split(".")[1:]:
             value = value.get(part) if isinstance(value, dict) else None
         return value
@@ -176,7 +177,7 @@ def without_late_events(run: RunData) -> bool:
 
 
 def run_data(
-    run_dir: Path, manifest: dict[str, Any], workload: Workload, keep_tables: bool = False
+    run_dir: Path, manifest: RunRecord, workload: Workload, keep_tables: bool = False
 ) -> RunData:
     """One run's metrics, by one path for every workload: its plug-ins'
     (``measure_run``: the workload's, each probe's)."""
@@ -229,7 +230,7 @@ def analysis_version() -> str:
     return source_version(METRIC_SOURCES)
 
 
-def compute_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def compute_metrics(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
     """One run's metrics from its logs (what ``metrics.json`` stores), with what the
     figures draw of it and the thermal threat's clock share."""
     workload = workload_of(manifest)
@@ -243,12 +244,12 @@ def compute_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
-def store_metrics(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def store_metrics(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
     """Compute the run's metrics now (a run just collected or imported) and store them."""
     return stored_metrics(run_dir, analysis_version(), partial(compute_metrics, run_dir, manifest))
 
 
-def _tables(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _tables(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
     run = run_data(run_dir, manifest, workload_of(manifest), keep_tables=True)
     return run._tables or {}
 
@@ -264,7 +265,7 @@ def load_runs(
     shared = SharedRecords()  # every run is held: what runs repeat is held once
     out = []
     for run_dir, manifest in list_runs(runs, unreadable, keep=shared.record):
-        if playbook and (manifest.get("playbook") or {}).get("name") != playbook:
+        if playbook and manifest.playbook.name != playbook:
             continue
         compute = partial(compute_metrics, run_dir, manifest)
         metrics = dict(stored_metrics(run_dir, version, compute))
@@ -279,7 +280,7 @@ def load_runs(
 
 
 def _stored_warned(
-    run_dir: Path, manifest: dict[str, Any], version: str
+    run_dir: Path, manifest: RunRecord, version: str
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The run's warnings (seconds, Hz) from its stored metrics (computed again when they
     are no longer valid, as at load)."""

@@ -22,12 +22,12 @@ def why_unknown(run: Any, metric: Metric) -> str:
     if recorded:
         return str(recorded)
     source = metric.source
-    probes = run.manifest.get("probes") or {}
-    workload = (run.manifest.get("workload") or {}).get("kind")
+    probes = run.manifest.probes
+    workload = run.manifest.workload.kind
     if source in PROBES:
         if source not in probes:
             return f"{run.experiment} ran without the `{source}` probe that computes it"
-        skipped = (probes[source] or {}).get("skipped")
+        skipped = probes[source].skipped
         if skipped:
             return f"the `{source}` probe was skipped on this run ({skipped})"
         return f"the `{source}` probe ran but its log gave no value for it"

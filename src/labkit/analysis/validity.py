@@ -115,7 +115,7 @@ def _settings(facts: dict[str, Any] | None) -> dict[str, Any]:
 def _drift(runs: list[RunData]) -> Threat | None:
     hit, parts = [], []
     for r in runs:
-        before, after = r.manifest.get("facts"), r.manifest.get("facts_after")
+        before, after = r.manifest.facts, r.manifest.facts_after
         if not before or not after:
             continue
         a, b = _settings(before), _settings(after)
@@ -137,7 +137,7 @@ def _drift(runs: list[RunData]) -> Threat | None:
 def _background(runs: list[RunData]) -> Threat | None:
     hit, parts = [], []
     for r in runs:
-        procs = (r.manifest.get("facts") or {}).get("top_processes") or []
+        procs = (r.manifest.facts or {}).get("top_processes") or []
         busy = [
             p for p in procs if isinstance(p, dict) and (p.get("cpu_pct") or 0) >= BACKGROUND_PCT
         ]
@@ -187,14 +187,15 @@ def _order(groups: list[Group]) -> Threat | None:
             for r in g.runs
             if metric is not None
             and r.metrics.get(metric) is not None
-            and isinstance((r.manifest.get("batch") or {}).get("index"), int)
+            and r.manifest.batch is not None
+            and r.manifest.batch.index is not None
         ]
         if len(rated) < 2:
             continue
         names.add(metric)
         mean = float(np.mean([r.metrics[metric] for r in rated]))
         for r in rated:
-            pos.append(r.manifest["batch"]["index"])
+            pos.append(r.manifest.batch.index)
             dev.append(r.metrics[metric] - mean)
             ids.append(r.dir.name)
     if len(pos) < ORDER_MIN_RUNS or len(set(pos)) < 2 or len(set(dev)) < 2:
@@ -215,7 +216,7 @@ def _order(groups: list[Group]) -> Threat | None:
 
 
 def _no_facts(runs: list[RunData]) -> Threat | None:
-    bare = [r for r in runs if r.manifest.get("imported") and not r.manifest.get("facts")]
+    bare = [r for r in runs if r.manifest.imported and not r.manifest.facts]
     if not bare:
         return None
     return Threat(
@@ -237,8 +238,8 @@ def _sim_settings(runs: list[RunData]) -> Threat | None:
     this machine as it is, so a comparison of such settings there measures nothing."""
     hit = []
     for r in runs:
-        conn = str((r.manifest.get("host") or {}).get("connection") or "")
-        settings = r.manifest.get("settings") or {}
+        conn = r.manifest.host.connection
+        settings = r.manifest.settings
         if (
             "simulated" in conn
             and not workload_class_of(r.manifest).simulated

@@ -81,7 +81,9 @@ class Observed:
     """One run as a probe sees it (``Probe.run_metrics``)."""
 
     run_dir: Path
-    record: dict[str, Any]
+    # the run's ``labkit.records.model.RunRecord`` (read by attribute; records/ sits
+    # above core/, so it is not imported here)
+    record: Any
     # the workload's late events: ``time`` (naive, the target's local clock; NaT when the
     # log gives none), the window it covers (``start`` .. ``end``: LeRobot logs whole
     # seconds, so its warning covers the second it names) and ``hz`` (the rate the late

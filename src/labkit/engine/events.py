@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from labkit.records.model import RunRecord
+
 
 @dataclass(frozen=True)
 class Message:
@@ -42,7 +44,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Finished:
-    record: dict[str, Any]
+    record: RunRecord
 
 
 @dataclass

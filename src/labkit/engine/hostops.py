@@ -23,6 +23,7 @@ from labkit.engine.options import RunOptions
 from labkit.engine.restore import put_back
 from labkit.errors import LockedError, RemoteError
 from labkit.measure import one_line
+from labkit.records.model import RecordError, RunRecord, current
 from labkit.records.store import FINAL, load_manifest, run_path, started_here, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -219,18 +220,18 @@ def _remote_runs(hs: HostSession) -> list[tuple[str, dict, dict]]:
     return out
 
 
-def collect(host: HostConfig, opts: RunOptions) -> list[dict]:
+def collect(host: HostConfig, opts: RunOptions) -> list[RunRecord]:
     """Pull every finished run not yet in the local store; restore the host when it is idle."""
     hs = open_host(host, log=opts.say)
     t = hs.target
-    collected: list[dict] = []
+    collected: list[RunRecord] = []
     try:
         running = others = 0
         for rd, status, meta in _remote_runs(hs):
             experiment, run_id = rd.split("/")[-2:]
             local = run_path(opts.runs, experiment, run_id)
             manifest = load_manifest(local)
-            if manifest and manifest.get("status") in FINAL:
+            if manifest is not None and manifest.status in FINAL:
                 continue
             if not started_here(meta, manifest, opts.runs):
                 others += 1  # another checkout's run store started it: its collect takes it
@@ -242,15 +243,20 @@ def collect(host: HostConfig, opts: RunOptions) -> list[dict]:
                     running += 1
                     opts.say(f"{t.name}: {experiment} {run_id} is still recording")
                     continue
-            manifest = {**meta, **(manifest or {})}
-            manifest.setdefault("run_id", run_id)
-            manifest.setdefault("experiment", experiment)
+            # the record as the run started it (its run.json there), with what this
+            # store noted since; ``finish`` gives it its status
+            kept = {**meta, **(manifest.as_dict() if manifest else {})}
+            try:
+                manifest = current({"status": "running", **kept}, local)
+            except RecordError as exc:
+                opts.say(f"{t.name}: {experiment} {run_id}: its record cannot be read: {exc}")
+                continue
             try:
                 files = pull_run(t, rd, local, hs.state_dir)
             except (RemoteError, OSError, ValueError) as exc:
                 opts.say(f"{t.name}: {experiment} {run_id}: pulling failed: {exc}")
                 continue
-            manifest["collected_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            manifest.collected_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             st, reason = records.finish(manifest, local, status, files, collected=True)
             write_manifest(local, manifest)
             collected.append(manifest)

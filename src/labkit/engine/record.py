@@ -4,7 +4,6 @@ by ``invoke collect`` — from the supervisor's status and the pulled files."""
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +12,7 @@ from typing import Any
 
 from labkit.engine.supervisor import outcome
 from labkit.measure import summarize_run
-from labkit.records.model import apply_status, current_status, new_record
+from labkit.records.model import RunRecord, apply_status, current_status, new_record
 from labkit.records.store import provenance, store_id
 from labkit.registry import workload_class_of
 
@@ -22,7 +21,7 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def start(run) -> dict[str, Any]:
+def start(run) -> RunRecord:
     """The record of ``run`` as it starts (status ``running``), validated."""
     return new_record(
         run.plan,
@@ -38,7 +37,7 @@ def start(run) -> dict[str, Any]:
 
 
 def finish(
-    record: dict[str, Any],
+    record: RunRecord,
     local_dir: Path,
     status: dict[str, Any],
     files: dict[str, int] | None,
@@ -53,27 +52,27 @@ def finish(
     status = current_status(status)  # a run an older labkit's supervisor started
     apply_status(record, status)  # first: the summary needs how long the workload ran
     if files is not None:
-        record["files"] = files
-        record["summary"] = summary() if summary is not None else summarize_run(local_dir, record)
-    record["ended_at"] = record.get("ended_at") or status.get("ended_at") or now()
-    watchdog = float(record.get("watchdog_s") or 0)
+        record.files = files
+        record.summary = summary() if summary is not None else summarize_run(local_dir, record)
+    record.ended_at = record.ended_at or status.get("ended_at") or now()
+    watchdog = float(record.watchdog_s or 0)
     if collected and status.get("state") != "done":
         what = workload_class_of(record).noun
         st, reason = "failed", f"the run supervisor died before {what} finished"
     else:
         st, reason = outcome(status, local_dir, watchdog, record, interrupted, error)
-    record.update(status=st, error=reason)
+    record.status, record.error = st, reason
     return st, reason
 
 
 def summarize_soon(
-    record: dict[str, Any], local_dir: Path, status: dict[str, Any]
+    record: RunRecord, local_dir: Path, status: dict[str, Any]
 ) -> Callable[[], dict[str, Any]]:
     """Start the summary of the pulled files in a thread, on a copy of the record as
     ``finish`` will see it, so parsing the logs overlaps the last round trip (facts after
     the restore, unlock) instead of following it; returns what gives it (or raises what
     making it raised) for ``finish``."""
-    mine = copy.deepcopy(record)
+    mine = record.model_copy(deep=True)
     apply_status(mine, status)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-summary")
     done: Future = pool.submit(summarize_run, local_dir, mine)

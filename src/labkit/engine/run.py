@@ -38,6 +38,7 @@ from labkit.engine.signals import shielded, signals_interrupt
 from labkit.engine.supervisor import Watch, with_link
 from labkit.errors import ConnectError, LabkitError, LockedError, PreflightError, RemoteError
 from labkit.measure import one_line
+from labkit.records.model import RunRecord
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host
@@ -78,11 +79,11 @@ class Run:
     facts: dict[str, Any] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: RunRecord = field(init=False)  # the run's record, from its start on
     owner: dict[str, Any] = field(default_factory=dict)  # the lock record as taken
     journal: dict[str, Any] | None = None  # what this run changed, as journaled
     # the facts from before a reboot into a power mode (the run's ``facts`` are after it)
-    facts_before: dict[str, Any] = field(default_factory=dict)
+    facts_before: dict[str, Any] | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # optional probes that cannot run
     watch: Watch = field(default_factory=Watch)
     # the summary of the pulled logs, under way while the last round trip runs
@@ -105,8 +106,11 @@ class Run:
         return watchdog_s(self.plan)
 
 
-def run_experiment(plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None) -> dict:
-    """Run ``plan`` once; returns the record (``--check``: the planned changes only)."""
+def run_experiment(
+    plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None
+) -> RunRecord | dict[str, Any]:
+    """Run ``plan`` once; returns the record (``--check``: a dict of the planned changes
+    only)."""
     opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
     hs = open_host(
         plan.host, plan.tool_versions(), log=opts.say, defer_sim=True, install=not opts.check
@@ -171,7 +175,8 @@ def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
     run's changes, as every other setting does."""
     facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
     if change.reboot:
-        run.facts_before.setdefault("facts_before_reboot", run.facts)
+        if run.facts_before is None:
+            run.facts_before = run.facts
         run.facts = facts
         if facts.get("boot_id"):  # the lock is this boot's (written with its next update)
             run.owner["boot_id"] = facts["boot_id"]
@@ -242,13 +247,14 @@ def _apply(run: Run, files: list[FileSpec]) -> None:
             run.journal = journal_body(run.run_id, run.changes)
     show_changes(run.changes, opts.say, detail=False)
     if run.journal is not None:  # what changed, on record should this process die
-        run.manifest["facts"] = run.facts  # the host as the workload finds it
-        run.manifest.update(run.facts_before)
-        run.manifest["settings_changes"] = [c.record() for c in run.changes]
+        run.manifest.facts = run.facts  # the host as the workload finds it
+        if run.facts_before is not None:
+            run.manifest.facts_before_reboot = run.facts_before
+        run.manifest.settings_changes = [c.record() for c in run.changes]
         write_manifest(run.local_dir, run.manifest)
 
 
-def _execute(run: Run, files: list[FileSpec]) -> dict:
+def _execute(run: Run, files: list[FileSpec]) -> RunRecord:
     """Lock -> put back a dead run's leftovers -> facts -> plan -> apply -> run -> finish."""
     t, hs, opts = run.t, run.hs, run.opts
     left = _take_lock(run)
@@ -275,8 +281,8 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
             started = True  # from here on the supervisor may be running: stop it in finish
             supervisor.start(run)
             if opts.detach:
-                run.manifest.update(status="detached", detached_at=records.now())
-                run.manifest["settings_changes"] = [c.record() for c in run.changes]
+                run.manifest.status, run.manifest.detached_at = "detached", records.now()
+                run.manifest.settings_changes = [c.record() for c in run.changes]
                 write_manifest(run.local_dir, run.manifest)
                 opts.say(
                     f"{t.name}: detached; the run goes on on the target. "
@@ -297,7 +303,7 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
         error = str(exc)
     except Exception as exc:  # a bug must not leave the target changed: clean up, then tell
         error = f"labkit internal error: {exc!r}"
-        run.manifest["traceback"] = traceback.format_exc()
+        run.manifest.traceback = traceback.format_exc()
     files_pulled: dict[str, int] | None = None
     with shielded(opts):
         if not lost:
@@ -309,12 +315,9 @@ def _execute(run: Run, files: list[FileSpec]) -> dict:
                 files_pulled = getattr(exc, "files", None)
                 error = f"{error + '; ' if error else ''}{exc}"
         if lost:
-            run.manifest.update(
-                status="lost-connection",
-                error=error,
-                ended_at=records.now(),
-                settings_changes=[c.record() for c in run.changes],
-            )
+            run.manifest.status, run.manifest.error = "lost-connection", error
+            run.manifest.ended_at = records.now()
+            run.manifest.settings_changes = [c.record() for c in run.changes]
             write_manifest(run.local_dir, run.manifest)
             what = run.plan.workload.noun
             if started:
@@ -454,7 +457,7 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
         raise
     except RemoteError as exc:
         errors.append(str(exc))
-    run.manifest["settings_changes"] = [c.record() for c in run.changes]
+    run.manifest.settings_changes = [c.record() for c in run.changes]
     leftover: list[str] = []
     files = None
     # the host once more, after the restore (still locked): gathered in the background
@@ -494,10 +497,12 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
     after = parse(out)
     if after is not None:
         sampled = after.pop("top_processes_before", None)
-        facts = run.manifest.setdefault("facts", {})
+        if run.manifest.facts is None:
+            run.manifest.facts = {}
+        facts = run.manifest.facts
         if facts.get("top_processes") is None:  # sampled here unless a reboot re-gathered
             facts["top_processes"] = sampled
-    run.manifest["facts_after"] = after
+    run.manifest.facts_after = after
     if errors:
         raise FinishError("; ".join(errors), files)
     return files

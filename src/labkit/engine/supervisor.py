@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.errors import ConnectError, RemoteError
+from labkit.records.model import RunRecord
 from labkit.registry import PROBES, workload_class_of
 from labkit.remote import lock
 from labkit.remote.reboot import boot_id_path
@@ -45,9 +46,9 @@ class Watch:
 
 
 def spec(
-    plan, record: dict[str, Any], grace_s: float, watchdog: float, boot_id_path: str = ""
+    plan, record: RunRecord, grace_s: float, watchdog: float, boot_id_path: str = ""
 ) -> dict[str, Any]:
-    skipped = {n for n, p in (record.get("probes") or {}).items() if p.get("skipped")}
+    skipped = {n for n, p in record.probes.items() if p.skipped}
     return {
         "run_dir": plan.remote_run_dir,
         "workload_argv": plan.workload_command(),
@@ -55,7 +56,7 @@ def spec(
         "probes": [p.spec() for p in plan.probe_launches() if p.name not in skipped],
         "timeout_s": watchdog,
         "grace_s": grace_s,
-        "store": record["store"],
+        "store": record.store,
         "boot_id_path": boot_id_path,  # which boot it runs in (labkit.remote.reboot)
     }
 
@@ -140,7 +141,9 @@ def start(run) -> None:
     t.put(json.dumps(body, indent=1).encode(), posixpath.join(rd, "spec.json"))
     t.put(
         json.dumps(
-            {k: v for k, v in run.manifest.items() if k != "facts"}, indent=1, default=str
+            {k: v for k, v in run.manifest.as_dict().items() if k != "facts"},
+            indent=1,
+            default=str,
         ).encode(),
         posixpath.join(rd, "run.json"),
     )
@@ -204,14 +207,13 @@ def outcome(
     st: dict,
     local_dir: Path,
     watchdog: float,
-    record: dict[str, Any],
+    record: RunRecord,
     interrupted: bool = False,
     error: str | None = None,
 ) -> tuple[str, str | None]:
     """The run's status and, unless complete, why — from the supervisor's ``status.json``.
     A required probe (tegrastats) that failed fails the run; an optional one is noted in
     the record (its exit and error) and the run stands."""
-    workload = record.get("workload") or {}
     kind = workload_class_of(record)  # how the messages name it
     if interrupted:
         return "interrupted", error or "interrupted by the user"
@@ -222,14 +224,15 @@ def outcome(
     if st.get("stopped_by") == "watchdog":
         return "failed", f"watchdog: {kind.noun} ran past {watchdog:.0f} s and was stopped"
     code = st.get("workload_exit")
-    log = workload.get("log") or "record.log"
+    log = record.workload.log
     if code != 0:
         return "failed", f"{kind.program_noun} exited {code}:\n{tail(local_dir / log)}"
     for name, entry in (st.get("probes") or {}).items():
         cls = PROBES.get(name)
         if cls is None or not cls.required:
             continue
-        out = (record.get("probes") or {}).get(name, {}).get("log") or f"{name}.out"
+        probe = record.probes.get(name)
+        out = (probe.log if probe is not None else "") or f"{name}.out"
         if entry.get("error"):
             return "failed", f"{name} did not start: {entry['error']}"
         if entry.get("exit") not in STOPPED_OK:

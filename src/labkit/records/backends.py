@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labkit.errors import LabkitError, StoreError
-from labkit.records.model import FINAL, read_record
+from labkit.records.model import FINAL, RunRecord, read_record
 
 if TYPE_CHECKING:
     from labkit.records.s3 import S3Runs
@@ -76,7 +76,7 @@ class RunStore:
         if self.remote is None:
             return True
         record = _record(run_dir)
-        if record is None or record.get("status") not in FINAL:
+        if record is None or record.status not in FINAL:
             return False  # not finished yet: `invoke collect` finishes and uploads it
         return self._upload(run_dir, say)
 
@@ -105,7 +105,7 @@ class RunStore:
             record = _record(mf.parent)
             if record is None:
                 continue
-            if record.get("status") not in FINAL:
+            if record.status not in FINAL:
                 unfinished.append(mf.parent)
             elif _marker(mf.parent) != _sha256(mf):
                 waiting.append(mf.parent)
@@ -188,7 +188,7 @@ def _read_objects(run_dir: Path) -> dict[str, str]:
         return {}
 
 
-def _record(run_dir: Path) -> dict | None:
+def _record(run_dir: Path) -> RunRecord | None:
     try:
         return read_record(run_dir / RECORD)
     except (OSError, ValueError):

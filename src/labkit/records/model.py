@@ -4,8 +4,8 @@ A run's ``manifest.json`` says what ran (workload kind, command, probes and thei
 where (host, facts), when, how it ended (status, the supervisor's exit codes) and what it
 left (files, a parsed summary). Schema 2 names the workload and the probes; schema-1
 records (stores written before it, imported runs) are read through ``migrate``. Readers
-get the record as a dict of the current schema (``read_record``) so a report over an old
-store sees the same shape as one over a new store.
+get a ``RunRecord`` of the current schema (``read_record``), migrated once as it is read,
+so a report over an old store sees the same record as one over a new store.
 """
 
 from __future__ import annotations
@@ -162,10 +162,10 @@ class RunRecord(AsRead):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def validated(data: dict[str, Any], where: str = "run record") -> dict[str, Any]:
-    """``data`` checked against the current schema; the dict to write or read."""
+def validated(data: dict[str, Any], where: str = "run record") -> RunRecord:
+    """``data`` checked against the current schema: the record to write or read."""
     try:
-        return RunRecord.model_validate(data).as_dict()
+        return RunRecord.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(record)"
@@ -207,7 +207,7 @@ def new_record(
     started_at: str,
     skipped: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """The record of a run the engine starts, validated (status ``running``)."""
     launches = [p for p in plan.probe_launches() if p.name not in (skipped or {})]
     argv = plan.workload_command()
@@ -255,7 +255,7 @@ def imported_record(
     provenance: dict[str, Any],
     imported_at: str,
     workload: dict[str, Any],
-) -> dict[str, Any]:
+) -> RunRecord:
     """The record of hand-run logs brought in by ``invoke import``; ``workload``: what the
     record keeps of the workload that wrote them (``Workload.record()``)."""
 
@@ -299,15 +299,15 @@ def current_status(status: dict[str, Any]) -> dict[str, Any]:
     return {OLD_STATUS_KEYS.get(k, k): v for k, v in status.items()}
 
 
-def apply_status(record: dict[str, Any], status: dict[str, Any]) -> None:
+def apply_status(record: RunRecord, status: dict[str, Any]) -> None:
     """The supervisor's ``status.json`` into the record: ``remote_status`` and each
     probe's pid, exit and error."""
-    record["remote_status"] = current_status(status)
+    record.remote_status = current_status(status)
     for name, st in (status.get("probes") or {}).items():
-        entry = record.setdefault("probes", {}).setdefault(name, ProbeInfo().model_dump())
+        entry = record.probes.setdefault(name, ProbeInfo())
         for key in ("pid", "exit", "error"):
             if st.get(key) is not None:
-                entry[key] = st[key]
+                setattr(entry, key, st[key])
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def current(data: dict[str, Any], run_dir: Path, where: str = "") -> dict[str, Any]:
+def current(data: dict[str, Any], run_dir: Path, where: str = "") -> RunRecord:
     """``data`` (any schema) as a validated record of the current one; the store's layout
     (``<runs>/<experiment>/<run-id>/``) names a run id or experiment it lacks."""
     data = dict(data)
@@ -380,7 +380,7 @@ def current(data: dict[str, Any], run_dir: Path, where: str = "") -> dict[str, A
         raise RecordError(f"{where or run_dir}: {exc}") from None
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+def read_record(path: Path) -> RunRecord | None:
     """The record in ``path`` (a manifest.json) as the current schema; None if absent.
     A file that is not a record raises ``RecordError`` (or ``ValueError`` for bad JSON)."""
     try:

@@ -10,9 +10,13 @@ run. The shared sections are read by the report and never changed.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_json
+
+from labkit.records.model import RunRecord
 
 # the record's sections that describe a run's set-up, not its outcome
 CONFIG_SECTIONS = frozenset(
@@ -24,7 +28,12 @@ SHORT = 64  # string values up to this length are interned (names, statuses, cod
 
 def interned(value: Any) -> Any:
     """``value`` with every dict key, and every short string, interned (one object for
-    each distinct name however many records hold it)."""
+    each distinct name however many records hold it); a record's sections (pydantic
+    models) are rebuilt with their values interned, never validated again."""
+    if isinstance(value, BaseModel):
+        fields = {name: interned(getattr(value, name)) for name in type(value).model_fields}
+        extra = {sys.intern(k): interned(v) for k, v in (value.model_extra or {}).items()}
+        return type(value).model_construct(value.model_fields_set, **fields, **extra)
     if isinstance(value, dict):
         return {sys.intern(k) if isinstance(k, str) else k: interned(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -39,21 +48,20 @@ class SharedRecords:
     key order included) are the same object."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, Any] = {}
+        self._seen: dict[bytes, Any] = {}
 
-    def record(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """``manifest`` with its keys interned and its set-up sections shared."""
-        out = {}
-        for key, value in manifest.items():
-            if key in CONFIG_SECTIONS and isinstance(value, (dict, list)):
-                value = self._once(value)
-            else:
-                value = interned(value)
-            out[sys.intern(key)] = value
-        return out
+    def record(self, record: RunRecord) -> RunRecord:
+        """``record`` with its keys and short strings interned and its set-up sections
+        shared (the same ``RunRecord``, held for reading only)."""
+        fields = {
+            name: (self._once if name in CONFIG_SECTIONS else interned)(getattr(record, name))
+            for name in RunRecord.model_fields
+        }
+        extra = {sys.intern(k): interned(v) for k, v in (record.model_extra or {}).items()}
+        return RunRecord.model_construct(record.model_fields_set, **fields, **extra)
 
-    def _once(self, value: dict | list) -> Any:
-        text = json.dumps(value, default=str)
+    def _once(self, value: Any) -> Any:
+        text = to_json(value, fallback=str)
         held = self._seen.get(text)
         if held is None:
             held = self._seen[text] = interned(value)

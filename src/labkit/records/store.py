@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import labkit
-from labkit.records.model import FINAL, STATUSES, RecordError, current, read_record
+from labkit.records.model import FINAL, STATUSES, RecordError, RunRecord, current, read_record
 
-__all__ = ["FINAL", "STATUSES", "RecordError"]
+__all__ = ["FINAL", "STATUSES", "RecordError", "RunRecord"]
 
 
 def new_run_id(host: str) -> str:
@@ -64,7 +64,7 @@ def store_id(runs: str | Path) -> str:
     return path.read_text().strip()
 
 
-def started_here(remote_run: dict, manifest: dict | None, runs: str | Path) -> bool:
+def started_here(remote_run: dict, manifest: RunRecord | None, runs: str | Path) -> bool:
     """Whether a run found on a target (its ``run.json``) was started by this store: its
     recorded store id, or, for a run recorded before ids were, a manifest here already."""
     if remote_run.get("store"):
@@ -83,15 +83,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_manifest(run_dir: Path, manifest: dict) -> None:
-    """Validate ``manifest`` as a run record (``RecordError``, a ``ValueError``, if it is
-    not one) and replace the run's ``manifest.json`` with it atomically."""
-    if manifest.get("status") not in STATUSES:
-        raise RecordError(f"unknown run status {manifest.get('status')!r}")
-    write_json_atomic(run_dir / "manifest.json", current(manifest, run_dir))
+def write_manifest(run_dir: Path, record: RunRecord) -> None:
+    """Validate ``record`` again (what was set on it since it was built: ``RecordError``,
+    a ``ValueError``, if it is no longer a run record) and replace the run's
+    ``manifest.json`` with it atomically."""
+    if record.status not in STATUSES:
+        raise RecordError(f"unknown run status {record.status!r}")
+    # as it is now, unchecked (a value of the wrong type is the validation's to name)
+    now = record.model_dump(by_alias=True, warnings=False)
+    write_json_atomic(run_dir / "manifest.json", current(now, run_dir).as_dict())
 
 
-def load_manifest(run_dir: Path) -> dict | None:
+def load_manifest(run_dir: Path) -> RunRecord | None:
     """The run's record as the current schema (older ones migrated); None if there is none."""
     return read_record(run_dir / "manifest.json")
 
@@ -104,16 +107,15 @@ def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Pa
         m = load_manifest(mf.parent)
         if not m:
             continue
-        for c in m.get("settings_changes") or []:
+        for c in m.settings_changes:
             if c.get("key") in keys:
                 c["restored"] = True
-        m.update(restored_by=by, restored_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        if m.get("status") == "running":
-            m["status"] = "lost-connection"
-            m["error"] = (
+        m.restored_by, m.restored_at = by, time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if m.status == "running":
+            m.status = "lost-connection"
+            m.error = (
                 f"the controller ended without finishing this run (killed?); {by} put its "
-                f"settings back; `invoke collect --target {(m.get('host') or {}).get('name')}` "
-                "brings its logs"
+                f"settings back; `invoke collect --target {m.host.name}` brings its logs"
             )
         write_manifest(mf.parent, m)
         return mf.parent
@@ -137,8 +139,8 @@ class Unreadable:
 def list_runs(
     runs: str | Path,
     unreadable: list[Unreadable] | None = None,
-    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> list[tuple[Path, dict]]:
+    keep: Callable[[RunRecord], RunRecord] | None = None,
+) -> list[tuple[Path, RunRecord]]:
     """Every run with a readable manifest, oldest first; each unreadable one is added to
     ``unreadable`` (when given) with its path and why, for the caller to show. ``keep``
     turns each record, as it is read, into what the list holds (a report over thousands
@@ -154,7 +156,7 @@ def list_runs(
         if manifest is None:  # gone since it was listed
             continue
         out.append((mf.parent, keep(manifest) if keep is not None else manifest))
-    return sorted(out, key=lambda r: (r[1].get("started_at") or "", str(r[0])))
+    return sorted(out, key=lambda r: (r[1].started_at or "", str(r[0])))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -115,9 +115,9 @@ def _setup(runs: list[RunData], foreign: set[str]) -> list[str]:
     lines = []
     for host in sorted({r.host for r in runs}):
         mine = [r for r in runs if r.host == host]
-        facts = next((r.manifest.get("facts") for r in mine if r.manifest.get("facts")), None)
+        facts = next((r.manifest.facts for r in mine if r.manifest.facts), None)
         if not facts:
-            how = "imported hand-run logs" if mine[0].manifest.get("imported") else "no facts"
+            how = "imported hand-run logs" if mine[0].manifest.imported else "no facts"
             lines.append(f"`{host}`: {how}")
             continue
         parts = []
@@ -138,7 +138,7 @@ def _setup(runs: list[RunData], foreign: set[str]) -> list[str]:
                 parts.append(f"{name} {fact['version']}")
         if facts.get("kernel"):
             parts.append(f"kernel {facts['kernel']}")
-        conn = (mine[0].manifest.get("host") or {}).get("connection")
+        conn = mine[0].manifest.host.connection
         if conn:
             parts.append(f"via {conn}")
         lines.append(f"`{host}`: " + ", ".join(p.strip() for p in parts if p.strip()))

@@ -103,13 +103,9 @@ def context(
             )
     notes = []
     for r in runs:
-        for name, p in (
-            (r.manifest.get("probes") or {}) if isinstance(r.manifest.get("probes"), dict) else {}
-        ).items():
-            if name in ("threads", "pyspy") and isinstance(p, dict) and p.get("skipped"):
-                notes.append(
-                    f"`{r.experiment}` {r.dir.name}: probe {name} skipped — {p['skipped']}"
-                )
+        for name, p in r.manifest.probes.items():
+            if name in ("threads", "pyspy") and p.skipped:
+                notes.append(f"`{r.experiment}` {r.dir.name}: probe {name} skipped — {p.skipped}")
         if r.metrics.get("profile_note"):
             notes.append(f"`{r.experiment}` {r.dir.name}: {r.metrics['profile_note']}")
     return {

@@ -14,7 +14,7 @@ from typing import Any
 
 from labkit.analysis.configs import assignments, config_overrides
 from labkit.errors import LabkitError
-from labkit.records.model import STATUSES
+from labkit.records.model import STATUSES, RunRecord
 from labkit.records.store import Unreadable, list_runs
 from labkit.registry import workload_class_of
 
@@ -83,36 +83,41 @@ def status_arg(value: str | None) -> str | None:
     return value
 
 
-def _headline(m: dict[str, Any]) -> tuple[str, float | None]:
+def _headline(m: RunRecord) -> tuple[str, float | None]:
     """What the run counted, as its workload names it (``Workload.tally``)."""
-    tally = workload_class_of(m).tally(m.get("summary") or {})
+    tally = workload_class_of(m).tally(m.summary)
     return (tally.noun, tally.count) if tally.noun else ("", None)
 
 
-def _seconds(m: dict[str, Any]) -> float | None:
-    workload_s = (m.get("remote_status") or {}).get("workload_s")
+def _seconds(m: RunRecord) -> float | None:
+    workload_s = m.remote_status.get("workload_s")
     if isinstance(workload_s, (int, float)):
         return float(workload_s)
-    start, end = _when(m.get("started_at")), _when(m.get("ended_at"))
+    start, end = _when(m.started_at), _when(m.ended_at)
     return (end - start).total_seconds() if start and end else None
 
 
-def row_of(run_dir: Path, m: dict[str, Any]) -> RunRow:
+def row_of(run_dir: Path, m: RunRecord) -> RunRow:
     metric, value = _headline(m)
     overrides = config_overrides(m)
     return RunRow(
-        experiment=m.get("experiment") or run_dir.parent.name,
+        experiment=m.experiment,
         configuration=assignments(overrides) if overrides else "playbook",
-        host=(m.get("host") or {}).get("name") or "",
-        status=m.get("status") or "",
-        started_at=m.get("started_at") or "",
+        host=m.host.name,
+        status=m.status,
+        started_at=m.started_at or "",
         seconds=_seconds(m),
         metric=metric,
         value=value,
-        run_id=m.get("run_id") or run_dir.name,
+        run_id=m.run_id,
         path=str(run_dir),
-        reason=(m.get("error") or "").strip().splitlines()[0] if m.get("error") else "",
+        reason=_first_line(m.error),
     )
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _unreadable_row(u: Unreadable) -> RunRow:

@@ -25,7 +25,7 @@ from typing import Any
 from labkit.config.playbook import Playbook
 from labkit.errors import LabkitError
 from labkit.measure import summarize_run
-from labkit.records.model import imported_record
+from labkit.records.model import RunRecord, imported_record
 from labkit.records.store import load_manifest, provenance, run_path, write_manifest
 from labkit.registry import WORKLOADS
 from labkit.workloads.base import HandRuns, Workload
@@ -79,8 +79,8 @@ def import_logs(
     runs: Path,
     log=print,
     jobs: int | None = None,
-    finish: Callable[[Path, dict], Any] | None = None,
-) -> list[dict]:
+    finish: Callable[[Path, RunRecord], Any] | None = None,
+) -> list[RunRecord]:
     """Import every pair; returns the manifests of the runs added (not those already in).
 
     Every pair is checked before anything is written. Parsing (the checks, each run's
@@ -92,12 +92,12 @@ def import_logs(
     jobs = max(1, jobs or os.cpu_count() or 1)
     with _pool(jobs) as pool:
         ids = list(pool.map(_checked_id, [(hand, rec, teg) for _, rec, teg in pairs]))
-        added: list[tuple[str, Path, Path, Path, dict]] = []
+        added: list[tuple[str, Path, Path, Path, RunRecord]] = []
         staged: list[Path] = []
         try:
             for (name, rec, teg), run_id in zip(pairs, ids, strict=True):
                 final = run_path(runs, name, run_id)
-                if load_manifest(final) or any(a[3] == final for a in added):
+                if load_manifest(final) is not None or any(a[3] == final for a in added):
                     log(f"{name}: {rec.name} is already in the store as {final}")
                     continue
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def import_logs(
             for (name, rec, tmp, final, _), manifest in zip(added, done, strict=True):
                 os.rename(tmp, final)
                 staged.remove(tmp)
-                teg_missing = manifest.get("source", {}).get("tegrastats") is None
+                teg_missing = (manifest.source or {}).get("tegrastats") is None
                 missing = f" (no {name}{hand.monitor_suffix}: CPU metrics will be missing)"
                 log(f"{name}: imported {rec.name} as {final}{missing if teg_missing else ''}")
         finally:
@@ -135,10 +135,10 @@ def _checked_id(job: tuple[HandRuns, Path, Path | None]) -> str:
     return hand.run_id(rec, teg)
 
 
-def _summarized(job: tuple[Path, dict, Callable | None]) -> dict:
+def _summarized(job: tuple[Path, RunRecord, Callable | None]) -> RunRecord:
     """The run's summary into its manifest, then ``finish`` (in a worker process)."""
     tmp, manifest, finish = job
-    manifest["summary"] = summarize_run(tmp, manifest)
+    manifest.summary = summarize_run(tmp, manifest)
     write_manifest(tmp, manifest)
     if finish is not None:
         finish(tmp, manifest)

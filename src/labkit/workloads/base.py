@@ -26,6 +26,7 @@ from labkit.core.metrics import Metric
 from labkit.core.observed import Observed, StageMap
 from labkit.core.params import Param
 from labkit.errors import PlaybookError
+from labkit.records.model import RunRecord, WorkloadInfo
 
 # the longest a workload may be expected to run (a day): beyond it, a typo
 MAX_DURATION_S = 86400
@@ -250,7 +251,9 @@ class Workload(abc.ABC):
         return {"kind": self.kind, "log": self.log}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Workload:
+    def from_record(cls, info: WorkloadInfo) -> Workload:
+        """The workload again from its section of a run record (a kind that keeps more
+        than ``kind`` and ``log`` declares its own section model, a ``WorkloadInfo``)."""
         return cls()
 
     # -- planning ----------------------------------------------------------------------
@@ -335,18 +338,18 @@ class Workload(abc.ABC):
         ``slow_loop``); None when the kind draws none (or the log is missing)."""
         return None
 
-    def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
+    def recorded_seconds(self, run_dir: Path, record: RunRecord, events) -> float | None:
         """Seconds the workload recorded (the exposure of its counts): the supervisor's
         ``workload_s``, from the record or the run's ``status.json``."""
         return run_seconds(run_dir, record)
 
-    def loop_budget_s(self, record: dict[str, Any]) -> float | None:
+    def loop_budget_s(self, record: RunRecord) -> float | None:
         """The loop's period in seconds (1 / its target rate, ``target_hz``) for the run
         ``record`` names: a stretch of the loop longer than this is late. None: not known."""
-        hz = self.target_hz(record.get("params") or {})
+        hz = self.target_hz(record.params)
         return 1.0 / hz if hz else None
 
-    def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
+    def observe(self, run_dir: Path, record: RunRecord, events) -> Observed:
         """What the probes are told about a run (late events, loop thread, stages)."""
         return Observed(
             run_dir=Path(run_dir),
@@ -386,10 +389,10 @@ def workload_seconds(run_dir: Path) -> float | None:
     return None
 
 
-def run_seconds(run_dir: Path, manifest: dict[str, Any]) -> float | None:
+def run_seconds(run_dir: Path, record: RunRecord) -> float | None:
     """The exposure of a run's counts: the supervisor's ``workload_s`` as the run record
     kept it, else as ``status.json`` has it (None for an imported run)."""
-    kept = (manifest.get("remote_status") or {}).get("workload_s")
+    kept = record.remote_status.get("workload_s")
     return float(kept) if isinstance(kept, (int, float)) and kept > 0 else workload_seconds(run_dir)
 
 

@@ -28,6 +28,7 @@ from labkit.workloads.lerobot import LerobotRecord
 from labkit.workloads.lerobot.stages import STAGE_MAP
 from tests.conftest import REPO
 from tests.labhost import SIM_TEST_OPTIONS
+from tests.runrecord import run_record
 
 DATA = REPO / "tests" / "data"
 CASES = yaml.safe_load((DATA / "pyspy" / "stages.yaml").read_text())
@@ -176,11 +177,11 @@ def profiled_run(tmp: Path, jitter: dict) -> dict:
         assert spy.wait(timeout=30) == 0
         thr.send_signal(signal.SIGTERM)
         assert thr.wait(timeout=10) == 0
-    record = {
-        "params": {"dataset.fps": 30},
-        "commands": {"workload_argv": argv},
-        "probes": {"pyspy": {"skipped": None}, "threads": {"skipped": None}},
-    }
+    record = run_record(
+        params={"dataset.fps": 30},
+        commands={"workload_argv": argv},
+        probes={"pyspy": {"skipped": None}, "threads": {"skipped": None}},
+    )
     metrics = measure_run(run, record, LerobotRecord()).metrics
     assert metrics["warnings"] >= 5  # the stalls made the loop late
     return metrics

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.records.model import migrate
+from labkit.records.model import current
 from labkit.workloads.lerobot import LerobotRecord
 from labkit.workloads.lerobot.stages import STAGE_MAP, camera_devices, camera_of_thread
+from tests.runrecord import run_record
 
 ARGV = [
     "lerobot-record",
@@ -28,7 +29,8 @@ def test_a_read_thread_names_its_cameras_device():
 
 
 def test_the_probes_are_told_the_cameras_budget_and_stages(tmp_path):
-    record = {"params": {"dataset.fps": 30, "camera.fps": 15}, "commands": {"workload_argv": ARGV}}
+    params = {"dataset.fps": 30, "camera.fps": 15}
+    record = run_record(params=params, commands={"workload_argv": ARGV})
     seen = LerobotRecord().observe(tmp_path, record, None)
     assert seen.stages is STAGE_MAP and seen.stages.device_stage == "camera_read"
     assert seen.budget_s == pytest.approx(1 / 30) and seen.device_fps == 15
@@ -37,13 +39,14 @@ def test_the_probes_are_told_the_cameras_budget_and_stages(tmp_path):
 
 
 def test_without_a_rate_the_loop_budget_is_unknown(tmp_path):
-    seen = LerobotRecord().observe(tmp_path, {"params": {"dataset.fps": "fast"}}, None)
+    seen = LerobotRecord().observe(tmp_path, run_record(params={"dataset.fps": "fast"}), None)
     assert seen.budget_s is None and seen.devices == [] and seen.device_fps is None
 
 
 def test_a_schema_1_record_tells_the_cameras_once_migrated(tmp_path):
     """A schema-1 record names the command line ``record_argv``; it is migrated at read
-    (``records.model.migrate``), and the workload reads only the current schema."""
-    old = {"schema": 1, "params": {"dataset.fps": 30}, "commands": {"record_argv": ARGV}}
-    seen = LerobotRecord().observe(tmp_path, migrate(old), None)
+    (``records.model.current``), and the workload reads only the current schema."""
+    old = {"schema": 1, "status": "complete", "params": {"dataset.fps": 30},
+           "commands": {"record_argv": ARGV}}  # fmt: skip
+    seen = LerobotRecord().observe(tmp_path, current(old, tmp_path / "exp1" / "r1"), None)
     assert seen.devices == ["context", "right_wrist"]

@@ -108,10 +108,10 @@ def complete_runs(runs: Path, playbook: str) -> Counter:
     """(host, experiment, identity key) -> complete runs in the store."""
     found: Counter = Counter()
     for _, m in list_runs(runs):
-        if m.get("status") != "complete" or (m.get("playbook") or {}).get("name") != playbook:
+        if m.status != "complete" or m.playbook.name != playbook:
             continue
-        host = (m.get("host") or {}).get("name")
-        found[(host, m.get("experiment"), identity_key(m))] += 1
+        key = identity_key({"params": m.params, "settings": m.settings})
+        found[(m.host.name, m.experiment, key)] += 1
     return found
 
 

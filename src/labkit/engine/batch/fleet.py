@@ -31,6 +31,7 @@ from labkit.engine.signals import shield, signals_interrupt
 from labkit.errors import ConnectError, LabkitError, LockedError
 from labkit.measure import one_line
 from labkit.records.backends import RunStore
+from labkit.records.model import RunRecord
 from labkit.records.store import write_json_atomic
 from labkit.registry import workload_class_of
 
@@ -209,9 +210,10 @@ class Fleet:
             o.reason = f"labkit internal error: {exc!r}"
             self.progress.say(slot.host, traceback.format_exc())
             return o
-        summary = m.get("summary") or {}
-        o.status, o.run_id = m.get("status", "failed"), m.get("run_id", "")
-        o.reason = m.get("error") or ""
+        assert isinstance(m, RunRecord)  # a batch never runs with --check
+        summary = m.summary
+        o.status, o.run_id = m.status, m.run_id
+        o.reason = m.error or ""
         tally = workload_class_of(m).tally(summary)
         o.count, o.floor_hz, o.counted = tally.count, tally.floor_hz, tally.header
         o.summary = tally.line if tally.line is not None else one_line(m)

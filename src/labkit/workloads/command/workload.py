@@ -45,6 +45,7 @@ from labkit.core.param_spec import ParamSpec, check_name, checked_params, spec_d
 from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
+from labkit.records.model import WorkloadInfo
 from labkit.workloads.base import MAX_DURATION_S, Workload, workload_seconds
 from labkit.workloads.command.stages import StagesSpec, check_stages
 
@@ -62,6 +63,19 @@ class EventSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     regex: str
     unit: str | None = Field(default=None, pattern=r"^[^\s]{1,12}$")
+
+
+class CommandInfo(WorkloadInfo):
+    """What a run record keeps of a command workload (``record``, ``from_record``)."""
+
+    command: str = "true"
+    duration_s: str | float = Field(default=1, union_mode="left_to_right")
+    events: dict[str, str] = Field(default_factory=dict)  # name -> regex
+    units: dict[str, str | None] = Field(default_factory=dict)
+    progress: str | None = None
+    late_event: str | None = None
+    loop_thread: str | None = None
+    stages: dict[str, Any] | None = None  # its ``StagesSpec``, when it names stages
 
 
 class CommandSpec(BaseModel):
@@ -206,20 +220,20 @@ class Command(Workload):
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Command:
-        units = record.get("units") or {}
+    def from_record(cls, info: WorkloadInfo) -> Command:
+        kept = CommandInfo.model_validate(info.model_dump())
         spec = CommandSpec(
             kind="command",
-            command=record.get("command") or "true",
-            duration_s=record.get("duration_s") or 1,
+            command=kept.command or "true",
+            duration_s=kept.duration_s or 1,
             events={
-                name: EventSpec(regex=rx, unit=units.get(name))
-                for name, rx in (record.get("events") or {}).items()
+                name: EventSpec(regex=rx, unit=kept.units.get(name))
+                for name, rx in kept.events.items()
             },
-            progress=record.get("progress"),
-            late_event=record.get("late_event"),
-            loop_thread=record.get("loop_thread"),
-            stages=record.get("stages"),
+            progress=kept.progress,
+            late_event=kept.late_event,
+            loop_thread=kept.loop_thread,
+            stages=kept.stages,
         )
         return cls(spec)
 

@@ -35,6 +35,7 @@ from labkit.core.param_spec import ParamSpec, checked_params, spec_defaults
 from labkit.core.template import render_template, template_env
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
+from labkit.records.model import WorkloadInfo
 from labkit.workloads.base import MAX_DURATION_S, Workload, workload_seconds
 from labkit.workloads.gstreamer import metrics as gm
 from labkit.workloads.gstreamer import pipeline as gp
@@ -46,6 +47,17 @@ RUNNER = "run_gst.py"
 MAX_FPS = 1000.0
 # the thread probes call the loop: gst-launch-1.0's main thread (its comm), not the runner
 LOOP_THREAD = "gst-launch-1.0"
+
+
+class GstInfo(WorkloadInfo):
+    """What a run record keeps of a pipeline (``record``, ``from_record``)."""
+
+    pipeline: str = "fakesrc ! fakesink"
+    duration_s: str | float = Field(default=1, union_mode="left_to_right")
+    target_fps: str | float = Field(default=1, union_mode="left_to_right")
+    loop_thread: str | None = None
+    late_event: str | None = None
+    sinks: list[str] = Field(default_factory=list)
 
 
 class GstSpec(BaseModel):
@@ -127,15 +139,16 @@ class Gstreamer(Workload):
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Gstreamer:
+    def from_record(cls, info: WorkloadInfo) -> Gstreamer:
+        kept = GstInfo.model_validate(info.model_dump())
         spec = GstSpec(
             kind="gstreamer",
-            pipeline=record.get("pipeline") or "fakesrc ! fakesink",
-            duration_s=record.get("duration_s") or 1,
-            target_fps=record.get("target_fps") or 1,
-            loop_thread=record.get("loop_thread") or LOOP_THREAD,
+            pipeline=kept.pipeline or "fakesrc ! fakesink",
+            duration_s=kept.duration_s or 1,
+            target_fps=kept.target_fps or 1,
+            loop_thread=kept.loop_thread or LOOP_THREAD,
         )
-        return cls(spec, sinks=record.get("sinks") or [])
+        return cls(spec, sinks=kept.sinks)
 
     # -- planning ----------------------------------------------------------------------
     def _render(self, plan, text: str | float, what: str) -> str:

@@ -22,6 +22,7 @@ from labkit.core.metrics import Metric
 from labkit.core.observed import Observed
 from labkit.errors import PlaybookError
 from labkit.parse.cached import cached_table
+from labkit.records.model import RunRecord
 from labkit.workloads.base import LateWords, NotForHost, Tally, Workload, count_matches
 from labkit.workloads.lerobot.facts import lerobot_fact
 from labkit.workloads.lerobot.flags import DEFAULT_VERSION, Version, fit_to_version, record_argv
@@ -224,16 +225,16 @@ class LerobotRecord(Workload):
     def late_events(self, events):
         return None if events is None else _computed().late_events(events)
 
-    def observe(self, run_dir: Path, record: dict[str, Any], events) -> Observed:
+    def observe(self, run_dir: Path, record: RunRecord, events) -> Observed:
         """Also its cameras: each read thread (``OpenCVCamera(<device>)_read_loop``) is
         the camera its record command line puts at that device, read at ``camera.fps``."""
         # the record command line (a schema-1 record's ``record_argv`` migrated at read)
-        cams = camera_devices((record.get("commands") or {}).get("workload_argv"))
+        cams = camera_devices(record.commands.workload_argv)
         return replace(
             super().observe(run_dir, record, events),
             device_of_thread=partial(camera_of_thread, devices=cams),
             devices=sorted(set(cams.values())),
-            device_fps=_positive((record.get("params") or {}).get("camera.fps")),
+            device_fps=_positive(record.params.get("camera.fps")),
         )
 
     def late_timeline(self, events):
@@ -241,7 +242,7 @@ class LerobotRecord(Workload):
             return None
         return _computed().late_timeline(events)
 
-    def recorded_seconds(self, run_dir: Path, record: dict[str, Any], events) -> float | None:
+    def recorded_seconds(self, run_dir: Path, record: RunRecord, events) -> float | None:
         """The supervisor's time; an imported run (no supervisor): the record log's span."""
         seconds = super().recorded_seconds(run_dir, record, events)
         if seconds is None and events is not None:
