@@ -9,16 +9,20 @@ from labkit.analysis.experiments import aggregate, columns, target_hz
 from labkit.analysis.runs import RunData, without_late_events
 from labkit.config.playbook import load_playbook
 from labkit.metric_names import REGISTRY
+from labkit.records.model import current
 from labkit.registry import workload_of
 from tests.conftest import REPO
+from tests.runrecord import run_record
 
 LEROBOT = {"kind": "lerobot-record", "log": "record.log"}
 COMMAND = {"kind": "command", "log": "output.log", "command": "true", "events": {}}
 
 
 def run(workload: dict | None, params: dict) -> RunData:
-    manifest = {"params": params} | ({"workload": workload} if workload else {})
-    return RunData(Path("."), manifest)
+    if workload is None:  # a schema-1 record (no workload): migrated as it is read
+        old = {"status": "complete", "params": params}
+        return RunData(Path("."), current(old, Path("runs/exp1/r1")))
+    return RunData(Path("."), run_record(workload=workload, params=params))
 
 
 def test_lerobots_target_is_its_resolved_fps():
@@ -43,14 +47,15 @@ COINCIDENCE = "warnings_single_core_saturated_share"  # tegrastats': describes l
 
 
 def test_the_late_count_is_the_workloads_own():
-    assert workload_of({"workload": LEROBOT}).late_count() == "warnings"
-    assert workload_of({"workload": STAGED_COMMAND}).late_count() == "slow_count"
-    assert workload_of({"workload": COMMAND}).late_count() is None  # no late event named
+    assert workload_of(run_record(workload=LEROBOT)).late_count() == "warnings"
+    assert workload_of(run_record(workload=STAGED_COMMAND)).late_count() == "slow_count"
+    assert workload_of(run_record(workload=COMMAND)).late_count() is None  # no late event named
 
 
 def test_a_run_without_late_events_says_nothing_of_what_describes_them_for_any_workload():
-    quiet = RunData(Path("q"), {"workload": STAGED_COMMAND}, {"slow_count": 0, COINCIDENCE: None})
-    late = RunData(Path("l"), {"workload": STAGED_COMMAND}, {"slow_count": 3, COINCIDENCE: 0.5})
+    staged = run_record(workload=STAGED_COMMAND)
+    quiet = RunData(Path("q"), staged, {"slow_count": 0, COINCIDENCE: None})
+    late = RunData(Path("l"), staged, {"slow_count": 3, COINCIDENCE: 0.5})
     assert without_late_events(quiet) and not without_late_events(late)
     row = aggregate([quiet, late], "jitter", metrics={COINCIDENCE: REGISTRY[COINCIDENCE]})
     assert row[COINCIDENCE] == 0.5  # over the run that had late events

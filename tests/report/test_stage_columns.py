@@ -14,6 +14,7 @@ from labkit.config.playbook import load_playbook
 from labkit.errors import PlaybookError
 from labkit.metric_names import probe_metrics
 from labkit.probes.pyspy import PySpy
+from labkit.records.model import current
 from labkit.records.store import write_manifest
 from labkit.report.build import build_report
 from labkit.workloads.lerobot.stages import STAGE_MAP
@@ -82,16 +83,14 @@ def test_a_command_with_its_own_stage_map_gets_its_own_stage_columns(tmp_path):
     run = tmp_path / "runs" / "stalled" / run_id
     shutil.copytree(STAGED / "run", run)
     (run / "status.json").write_text(json.dumps({"workload_s": 3.2}))
-    write_manifest(
-        run,
-        {
-            "schema": 2, "run_id": run_id, "experiment": "stalled", "status": "complete",
-            "host": {"name": "sim", "connection": "local"},
-            "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
-            "workload": pb.workload.record(), "probes": {"pyspy": {"log": "pyspy.out"}},
-            "params": pb.params_for("stalled"),
-        },
-    )  # fmt: skip
+    record = {
+        "schema": 2, "run_id": run_id, "experiment": "stalled", "status": "complete",
+        "host": {"name": "sim", "connection": "local"},
+        "playbook": {"name": pb.name, "file": str(pb.file), "sha256": pb.sha256},
+        "workload": pb.workload.record(), "probes": {"pyspy": {"log": "pyspy.out"}},
+        "params": pb.params_for("stalled"),
+    }  # fmt: skip
+    write_manifest(run, current(record, run))
     result = build_report(pb, tmp_path / "runs", tmp_path / "out", log=lambda m: None)
     [row] = summary_rows(result.folder / "summary.csv")
     own = {f"{p}{s}" for p in ("main_thread_stage_share_", "warn_stage_share_")

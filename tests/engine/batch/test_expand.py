@@ -11,6 +11,7 @@ from labkit.config.inventory import Inventory
 from labkit.config.playbook import load_playbook
 from labkit.engine.batch.expand import expand, order_runs, select_experiments
 from labkit.errors import LabkitError, PlaybookError
+from labkit.records.model import current
 from labkit.records.store import write_manifest
 from tests.conftest import DATA
 from tests.labhost import write_inventory
@@ -78,7 +79,7 @@ def test_complete_runs_of_the_same_configuration_are_skipped(tmp_path, inv):
     def record(run_id, status="complete", **change):
         m = {"experiment": "a", "status": status, "host": {"name": "h1"},
              "playbook": {"name": pb.name}, **ident, **change, "started_at": run_id}  # fmt: skip
-        write_manifest(runs / "a" / run_id, m)
+        write_manifest(runs / "a" / run_id, current(m, runs / "a" / run_id))
 
     record("r1")
     record("r2", status="failed")  # a failed run does not count
