@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from labkit.records.model import RunRecord
 from labkit.records.shared import SharedRecords, interned
 
@@ -50,3 +52,11 @@ def test_keys_and_short_strings_are_interned():
     assert a.workload.model_extra["command"] is b.workload.model_extra["command"]
     long = "x" * 200
     assert interned({"k": long})["k"] == long
+
+
+def test_a_held_record_is_only_read_and_its_field_names_are_held_once():
+    shared = SharedRecords()
+    a, b = shared.record(_record("r1", 3)), shared.record(_record("r2", 4))
+    assert a.model_fields_set is b.model_fields_set  # two dozen names, held once
+    with pytest.raises(AttributeError):  # a report's records are read, never changed
+        a.status = "failed"

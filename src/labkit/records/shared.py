@@ -33,7 +33,7 @@ def interned(value: Any) -> Any:
     if isinstance(value, BaseModel):
         fields = {name: interned(getattr(value, name)) for name in type(value).model_fields}
         extra = {sys.intern(k): interned(v) for k, v in (value.model_extra or {}).items()}
-        return type(value).model_construct(value.model_fields_set, **fields, **extra)
+        return type(value).model_construct(_frozen(value.model_fields_set), **fields, **extra)
     if isinstance(value, dict):
         return {sys.intern(k) if isinstance(k, str) else k: interned(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -41,6 +41,19 @@ def interned(value: Any) -> Any:
     if isinstance(value, str) and len(value) <= SHORT:
         return sys.intern(value)
     return value
+
+
+# each distinct set of a model's fields that were set, held once: a set of two dozen names
+# costs 2 KB, times every record held (few distinct ones: records are built one way)
+_FIELD_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _frozen(names: set[str]) -> frozenset[str]:
+    """``names`` as one shared frozenset: setting a field of a model built with it
+    raises ``AttributeError`` (pydantic adds the name to it), so code that changes a
+    record a report holds fails loudly instead of marking the field set in every other."""
+    key = frozenset(names)
+    return _FIELD_SETS.setdefault(key, key)
 
 
 class SharedRecords:
@@ -58,7 +71,7 @@ class SharedRecords:
             for name in RunRecord.model_fields
         }
         extra = {sys.intern(k): interned(v) for k, v in (record.model_extra or {}).items()}
-        return RunRecord.model_construct(record.model_fields_set, **fields, **extra)
+        return RunRecord.model_construct(_frozen(record.model_fields_set), **fields, **extra)
 
     def _once(self, value: Any) -> Any:
         text = to_json(value, fallback=str)
