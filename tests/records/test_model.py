@@ -177,18 +177,22 @@ def test_a_new_record_names_the_workload_and_the_probes_with_their_files():
     assert rec.params == {"rate": 50, "seconds": 2, "tag": "a b"}
     assert (rec.store, rec.watchdog_s) == ("s", 63)
     # every key it writes at the top is declared: readers get attributes
-    assert rec.model_extra == {}
+    assert rec.other == {}
 
 
 def test_every_key_labkit_writes_is_declared():
     """Readers get attributes, never string keys: what the engine and the importer write
-    at the top of a record is a field of ``RunRecord`` (a program's version aside)."""
+    at the top of a record is a field of ``RunRecord`` (a program's version aside, kept
+    as it was); a field that is not declared cannot be set."""
     run = RunRecord.model_validate(migrate(old("schema1-run.json")))
-    assert set(run.model_extra or {}) == {"lerobot_version"}
+    assert run.other == {"lerobot_version": "0.4.4"}
+    assert run.as_dict()["lerobot_version"] == "0.4.4"  # written back as it was read
+    with pytest.raises(ValueError, match='no field "stroe"'):
+        run.stroe = "abcd"  # type: ignore[attr-defined]  # a typo is an error, not a key
     assert (run.store, run.watchdog_s) == ("abcd1234abcd1234", 150.0)
     assert run.batch is not None and run.batch.id == "b1" and run.batch.index is None
     imported = RunRecord.model_validate(migrate(old("schema1-imported.json")))
-    assert imported.model_extra == {}
+    assert imported.other == {}
     assert imported.source == {"record": "/logs/exp1_record.log",
                                "tegrastats": "/logs/exp1_tegrastats.log"}  # fmt: skip
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 
 from labkit.core.argv import shell
@@ -48,7 +50,12 @@ class AsRead(BaseModel):
         out = handler(self)
         for name in self.when_set - self.model_fields_set:
             out.pop(name, None)
+        out.update(self.kept_keys())
         return out
+
+    def kept_keys(self) -> dict[str, Any]:
+        """Keys written back as they were read, beside the declared fields."""
+        return {}
 
 
 class RecordError(ValueError):
@@ -111,8 +118,11 @@ class Commands(BaseModel):
 
 class RunRecord(AsRead):
     """One run's record: every field labkit reads is declared here (a section a plug-in
-    owns, ``workload``'s own keys, is declared by it); keys it does not know (an old
-    store's) are kept as they are."""
+    owns, ``workload``'s own keys, is declared by it). A key it does not read (an old
+    store's; a program's version, ``lerobot_version``) is kept in ``other`` and written
+    back as it was; setting a field that is not declared is an error, never a new key."""
+
+    model_config = ConfigDict(extra="forbid")
 
     when_set = frozenset((
         "store", "remote_dir", "expected_duration_s", "watchdog_s", "batch",
@@ -156,10 +166,34 @@ class RunRecord(AsRead):
     collected_at: str | None = None  # finished by ``invoke collect``
     restored_by: str | None = None  # the command that put its settings back after it died
     restored_at: str | None = None
+    # the keys of the record this labkit does not read, as they were (written back flat)
+    other: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_other_keys(cls, data: Any) -> Any:
+        """A key that is not a field goes to ``other`` (never a field of its own)."""
+        if not isinstance(data, dict):
+            return data
+        known = _record_keys()
+        unknown = {k: v for k, v in data.items() if k not in known}
+        if not unknown:
+            return data
+        return {k: v for k, v in data.items() if k in known} | {"other": unknown}
+
+    def kept_keys(self) -> dict[str, Any]:
+        return self.other
 
     def as_dict(self) -> dict[str, Any]:
         """The record as its JSON file holds it."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+@cache
+def _record_keys() -> frozenset[str]:
+    """The JSON keys of ``RunRecord``'s declared fields (``other`` is not one)."""
+    fields = RunRecord.model_fields.items()
+    return frozenset(f.alias or name for name, f in fields if name != "other")
 
 
 def validated(data: dict[str, Any], where: str = "run record") -> RunRecord:

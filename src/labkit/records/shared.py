@@ -70,8 +70,7 @@ class SharedRecords:
             name: (self._once if name in CONFIG_SECTIONS else interned)(getattr(record, name))
             for name in RunRecord.model_fields
         }
-        extra = {sys.intern(k): interned(v) for k, v in (record.model_extra or {}).items()}
-        return RunRecord.model_construct(_frozen(record.model_fields_set), **fields, **extra)
+        return RunRecord.model_construct(_frozen(record.model_fields_set), **fields)
 
     def _once(self, value: Any) -> Any:
         text = to_json(value, fallback=str)
