@@ -214,6 +214,23 @@ def test_a_set_value_the_playbook_gives_anyway_is_not_another_configuration(tmp_
     assert "### Other configurations" not in text and "Not run yet: `exp1`" not in text
 
 
+def test_an_experiment_run_only_with_set_values_is_not_called_not_run_yet(tmp_path):
+    """exp3 has runs, all of them in another configuration (cameras at 15 fps): the report
+    says so and asks for a run in the playbook's own, instead of "Not run yet"."""
+    runs = tmp_path / "runs"
+    add_runs(runs, tmp_path, "exp1", [10, 11])
+    slower = {"camera.fps": 15}
+    add_runs(runs, tmp_path, "exp3", [1, 2], overrides=slower, params=slower)
+    result = build_report(load_playbook(PLAYBOOK), runs, tmp_path / "out", **QUIET)
+    text = result.markdown.read_text()
+    setup = section(text, "Experiment setup")
+    assert "Run only in other configurations" in setup and "`exp3`" in setup.split("Run only")[1]
+    assert "`exp3`" not in setup.split("Not run yet:")[1].split("\n")[0]
+    followups = section(text, "Follow-ups")
+    assert "- Run `exp3` in the playbook's own configuration, without `--set`" in followups
+    assert "- Run `exp3`: " not in followups
+
+
 def test_of_two_plain_configurations_the_current_playbooks_is_the_experiments(tmp_path):
     """Runs of an earlier playbook (another sha256) with another camera fps: kept apart,
     labelled with what differs; the current playbook's runs are the experiment's."""

@@ -202,6 +202,10 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
             ],
         }
     untested = [n for n in order if n not in {r["experiment"] for r in rows}]
+    # run, but only in other configurations (--set values): not "not run yet"
+    elsewhere = {r["experiment"] for r in other_rows}
+    other_only = [n for n in untested if n in elsewhere]
+    untested = [n for n in untested if n not in elsewhere]
     observing = observer_effects(
         groups,
         pb.workload.headline_metrics(),
@@ -226,6 +230,7 @@ def _context(pb: Playbook, used: list[RunData], left_out: list[RunData]) -> dict
         "effects": ranked,
         "recommendation": rec,
         "untested": untested,
+        "other_only": other_only,
         "threats": threats(groups, used),
         "workload": pb.workload,
         "metrics": pb.metrics,
