@@ -21,6 +21,8 @@ class SignalledInFinalizer:
             pass
 
 
+# the finalizer's interrupt is printed as ignored: the very case this test is about
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_ctrl_c_a_finalizer_swallowed_still_ends_the_run_at_its_next_check():
     with signals_interrupt():
         obj = SignalledInFinalizer()

@@ -55,7 +55,11 @@ def test_a_profiled_run_gets_the_section_and_decides_h6_h7(tmp_path):
         assert f"(lerobot-loop-lag/{png})" in deep
     verdicts = json.loads((result.folder / "hypotheses.json").read_text())
     assert verdicts["H7"]["verdict"] == "supported"  # camera reads ate the late iterations
-    # the stall pegs a read thread for 120 ms, then it idles: no thread is pegged through a
-    # late stretch. Stretches shorter than two 100 ms intervals cannot tell (inconclusive),
-    # longer ones show no pegged thread (refuted); never a saturated thread
-    assert verdicts["H6"]["verdict"] != "supported"
+    # the stall spins a read thread for 120 ms: whether a 100 ms sampling interval lands on
+    # it (>= 90 % busy) depends on where the intervals fall, so H6 is decided by the share
+    # measured in the run -- its verdict must follow that share, never more
+    share = json.loads((run / "metrics.json").read_text())["metrics"].get(
+        "warnings_single_thread_saturated_share"
+    )
+    expected = "inconclusive" if share is None else ("supported" if share >= 0.5 else "refuted")
+    assert verdicts["H6"]["verdict"] == expected

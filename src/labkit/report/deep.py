@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from labkit.analysis.runs import RunData  # noqa: E402
+from labkit.core.metrics import UNKNOWN  # noqa: E402
 from labkit.core.observed import StageMap  # noqa: E402
 from labkit.report.plots import Figure  # noqa: E402
 
@@ -44,6 +45,18 @@ def _profiled(runs: list[RunData]) -> list[RunData]:
     ]  # fmt: skip
 
 
+def _why_unknown(runs: list[RunData], name: str) -> str:
+    """Why ``name`` is unknown in ``runs``: the reason a run's computation recorded, else
+    that the probe which computes it did not run."""
+    for r in runs:
+        reason = (r.metrics.get(UNKNOWN) or {}).get(name)
+        if reason:
+            return str(reason)
+    if not any("threads" in r.manifest.probes for r in runs):
+        return "the threads probe did not run"
+    return ""
+
+
 def context(
     rows: list[dict[str, Any]], runs: list[RunData], stage_map: StageMap
 ) -> dict[str, Any] | None:
@@ -60,6 +73,7 @@ def context(
     for row in rows:
         if row["experiment"] not in names:
             continue
+        mine = [p for p in profiled if p.experiment == row["experiment"]]
         stage_rows.append(
             {
                 "experiment": row["experiment"],
@@ -68,11 +82,11 @@ def context(
                 "warn": {s: row.get(f"warn_stage_share_{s}") for s in stages},
                 "matched": row.get("warnings_matched_share"),
                 "saturated": row.get("warnings_single_thread_saturated_share"),
+                "saturated_why": _why_unknown(mine, "warnings_single_thread_saturated_share"),
                 "camera_top": row.get("warn_camera_top"),
                 "probe_cpu": row.get("probe_cpu_pct"),
             }
         )
-        mine = [p for p in profiled if p.experiment == row["experiment"]]
         cams = sorted(
             {k.removeprefix("camera_read_ms_p50_") for p in mine for k in p.metrics
              if k.startswith("camera_read_ms_p50_")}
