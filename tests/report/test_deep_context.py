@@ -1,5 +1,6 @@
 """The profiled section's rows say why a share is unknown instead of printing a dash: the
-reason the run's computation recorded, else that the probe computing it did not run."""
+reason the run's computation recorded, else the shared one (``analysis.unknown``): the
+probe computing it did not run."""
 
 from __future__ import annotations
 
@@ -34,4 +35,4 @@ def test_the_recorded_reason_is_given_for_an_unknown_pegged_thread_share():
 def test_without_the_threads_probe_the_share_is_unknown_because_it_did_not_run():
     run = _run({"pyspy": {}}, {})
     [row] = context([_row()], [run], STAGE_MAP)["stage_rows"]
-    assert row["saturated_why"] == "the threads probe did not run"
+    assert row["saturated_why"] == "exp8 ran without the `threads` probe that computes it"

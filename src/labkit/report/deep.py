@@ -18,8 +18,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from labkit.analysis.runs import RunData  # noqa: E402
-from labkit.core.metrics import UNKNOWN  # noqa: E402
+from labkit.analysis.unknown import why_unknown  # noqa: E402
 from labkit.core.observed import StageMap  # noqa: E402
+from labkit.probes.threads.probe import METRICS as THREADS  # noqa: E402
 from labkit.report.plots import Figure  # noqa: E402
 
 # the stages' colours in the map's order; the loop waiting (its sleep stage) and "other"
@@ -37,24 +38,16 @@ def colors(stages: StageMap) -> dict[str, str]:
     return {**out, stages.sleep: SLEEP_COLOR, "other": OTHER_COLOR}
 
 
+# the threads probe's pegged-thread share, shown (or why it is unknown) per experiment
+SATURATED = "warnings_single_thread_saturated_share"
+
+
 def _profiled(runs: list[RunData]) -> list[RunData]:
     return [
         r for r in runs
         if any(k.startswith(STAGE_SHARE) and v is not None for k, v in r.metrics.items())
-        or r.metrics.get("warnings_single_thread_saturated_share") is not None
+        or r.metrics.get(SATURATED) is not None
     ]  # fmt: skip
-
-
-def _why_unknown(runs: list[RunData], name: str) -> str:
-    """Why ``name`` is unknown in ``runs``: the reason a run's computation recorded, else
-    that the probe which computes it did not run."""
-    for r in runs:
-        reason = (r.metrics.get(UNKNOWN) or {}).get(name)
-        if reason:
-            return str(reason)
-    if not any("threads" in r.manifest.probes for r in runs):
-        return "the threads probe did not run"
-    return ""
 
 
 def context(
@@ -81,8 +74,8 @@ def context(
                 "overall": {s: row.get(f"{STAGE_SHARE}{s}") for s in stages},
                 "warn": {s: row.get(f"warn_stage_share_{s}") for s in stages},
                 "matched": row.get("warnings_matched_share"),
-                "saturated": row.get("warnings_single_thread_saturated_share"),
-                "saturated_why": _why_unknown(mine, "warnings_single_thread_saturated_share"),
+                "saturated": row.get(SATURATED),
+                "saturated_why": why_unknown(mine[0], THREADS[SATURATED]),
                 "camera_top": row.get("warn_camera_top"),
                 "probe_cpu": row.get("probe_cpu_pct"),
             }
