@@ -7,6 +7,7 @@ pointed at, anything but 127.0.0.1.
 
 from __future__ import annotations
 
+import compileall
 import datetime as dt
 import os
 import platform
@@ -72,10 +73,20 @@ class Lab:
             s.stop()
 
 
+def compiled(checkout: Path) -> None:
+    """Byte-compile a checkout's labkit (its ``src/`` and ``tasks.py``) once, as ``pip
+    install`` does for an installed package: with ``PYTHONDONTWRITEBYTECODE=1`` in the
+    environment (this sandbox sets it) an editable install is otherwise compiled again on
+    every start, ~0.3 s of each ``invoke`` that no user's second run pays."""
+    compileall.compile_dir(checkout / "src", quiet=1)
+    compileall.compile_file(checkout / "tasks.py", quiet=1)
+
+
 def make_lab(
     base: Path, hosts: int, cameras: str = "context, right_wrist, left_wrist", fps: int = 30
 ) -> Lab:
     """``hosts`` simulated Jetsons, each behind its own sshd, provisioned and ready."""
+    compiled(ROOT)
     base.mkdir(parents=True, exist_ok=True)
     home = base / "home"
     home.mkdir(exist_ok=True)

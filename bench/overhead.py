@@ -32,7 +32,7 @@ import venv
 from pathlib import Path
 
 import yaml
-from lab import RECORD_S, WORK, Lab, append_results, machine, make_lab
+from lab import RECORD_S, WORK, Lab, append_results, compiled, machine, make_lab
 
 from labkit.config.inventory import Inventory
 from labkit.config.plan import resolve
@@ -198,6 +198,7 @@ def main() -> None:
     }
     if args.baseline is not None:
         base_root = args.baseline.resolve()
+        compiled(base_root)
         flows["labkit-baseline"] = lambda i, out: run_labkit(lab, i, out, base_root)
     if not args.no_ansible:
         ansible_ready()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 from labkit.errors import LabkitError
 
@@ -55,6 +56,29 @@ def reconnect_s() -> float:
 def trace() -> bool:
     """Print every remote command with its duration and exit code (``-v``)."""
     return flag("LABKIT_TRACE")
+
+
+def _boot_start() -> float | None:
+    """When this process started, in seconds since boot (Linux's /proc; None elsewhere),
+    so Python's own start-up and imports count in ``since_start``."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            ticks = int(fh.read().rsplit(b")", 1)[1].split()[19])
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+_BOOT_START = _boot_start()
+_IMPORTED = time.monotonic()
+
+
+def since_start() -> float:
+    """Seconds since this process started (elsewhere than Linux: since labkit was
+    imported): where a trace line falls in the run."""
+    if _BOOT_START is not None:
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - _BOOT_START
+    return time.monotonic() - _IMPORTED
 
 
 def pyspy_pip() -> bool:
