@@ -342,6 +342,7 @@ def experiment(
     """Run one experiment ``repeat`` times; exit code says how the last run ended
     (``--check``: each a dict of the planned changes)."""
 
+    _connect_early(target, inventory)
     from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
     from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
@@ -374,6 +375,19 @@ def experiment(
     if worst:
         raise Exit(code=BY_STATUS[worst[-1]])
     return manifests
+
+
+def _connect_early(target: str, inventory: str) -> None:
+    """Begin connecting to the run's host while the task still reads its playbook and
+    imports the engine (``remote.connect.connect_early``). An inventory that does not load
+    or a target that is not one host is left for the run to report, in its own order."""
+    from labkit.remote.connect import connect_early  # noqa: PLC0415 -- start-up time
+
+    try:
+        host = _host(target, inventory)
+    except LabkitError:
+        return
+    connect_early(host)
 
 
 def _host(target: str, inventory: str):
