@@ -378,14 +378,17 @@ def experiment(
 
 
 def _connect_early(target: str, inventory: str) -> None:
-    """Begin connecting to the run's host while the task still reads its playbook and
-    imports the engine (``remote.connect.connect_early``). An inventory that does not load
+    """Begin connecting to the run's host while the task still imports the engine and
+    reads its playbook (``remote.link.connect_early``); from the host's connection
+    variables alone, so before every plug-in is imported. An inventory that does not load
     or a target that is not one host is left for the run to report, in its own order."""
-    from labkit.remote.connect import connect_early  # noqa: PLC0415 -- start-up time
+    from labkit.config.hostvars import connection_config  # noqa: PLC0415 -- start-up time
+    from labkit.config.inventory import Inventory  # noqa: PLC0415 -- start-up time
+    from labkit.remote.link import connect_early  # noqa: PLC0415 -- start-up time
 
     try:
-        host = _host(target, inventory)
-    except LabkitError:
+        host = connection_config(Inventory(inventory), target)
+    except (LabkitError, OSError):
         return
     connect_early(host)
 
