@@ -384,6 +384,9 @@ def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
     [(_, m)] = manifests(lab.runs)
     before, after = m["facts"], m["facts_after"]
     assert set(after) == set(before)
+    # the run's plug-ins' facts (LeRobot's, tegrastats'), not another kind's (GStreamer's)
+    assert before["lerobot"]["version"] and "tegrastats" in before
+    assert "gstreamer" not in before and "pyspy" not in before
     # taken after the restore: the governors as they were before the run, not performance
     assert after["cpu"]["governors"] == before["cpu"]["governors"] == ["powersave", "schedutil"]
     assert after["nvpmodel"]["id"] == before["nvpmodel"]["id"] == 1

@@ -19,6 +19,7 @@ from labkit.config.inventory import Inventory
 from labkit.config.params import ParamError, coerce, flatten
 from labkit.config.playbook import Playbook
 from labkit.core.argv import shell
+from labkit.core.facts import Fact
 from labkit.errors import ConfigError, PlaybookError
 from labkit.probes import Probe, ProbeLaunch
 from labkit.registry import get_probe
@@ -65,6 +66,16 @@ class Plan:
         """The probes beside the workload, with their options."""
         opts = self.playbook.probe_options.get(self.experiment, {})
         return [get_probe(n)(opts.get(n)) for n in self.probe_names]
+
+    def plugin_facts(self) -> list[Fact]:
+        """The host facts the run's workload and probes need (LeRobot's version, py-spy's
+        path ...), gathered with the host's own: not another kind's program (a LeRobot run
+        does not list GStreamer's elements)."""
+        out: dict[str, Fact] = {}
+        for plugin in (type(self.workload), *map(type, self.probes())):
+            for fact in plugin.facts(self.host):
+                out.setdefault(fact.name, fact)
+        return list(out.values())
 
     @property
     def workdir(self) -> str:

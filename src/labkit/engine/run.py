@@ -136,7 +136,9 @@ def _prepare(run: Run, files: list[FileSpec]) -> None:
     # a run's own facts sample top_processes in the background (``top_before``), over the
     # preflight, settings and start that follow; --check and --detach sample right here
     sampled = None if run.opts.check or run.opts.detach else top_detached(top_before(run))
-    run.facts = hs.gather_facts(paths=sorted(set(devices(plan).values())), top=sampled)
+    run.facts = hs.gather_facts(
+        paths=sorted(set(devices(plan).values())), top=sampled, plugins=plan.plugin_facts()
+    )
     if not run.opts.check:  # --check touches nothing: no tool installed for a probe
         for probe in plan.probes():
             probe.prepare(hs.target, run.facts, hs.workdir, run.opts.say)
@@ -173,7 +175,9 @@ def _replan(run: Run, change: Change, files: list[FileSpec]) -> list[Change]:
     reboot those are the run's ``facts`` (the host the recording finds; the earlier ones
     are kept as ``facts_before_reboot``); a live switch keeps the facts from before the
     run's changes, as every other setting does."""
-    facts = run.hs.gather_facts(paths=sorted(set(devices(run.plan).values())))
+    facts = run.hs.gather_facts(
+        paths=sorted(set(devices(run.plan).values())), plugins=run.plan.plugin_facts()
+    )
     if change.reboot:
         if run.facts_before is None:
             run.facts_before = run.facts
@@ -471,6 +475,7 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
         paths=sorted(set(devices(run.plan).values())),
         top=top_read(top_after(run), True, launched=after_file + ".own"),
         extra=[before],
+        plugins=run.plan.plugin_facts(),
     )
     gathered = probe  # gathered in the unlock's round trip unless the pull started it
     if started:

@@ -95,11 +95,14 @@ class HostSession:
     def needs_sudo(self) -> bool:
         return self.host.labkit_sudo == "sudo" and not self.host.labkit_simulate
 
-    def gather_facts(self, paths: list[str] = (), top: str | None = None) -> dict:
+    def gather_facts(
+        self, paths: list[str] = (), top: str | None = None, plugins: list[Fact] | None = None
+    ) -> dict:
         """The host's facts (``remote.facts``) in one round trip; with ``paths``, also
         ``missing_paths``: those of them (device nodes) that do not exist; ``top``: the
-        command for ``top_processes`` instead of sampling in this round trip."""
-        tools = self._facts(paths, top)
+        command for ``top_processes`` instead of sampling in this round trip; ``plugins``:
+        the plug-in facts to gather (a run's plan's; None: every registered plug-in's)."""
+        tools = self._facts(paths, top, plugins=plugins)
         if self.sim_unchecked is None:
             return gather(self.target, self.sysroot, self.workdir, tools)
         versions, log = self.sim_unchecked
@@ -124,10 +127,16 @@ class HostSession:
             )
             return facts
         sim.install(self.target, self.host, self.workdir, versions, log)
-        return self.gather_facts(paths, top)
+        return self.gather_facts(paths, top, plugins)
 
-    def _facts(self, paths: list[str] = (), top: str | None = None, extra: list = ()) -> list:
-        tools = facts_for() + plugin_facts(self.host)
+    def _facts(
+        self,
+        paths: list[str] = (),
+        top: str | None = None,
+        extra: list = (),
+        plugins: list[Fact] | None = None,
+    ) -> list:
+        tools = facts_for() + (plugin_facts(self.host) if plugins is None else list(plugins))
         if top is not None:
             tools = [
                 Fact(f.name, lambda r, w: top, parse_top_processes)
@@ -149,11 +158,15 @@ class HostSession:
         return tools
 
     def facts_probe(
-        self, paths: list[str] = (), top: str | None = None, extra: list = ()
+        self,
+        paths: list[str] = (),
+        top: str | None = None,
+        extra: list = (),
+        plugins: list[Fact] | None = None,
     ) -> tuple[str, Callable[[str], dict]]:
         """``gather_facts`` as a script and the parser of its output, for a caller that
         sends it with another command (one round trip for both); ``extra``: more facts."""
-        tools = self._facts(paths, top, extra)
+        tools = self._facts(paths, top, extra, plugins)
 
         def parse(out: str) -> dict | None:
             sections = split_sections(out)
