@@ -342,7 +342,6 @@ def experiment(
     """Run one experiment ``repeat`` times; exit code says how the last run ended
     (``--check``: each a dict of the planned changes)."""
 
-    _connect_early(target, inventory)
     from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
     from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
@@ -375,22 +374,6 @@ def experiment(
     if worst:
         raise Exit(code=BY_STATUS[worst[-1]])
     return manifests
-
-
-def _connect_early(target: str, inventory: str) -> None:
-    """Begin connecting to the run's host while the task still imports the engine and
-    reads its playbook (``remote.link.connect_early``); from the host's connection
-    variables alone, so before every plug-in is imported. An inventory that does not load
-    or a target that is not one host is left for the run to report, in its own order."""
-    from labkit.config.hostvars import connection_config  # noqa: PLC0415 -- start-up time
-    from labkit.config.inventory import Inventory  # noqa: PLC0415 -- start-up time
-    from labkit.remote.link import connect_early  # noqa: PLC0415 -- start-up time
-
-    try:
-        host = connection_config(Inventory(inventory), target)
-    except (LabkitError, OSError):
-        return
-    connect_early(host)
 
 
 def _host(target: str, inventory: str):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from labkit.config.inventory import Inventory, Origin
 from labkit.config.params import ParamError, coerce, flatten, suggest
 from labkit.errors import InventoryError
+from labkit.registry import host_devices, plugin_host_vars, workloads_with_host_params
 from labkit.sim.deploy import default_workdir
 
 _ENV_LOOKUP = re.compile(r"""^\{\{\s*lookup\(\s*['"]env['"]\s*,\s*['"](\w+)['"]\s*\)\s*\}\}$""")
@@ -151,8 +152,6 @@ class HostConfig(BaseModel):
         """Every device path the host's variables name (what -> path), as the plug-ins
         that own those variables read them (``host_devices``: LeRobot's cameras and arm
         ports)."""
-        from labkit.registry import host_devices  # noqa: PLC0415 -- start-up time
-
         return host_devices(self)
 
 
@@ -160,9 +159,6 @@ def host_config(inventory: Inventory, name: str) -> HostConfig:
     """Resolve and check the labkit-relevant variables of host ``name``."""
     values, origins = inventory.resolve(name)
     data: dict[str, Any] = {"name": name}
-    # every plug-in imported only here: a connection made early needs none (start-up time)
-    from labkit.registry import plugin_host_vars, workloads_with_host_params  # noqa: PLC0415
-
     known = set(HostConfig.model_fields) - {"plugin_vars"}
     owned = plugin_host_vars()  # variable -> the plug-in's model that checks it
     for key, value in values.items():
@@ -228,36 +224,6 @@ def _check_params(
         except ParamError as exc:
             at = None if origin is None else Origin(origin.file, origin.line_of(rel))
             raise _err(at, inventory, f"{var}.{key}", f"{exc} (host {host.name})") from None
-
-
-# what a connection to a host is made with (and where its work dir is)
-CONNECTION_VARS = (
-    "ansible_connection",
-    "ansible_host",
-    "ansible_port",
-    "ansible_user",
-    "ansible_ssh_private_key_file",
-    "labkit_host_key_policy",
-    "labkit_simulate",
-    "labkit_workdir",
-)
-
-
-def connection_config(inventory: Inventory, name: str) -> HostConfig:
-    """Host ``name`` with only its connection variables, checked by the same model as the
-    whole host: enough to connect early, before every plug-in that checks the rest is
-    imported (``host_config`` checks them all when the run reads the host)."""
-    values, _ = inventory.resolve(name)
-    try:
-        return HostConfig(name=name, **{k: values[k] for k in CONNECTION_VARS if k in values})
-    except ValidationError as exc:  # host_config says it at the line; here: which and why
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise InventoryError(
-            f"host {name}: {err['msg']} (got {err.get('input')!r})",
-            file=str(inventory.path),
-            field=field,
-        ) from None
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -29,8 +29,7 @@ from labkit.remote.facts import (
     parse_top_processes,
     split_sections,
 )
-from labkit.remote.link import open_target, take_early
-from labkit.remote.target import Target
+from labkit.remote.target import LocalTarget, Target
 
 _PASSWORDS: dict[str, str] = {}  # asked once per invocation, kept in memory only
 
@@ -204,6 +203,22 @@ class HostSession:
         self.target.close()
 
 
+def open_target(host: HostConfig) -> Target:
+    if host.connection == "local":
+        return LocalTarget(host.name)
+    # paramiko (~1 s) only for an SSH target: start-up
+    from labkit.remote.ssh import SshTarget  # noqa: PLC0415
+
+    return SshTarget(
+        host.name,
+        host.address,
+        user=host.ansible_user,
+        port=host.ansible_port,
+        key_file=host.ansible_ssh_private_key_file,
+        host_key_policy=host.labkit_host_key_policy,
+    )
+
+
 def open_host(
     host: HostConfig,
     versions: Mapping[str, str] | None = None,
@@ -217,14 +232,9 @@ def open_host(
     ``versions``: those of the workload's programs a run's plan is made for (the simulator
     emulates them); host tasks that run no workload (facts, restore, collect) pass none."""
     versions = dict(versions or {})
-    early = take_early(host)
-    if early is not None:
-        target, workdir = early
-    else:
-        target = open_target(host)
+    target = open_target(host)
     try:
-        if early is None:
-            workdir = target.expand(host.workdir.rstrip("/") or "/")
+        workdir = target.expand(host.workdir.rstrip("/") or "/")
         if host.labkit_simulate and (defer_sim or not install):
             sysroot = provisioner(host).attach(target, workdir)
             unchecked = (versions, log)

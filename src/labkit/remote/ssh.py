@@ -116,10 +116,6 @@ class SshTarget(Target):
 
     # -- the persistent shell ---------------------------------------------------------
 
-    def warm(self) -> None:
-        """Start the persistent shell now (the login shell's rc files run once, here)."""
-        self._shell()
-
     def _shell(self) -> paramiko.Channel:
         if self._sh is not None and not self._sh.closed and not self._sh.exit_status_ready():
             return self._sh

@@ -70,10 +70,6 @@ class Target(abc.ABC):
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
         """Run ``command`` (already wrapped) and return its result; raise on timeout."""
 
-    def warm(self) -> None:
-        """Have the link ready for the first command (an SSH target starts its shell)."""
-        return None  # a local target has nothing to start
-
     @abc.abstractmethod
     def get(self, remote: str, local: Path) -> None:
         """Copy one file from the target to ``local``."""
