@@ -1,6 +1,7 @@
 """What labkit costs beyond the recording, against raw ssh and Ansible doing the same steps.
 
     .venv/bin/python bench/overhead.py [--rounds 7] [--no-ansible] [--baseline CHECKOUT]
+                                       [--split-cores]
 
 One simulated Jetson behind a real sshd on 127.0.0.1. Every flow does the same thing:
 set the CPU governor, start tegrastats, run a 3 s lerobot-record (3 cameras, 30 fps),
@@ -16,6 +17,11 @@ run:
                    a change to the run path is measured against its baseline on the same
                    (possibly shared) machine at the same time
 Overhead = median wall time minus the 3 s recording. Results go to docs/benchmarks.md.
+
+By default the controller (each flow's own processes) and the simulated board share the
+machine's cores, so the controller's CPU slows the board's facts and the recording's
+start. ``--split-cores`` pins the board (the sshd and everything it starts) to one core
+and the flows to another, as a workstation and a Jetson are two machines.
 """
 
 from __future__ import annotations
@@ -188,10 +194,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--no-ansible", action="store_true")
     ap.add_argument("--baseline", type=Path, help="another labkit checkout to time alongside")
+    ap.add_argument("--split-cores", action="store_true",
+                    help="the board on one core, the controller flows on another")  # fmt: skip
     args = ap.parse_args()
     base = WORK / "overhead"
     shutil.rmtree(base, ignore_errors=True)
     lab = make_lab(base, 1)
+    if args.split_cores:
+        if (os.cpu_count() or 1) < 2:
+            raise SystemExit("--split-cores needs two cores")
+        os.sched_setaffinity(lab.servers["jet1"].proc.pid, {1})  # sessions fork from it
+        os.sched_setaffinity(0, {0})  # the flows are this process's children
     flows = {
         "raw-ssh": lambda i, out: run_raw(lab, i, out),
         "labkit": lambda i, out: run_labkit(lab, i, out),
@@ -270,11 +283,14 @@ def main() -> None:
                  f"(raw ssh's own: {over['raw-ssh']:.2f} s)")  # fmt: skip
     opts = " --no-ansible" if args.no_ansible else ""
     opts += f" --baseline {args.baseline}" if args.baseline is not None else ""
+    opts += " --split-cores" if args.split_cores else ""
     load = os.getloadavg()
     body = (
         f"`bench/overhead.py --rounds {args.rounds}{opts}` on {machine()}, load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. One "
-        "simulated Jetson behind a real sshd on 127.0.0.1; each flow sets the governor, "
+        "simulated Jetson behind a real sshd on 127.0.0.1"
+        + (" (the board pinned to core 1, the flows to core 0)" if args.split_cores else "")
+        + "; each flow sets the governor, "
         "starts tegrastats, "
         "records 3 s (3 cameras, 30 fps), stops tegrastats, restores, fetches the logs; "
         "medians over alternating rounds.\n\n" + "\n".join(rows) + "\n\n" + "\n".join(notes)
