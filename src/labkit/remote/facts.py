@@ -411,8 +411,7 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
 # site module (its .pth files), which neither the path nor the version depends on:
 # 0.07-0.09 s instead of 0.12-0.15 s through a pyenv shim here
 _PYTHON = (
-    "python3 -S -c "
-    "'import sys; print(sys.executable); print(\"Python\", sys.version.split()[0])'"
+    "python3 -S -c 'import sys; print(sys.executable); print(\"Python\", sys.version.split()[0])'"
 )
 
 _FIND_EXISTING = (
