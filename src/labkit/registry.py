@@ -113,7 +113,8 @@ def workloads_with_host_params() -> list[tuple[str, dict[str, Param]]]:
 def plugin_facts(host: Any) -> list[Fact]:
     """The host facts every registered plug-in declares (``facts(host)``: LeRobot's
     version, GStreamer's elements, py-spy's path ...), gathered with the host's own facts
-    in one round trip; ``host``: the host's variables (``HostConfig``)."""
+    in one round trip by ``invoke facts`` (a run gathers its plan's: ``Plan.plugin_facts``);
+    ``host``: the host's variables (``HostConfig``)."""
     out: dict[str, Fact] = {}
     for plugin in [*WORKLOADS.values(), *PROBES.values()]:
         for fact in plugin.facts(host):

@@ -101,8 +101,8 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], metrics: dict) -> None:
 
 def _foreign_tools(pb: Playbook) -> set[str]:
     """The facts of the registered plug-ins this playbook does not use (another kind's
-    program, a probe none of its experiments runs): the host line leaves them out, as every
-    run gathers them all in its one round trip."""
+    program, a probe none of its experiments runs): the host line leaves them out (runs
+    recorded before a run gathered only its own plug-ins' facts have them all)."""
     used = {p for names in pb.probes.values() for p in names}
     own = (type(pb.workload), *(PROBES[p] for p in used if p in PROBES))
     return {f.name for f in plugin_facts(None)} - {f.name for c in own for f in c.facts(None)}
