@@ -27,11 +27,13 @@ def test_live_block_is_redrawn_in_place_with_eta():
     a, b = HostState("h1", total=2), HostState("h2", total=2)
     p.add(a)
     p.add(b)
-    a.current, a.expected_s, a.elapsed_s, a.warnings = "exp1 #1", 60, 12, 3
+    a.current, a.expected_s, a.elapsed_s, a.events = "exp1 #1", 60, 12, 3
+    a.label = "slow-loop warnings"  # LeRobot's progress label
     b.done, b.note = 2, "finished"
     p.draw()
     first = out.getvalue()
-    assert "exp1 #1" in first and "12/60 s  3 warnings" in first and "finished" in first
+    assert "exp1 #1" in first and "12/60 s  3 slow-loop warnings" in first
+    assert "finished" in first
     assert "batch: 2/4 runs finished (0 failed)" in first and "ETA" not in first
     p.overheads.append(2.0)  # one run seen: ETA = the longest host's remaining work
     a.remaining_s = 60
@@ -50,3 +52,11 @@ def test_runs_that_never_started_are_not_run_not_failed():
     h.done, h.failed, h.not_run = 2, 1, 1  # one run stopped by Ctrl-C, one never started
     assert p.overall().startswith("batch: 4/4 runs finished (1 failed, 1 not run)")
     assert p.host_line(h).startswith("h1             4/4")
+
+
+def test_a_host_line_names_its_workloads_events():
+    """A pipeline's batch line counts its late samples, not LeRobot's warnings."""
+    h = HostState("cam", total=1, current="ingest #1", expected_s=30, elapsed_s=5, events=2)
+    h.label = "late sink samples"
+    line = Progress(io.StringIO(), None, live=True).host_line(h)
+    assert line.endswith("5/30 s  2 late sink samples") and "warnings" not in line

@@ -152,11 +152,13 @@ class Fleet:
                 state.not_run += 1
                 continue
             state.current = f"{slot.experiment} #{slot.repeat}"
-            state.expected_s, state.elapsed_s, state.warnings = slot.plan.expected_duration_s, 0, 0
+            state.expected_s, state.elapsed_s, state.events = slot.plan.expected_duration_s, 0, 0
+            state.label = slot.plan.workload.progress_label
 
             def on_event(event, state=state, host=hb.host):
                 if isinstance(event, RunProgress):  # the live block's line for this host
-                    state.elapsed_s, state.warnings = event.elapsed, event.count
+                    state.elapsed_s, state.events = event.elapsed, event.count
+                    state.label = event.label
                 elif isinstance(event, Message) and not event.outcome:  # the done line says it
                     self.progress.say(host, event.text)
 

@@ -19,7 +19,8 @@ class HostState:
     current: str = ""
     expected_s: float = 0.0
     elapsed_s: float = 0.0
-    warnings: int = 0
+    events: int = 0  # the current run's progress events (LeRobot: slow-loop warnings)
+    label: str = "events"  # what the workload calls them (``Workload.progress_label``)
     note: str = ""
     remaining_s: float = 0.0  # expected recording time of the runs not started yet
     started: float = field(default_factory=time.monotonic)
@@ -102,7 +103,7 @@ class Progress:
         if h.current:
             return (
                 f"{head} {h.current:<24} {h.elapsed_s:5.0f}/{h.expected_s:.0f} s  "
-                f"{h.warnings} warnings"
+                f"{h.events} {h.label}"
             )
         return f"{head} {h.note or 'waiting'}"
 
