@@ -26,12 +26,11 @@ def test_verbose_shows_each_remote_command_with_its_time(tmp_path, fake_home):
     assert res.returncode == 0, res.stderr
     trace = res.stderr.splitlines()
     assert len(trace) >= 2
-    # [labkit trace] +<since start>s <host> <seconds>s exit <code>  '<command>'
+    # [labkit trace] <host> <seconds>s exit <code>  '<command>'  @+<since start>s
     for line in trace:
-        assert re.match(r"\[labkit trace\] \+\d+\.\d{3}s sim +\d+\.\d{3}s exit \d+  ['\"]", line), (
-            line
-        )
-    since = [float(line.split()[2][1:-1]) for line in trace]
+        assert re.match(r"\[labkit trace\] sim +\d+\.\d{3}s exit \d+  ['\"]", line), line
+        assert re.search(r"  @\+\d+\.\d{3}s$", line), line
+    since = [float(line.rsplit("@+", 1)[1][:-1]) for line in trace]
     assert since == sorted(since) and since[0] > 0  # where each falls in the run, in order
     assert any("cat " in line for line in trace)
     quiet = invoke("facts", "-i", inventory, home=fake_home)

@@ -31,7 +31,7 @@ from invoke.exceptions import CommandTimedOut, ThreadException
 
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote import hostkeys
-from labkit.remote.target import CommandResult, Target, trace
+from labkit.remote.target import CommandResult, Target
 
 CONNECT_TIMEOUT = 15.0
 KEEPALIVE_S = 5
@@ -63,7 +63,6 @@ class SshTarget(Target):
         kwargs: dict = {"banner_timeout": CONNECT_TIMEOUT, "auth_timeout": CONNECT_TIMEOUT}
         if self.key_file:
             kwargs["key_filename"] = [os.path.expanduser(self.key_file)]
-        t0 = time.monotonic()
         conn = Connection(
             self.address,
             user=self.user,
@@ -91,7 +90,6 @@ class SshTarget(Target):
         conn.transport.set_keepalive(KEEPALIVE_S)
         conn.transport.channel_timeout = CHANNEL_TIMEOUT
         self.conn = conn
-        trace(self.name, time.monotonic() - t0, f"connected to {conn.host}:{conn.port}")
 
     def reconnect(self) -> None:
         self.close()

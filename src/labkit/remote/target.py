@@ -45,16 +45,6 @@ class CommandResult:
         return "\n".join(text.splitlines()[-n:])
 
 
-def trace(host: str, seconds: float, what: str) -> None:
-    """One line of ``-v`` (``LABKIT_TRACE=1``): when since start, how long, what."""
-    if environment.trace():
-        print(
-            f"[labkit trace] +{environment.since_start():.3f}s {host} {seconds:6.3f}s {what}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
 class Target(abc.ABC):
     """Base of ``LocalTarget`` and ``SshTarget``: sudo wrapping, env prefix, checks."""
 
@@ -107,7 +97,13 @@ class Target(abc.ABC):
         t0 = time.monotonic()
         result = self._exec(full, timeout, stdin)
         result.command = shown
-        trace(self.name, time.monotonic() - t0, f"exit {result.exited}  {(what or shown)[:110]!r}")
+        if environment.trace():  # -v or LABKIT_TRACE=1: every command, its time and exit
+            print(  # and when it ended, since the process started (imports included)
+                f"[labkit trace] {self.name} {time.monotonic() - t0:6.3f}s exit {result.exited}"
+                f"  {(what or shown)[:110]!r}  @+{environment.since_start():.3f}s",
+                file=sys.stderr,
+                flush=True,
+            )
         if check and not result.ok:
             label = what or shown
             raise CommandFailed(
