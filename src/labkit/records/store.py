@@ -53,10 +53,12 @@ def store_id(runs: str | Path) -> str:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".store-id.{os.getpid()}.tmp")
+    # a name of this call's own: two hosts of one batch (threads of one process) may both
+    # find no id and make one at the same moment
+    tmp = path.with_name(f".store-id.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(secrets.token_hex(8) + "\n")
     try:
-        os.link(tmp, path)  # fails if another process made it first: theirs counts
+        os.link(tmp, path)  # fails if another made it first: theirs counts
     except FileExistsError:
         pass
     finally:
