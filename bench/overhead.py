@@ -201,10 +201,12 @@ def main() -> None:
     shutil.rmtree(base, ignore_errors=True)
     lab = make_lab(base, 1)
     if args.split_cores:
-        if (os.cpu_count() or 1) < 2:
-            raise SystemExit("--split-cores needs two cores")
-        os.sched_setaffinity(lab.servers["jet1"].proc.pid, {1})  # sessions fork from it
-        os.sched_setaffinity(0, {0})  # the flows are this process's children
+        allowed = sorted(os.sched_getaffinity(0))  # the cores this process may use
+        if len(allowed) < 2:
+            raise SystemExit("--split-cores needs two cores this process may run on")
+        board, flows = allowed[-1], allowed[0]
+        os.sched_setaffinity(lab.servers["jet1"].proc.pid, {board})  # sessions fork from it
+        os.sched_setaffinity(0, {flows})  # the flows are this process's children
     flows = {
         "raw-ssh": lambda i, out: run_raw(lab, i, out),
         "labkit": lambda i, out: run_labkit(lab, i, out),
@@ -289,7 +291,7 @@ def main() -> None:
         f"`bench/overhead.py --rounds {args.rounds}{opts}` on {machine()}, load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. One "
         "simulated Jetson behind a real sshd on 127.0.0.1"
-        + (" (the board pinned to core 1, the flows to core 0)" if args.split_cores else "")
+        + (" (the board pinned to one core, the flows to another)" if args.split_cores else "")
         + "; each flow sets the governor, "
         "starts tegrastats, "
         "records 3 s (3 cameras, 30 fps), stops tegrastats, restores, fetches the logs; "

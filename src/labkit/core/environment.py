@@ -76,8 +76,9 @@ _IMPORTED = time.monotonic()
 def since_start() -> float:
     """Seconds since this process started (elsewhere than Linux: since labkit was
     imported): where a trace line falls in the run."""
-    if _BOOT_START is not None:
-        return time.clock_gettime(time.CLOCK_BOOTTIME) - _BOOT_START
+    boot = getattr(time, "CLOCK_BOOTTIME", None)  # /proc's start time is on that clock
+    if _BOOT_START is not None and boot is not None:
+        return time.clock_gettime(boot) - _BOOT_START
     return time.monotonic() - _IMPORTED
 
 

@@ -41,7 +41,8 @@ q = shlex.quote
 
 
 def host_facts(host: HostConfig, opts: RunOptions) -> dict[str, Any]:
-    """The facts a run would record, gathered in one round trip."""
+    """The host's facts and every registered plug-in's, gathered in one round trip (a run
+    records the host's and its own plug-ins')."""
     hs = open_host(host, log=opts.say)
     try:
         return hs.gather_facts()
