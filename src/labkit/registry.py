@@ -110,13 +110,14 @@ def workloads_with_host_params() -> list[tuple[str, dict[str, Param]]]:
     ]
 
 
-def plugin_facts(host: Any) -> list[Fact]:
-    """The host facts every registered plug-in declares (``facts(host)``: LeRobot's
-    version, GStreamer's elements, py-spy's path ...), gathered with the host's own facts
-    in one round trip by ``invoke facts`` (a run gathers its plan's: ``Plan.plugin_facts``);
-    ``host``: the host's variables (``HostConfig``)."""
+def plugin_facts(host: Any, plugins: list[type] | None = None) -> list[Fact]:
+    """The host facts the plug-ins declare (``facts(host)``: LeRobot's version,
+    GStreamer's elements, py-spy's path ...), each once, gathered with the host's own facts
+    in one round trip: every registered plug-in's (``invoke facts``), or those of
+    ``plugins`` (a run's workload and probes: ``Plan.plugin_facts``); ``host``: the host's
+    variables (``HostConfig``)."""
     out: dict[str, Fact] = {}
-    for plugin in [*WORKLOADS.values(), *PROBES.values()]:
+    for plugin in [*WORKLOADS.values(), *PROBES.values()] if plugins is None else plugins:
         for fact in plugin.facts(host):
             out.setdefault(fact.name, fact)
     return list(out.values())

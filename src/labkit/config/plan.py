@@ -22,7 +22,7 @@ from labkit.core.argv import shell
 from labkit.core.facts import Fact
 from labkit.errors import ConfigError, PlaybookError
 from labkit.probes import Probe, ProbeLaunch
-from labkit.registry import get_probe
+from labkit.registry import get_probe, plugin_facts
 from labkit.workloads import Workload
 from labkit.workloads.base import NotForHost, PlanError
 
@@ -71,11 +71,7 @@ class Plan:
         """The host facts the run's workload and probes need (LeRobot's version, py-spy's
         path ...), gathered with the host's own: not another kind's program (a LeRobot run
         does not list GStreamer's elements)."""
-        out: dict[str, Fact] = {}
-        for plugin in (type(self.workload), *map(type, self.probes())):
-            for fact in plugin.facts(self.host):
-                out.setdefault(fact.name, fact)
-        return list(out.values())
+        return plugin_facts(self.host, [type(self.workload), *map(type, self.probes())])
 
     @property
     def workdir(self) -> str:

@@ -158,7 +158,6 @@ class Fleet:
             def on_event(event, state=state, host=hb.host):
                 if isinstance(event, RunProgress):  # the live block's line for this host
                     state.elapsed_s, state.events = event.elapsed, event.count
-                    state.label = event.label
                 elif isinstance(event, Message) and not event.outcome:  # the done line says it
                     self.progress.say(host, event.text)
 
