@@ -83,9 +83,15 @@ def compiled(checkout: Path) -> None:
 
 
 def make_lab(
-    base: Path, hosts: int, cameras: str = "context, right_wrist, left_wrist", fps: int = 30
+    base: Path,
+    hosts: int,
+    cameras: str = "context, right_wrist, left_wrist",
+    fps: int = 30,
+    apart: bool = False,
 ) -> Lab:
-    """``hosts`` simulated Jetsons, each behind its own sshd, provisioned and ready."""
+    """``hosts`` simulated Jetsons, each behind its own sshd, provisioned and ready;
+    ``apart``: labkit treats them as boards elsewhere (``labkit_shares_cpu: false``), not
+    as simulated hosts on its own machine, whose CPU readings would see its work."""
     compiled(ROOT)
     base.mkdir(parents=True, exist_ok=True)
     home = base / "home"
@@ -97,6 +103,8 @@ def make_lab(
         trust(home, servers[name])
         workdirs[name] = base / f"wd-{name}"
         entries[name] = ssh_host(servers[name], workdirs[name])
+        if apart:
+            entries[name]["labkit_shares_cpu"] = False
     inventory = write_inventory(base / "hosts.yml", entries)
     playbook = base / "bench.yml"
     playbook.write_text(PLAYBOOK.format(seconds=RECORD_S, cameras=cameras, fps=fps))

@@ -18,6 +18,12 @@ run:
                    (possibly shared) machine at the same time
 Overhead = median wall time minus the 3 s recording. Results go to docs/benchmarks.md.
 
+The simulated board stands in for a Jetson across the network, and labkit is told so
+(``labkit_shares_cpu: false``): as with a real board it loads the summary's modules
+during the recording, at nice 19. ``--shares-cpu`` measures labkit treating it as what it
+is, a simulated host on this machine, whose tegrastats would see that import: they then
+load when the recording has ended.
+
 By default the controller (each flow's own processes) and the simulated board share the
 machine's cores, so the controller's CPU slows the board's facts and the recording's
 start. ``--split-cores`` pins the board (the sshd and everything it starts) to one core
@@ -196,10 +202,13 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="another labkit checkout to time alongside")
     ap.add_argument("--split-cores", action="store_true",
                     help="the board on one core, the controller flows on another")  # fmt: skip
+    ap.add_argument("--shares-cpu", action="store_true",
+                    help="labkit treats the board as on this machine (the default for a "
+                    "simulated host on loopback)")  # fmt: skip
     args = ap.parse_args()
     base = WORK / "overhead"
     shutil.rmtree(base, ignore_errors=True)
-    lab = make_lab(base, 1)
+    lab = make_lab(base, 1, apart=not args.shares_cpu)
     if args.split_cores:
         allowed = sorted(os.sched_getaffinity(0))  # the cores this process may use
         if len(allowed) < 2:
@@ -286,12 +295,18 @@ def main() -> None:
     opts = " --no-ansible" if args.no_ansible else ""
     opts += f" --baseline {args.baseline}" if args.baseline is not None else ""
     opts += " --split-cores" if args.split_cores else ""
+    opts += " --shares-cpu" if args.shares_cpu else ""
     load = os.getloadavg()
     body = (
         f"`bench/overhead.py --rounds {args.rounds}{opts}` on {machine()}, load average "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. One "
         "simulated Jetson behind a real sshd on 127.0.0.1"
         + (" (the board pinned to one core, the flows to another)" if args.split_cores else "")
+        + (
+            "; labkit treats it as on this machine (`--shares-cpu`)"
+            if args.shares_cpu
+            else "; labkit treats it as a board elsewhere (`labkit_shares_cpu: false`)"
+        )
         + "; each flow sets the governor, "
         "starts tegrastats, "
         "records 3 s (3 cameras, 30 fps), stops tegrastats, restores, fetches the logs; "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import yaml
 
 from labkit.registry import plugin_facts
 from labkit.remote.facts import (
+    TOP_MIN_SPAN_S,
+    TOP_SPAN_S,
     Fact,
     detached,
     facts_for,
@@ -22,7 +26,9 @@ from labkit.remote.facts import (
     read_detached,
     split_sections,
     top_detached,
+    top_mark,
     top_read,
+    top_since,
 )
 from labkit.remote.target import LocalTarget
 from labkit.sim.deploy import bundle, install_script, paths
@@ -110,53 +116,117 @@ def test_facts_sharing_a_command_run_it_once(tmp_path):
     assert FACTS["python"].command("", "") == FACTS["python_path"].command("", "")
 
 
-def test_top_processes_names_a_busy_process_and_not_labkit_itself(tmp_path):
-    """A CPU burner started beside the probe is listed; the probe's own chain (this test
-    process is its controller on a local target) is not."""
+@contextlib.contextmanager
+def burning() -> Iterator[int]:
+    """A process that spins one core, beside the probe; yields its pid."""
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        t = LocalTarget("local")
-
-        def top():
-            return gather(t, "", str(tmp_path), [FACTS["top_processes"]])["top_processes"]
-
-        found = None
-        deadline = time.monotonic() + 20
-        while found is None and time.monotonic() < deadline:
-            rows = top()
-            found = next((r for r in rows if r["pid"] == burner.pid), None)
-        assert found is not None and found["cpu_pct"] > 10
-        assert set(found) == {"pid", "user", "cpu_pct", "command"}
-        assert found["command"].endswith("while True: pass")
-        assert os.getpid() not in {r["pid"] for r in rows}
-        assert len(rows) <= 5
+        yield burner.pid
     finally:
         burner.kill()
         burner.wait()
+
+
+def sampled_until_found(pid: int, sample: Callable[[], list | None]) -> tuple[dict, list]:
+    """Sample until ``pid`` is among the rows (a busy machine may hide it once): the row
+    and the rows it was found in."""
+    found, rows = None, []
+    deadline = time.monotonic() + 20
+    while found is None and time.monotonic() < deadline:
+        rows = sample() or []
+        found = next((r for r in rows if r["pid"] == pid), None)
+    assert found is not None, rows
+    return found, rows
+
+
+def test_top_processes_names_a_busy_process_and_not_labkit_itself(tmp_path):
+    """A CPU burner started beside the probe is listed; the probe's own chain (this test
+    process is its controller on a local target) is not."""
+    t = LocalTarget("local")
+    with burning() as pid:
+        found, rows = sampled_until_found(
+            pid, lambda: gather(t, "", str(tmp_path), [FACTS["top_processes"]])["top_processes"]
+        )
+    assert found["cpu_pct"] > 10
+    assert set(found) == {"pid", "user", "cpu_pct", "command"}
+    assert found["command"].endswith("while True: pass")
+    assert os.getpid() not in {r["pid"] for r in rows}
+    assert len(rows) <= 5
 
 
 def test_top_processes_sampled_in_the_background_is_read_by_a_later_round_trip(tmp_path):
     """The run's facts start the sampler and return at once; a later round trip reads
     what it measured meanwhile: the burner, not the chain that launched it (the session
     that stays for the run; here this test process)."""
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        t = LocalTarget("local")
-        path = str(tmp_path / ".top-before")
-        sampler = Fact("top_processes", lambda r, w: top_detached(path), parse_top_processes)
-        reader = Fact("top_processes", lambda r, w: top_read(path, False), parse_top_processes)
-        found, rows = None, []
-        deadline = time.monotonic() + 20
-        while found is None and time.monotonic() < deadline:
-            started = gather(t, "", str(tmp_path), [sampler])["top_processes"]
-            assert started is None  # nothing measured in the launching round trip
-            rows = gather(t, "", str(tmp_path), [reader])["top_processes"]
-            found = next((r for r in rows or [] if r["pid"] == burner.pid), None)
-        assert found is not None and found["cpu_pct"] > 10
-        assert os.getpid() not in {r["pid"] for r in rows}
-    finally:
-        burner.kill()
-        burner.wait()
+    t = LocalTarget("local")
+    path = str(tmp_path / ".top-before")
+    sampler = Fact("top_processes", lambda r, w: top_detached(path), parse_top_processes)
+    reader = Fact("top_processes", lambda r, w: top_read(path, False), parse_top_processes)
+
+    def sample() -> list | None:
+        started = gather(t, "", str(tmp_path), [sampler])["top_processes"]
+        assert started is None  # nothing measured in the launching round trip
+        return gather(t, "", str(tmp_path), [reader])["top_processes"]
+
+    with burning() as pid:
+        found, rows = sampled_until_found(pid, sample)
+    assert found["cpu_pct"] > 10
+    assert os.getpid() not in {r["pid"] for r in rows}
+
+
+def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
+    """The first reading rides in one round trip (the poll that sees the workload end)
+    and returns at once; the second, in a later one, measures over the time between them,
+    not over a wait of its own: a burner found, and the span what passed."""
+    t = LocalTarget("local")
+    path = str(tmp_path / ".top-after")
+    since = Fact("top_processes", lambda r, w: top_since(path), parse_top_processes)
+
+    def sample() -> list | None:
+        begun = time.monotonic()
+        assert t.run(top_mark(path)).stdout == ""  # prints nothing
+        time.sleep(0.5)  # stands for the run's own work between the readings
+        out = t.run(gather_script([since], "", str(tmp_path))).stdout
+        passed = time.monotonic() - begun  # from before the first to after the second
+        [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+        # /proc/uptime counts in hundredths: the span is what passed, to two of them
+        assert 0.5 - 0.02 <= span <= passed + 0.02
+        return split_and_parse(out, since)
+
+    with burning() as pid:
+        found, rows = sampled_until_found(pid, sample)
+    assert found["cpu_pct"] > 10
+    assert os.getpid() not in {r["pid"] for r in rows}
+
+
+def test_a_split_sample_read_at_once_waits_out_its_shortest_span(tmp_path):
+    t = LocalTarget("local")
+    path = str(tmp_path / ".top-after")
+    t.run(top_mark(path))
+    out = t.run(top_since(path)).stdout
+    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    assert span >= TOP_MIN_SPAN_S - 0.01
+
+
+def test_a_split_sample_without_its_first_reading_is_sampled_whole_now(tmp_path):
+    """The workload was stopped rather than seen done: no first reading was taken, so
+    the second samples over a span of its own (a half-written first reading counts as
+    none)."""
+    t = LocalTarget("local")
+    path = tmp_path / ".top-after"
+    since = Fact("top_processes", lambda r, w: top_since(str(path)), parse_top_processes)
+    (tmp_path / ".top-after.part").write_text("t0 12")
+    out = t.run(gather_script([since], "", str(tmp_path))).stdout
+    assert f"span {TOP_SPAN_S}" in out
+    assert isinstance(split_and_parse(out, since), list)
+    path.write_text("t0 not-a-number\n")
+    out = t.run(gather_script([since], "", str(tmp_path))).stdout
+    assert f"span {TOP_SPAN_S}" in out
+
+
+def split_and_parse(out: str, fact: Fact):
+    text, code = split_sections(out)[fact.name]
+    return fact.process(text, code)
 
 
 def test_top_read_without_a_sample_is_unknown_or_sampled_now(tmp_path):

@@ -66,6 +66,21 @@ def test_ssh_config_alias_is_honoured(sshd, fake_home):
     t.close()
 
 
+def test_an_sshd_reached_through_an_alias_to_loopback_is_on_this_machine(sshd, fake_home):
+    """The address the connection reached counts, not the name it was given: an alias
+    whose HostName is 127.0.0.1 is this machine (a simulated host there samples this
+    machine's CPU, the controller's included)."""
+    trust(fake_home, sshd)
+    (fake_home / ".ssh" / "config").write_text(
+        f"Host board-alias\n  HostName {LOOPBACK}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.key}\n"
+    )
+    t = SshTarget("thor", "board-alias")
+    assert t.on_this_machine() is True
+    t.close()
+    assert t.on_this_machine() is False  # closed: nothing to tell, so not assumed
+
+
 def test_timeout_kills_the_remote_command(sshd, fake_home):
     trust(fake_home, sshd)
     t = target(sshd)

@@ -13,11 +13,9 @@ messages leave as events (``labkit.engine.events``); nothing here prints.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import posixpath
 import shlex
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -33,6 +31,7 @@ from labkit.engine.changes import render_files, show_changes
 from labkit.engine.events import Finished, Message, Progress
 from labkit.engine.options import RunOptions
 from labkit.engine.preflight import devices, preflight
+from labkit.engine.prewarm import can_idle, prewarm
 from labkit.engine.restore import put_back
 from labkit.engine.signals import shielded, signals_interrupt
 from labkit.engine.supervisor import Watch, with_link
@@ -48,7 +47,9 @@ from labkit.remote.facts import (
     parse_top_processes,
     read_detached,
     top_detached,
+    top_mark,
     top_read,
+    top_since,
 )
 from labkit.remote.reboot import boot_id_path
 from labkit.remote.settings import (
@@ -104,6 +105,15 @@ class Run:
     @property
     def watchdog(self) -> float:
         return watchdog_s(self.plan)
+
+    @property
+    def shares_cpu(self) -> bool:
+        """Whether the workload runs on the controller's CPU, which its CPU readings would
+        then show: a simulated host on this machine, unless ``labkit_shares_cpu`` says."""
+        host = self.plan.host
+        if host.labkit_shares_cpu is not None:
+            return host.labkit_shares_cpu
+        return host.labkit_simulate and self.t.on_this_machine()
 
 
 def run_experiment(
@@ -373,11 +383,15 @@ def _watch(run: Run) -> None:
             wait_s=opts.poll_s,
             workload=w,
             watch=run.watch,
-            on_done=top_detached(top_after(run)),  # over the stop, restore and pull
+            # the CPU's first reading as the workload ends; its second in the facts after
+            # the restore: the sample spans the stop, restore and packing
+            on_done=top_mark(top_after(run)),
         )
         if status.get("state") == "done":
             run.status = status
             return
+        if can_idle() and not run.shares_cpu:  # under way: the summary's modules load
+            prewarm(idle=True)
         elapsed = time.monotonic() - start
         label = getattr(w, "progress_label", "events")
         opts.emit(
@@ -413,22 +427,6 @@ def facts_after(run: Run) -> str:
     return posixpath.join(run.rd, ".facts-after")
 
 
-# what every run's summary loads: pandas for its parsers' tables, pyarrow.parquet to
-# write them beside their logs
-SUMMARY_MODULES = ("pandas", "pyarrow.parquet")
-
-
-def _prewarm(*modules: str) -> None:
-    """Import heavy modules in the background, in order; a later import waits for one
-    still being loaded."""
-
-    def load() -> None:
-        for module in modules:
-            importlib.import_module(module)
-
-    threading.Thread(target=load, daemon=True, name="labkit-prewarm").start()
-
-
 class FinishError(RemoteError):
     """Some step of the finish failed (the others were still tried); ``files``: what was
     pulled, if anything."""
@@ -443,10 +441,8 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
     returns the pulled files (None: nothing was started, or pulling failed)."""
     t, hs, opts = run.t, run.hs, run.opts
     errors = []
-    if started:
-        # loaded while the target stops, restores and packs; not during the recording,
-        # where a local target (the simulated Jetson) would share the CPU with it
-        _prewarm(*SUMMARY_MODULES)
+    if started:  # unless they loaded while the workload ran (``_watch``)
+        prewarm()
     if started and not run.status:
         run.status = with_link(t, opts, supervisor.poll, t, run.rd)
     if started and run.status.get("state") != "done":
@@ -473,7 +469,7 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
                   parse_top_processes)  # fmt: skip
     probe, parse = hs.facts_probe(
         paths=sorted(set(devices(run.plan).values())),
-        top=top_read(top_after(run), True, launched=after_file + ".own"),
+        top=top_since(top_after(run), launched=after_file + ".own"),
         extra=[before],
         plugins=run.plan.plugin_facts(),
     )

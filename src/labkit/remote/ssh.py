@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import os
 import secrets
 import select
@@ -94,6 +95,16 @@ class SshTarget(Target):
     def reconnect(self) -> None:
         self.close()
         self.connect()
+
+    def on_this_machine(self) -> bool:
+        """A loopback peer (127.0.0.0/8, ::1): the sshd answering is this machine's. The
+        address the connection reached, after ``~/.ssh/config`` aliases; a tunnel's
+        loopback end counts too (only a simulated host asks: ``engine.run``)."""
+        try:
+            peer = self._require().transport.getpeername()[0]
+            return ipaddress.ip_address(peer.split("%")[0]).is_loopback
+        except (ConnectError, OSError, ValueError, IndexError):
+            return False
 
     def close(self) -> None:
         self._drop_shell()

@@ -76,6 +76,11 @@ class Target(abc.ABC):
     def close(self) -> None:
         """Release the connection; safe to call twice."""
 
+    @abc.abstractmethod
+    def on_this_machine(self) -> bool:
+        """Whether the target is the machine labkit runs on (its CPU readings see
+        labkit's own work)."""
+
     # -- shared -------------------------------------------------------------------------
     def run(
         self,
@@ -153,6 +158,9 @@ class LocalTarget(Target):
 
     def close(self) -> None:
         return None
+
+    def on_this_machine(self) -> bool:
+        return True
 
     def _exec(self, command: str, timeout: float, stdin: bytes | None) -> CommandResult:
         proc = subprocess.Popen(

@@ -1,0 +1,57 @@
+"""Loading the summary's heavy modules in the background, before the summary needs them.
+
+A run's summary needs pandas and pyarrow (~0.6 s of CPU to import); imported when the
+workload ends, they would be the last thing a run waits for. On a board elsewhere they
+load instead while the workload runs, in a thread at the lowest CPU priority (nice 19):
+the workstation has nothing else to do meanwhile. A simulated Jetson on this machine
+samples this machine's CPU, labkit's own included, so there they load only when the
+workload has ended (``engine.run``), as they do where a thread's priority cannot be set
+apart from its process's (not Linux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+import threading
+
+# what every run's summary loads: pandas for its parsers' tables, pyarrow.parquet to
+# write them beside their logs
+SUMMARY_MODULES = ("pandas", "pyarrow.parquet")
+
+LOWEST_PRIORITY = 19  # nice: a thread that runs only on CPU nothing else wants
+
+_started: set[tuple[str, ...]] = set()
+_lock = threading.Lock()
+
+
+def can_idle() -> bool:
+    """Whether a thread's priority can be lowered alone: Linux gives each thread its own
+    nice value (``setpriority`` on its thread id); elsewhere it is the process's."""
+    return sys.platform.startswith("linux") and hasattr(os, "setpriority")
+
+
+def prewarm(
+    modules: tuple[str, ...] = SUMMARY_MODULES, idle: bool = False
+) -> threading.Thread | None:
+    """Import ``modules`` in a background thread, in order, once per process (a later
+    import waits for one still being loaded); ``idle``: at the lowest priority, for use
+    while the workload runs. Returns the thread this call started (None: one had)."""
+    with _lock:
+        if modules in _started:
+            return None
+        _started.add(modules)
+
+    def load() -> None:
+        if idle:
+            with contextlib.suppress(OSError):  # at worst it loads at normal priority
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+        for module in modules:
+            with contextlib.suppress(ImportError):  # the summary's own import will say
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, daemon=True, name="labkit-prewarm")
+    thread.start()
+    return thread

@@ -1,0 +1,69 @@
+"""The summary's modules load in a background thread; while the workload runs, at the
+lowest CPU priority, so they take only CPU the workload leaves idle."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from labkit.engine import prewarm as pw
+
+
+def _module(tmp_path, monkeypatch, name: str) -> None:
+    """A module that notes, as it is imported, the priority of the thread importing it."""
+    (tmp_path / f"{name}.py").write_text(
+        "import os, threading\n"
+        "NICE = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())\n"
+        "THREAD = threading.current_thread().name\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def _loaded(thread: threading.Thread | None, name: str):
+    assert thread is not None
+    thread.join(60)
+    assert not thread.is_alive()
+    return sys.modules[name]
+
+
+@pytest.mark.skipif(not pw.can_idle(), reason="a thread's own priority: Linux only")
+def test_an_idle_prewarm_imports_at_the_lowest_priority_and_leaves_this_thread_as_it_was(
+    tmp_path, monkeypatch
+):
+    _module(tmp_path, monkeypatch, "labkit_prewarm_idle_probe")
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    mod = _loaded(
+        pw.prewarm(("labkit_prewarm_idle_probe",), idle=True), "labkit_prewarm_idle_probe"
+    )
+    assert mod.THREAD == "labkit-prewarm"
+    assert mod.NICE == pw.LOWEST_PRIORITY
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    # the process's own priority (its main thread's) is untouched as well
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == mine
+
+
+def test_a_prewarm_at_the_workloads_end_imports_at_normal_priority_once(tmp_path, monkeypatch):
+    _module(tmp_path, monkeypatch, "labkit_prewarm_normal_probe")
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = pw.prewarm(("labkit_prewarm_normal_probe",))
+    assert pw.prewarm(("labkit_prewarm_normal_probe",)) is None  # under way: not again
+    assert pw.prewarm(("labkit_prewarm_normal_probe",), idle=True) is None
+    assert mine == _loaded(thread, "labkit_prewarm_normal_probe").NICE
+
+
+def test_a_module_that_cannot_be_imported_leaves_the_summary_to_say_so():
+    """No traceback from the background thread: the summary's own import raises."""
+    errors: list = []
+    old = threading.excepthook
+    threading.excepthook = errors.append
+    try:
+        thread = pw.prewarm(("labkit_no_such_module_anywhere", "json"))
+        assert thread is not None
+        thread.join(60)
+    finally:
+        threading.excepthook = old
+    assert errors == []
+    assert "labkit_no_such_module_anywhere" not in sys.modules
