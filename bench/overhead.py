@@ -171,9 +171,12 @@ def run_ansible(lab: Lab, i: int, out: Path, facts: bool) -> None:
     subprocess.run(["tar", "-xzf", str(out / "logs.tgz"), "-C", str(out)], check=True)
 
 
-def run_labkit(lab: Lab, i: int, out: Path, checkout: Path | None = None) -> None:
+def run_labkit(
+    lab: Lab, i: int, out: Path, checkout: Path | None = None, inventory: Path | None = None
+) -> None:
     args = ("experiment", "--name", "bench", "--target", "jet1", "--inventory",
-            str(lab.inventory), "--playbook", str(lab.playbook), "--runs", str(out))  # fmt: skip
+            str(inventory or lab.inventory), "--playbook", str(lab.playbook),
+            "--runs", str(out))  # fmt: skip
     if checkout is None:
         res = lab.invoke(*args)
     else:  # that checkout's tasks.py and package
@@ -187,6 +190,20 @@ def run_labkit(lab: Lab, i: int, out: Path, checkout: Path | None = None) -> Non
         )
     if res.returncode != 0:
         raise RuntimeError(f"invoke experiment failed:\n{res.stdout}{res.stderr}")
+
+
+def base_inventory(lab: Lab, checkout: Path) -> Path:
+    """The lab's inventory for another checkout: without the variables that checkout's
+    labkit does not know (it refuses them), such as ``labkit_shares_cpu`` before it was."""
+    text = lab.inventory.read_text()
+    if "labkit_shares_cpu" in (checkout / "src/labkit/config/hostvars.py").read_text():
+        return lab.inventory
+    doc = yaml.safe_load(text)
+    for host in doc["all"]["hosts"].values():
+        host.pop("labkit_shares_cpu", None)
+    path = lab.inventory.with_name("hosts-baseline.yml")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def check_logs(out: Path) -> None:
@@ -223,7 +240,8 @@ def main() -> None:
     if args.baseline is not None:
         base_root = args.baseline.resolve()
         compiled(base_root)
-        flows["labkit-baseline"] = lambda i, out: run_labkit(lab, i, out, base_root)
+        known = base_inventory(lab, base_root)
+        flows["labkit-baseline"] = lambda i, out: run_labkit(lab, i, out, base_root, known)
     if not args.no_ansible:
         ansible_ready()
         flows["ansible"] = lambda i, out: run_ansible(lab, i, out, facts=False)

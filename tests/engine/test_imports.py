@@ -43,6 +43,29 @@ def test_reading_a_playbook_and_planning_a_run_imports_no_analysis_library():
     assert res.stdout.strip() == "[]", res.stdout
 
 
+def test_a_lerobot_playbook_is_planned_without_jinja2():
+    """Templates are a command's or a pipeline's: a LeRobot run renders none, so its
+    start-up does not import Jinja2 (the command and pipeline plug-ins are imported all
+    the same, to check their variables)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import tasks
+        from labkit import cli
+        from labkit.engine.run import run_experiment
+        path = "playbooks/lerobot-loop-lag.yml"
+        for name in cli.load_playbook(path).experiments:
+            cli._resolve(name, "sim", path, "inventory/hosts.yml", [])
+        print("labkit.workloads.command" in sys.modules, "jinja2" in sys.modules)
+        """
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "False"], res.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("apart", [False, True], ids=["on-this-machine", "board-elsewhere"])
 def test_what_a_run_has_imported_when_its_workload_ends(tmp_path, fake_home, apart):

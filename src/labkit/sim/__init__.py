@@ -33,3 +33,8 @@ The model (nothing is random except the opt-in, seeded jitter injector):
   the simulated board (``reboot``: its processes end, its SSH sessions drop, it is down
   for ``reboot_s`` seconds, comes back with a new boot id and the new mode).
 """
+
+# the tools the simulator puts first on PATH (``deploy``); named here, where every call's
+# entry (``__main__``) finds them without importing the deployer (tarfile, gzip, hashlib:
+# ~10 ms of each simulated tool's start)
+TOOLS = ("tegrastats", "lerobot-record", "nvpmodel", "jetson_clocks", "taskset", "udevadm")

@@ -6,7 +6,7 @@ Each simulated tool is imported only when it is the one asked for: a ``tegrastat
 
 import sys
 
-from labkit.sim.deploy import TOOLS
+from labkit.sim import TOOLS
 from labkit.sim.reboot import rebooting
 from labkit.sim.root import sim_root
 

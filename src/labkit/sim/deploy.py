@@ -18,7 +18,8 @@ import shlex
 import tarfile
 from pathlib import Path
 
-TOOLS = ("tegrastats", "lerobot-record", "nvpmodel", "jetson_clocks", "taskset", "udevadm")
+from labkit.sim import TOOLS
+
 PKG = Path(__file__).resolve().parent
 
 

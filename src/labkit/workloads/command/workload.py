@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from labkit.core.argv import scheduling_prefix
 from labkit.core.metrics import ANY, Metric
 from labkit.core.param_spec import ParamSpec, check_name, checked_params, spec_defaults, to_param
-from labkit.core.template import render_template, template_env
+from labkit.core.template import render_template, syntax_error
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.records.model import WorkloadInfo
@@ -190,16 +190,11 @@ class Command(Workload):
                 )
             if not (base_dir / src).is_file():
                 raise doc.error(f"file {src!r} not found (looked in {base_dir})", at, PlaybookError)
-        env = template_env()
         for key in ("command", "duration_s"):
             text = getattr(spec, key)
-            if isinstance(text, str):
-                try:
-                    env.parse(text)
-                except Exception as exc:  # jinja2.TemplateSyntaxError
-                    raise doc.error(
-                        f"template error: {exc}", (*where, key), PlaybookError
-                    ) from None
+            wrong = syntax_error(text) if isinstance(text, str) else None
+            if wrong is not None:
+                raise doc.error(f"template error: {wrong}", (*where, key), PlaybookError)
         return cls(spec, base_dir)
 
     def defaults(self) -> dict[str, Any]:

@@ -26,13 +26,12 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labkit.core.argv import scheduling_prefix
 from labkit.core.facts import Fact
 from labkit.core.param_spec import ParamSpec, checked_params, spec_defaults
-from labkit.core.template import render_template, template_env
+from labkit.core.template import render_lenient, render_template, syntax_error
 from labkit.errors import ConfigError, PlaybookError
 from labkit.parse.cached import cached_table
 from labkit.records.model import WorkloadInfo
@@ -107,16 +106,11 @@ class Gstreamer(Workload):
         except ValidationError as exc:
             raise doc.pydantic_error(exc, GstSpec, where, PlaybookError) from None
         params = checked_params(spec.params, raw.get("params") or {}, doc, where)
-        env = template_env()
         for key in ("pipeline", "duration_s", "target_fps"):
             text = getattr(spec, key)
-            if isinstance(text, str):
-                try:
-                    env.parse(text)
-                except jinja2.TemplateSyntaxError as exc:
-                    raise doc.error(
-                        f"template error: {exc}", (*where, key), PlaybookError
-                    ) from None
+            wrong = syntax_error(text) if isinstance(text, str) else None
+            if wrong is not None:
+                raise doc.error(f"template error: {wrong}", (*where, key), PlaybookError)
         return cls(spec, params, _sinks_of(spec, doc))
 
     @classmethod
@@ -296,20 +290,6 @@ class Gstreamer(Workload):
         return workload_seconds(run_dir)
 
 
-class _Lenient(jinja2.Undefined):
-    """Renders unknown names (host vars, unset params) as nothing: enough to find the
-    sinks' names when the playbook is read, before any host is known."""
-
-    def __str__(self) -> str:
-        return ""
-
-    def __iter__(self):
-        return iter(())
-
-    def __getattr__(self, name: str):
-        return self
-
-
 def _sinks_of(spec: GstSpec, doc) -> list[str]:
     """The fpsdisplaysinks the playbook's experiments can have (their per-sink metrics):
     the pipeline rendered with the defaults and each experiment's and sweep point's params."""
@@ -323,14 +303,14 @@ def _sinks_of(spec: GstSpec, doc) -> list[str]:
         for key, values in (exp.get("sweep") or {}).items():
             for v in values if isinstance(values, list) else []:
                 variants.append({**base, key: v})
-    env = jinja2.Environment(undefined=_Lenient)
     sinks: dict[str, None] = {}
     for params in variants:
-        try:
-            text = env.from_string(spec.pipeline).render(params=params, host={}, settings={})
-            for name in gp.fps_sinks(text):
-                if re.fullmatch(r"[^{}\s]+", name):
-                    sinks.setdefault(name, None)
-        except (jinja2.TemplateError, TypeError, ValueError):
+        text = render_lenient(spec.pipeline, params=params, host={}, settings={})
+        try:  # unbalanced quotes: no sinks to read from this variant
+            names = gp.fps_sinks(text) if text is not None else []
+        except ValueError:
             continue
+        for name in names:
+            if re.fullmatch(r"[^{}\s]+", name):
+                sinks.setdefault(name, None)
     return list(sinks)
