@@ -410,7 +410,7 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
 # workload end), the second where that work is done (the facts after the restore), so
 # the span is the stop, restore and packing the run does anyway, not a wait of its own.
 # /proc/uptime in centiseconds (its dot dropped): bash arithmetic, no fork for the clock
-TOP_MIN_SPAN_S = 0.25  # a split sample's shortest span: 25 clock ticks at 100 Hz
+TOP_MIN_SPAN_S = 0.2  # a split sample's shortest span: 20 clock ticks at 100 Hz
 _UPTIME_CS = 'IFS=" " read -r u _ < /proc/uptime; u=${u/./}; u=$((10#$u))'
 
 
