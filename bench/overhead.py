@@ -20,7 +20,7 @@ Overhead = median wall time minus the 3 s recording. Results go to docs/benchmar
 
 The simulated board stands in for a Jetson across the network, and labkit is told so
 (``labkit_shares_cpu: false``): as with a real board it loads the summary's modules
-during the recording, at nice 19. ``--shares-cpu`` measures labkit treating it as what it
+during the recording, at nice 10. ``--shares-cpu`` measures labkit treating it as what it
 is, a simulated host on this machine, whose tegrastats would see that import: they then
 load when the recording has ended.
 
@@ -193,14 +193,16 @@ def run_labkit(
 
 
 def base_inventory(lab: Lab, checkout: Path) -> Path:
-    """The lab's inventory for another checkout: without the variables that checkout's
-    labkit does not know (it refuses them), such as ``labkit_shares_cpu`` before it was."""
-    text = lab.inventory.read_text()
-    if "labkit_shares_cpu" in (checkout / "src/labkit/config/hostvars.py").read_text():
-        return lab.inventory
-    doc = yaml.safe_load(text)
-    for host in doc["all"]["hosts"].values():
-        host.pop("labkit_shares_cpu", None)
+    """The lab's inventory for another checkout: the same board with a work dir of its
+    own (each checkout's simulator differs; sharing one, each flow would reinstall it in
+    every round, inside the timing) and without the variables that checkout's labkit
+    does not know (it refuses them), such as ``labkit_shares_cpu`` before it was."""
+    doc = yaml.safe_load(lab.inventory.read_text())
+    known = "labkit_shares_cpu" in (checkout / "src/labkit/config/hostvars.py").read_text()
+    for name, host in doc["all"]["hosts"].items():
+        host["labkit_workdir"] = str(lab.workdirs[name]) + "-baseline"
+        if not known:
+            host.pop("labkit_shares_cpu", None)
     path = lab.inventory.with_name("hosts-baseline.yml")
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

@@ -3,7 +3,7 @@ and resolved into a run plan without pandas, numpy, scipy or matplotlib (they co
 command's start-up). The record's summary needs pandas: on a simulated Jetson on this
 machine (whose tegrastats samples the controller's CPU too) a run gets to the workload's
 end without it and loads it while the target stops, restores and packs; on a board
-elsewhere it loads while the workload runs (at nice 19: ``engine.prewarm``). scipy,
+elsewhere it loads while the workload runs (at nice 10: ``engine.prewarm``). scipy,
 matplotlib and statsmodels never."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import textwrap
 import pytest
 import yaml
 
+from labkit.engine.prewarm import can_idle
 from tests.conftest import REPO
 from tests.labhost import env, local_sim_inventory, manifests
 
@@ -67,7 +68,17 @@ def test_a_lerobot_playbook_is_planned_without_jinja2():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("apart", [False, True], ids=["on-this-machine", "board-elsewhere"])
+@pytest.mark.parametrize(
+    "apart",
+    [
+        pytest.param(False, id="on-this-machine"),
+        pytest.param(
+            True,
+            id="board-elsewhere",
+            marks=pytest.mark.skipif(not can_idle(), reason="a thread's own priority: Linux"),
+        ),
+    ],
+)
 def test_what_a_run_has_imported_when_its_workload_ends(tmp_path, fake_home, apart):
     """`invoke experiment` on the local simulated Jetson, as the README's first command
     (work dir in tmp, a 3 s episode: longer than the first poll), as it is and as if it

@@ -1,5 +1,5 @@
-"""The summary's modules load in a background thread; while the workload runs, at the
-lowest CPU priority, so they take only CPU the workload leaves idle."""
+"""The summary's modules load in a background thread; while the workload runs, at a low
+CPU priority (nice 10), so whatever else the workstation runs goes first."""
 
 from __future__ import annotations
 
@@ -30,16 +30,18 @@ def _loaded(thread: threading.Thread | None, name: str):
 
 
 @pytest.mark.skipif(not pw.can_idle(), reason="a thread's own priority: Linux only")
-def test_an_idle_prewarm_imports_at_the_lowest_priority_and_leaves_this_thread_as_it_was(
+def test_an_idle_prewarm_imports_at_a_low_priority_and_leaves_this_thread_as_it_was(
     tmp_path, monkeypatch
 ):
-    _module(tmp_path, monkeypatch, "labkit_prewarm_idle_probe")
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if mine >= pw.LOW_PRIORITY:  # nothing to tell apart
+        pytest.skip(f"the tests already run at nice {mine}")
+    _module(tmp_path, monkeypatch, "labkit_prewarm_idle_probe")
     mod = _loaded(
         pw.prewarm(("labkit_prewarm_idle_probe",), idle=True), "labkit_prewarm_idle_probe"
     )
     assert mod.THREAD == "labkit-prewarm"
-    assert mod.NICE == pw.LOWEST_PRIORITY
+    assert mod.NICE == pw.LOW_PRIORITY
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     # the process's own priority (its main thread's) is untouched as well
     assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == mine

@@ -187,6 +187,8 @@ def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
         assert t.run(top_mark(path)).stdout == ""  # prints nothing
         time.sleep(0.5)  # stands for the run's own work between the readings
         out = t.run(gather_script([since], "", str(tmp_path))).stdout
+        # the first readings are the mark's: a whole sample would read afresh
+        assert first_readings(out) == first_readings(Path(path).read_text())
         passed = time.monotonic() - begun  # from before the first to after the second
         [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
         # /proc/uptime counts in hundredths: the span is what passed, to two of them
@@ -199,13 +201,40 @@ def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
     assert os.getpid() not in {r["pid"] for r in rows}
 
 
+def first_readings(text: str) -> set[str]:
+    return {line for line in text.splitlines() if line.startswith("A ")}
+
+
 def test_a_split_sample_read_at_once_waits_out_its_shortest_span(tmp_path):
+    """Its first readings are the mark's (a whole sample would read afresh, its own shell
+    among them), and the span is at least the shortest one."""
     t = LocalTarget("local")
-    path = str(tmp_path / ".top-after")
-    t.run(top_mark(path))
-    out = t.run(top_since(path)).stdout
+    path = tmp_path / ".top-after"
+    assert t.run(top_mark(str(path))).ok
+    out = t.run(top_since(str(path))).stdout
+    assert first_readings(out) == first_readings(path.read_text())
     [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
     assert span >= TOP_MIN_SPAN_S - 0.01
+
+
+@pytest.mark.parametrize("when", ["another-boot", "later-clock"])
+def test_a_first_reading_from_another_boot_counts_for_nothing(tmp_path, when):
+    """A power mode put back by rebooting comes between the two readings: the first one's
+    pids and clock are another boot's (its uptime may be ahead of the new one), so the
+    second samples whole, over a span of its own, and waits for nothing else."""
+    t = LocalTarget("local")
+    path = tmp_path / ".top-after"
+    assert t.run(top_mark(str(path))).ok
+    head, _, rest = path.read_text().partition("\n")
+    _, t0, boot = head.split()
+    if when == "another-boot":
+        head = f"t0 {t0} 00000000-0000-0000-0000-000000000000"
+    else:  # this boot's id, a clock an hour ahead of now
+        head = f"t0 {int(t0) + 360000} {boot}"
+    path.write_text(head + "\n" + rest)
+    out = t.run(top_since(str(path))).stdout
+    assert f"span {TOP_SPAN_S}" in out.splitlines()
+    assert first_readings(out) != first_readings(rest)
 
 
 def test_a_split_sample_without_its_first_reading_is_sampled_whole_now(tmp_path):

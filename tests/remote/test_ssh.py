@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -79,6 +80,50 @@ def test_an_sshd_reached_through_an_alias_to_loopback_is_on_this_machine(sshd, f
     assert t.on_this_machine() is True
     t.close()
     assert t.on_this_machine() is False  # closed: nothing to tell, so not assumed
+
+
+class _Sock:
+    def __init__(self, peer: str, local: str) -> None:
+        self.peer, self.local = peer, local
+
+    def getpeername(self):
+        return (self.peer, 22)
+
+    def getsockname(self):
+        return (self.local, 50000)
+
+
+def _connected_to(peer: str, local: str = "192.0.2.7") -> SshTarget:
+    """An SshTarget whose connection reached ``peer`` from ``local`` (no network: only
+    the addresses are asked for)."""
+    t = SshTarget.__new__(SshTarget)
+    t.name = "board"
+    t.conn = SimpleNamespace(is_connected=True, transport=SimpleNamespace(sock=_Sock(peer, local)))
+    return t
+
+
+@pytest.mark.parametrize(
+    ("peer", "local", "here"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.1.1", "127.0.0.1", True),
+        ("::1", "::1", True),
+        ("::ffff:127.0.0.1", "::ffff:127.0.0.1", True),  # IPv4 on an IPv6 socket
+        ("192.0.2.7", "192.0.2.7", True),  # this machine by its own LAN address
+        ("fe80::1%eth0", "fe80::1%eth0", True),
+        ("192.0.2.1", "192.0.2.7", False),  # a board elsewhere
+        ("2001:db8::1", "2001:db8::7", False),
+    ],
+)
+def test_which_peer_addresses_are_this_machine(peer, local, here):
+    assert _connected_to(peer, local).on_this_machine() is here
+
+
+def test_a_connection_without_addresses_is_not_taken_for_this_machine():
+    """A jump host's channel or a proxy command has no address to tell."""
+    t = _connected_to("127.0.0.1")
+    t.conn.transport.sock = object()
+    assert t.on_this_machine() is False
 
 
 def test_timeout_kills_the_remote_command(sshd, fake_home):

@@ -105,7 +105,7 @@ class HostConfig(BaseModel):
     labkit_allow_reboot: bool = False  # a power mode that needs a reboot may reboot the host
     labkit_reboot_timeout_s: float = Field(default=600.0, gt=0)
     # whether the workload shares the controller's CPU (its CPU readings would see labkit's
-    # own work); None: a simulated host on this machine does, any other host does not
+    # own work); None: a local host, or a simulated one on this machine (engine.run)
     labkit_shares_cpu: bool | None = None
     # the plug-ins' own variables, checked by their models (``host_vars``), with
     # their defaults: read as attributes (``host.labkit_lerobot_record``)

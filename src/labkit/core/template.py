@@ -34,7 +34,7 @@ def syntax_error(text: str) -> str | None:
 
     try:
         template_env().parse(text)
-    except jinja2.TemplateSyntaxError as exc:
+    except jinja2.TemplateError as exc:
         return str(exc)
     return None
 

@@ -2,11 +2,13 @@
 
 A run's summary needs pandas and pyarrow (~0.6 s of CPU to import); imported when the
 workload ends, they would be the last thing a run waits for. On a board elsewhere they
-load instead while the workload runs, in a thread at the lowest CPU priority (nice 19):
-the workstation has nothing else to do meanwhile. A simulated Jetson on this machine
-samples this machine's CPU, labkit's own included, so there they load only when the
-workload has ended (``engine.run``), as they do where a thread's priority cannot be set
-apart from its process's (not Linux).
+load instead while the workload runs, in a thread at a low CPU priority (nice 10), so
+whatever else the workstation runs goes first. Not lower: should the workload end before
+they are in, the summary waits on this thread (it holds the module's import lock), and a
+thread cannot take back the priority it gave up; threads the imports start inherit it.
+A host that shares this machine's CPU (``engine.run.shares_cpu``: its CPU readings would
+see the import) gets them only when the workload has ended, as does a machine where a
+thread's priority cannot be set apart from its process's (not Linux).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 # write them beside their logs
 SUMMARY_MODULES = ("pandas", "pyarrow.parquet")
 
-LOWEST_PRIORITY = 19  # nice: a thread that runs only on CPU nothing else wants
+LOW_PRIORITY = 10  # nice: behind anything at the default 0, ~1/10 of its share
 
 _started: set[tuple[str, ...]] = set()
 _lock = threading.Lock()
@@ -37,8 +39,8 @@ def prewarm(
     modules: tuple[str, ...] = SUMMARY_MODULES, idle: bool = False
 ) -> threading.Thread | None:
     """Import ``modules`` in a background thread, in order, once per process (a later
-    import waits for one still being loaded); ``idle``: at the lowest priority, for use
-    while the workload runs. Returns the thread this call started (None: one had)."""
+    import waits for one still being loaded); ``idle``: at a low priority, for use while
+    the workload runs. Returns the thread this call started (None: one had)."""
     with _lock:
         if modules in _started:
             return None
@@ -47,7 +49,7 @@ def prewarm(
     def load() -> None:
         if idle:
             with contextlib.suppress(OSError):  # at worst it loads at normal priority
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY)
         for module in modules:
             with contextlib.suppress(ImportError):  # the summary's own import will say
                 importlib.import_module(module)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.config.hostvars import HostConfig
 from labkit.config.plan import Plan
 from labkit.core.argv import shell
 from labkit.engine import record as records
@@ -108,12 +109,18 @@ class Run:
 
     @property
     def shares_cpu(self) -> bool:
-        """Whether the workload runs on the controller's CPU, which its CPU readings would
-        then show: a simulated host on this machine, unless ``labkit_shares_cpu`` says."""
-        host = self.plan.host
-        if host.labkit_shares_cpu is not None:
-            return host.labkit_shares_cpu
-        return host.labkit_simulate and self.t.on_this_machine()
+        return shares_cpu(self.plan.host, self.t)
+
+
+def shares_cpu(host: HostConfig, target: Target) -> bool:
+    """Whether the workload runs on the controller's CPU (its CPU readings then see
+    labkit's own work): ``labkit_shares_cpu`` when set; else a host reached without SSH
+    (``ansible_connection: local``: labkit runs on it), or a simulated host whose sshd is
+    this machine's. A real board at a loopback address is a tunnel's far end: elsewhere."""
+    if host.labkit_shares_cpu is not None:
+        return host.labkit_shares_cpu
+    local = host.connection == "local" or host.labkit_simulate
+    return local and target.on_this_machine()
 
 
 def run_experiment(

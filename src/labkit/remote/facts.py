@@ -9,6 +9,7 @@ on the simulator).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from typing import Any
@@ -265,9 +266,10 @@ def _stat_ticks(rest: str) -> tuple[int, int] | None:
 
 
 def parse_top_processes(out: str, code: int) -> list[dict] | None:
-    """Up to 5 busiest processes other than labkit's own, by the CPU each used over the
-    last ``TOP_SPAN_S`` (two readings of ``/proc/<pid>/stat``: ``ps``'s %CPU is an average
-    over the process's whole life, which hides a daemon that just started spinning).
+    """Up to 5 busiest processes other than labkit's own, by the CPU each used between two
+    readings of ``/proc/<pid>/stat`` (``ps``'s %CPU is an average over the process's whole
+    life, which hides a daemon that just started spinning), the ``span`` line apart:
+    ``TOP_SPAN_S``, or a split sample's own.
     labkit's own: the probe's shell (``self <pid>``), every process above it (the SSH
     session, the shell running it, the controller on a local target), below it (the
     probes, ``ps`` itself) and labkit's run supervisor."""
@@ -289,7 +291,8 @@ def parse_top_processes(out: str, code: int) -> list[dict] | None:
         elif tag == "hz" and rest.strip().isdigit():
             hz = float(rest)
         elif tag == "span":
-            span = max(float(rest), 0.01)  # never 0: a clock tick is 0.01 s
+            with contextlib.suppress(ValueError):  # unreadable: the sampler's own span
+                span = max(float(rest), 0.01)  # never 0: a clock tick is 0.01 s
         elif tag == "P":
             parts = rest.split(None, 3)
             if len(parts) < 4 or not parts[0].isdigit() or not parts[1].isdigit():
@@ -412,32 +415,39 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
 # /proc/uptime in centiseconds (its dot dropped): bash arithmetic, no fork for the clock
 TOP_MIN_SPAN_S = 0.2  # a split sample's shortest span: 20 clock ticks at 100 Hz
 _UPTIME_CS = 'IFS=" " read -r u _ < /proc/uptime; u=${u/./}; u=$((10#$u))'
+# the machine's boot: a first reading from before a reboot (a power mode put back by
+# rebooting, between the two) counts for nothing, its pids and clock being another boot's
+_BOOT = "IFS= read -r b < /proc/sys/kernel/random/boot_id"
 
 
 def top_mark(path: str) -> str:
-    """The first reading of a split sample (``top_since`` takes the second): the time and
-    every process's CPU ticks, into ``path``; no waiting: it adds ~10 ms to the round trip
-    it rides in, not a span."""
+    """The first reading of a split sample (``top_since`` takes the second): the time, the
+    boot and every process's CPU ticks, into ``path``; no waiting: it adds ~10 ms to the
+    round trip it rides in, not a span."""
     part = _q(path + ".part")
+    # `:` ends the group: its status is not that of the last `read` (a process that ended)
     return (
-        f'{{ {_UPTIME_CS}; echo "t0 $u"; '
+        f'{{ {_UPTIME_CS}; {_BOOT}; echo "t0 $u $b"; '
         'for f in /proc/[0-9]*/stat; do IFS= read -r l 2>/dev/null < $f && echo "A $l"; done; '
-        f"}} > {part} 2>/dev/null && mv {part} {_q(path)}"
+        f":; }} > {part} 2>/dev/null && mv {part} {_q(path)}"
     )
 
 
 def top_since(path: str, launched: str = "") -> str:
     """The second reading of the split sample ``top_mark`` started: waits out what is left
     of ``TOP_MIN_SPAN_S`` since the first (nothing when the run's own work took longer),
-    reads again and names the span between the two. No first reading there (the workload
-    was stopped, not seen done): sampled whole, now. ``launched``: as for ``top_read``."""
+    reads again and names the span between the two. No first reading there of this boot
+    (the workload was stopped, not seen done; the host rebooted since): sampled whole,
+    now. ``launched``: as for ``top_read``."""
     own = f"; cat {_q(launched)} 2>/dev/null" if launched else ""
     min_cs = round(TOP_MIN_SPAN_S * 100)
     return (
-        f'f={_q(path)}; t0=; [ -e "$f" ] && IFS=" " read -r _ t0 < "$f"; '
+        f'f={_q(path)}; t0=; b0=; [ -e "$f" ] && IFS=" " read -r _ t0 b0 < "$f"; '
+        f"{_UPTIME_CS}; {_BOOT}; "
         'case $t0 in ""|*[!0-9]*) t0=;; esac; '
+        '[ -n "$t0" ] && { [ "$b0" != "$b" ] || [ "$u" -lt "$t0" ]; } && t0=; '
         f'if [ -z "$t0" ]; then {_TOP}{own}; else '
-        f"{_UPTIME_CS}; w=$(({min_cs} - (u - t0))); "
+        f"w=$(({min_cs} - (u - t0))); "
         '[ $w -gt 0 ] && sleep "$((w / 100)).$(printf %02d $((w % 100)))"; '
         "echo self $$; echo hz $(getconf CLK_TCK 2>/dev/null || echo 100); "
         "grep '^A ' \"$f\"; "

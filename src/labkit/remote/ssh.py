@@ -97,14 +97,17 @@ class SshTarget(Target):
         self.connect()
 
     def on_this_machine(self) -> bool:
-        """A loopback peer (127.0.0.0/8, ::1): the sshd answering is this machine's. The
-        address the connection reached, after ``~/.ssh/config`` aliases; a tunnel's
-        loopback end counts too (only a simulated host asks: ``engine.run``)."""
+        """The sshd answering is this machine's: its address (the one the connection
+        reached, after ``~/.ssh/config`` aliases) is a loopback one (127.0.0.0/8, ::1, or
+        IPv4-mapped), or the connection's own local address (this machine by its LAN
+        address). A tunnel's loopback end counts too: only a simulated host is taken to
+        share this machine's CPU for it (``engine.run.shares_cpu``)."""
         try:
-            peer = self._require().transport.getpeername()[0]
-            return ipaddress.ip_address(peer.split("%")[0]).is_loopback
-        except (ConnectError, OSError, ValueError, IndexError):
-            return False
+            sock = self._require().transport.sock
+            peer = _ip(sock.getpeername()[0])
+            return peer.is_loopback or peer == _ip(sock.getsockname()[0])
+        except (ConnectError, OSError, ValueError, IndexError, AttributeError, TypeError):
+            return False  # a jump host's channel or a proxy command: no address to tell
 
     def close(self) -> None:
         self._drop_shell()
@@ -326,3 +329,11 @@ def _read_until(
         else:
             select.select([ch], [], [], 0.2)
     return out, err
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address as the kernel reports it: a zone (``fe80::1%eth0``) dropped, an
+    IPv4-mapped IPv6 address (``::ffff:127.0.0.1``) as the IPv4 one it is."""
+    ip = ipaddress.ip_address(text.split("%")[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped if mapped is not None else ip
