@@ -16,7 +16,6 @@ import textwrap
 import pytest
 import yaml
 
-from labkit.engine.prewarm import can_idle
 from tests.conftest import REPO
 from tests.labhost import env, local_sim_inventory, manifests
 
@@ -68,17 +67,7 @@ def test_a_lerobot_playbook_is_planned_without_jinja2():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "apart",
-    [
-        pytest.param(False, id="on-this-machine"),
-        pytest.param(
-            True,
-            id="board-elsewhere",
-            marks=pytest.mark.skipif(not can_idle(), reason="a thread's own priority: Linux"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("apart", [False, True], ids=["on-this-machine", "board-elsewhere"])
 def test_what_a_run_has_imported_when_its_workload_ends(tmp_path, fake_home, apart):
     """`invoke experiment` on the local simulated Jetson, as the README's first command
     (work dir in tmp, a 3 s episode: longer than the first poll), as it is and as if it

@@ -182,10 +182,12 @@ def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
     path = str(tmp_path / ".top-after")
     since = Fact("top_processes", lambda r, w: top_since(path), parse_top_processes)
 
-    def sample() -> list | None:
+    def sample(pid: int) -> list | None:
         begun = time.monotonic()
         assert t.run(top_mark(path)).stdout == ""  # prints nothing
-        time.sleep(0.5)  # stands for the run's own work between the readings
+        # the run's own work between the readings: here until the burner has used half a
+        # second of CPU since the first (so at least that much time has passed)
+        until_cpu_used(pid, cpu_ticks(pid) + os.sysconf("SC_CLK_TCK") // 2)
         out = t.run(gather_script([since], "", str(tmp_path))).stdout
         # the first readings are the mark's: a whole sample would read afresh
         assert first_readings(out) == first_readings(Path(path).read_text())
@@ -196,9 +198,22 @@ def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
         return split_and_parse(out, since)
 
     with burning() as pid:
-        found, rows = sampled_until_found(pid, sample)
+        found, rows = sampled_until_found(pid, lambda: sample(pid))
     assert found["cpu_pct"] > 10
     assert os.getpid() not in {r["pid"] for r in rows}
+
+
+def cpu_ticks(pid: int) -> int:
+    """The CPU ``pid`` has used, in clock ticks (user + system, /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def until_cpu_used(pid: int, ticks: int) -> None:
+    deadline = time.monotonic() + 60
+    while cpu_ticks(pid) < ticks:
+        assert time.monotonic() < deadline, f"pid {pid} did not reach {ticks} ticks"
+        time.sleep(0.01)
 
 
 def first_readings(text: str) -> set[str]:

@@ -39,17 +39,20 @@ def prewarm(
     modules: tuple[str, ...] = SUMMARY_MODULES, idle: bool = False
 ) -> threading.Thread | None:
     """Import ``modules`` in a background thread, in order, once per process (a later
-    import waits for one still being loaded); ``idle``: at a low priority, for use while
-    the workload runs. Returns the thread this call started (None: one had)."""
+    import waits for one still being loaded); ``idle``: at a low priority (nice 10, or
+    lower if it already was), for use while the workload runs. Returns the thread this
+    call started (None: one had)."""
     with _lock:
         if modules in _started:
             return None
         _started.add(modules)
 
     def load() -> None:
-        if idle:
+        if idle:  # never above the priority it started with
+            me = threading.get_native_id()
             with contextlib.suppress(OSError):  # at worst it loads at normal priority
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY)
+                nice = max(os.getpriority(os.PRIO_PROCESS, me), LOW_PRIORITY)
+                os.setpriority(os.PRIO_PROCESS, me, nice)
         for module in modules:
             with contextlib.suppress(ImportError):  # the summary's own import will say
                 importlib.import_module(module)

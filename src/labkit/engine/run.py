@@ -107,10 +107,6 @@ class Run:
     def watchdog(self) -> float:
         return watchdog_s(self.plan)
 
-    @property
-    def shares_cpu(self) -> bool:
-        return shares_cpu(self.plan.host, self.t)
-
 
 def shares_cpu(host: HostConfig, target: Target) -> bool:
     """Whether the workload runs on the controller's CPU (its CPU readings then see
@@ -380,6 +376,9 @@ def _watch(run: Run) -> None:
     expected = plan.expected_duration_s
     limit = run.watchdog + opts.grace_s + 60
     w = plan.workload
+    # the summary's modules load while the workload runs, unless its CPU readings see this
+    # machine's (``engine.prewarm``)
+    early = can_idle() and not shares_cpu(plan.host, t)
     while True:
         status = with_link(
             t,
@@ -397,7 +396,7 @@ def _watch(run: Run) -> None:
         if status.get("state") == "done":
             run.status = status
             return
-        if can_idle() and not run.shares_cpu:  # under way: the summary's modules load
+        if early:  # under way
             prewarm(idle=True)
         elapsed = time.monotonic() - start
         label = getattr(w, "progress_label", "events")
