@@ -27,8 +27,10 @@ from labkit.core import environment
 from labkit.errors import ConnectError, HostKeyError, LabkitError
 
 if TYPE_CHECKING:
+    from labkit.engine.terminal import Lasting
     from labkit.records.backends import RunStore
     from labkit.records.model import RunRecord
+    from labkit.remote.early import Early
 
 ROOT = Path.cwd()
 DEFAULT_INVENTORY = "inventory/hosts.yml"
@@ -341,12 +343,40 @@ def experiment(
 ) -> list[RunRecord | dict]:
     """Run one experiment ``repeat`` times; exit code says how the last run ended
     (``--check``: each a dict of the planned changes)."""
+    from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
+    from labkit.remote.early import connect_early  # noqa: PLC0415 -- start-up time
 
+    out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a run
+    # the host's shell starts while the rest of labkit imports and the run is planned
+    early = None
+    if inventory is not None and str(inventory).strip():
+        early = connect_early(inventory, target, lambda line: print(line, file=out, flush=True))
+    try:
+        return _experiment(
+            name, target, playbook, inventory, sets, runs, repeat, check, detach, out, early
+        )
+    finally:
+        if early is not None:  # not taken: the checked host differs, or planning failed
+            early.close()
+
+
+def _experiment(
+    name: str,
+    target: str,
+    playbook: str,
+    inventory: str,
+    sets: list[str] | None,
+    runs: str | None,
+    repeat: int | str | None,
+    check: bool,
+    detach: bool,
+    out: Lasting,
+    early: Early | None,
+) -> list[RunRecord | dict]:
     from labkit.config.playbook import MAX_REPEATS  # noqa: PLC0415 -- start-up time
     from labkit.engine.options import RunOptions  # noqa: PLC0415 -- start-up time
     from labkit.engine.run import run_experiment  # noqa: PLC0415 -- start-up time
     from labkit.engine.signals import outlive_hangup  # noqa: PLC0415 -- start-up time
-    from labkit.engine.terminal import Lasting  # noqa: PLC0415 -- start-up time
     from labkit.records.model import RunRecord  # noqa: PLC0415 -- start-up time
 
     reach_hosts()
@@ -355,7 +385,6 @@ def experiment(
     store = run_store(runs)
     if detach and repeat > 1:
         raise LabkitError("--detach runs one experiment; drop --repeat")
-    out = Lasting(out)  # a reader that leaves or a terminal that closes never stops a run
     opts = RunOptions(runs=store.local, check=check, detach=detach, out=out, store=store)
     manifests = []
     folder = contextlib.nullcontext() if check else writable("--runs", runs, store.local)
@@ -365,7 +394,9 @@ def experiment(
             if repeat > 1:
                 print(f"== {name} repeat {i + 1}/{repeat}", file=out)
             values, _ = inv.resolve(target)
-            m = run_experiment(plan, opts, host_vars={**values, "inventory_hostname": target})
+            m = run_experiment(
+                plan, opts, {**values, "inventory_hostname": target}, early if i == 0 else None
+            )
             manifests.append(m)
             if isinstance(m, RunRecord) and m.status in ("interrupted", "lost-connection"):
                 break

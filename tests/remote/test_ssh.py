@@ -187,3 +187,16 @@ def test_files_move_through_the_shell_when_the_server_has_no_sftp(sshd_nosftp, f
         t.get(str(tmp_path / "absent"), tmp_path / "x")
     assert not (tmp_path / "x").exists()
     t.close()
+
+
+def test_the_shell_starts_with_the_connection_and_serves_the_first_command(sshd, fake_home):
+    # started as the connection opens (its login rc files run meanwhile), waited for once
+    trust(fake_home, sshd)
+    t = target(sshd)
+    started = t._sh
+    assert started is not None and t._sh_starting is not None
+    assert t.run("echo $((6 * 7))").stdout == "42\n"
+    assert t._sh is started and t._sh_starting is None
+    assert t.run("echo again").stdout == "again\n"
+    assert t._sh is started
+    t.close()

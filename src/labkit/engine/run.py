@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.config.hostvars import HostConfig
 from labkit.config.plan import Plan
@@ -63,6 +63,9 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
+
+if TYPE_CHECKING:  # paramiko, only for a run over SSH
+    from labkit.remote.early import Early
 
 q = shlex.quote
 
@@ -120,13 +123,22 @@ def shares_cpu(host: HostConfig, target: Target) -> bool:
 
 
 def run_experiment(
-    plan: Plan, opts: RunOptions, host_vars: dict[str, Any] | None = None
+    plan: Plan,
+    opts: RunOptions,
+    host_vars: dict[str, Any] | None = None,
+    early: Early | None = None,
 ) -> RunRecord | dict[str, Any]:
     """Run ``plan`` once; returns the record (``--check``: a dict of the planned changes
-    only)."""
-    opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
+    only). ``early``: the connection the CLI opened while it planned (it said so)."""
+    if early is None:
+        opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
     hs = open_host(
-        plan.host, plan.tool_versions(), log=opts.say, defer_sim=True, install=not opts.check
+        plan.host,
+        plan.tool_versions(),
+        log=opts.say,
+        defer_sim=True,
+        install=not opts.check,
+        early=early,
     )
     try:
         plan.host = plan.host.model_copy(update={"labkit_workdir": hs.workdir})

@@ -16,7 +16,7 @@ import posixpath
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from labkit.config.hostvars import HostConfig
 from labkit.errors import ConfigError, LabkitError
@@ -29,7 +29,11 @@ from labkit.remote.facts import (
     parse_top_processes,
     split_sections,
 )
+from labkit.remote.params import SshParams
 from labkit.remote.target import LocalTarget, Target
+
+if TYPE_CHECKING:
+    from labkit.remote.early import Early
 
 _PASSWORDS: dict[str, str] = {}  # asked once per invocation, kept in memory only
 
@@ -203,20 +207,28 @@ class HostSession:
         self.target.close()
 
 
-def open_target(host: HostConfig) -> Target:
+def ssh_params(host: HostConfig) -> SshParams:
+    """The SSH parameters of a checked host."""
+    return SshParams(
+        host.address,
+        host.ansible_user,
+        host.ansible_port,
+        host.ansible_ssh_private_key_file,
+        host.labkit_host_key_policy,
+    )
+
+
+def open_target(host: HostConfig, early: Early | None = None) -> Target:
+    """A connection to ``host``: ``early``'s, if it was opened to this host with the same
+    parameters (``remote.early``), else a new one."""
     if host.connection == "local":
         return LocalTarget(host.name)
     # paramiko (~0.1 s of imports) only for an SSH target
     from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
 
-    return SshTarget(
-        host.name,
-        host.address,
-        user=host.ansible_user,
-        port=host.ansible_port,
-        key_file=host.ansible_ssh_private_key_file,
-        host_key_policy=host.labkit_host_key_policy,
-    )
+    params = ssh_params(host)
+    taken = early.take(host.name, params) if early is not None else None
+    return taken if taken is not None else SshTarget(host.name, **vars(params))
 
 
 def open_host(
@@ -225,14 +237,16 @@ def open_host(
     log=print,
     defer_sim: bool = False,
     install: bool = True,
+    early: Early | None = None,
 ) -> HostSession:
     """Connect, resolve the work dir, and on a simulated host make sure the simulator is in
     (``defer_sim``: at the first ``gather_facts``, in the same round trip; ``install=False``
     for ``--check``: a missing simulator is an error, an outdated one is used as it is).
     ``versions``: those of the workload's programs a run's plan is made for (the simulator
-    emulates them); host tasks that run no workload (facts, restore, collect) pass none."""
+    emulates them); host tasks that run no workload (facts, restore, collect) pass none.
+    ``early``: a connection opened ahead (``open_target``)."""
     versions = dict(versions or {})
-    target = open_target(host)
+    target = open_target(host, early)
     try:
         workdir = target.expand(host.workdir.rstrip("/") or "/")
         if host.labkit_simulate and (defer_sim or not install):

@@ -10,7 +10,9 @@
 - one persistent ``bash`` per connection runs the commands (each still in its own
   ``bash -c`` under GNU ``timeout``, stdin from /dev/null): a new SSH session per command
   would cost a fork in sshd and a login shell reading ``~/.bashrc`` (a conda or pyenv
-  init there is ~100 ms), every time. Output is framed by a random end marker.
+  init there is ~100 ms), every time. Output is framed by a random end marker. The shell
+  is started as the connection opens and waited for by the first command, so its start
+  (that ``~/.bashrc``) overlaps whatever labkit does in between (``remote.early``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from invoke.exceptions import CommandTimedOut, ThreadException
 
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote import hostkeys
+from labkit.remote.params import SshParams
 from labkit.remote.target import CommandResult, Target
 
 CONNECT_TIMEOUT = 15.0
@@ -57,6 +60,7 @@ class SshTarget(Target):
         self.key_file, self.policy = key_file, host_key_policy
         self.conn: Connection | None = None
         self._sh: paramiko.Channel | None = None
+        self._sh_starting: str | None = None  # the ready marker of a shell not yet seen ready
         self._no_sftp = False  # the server has no SFTP subsystem: files go through a shell
         self.connect()
 
@@ -91,6 +95,11 @@ class SshTarget(Target):
         conn.transport.set_keepalive(KEEPALIVE_S)
         conn.transport.channel_timeout = CHANNEL_TIMEOUT
         self.conn = conn
+        self._start_shell()  # its login shell's rc files run while labkit goes on
+
+    @property
+    def params(self) -> SshParams:
+        return SshParams(self.address, self.user, self.port, self.key_file, self.policy)
 
     def reconnect(self) -> None:
         self.close()
@@ -128,9 +137,9 @@ class SshTarget(Target):
 
     # -- the persistent shell ---------------------------------------------------------
 
-    def _shell(self) -> paramiko.Channel:
-        if self._sh is not None and not self._sh.closed and not self._sh.exit_status_ready():
-            return self._sh
+    def _start_shell(self) -> paramiko.Channel:
+        """Open the persistent shell without waiting for it: the login shell sshd starts
+        it with reads its rc files first, and the ready marker follows them."""
         conn = self._require()
         tok = f"@@labkit-ready-{secrets.token_hex(8)}"
         try:
@@ -138,21 +147,41 @@ class SshTarget(Target):
             ch.exec_command("exec bash --norc --noprofile")
             # whatever the login shell's rc files print comes before this marker
             ch.sendall(f"printf '\\n{tok}\\n'; printf '\\n{tok}\\n' >&2\n".encode())
-            _read_until(
-                ch, f"\n{tok}".encode(), f"\n{tok}\n".encode(), time.monotonic() + CHANNEL_TIMEOUT
-            )
-        except TimeoutError:
-            raise ConnectError(f"{self.name}: the remote shell did not start") from None
         except _LINK_ERRORS as exc:
             raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
-        self._sh = ch
+        self._sh, self._sh_starting = ch, tok
+        return ch
+
+    def _shell(self) -> paramiko.Channel:
+        ch = self._sh
+        if ch is None or ch.closed or ch.exit_status_ready():
+            self._drop_shell()
+            ch = self._start_shell()
+        tok = self._sh_starting
+        if tok is not None:  # started, not yet seen ready
+            try:
+                _read_until(
+                    ch,
+                    f"\n{tok}".encode(),
+                    f"\n{tok}\n".encode(),
+                    time.monotonic() + CHANNEL_TIMEOUT,
+                )
+            except TimeoutError:
+                self._drop_shell()
+                raise ConnectError(f"{self.name}: the remote shell did not start") from None
+            except _LINK_ERRORS as exc:
+                self._drop_shell()
+                raise ConnectError(
+                    f"{self.name}: SSH connection lost ({exc or type(exc)})"
+                ) from None
+            self._sh_starting = None
         return ch
 
     def _drop_shell(self) -> None:
         if self._sh is not None:
             with contextlib.suppress(Exception):
                 self._sh.close()
-        self._sh = None
+        self._sh, self._sh_starting = None, None
 
     def _exec_in_shell(self, command: str, timeout: float) -> CommandResult:
         ch = self._shell()

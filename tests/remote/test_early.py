@@ -1,0 +1,140 @@
+"""The connection ``invoke experiment`` opens before it plans (``remote.early``): the same
+parameters the checked host gives, taken once by the run, its error kept for the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labkit.config.hostvars import host_config
+from labkit.config.inventory import Inventory
+from labkit.errors import ConnectError
+from labkit.remote.connect import ssh_params
+from labkit.remote.early import Early, connect_early, raw_params
+from labkit.remote.params import SshParams
+from tests.labhost import ssh_host, trust, write_inventory
+from tests.sshd import LOOPBACK, free_port
+
+# (group vars, host vars): every way the inventory may spell a connection
+SPELLINGS = {
+    "all in the host": ({}, {"ansible_host": "10.0.0.9", "ansible_port": 2222,
+                             "ansible_user": "nv", "ansible_ssh_private_key_file": "~/.ssh/k"}),
+    "from the group": ({"ansible_user": "nv", "ansible_port": 22}, {"ansible_host": "thor.lan"}),
+    "the host's name as its address": ({}, {}),
+    "the port as text": ({}, {"ansible_port": "2201"}),
+    "accept-new": ({}, {"labkit_host_key_policy": "accept-new"}),
+    "the host over the group": ({"ansible_user": "a"}, {"ansible_user": "b"}),
+}  # fmt: skip
+
+
+def inventory(tmp_path: Path, group: dict, host: dict, name: str = "thor") -> Path:
+    doc = {"all": {"vars": group, "hosts": {name: host or None}}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_raw_values_give_the_parameters_the_checked_host_gives(spelling, tmp_path):
+    # a difference would open a second connection: the early one would go unused
+    path = inventory(tmp_path, *SPELLINGS[spelling])
+    values, _ = Inventory(path).resolve("thor")
+    assert raw_params(values, "thor") == ssh_params(host_config(Inventory(path), "thor"))
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        {"ansible_connection": "local"},
+        {"labkit_host_key_policy": "trust-all"},  # refused by the checks: the run says so
+        {"ansible_port": "twenty-two"},
+        {"ansible_port": True},
+        {"ansible_user": ["a", "b"]},
+    ],
+)
+def test_nothing_is_opened_for_a_local_host_or_a_value_the_checks_refuse(host):
+    assert raw_params(host, "thor") is None
+
+
+def test_an_inventory_that_cannot_be_read_opens_nothing(tmp_path):
+    said: list[str] = []
+    bad = tmp_path / "bad.yml"
+    bad.write_text("all: [unclosed\n")
+    assert connect_early(bad, "thor", said.append) is None
+    assert connect_early(tmp_path / "missing.yml", "thor", said.append) is None
+    good = inventory(tmp_path, {}, {"ansible_connection": "local"})
+    assert connect_early(good, "thor", said.append) is None  # a local host: nothing to open
+    assert connect_early(good, "no-such-host", said.append) is None
+    assert said == []  # nor says it is connecting
+
+
+class Held:
+    """A connection stand-in that records being closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def early_with(target=None, error=None) -> Early:
+    e = Early("thor", SshParams(LOOPBACK, "nv", 22))
+    e.target, e.error = target, error
+    return e
+
+
+def test_the_run_takes_the_connection_once_when_its_host_is_the_same():
+    held = Held()
+    e = early_with(held)
+    assert e.take("thor", SshParams(LOOPBACK, "nv", 22)) is held
+    assert e.take("thor", SshParams(LOOPBACK, "nv", 22)) is None  # a second run connects anew
+    e.close()
+    assert not held.closed  # the run's now: the run closes it
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("thor", SshParams(LOOPBACK, "nv", 2222)),
+        ("thor", SshParams(LOOPBACK, "root", 22)),
+        ("thor", SshParams(LOOPBACK, "nv", 22, host_key_policy="accept-new")),
+        ("orin", SshParams(LOOPBACK, "nv", 22)),
+    ],
+)
+def test_a_connection_to_other_parameters_is_closed_not_taken(name, params):
+    held = Held()
+    assert early_with(held).take(name, params) is None
+    assert held.closed
+
+
+def test_the_error_connecting_gave_is_raised_by_the_run_that_takes_it():
+    e = early_with(error=ConnectError("thor: cannot reach 127.0.0.1:22 over SSH: refused"))
+    with pytest.raises(ConnectError, match="cannot reach"):
+        e.take("thor", SshParams(LOOPBACK, "nv", 22))
+
+
+def test_an_unreachable_host_keeps_its_error_for_the_run_to_raise(sshd, tmp_path, fake_home):
+    host = {**ssh_host(sshd, tmp_path / "wd"), "ansible_port": free_port()}  # nobody there
+    path = write_inventory(tmp_path / "hosts.yml", {"thor": host})
+    said: list[str] = []
+    e = connect_early(path, "thor", said.append)
+    assert e is not None and e.target is None
+    assert said == [f"thor: connecting (ssh {sshd.user}@{LOOPBACK}:{host['ansible_port']} "
+                    "(simulated Jetson))"]  # fmt: skip
+    with pytest.raises(ConnectError, match="cannot reach"):
+        e.take("thor", ssh_params(host_config(Inventory(path), "thor")))
+
+
+def test_the_connection_opened_early_runs_the_runs_commands(sshd, tmp_path, fake_home):
+    trust(fake_home, sshd)
+    path = write_inventory(tmp_path / "hosts.yml", {"thor": ssh_host(sshd, tmp_path / "wd")})
+    e = connect_early(path, "thor", lambda line: None)
+    assert e is not None
+    target = e.take("thor", ssh_params(host_config(Inventory(path), "thor")))
+    assert target is not None
+    try:
+        assert target.run("echo $((6 * 7))").stdout == "42\n"
+    finally:
+        target.close()
