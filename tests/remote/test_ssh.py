@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from types import SimpleNamespace
@@ -190,13 +191,32 @@ def test_files_move_through_the_shell_when_the_server_has_no_sftp(sshd_nosftp, f
 
 
 def test_the_shell_starts_with_the_connection_and_serves_the_first_command(sshd, fake_home):
-    # started as the connection opens (its login rc files run meanwhile), waited for once
+    # opened in the background as the connection opens (the server's answer and the login
+    # rc files take their time meanwhile), waited for once, by the first command
     trust(fake_home, sshd)
     t = target(sshd)
-    started = t._sh
-    assert started is not None and t._sh_starting is not None
+    assert t._sh_opening is not None and t._sh_starting is not None
     assert t.run("echo $((6 * 7))").stdout == "42\n"
-    assert t._sh is started and t._sh_starting is None
+    started = t._sh
+    assert started is not None and t._sh_opening is None and t._sh_starting is None
     assert t.run("echo again").stdout == "again\n"
     assert t._sh is started
+    t.close()
+
+
+def test_a_shell_whose_connection_drops_while_it_opens_is_a_connect_error(sshd, fake_home):
+    trust(fake_home, sshd)
+    t = target(sshd)
+    t.conn.transport.close()
+    with pytest.raises(ConnectError):
+        t.run("true")
+    t.close()
+
+
+def test_the_connection_has_nagle_off(sshd, fake_home):
+    # as OpenSSH's client: the handshake's messages in a row do not wait for delayed ACKs
+    trust(fake_home, sshd)
+    t = target(sshd)
+    sock = t.conn.transport.sock
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     t.close()

@@ -25,6 +25,7 @@ import secrets
 import select
 import shlex
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ class SshTarget(Target):
         self.conn: Connection | None = None
         self._sh: paramiko.Channel | None = None
         self._sh_starting: str | None = None  # the ready marker of a shell not yet seen ready
+        self._sh_opening: _Opening | None = None  # its channel, still being opened
         self._no_sftp = False  # the server has no SFTP subsystem: files go through a shell
         self.connect()
 
@@ -78,6 +80,8 @@ class SshTarget(Target):
         )
         hostkeys.apply_policy(conn.client, self.name, conn.port, self.policy, conn.ssh_config)
         try:
+            if not conn.gateway:  # ProxyJump / ProxyCommand bring their own channel
+                conn.connect_kwargs["sock"] = _tcp(conn.host, conn.port)
             conn.open()
         except HostKeyError:
             raise
@@ -137,26 +141,31 @@ class SshTarget(Target):
 
     # -- the persistent shell ---------------------------------------------------------
 
-    def _start_shell(self) -> paramiko.Channel:
-        """Open the persistent shell without waiting for it: the login shell sshd starts
-        it with reads its rc files first, and the ready marker follows them."""
-        conn = self._require()
-        tok = f"@@labkit-ready-{secrets.token_hex(8)}"
-        try:
-            ch = conn.transport.open_session(timeout=CHANNEL_TIMEOUT)
-            ch.exec_command("exec bash --norc --noprofile")
-            # whatever the login shell's rc files print comes before this marker
-            ch.sendall(f"printf '\\n{tok}\\n'; printf '\\n{tok}\\n' >&2\n".encode())
-        except _LINK_ERRORS as exc:
-            raise ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})") from None
-        self._sh, self._sh_starting = ch, tok
-        return ch
+    def _start_shell(self) -> None:
+        """Open the persistent shell without waiting for it, in a thread of its own: the
+        channel's opening waits on the server (sshd holds its answer until its previous
+        message is acknowledged, ~40 ms of delayed ACK), and the login shell sshd starts
+        it with reads its rc files before the ready marker. The first command waits for
+        both (``_shell``)."""
+        self._sh_starting = f"@@labkit-ready-{secrets.token_hex(8)}"
+        self._sh_opening = _Opening(self._require().transport, self._sh_starting)
 
     def _shell(self) -> paramiko.Channel:
+        if self._sh_opening is not None:  # started with the connection: its channel now
+            opening, self._sh_opening = self._sh_opening, None
+            try:
+                self._sh = opening.channel()
+            except TimeoutError:
+                raise ConnectError(f"{self.name}: the remote shell did not start") from None
+            except _LINK_ERRORS as exc:
+                raise ConnectError(
+                    f"{self.name}: SSH connection lost ({exc or type(exc)})"
+                ) from None
         ch = self._sh
         if ch is None or ch.closed or ch.exit_status_ready():
             self._drop_shell()
-            ch = self._start_shell()
+            self._start_shell()
+            return self._shell()
         tok = self._sh_starting
         if tok is not None:  # started, not yet seen ready
             try:
@@ -181,7 +190,8 @@ class SshTarget(Target):
         if self._sh is not None:
             with contextlib.suppress(Exception):
                 self._sh.close()
-        self._sh, self._sh_starting = None, None
+        # a channel still being opened ends with the transport (closed next, or dead)
+        self._sh, self._sh_starting, self._sh_opening = None, None, None
 
     def _exec_in_shell(self, command: str, timeout: float) -> CommandResult:
         ch = self._shell()
@@ -330,6 +340,48 @@ class SshTarget(Target):
             msg = bytes(err).decode(errors="replace").strip()
             raise RemoteError(f"{self.name}: {what} failed (no SFTP, through the shell): {msg}")
         return bytes(out)
+
+
+class _Opening:
+    """A shell channel being opened in a thread: open, ``exec bash``, send the ready
+    marker; ``channel()`` waits for it and raises what opening it raised."""
+
+    def __init__(self, transport: paramiko.Transport, tok: str) -> None:
+        self._transport, self._tok = transport, tok
+        self._ch: paramiko.Channel | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, name="labkit-shell", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        try:
+            ch = self._transport.open_session(timeout=CHANNEL_TIMEOUT)
+            ch.exec_command("exec bash --norc --noprofile")
+            # whatever the login shell's rc files print comes before this marker
+            tok = self._tok
+            ch.sendall(f"printf '\\n{tok}\\n'; printf '\\n{tok}\\n' >&2\n".encode())
+            self._ch = ch
+        except BaseException as exc:  # noqa: BLE001 -- handed to the thread that waits
+            self._error = exc
+
+    def channel(self) -> paramiko.Channel:
+        self._thread.join(CHANNEL_TIMEOUT + 5)  # open_session's own timeout acts first
+        if self._thread.is_alive():
+            raise TimeoutError
+        if self._error is not None:
+            raise self._error
+        assert self._ch is not None
+        return self._ch
+
+
+def _tcp(host: str, port: int) -> socket.socket:
+    """The TCP connection to the server, with Nagle's algorithm off as OpenSSH's own client
+    has it (paramiko leaves it on): SSH sends small messages that wait for an answer, and
+    with Nagle on, the handshake's second message in a row waits for the server's delayed
+    ACK (~40 ms of a ~75 ms handshake here)."""
+    sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _read_until(
