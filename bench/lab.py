@@ -82,16 +82,25 @@ def compiled(checkout: Path) -> None:
     compileall.compile_file(checkout / "tasks.py", quiet=1)
 
 
+# bash sources ~/.bashrc for a command sshd starts only as a top-level shell (SHLVL < 2
+# once it has counted itself): with this, as on a board whose ~/.bashrc returns at once
+# when not interactive (Ubuntu's default), a command's login shell costs a bash start,
+# not this machine's `pyenv init` (~0.12 s) -- without editing anyone's ~/.bashrc
+PLAIN_SHELL = ("SetEnv SHLVL=1",)
+
+
 def make_lab(
     base: Path,
     hosts: int,
     cameras: str = "context, right_wrist, left_wrist",
     fps: int = 30,
     apart: bool = False,
+    plain_shell: bool = False,
 ) -> Lab:
     """``hosts`` simulated Jetsons, each behind its own sshd, provisioned and ready;
     ``apart``: labkit treats them as boards elsewhere (``labkit_shares_cpu: false``), not
-    as simulated hosts on its own machine, whose CPU readings would see its work."""
+    as simulated hosts on its own machine, whose CPU readings would see its work;
+    ``plain_shell``: a command's login shell reads no ``~/.bashrc`` (``PLAIN_SHELL``)."""
     compiled(ROOT)
     base.mkdir(parents=True, exist_ok=True)
     home = base / "home"
@@ -99,7 +108,7 @@ def make_lab(
     servers, workdirs, entries = {}, {}, {}
     for i in range(1, hosts + 1):
         name = f"jet{i}"
-        servers[name] = start_sshd(base / f"sshd-{name}")
+        servers[name] = start_sshd(base / f"sshd-{name}", extra=PLAIN_SHELL if plain_shell else ())
         trust(home, servers[name])
         workdirs[name] = base / f"wd-{name}"
         entries[name] = ssh_host(servers[name], workdirs[name])

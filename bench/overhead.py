@@ -1,7 +1,7 @@
 """What labkit costs beyond the recording, against raw ssh and Ansible doing the same steps.
 
     .venv/bin/python bench/overhead.py [--rounds 7] [--no-ansible] [--baseline CHECKOUT]
-                                       [--split-cores]
+                                       [--split-cores] [--shares-cpu] [--plain-shell]
 
 One simulated Jetson behind a real sshd on 127.0.0.1. Every flow does the same thing:
 set the CPU governor, start tegrastats, run a 3 s lerobot-record (3 cameras, 30 fps),
@@ -23,6 +23,13 @@ The simulated board stands in for a Jetson across the network, and labkit is tol
 during the recording, at nice 10. ``--shares-cpu`` measures labkit treating it as what it
 is, a simulated host on this machine, whose tegrastats would see that import: they then
 load when the recording has ended.
+
+Every raw `ssh` command starts a login shell on the board, and bash sources `~/.bashrc`
+for a command sshd starts: this machine's runs `pyenv init` (~0.12 s a command), which
+raw ssh pays for each of its 7 commands and labkit once (its one shell starts while it
+plans). ``--plain-shell`` measures a board whose shell reads no `~/.bashrc` for a command,
+as Ubuntu's default returns at once when not interactive (the board's sshd sets
+`SHLVL=1`, which bash takes for a nested shell; nobody's `~/.bashrc` is edited).
 
 By default the controller (each flow's own processes) and the simulated board share the
 machine's cores, so the controller's CPU slows the board's facts and the recording's
@@ -224,10 +231,13 @@ def main() -> None:
     ap.add_argument("--shares-cpu", action="store_true",
                     help="labkit treats the board as on this machine (the default for a "
                     "simulated host on loopback)")  # fmt: skip
+    ap.add_argument("--plain-shell", action="store_true",
+                    help="the board's shell reads no ~/.bashrc for a command, as Ubuntu's "
+                    "default returns at once when not interactive")  # fmt: skip
     args = ap.parse_args()
     base = WORK / "overhead"
     shutil.rmtree(base, ignore_errors=True)
-    lab = make_lab(base, 1, apart=not args.shares_cpu)
+    lab = make_lab(base, 1, apart=not args.shares_cpu, plain_shell=args.plain_shell)
     if args.split_cores:
         allowed = sorted(os.sched_getaffinity(0))  # the cores this process may use
         if len(allowed) < 2:
@@ -316,6 +326,7 @@ def main() -> None:
     opts += f" --baseline {args.baseline}" if args.baseline is not None else ""
     opts += " --split-cores" if args.split_cores else ""
     opts += " --shares-cpu" if args.shares_cpu else ""
+    opts += " --plain-shell" if args.plain_shell else ""
     load = os.getloadavg()
     body = (
         f"`bench/overhead.py --rounds {args.rounds}{opts}` on {machine()}, load average "
@@ -326,6 +337,11 @@ def main() -> None:
             "; labkit treats it as on this machine (`--shares-cpu`)"
             if args.shares_cpu
             else "; labkit treats it as a board elsewhere (`labkit_shares_cpu: false`)"
+        )
+        + (
+            "; its shell reads no `~/.bashrc` for a command (`--plain-shell`)"
+            if args.plain_shell
+            else ""
         )
         + "; each flow sets the governor, "
         "starts tegrastats, "

@@ -96,9 +96,12 @@ class SshServer:
             self.proc.kill()
 
 
-def start_sshd(base: Path, port: int | None = None, sftp: bool = True) -> SshServer:
+def start_sshd(
+    base: Path, port: int | None = None, sftp: bool = True, extra: tuple[str, ...] = ()
+) -> SshServer:
     """Start sshd; with ``base`` of an earlier server (and its ``port``), restart that one.
-    ``sftp=False``: no ``Subsystem sftp`` line, as on minimal images."""
+    ``sftp=False``: no ``Subsystem sftp`` line, as on minimal images; ``extra``: more
+    ``sshd_config`` lines."""
     if not Path(SSHD).exists():
         raise RuntimeError("sshd not found: install openssh-server (.ci/run does)")
     base.mkdir(parents=True, exist_ok=True)
@@ -135,6 +138,7 @@ def start_sshd(base: Path, port: int | None = None, sftp: bool = True) -> SshSer
                 "MaxSessions 100",
                 "AcceptEnv LANG",
                 *(["Subsystem sftp internal-sftp"] if sftp else []),
+                *extra,
                 "",
             ]
         )
