@@ -35,7 +35,6 @@ from invoke.exceptions import CommandTimedOut, ThreadException
 
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
 from labkit.remote import hostkeys
-from labkit.remote.params import SshParams
 from labkit.remote.target import CommandResult, Target
 
 CONNECT_TIMEOUT = 15.0
@@ -100,10 +99,6 @@ class SshTarget(Target):
         conn.transport.channel_timeout = CHANNEL_TIMEOUT
         self.conn = conn
         self._start_shell()  # its login shell's rc files run while labkit goes on
-
-    @property
-    def params(self) -> SshParams:
-        return SshParams(self.address, self.user, self.port, self.key_file, self.policy)
 
     def reconnect(self) -> None:
         self.close()
