@@ -79,18 +79,28 @@ class Held:
         self.closed = True
 
 
-def early_with(target=None, error=None) -> Early:
-    e = Early("thor", SshParams(LOOPBACK, "nv", 22))
-    e.target, e.error = target, error
-    return e
+PARAMS = SshParams(LOOPBACK, "nv", 22)
+
+
+def opened(result) -> Early:
+    """An early connection whose attempt gave ``result`` (a connection, or raised it)."""
+    early = Early("thor", PARAMS)
+
+    def connect(name: str, **params):
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    early._open(connect)  # what the thread runs
+    return early
 
 
 def test_the_run_takes_the_connection_once_when_its_host_is_the_same():
     held = Held()
-    e = early_with(held)
-    assert e.take("thor", SshParams(LOOPBACK, "nv", 22)) is held
-    assert e.take("thor", SshParams(LOOPBACK, "nv", 22)) is None  # a second run connects anew
-    e.close()
+    early = opened(held)
+    assert early.take("thor", PARAMS) is held
+    assert early.take("thor", PARAMS) is None  # a second run connects anew
+    early.close()
     assert not held.closed  # the run's now: the run closes it
 
 
@@ -100,41 +110,82 @@ def test_the_run_takes_the_connection_once_when_its_host_is_the_same():
         ("thor", SshParams(LOOPBACK, "nv", 2222)),
         ("thor", SshParams(LOOPBACK, "root", 22)),
         ("thor", SshParams(LOOPBACK, "nv", 22, host_key_policy="accept-new")),
-        ("orin", SshParams(LOOPBACK, "nv", 22)),
+        ("orin", PARAMS),
     ],
 )
 def test_a_connection_to_other_parameters_is_closed_not_taken(name, params):
     held = Held()
-    assert early_with(held).take(name, params) is None
+    assert opened(held).take(name, params) is None
     assert held.closed
 
 
+def test_a_connection_that_opens_after_it_was_given_up_is_closed():
+    # planning failed (or Ctrl-C) while the handshake went on: nobody will take it
+    held = Held()
+    early = Early("thor", PARAMS)
+    early.close()
+    early._open(lambda name, **params: held)
+    assert held.closed
+    assert early.take("thor", PARAMS) is None
+
+
 def test_the_error_connecting_gave_is_raised_by_the_run_that_takes_it():
-    e = early_with(error=ConnectError("thor: cannot reach 127.0.0.1:22 over SSH: refused"))
+    early = opened(ConnectError("thor: cannot reach 127.0.0.1:22 over SSH: refused"))
     with pytest.raises(ConnectError, match="cannot reach"):
-        e.take("thor", SshParams(LOOPBACK, "nv", 22))
+        early.take("thor", PARAMS)
+
+
+def test_a_bug_while_connecting_early_leaves_the_run_to_connect_itself():
+    # not a link error: the run connects anew, where the bug shows with its traceback
+    assert opened(RuntimeError("a bug")).take("thor", PARAMS) is None
 
 
 def test_an_unreachable_host_keeps_its_error_for_the_run_to_raise(sshd, tmp_path, fake_home):
     host = {**ssh_host(sshd, tmp_path / "wd"), "ansible_port": free_port()}  # nobody there
     path = write_inventory(tmp_path / "hosts.yml", {"thor": host})
     said: list[str] = []
-    e = connect_early(path, "thor", said.append)
-    assert e is not None and e.target is None
+    early = connect_early(path, "thor", said.append)
+    assert early is not None
     assert said == [f"thor: connecting (ssh {sshd.user}@{LOOPBACK}:{host['ansible_port']} "
                     "(simulated Jetson))"]  # fmt: skip
     with pytest.raises(ConnectError, match="cannot reach"):
-        e.take("thor", ssh_params(host_config(Inventory(path), "thor")))
+        early.take("thor", ssh_params(host_config(Inventory(path), "thor")))
 
 
 def test_the_connection_opened_early_runs_the_runs_commands(sshd, tmp_path, fake_home):
     trust(fake_home, sshd)
     path = write_inventory(tmp_path / "hosts.yml", {"thor": ssh_host(sshd, tmp_path / "wd")})
-    e = connect_early(path, "thor", lambda line: None)
-    assert e is not None
-    target = e.take("thor", ssh_params(host_config(Inventory(path), "thor")))
+    early = connect_early(path, "thor", lambda line: None)
+    assert early is not None
+    target = early.take("thor", ssh_params(host_config(Inventory(path), "thor")))
     assert target is not None
     try:
         assert target.run("echo $((6 * 7))").stdout == "42\n"
     finally:
         target.close()
+
+
+# values around each check's edges, for every connection variable raw_params reads
+EDGES = {
+    "ansible_connection": ["ssh", "paramiko", "local", "docker", None],
+    "ansible_port": [None, 0, 1, 22, 65535, 65536, 70000, -1, "22", "²", "+22", "", True, 22.0],
+    "labkit_host_key_policy": ["strict", "accept-new", "trust-all", None],
+    "ansible_host": [None, "", "thor.lan", 10],
+}
+
+
+@pytest.mark.parametrize("var", EDGES)
+def test_whatever_opens_early_is_what_the_checks_accept(var, tmp_path):
+    # never a connection the checked host would refuse (a port 70000 wrapping to 4464, a
+    # host key trusted for a host the checks then reject)
+    opened_for = []
+    for value in EDGES[var]:
+        host = {} if value is None else {var: value}
+        values = {"ansible_host": LOOPBACK, **host} if var != "ansible_host" else host
+        params = raw_params(values, "thor")
+        if params is None:
+            continue
+        opened_for.append(value)
+        path = inventory(tmp_path, {}, values)
+        assert ssh_params(host_config(Inventory(path), "thor")) == params, (var, value)
+    assert opened_for  # the usual values do open early

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from types import SimpleNamespace
 
+import paramiko
 import pytest
 
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
@@ -204,11 +206,24 @@ def test_the_shell_starts_with_the_connection_and_serves_the_first_command(sshd,
     t.close()
 
 
-def test_a_shell_whose_connection_drops_while_it_opens_is_a_connect_error(sshd, fake_home):
+def test_a_shell_whose_connection_drops_while_it_opens_is_a_connect_error(
+    sshd, fake_home, monkeypatch
+):
+    # the shell's channel is held back until the connection is gone: the error is the
+    # opening thread's, handed to the first command
     trust(fake_home, sshd)
+    go = threading.Event()
+    open_session = paramiko.Transport.open_session
+
+    def held(self, *args, **kwargs):
+        go.wait(60)
+        return open_session(self, *args, **kwargs)
+
+    monkeypatch.setattr(paramiko.Transport, "open_session", held)
     t = target(sshd)
     t.conn.transport.close()
-    with pytest.raises(ConnectError):
+    go.set()
+    with pytest.raises(ConnectError, match="SSH connection lost"):
         t.run("true")
     t.close()
 
@@ -220,3 +235,27 @@ def test_the_connection_has_nagle_off(sshd, fake_home):
     sock = t.conn.transport.sock
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     t.close()
+
+
+@pytest.fixture(scope="module")
+def sshd_forced(tmp_path_factory):
+    """An sshd that, for labkit's persistent shell, runs a command that notes it and exits
+    3 (other commands run as asked)."""
+    base = tmp_path_factory.mktemp("sshd-forced")
+    force = (
+        'ForceCommand case "$SSH_ORIGINAL_COMMAND" in "exec bash"*) '
+        f'echo started >> {base}/sessions; exit 3;; *) eval "$SSH_ORIGINAL_COMMAND";; esac'
+    )
+    server = start_sshd(base, extra=(force,))
+    yield server
+    server.stop()
+
+
+def test_a_shell_that_ends_as_it_starts_is_an_error_and_not_started_again(sshd_forced,
+                                                                        fake_home):  # fmt: skip
+    trust(fake_home, sshd_forced)
+    t = target(sshd_forced)
+    with pytest.raises(ConnectError, match=r"ended as it started \(exit 3\)"):
+        t.run("true")
+    t.close()
+    assert (sshd_forced.dir / "sessions").read_text() == "started\n"  # one session, no retry

@@ -4,83 +4,136 @@
 needs the host, and the host needs ~0.2 s (handshake, then the persistent shell's login
 rc files) before it runs the first command. Connecting first from the inventory's raw
 connection variables (read without the checked models, which need every plug-in), then
-importing and planning, overlaps the shell's start with that work. The run takes the
-connection only if the checked host has the same parameters (``take``); a connection that
-failed keeps its error for the run to raise where it would have, after the playbook and
-inventory are found sound.
+importing and planning, overlaps the handshake and the shell's start with that work. The
+run takes the connection only if the checked host has the same parameters (``take``); a
+connection that failed keeps its error for the run to raise where it would have, after
+the playbook and inventory are found sound.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.config.inventory import Inventory
 from labkit.errors import LabkitError
 from labkit.remote.params import SshParams
-from labkit.remote.ssh import SshTarget
 
+if TYPE_CHECKING:
+    from labkit.remote.ssh import SshTarget
+
+# what the checked host accepts (``config.hostvars.HostConfig``); anything else opens
+# nothing early, and the run reports it
+SSH_CONNECTIONS = ("ssh", "paramiko")
 POLICIES = ("strict", "accept-new")
+PORTS = range(1, 65536)
+# while the connection opens beside the imports, the interpreter hands the GIL over every
+# 0.5 ms instead of 5 ms: the handshake's many short steps each wait for the importing
+# thread to let go, and at 5 ms that made the early connection slower than none (measured)
+SWITCH_S = 0.0005
 
 
 class Early:
-    """One connection opened ahead of the run (or the error opening it gave)."""
+    """One connection being opened ahead of the run, in a thread of its own: planning goes
+    on meanwhile, and a playbook's error is reported at once, not after a host that does
+    not answer has timed out."""
 
     def __init__(self, name: str, params: SshParams) -> None:
         self.name, self.params = name, params
-        self.target: SshTarget | None = None
-        self.error: LabkitError | None = None
+        self._target: SshTarget | None = None
+        self._error: LabkitError | None = None
+        self._abandoned = False
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._switch: float | None = None  # the interpreter's own, while ours is set
 
-    def open(self) -> Early:
-        try:
-            self.target = SshTarget(self.name, **vars(self.params))
-        except LabkitError as exc:  # raised by the run that takes it, in its place
-            self.error = exc
+    def start(self) -> Early:
+        # paramiko (~0.1 s of imports) only for an SSH host, and before the thread starts:
+        # two threads importing the same modules wait on each other's import locks
+        from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
+
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_S, self._switch))
+        thread = threading.Thread(
+            target=self._open, args=(SshTarget,), name="labkit-connect", daemon=True
+        )
+        thread.start()
         return self
 
+    def _settled(self) -> None:
+        """The interpreter's own switch interval back (the run takes over, or gives up)."""
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
+
+    def _open(self, cls: type[SshTarget]) -> None:
+        target = None
+        try:
+            target = cls(self.name, **vars(self.params))
+        except LabkitError as exc:  # raised by the run that takes it, in its place
+            self._error = exc
+        except Exception:  # noqa: BLE001 -- not a link error: the run connects anew, and shows it
+            pass
+        with self._lock:
+            if not self._abandoned:
+                self._target, target = target, None
+        if target is not None:  # nobody will take it
+            target.close()
+        self._done.set()
+
     def take(self, name: str, params: SshParams) -> SshTarget | None:
-        """The connection, if it was opened to ``name`` with ``params`` (raises the error
-        it failed with); None otherwise, and it is closed. Taken once."""
+        """The connection, once open, if it was opened to ``name`` with ``params`` (raises
+        the error it failed with); None otherwise, and it is closed. Taken once."""
         if (name, params) != (self.name, self.params):
             self.close()
             return None
-        target, error = self.target, self.error
-        self.target = self.error = None
+        self._settled()
+        self._done.wait()  # as long as the connection's own timeouts allow
+        with self._lock:
+            self._abandoned = True
+            target, error = self._target, self._error
+            self._target = self._error = None
         if error is not None:
             raise error
         return target
 
     def close(self) -> None:
-        if self.target is not None:
-            self.target.close()
-            self.target = None
+        """Not taken: closed now, or as soon as it is open."""
+        self._settled()
+        with self._lock:
+            self._abandoned = True
+            target, self._target = self._target, None
+        if target is not None:
+            target.close()
 
 
 def raw_params(values: dict[str, Any], name: str) -> SshParams | None:
     """The SSH parameters of a host's resolved inventory variables, as the checked host
     (``config.hostvars.HostConfig``) would give them; None for a local host or a value the
-    checks would refuse (the run reports that)."""
-    if values.get("ansible_connection", "ssh") == "local":
+    checks would refuse (the run reports that, having connected nowhere)."""
+    if values.get("ansible_connection", "ssh") not in SSH_CONNECTIONS:
         return None
     address = values.get("ansible_host") or name
     user = values.get("ansible_user")
     key = values.get("ansible_ssh_private_key_file")
     policy = values.get("labkit_host_key_policy", "strict")
     port = values.get("ansible_port")
-    if isinstance(port, str) and port.strip().isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit():
         port = int(port)
     if not isinstance(address, str) or policy not in POLICIES:
         return None
     if any(v is not None and not isinstance(v, str) for v in (user, key)):
         return None
-    if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+    if port is not None and (type(port) is not int or port not in PORTS):
         return None
     return SshParams(address, user, port, key, policy)
 
 
 def connect_early(inventory: str | Path, name: str, say: Callable[[str], None]) -> Early | None:
-    """Open the connection to host ``name`` of ``inventory`` now; None when there is
+    """Start opening the connection to host ``name`` of ``inventory``; None when there is
     nothing to open (a local host) or the inventory does not say how (its errors are
     reported by the run, in their usual order)."""
     try:
@@ -92,4 +145,4 @@ def connect_early(inventory: str | Path, name: str, say: Callable[[str], None]) 
         return None
     simulated = " (simulated Jetson)" if values.get("labkit_simulate") is True else ""
     say(f"{name}: connecting ({params.describe()}{simulated})")
-    return Early(name, params).open()
+    return Early(name, params).start()

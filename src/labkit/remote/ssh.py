@@ -147,18 +147,24 @@ class SshTarget(Target):
 
     def _shell(self) -> paramiko.Channel:
         if self._sh_opening is not None:  # started with the connection: its channel now
-            opening, self._sh_opening = self._sh_opening, None
+            opening = self._sh_opening
             try:
                 self._sh = opening.channel()
-            except TimeoutError:
-                raise ConnectError(f"{self.name}: the remote shell did not start") from None
-            except _LINK_ERRORS as exc:
-                raise ConnectError(
-                    f"{self.name}: SSH connection lost ({exc or type(exc)})"
-                ) from None
+            except BaseException as exc:
+                self._drop_shell()
+                if isinstance(exc, TimeoutError):
+                    raise ConnectError(f"{self.name}: the remote shell did not start") from None
+                if isinstance(exc, _LINK_ERRORS):
+                    raise ConnectError(
+                        f"{self.name}: SSH connection lost ({exc or type(exc)})"
+                    ) from None
+                raise
+            self._sh_opening = None
         ch = self._sh
         if ch is None or ch.closed or ch.exit_status_ready():
-            self._drop_shell()
+            if ch is not None and self._sh_starting is not None:  # never ready: no retry
+                raise self._ended(ch)
+            self._drop_shell()  # it served before: a new one, once
             self._start_shell()
             return self._shell()
         tok = self._sh_starting
@@ -173,19 +179,38 @@ class SshTarget(Target):
             except TimeoutError:
                 self._drop_shell()
                 raise ConnectError(f"{self.name}: the remote shell did not start") from None
+            except EOFError:
+                raise self._ended(ch) from None
             except _LINK_ERRORS as exc:
                 self._drop_shell()
                 raise ConnectError(
                     f"{self.name}: SSH connection lost ({exc or type(exc)})"
                 ) from None
+            except BaseException:  # Ctrl-C: the marker may be half read; the next starts anew
+                self._drop_shell()
+                raise
             self._sh_starting = None
         return ch
+
+    def _ended(self, ch: paramiko.Channel) -> ConnectError:
+        """The error for a shell that ended before it was ready (not started again: a
+        login shell that exits at once, e.g. a ForceCommand, would do so every time)."""
+        self._drop_shell()
+        transport = self.conn.transport if self.conn is not None else None
+        if transport is None or not transport.is_active():
+            return ConnectError(f"{self.name}: SSH connection lost")
+        code = ch.recv_exit_status() if ch.exit_status_ready() else "unknown"
+        return ConnectError(
+            f"{self.name}: the remote shell ended as it started (exit {code}); the account's "
+            "login shell or the server's ForceCommand may not allow running commands"
+        )
 
     def _drop_shell(self) -> None:
         if self._sh is not None:
             with contextlib.suppress(Exception):
                 self._sh.close()
-        # a channel still being opened ends with the transport (closed next, or dead)
+        if self._sh_opening is not None:  # its channel is closed once open
+            self._sh_opening.abandon()
         self._sh, self._sh_starting, self._sh_opening = None, None, None
 
     def _exec_in_shell(self, command: str, timeout: float) -> CommandResult:
@@ -339,25 +364,35 @@ class SshTarget(Target):
 
 class _Opening:
     """A shell channel being opened in a thread: open, ``exec bash``, send the ready
-    marker; ``channel()`` waits for it and raises what opening it raised."""
+    marker; ``channel()`` waits for it and raises what opening it raised. Once abandoned
+    (a Ctrl-C while waiting, the connection closed), the channel is closed as soon as it
+    is open: no bash is left waiting on the board."""
 
     def __init__(self, transport: paramiko.Transport, tok: str) -> None:
         self._transport, self._tok = transport, tok
         self._ch: paramiko.Channel | None = None
         self._error: BaseException | None = None
+        self._abandoned = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._open, name="labkit-shell", daemon=True)
         self._thread.start()
 
     def _open(self) -> None:
+        ch = None
         try:
             ch = self._transport.open_session(timeout=CHANNEL_TIMEOUT)
             ch.exec_command("exec bash --norc --noprofile")
             # whatever the login shell's rc files print comes before this marker
             tok = self._tok
             ch.sendall(f"printf '\\n{tok}\\n'; printf '\\n{tok}\\n' >&2\n".encode())
-            self._ch = ch
+            with self._lock:
+                if not self._abandoned:
+                    self._ch, ch = ch, None
         except BaseException as exc:  # noqa: BLE001 -- handed to the thread that waits
             self._error = exc
+        if ch is not None:  # abandoned, or half-opened
+            with contextlib.suppress(Exception):
+                ch.close()
 
     def channel(self) -> paramiko.Channel:
         self._thread.join(CHANNEL_TIMEOUT + 5)  # open_session's own timeout acts first
@@ -367,6 +402,14 @@ class _Opening:
             raise self._error
         assert self._ch is not None
         return self._ch
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            ch, self._ch = self._ch, None
+        if ch is not None:
+            with contextlib.suppress(Exception):
+                ch.close()
 
 
 def _tcp(host: str, port: int) -> socket.socket:
