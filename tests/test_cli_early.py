@@ -23,6 +23,14 @@ from tests.sshd import LOOPBACK
 PLAYBOOK = DATA / "playbooks" / "e2e" / "e2e.yml"
 
 
+@pytest.fixture(autouse=True)
+def switch_interval():
+    """The interpreter's switch interval as it was, whatever a failed test left."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
 def accepted(sshd) -> int:
     """SSH connections the test sshd has let in so far (its log's lines)."""
     return (sshd.dir / "sshd.log").read_text().count("Accepted publickey for ")

@@ -3,6 +3,7 @@ parameters the checked host gives, taken once by the run, its error kept for the
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,20 @@ from labkit.config.hostvars import host_config
 from labkit.config.inventory import Inventory
 from labkit.errors import ConnectError
 from labkit.remote.connect import ssh_params
-from labkit.remote.early import Early, connect_early, raw_params
+from labkit.remote.early import SWITCH_S, Early, connect_early, raw_params
 from labkit.remote.params import SshParams
 from tests.labhost import ssh_host, trust, write_inventory
 from tests.sshd import LOOPBACK, free_port
+
+
+@pytest.fixture(autouse=True)
+def switch_interval():
+    """The interpreter's switch interval as it was, whatever a test left (an early
+    connection shortens it until it is taken or given up)."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
 
 # (group vars, host vars): every way the inventory may spell a connection
 SPELLINGS = {
@@ -24,7 +35,6 @@ SPELLINGS = {
     "from the group": ({"ansible_user": "nv", "ansible_port": 22}, {"ansible_host": "thor.lan"}),
     "the host's name as its address": ({}, {}),
     "the port as text": ({}, {"ansible_port": "2201"}),
-    "accept-new": ({}, {"labkit_host_key_policy": "accept-new"}),
     "the host over the group": ({"ansible_user": "a"}, {"ansible_user": "b"}),
 }  # fmt: skip
 
@@ -49,12 +59,14 @@ def test_raw_values_give_the_parameters_the_checked_host_gives(spelling, tmp_pat
     [
         {"ansible_connection": "local"},
         {"labkit_host_key_policy": "trust-all"},  # refused by the checks: the run says so
+        # a key trusted on first contact: not before the whole inventory is checked
+        {"labkit_host_key_policy": "accept-new"},
         {"ansible_port": "twenty-two"},
         {"ansible_port": True},
         {"ansible_user": ["a", "b"]},
     ],
 )
-def test_nothing_is_opened_for_a_local_host_or_a_value_the_checks_refuse(host):
+def test_nothing_is_opened_for_a_local_host_a_refused_value_or_a_key_trusted_anew(host):
     assert raw_params(host, "thor") is None
 
 
@@ -135,6 +147,21 @@ def test_the_error_connecting_gave_is_raised_by_the_run_that_takes_it():
         early.take("thor", PARAMS)
 
 
+def test_the_switch_interval_comes_back_when_the_last_early_connection_settles():
+    # two early connections given up in the other order than they started (to a loopback
+    # port where nobody listens: refused at once)
+    own = sys.getswitchinterval()
+    nobody = SshParams(LOOPBACK, "nv", free_port())
+    first, second = Early("a", nobody), Early("b", nobody)
+    first.start()
+    second.start()
+    assert sys.getswitchinterval() == min(SWITCH_S, own)
+    first.close()
+    assert sys.getswitchinterval() == min(SWITCH_S, own)  # the second still opens
+    second.close()
+    assert sys.getswitchinterval() == own
+
+
 def test_a_bug_while_connecting_early_leaves_the_run_to_connect_itself():
     # not a link error: the run connects anew, where the bug shows with its traceback
     assert opened(RuntimeError("a bug")).take("thor", PARAMS) is None
@@ -171,6 +198,8 @@ EDGES = {
     "ansible_port": [None, 0, 1, 22, 65535, 65536, 70000, -1, "22", "²", "+22", "", True, 22.0],
     "labkit_host_key_policy": ["strict", "accept-new", "trust-all", None],
     "ansible_host": [None, "", "thor.lan", 10],
+    "ansible_user": [None, "", "nv", 1],
+    "ansible_ssh_private_key_file": [None, "", "~/.ssh/k", 1],
 }
 
 

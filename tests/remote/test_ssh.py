@@ -12,8 +12,9 @@ import paramiko
 import pytest
 
 from labkit.errors import CommandTimeout, ConnectError, HostKeyError, RemoteError
+from labkit.remote import ssh as ssh_mod
 from labkit.remote.ssh import SshTarget
-from tests.labhost import alive, trust
+from tests.labhost import alive, trust, wait_for
 from tests.sshd import LOOPBACK, free_port, start_sshd
 
 
@@ -259,3 +260,58 @@ def test_a_shell_that_ends_as_it_starts_is_an_error_and_not_started_again(sshd_f
         t.run("true")
     t.close()
     assert (sshd_forced.dir / "sessions").read_text() == "started\n"  # one session, no retry
+
+
+def test_a_shell_given_up_while_its_channel_opens_is_closed_once_open(sshd, fake_home,
+                                                                     monkeypatch):  # fmt: skip
+    # Ctrl-C while the first command waits for the shell's channel: the channel, opened
+    # after, is closed at once (no bash left waiting on the board), and the next command
+    # gets a shell of its own
+    trust(fake_home, sshd)
+    go = threading.Event()
+    opened: list[paramiko.Channel] = []
+    open_session = paramiko.Transport.open_session
+
+    def held(self, *args, **kwargs):
+        go.wait(60)
+        ch = open_session(self, *args, **kwargs)
+        opened.append(ch)
+        return ch
+
+    monkeypatch.setattr(paramiko.Transport, "open_session", held)
+    t = target(sshd)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(ssh_mod._Opening, "channel", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            t.run("true")
+    go.set()
+    wait_for(lambda: len(opened) == 1 and opened[0].closed, 30, "the given-up channel closed")
+    assert t.run("echo next").stdout == "next\n"
+    assert len(opened) == 2
+    t.close()
+
+
+def test_ctrl_c_while_the_shell_starts_leaves_the_next_command_a_new_shell(sshd, fake_home,
+                                                                         monkeypatch):  # fmt: skip
+    trust(fake_home, sshd)
+    t = target(sshd)
+    first = True
+    read_until = ssh_mod._read_until
+
+    def once(*args, **kwargs):  # Ctrl-C just after the ready marker was read
+        nonlocal first
+        got = read_until(*args, **kwargs)
+        if first:
+            first = False
+            raise KeyboardInterrupt
+        return got
+
+    monkeypatch.setattr(ssh_mod, "_read_until", once)
+    with pytest.raises(KeyboardInterrupt):
+        t.run("true")
+    assert t.run("echo next").stdout == "next\n"
+    t.close()

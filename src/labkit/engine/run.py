@@ -41,7 +41,7 @@ from labkit.measure import one_line
 from labkit.records.model import RunRecord
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
-from labkit.remote.connect import HostSession, open_host
+from labkit.remote.connect import HostSession, open_host, ssh_params
 from labkit.remote.facts import (
     Fact,
     detached,
@@ -130,7 +130,7 @@ def run_experiment(
 ) -> RunRecord | dict[str, Any]:
     """Run ``plan`` once; returns the record (``--check``: a dict of the planned changes
     only). ``early``: the connection the CLI opened while it planned (it said so)."""
-    if early is None:
+    if early is None or not early.matches(plan.host.name, ssh_params(plan.host)):
         opts.say(f"{plan.host.name}: connecting ({plan.host.describe()})")
     hs = open_host(
         plan.host,

@@ -28,12 +28,38 @@ if TYPE_CHECKING:
 # what the checked host accepts (``config.hostvars.HostConfig``); anything else opens
 # nothing early, and the run reports it
 SSH_CONNECTIONS = ("ssh", "paramiko")
-POLICIES = ("strict", "accept-new")
+POLICIES = ("strict",)  # accept-new: not before the inventory is checked (raw_params)
 PORTS = range(1, 65536)
 # while the connection opens beside the imports, the interpreter hands the GIL over every
 # 0.5 ms instead of 5 ms: the handshake's many short steps each wait for the importing
 # thread to let go, and at 5 ms that made the early connection slower than none (measured)
 SWITCH_S = 0.0005
+
+
+class _Switching:
+    """The shorter switch interval while any early connection opens; the interpreter's
+    own back when the last is taken or given up (in any order)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._saved = 0.0
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(SWITCH_S, self._saved))
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SWITCHING = _Switching()
 
 
 class Early:
@@ -48,26 +74,33 @@ class Early:
         self._abandoned = False
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._switch: float | None = None  # the interpreter's own, while ours is set
+        self._switching = False  # holds _SWITCHING
 
     def start(self) -> Early:
         # paramiko (~0.1 s of imports) only for an SSH host, and before the thread starts:
         # two threads importing the same modules wait on each other's import locks
         from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
 
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(SWITCH_S, self._switch))
-        thread = threading.Thread(
-            target=self._open, args=(SshTarget,), name="labkit-connect", daemon=True
-        )
-        thread.start()
+        _SWITCHING.hold()
+        self._switching = True
+        try:
+            threading.Thread(
+                target=self._open, args=(SshTarget,), name="labkit-connect", daemon=True
+            ).start()
+        except BaseException:
+            self._settled()
+            raise
         return self
 
     def _settled(self) -> None:
         """The interpreter's own switch interval back (the run takes over, or gives up)."""
-        if self._switch is not None:
-            sys.setswitchinterval(self._switch)
-            self._switch = None
+        if self._switching:
+            self._switching = False
+            _SWITCHING.release()
+
+    def matches(self, name: str, params: SshParams) -> bool:
+        """Whether this connection is (being) opened to ``name`` with ``params``."""
+        return (name, params) == (self.name, self.params)
 
     def _open(self, cls: type[SshTarget]) -> None:
         target = None
@@ -87,7 +120,7 @@ class Early:
     def take(self, name: str, params: SshParams) -> SshTarget | None:
         """The connection, once open, if it was opened to ``name`` with ``params`` (raises
         the error it failed with); None otherwise, and it is closed. Taken once."""
-        if (name, params) != (self.name, self.params):
+        if not self.matches(name, params):
             self.close()
             return None
         self._settled()
@@ -112,8 +145,10 @@ class Early:
 
 def raw_params(values: dict[str, Any], name: str) -> SshParams | None:
     """The SSH parameters of a host's resolved inventory variables, as the checked host
-    (``config.hostvars.HostConfig``) would give them; None for a local host or a value the
-    checks would refuse (the run reports that, having connected nowhere)."""
+    (``config.hostvars.HostConfig``) would give them; None for a local host, a value the
+    checks would refuse (the run reports that, having connected nowhere), or a host whose
+    key is trusted on first contact (``accept-new`` writes known_hosts: only once the
+    whole inventory is found sound)."""
     if values.get("ansible_connection", "ssh") not in SSH_CONNECTIONS:
         return None
     address = values.get("ansible_host") or name

@@ -194,15 +194,16 @@ class SshTarget(Target):
 
     def _ended(self, ch: paramiko.Channel) -> ConnectError:
         """The error for a shell that ended before it was ready (not started again: a
-        login shell that exits at once, e.g. a ForceCommand, would do so every time)."""
+        login shell that exits at once, e.g. a ForceCommand, would do so every time). An
+        exit status says the shell exited (sshd sends it before closing the channel);
+        none, that the link went (the transport closes its channels first)."""
         self._drop_shell()
-        transport = self.conn.transport if self.conn is not None else None
-        if transport is None or not transport.is_active():
-            return ConnectError(f"{self.name}: SSH connection lost")
-        code = ch.recv_exit_status() if ch.exit_status_ready() else "unknown"
+        if not ch.exit_status_ready():
+            return ConnectError(f"{self.name}: SSH connection lost (the remote shell ended)")
         return ConnectError(
-            f"{self.name}: the remote shell ended as it started (exit {code}); the account's "
-            "login shell or the server's ForceCommand may not allow running commands"
+            f"{self.name}: the remote shell ended as it started (exit "
+            f"{ch.recv_exit_status()}); the account's login shell or the server's "
+            "ForceCommand may not allow running commands"
         )
 
     def _drop_shell(self) -> None:
