@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from labkit.config.hostvars import HostConfig
 from labkit.config.plan import Plan
@@ -42,6 +42,7 @@ from labkit.records.model import RunRecord
 from labkit.records.store import new_run_id, run_path, write_manifest
 from labkit.remote import lock
 from labkit.remote.connect import HostSession, open_host, ssh_params
+from labkit.remote.early import Early
 from labkit.remote.facts import (
     Fact,
     detached,
@@ -63,9 +64,6 @@ from labkit.remote.settings import (
 )
 from labkit.remote.target import Target
 from labkit.remote.transfer import leftovers, pull_run
-
-if TYPE_CHECKING:  # paramiko, only for a run over SSH
-    from labkit.remote.early import Early
 
 q = shlex.quote
 
