@@ -67,6 +67,11 @@ class SshServer:
             self.ssh_argv(command), input=input, capture_output=True, timeout=timeout, check=check
         )
 
+    def accepted(self) -> int:
+        """SSH connections this server has let in so far (its log's lines, written as it
+        lets each in, before any command runs)."""
+        return (self.dir / "sshd.log").read_text().count("Accepted publickey for ")
+
     def sessions(self) -> list[int]:
         """Pids of the per-connection sshd processes forked by this server."""
         out = []

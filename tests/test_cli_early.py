@@ -31,11 +31,6 @@ def switch_interval():
     sys.setswitchinterval(before)
 
 
-def accepted(sshd) -> int:
-    """SSH connections the test sshd has let in so far (its log's lines)."""
-    return (sshd.dir / "sshd.log").read_text().count("Accepted publickey for ")
-
-
 @pytest.fixture
 def spied(monkeypatch):
     """Every early connection started, and what each run took from it."""
@@ -63,7 +58,7 @@ def test_the_first_run_takes_the_early_connection_and_a_repeat_connects_anew(
     workdir = tmp_path / "wd"
     inv = write_inventory(tmp_path / "hosts.yml", {"thor": ssh_host(sshd, workdir)})
     cli.facts("thor", str(inv), out=io.StringIO())  # the simulator installed
-    before = accepted(sshd)
+    before = sshd.accepted()
     switch = sys.getswitchinterval()
     out = io.StringIO()
     cli.experiment("short", "thor", str(PLAYBOOK), str(inv), check=True, repeat=2, out=out)
@@ -71,7 +66,7 @@ def test_the_first_run_takes_the_early_connection_and_a_repeat_connects_anew(
     [early] = spied["early"]
     [taken] = spied["taken"]  # the second run was given no early connection
     assert taken is not None  # the first run ran on it
-    assert accepted(sshd) - before == 2  # that one, and the second run's own
+    assert sshd.accepted() - before == 2  # that one, and the second run's own
     assert out.getvalue().count("thor: connecting (") == 2
 
 

@@ -107,21 +107,16 @@ def prepare(lab, workdir) -> None:
     gov.write_text("powersave\n")
 
 
-def accepted(sshd) -> int:
-    """SSH connections the test sshd has let in so far (its log's lines)."""
-    return (sshd.dir / "sshd.log").read_text().count("Accepted publickey for ")
-
-
 def test_full_run_over_one_ssh_connection_records_and_restores(lab, sshd, workdir):
     prepare(lab, workdir)
     udev = workdir / "sim/root/run/udev/calls.log"
     seen = udev.read_text() if udev.exists() else ""
-    before = accepted(sshd)
+    before = sshd.accepted()
     res = lab.run("experiment", "--name", "short")
     assert res.returncode == 0, res.stdout + res.stderr
     # the connection opened while labkit planned is the run's (the one connection; sshd
     # logs it as it lets it in, before any command runs)
-    assert accepted(sshd) - before == 1
+    assert sshd.accepted() - before == 1
     assert res.stdout.count("simthor: connecting (") == 1
     assert "complete" in res.stdout and "slow-loop warnings" in res.stdout
     [(run_dir, m)] = manifests(lab.runs)

@@ -33,6 +33,7 @@ from labkit.remote.facts import (
 from labkit.remote.target import LocalTarget
 from labkit.sim.deploy import bundle, install_script, paths
 from tests.conftest import DATA
+from tests.labhost import wait_for
 
 CASES = yaml.safe_load((DATA / "facts/cases.yaml").read_text())
 FACTS = {f.name: f for f in facts_for() + plugin_facts(None)}
@@ -210,10 +211,7 @@ def cpu_ticks(pid: int) -> int:
 
 
 def until_cpu_used(pid: int, ticks: int) -> None:
-    deadline = time.monotonic() + 60
-    while cpu_ticks(pid) < ticks:
-        assert time.monotonic() < deadline, f"pid {pid} did not reach {ticks} ticks"
-        time.sleep(0.01)
+    wait_for(lambda: cpu_ticks(pid) >= ticks, 60, f"pid {pid} to use {ticks} ticks", 0.01)
 
 
 def first_readings(text: str) -> set[str]:

@@ -16,11 +16,12 @@ import posixpath
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from labkit.config.hostvars import HostConfig
 from labkit.errors import ConfigError, LabkitError
 from labkit.registry import plugin_facts
+from labkit.remote.early import Early, ssh_class
 from labkit.remote.facts import (
     Fact,
     facts_for,
@@ -31,9 +32,6 @@ from labkit.remote.facts import (
 )
 from labkit.remote.params import SshParams
 from labkit.remote.target import LocalTarget, Target
-
-if TYPE_CHECKING:
-    from labkit.remote.early import Early
 
 _PASSWORDS: dict[str, str] = {}  # asked once per invocation, kept in memory only
 
@@ -223,12 +221,9 @@ def open_target(host: HostConfig, early: Early | None = None) -> Target:
     parameters (``remote.early``), else a new one."""
     if host.connection == "local":
         return LocalTarget(host.name)
-    # paramiko (~0.1 s of imports) only for an SSH target
-    from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
-
     params = ssh_params(host)
     taken = early.take(host.name, params) if early is not None else None
-    return taken if taken is not None else SshTarget(host.name, **vars(params))
+    return taken if taken is not None else ssh_class()(host.name, **vars(params))
 
 
 def open_host(

@@ -36,6 +36,14 @@ PORTS = range(1, 65536)
 SWITCH_S = 0.0005
 
 
+def ssh_class() -> type[SshTarget]:
+    """``SshTarget``, imported when first needed: paramiko's ~0.1 s of imports only for an
+    SSH host (``open_target`` and ``Early`` both open theirs through this)."""
+    from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
+
+    return SshTarget
+
+
 class _Switching:
     """The shorter switch interval while any early connection opens; the interpreter's
     own back when the last is taken or given up (in any order)."""
@@ -77,15 +85,14 @@ class Early:
         self._switching = False  # holds _SWITCHING
 
     def start(self) -> Early:
-        # paramiko (~0.1 s of imports) only for an SSH host, and before the thread starts:
-        # two threads importing the same modules wait on each other's import locks
-        from labkit.remote.ssh import SshTarget  # noqa: PLC0415 -- start-up time
-
+        # imported before the thread starts: two threads importing the same modules wait
+        # on each other's import locks
+        cls = ssh_class()
         _SWITCHING.hold()
         self._switching = True
         try:
             threading.Thread(
-                target=self._open, args=(SshTarget,), name="labkit-connect", daemon=True
+                target=self._open, args=(cls,), name="labkit-connect", daemon=True
             ).start()
         except BaseException:
             self._settled()

@@ -151,14 +151,7 @@ class SshTarget(Target):
             try:
                 self._sh = opening.channel()
             except BaseException as exc:
-                self._drop_shell()
-                if isinstance(exc, TimeoutError):
-                    raise ConnectError(f"{self.name}: the remote shell did not start") from None
-                if isinstance(exc, _LINK_ERRORS):
-                    raise ConnectError(
-                        f"{self.name}: SSH connection lost ({exc or type(exc)})"
-                    ) from None
-                raise
+                raise self._not_started(exc) from None
             self._sh_opening = None
         ch = self._sh
         if ch is None or ch.closed or ch.exit_status_ready():
@@ -176,21 +169,23 @@ class SshTarget(Target):
                     f"\n{tok}\n".encode(),
                     time.monotonic() + CHANNEL_TIMEOUT,
                 )
-            except TimeoutError:
-                self._drop_shell()
-                raise ConnectError(f"{self.name}: the remote shell did not start") from None
             except EOFError:
                 raise self._ended(ch) from None
-            except _LINK_ERRORS as exc:
-                self._drop_shell()
-                raise ConnectError(
-                    f"{self.name}: SSH connection lost ({exc or type(exc)})"
-                ) from None
-            except BaseException:  # Ctrl-C: the marker may be half read; the next starts anew
-                self._drop_shell()
-                raise
+            except BaseException as exc:  # Ctrl-C too: the marker may be half read
+                raise self._not_started(exc) from None
             self._sh_starting = None
         return ch
+
+    def _not_started(self, exc: BaseException) -> BaseException:
+        """What to raise for a shell that failed to open or to get ready (it is dropped:
+        the next command starts a new one): a timeout or a lost link as a
+        ``ConnectError``, anything else (Ctrl-C) as it is."""
+        self._drop_shell()
+        if isinstance(exc, TimeoutError):
+            return ConnectError(f"{self.name}: the remote shell did not start")
+        if isinstance(exc, _LINK_ERRORS):
+            return ConnectError(f"{self.name}: SSH connection lost ({exc or type(exc)})")
+        return exc
 
     def _ended(self, ch: paramiko.Channel) -> ConnectError:
         """The error for a shell that ended before it was ready (not started again: a
