@@ -99,6 +99,27 @@ def test_a_command_workload_runs_over_ssh_with_its_probe_and_restores(lab, tmp_p
     assert "slow_per_min" in (out / "cmd-demo" / "summary.csv").read_text()
 
 
+def test_the_after_sample_first_reading_is_laid_while_the_workload_runs(lab):
+    """Near its expected end, each progress poll lays the first reading of the CPU sample
+    of the facts after the restore as it starts, so the sample spans the workload's last
+    moments and the finish instead of waiting out its shortest span after them. The
+    workload here ends only once that reading is there: laid only as a poll saw it end,
+    it would run on to the watchdog and exit 3."""
+    doc = yaml.safe_load(lab.playbook.read_text())
+    doc["workload"]["command"] = (
+        "for i in $(seq 900); do [ -e .top-after ] && exit 0; sleep 0.1; done; exit 3"
+    )
+    doc["workload"]["duration_s"] = 1
+    lab.playbook.write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = lab.run("experiment", "--name", "bare", "--runs", str(lab.runs))
+    assert res.returncode == 0, res.stdout + res.stderr
+    [(_, m)] = manifests(lab.runs)
+    assert m["status"] == "complete", m.get("error")
+    assert m["remote_status"]["workload_exit"] == 0
+    assert m["remote_status"]["stopped_by"] is None
+    assert isinstance(m["facts_after"]["top_processes"], list)
+
+
 def test_plan_and_check_show_the_workload_and_probe_commands(lab):
     res = lab.run("plan", "--name", "fast", "--set", "rate=60")
     assert res.returncode == 0, res.stderr

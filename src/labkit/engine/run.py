@@ -389,7 +389,14 @@ def _watch(run: Run) -> None:
     # the summary's modules load while the workload runs, unless its CPU readings see this
     # machine's (``engine.prewarm``)
     early = can_idle() and not shares_cpu(plan.host, t)
+    mark = top_mark(top_after(run))
     while True:
+        # the CPU sample of the facts after the restore: its first reading at the start
+        # of each poll that may see the workload end (from two poll intervals before its
+        # expected end), or as a poll sees it end sooner; its second with those facts. It
+        # spans the workload's last moments, the stop, restore and packing, so it seldom
+        # waits out TOP_MIN_SPAN_S after them
+        near = time.monotonic() - start >= expected - 2 * opts.poll_s
         status = with_link(
             t,
             opts,
@@ -397,11 +404,10 @@ def _watch(run: Run) -> None:
             t,
             run.rd,
             wait_s=opts.poll_s,
+            before=mark if near else "",
             workload=w,
             watch=run.watch,
-            # the CPU's first reading as the workload ends; its second in the facts after
-            # the restore: the sample spans the stop, restore and packing
-            on_done=top_mark(top_after(run)),
+            on_done="" if near else mark,
         )
         if status.get("state") == "done":
             run.status = status

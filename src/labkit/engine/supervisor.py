@@ -77,10 +77,11 @@ def poll(
     With ``wait_s``, the target waits (checking every 50 ms) until the status file shows
     ``"state": "<until>"`` (an alternation such as ``running|done``) or the time is up,
     so the end of a run is seen at once instead of up to a poll interval late.
-    ``before`` runs first in the same round trip (starting the supervisor); ``on_done``
-    runs on the target as soon as the wait sees the run done (no round trip of its own).
+    ``before`` runs first in the same round trip (starting the supervisor, or a CPU
+    sample's first reading near the workload's expected end); ``on_done`` runs on the
+    target as soon as the wait sees the run done (no round trip of its own).
     """
-    wait = before
+    wait = f"{before}\n" if before else ""
     if wait_s > 0:
         # bash builtins read and match the file (no grep to fork 20 times a second on a
         # busy board); only `sleep` is a process
