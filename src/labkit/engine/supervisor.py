@@ -26,6 +26,7 @@ from labkit.registry import PROBES, workload_class_of
 from labkit.remote import lock
 from labkit.remote.reboot import boot_id_path
 from labkit.remote.target import Target
+from labkit.remote.waits import checking
 
 q = shlex.quote
 SUPERVISOR = Path(__file__).resolve().parents[1] / "remote" / "supervise.py"
@@ -74,23 +75,21 @@ def poll(
     """The supervisor's status (``{}`` if none yet); with ``workload`` and ``watch``, the
     workload's new log lines are read and counted into ``watch``, in the same round trip.
 
-    With ``wait_s``, the target waits (checking every 50 ms) until the status file shows
-    ``"state": "<until>"`` (an alternation such as ``running|done``) or the time is up,
-    so the end of a run is seen at once instead of up to a poll interval late.
+    With ``wait_s``, the target waits (checking every 10 ms, ``remote.waits``) until the
+    status file shows ``"state": "<until>"`` (an alternation such as ``running|done``) or
+    the time is up, so the end of a run is seen at once instead of a poll interval late.
     ``before`` runs first in the same round trip (starting the supervisor, or a CPU
     sample's first reading near the workload's expected end); ``on_done`` runs on the
     target as soon as the wait sees the run done (no round trip of its own).
     """
     wait = f"{before}\n" if before else ""
     if wait_s > 0:
-        # bash builtins read and match the file (no grep to fork 20 times a second on a
-        # busy board); only `sleep` is a process
-        ticks = max(1, int(wait_s / 0.05))
+        # bash builtins read and match the file, and pause between checks: no process
+        # started 100 times a second on a busy board
         states = "|".join(f'*\'"state": "{s}"\'*' for s in until.split("|"))
-        wait += (
-            f"i=0; while [ $i -lt {ticks} ]; do s=; IFS= read -r -d '' s < {q(rd)}/status.json; "
-            f"case $s in {states}) break;; esac; sleep 0.05; i=$((i+1)); done 2>/dev/null; "
-        )
+        status = f"{q(rd)}/status.json"
+        check = f"s=; IFS= read -r -d '' s < {status}; case $s in {states}) break;; esac;"
+        wait += f"{checking(check, wait_s)} 2>/dev/null; "
         if on_done:
             wait += f'case $s in *\'"state": "done"\'*) {on_done};; esac; '
     tail = ""

@@ -16,6 +16,7 @@ from typing import Any
 
 from labkit.core.facts import Fact, parse_which
 from labkit.remote.target import Target
+from labkit.remote.waits import checking
 
 MARK = "@@labkit-fact"
 
@@ -384,11 +385,10 @@ def read_detached(path: str, now: str, wait_s: float, own: bool = False) -> str:
     """The output of ``detached`` from ``path``, waiting (up to ``wait_s``) while it is
     still being written; none there: ``now`` runs instead. ``own``: the launcher chain
     follows the output."""
-    ticks = max(1, int(wait_s / 0.05))
     chain = '; cat "$f.own" 2>/dev/null' if own else ""
+    check = '{ [ ! -e "$f" ] && [ -e "$f.part" ]; } || break;'
     return (
-        f'f={_q(path)}; i=0; while [ ! -e "$f" ] && [ -e "$f.part" ] && [ $i -lt {ticks} ]; '
-        f"do sleep 0.05; i=$((i+1)); done; "
+        f"f={_q(path)}; {checking(check, wait_s)}; "
         f'if [ -e "$f" ]; then cat "$f"{chain}; else {now}\nfi'
     )
 
