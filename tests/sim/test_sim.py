@@ -12,6 +12,7 @@ import pytest
 
 from labkit.parse import read_tegrastats
 from labkit.sim.deploy import bundle, install_script, paths
+from labkit.sim.root import BOARDS, apply_mode, init_root
 from labkit.workloads.lerobot.log import read_record_log, summarize_record_log
 
 DEVICES = ["/dev/video0", "/dev/video2", "/dev/video4", "/dev/ttyACM0", "/dev/ttyACM1"]
@@ -190,3 +191,59 @@ def test_taskset_maps_the_boards_cpus_onto_real_ones(remote):
     assert res.returncode == 1 and b"Invalid argument" in res.stderr
     res = sh(remote, "taskset -c 3-1 true")
     assert res.returncode == 1 and b"failed to parse CPU list" in res.stderr
+
+
+@pytest.mark.parametrize("key", sorted(BOARDS))
+def test_nvpmodel_query_names_every_mode_of_every_board_as_its_profile(tmp_path, key):
+    """``nvpmodel -q`` reads the conf and the mode in effect, as the real tool does: the
+    answer is the board profile's, for its default mode and for each mode applied."""
+    root = tmp_path / "root"
+    init_root(root, {"board": key})
+    b = BOARDS[key]
+    env = {**os.environ, "LABKIT_SIM_ROOT": str(root)}
+
+    def q() -> str:
+        argv = [sys.executable, "-m", "labkit.sim", "nvpmodel", "-q"]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+
+    assert q() == f"NV Power Mode: {b.modes[b.default_mode].name}\n{b.default_mode}\n"
+    for ident, mode in b.modes.items():
+        apply_mode(root, b, ident)
+        assert q() == f"NV Power Mode: {mode.name}\n{ident}\n"
+
+
+def test_nvpmodel_query_starts_without_the_board_profiles(tmp_path):
+    # what every run's facts call twice: neither the profiles' module nor what it needs
+    # (dataclasses, json) is imported for it
+    root = tmp_path / "root"
+    init_root(root, {})
+    code = (
+        "import sys; sys.argv = ['labkit.sim', 'nvpmodel', '-q']; "
+        "from labkit.sim.__main__ import main; main(); "
+        "print(sorted(m for m in ('labkit.sim.root', 'labkit.sim.reboot', 'json', "
+        "'dataclasses') if m in sys.modules))"
+    )
+    env = {**os.environ, "LABKIT_SIM_ROOT": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert out.splitlines() == ["NV Power Mode: 120W", "1", "[]"]
+
+
+def test_nvpmodel_query_without_the_conf_is_answered_by_the_profile(tmp_path):
+    # a board without /etc/nvpmodel.conf (labkit learns of a reboot from nvpmodel's
+    # warning only): the profile names the mode; one it does not know is an error
+    root = tmp_path / "root"
+    init_root(root, {})
+    (root / "etc/nvpmodel.conf").unlink()
+    env = {**os.environ, "LABKIT_SIM_ROOT": str(root)}
+    argv = [sys.executable, "-m", "labkit.sim", "nvpmodel", "-q"]
+    apply_mode(root, BOARDS["thor"], 0)
+    res = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert (res.returncode, res.stdout) == (
+        0,
+        f"NV Power Mode: {BOARDS['thor'].modes[0].name}\n0\n",
+    )
+    (root / "etc/nvpmodel_mode").write_text("7\n")
+    res = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert res.returncode == 1
+    assert res.stderr == "NVPM ERROR: power mode 7 is not one of this board's\n"

@@ -7,8 +7,7 @@ Each simulated tool is imported only when it is the one asked for: a ``tegrastat
 import sys
 
 from labkit.sim import TOOLS
-from labkit.sim.reboot import rebooting
-from labkit.sim.root import sim_root
+from labkit.sim.power import rebooting, root_dir
 
 
 def main() -> int:
@@ -16,7 +15,7 @@ def main() -> int:
         print(f"usage: python -m labkit.sim {{{'|'.join(TOOLS)}}} [args]", file=sys.stderr)
         return 2
     tool = sys.argv.pop(1)
-    if rebooting(sim_root()):
+    if rebooting(root_dir()):
         print(f"{tool}: the simulated Jetson is rebooting", file=sys.stderr)
         return 255
     # below: each tool's module on use (start-up time of every call)

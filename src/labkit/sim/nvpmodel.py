@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from labkit.sim import reboot
-from labkit.sim.root import apply_mode, board, current_mode, pending_path, sim_root
+from labkit.sim.power import query, root_dir
 
 
 def _say(line: str) -> None:
@@ -23,10 +22,33 @@ def _say(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    found = query(root_dir()) if args[:1] == ["-q"] else None
+    if found is not None:  # as the real tool: from the conf and the mode in effect
+        print(f"NV Power Mode: {found[1]}\n{found[0]}")
+        return 0
+    return with_profile(args)
+
+
+def with_profile(args: list[str]) -> int:
+    """``-m N``, ``-p``, and ``-q`` without the conf: with the board profile, and the
+    reboot a mode may need."""
+    # the board profiles and the reboot only here: a query starts without them
+    from labkit.sim import reboot  # noqa: PLC0415 -- start-up time
+    from labkit.sim.root import (  # noqa: PLC0415 -- start-up time
+        apply_mode,
+        board,
+        current_mode,
+        pending_path,
+        sim_root,
+    )
+
     root = sim_root()
     b = board(root)
     if args[:1] == ["-q"]:
         mode = current_mode(root, b)
+        if mode not in b.modes:
+            print(f"NVPM ERROR: power mode {mode} is not one of this board's", file=sys.stderr)
+            return 1
         print(f"NV Power Mode: {b.modes[mode].name}\n{mode}")
         return 0
     if args[:1] == ["-m"] and len(args) >= 2:

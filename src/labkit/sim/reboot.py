@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from labkit.sim.power import REBOOTING
 from labkit.sim.root import init_root, load_config
 
 
@@ -119,7 +120,7 @@ def _signal_all(pids: list[int], sig: int) -> None:
 
 
 def _reboot(root: Path, sessions: list[int], listener: int | None, caller: int) -> None:
-    down = root / "run/rebooting"
+    down = root / REBOOTING
     down.write_text(f"{os.getpid()}\n")
     stopped = False
     try:
@@ -160,10 +161,6 @@ def start(root: Path) -> None:
         _reboot(root, sessions, listener, caller)
     finally:
         os._exit(0)
-
-
-def rebooting(root: Path) -> bool:
-    return (root / "run/rebooting").exists()
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use: python -m labkit.sim.reboot ROOT

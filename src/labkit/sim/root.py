@@ -11,11 +11,12 @@ says so.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from labkit.sim.power import CONF_FILE, MODE_FILE, root_dir
 
 GOVERNORS = "interactive conservative ondemand userspace powersave performance schedutil"
 
@@ -197,7 +198,7 @@ def boot_id_path(root: Path) -> Path:
 
 
 def mode_path(root: Path) -> Path:
-    return root / "etc/nvpmodel_mode"
+    return root / MODE_FILE
 
 
 def pending_path(root: Path) -> Path:
@@ -289,7 +290,7 @@ def init_root(root: Path, config: dict | None = None, *, boot: bool = False) -> 
             shutil.rmtree(extra)
     if fresh or not (etc / "nv_tegra_release").exists():
         (etc / "nv_tegra_release").write_text(b.release)
-    (etc / "nvpmodel.conf").write_text(nvpmodel_conf(b))
+    (root / CONF_FILE).write_text(nvpmodel_conf(b))
     pending = pending_path(root)
     if fresh:
         mode = b.default_mode
@@ -323,7 +324,7 @@ def init_root(root: Path, config: dict | None = None, *, boot: bool = False) -> 
 
 def sim_root() -> Path:
     """The root the wrappers were pointed at (``LABKIT_SIM_ROOT``)."""
-    return Path(os.environ.get("LABKIT_SIM_ROOT", "/"))
+    return Path(root_dir())
 
 
 def load_config(root: Path) -> dict:
