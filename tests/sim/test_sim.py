@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from labkit.parse import read_tegrastats
+from labkit.sim import deploy
 from labkit.sim.deploy import bundle, install_script, paths
 from labkit.sim.root import BOARDS, apply_mode, init_root
 from labkit.workloads.lerobot.log import read_record_log, summarize_record_log
@@ -247,3 +248,18 @@ def test_nvpmodel_query_without_the_conf_is_answered_by_the_profile(tmp_path):
     res = subprocess.run(argv, env=env, capture_output=True, text=True)
     assert res.returncode == 1
     assert res.stderr == "NVPM ERROR: power mode 7 is not one of this board's\n"
+
+
+def test_bundle_id_follows_the_simulators_code_and_configuration(tmp_path, monkeypatch):
+    # the installed simulator is replaced when its id changes: by any file's content or
+    # the configuration, not by anything else
+    pkg = tmp_path / "sim"
+    pkg.mkdir()
+    for f in sorted(deploy.PKG.glob("*.py")):
+        (pkg / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(deploy, "PKG", pkg)
+    first = deploy.bundle_id({"board": "thor"})
+    assert deploy.bundle_id({"board": "thor"}) == first
+    assert deploy.bundle_id({"board": "orin"}) != first
+    (pkg / "nvpmodel.py").write_text((pkg / "nvpmodel.py").read_text() + "\n")
+    assert deploy.bundle_id({"board": "thor"}) != first
