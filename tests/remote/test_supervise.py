@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -150,3 +151,20 @@ def test_probe_launch_checks_its_fields():
         "<workload pid>",
         "/r/f",
     ]
+
+
+def test_the_end_watch_returns_as_the_workload_ends_and_not_before():
+    spec = importlib.util.spec_from_file_location("supervise", SUPERVISOR)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    proc = subprocess.Popen([PY, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        wait = mod.end_watch(proc)
+        wait(0.05)  # its time is up: back with the process still running
+        assert proc.poll() is None
+        proc.stdin.close()  # the process ends: the wait returns then, not after 600 s
+        wait(600)
+        assert proc.wait(timeout=5) == 0
+    finally:
+        proc.kill()
+        proc.wait()
