@@ -230,6 +230,33 @@ def test_a_split_sample_read_at_once_waits_out_its_shortest_span(tmp_path):
     assert span >= TOP_MIN_SPAN_S - 0.01
 
 
+def test_a_first_reading_too_recent_gives_way_to_the_one_before_it(tmp_path):
+    """Each poll near the workload's end lays a first reading, keeping the one before: a
+    poll that saw the end just after it began leaves one too recent to span the shortest
+    span, and the one before it (here 5 s earlier) is taken instead of a wait. One of
+    another boot is not."""
+    t = LocalTarget("local")
+    path = tmp_path / ".top-after"
+    assert t.run(top_mark(str(path))).ok
+    head, _, rest = path.read_text().partition("\n")
+    _, t0, boot = head.split()
+    path.write_text(f"t0 {int(t0) - 500} {boot}\n{rest}")  # laid 5 s ago
+    earlier = path.read_text()
+    assert t.run(top_mark(str(path))).ok  # the next poll's
+    assert (tmp_path / ".top-after.prev").read_text() == earlier
+    out = t.run(top_since(str(path))).stdout
+    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    assert span >= 5.0
+    assert first_readings(out) == first_readings(earlier)
+    # the one before from another boot: the recent one, its shortest span waited out
+    other = "00000000-0000-0000-0000-000000000000"
+    (tmp_path / ".top-after.prev").write_text(earlier.replace(boot, other, 1))
+    out = t.run(top_since(str(path))).stdout
+    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    assert span >= TOP_MIN_SPAN_S - 0.01
+    assert first_readings(out) == first_readings(path.read_text())
+
+
 @pytest.mark.parametrize("when", ["another-boot", "later-clock"])
 def test_a_first_reading_from_another_boot_counts_for_nothing(tmp_path, when):
     """A power mode put back by rebooting comes between the two readings: the first one's

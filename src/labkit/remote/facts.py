@@ -425,8 +425,11 @@ def top_mark(path: str) -> str:
     boot and every process's CPU ticks, into ``path``; no waiting: it adds ~10 ms to the
     round trip it rides in, not a span."""
     part = _q(path + ".part")
-    # `:` ends the group: its status is not that of the last `read` (a process that ended)
+    # the one before is kept (``.prev``): ``top_since`` takes it when this one turns out
+    # too recent. `:` ends the group: its status is not that of the last `read` (a
+    # process that ended)
     return (
+        f"{{ [ -e {_q(path)} ] && mv -f {_q(path)} {_q(path + '.prev')}; :; }} 2>/dev/null; "
         f'{{ {_UPTIME_CS}; {_BOOT}; echo "t0 $u $b"; '
         'for f in /proc/[0-9]*/stat; do IFS= read -r l 2>/dev/null < $f && echo "A $l"; done; '
         f":; }} > {part} 2>/dev/null && mv {part} {_q(path)}"
@@ -435,7 +438,8 @@ def top_mark(path: str) -> str:
 
 def top_since(path: str, launched: str = "") -> str:
     """The second reading of the split sample ``top_mark`` started: waits out what is left
-    of ``TOP_MIN_SPAN_S`` since the first (nothing when the run's own work took longer),
+    of ``TOP_MIN_SPAN_S`` since the first (nothing when the run's own work took longer;
+    nothing either when the first reading before it, of this boot, spans it),
     reads again and names the span between the two. No first reading there of this boot
     (the workload was stopped, not seen done; the host rebooted since): sampled whole,
     now. ``launched``: as for ``top_read``."""
@@ -445,6 +449,11 @@ def top_since(path: str, launched: str = "") -> str:
         f'f={_q(path)}; t0=; b0=; [ -e "$f" ] && IFS=" " read -r _ t0 b0 < "$f"; '
         f"{_UPTIME_CS}; {_BOOT}; "
         'case $t0 in ""|*[!0-9]*) t0=;; esac; '
+        # too recent to span TOP_MIN_SPAN_S: the reading before it, if of this boot
+        f'p={_q(path + ".prev")}; if [ -n "$t0" ] && [ $((u - t0)) -lt {min_cs} ] '
+        '&& [ -e "$p" ]; then t1=; b1=; IFS=" " read -r _ t1 b1 < "$p"; '
+        'case $t1 in ""|*[!0-9]*) ;; *) [ "$b1" = "$b" ] && [ "$t1" -le "$t0" ] '
+        "&& { f=$p; t0=$t1; b0=$b1; };; esac; fi; "
         '[ -n "$t0" ] && { [ "$b0" != "$b" ] || [ "$u" -lt "$t0" ]; } && t0=; '
         f'if [ -z "$t0" ]; then {_TOP}{own}; else '
         f"w=$(({min_cs} - (u - t0))); "
