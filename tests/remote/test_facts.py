@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from labkit.registry import plugin_facts
+from labkit.remote import facts as facts_module
 from labkit.remote.facts import (
     TOP_MIN_SPAN_S,
     TOP_SPAN_S,
@@ -115,6 +116,34 @@ def test_facts_sharing_a_command_run_it_once(tmp_path):
     assert got == {"python": "3.12.3", "python_path": "/usr/bin/python3", "other": 3}
     assert sorted(calls.read_text().split()) == ["other", "run"]
     assert FACTS["python"].command("", "") == FACTS["python_path"].command("", "")
+
+
+def test_every_output_reaches_its_fact_whole(tmp_path):
+    """Output without a last newline, with a NUL byte, or none at all: each fact gets its
+    own text and exit code (the marker after an output never joins its last line)."""
+    raw = lambda out, code: (out, code)  # noqa: E731
+    facts = [
+        Fact("bare", lambda r, w: "printf 'a\\nb'", raw),
+        Fact("nul", lambda r, w: "printf 'x\\0y\\n'; exit 4", raw),
+        Fact("none", lambda r, w: "true", raw),
+        Fact("after", lambda r, w: "echo last", raw),
+    ]
+    got = gather(LocalTarget("local"), "", str(tmp_path), facts)
+    assert got == {"bare": ("a\nb", 0), "nul": ("x\0y", 4), "none": ("", 0), "after": ("last", 0)}
+
+
+def test_a_fact_that_leaves_a_process_holding_its_output_is_not_waited_for(tmp_path):
+    """A probe's output goes to a file, so a process it leaves behind (here one that
+    keeps the output open until the gathering is over) holds nothing up: were the output
+    read through a pipe, the gathering would wait for it, and it for the gathering."""
+    over = tmp_path / "over"
+    lingering = f"echo started; sh -c 'while [ ! -e {over} ]; do sleep 0.05; done' &"
+    facts = [Fact("lingers", lambda r, w: lingering, lambda out, code: out)]
+    try:
+        got = gather(LocalTarget("local"), "", str(tmp_path), facts)
+    finally:
+        over.touch()
+    assert got == {"lingers": "started"}
 
 
 @contextlib.contextmanager
@@ -230,25 +259,28 @@ def test_a_split_sample_read_at_once_waits_out_its_shortest_span(tmp_path):
     assert span >= TOP_MIN_SPAN_S - 0.01
 
 
-def test_a_first_reading_too_recent_gives_way_to_the_one_before_it(tmp_path):
+def test_a_first_reading_too_recent_gives_way_to_the_one_before_it(tmp_path, monkeypatch):
     """Each poll near the workload's end lays a first reading, keeping the one before: a
     poll that saw the end just after it began leaves one too recent to span the shortest
-    span, and the one before it (here 5 s earlier) is taken instead of a wait. One of
-    another boot is not."""
+    span, and the one before it is taken instead of a wait. One of another boot is not.
+    (The shortest span is 30 s here, the one before 60 s old: no busy machine's gap
+    between two commands makes the latest long enough.)"""
     t = LocalTarget("local")
     path = tmp_path / ".top-after"
     assert t.run(top_mark(str(path))).ok
     head, _, rest = path.read_text().partition("\n")
     _, t0, boot = head.split()
-    path.write_text(f"t0 {int(t0) - 500} {boot}\n{rest}")  # laid 5 s ago
+    path.write_text(f"t0 {int(t0) - 6000} {boot}\n{rest}")  # laid 60 s ago
     earlier = path.read_text()
     assert t.run(top_mark(str(path))).ok  # the next poll's
     assert (tmp_path / ".top-after.prev").read_text() == earlier
+    monkeypatch.setattr(facts_module, "TOP_MIN_SPAN_S", 30.0)
     out = t.run(top_since(str(path))).stdout
     [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
-    assert span >= 5.0
+    assert span >= 60.0
     assert first_readings(out) == first_readings(earlier)
-    # the one before from another boot: the recent one, its shortest span waited out
+    # the one before from another boot: the latest, its shortest span (0.2 s) waited out
+    monkeypatch.undo()
     other = "00000000-0000-0000-0000-000000000000"
     (tmp_path / ".top-after.prev").write_text(earlier.replace(boot, other, 1))
     out = t.run(top_since(str(path))).stdout

@@ -159,12 +159,15 @@ def test_the_end_watch_returns_as_the_workload_ends_and_not_before():
     spec.loader.exec_module(mod)
     proc = subprocess.Popen([PY, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
-        wait = mod.end_watch(proc)
-        wait(0.05)  # its time is up: back with the process still running
+        watch = mod.EndWatch(proc)
+        begun = time.monotonic()
+        watch.wait(0.3)  # its time is up: back with the process still running, not before
+        assert time.monotonic() - begun >= 0.3
         assert proc.poll() is None
         proc.stdin.close()  # the process ends: the wait returns then, not after 600 s
-        wait(600)
+        watch.wait(600)
         assert proc.wait(timeout=5) == 0
+        watch.close()
     finally:
         proc.kill()
         proc.wait()

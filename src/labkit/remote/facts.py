@@ -409,9 +409,11 @@ def top_read(path: str, fallback: bool, launched: str = "") -> str:
     return read_detached(path, now, 2.0, own=True)
 
 
-# a split sample: the first reading where the run's work begins (the poll that sees the
-# workload end), the second where that work is done (the facts after the restore), so
-# the span is the stop, restore and packing the run does anyway, not a wait of its own.
+# a split sample: the first reading in the progress polls near the workload's end (at the
+# start of each from two poll intervals before its expected end, or in the poll that sees
+# it end sooner), the second where the run's finish is done (the facts after the
+# restore), so the span is the workload's last moments, the stop, restore and packing the
+# run does anyway, not a wait of its own.
 # /proc/uptime in centiseconds (its dot dropped): bash arithmetic, no fork for the clock
 TOP_MIN_SPAN_S = 0.2  # a split sample's shortest span: 20 clock ticks at 100 Hz
 _UPTIME_CS = 'IFS=" " read -r u _ < /proc/uptime; u=${u/./}; u=$((10#$u))'
@@ -441,8 +443,8 @@ def top_since(path: str, launched: str = "") -> str:
     of ``TOP_MIN_SPAN_S`` since the first (nothing when the run's own work took longer;
     nothing either when the first reading before it, of this boot, spans it),
     reads again and names the span between the two. No first reading there of this boot
-    (the workload was stopped, not seen done; the host rebooted since): sampled whole,
-    now. ``launched``: as for ``top_read``."""
+    (the workload was stopped before the polls near its end; the host rebooted since):
+    sampled whole, now. ``launched``: as for ``top_read``."""
     own = f"; cat {_q(launched)} 2>/dev/null" if launched else ""
     min_cs = round(TOP_MIN_SPAN_S * 100)
     return (
@@ -530,24 +532,32 @@ def gather_script(facts: list[Fact], sysroot: str, workdir: str) -> str:
     """One script that probes every fact at once (each in the background, into its own
     file) and prints them between markers; ~ the slowest probe, not the sum.
     Facts with the same command (``python`` and ``python_path``: one interpreter start
-    through a pyenv shim, not two) run it once and each parse its output. Each probe
-    writes its own sections, markers and exit code with shell builtins, and one ``cat``
-    prints them all: a ``cat`` per fact, run one after another, cost ~40 forks (~40 ms on
-    a busy two-core board) after the slowest probe."""
+    through a pyenv shim, not two) run it once and each parse its output.
+
+    Every marker is a file written by a builtin (a fact's header before the probes
+    start, its exit code by its probe), and one ``cat`` prints them all around the raw
+    outputs: a ``cat`` per fact, one after another, cost ~40 forks (~40 ms on a busy
+    two-core board) after the slowest probe. Outputs stay in files (not ``$( )``), so a
+    probe that leaves a process holding its output is not waited for, and every byte is
+    kept; one without a final newline gets one before its exit code."""
     parts = ["d=$(mktemp -d 2>/dev/null || mktemp -d -t labkit) || exit 1"]
-    slots: dict[str, list[str]] = {}  # command -> the facts that parse its output
-    for f in facts:
-        slots.setdefault(f.command(sysroot, workdir), []).append(f.name)
-    for i, (command, names) in enumerate(slots.items()):
-        # $( ) drops the output's trailing newlines, which no parser reads
-        each = " ".join(map(_q, names))
-        parts.append(
-            f"{{ o=$( ( {command}\n) 2>&1 < /dev/null ); r=$?; for n in {each}; do "
-            f'printf \'{MARK} %s\\n\' "$n"; [ -n "$o" ] && printf \'%s\\n\' "$o"; '
-            f'printf \'{MARK}-rc %s\\n\' "$r"; done > "$d/{i}"; }} &'
-        )
+    slots: dict[str, int] = {}  # command -> the slot its output goes to
+    printed: list[str] = []  # the files the one cat prints, in order
+    for j, f in enumerate(facts):
+        parts.append(f"printf '{MARK} %s\\n' {_q(f.name)} > \"$d/h{j}\"")
+        command = f.command(sysroot, workdir)
+        if command not in slots:
+            i = slots[command] = len(slots)
+            # the exit code, after a newline when the output lacks its last one
+            parts.append(
+                f'{{ ( {command}\n) > "$d/{i}" 2>&1 < /dev/null; r=$?; {{ [ -s "$d/{i}" ] && '
+                f'[ -n "$(tail -c 1 "$d/{i}")" ] && echo; printf \'{MARK}-rc %s\\n\' "$r"; }} '
+                f'> "$d/{i}.rc"; }} &'
+            )
+        i = slots[command]
+        printed += [f'"$d/h{j}"', f'"$d/{i}"', f'"$d/{i}.rc"']
     parts.append("wait")
-    parts.append("cat " + " ".join(f'"$d/{i}"' for i in range(len(slots))))
+    parts.append("cat " + " ".join(printed))
     parts.append('rm -rf "$d"')
     return "\n".join(parts)
 

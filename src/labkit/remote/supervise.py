@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 STOP = {"requested": False}
 PROBE_KILL_AFTER_S = 10.0
@@ -70,24 +69,31 @@ def stop_workload(proc: subprocess.Popen, grace_s: float) -> str:
     return "SIGKILL"
 
 
-def end_watch(proc: subprocess.Popen) -> Callable[[float], None]:
-    """A wait of at most ``timeout`` s that returns as ``proc`` ends: on a pidfd where the
+class EndWatch:
+    """Waits of at most ``timeout`` s that return as ``proc`` ends: on a pidfd where the
     kernel has them (Linux 5.3, Python 3.9), so the run's end is seen at once; else
     ``Popen.wait``'s own polling, up to 50 ms late."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # an older kernel or Python
 
-        def wait(timeout: float) -> None:
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        try:
+            self.fd: int | None = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # an older kernel or Python
+            self.fd = None
+
+    def wait(self, timeout: float) -> None:
+        if self.fd is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=timeout)
+                self.proc.wait(timeout=timeout)
+            return
+        poller = select.poll()  # (select.select stops at fd 1024)
+        poller.register(self.fd, select.POLLIN)  # readable once the process has ended
+        poller.poll(timeout * 1000)
 
-        return wait
-
-    def wait(timeout: float) -> None:
-        select.select([fd], [], [], timeout)  # readable once the process has ended
-
-    return wait
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def spawn(argv: list[str], out, cwd: str | None = None) -> subprocess.Popen:
@@ -204,15 +210,16 @@ def main(spec_path: str) -> int:
     write_status(run_dir, status)
     deadline = began + float(spec["timeout_s"])
     stopped_by = None
-    wait = end_watch(workload)
+    watch = EndWatch(workload)
     while workload.poll() is None:
         if STOP["requested"] or time.monotonic() > deadline:
             stopped_by = "request" if STOP["requested"] else "watchdog"
             status["stop_signal"] = stop_workload(workload, float(spec.get("grace_s", 30)))
             break
-        wait(0.2)
+        watch.wait(0.2)
         if probes.poll():
             write_status(run_dir, status)
+    watch.close()
     status.update(
         workload_exit=workload.wait(),
         workload_s=round(time.monotonic() - began, 3),
