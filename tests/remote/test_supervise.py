@@ -90,11 +90,16 @@ def test_probes_start_before_and_attach_after_then_stop_exactly(tmp_path):
 def test_a_probe_that_cannot_start_or_exits_early_never_stops_the_workload(tmp_path):
     missing = ProbeLaunch("missing", ["/nonexistent/sampler", "--x"])
     early = ProbeLaunch("early", [PY, "-c", "import sys; print('bye'); sys.exit(3)"])
-    # the workload ends once the early probe has ended (a condition, not a sleep)
+    # the workload ends once the supervisor has seen the early probe end by itself (a
+    # condition, not a sleep: its status says so; the probe's last line comes before its
+    # exit, which a supervisor that sees the workload end at once may not have seen yet)
     wait_early = (
-        "import pathlib,time; f=pathlib.Path({!r}); d=time.monotonic()+30\n"
-        "while not (f.exists() and 'bye' in f.read_text()) and time.monotonic()<d:"
-        " time.sleep(0.02)\nprint('done')".format(str(tmp_path / "early.out"))
+        "import json,pathlib,time; f=pathlib.Path({!r}); d=time.monotonic()+30\n"
+        "def ended():\n"
+        "    try: return json.loads(f.read_text())['probes']['early'].get('ended')\n"
+        "    except (OSError, ValueError, KeyError): return None\n"
+        "while ended() != 'by itself' and time.monotonic()<d: time.sleep(0.02)\n"
+        "print('done')".format(str(tmp_path / "status.json"))
     )
     workload = [PY, "-c", wait_early]
     st = supervise(tmp_path, workload, [missing, early])

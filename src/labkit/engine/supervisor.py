@@ -87,8 +87,8 @@ def poll(
         # bash builtins read and match the file, and pause between checks: no process
         # started 100 times a second on a busy board
         states = "|".join(f'*\'"state": "{s}"\'*' for s in until.split("|"))
-        status = f"{q(rd)}/status.json"
-        check = f"s=; IFS= read -r -d '' s < {status}; case $s in {states}) break;; esac;"
+        path = f"{q(rd)}/status.json"
+        check = f"s=; IFS= read -r -d '' s < {path}; case $s in {states}) break;; esac;"
         wait += f"{checking(check, wait_s)} 2>/dev/null; "
         if on_done:
             wait += f'case $s in *\'"state": "done"\'*) {on_done};; esac; '
