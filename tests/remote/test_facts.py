@@ -222,7 +222,7 @@ def test_a_split_sample_spans_the_time_between_its_two_readings(tmp_path):
         # the first readings are the mark's: a whole sample would read afresh
         assert first_readings(out) == first_readings(Path(path).read_text())
         passed = time.monotonic() - begun  # from before the first to after the second
-        [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+        span = span_of(out)
         # /proc/uptime counts in hundredths: the span is what passed, to two of them
         assert 0.5 - 0.02 <= span <= passed + 0.02
         return split_and_parse(out, since)
@@ -243,6 +243,12 @@ def until_cpu_used(pid: int, ticks: int) -> None:
     wait_for(lambda: cpu_ticks(pid) >= ticks, 60, f"pid {pid} to use {ticks} ticks", 0.01)
 
 
+def span_of(out: str) -> float:
+    """The one ``span`` line of a split sample's output."""
+    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    return span
+
+
 def first_readings(text: str) -> set[str]:
     return {line for line in text.splitlines() if line.startswith("A ")}
 
@@ -255,7 +261,7 @@ def test_a_split_sample_read_at_once_waits_out_its_shortest_span(tmp_path):
     assert t.run(top_mark(str(path))).ok
     out = t.run(top_since(str(path))).stdout
     assert first_readings(out) == first_readings(path.read_text())
-    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    span = span_of(out)
     assert span >= TOP_MIN_SPAN_S - 0.01
 
 
@@ -276,7 +282,7 @@ def test_a_first_reading_too_recent_gives_way_to_the_one_before_it(tmp_path, mon
     assert (tmp_path / ".top-after.prev").read_text() == earlier
     monkeypatch.setattr(facts_module, "TOP_MIN_SPAN_S", 30.0)
     out = t.run(top_since(str(path))).stdout
-    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    span = span_of(out)
     assert span >= 60.0
     assert first_readings(out) == first_readings(earlier)
     # the one before from another boot: the latest, its shortest span (0.2 s) waited out
@@ -284,7 +290,7 @@ def test_a_first_reading_too_recent_gives_way_to_the_one_before_it(tmp_path, mon
     other = "00000000-0000-0000-0000-000000000000"
     (tmp_path / ".top-after.prev").write_text(earlier.replace(boot, other, 1))
     out = t.run(top_since(str(path))).stdout
-    [span] = [float(x.split()[1]) for x in out.splitlines() if x.startswith("span ")]
+    span = span_of(out)
     assert span >= TOP_MIN_SPAN_S - 0.01
     assert first_readings(out) == first_readings(path.read_text())
 

@@ -194,6 +194,16 @@ def test_taskset_maps_the_boards_cpus_onto_real_ones(remote):
     assert res.returncode == 1 and b"failed to parse CPU list" in res.stderr
 
 
+def nvpmodel_q(root) -> subprocess.CompletedProcess:
+    """``nvpmodel -q`` through the simulator's entry, on the simulated root ``root``."""
+    return subprocess.run(
+        [sys.executable, "-m", "labkit.sim", "nvpmodel", "-q"],
+        env={**os.environ, "LABKIT_SIM_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+    )
+
+
 @pytest.mark.parametrize("key", sorted(BOARDS))
 def test_nvpmodel_query_names_every_mode_of_every_board_as_its_profile(tmp_path, key):
     """``nvpmodel -q`` reads the conf and the mode in effect, as the real tool does: the
@@ -201,11 +211,11 @@ def test_nvpmodel_query_names_every_mode_of_every_board_as_its_profile(tmp_path,
     root = tmp_path / "root"
     init_root(root, {"board": key})
     b = BOARDS[key]
-    env = {**os.environ, "LABKIT_SIM_ROOT": str(root)}
 
     def q() -> str:
-        argv = [sys.executable, "-m", "labkit.sim", "nvpmodel", "-q"]
-        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+        res = nvpmodel_q(root)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
 
     assert q() == f"NV Power Mode: {b.modes[b.default_mode].name}\n{b.default_mode}\n"
     for ident, mode in b.modes.items():
@@ -236,16 +246,14 @@ def test_nvpmodel_query_without_the_conf_is_answered_by_the_profile(tmp_path):
     root = tmp_path / "root"
     init_root(root, {})
     (root / "etc/nvpmodel.conf").unlink()
-    env = {**os.environ, "LABKIT_SIM_ROOT": str(root)}
-    argv = [sys.executable, "-m", "labkit.sim", "nvpmodel", "-q"]
     apply_mode(root, BOARDS["thor"], 0)
-    res = subprocess.run(argv, env=env, capture_output=True, text=True)
+    res = nvpmodel_q(root)
     assert (res.returncode, res.stdout) == (
         0,
         f"NV Power Mode: {BOARDS['thor'].modes[0].name}\n0\n",
     )
     (root / "etc/nvpmodel_mode").write_text("7\n")
-    res = subprocess.run(argv, env=env, capture_output=True, text=True)
+    res = nvpmodel_q(root)
     assert res.returncode == 1
     assert res.stderr == "NVPM ERROR: power mode 7 is not one of this board's\n"
 

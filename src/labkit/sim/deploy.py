@@ -23,6 +23,11 @@ from labkit.sim import TOOLS
 PKG = Path(__file__).resolve().parent
 
 
+def _files() -> list[Path]:
+    """The simulator's modules, in the bundle's order."""
+    return sorted(PKG.glob("*.py"))
+
+
 def bundle() -> bytes:
     buf = io.BytesIO()
     # gzip stamps the time into its header unless told not to: mtime=0 keeps it stable
@@ -34,7 +39,7 @@ def bundle() -> bytes:
         info.size = 0
         info.mtime = 0
         tar.addfile(info, io.BytesIO(b""))
-        for f in sorted(PKG.glob("*.py")):
+        for f in _files():
             data = f.read_bytes()
             info = tarfile.TarInfo(f"labkit/sim/{f.name}")
             info.size, info.mtime, info.mode = len(data), 0, 0o644
@@ -47,7 +52,7 @@ def bundle_id(config: dict | None = None) -> str:
     files the bundle holds (not of the bundle, whose gzip took ~10 ms of every run's
     start to learn that nothing changed)."""
     h = hashlib.sha256()
-    for f in sorted(PKG.glob("*.py")):
+    for f in _files():
         data = f.read_bytes()
         h.update(f"{f.name}\0{len(data)}\0".encode())
         h.update(data)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 import time
 
-from labkit.sim.power import query, root_dir
+from labkit.sim import reboot
+from labkit.sim.power import shown
+from labkit.sim.root import apply_mode, board, current_mode, pending_path, sim_root
 
 
 def _say(line: str) -> None:
@@ -21,27 +23,10 @@ def _say(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """With the board profile: ``-m N``, ``-p``, and ``-q`` on a board without the conf
+    (``__main__`` answers ``-q`` from the conf, as the real tool does, without this
+    module's imports)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    found = query(root_dir()) if args[:1] == ["-q"] else None
-    if found is not None:  # as the real tool: from the conf and the mode in effect
-        print(f"NV Power Mode: {found[1]}\n{found[0]}")
-        return 0
-    return with_profile(args)
-
-
-def with_profile(args: list[str]) -> int:
-    """``-m N``, ``-p``, and ``-q`` without the conf: with the board profile, and the
-    reboot a mode may need."""
-    # the board profiles and the reboot only here: a query starts without them
-    from labkit.sim import reboot  # noqa: PLC0415 -- start-up time
-    from labkit.sim.root import (  # noqa: PLC0415 -- start-up time
-        apply_mode,
-        board,
-        current_mode,
-        pending_path,
-        sim_root,
-    )
-
     root = sim_root()
     b = board(root)
     if args[:1] == ["-q"]:
@@ -49,7 +34,7 @@ def with_profile(args: list[str]) -> int:
         if mode not in b.modes:
             print(f"NVPM ERROR: power mode {mode} is not one of this board's", file=sys.stderr)
             return 1
-        print(f"NV Power Mode: {b.modes[mode].name}\n{mode}")
+        print(shown(mode, b.modes[mode].name))
         return 0
     if args[:1] == ["-m"] and len(args) >= 2:
         try:

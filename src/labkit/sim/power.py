@@ -27,7 +27,13 @@ def rebooting(root: str | os.PathLike[str]) -> bool:
     return os.path.exists(os.path.join(root, REBOOTING))
 
 
-def _read(path: str) -> str | None:
+def shown(mode: int, name: str) -> str:
+    """``nvpmodel -q``'s answer."""
+    return f"NV Power Mode: {name}\n{mode}"
+
+
+def read_text(path: str | os.PathLike[str]) -> str | None:
+    """A file's text; None when it is not there."""
     try:
         with open(path) as fh:
             return fh.read()
@@ -40,13 +46,13 @@ def query(root: str | os.PathLike[str]) -> tuple[int, str] | None:
     change), named by the conf's ``< POWER_MODEL ID=n NAME=x >``; None when the conf does
     not name it (a board without the conf: the profile answers)."""
     names, default = {}, None
-    for line in (_read(os.path.join(root, CONF_FILE)) or "").splitlines():
+    for line in (read_text(os.path.join(root, CONF_FILE)) or "").splitlines():
         if line.startswith("< POWER_MODEL ID="):
             ident, _, rest = line[len("< POWER_MODEL ID=") :].partition(" NAME=")
             names[ident.strip()] = rest.rstrip(">").strip()
         elif line.startswith("< PM_CONFIG DEFAULT="):
             default = line[len("< PM_CONFIG DEFAULT=") :].rstrip(">").strip()
-    mode = (_read(os.path.join(root, MODE_FILE)) or "").strip() or default
+    mode = (read_text(os.path.join(root, MODE_FILE)) or "").strip() or default
     if mode not in names or not mode.isdigit():
         return None
     return int(mode), names[mode]

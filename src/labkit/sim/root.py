@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.sim.power import CONF_FILE, MODE_FILE, root_dir
+from labkit.sim.power import CONF_FILE, MODE_FILE, read_text, root_dir
 
 GOVERNORS = "interactive conservative ondemand userspace powersave performance schedutil"
 
@@ -338,10 +338,8 @@ def load_config(root: Path) -> dict:
 
 
 def read(path: Path, default: str = "") -> str:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return default
+    text = read_text(path)
+    return default if text is None else text.strip()
 
 
 def governor(root: Path, i: int = 0) -> str:
