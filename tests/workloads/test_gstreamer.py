@@ -128,7 +128,7 @@ def test_a_pipeline_without_fpsdisplaysink_or_with_a_bad_quote_is_a_config_error
         plan_of("raw-1", playbook=bad).workload_command()
     assert err.value.field == "workload.pipeline"
     quote = tmp_path / "quote.yml"
-    quote.write_text(text.replace("pattern=ball", 'pattern="ball'))
+    quote.write_text(text.replace("pattern=snow", 'pattern="snow'))
     with pytest.raises(ConfigError, match="No closing quotation"):
         plan_of("raw-1", playbook=quote).workload_command()
 
