@@ -72,6 +72,8 @@ class WeedS3:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_CONFIG_FILE": str(self.root / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "no-aws-credentials"),
+            # botocore never looks for an EC2 instance's credentials (not a loopback address)
+            "AWS_EC2_METADATA_DISABLED": "true",
         }
 
     def start(self, timeout_s: float = 90) -> None:

@@ -217,7 +217,17 @@ def run_store(runs: str | None) -> RunStore:
     spec = str(runs) if runs is not None else project.runs_spec()
     if not spec.startswith("s3://"):
         path_arg("--runs", spec, "folder")
-    return open_store(spec, project.dir)
+    store = open_store(spec, project.dir)
+    store.finish = store_metrics
+    return store
+
+
+def store_metrics(run_dir: Path, record: RunRecord) -> None:
+    """A finished run's metrics, computed and kept beside it (``metrics.json``): once, when
+    it is collected, so they travel with it to a shared store's readers."""
+    from labkit.analysis.runs import store_metrics as store  # noqa: PLC0415 -- start-up time
+
+    store(run_dir, record)
 
 
 @contextlib.contextmanager
@@ -628,7 +638,6 @@ def import_logs(
 ) -> list[dict]:
     """Import hand-run ``<experiment>_record.log`` / ``_tegrastats.log`` pairs as runs,
     parsed in ``jobs`` processes (default: one per CPU), each run's metrics stored."""
-    from labkit.analysis.runs import store_metrics  # noqa: PLC0415 -- start-up time
     from labkit.study.importer import import_logs as run_import  # noqa: PLC0415 -- start-up time
 
     if logs is None:

@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labkit.analysis.runs import analysis_version, compute_metrics
 from labkit.parse import read_tegrastats
+from labkit.records.metrics_cache import input_sizes, json_value, read_stored
+from labkit.records.model import read_record
 from labkit.workloads.lerobot.log import read_record_log
 from tests.conftest import DATA, REPO
 from tests.labhost import (
@@ -154,6 +157,16 @@ def test_full_run_over_one_ssh_connection_records_and_restores(lab, sshd, workdi
     assert not lab.injected.exists()
     assert m["commands"]["workload_argv"][0] == "lerobot-record"
     assert f"--dataset.single_task={lab.task}" in m["commands"]["workload_argv"]
+    # its metrics, stored as it was collected: the ones a report would compute, valid
+    # for this code and these files (a report reads them instead of the logs)
+    stored = read_stored(run_dir)
+    assert stored is not None, "no metrics.json beside the run"
+    assert stored["version"] == analysis_version()
+    assert stored["inputs"] == input_sizes(run_dir)
+    fresh = compute_metrics(run_dir, read_record(run_dir / "manifest.json"))
+    assert json.dumps(stored["metrics"], sort_keys=True) == json.dumps(
+        fresh, sort_keys=True, default=json_value
+    )
 
 
 def test_check_prints_changes_and_touches_nothing(lab, workdir):

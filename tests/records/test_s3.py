@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import s3fs
 
 from labkit import cli
 from labkit.config.playbook import load_playbook
@@ -67,8 +68,37 @@ def quiet(_msg: str) -> None:
     pass
 
 
-def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(s3, tmp_path):
+def puts(monkeypatch, before=None) -> list[str]:
+    """Every object key uploaded from now on, in order (s3fs's own put, wrapped);
+    ``before(n)`` is called before the n-th upload (0-based) is sent."""
+    sent: list[str] = []
+    real = s3fs.S3FileSystem.put_file
+
+    def put_file(self, lpath, rpath, *args, **kwargs):
+        if before is not None:
+            before(len(sent))
+        out = real(self, lpath, rpath, *args, **kwargs)
+        sent.append(rpath)
+        return out
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "put_file", put_file)
+    return sent
+
+
+def local_files(run_dir: Path) -> set[str]:
+    """A run's files by their path in it, its folders' too, hidden ones left out."""
+    return {
+        p.relative_to(run_dir).as_posix()
+        for p in run_dir.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(run_dir).parts)
+    }
+
+
+def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(
+    s3, tmp_path, monkeypatch
+):
     logs = seed_logs(tmp_path / "logs")
+    sent = puts(monkeypatch)
     added = cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=io.StringIO())
     store = open_store(s3, Path.cwd())
     listing = store.remote.listing()
@@ -76,11 +106,37 @@ def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(s3
     for (exp, run_id), files in listing.items():
         local = store.local / exp / run_id
         assert (local / PUSHED).exists()  # uploaded as it is: not pending
-        assert set(files) == {p.name for p in local.iterdir() if not p.name.startswith(".")}
+        assert set(files) == local_files(local)
+        assert "metrics.json" in files  # computed once, at import: it travels with the run
+        # the record is the run's last object sent
+        mine = [key.rsplit(f"/{run_id}/", 1)[1] for key in sent if f"/{run_id}/" in key]
+        assert sorted(mine) == sorted(files) and mine[-1] == "manifest.json", mine
     # uploading again sends the same keys and nothing new
     assert store.pending() == ([], [])
     again = store.push(say=quiet)
     assert again.uploaded == [] and store.remote.uploads == 0
+
+
+def test_a_run_s_files_in_folders_reach_the_store_and_the_mirror(s3, tmp_path):
+    """The same layout in both: a run's ``dataset/meta/`` files as well as its own."""
+    runs = tmp_path / "disk"
+    import_logs(seed_logs(tmp_path / "logs", ("exp1",)), load_playbook(PLAYBOOK), runs, quiet)
+    (run_dir,) = [p.parent for p in runs.glob("*/*/manifest.json")]
+    nested = run_dir / "dataset" / "meta" / "info.json"
+    nested.parent.mkdir(parents=True)
+    nested.write_text('{"fps": 30}\n')
+    (run_dir / "dataset" / ".hidden").write_text("this workstation's\n")
+    remote = S3Runs(s3)
+    remote.ensure_bucket()
+    exp, run_id = run_dir.parent.name, run_dir.name
+    remote.upload_run(run_dir, exp, run_id)
+    files = remote.listing()[(exp, run_id)]
+    assert set(files) == local_files(run_dir) and "dataset/meta/info.json" in files
+    assert set(remote.run_files(exp, run_id)) == set(files)
+    mirror = open_store(s3, Path.cwd()).read_dir(say=quiet)
+    assert local_files(mirror / exp / run_id) == set(files)
+    assert (mirror / exp / run_id / "dataset/meta/info.json").read_text() == '{"fps": 30}\n'
+    assert remote.upload_run(run_dir, exp, run_id) == 0  # all there already
 
 
 def test_a_run_record_is_what_makes_it_visible(s3, tmp_path):
@@ -167,15 +223,29 @@ def test_two_workstations_writing_at_once_lose_nothing(s3, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(s3, weed, tmp_path):
+def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(
+    s3, weed, tmp_path, monkeypatch
+):
+    """The server stops in the middle of the first run's upload (after its second object):
+    both runs stay complete locally and pending, the half-sent run is invisible to a
+    reader (no record), and a push once it is back sends the rest, not what got there."""
     logs = seed_logs(tmp_path / "logs", ("exp1", "exp3"))
     store = open_store(s3, Path.cwd())
-    weed.stop()
+
+    stopped = []
+
+    def stop_at_third(n: int) -> None:
+        if n == 2 and not stopped:  # once: the push after the restart goes through
+            stopped.append(n)
+            weed.stop()
+
+    sent = puts(monkeypatch, stop_at_third)
     try:
         said = io.StringIO()
         added = cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=said)
         out = said.getvalue()
-        assert "not uploaded" in out and "2 still pending" in out
+        assert "not uploaded" in out and "2 still pending" in out, out
+        assert len(sent) == 2  # cut off mid-run: two objects in, no record
         waiting, unfinished = store.pending()
         assert len(waiting) == 2 and unfinished == []
         for run_dir in waiting:  # complete locally: the record and the logs
@@ -187,11 +257,17 @@ def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(s3, we
         assert len(store.pending()[0]) == 2
     finally:
         weed.start()
+    half = [k for k, files in store.remote.listing().items() if "manifest.json" not in files]
+    assert len(half) == 1  # the cut-off run's objects are there, its record is not
+    assert list(store.read_dir(say=quiet).glob("*/*/manifest.json")) == []  # so unseen
+    before = len(sent)
     result = cli.push(runs=s3, out=said)
     assert len(result.uploaded) == 2 and result.failed == []
     assert store.pending() == ([], [])
     listing = store.remote.listing()
     assert sorted(r for _, r in listing) == sorted(m.run_id for m in added)
+    total = sum(len(files) for files in listing.values())
+    assert len(sent) - before == total - 2  # what got there before the cut is not re-sent
     # and again: nothing to send
     assert cli.push(runs=s3, out=said).uploaded == []
 
@@ -266,7 +342,10 @@ def test_runs_on_a_host_over_ssh_reach_the_store_and_a_detached_one_once_collect
     assert len(listing) == 2
     for (exp, run_id), files in listing.items():
         record = json.loads((store.local / exp / run_id / "manifest.json").read_text())
-        assert record["status"] == "complete" and {"manifest.json", "record.log"} <= set(files)
+        assert record["status"] == "complete"
+        # the whole run, its dataset's folders and the metrics stored as it was collected
+        assert local_files(store.local / exp / run_id) == set(files)
+        assert {"record.log", "metrics.json", "dataset/meta/tasks.jsonl"} <= set(files)
 
 
 def _done(wd: Path, experiment: str, n: int) -> bool:

@@ -264,6 +264,8 @@ def collect(host: HostConfig, opts: RunOptions) -> list[RunRecord]:
             opts.say(f"{experiment} {run_id}: {st} — {one_line(manifest)} -> {local}")
             if reason:
                 opts.say(f"  {reason}")
+            if opts.store is not None:  # its metrics; a shared store: uploaded now
+                opts.store.publish(local, opts.say)
         if not collected and not running:
             opts.say(f"{t.name}: nothing to collect")
         if others:

@@ -373,7 +373,7 @@ def _execute(run: Run, files: list[FileSpec]) -> RunRecord:
     opts.emit(Message(f"{run.plan.experiment} {run.run_id}: {status} — {summary}", outcome=True))
     if reason and status != "complete":
         opts.say(f"  {reason}")
-    if opts.store is not None:  # a shared store: upload it, record last (or leave it pending)
+    if opts.store is not None:  # its metrics; a shared store: uploaded, record last, or pending
         opts.store.publish(run.local_dir, opts.say)
     opts.emit(Finished(run.manifest))
     return run.manifest

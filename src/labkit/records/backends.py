@@ -65,20 +65,34 @@ class RunStore:
     spec: str
     local: Path  # where this workstation writes runs (the store itself when local)
     remote: S3Runs | None = None
+    # what a finished run gets before it is uploaded: the CLI stores its metrics beside
+    # it (``metrics.json``), computed once, so they travel with the run to every reader
+    finish: Callable[[Path, RunRecord], object] | None = None
 
     @property
     def shared(self) -> bool:
         return self.remote is not None
 
     def publish(self, run_dir: Path, say: Callable[[str], None] = print) -> bool:
-        """Upload a finished run to the shared store; False (the run stays pending) if the
-        store could not take it. A local store has nothing to do."""
-        if self.remote is None:
-            return True
+        """A finished run's ``finish`` (its metrics), then its upload to a shared store;
+        False (the run stays pending) if the store could not take it."""
         record = _record(run_dir)
         if record is None or record.status not in FINAL:
-            return False  # not finished yet: `invoke collect` finishes and uploads it
-        return self._upload(run_dir, say)
+            # not finished yet: `invoke collect` finishes and uploads it
+            return self.remote is None
+        self._finish(run_dir, record, say)
+        return True if self.remote is None else self._upload(run_dir, say)
+
+    def _finish(self, run_dir: Path, record: RunRecord, say: Callable[[str], None]) -> None:
+        """``finish`` of a finished run; its failure costs the run nothing (a report
+        computes what it did not store)."""
+        if self.finish is None:
+            return
+        try:
+            self.finish(run_dir, record)
+        except Exception as exc:  # noqa: BLE001 -- the run is recorded whole already
+            say(f"{run_dir.parent.name} {run_dir.name}: metrics not stored ({exc!r}); "
+                "a report computes them")  # fmt: skip
 
     def _upload(self, run_dir: Path, say: Callable[[str], None]) -> bool:
         assert self.remote is not None
@@ -116,6 +130,9 @@ class RunStore:
         result = Pushed()
         waiting, result.unfinished = self.pending()
         for run_dir in waiting:
+            record = _record(run_dir)
+            if record is not None:  # a record changed since (restore notes it): metrics anew
+                self._finish(run_dir, record, say)
             if self._upload(run_dir, say):
                 result.uploaded.append(run_dir)
             else:
@@ -141,7 +158,13 @@ def open_store(spec: str | Path, project: Path) -> RunStore:
     if text.startswith("s3://"):
         # imported here, not at the top: s3fs (aiobotocore) costs every command that
         # never touches S3 a quarter second of start-up
-        from labkit.records.s3 import S3Runs, parse_url  # noqa: PLC0415
+        try:
+            from labkit.records.s3 import S3Runs, parse_url  # noqa: PLC0415
+        except ImportError as exc:
+            raise LabkitError(
+                f"--runs {text}: an S3 store needs s3fs, which is not installed ({exc}); "
+                "install labkit's s3 extra: pip install -e '.[s3]'"
+            ) from exc
 
         bucket, prefix = parse_url(text)
         return RunStore(text, project / STAGING / bucket / prefix, S3Runs(text))

@@ -58,7 +58,7 @@ def write_stored(run_dir: Path, data: dict[str, Any]) -> bool:
         return False
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, default=_plain, indent=1)
+            json.dump(data, fh, default=json_value, indent=1)
         os.replace(tmp, Path(run_dir) / METRICS_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -109,7 +109,7 @@ def _source_files(modules: Iterable[str]) -> set[Path]:
     return files
 
 
-def _plain(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """numpy scalars and other number-likes as JSON numbers; anything else as text."""
     if hasattr(value, "item"):
         return value.item()

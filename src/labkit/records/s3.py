@@ -11,6 +11,7 @@ keys, so two workstations writing at once cannot overwrite each other.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,10 +109,10 @@ class S3Runs:
         base = self._path()
         for path, info in found.items():
             rel = posixpath.relpath(path, base).split("/")
-            if len(rel) != 3 or rel[2].startswith("."):
-                continue  # not <experiment>/<run-id>/<file>
-            exp, run_id, name = rel
-            runs.setdefault((exp, run_id), {})[name] = _remote(name, info)
+            if len(rel) < 3 or any(part.startswith(".") for part in rel):
+                continue  # not <experiment>/<run-id>/<file> (files in folders of a run too)
+            name = "/".join(rel[2:])
+            runs.setdefault((rel[0], rel[1]), {})[name] = _remote(name, info)
         return runs
 
     def run_files(self, experiment: str, run_id: str) -> dict[str, RemoteFile]:
@@ -122,22 +123,29 @@ class S3Runs:
             )
         except FileNotFoundError:
             return {}
-        return {posixpath.basename(p): _remote(posixpath.basename(p), i) for p, i in found.items()}
+        base = self._path(experiment, run_id)
+        names = {posixpath.relpath(p, base): i for p, i in found.items()}
+        return {
+            n: _remote(n, i)
+            for n, i in names.items()
+            if not any(part.startswith(".") for part in n.split("/"))
+        }
 
     def upload_run(self, run_dir: Path, experiment: str, run_id: str) -> int:
         """Upload one run's files, its record last (a reader who sees the record sees the
         whole run); a file already there with the same content is not sent again.
         Returns the number of objects sent."""
         there = self.run_files(experiment, run_id)
-        files = sorted(p for p in run_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-        files.sort(key=lambda p: p.name == RECORD)  # the record goes last
+        files = sorted(files_of(run_dir))
+        files.sort(key=lambda name: name == RECORD)  # the record goes last
         sent = 0
-        for path in files:
-            have = there.get(path.name)
+        for name in files:
+            path = run_dir / name
+            have = there.get(name)
             if have is not None and have.size == path.stat().st_size and have.etag == md5(path):
                 continue
-            target = self._path(experiment, run_id, path.name)
-            self._call(f"uploading {experiment}/{run_id}/{path.name}", self.fs.put_file,
+            target = self._path(experiment, run_id, name)
+            self._call(f"uploading {experiment}/{run_id}/{name}", self.fs.put_file,
                        str(path), target)  # fmt: skip
             self.uploads += 1
             sent += 1
@@ -145,11 +153,23 @@ class S3Runs:
 
     def download(self, experiment: str, run_id: str, name: str, dest: Path) -> None:
         """One object to ``dest``, written beside it and renamed into place whole."""
+        dest.parent.mkdir(parents=True, exist_ok=True)  # a file in a folder of the run
         tmp = dest.with_name(f".{dest.name}.part")
         src = self._path(experiment, run_id, name)
         self._call(f"downloading {experiment}/{run_id}/{name}", self.fs.get_file, src, str(tmp))
         tmp.replace(dest)
         self.downloads += 1
+
+
+def files_of(run_dir: Path) -> list[str]:
+    """Every file of a run, its folders' too (``dataset/meta/info.json``), by its path
+    in the run; hidden files and folders (this workstation's markers) stay home."""
+    out = []
+    for folder, dirs, files in os.walk(run_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(folder).relative_to(run_dir)
+        out += [(rel / f).as_posix() for f in files if not f.startswith(".")]
+    return out
 
 
 def _remote(name: str, info: dict) -> RemoteFile:
