@@ -218,16 +218,34 @@ def run_store(runs: str | None) -> RunStore:
     if not spec.startswith("s3://"):
         path_arg("--runs", spec, "folder")
     store = open_store(spec, project.dir)
-    store.finish = store_metrics
+    store.finish = RunMetrics()
     return store
 
 
 def store_metrics(run_dir: Path, record: RunRecord) -> None:
     """A finished run's metrics, computed and kept beside it (``metrics.json``): once, when
-    it is collected, so they travel with it to a shared store's readers."""
-    from labkit.analysis.runs import store_metrics as store  # noqa: PLC0415 -- start-up time
+    it is collected or imported, so they travel with it to a shared store's readers."""
+    RunMetrics()(run_dir, record)
 
-    store(run_dir, record)
+
+class RunMetrics:
+    """A run store's ``finish``: each finished run's metrics stored beside it. A run
+    computes them beside its last round trip (``prepare``, in its summary thread) and
+    stores them once its record is final; the analysis is imported only then (numpy,
+    pandas: start-up time)."""
+
+    def __init__(self) -> None:
+        self._ready: dict[Path, dict[str, Any]] = {}
+
+    def prepare(self, run_dir: Path, record: RunRecord) -> None:
+        from labkit.analysis.runs import compute_metrics  # noqa: PLC0415 -- start-up time
+
+        self._ready[Path(run_dir)] = compute_metrics(run_dir, record)
+
+    def __call__(self, run_dir: Path, record: RunRecord) -> None:
+        from labkit.analysis.runs import store_metrics as store  # noqa: PLC0415 -- start-up time
+
+        store(run_dir, record, self._ready.pop(Path(run_dir), None))
 
 
 @contextlib.contextmanager

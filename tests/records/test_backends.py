@@ -6,8 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from labkit.records.backends import open_store
+from labkit.records.model import RunRecord
 from labkit.records.store import write_manifest
 from tests.runrecord import run_record
+
+
+class Finisher:
+    """Records what the store asked of it; ``fail``: what its calls raise."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.calls: list[tuple[str, Path, str]] = []
+        self.fail = fail
+
+    def prepare(self, run_dir: Path, record: RunRecord) -> None:
+        self.calls.append(("prepare", run_dir, record.status))
+        if self.fail is not None:
+            raise self.fail
+
+    def __call__(self, run_dir: Path, record: RunRecord) -> None:
+        self.calls.append(("finish", run_dir, record.status))
+        if self.fail is not None:
+            raise self.fail
 
 
 def a_run(store_dir: Path, status: str) -> Path:
@@ -19,14 +38,13 @@ def a_run(store_dir: Path, status: str) -> Path:
 
 def test_a_finished_run_is_finished_once_published_and_a_running_one_is_not(tmp_path):
     store = open_store(tmp_path / "runs", tmp_path)
-    calls = []
-    store.finish = lambda run_dir, record: calls.append((run_dir, record.status))
+    store.finish = finisher = Finisher()
     done = a_run(tmp_path / "runs", "complete")
     assert store.publish(done, say=print) is True
-    assert calls == [(done, "complete")]
+    assert finisher.calls == [("finish", done, "complete")]
     running = a_run(tmp_path / "other", "running")
     assert store.publish(running, say=print) is True  # nothing to upload, nothing to do
-    assert calls == [(done, "complete")]
+    assert finisher.calls == [("finish", done, "complete")]
 
 
 def test_a_finish_that_fails_is_said_and_the_run_stays_as_recorded(tmp_path):
@@ -34,13 +52,12 @@ def test_a_finish_that_fails_is_said_and_the_run_stays_as_recorded(tmp_path):
     run_dir = a_run(tmp_path / "runs", "failed")
     before = (run_dir / "manifest.json").read_bytes()
 
-    def broken(_run_dir, _record):
-        raise ValueError("a log nobody can parse")
-
-    store.finish = broken
+    store.finish = finisher = Finisher(ValueError("a log nobody can parse"))
+    store.prepare(run_dir, run_record(status="failed"))  # ahead of it: fails quietly
     said: list[str] = []
     assert store.publish(run_dir, say=said.append) is True
     assert said == [
         "exp1 r1: metrics not stored (ValueError('a log nobody can parse')); a report computes them"
     ]
     assert (run_dir / "manifest.json").read_bytes() == before
+    assert [c[0] for c in finisher.calls] == ["prepare", "finish"]

@@ -244,9 +244,15 @@ def compute_metrics(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
     return metrics
 
 
-def store_metrics(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
-    """Compute the run's metrics now (a run just collected or imported) and store them."""
-    return stored_metrics(run_dir, analysis_version(), partial(compute_metrics, run_dir, manifest))
+def store_metrics(
+    run_dir: Path, manifest: RunRecord, computed: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Compute the run's metrics now (a run just collected or imported) and store them;
+    ``computed``: already computed on the run as it is (beside its last round trip)."""
+    compute = (
+        (lambda: computed) if computed is not None else partial(compute_metrics, run_dir, manifest)
+    )
+    return stored_metrics(run_dir, analysis_version(), compute)
 
 
 def _tables(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:

@@ -66,15 +66,26 @@ def finish(
 
 
 def summarize_soon(
-    record: RunRecord, local_dir: Path, status: dict[str, Any]
+    record: RunRecord,
+    local_dir: Path,
+    status: dict[str, Any],
+    prepare: Callable[[Path, RunRecord], None] | None = None,
 ) -> Callable[[], dict[str, Any]]:
     """Start the summary of the pulled files in a thread, on a copy of the record as
     ``finish`` will see it, so parsing the logs overlaps the last round trip (facts after
-    the restore, unlock) instead of following it; returns what gives it (or raises what
+    the restore, unlock) instead of following it; then ``prepare`` (the run store's:
+    the run's metrics) on the same copy. Returns what gives the summary (or raises what
     making it raised) for ``finish``."""
     mine = record.model_copy(deep=True)
     apply_status(mine, status)
+
+    def work() -> dict[str, Any]:
+        summary = summarize_run(local_dir, mine)
+        if prepare is not None:
+            prepare(local_dir, mine)
+        return summary
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-summary")
-    done: Future = pool.submit(summarize_run, local_dir, mine)
+    done: Future = pool.submit(work)
     pool.shutdown(wait=False)
     return done.result

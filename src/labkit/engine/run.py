@@ -508,7 +508,8 @@ def _finish(run: Run, started: bool) -> dict[str, int] | None:
             errors.append(f"pulling the logs failed: {exc}")
             gathered = read_detached(after_file, probe, wait_s=60)
     if files is not None:  # parsed here while the target gathers its facts and unlocks
-        run.summary = records.summarize_soon(run.manifest, run.local_dir, run.status)
+        prepare = opts.store.prepare if opts.store is not None else None  # its metrics
+        run.summary = records.summarize_soon(run.manifest, run.local_dir, run.status, prepare)
     out = lock.release(
         t,
         hs.workdir,

@@ -16,6 +16,7 @@ size differs from what the mirror holds, so a second report downloads nothing ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from labkit.errors import LabkitError, StoreError
 from labkit.records.model import FINAL, RunRecord, read_record
@@ -58,6 +59,15 @@ class Pushed:
     unfinished: list[Path] = field(default_factory=list)
 
 
+class Finisher(Protocol):
+    """What a finished run gets once its record is final (``__call__``), with what can
+    be done before that (``prepare``: on a copy of the record as it will be)."""
+
+    def prepare(self, run_dir: Path, record: RunRecord) -> None: ...
+
+    def __call__(self, run_dir: Path, record: RunRecord) -> None: ...
+
+
 @dataclass
 class RunStore:
     """A run store as ``--runs`` or ``labkit.yml`` names it."""
@@ -67,7 +77,7 @@ class RunStore:
     remote: S3Runs | None = None
     # what a finished run gets before it is uploaded: the CLI stores its metrics beside
     # it (``metrics.json``), computed once, so they travel with the run to every reader
-    finish: Callable[[Path, RunRecord], object] | None = None
+    finish: Finisher | None = None
 
     @property
     def shared(self) -> bool:
@@ -82,6 +92,13 @@ class RunStore:
             return self.remote is None
         self._finish(run_dir, record, say)
         return True if self.remote is None else self._upload(run_dir, say)
+
+    def prepare(self, run_dir: Path, record: RunRecord) -> None:
+        """``finish``'s slow part, done ahead (the run's summary thread, beside its last
+        round trip) on the record as it will be; a failure here is ``finish``'s to say."""
+        if self.finish is not None:
+            with contextlib.suppress(Exception):
+                self.finish.prepare(run_dir, record)
 
     def _finish(self, run_dir: Path, record: RunRecord, say: Callable[[str], None]) -> None:
         """``finish`` of a finished run; its failure costs the run nothing (a report
