@@ -707,14 +707,23 @@ def report(
                 "this report: `invoke push` uploads them",
                 file=stdout,
             )
-    return build_report(
+    before = store.remote.downloads if store.remote is not None else 0
+    result = build_report(
         pb,
         runs_dir,
         Path(out),
         template=Path(template) if template else None,
         include_incomplete=include_incomplete,
         log=lambda m: print(m, file=stdout),
+        fetch=store.fetch if store.shared else None,
     )
+    if store.remote is not None and store.remote.downloads > before:
+        print(
+            f"{store.spec}: {store.remote.downloads - before} file(s) of the runs the "
+            "figures draw (or whose metrics were made by other code) downloaded",
+            file=stdout,
+        )
+    return result
 
 
 def list_runs(

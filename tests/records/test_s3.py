@@ -20,6 +20,8 @@ import s3fs
 from labkit import cli
 from labkit.config.playbook import load_playbook
 from labkit.records.backends import PUSHED, open_store
+from labkit.records.metrics_cache import input_sizes, read_stored
+from labkit.records.model import read_record
 from labkit.records.s3 import S3Runs
 from labkit.study.importer import import_logs
 from tests.conftest import DATA, REPO
@@ -117,7 +119,7 @@ def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(
     assert again.uploaded == [] and store.remote.uploads == 0
 
 
-def test_a_run_s_files_in_folders_reach_the_store_and_the_mirror(s3, tmp_path):
+def test_a_run_s_files_in_folders_reach_the_store_and_the_mirror(s3, tmp_path, monkeypatch):
     """The same layout in both: a run's ``dataset/meta/`` files as well as its own."""
     runs = tmp_path / "disk"
     import_logs(seed_logs(tmp_path / "logs", ("exp1",)), load_playbook(PLAYBOOK), runs, quiet)
@@ -137,6 +139,16 @@ def test_a_run_s_files_in_folders_reach_the_store_and_the_mirror(s3, tmp_path):
     assert local_files(mirror / exp / run_id) == set(files)
     assert (mirror / exp / run_id / "dataset/meta/info.json").read_text() == '{"fps": 30}\n'
     assert remote.upload_run(run_dir, exp, run_id) == 0  # all there already
+    # with its metrics stored, a mirror leaves the folders' files in the store until read
+    cli.store_metrics(run_dir, read_record(run_dir / "manifest.json"))
+    assert remote.upload_run(run_dir, exp, run_id) == 1
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "lazy-cache"))
+    lazy = open_store(s3, Path.cwd())
+    got = lazy.read_dir(say=quiet) / exp / run_id
+    assert local_files(got) == {"manifest.json", "metrics.json"}
+    lazy.fetch(got)
+    assert local_files(got) == set(remote.listing()[(exp, run_id)])
+    assert (got / "dataset/meta/info.json").read_text() == '{"fps": 30}\n'
 
 
 def test_a_run_record_is_what_makes_it_visible(s3, tmp_path):
@@ -288,17 +300,54 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     assert when(a) == when(b)  # the same report, but for the minute it was made
     for table in sorted((tmp_path / "from-disk" / name).glob("*.csv")):
         assert table.read_text() == (tmp_path / "from-s3" / name / table.name).read_text()
-    # a second report: every file is in the cache already
+    # a second report: everything it read is in the cache already
     store = open_store(s3, Path.cwd())
     store.read_dir(say=quiet)
     assert store.remote.downloads == 0
+    said = io.StringIO()
+    cli.report(playbook=str(PLAYBOOK), runs=s3, out=str(tmp_path / "again"), stdout=said)
+    assert "0 file(s) downloaded" in said.getvalue() and "of the runs the figures" not in (
+        said.getvalue()
+    )
+    # an empty cache downloads each run's record and metrics, and no log
     fresh = tmp_path / "fresh-cache"
     os.environ["LABKIT_CACHE_DIR"] = str(fresh)  # monkeypatched per test: undone after
     again = open_store(s3, Path.cwd())
-    again.read_dir(say=quiet)
-    files = sum(1 for p in fresh.rglob("*") if p.is_file() and not p.name.startswith("."))
-    assert again.remote.downloads == files > 0  # an empty cache downloads everything once
+    mirror = again.read_dir(say=quiet)
+    runs = sorted(p.parent for p in mirror.glob("*/*/manifest.json"))
+    assert len(runs) == len(SEED)
+    held = {p.relative_to(mirror).as_posix() for p in mirror.rglob("*")
+            if p.is_file() and not p.name.startswith(".")}  # fmt: skip
+    assert held == {f"{r.parent.name}/{r.name}/{n}" for r in runs
+                    for n in ("manifest.json", "metrics.json")}  # fmt: skip
+    assert again.remote.downloads == 2 * len(runs)
+    # a run's logs are fetched when something reads them, and its metrics stay valid
+    first = runs[0]
+    record = json.loads((first / "manifest.json").read_text())
+    stored = read_stored(first)
+    assert stored["inputs"] == input_sizes(first)  # counted by their sizes in the store
+    again.fetch(first)
+    assert (first / "record.log").read_bytes() == (
+        store.local / first.parent.name / first.name / "record.log"
+    ).read_bytes()
+    assert input_sizes(first) == stored["inputs"] and record["status"] == "complete"
     shutil.rmtree(fresh)
+
+
+@pytest.mark.slow
+def test_a_run_stored_without_metrics_is_mirrored_whole(s3, tmp_path):
+    """Metrics made nowhere yet (a run uploaded by an older labkit): the report computes
+    them, so the mirror holds the run's logs."""
+    runs = tmp_path / "disk"
+    import_logs(seed_logs(tmp_path / "logs", ("exp1",)), load_playbook(PLAYBOOK), runs, quiet)
+    (run_dir,) = [p.parent for p in runs.glob("*/*/manifest.json")]
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    remote = S3Runs(s3)
+    remote.ensure_bucket()
+    remote.upload_run(run_dir, run_dir.parent.name, run_dir.name)
+    mirror = open_store(s3, Path.cwd()).read_dir(say=quiet)
+    got = mirror / run_dir.parent.name / run_dir.name
+    assert local_files(got) == local_files(run_dir) and (got / "record.log").exists()
 
 
 @pytest.mark.slow

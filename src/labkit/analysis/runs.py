@@ -260,37 +260,54 @@ def _tables(run_dir: Path, manifest: RunRecord) -> dict[str, Any]:
     return run._tables or {}
 
 
+# downloads what a run of a shared store's mirror left in the store, before it is read
+Fetch = Callable[[Path], None]
+
+
+def _local(fetch: Fetch | None, read: Callable[..., Any], run_dir: Path, *args: Any) -> Any:
+    """``read`` over the run's files, fetched first when some are still in the store."""
+    if fetch is not None:
+        fetch(run_dir)
+    return read(run_dir, *args)
+
+
 def load_runs(
-    runs: str | Path, playbook: str | None = None, unreadable: list[Unreadable] | None = None
+    runs: str | Path,
+    playbook: str | None = None,
+    unreadable: list[Unreadable] | None = None,
+    fetch: Fetch | None = None,
 ) -> list[RunData]:
     """Every run in the store (of ``playbook`` when given), oldest first, with metrics:
     stored ones when the code and the logs are those they came from, else computed (and
-    stored). A run's tables are parsed only when something reads them. Runs whose record
-    cannot be read go to ``unreadable``."""
+    stored). A run's tables are parsed only when something reads them, its files
+    ``fetch``ed first (a shared store's mirror). Runs whose record cannot be read go to
+    ``unreadable``."""
     version = analysis_version()
     shared = SharedRecords()  # every run is held: what runs repeat is held once
     out = []
     for run_dir, manifest in list_runs(runs, unreadable, keep=shared.record):
         if playbook and manifest.playbook.name != playbook:
             continue
-        compute = partial(compute_metrics, run_dir, manifest)
+        compute = partial(_local, fetch, compute_metrics, run_dir, manifest)
         metrics = dict(stored_metrics(run_dir, version, compute))
         figures = metrics.pop(FIGURES, None) or {}
         metrics = interned(metrics)
-        run = RunData(run_dir, manifest, metrics, partial(_tables, run_dir, manifest))
+        run = RunData(
+            run_dir, manifest, metrics, partial(_local, fetch, _tables, run_dir, manifest)
+        )
         if figures.get("warned") is not None:
             run.warned_rates = WarnedRates.of(figures["warned"][1])
-            run.warned_loader = partial(_stored_warned, run_dir, manifest, version)
+            run.warned_loader = partial(_stored_warned, run_dir, manifest, version, fetch)
         out.append(run)
     return out
 
 
 def _stored_warned(
-    run_dir: Path, manifest: RunRecord, version: str
+    run_dir: Path, manifest: RunRecord, version: str, fetch: Fetch | None = None
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The run's warnings (seconds, Hz) from its stored metrics (computed again when they
     are no longer valid, as at load)."""
-    compute = partial(compute_metrics, run_dir, manifest)
+    compute = partial(_local, fetch, compute_metrics, run_dir, manifest)
     warned_ = (stored_metrics(run_dir, version, compute).get(FIGURES) or {}).get("warned")
     if warned_ is None:
         return None

@@ -10,8 +10,12 @@ record that was uploaded) differs from its record, so a record changed later (``
 restore`` noting it) is uploaded again. Uploading twice sends the same keys and content.
 
 Reading an S3 store (``read_dir``) mirrors it into ``~/.cache/labkit/stores/<bucket>/
-<prefix>/`` (``LABKIT_CACHE_DIR`` moves it), each file downloaded only when its ETag or
-size differs from what the mirror holds, so a second report downloads nothing new.
+<prefix>/`` (``LABKIT_CACHE_DIR`` moves it): each run's record and stored metrics, each
+downloaded only when its ETag or size differs from what the mirror holds, so a second
+report downloads nothing new. A run's other files (logs, samples) stay in the store,
+listed in the run's ``NOT_FETCHED`` with their sizes, until something reads them
+(``fetch``: a figure that draws the run, metrics made by other code); a run stored
+without metrics is mirrored whole.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from labkit.errors import LabkitError, StoreError
+from labkit.records.metrics_cache import METRICS_FILE, NOT_FETCHED
 from labkit.records.model import FINAL, RunRecord, read_record
 
 if TYPE_CHECKING:
@@ -168,6 +174,16 @@ class RunStore:
         say(f"{self.spec}: {n} run(s), {got} file(s) downloaded, the rest from {mirror}")
         return mirror
 
+    def fetch(self, run_dir: Path) -> None:
+        """Download the files a mirrored run left in the store (``NOT_FETCHED``), before
+        something reads them; nothing to do for a local store or a whole run."""
+        if self.remote is None or not (run_dir / NOT_FETCHED).exists():
+            return
+        with self._fetching:
+            fetch_rest(self.remote, run_dir)
+
+    _fetching: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
 
 def open_store(spec: str | Path, project: Path) -> RunStore:
     """The store named by ``spec``: an ``s3://`` URL or a local folder."""
@@ -191,10 +207,11 @@ def open_store(spec: str | Path, project: Path) -> RunStore:
 
 
 def sync_mirror(remote: S3Runs, mirror: Path) -> int:
-    """Bring ``mirror`` to the store's runs: download each file whose (etag, size) the
-    mirror does not hold, each run's record last; drop runs the store no longer has.
-    A run without a record in the store (still uploading) is not mirrored. Returns the
-    number of runs."""
+    """Bring ``mirror`` to the store's runs: download each run's metrics and record (last)
+    and any file the mirror holds, when its (etag, size) differs; list the rest in the
+    run's ``NOT_FETCHED`` (a run stored without metrics: download every file); drop runs
+    the store no longer has. A run without a record in the store (still uploading) is not
+    mirrored. Returns the number of runs."""
     listing = remote.listing()
     complete = {k: v for k, v in listing.items() if RECORD in v}
     for exp_dir in mirror.glob("*") if mirror.exists() else []:
@@ -210,15 +227,42 @@ def sync_mirror(remote: S3Runs, mirror: Path) -> int:
             # a new or changed record: list the run again, so files uploaded just before
             # its record (after the listing's page passed them) are not missed
             files = remote.run_files(experiment, run_id) or files
+        whole = METRICS_FILE not in files  # no metrics to read: the report computes them
         names = sorted(files, key=lambda n: n == RECORD)  # the record last
+        left = {}
         for name in names:
             rf = files[name]
             if held.get(name) == rf.key and (run_dir / name).exists():
                 continue
+            held_here = (run_dir / name).exists()  # a file once read is kept up to date
+            if not whole and name not in (RECORD, METRICS_FILE) and not held_here:
+                left[name] = {"key": rf.key, "size": rf.size}  # in the store until read
+                continue
             remote.download(experiment, run_id, name, run_dir / name)
             held[name] = rf.key
             _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
+        if left:
+            _write_text(run_dir / NOT_FETCHED, json.dumps(left, sort_keys=True))
+        else:
+            (run_dir / NOT_FETCHED).unlink(missing_ok=True)
     return len(complete)
+
+
+def fetch_rest(remote: S3Runs, run_dir: Path) -> int:
+    """Download what a mirrored run left in the store (its ``NOT_FETCHED``); returns how
+    many files. Each file lands whole; the list goes once all are in."""
+    try:
+        left = json.loads((run_dir / NOT_FETCHED).read_text())
+    except (OSError, ValueError):
+        return 0
+    held = _read_objects(run_dir)
+    experiment, run_id = run_dir.parent.name, run_dir.name
+    for name, info in sorted(left.items()):
+        remote.download(experiment, run_id, name, run_dir / name)
+        held[name] = info.get("key", "") if isinstance(info, dict) else ""
+        _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
+    (run_dir / NOT_FETCHED).unlink(missing_ok=True)
+    return len(left)
 
 
 def _read_objects(run_dir: Path) -> dict[str, str]:

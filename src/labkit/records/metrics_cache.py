@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.json"
+# in a shared store's mirror: the run's files the store holds that are not downloaded
+# yet (name -> {"key", "size"}); they count among the run's files by their sizes
+NOT_FETCHED = ".not-fetched.json"
 # files derived from the logs (parsed tables, this file): not inputs of the metrics
 DERIVED_SUFFIXES = (".parquet",)
 
@@ -81,7 +84,25 @@ def input_sizes(run_dir: Path) -> dict[str, int]:
                 out[name] = os.stat(os.path.join(folder, file)).st_size
             except OSError:  # gone meanwhile
                 continue
+    for name, size in not_fetched_sizes(run_dir).items():
+        if name != METRICS_FILE and not name.endswith(DERIVED_SUFFIXES):
+            out.setdefault(name, size)
     return dict(sorted(out.items()))
+
+
+def not_fetched_sizes(run_dir: Path) -> dict[str, int]:
+    """Name -> size of the files a mirrored run has left in its store (``NOT_FETCHED``)."""
+    try:
+        listed = json.loads((Path(run_dir) / NOT_FETCHED).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(listed, dict):
+        return {}
+    return {
+        str(n): int(v["size"])
+        for n, v in listed.items()
+        if isinstance(v, dict) and isinstance(v.get("size"), int)
+    }
 
 
 @cache

@@ -36,7 +36,7 @@ from labkit.analysis.experiments import column_header, columns, group_rows
 from labkit.analysis.hypotheses import judge
 from labkit.analysis.metrics import rounded
 from labkit.analysis.observer import observer_effects
-from labkit.analysis.runs import RunData, load_runs
+from labkit.analysis.runs import Fetch, RunData, load_runs
 from labkit.analysis.stats import MEAN_METHOD, POINT
 from labkit.analysis.validity import threats
 from labkit.config.playbook import Playbook
@@ -342,10 +342,12 @@ def build_report(
     template: Path | None = None,
     include_incomplete: bool = False,
     log=print,
+    fetch: Fetch | None = None,
 ) -> ReportResult:
-    """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON)."""
+    """Render ``<out>/<playbook>.md`` and ``<out>/<playbook>/`` (figures, CSV, JSON);
+    ``fetch``: what downloads a mirrored run's logs before they are read."""
     unreadable: list[Unreadable] = []
-    runs = load_runs(runs_dir, pb.name, unreadable=unreadable)
+    runs = load_runs(runs_dir, pb.name, unreadable=unreadable, fetch=fetch)
     # a record that cannot be read names no playbook: its folder names the experiment
     unreadable = [u for u in unreadable if u.experiment in pb.experiments]
     if not runs:
