@@ -17,6 +17,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -691,14 +692,19 @@ def report(
     stdout=sys.stdout,
 ):
     """Render the investigation report of ``playbook`` from the run store."""
-    from labkit.report.build import build_report  # noqa: PLC0415 -- start-up time
-
     path_arg("--out", out, "folder")
     store = run_store(runs)
     if template is not None:
         path_arg("--template", template)
     pb = load_playbook(playbook)
-    runs_dir = store.read_dir(say=lambda m: print(m, file=stdout))
+    # a shared store's listing and downloads wait on the network (and the store's own
+    # CPU): they overlap importing the analysis, which waits on nothing
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-mirror")
+    mirrored = pool.submit(store.read_dir, say=lambda m: print(m, file=stdout))
+    pool.shutdown(wait=False)
+    from labkit.report.build import build_report  # noqa: PLC0415 -- start-up time
+
+    runs_dir = mirrored.result()
     if store.shared:
         waiting, _ = store.pending()
         if waiting:

@@ -1,7 +1,13 @@
 """A run's metrics are computed once and stored beside its logs."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import labkit
 from labkit.records.metrics_cache import METRICS_FILE, source_version, stored_metrics
 
 
@@ -59,3 +65,31 @@ def test_source_version_follows_the_code():
     a = source_version(("labkit.parse",))
     assert a == source_version(("labkit.parse",))
     assert a != source_version(("labkit.parse", "labkit.analysis"))
+
+
+def version_in_copy(src: Path, modules: tuple[str, ...]) -> str:
+    """``source_version`` as a copy of labkit's source in ``src`` computes it."""
+    shutil.copytree(
+        Path(labkit.__file__).parent, src / "labkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    code = (
+        "import sys, labkit; from labkit.records.metrics_cache import source_version; "
+        "print(labkit.__file__); print(source_version(tuple(sys.argv[1:])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *modules],
+        env={**os.environ, "PYTHONPATH": str(src)},
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert Path(out[0]).is_relative_to(src)  # the copy was the one imported
+    return out[1]
+
+
+def test_two_checkouts_of_the_same_code_give_the_same_version(tmp_path):
+    """A clone in a folder named labkit and one elsewhere: the same code, the same
+    version, so neither workstation recomputes (or re-downloads the logs of) the runs
+    whose metrics the other stored."""
+    modules = ("labkit.analysis", "labkit.parse")
+    here = source_version(modules)
+    assert version_in_copy(tmp_path / "labkit" / "src", modules) == here
+    assert version_in_copy(tmp_path / "elsewhere" / "src", modules) == here

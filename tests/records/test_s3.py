@@ -321,6 +321,10 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     assert held == {f"{r.parent.name}/{r.name}/{n}" for r in runs
                     for n in ("manifest.json", "metrics.json")}  # fmt: skip
     assert again.remote.downloads == 2 * len(runs)
+    # mirrored again, it is left as it was: no file written again (each a new inode)
+    as_mirrored = files_as_they_are(mirror)
+    assert again.read_dir(say=quiet) == mirror and files_as_they_are(mirror) == as_mirrored
+    assert again.remote.downloads == 2 * len(runs)
     # a run's logs are fetched when something reads them, and its metrics stay valid
     first = runs[0]
     record = json.loads((first / "manifest.json").read_text())
@@ -332,6 +336,15 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     ).read_bytes()
     assert input_sizes(first) == stored["inputs"] and record["status"] == "complete"
     shutil.rmtree(fresh)
+
+
+def files_as_they_are(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file under ``folder`` (hidden ones too) by its inode and modification time."""
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.mark.slow

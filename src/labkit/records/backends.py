@@ -242,7 +242,7 @@ def sync_mirror(remote: S3Runs, mirror: Path) -> int:
             held[name] = rf.key
             _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
         if left:
-            _write_text(run_dir / NOT_FETCHED, json.dumps(left, sort_keys=True))
+            _write_changed(run_dir / NOT_FETCHED, json.dumps(left, sort_keys=True))
         else:
             (run_dir / NOT_FETCHED).unlink(missing_ok=True)
     return len(complete)
@@ -288,6 +288,16 @@ def _marker(run_dir: Path) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_changed(path: Path, text: str) -> None:
+    """``_write_text`` unless ``path`` holds ``text`` already: a warm mirror writes nothing."""
+    try:
+        if path.read_text() == text:
+            return
+    except OSError:
+        pass
+    _write_text(path, text)
 
 
 def _write_text(path: Path, text: str) -> None:

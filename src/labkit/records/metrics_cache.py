@@ -109,11 +109,22 @@ def not_fetched_sizes(run_dir: Path) -> dict[str, int]:
 def source_version(modules: tuple[str, ...]) -> str:
     """A hash of the source of ``modules`` (packages whole): changes when their code does,
     so stored metrics are recomputed after any change to the code that made them."""
+    # each file by its path in the package, not on disk: two checkouts of the same code
+    # (in folders of any name) give the same version, so neither recomputes the other's
+    root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted(_source_files(modules)):
-        digest.update(path.as_posix().split("/labkit/", 1)[-1].encode())
+    for name, path in sorted((_in_package(p, root), p) for p in _source_files(modules)):
+        digest.update(name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _in_package(path: Path, root: Path) -> str:
+    """``path`` relative to the labkit package (``analysis/runs.py``)."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:  # a module outside labkit: its name is what it is
+        return path.name
 
 
 def _source_files(modules: Iterable[str]) -> set[Path]:

@@ -106,9 +106,9 @@ class S3Runs:
         except FileNotFoundError:  # no bucket yet: a new team store holds no runs
             return {}
         runs: dict[tuple[str, str], dict[str, RemoteFile]] = {}
-        base = self._path()
+        base = self._path() + "/"
         for path, info in found.items():
-            rel = posixpath.relpath(path, base).split("/")
+            rel = path.removeprefix(base).split("/")  # find gives keys under base only
             if len(rel) < 3 or any(part.startswith(".") for part in rel):
                 continue  # not <experiment>/<run-id>/<file> (files in folders of a run too)
             name = "/".join(rel[2:])
@@ -123,8 +123,8 @@ class S3Runs:
             )
         except FileNotFoundError:
             return {}
-        base = self._path(experiment, run_id)
-        names = {posixpath.relpath(p, base): i for p, i in found.items()}
+        base = self._path(experiment, run_id) + "/"
+        names = {p.removeprefix(base): i for p, i in found.items()}
         return {
             n: _remote(n, i)
             for n, i in names.items()
