@@ -27,6 +27,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -36,7 +37,7 @@ from labkit.records.metrics_cache import METRICS_FILE, NOT_FETCHED
 from labkit.records.model import FINAL, RunRecord, read_record
 
 if TYPE_CHECKING:
-    from labkit.records.s3 import S3Runs
+    from labkit.records.s3 import RemoteFile, S3Runs
 
 RECORD = "manifest.json"
 PUSHED = ".pushed"  # the SHA-256 of the record last uploaded
@@ -206,46 +207,64 @@ def open_store(spec: str | Path, project: Path) -> RunStore:
     return RunStore(text, Path(text))
 
 
+# runs mirrored at once: each waits on the store's round trips (listing a new run,
+# downloading its record and metrics), which a remote store makes the whole cost
+MIRROR_WORKERS = 8
+
+
 def sync_mirror(remote: S3Runs, mirror: Path) -> int:
     """Bring ``mirror`` to the store's runs: download each run's metrics and record (last)
     and any file the mirror holds, when its (etag, size) differs; list the rest in the
     run's ``NOT_FETCHED`` (a run stored without metrics: download every file); drop runs
     the store no longer has. A run without a record in the store (still uploading) is not
-    mirrored. Returns the number of runs."""
+    mirrored. Runs are mirrored ``MIRROR_WORKERS`` at a time. Returns the number of runs."""
     listing = remote.listing()
     complete = {k: v for k, v in listing.items() if RECORD in v}
     for exp_dir in mirror.glob("*") if mirror.exists() else []:
         for run_dir in exp_dir.glob("*"):
             if run_dir.is_dir() and (exp_dir.name, run_dir.name) not in complete:
                 shutil.rmtree(run_dir, ignore_errors=True)
-    for (experiment, run_id), files in sorted(complete.items()):
-        run_dir = mirror / experiment / run_id
-        run_dir.mkdir(parents=True, exist_ok=True)
-        held = _read_objects(run_dir)
-        record = files[RECORD]
-        if held.get(RECORD) != record.key or not (run_dir / RECORD).exists():
-            # a new or changed record: list the run again, so files uploaded just before
-            # its record (after the listing's page passed them) are not missed
-            files = remote.run_files(experiment, run_id) or files
-        whole = METRICS_FILE not in files  # no metrics to read: the report computes them
-        names = sorted(files, key=lambda n: n == RECORD)  # the record last
-        left = {}
-        for name in names:
-            rf = files[name]
-            if held.get(name) == rf.key and (run_dir / name).exists():
-                continue
-            held_here = (run_dir / name).exists()  # a file once read is kept up to date
-            if not whole and name not in (RECORD, METRICS_FILE) and not held_here:
-                left[name] = {"key": rf.key, "size": rf.size}  # in the store until read
-                continue
-            remote.download(experiment, run_id, name, run_dir / name)
-            held[name] = rf.key
-            _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
-        if left:
-            _write_changed(run_dir / NOT_FETCHED, json.dumps(left, sort_keys=True))
-        else:
-            (run_dir / NOT_FETCHED).unlink(missing_ok=True)
+    pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="labkit-mirror")
+    try:
+        done = [
+            pool.submit(_mirror_run, remote, mirror / experiment / run_id, files)
+            for (experiment, run_id), files in sorted(complete.items())
+        ]
+        for each in done:
+            each.result()  # the first failure, raised here
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: no run started after it
     return len(complete)
+
+
+def _mirror_run(remote: S3Runs, run_dir: Path, files: dict[str, RemoteFile]) -> None:
+    """One run of ``sync_mirror``: its files in order, the record last."""
+    experiment, run_id = run_dir.parent.name, run_dir.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    held = _read_objects(run_dir)
+    record = files[RECORD]
+    if held.get(RECORD) != record.key or not (run_dir / RECORD).exists():
+        # a new or changed record: list the run again, so files uploaded just before
+        # its record (after the listing's page passed them) are not missed
+        files = remote.run_files(experiment, run_id) or files
+    whole = METRICS_FILE not in files  # no metrics to read: the report computes them
+    names = sorted(files, key=lambda n: n == RECORD)  # the record last
+    left = {}
+    for name in names:
+        rf = files[name]
+        if held.get(name) == rf.key and (run_dir / name).exists():
+            continue
+        held_here = (run_dir / name).exists()  # a file once read is kept up to date
+        if not whole and name not in (RECORD, METRICS_FILE) and not held_here:
+            left[name] = {"key": rf.key, "size": rf.size}  # in the store until read
+            continue
+        remote.download(experiment, run_id, name, run_dir / name)
+        held[name] = rf.key
+        _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))
+    if left:
+        _write_changed(run_dir / NOT_FETCHED, json.dumps(left, sort_keys=True))
+    else:
+        (run_dir / NOT_FETCHED).unlink(missing_ok=True)
 
 
 def fetch_rest(remote: S3Runs, run_dir: Path) -> int:

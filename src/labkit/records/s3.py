@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,18 @@ class S3Runs:
     downloads: int = 0
     uploads: int = 0
     _fs: Any = field(default=None, repr=False)
+    # runs are mirrored by several threads: one client, counts kept whole
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.bucket, self.prefix = parse_url(self.url)
 
     @property
     def fs(self) -> s3fs.S3FileSystem:
+        with self._lock:
+            return self._client()
+
+    def _client(self) -> s3fs.S3FileSystem:
         if self._fs is None:
             # no listings cache: another workstation's runs appear between two calls;
             # few retries and short timeouts: an unreachable store leaves the run pending
@@ -147,7 +154,8 @@ class S3Runs:
             target = self._path(experiment, run_id, name)
             self._call(f"uploading {experiment}/{run_id}/{name}", self.fs.put_file,
                        str(path), target)  # fmt: skip
-            self.uploads += 1
+            with self._lock:
+                self.uploads += 1
             sent += 1
         return sent
 
@@ -158,7 +166,8 @@ class S3Runs:
         src = self._path(experiment, run_id, name)
         self._call(f"downloading {experiment}/{run_id}/{name}", self.fs.get_file, src, str(tmp))
         tmp.replace(dest)
-        self.downloads += 1
+        with self._lock:
+            self.downloads += 1
 
 
 def files_of(run_dir: Path) -> list[str]:
