@@ -287,10 +287,13 @@ def test_an_upload_cut_off_by_the_store_stopping_is_kept_and_pushed_later(
 @pytest.mark.slow
 def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothing(s3, tmp_path):
     logs = seed_logs(tmp_path / "logs", tuple(SEED))
+    hz, target = SEED["exp1"]
+    write_seed_logs(tmp_path / "logs-2", "exp1", hz, target, stop_s=55)  # exp1 once more
     disk = tmp_path / "disk"
     sink = io.StringIO()
-    cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=str(disk), out=sink)
-    cli.import_logs(str(logs), playbook=str(PLAYBOOK), runs=s3, out=sink)
+    for folder in (logs, tmp_path / "logs-2"):
+        cli.import_logs(str(folder), playbook=str(PLAYBOOK), runs=str(disk), out=sink)
+        cli.import_logs(str(folder), playbook=str(PLAYBOOK), runs=s3, out=sink)
     cli.report(playbook=str(PLAYBOOK), runs=str(disk), out=str(tmp_path / "from-disk"), stdout=sink)
     cli.report(playbook=str(PLAYBOOK), runs=s3, out=str(tmp_path / "from-s3"), stdout=sink)
     name = PLAYBOOK.stem
@@ -298,8 +301,18 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     b = (tmp_path / "from-s3" / f"{name}.md").read_text()
     assert "exp1" in a and len(a) > 1000
     assert when(a) == when(b)  # the same report, but for the minute it was made
-    for table in sorted((tmp_path / "from-disk" / name).glob("*.csv")):
+    tables = sorted((tmp_path / "from-disk" / name).glob("*.csv")) + [
+        tmp_path / "from-disk" / name / "hypotheses.json"
+    ]
+    assert len(tables) >= 2 and (tmp_path / "from-disk" / name / "summary.csv") in tables
+    for table in tables:
         assert table.read_text() == (tmp_path / "from-s3" / name / table.name).read_text()
+    # the report read a run's logs only where a figure draws it: one exp1 run at least
+    # is in the cache by its record and metrics alone, and reported all the same
+    mirror = Path(os.environ["LABKIT_CACHE_DIR"]) / "stores" / "labkit-runs" / tmp_path.name
+    lazy = [p.parent for p in mirror.glob("*/*/.not-fetched.json")]
+    assert lazy and not any((r / "record.log").exists() for r in lazy)
+    assert len(list(mirror.glob("*/*/manifest.json"))) == len(SEED) + 1
     # a second report: everything it read is in the cache already
     store = open_store(s3, Path.cwd())
     store.read_dir(say=quiet)
@@ -315,7 +328,7 @@ def test_report_from_s3_equals_the_report_from_disk_and_a_second_downloads_nothi
     again = open_store(s3, Path.cwd())
     mirror = again.read_dir(say=quiet)
     runs = sorted(p.parent for p in mirror.glob("*/*/manifest.json"))
-    assert len(runs) == len(SEED)
+    assert len(runs) == len(SEED) + 1
     held = {p.relative_to(mirror).as_posix() for p in mirror.rglob("*")
             if p.is_file() and not p.name.startswith(".")}  # fmt: skip
     assert held == {f"{r.parent.name}/{r.name}/{n}" for r in runs
