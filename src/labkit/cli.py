@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -699,12 +700,17 @@ def report(
     pb = load_playbook(playbook)
     # a shared store's listing and downloads wait on the network (and the store's own
     # CPU): they overlap importing the analysis, which waits on nothing
+    stop = threading.Event()  # set if this leaves early (Ctrl-C): the mirror stops too
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-mirror")
-    mirrored = pool.submit(store.read_dir, say=lambda m: print(m, file=stdout))
+    mirrored = pool.submit(store.read_dir, say=lambda m: print(m, file=stdout), stop=stop)
     pool.shutdown(wait=False)
-    from labkit.report.build import build_report  # noqa: PLC0415 -- start-up time
+    try:
+        from labkit.report.build import build_report  # noqa: PLC0415 -- start-up time
 
-    runs_dir = mirrored.result()
+        runs_dir = mirrored.result()
+    except BaseException:
+        stop.set()
+        raise
     if store.shared:
         waiting, _ = store.pending()
         if waiting:

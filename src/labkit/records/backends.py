@@ -27,7 +27,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -163,14 +163,17 @@ class RunStore:
                 result.failed.append((run_dir, "upload failed"))
         return result
 
-    def read_dir(self, say: Callable[[str], None] = print) -> Path:
+    def read_dir(
+        self, say: Callable[[str], None] = print, stop: threading.Event | None = None
+    ) -> Path:
         """A local folder holding the store's runs as they are now (the folder itself for
-        a local store; for S3 the mirror, brought up to date by content)."""
+        a local store; for S3 the mirror, brought up to date by content). ``stop``, once
+        set, ends the mirroring at the next file (a caller interrupted meanwhile)."""
         if self.remote is None:
             return self.local
         mirror = cache_root() / "stores" / self.remote.bucket / self.remote.prefix
         before = self.remote.downloads
-        n = sync_mirror(self.remote, mirror)
+        n = sync_mirror(self.remote, mirror, stop)
         got = self.remote.downloads - before
         say(f"{self.spec}: {n} run(s), {got} file(s) downloaded, the rest from {mirror}")
         return mirror
@@ -212,33 +215,43 @@ def open_store(spec: str | Path, project: Path) -> RunStore:
 MIRROR_WORKERS = 8
 
 
-def sync_mirror(remote: S3Runs, mirror: Path) -> int:
+def sync_mirror(remote: S3Runs, mirror: Path, stop: threading.Event | None = None) -> int:
     """Bring ``mirror`` to the store's runs: download each run's metrics and record (last)
     and any file the mirror holds, when its (etag, size) differs; list the rest in the
     run's ``NOT_FETCHED`` (a run stored without metrics: download every file); drop runs
     the store no longer has. A run without a record in the store (still uploading) is not
-    mirrored. Runs are mirrored ``MIRROR_WORKERS`` at a time. Returns the number of runs."""
+    mirrored. Runs are mirrored ``MIRROR_WORKERS`` at a time; the first failure (or
+    Ctrl-C, or ``stop`` set by a caller) ends each run at its next file, so a run left
+    behind lacks its new record and is read as before. Returns the number of runs."""
     listing = remote.listing()
     complete = {k: v for k, v in listing.items() if RECORD in v}
     for exp_dir in mirror.glob("*") if mirror.exists() else []:
         for run_dir in exp_dir.glob("*"):
             if run_dir.is_dir() and (exp_dir.name, run_dir.name) not in complete:
                 shutil.rmtree(run_dir, ignore_errors=True)
+    stop = stop if stop is not None else threading.Event()
     pool = ThreadPoolExecutor(max_workers=MIRROR_WORKERS, thread_name_prefix="labkit-mirror")
     try:
-        done = [
-            pool.submit(_mirror_run, remote, mirror / experiment / run_id, files)
+        running = [
+            pool.submit(_mirror_run, remote, mirror / experiment / run_id, files, stop)
             for (experiment, run_id), files in sorted(complete.items())
         ]
-        for each in done:
+        done, _ = wait(running, return_when=FIRST_EXCEPTION)
+        for each in sorted(done, key=running.index):
             each.result()  # the first failure, raised here
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: no run started after it
+        stop.set()  # every run still going ends at its next file: nothing left to do
+        pool.shutdown(wait=True, cancel_futures=True)
     return len(complete)
 
 
-def _mirror_run(remote: S3Runs, run_dir: Path, files: dict[str, RemoteFile]) -> None:
-    """One run of ``sync_mirror``: its files in order, the record last."""
+def _mirror_run(
+    remote: S3Runs, run_dir: Path, files: dict[str, RemoteFile], stop: threading.Event
+) -> None:
+    """One run of ``sync_mirror``: its files in order, the record last; nothing more
+    once ``stop`` is set."""
+    if stop.is_set():
+        return
     experiment, run_id = run_dir.parent.name, run_dir.name
     run_dir.mkdir(parents=True, exist_ok=True)
     held = _read_objects(run_dir)
@@ -258,6 +271,8 @@ def _mirror_run(remote: S3Runs, run_dir: Path, files: dict[str, RemoteFile]) -> 
         if not whole and name not in (RECORD, METRICS_FILE) and not held_here:
             left[name] = {"key": rf.key, "size": rf.size}  # in the store until read
             continue
+        if stop.is_set():
+            return  # its record not downloaded: the run is read as it was, or not at all
         remote.download(experiment, run_id, name, run_dir / name)
         held[name] = rf.key
         _write_text(run_dir / OBJECTS, json.dumps(held, sort_keys=True))

@@ -162,7 +162,9 @@ class S3Runs:
     def download(self, experiment: str, run_id: str, name: str, dest: Path) -> None:
         """One object to ``dest``, written beside it and renamed into place whole."""
         dest.parent.mkdir(parents=True, exist_ok=True)  # a file in a folder of the run
-        tmp = dest.with_name(f".{dest.name}.part")
+        # beside it under a name of this process and thread: two readers of one cache
+        # (a report, `invoke runs`) never write into one another's part
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
         src = self._path(experiment, run_id, name)
         self._call(f"downloading {experiment}/{run_id}/{name}", self.fs.get_file, src, str(tmp))
         tmp.replace(dest)
