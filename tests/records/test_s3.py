@@ -19,13 +19,16 @@ import s3fs
 
 from labkit import cli
 from labkit.config.playbook import load_playbook
+from labkit.records import s3 as s3mod
 from labkit.records.backends import PUSHED, open_store
 from labkit.records.metrics_cache import input_sizes, read_stored
 from labkit.records.model import read_record
 from labkit.records.s3 import S3Runs
+from labkit.records.store import write_manifest
 from labkit.study.importer import import_logs
 from tests.conftest import DATA, REPO
 from tests.labhost import env, invoke_argv, ssh_host, trust, wait_for, write_inventory
+from tests.runrecord import run_record
 from tests.s3server import WeedS3
 from tests.seedlogs import SEED, write_seed_logs
 
@@ -117,6 +120,26 @@ def test_import_uploads_every_run_record_last_and_a_second_push_sends_nothing(
     assert store.pending() == ([], [])
     again = store.push(say=quiet)
     assert again.uploaded == [] and store.remote.uploads == 0
+
+
+def test_a_large_file_sent_in_parts_is_not_sent_again(s3, tmp_path, monkeypatch):
+    """A file s3fs uploads in parts (a dataset's video) gets an ETag that is not its MD5:
+    a second upload of the run still sends nothing, and a changed file is sent again."""
+    monkeypatch.setattr(s3mod, "PART_SIZE", 5 * 2**20)  # S3's smallest part: a small test
+    run_dir = tmp_path / "exp1" / "r1"
+    (run_dir / "videos").mkdir(parents=True)
+    video = run_dir / "videos" / "front.mp4"
+    video.write_bytes(os.urandom(11 * 2**20))  # three parts
+    write_manifest(run_dir, run_record(status="complete"))
+    remote = S3Runs(s3)
+    remote.ensure_bucket()
+    assert remote.upload_run(run_dir, "exp1", "r1") == 2
+    etag = remote.run_files("exp1", "r1")["videos/front.mp4"].etag
+    assert etag.endswith("-3")  # it went up in parts, as a large file does
+    assert remote.upload_run(run_dir, "exp1", "r1") == 0
+    with video.open("r+b") as fh:
+        fh.write(b"x")  # the same size, other content
+    assert remote.upload_run(run_dir, "exp1", "r1") == 1
 
 
 def test_a_run_s_files_in_folders_reach_the_store_and_the_mirror(s3, tmp_path, monkeypatch):

@@ -38,6 +38,11 @@ class RemoteFile:
         return f"{self.etag}-{self.size}"
 
 
+# the size of the parts of a large file's upload (s3fs's default); labkit passes it, so
+# it can compute the ETag the store gives such a file (``same_etag``)
+PART_SIZE = 50 * 2**20
+
+
 def parse_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix"); a clear error otherwise."""
     if not url.startswith("s3://"):
@@ -149,11 +154,12 @@ class S3Runs:
         for name in files:
             path = run_dir / name
             have = there.get(name)
-            if have is not None and have.size == path.stat().st_size and have.etag == md5(path):
+            if have is not None and have.size == path.stat().st_size and same_etag(path, have.etag):
                 continue
             target = self._path(experiment, run_id, name)
+            # parts of PART_SIZE when s3fs splits the file: its ETag can be computed here
             self._call(f"uploading {experiment}/{run_id}/{name}", self.fs.put_file,
-                       str(path), target)  # fmt: skip
+                       str(path), target, chunksize=PART_SIZE)  # fmt: skip
             with self._lock:
                 self.uploads += 1
             sent += 1
@@ -194,6 +200,25 @@ def md5(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def multipart_etag(path: Path, part_size: int) -> str:
+    """The ETag S3 gives a multipart upload of this file in parts of ``part_size``: the MD5
+    of the parts' MD5s, then ``-<parts>``."""
+    digests = []
+    with open(path, "rb") as fh:
+        for part in iter(lambda: fh.read(part_size), b""):
+            digests.append(hashlib.md5(part, usedforsecurity=False).digest())
+    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+
+
+def same_etag(path: Path, etag: str) -> bool:
+    """Whether the store's object with ``etag`` holds this file: a large file went up in
+    parts (s3fs splits from twice its part size) and its ETag is not its MD5, so without
+    this a dataset's videos would be sent again on every push."""
+    if "-" in etag:
+        return etag == multipart_etag(path, PART_SIZE)
+    return etag == md5(path)
 
 
 def _short(exc: BaseException) -> str:
