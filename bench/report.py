@@ -211,7 +211,7 @@ def measure_s3(store: Path, rounds: int, env: dict) -> dict:
             "same_report": same,
         }  # fmt: skip
     finally:
-        server.stop()
+        server.stop(keep=False)  # its data goes with its temp dir
         shutil.rmtree(root, ignore_errors=True)
 
 

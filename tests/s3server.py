@@ -139,15 +139,20 @@ class WeedS3:
         raise RuntimeError(f"SeaweedFS S3 not ready in {timeout_s:.0f} s ({last}): "
                            f"{self.log_tail()}")  # fmt: skip
 
-    def stop(self) -> None:
+    def stop(self, keep: bool = True) -> None:
+        """The server stopped: cleanly when its data is ``keep``-t for a ``start`` again
+        (it takes ~25 s to leave), at once when its data goes with its temp dir."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        if keep:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
 
     def log_tail(self) -> str:
         try:

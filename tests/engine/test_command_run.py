@@ -50,6 +50,7 @@ def lab(sshd, tmp_path, fake_home):
     return Lab()
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_command_workload_runs_over_ssh_with_its_probe_and_restores(lab, tmp_path):
     res = lab.run("experiment", "--name", "fast", "--set", "seconds=2", "--runs", str(lab.runs))
     assert res.returncode == 0, res.stdout + res.stderr

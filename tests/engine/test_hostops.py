@@ -54,6 +54,7 @@ def run_done(wd, experiment: str) -> bool:
     return bool(rds) and json.loads(rds[-1].read_text()).get("state") == "done"
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_lost_connection_then_collect_and_restore(own_sshd, tmp_path, fake_home):
     server = own_sshd["server"]
     wd, runs, base = _lab(server, tmp_path, fake_home)
@@ -120,6 +121,7 @@ def test_detach_then_collect_restores(sshd, tmp_path, fake_home):
     assert governors(wd) == ["schedutil"] * 14 and not (wd / "lock").exists()
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_setup_host_keeps_settings_and_next_run_leaves_them(sshd, tmp_path, fake_home):
     wd, runs, base = _lab(sshd, tmp_path, fake_home)
     fresh = invoke("setup-host", *base, "--check", home=fake_home)  # --check installs nothing

@@ -329,6 +329,7 @@ def test_a_dead_runs_settings_are_put_back_before_facts_and_plan(lab, workdir):
     untouched(workdir)
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_run_killed_hard_does_not_jam_the_host(lab, workdir):
     """The controller SIGKILLed mid-recording: the next run clears the dead run's lock,
     puts its settings back, completes, and the dead run's record says what happened."""
@@ -416,6 +417,7 @@ def test_facts_after_are_gathered_once_the_host_is_restored(lab, workdir):
     assert "facts after the restore + unlock" in facts[2]
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_run_on_a_server_without_sftp(lab, tmp_path, fake_home):
     """A minimal image's sshd without the SFTP subsystem: the simulator install, the run
     spec and the logs all travel through the shell, and the run completes."""

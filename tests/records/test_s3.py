@@ -41,7 +41,7 @@ def weed(tmp_path_factory):
     server = WeedS3(tmp_path_factory.mktemp("weed"))
     server.start()
     yield server
-    server.stop()
+    server.stop(keep=False)  # its data goes with its temp dir
 
 
 @pytest.fixture

@@ -160,6 +160,7 @@ def _untouched_state(b) -> tuple:
     )
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_two_jetson_clocks_runs_in_a_row(board):
     """The store file is fresh each run: the second run is not stopped by jetson_clocks'
     "already exists. Can I overwrite it? Y/N:" prompt."""
@@ -225,6 +226,7 @@ def test_a_reboot_only_mode_is_refused_with_nothing_changed(board):
     assert not list(b.runs.glob("mode2/*/manifest.json"))
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_reboot_only_mode_allowed_end_to_end(board):
     """labkit answers the prompt, the board reboots (connection drops, back with a new
     boot id), the run records in mode 2 with the journal on the board's disk, and the
@@ -305,6 +307,7 @@ def _while_recording(b, experiment: str, probe) -> tuple[int, str, object]:
     return proc.returncode, out, during
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_settings_right_before_a_reboot_are_applied_again_after_it_and_at_restore(board):
     """setup-host keeps governor=performance; a run into a reboot-only mode wanting the
     same governor finds it unchanged before the reboot, yet the boot resets it: the run
@@ -360,6 +363,7 @@ def test_a_live_power_mode_switch_does_not_undo_pinning(board):
     assert not (b.wd / "state" / "restore.json").exists() and not (b.wd / "lock").exists()
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 @pytest.mark.parametrize("link", ["ssh", "local"])
 @pytest.mark.parametrize("when", ["at once", "while down"])
 def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when, link):
@@ -400,6 +404,7 @@ def test_ctrl_c_during_the_reboot_wait_leaves_the_board_in_its_mode(board, when,
     assert not (b.wd / "lock").exists(), out
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_reboot_revealed_by_nvpmodels_warning_is_allowed(board):
     """Without /etc/nvpmodel.conf the need for a reboot shows only when nvpmodel warns;
     with labkit_allow_reboot: true labkit then reboots into the mode and back."""

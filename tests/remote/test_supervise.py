@@ -111,6 +111,7 @@ def test_a_probe_that_cannot_start_or_exits_early_never_stops_the_workload(tmp_p
     assert st["probes"]["early"]["ended"] == "by itself"
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_probe_that_ignores_its_stop_signal_is_killed(tmp_path, monkeypatch):
     stubborn = ProbeLaunch(
         "stubborn",

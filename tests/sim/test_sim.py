@@ -127,6 +127,7 @@ def test_nvpmodel_and_jetson_clocks(remote):
     )
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_loaded_rig_misses_far_more_deadlines_than_light_one(remote):
     _, _, deploy, _ = remote
     deploy({"jitter": {"rate": 0.1, "stall_ms": 80, "seed": 1}})

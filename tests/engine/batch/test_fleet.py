@@ -98,6 +98,7 @@ def batch_record(fleet: Fleet) -> dict:
     return json.loads(rec.read_text())
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_repeats_and_a_sweep_on_two_hosts_run_to_completion(fleet_of):
     fleet = fleet_of(2)
     res = fleet.batch("--only", "a,fps", "--repeat", "2")
@@ -137,6 +138,7 @@ def test_repeats_and_a_sweep_on_two_hosts_run_to_completion(fleet_of):
     assert "nothing to do" in again.stdout
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_an_interrupted_batch_resumes_with_only_the_missing_runs(fleet_of):
     fleet = fleet_of(1)
     proc = fleet.popen("--only", "a", "--repeat", "4")
@@ -162,6 +164,7 @@ def test_an_interrupted_batch_resumes_with_only_the_missing_runs(fleet_of):
     fleet.untouched()
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_host_that_drops_off_fails_alone(fleet_of):
     fleet = fleet_of(2)
     proc = fleet.popen("--only", "slow", "--repeat", "2")
@@ -203,6 +206,7 @@ def test_fail_fast_stops_the_other_hosts_and_restores_them(fleet_of):
     fleet.untouched()
 
 
+@pytest.mark.slow  # over 9 s on 2 cores: the full suite only
 def test_a_busy_host_is_reported_busy_not_dropped_off(fleet_of):
     """h2's lock is held by a live run of another controller: h2's runs are refused as
     busy (said as such), h1 runs its own."""
