@@ -34,12 +34,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from labkit.errors import LabkitError, StoreError
 from labkit.records.metrics_cache import METRICS_FILE, NOT_FETCHED
-from labkit.records.model import FINAL, RunRecord, read_record
+from labkit.records.model import FINAL, RECORD, RunRecord, read_record
 
 if TYPE_CHECKING:
     from labkit.records.s3 import RemoteFile, S3Runs
 
-RECORD = "manifest.json"
 PUSHED = ".pushed"  # the SHA-256 of the record last uploaded
 OBJECTS = ".objects.json"  # in the mirror: each file's (etag, size) as downloaded
 STAGING = Path(".labkit") / "staging"

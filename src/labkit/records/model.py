@@ -28,6 +28,9 @@ from pydantic import (
 
 from labkit.core.argv import shell
 
+# a run's record, in its folder: the file that makes the run (a reader who has it has the run)
+RECORD = "manifest.json"
+
 SCHEMA = 2
 STATUSES = ("running", "detached", "complete", "failed", "interrupted", "lost-connection")
 FINAL = ("complete", "failed", "interrupted")

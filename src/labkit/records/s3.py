@@ -21,8 +21,7 @@ from typing import Any
 import s3fs
 
 from labkit.errors import LabkitError, StoreError
-
-RECORD = "manifest.json"
+from labkit.records.model import RECORD
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,9 @@ class S3Runs:
 
     @property
     def fs(self) -> s3fs.S3FileSystem:
-        with self._lock:
-            return self._client()
-
-    def _client(self) -> s3fs.S3FileSystem:
-        if self._fs is None:
+        with self._lock:  # one client, however many threads ask first
+            if self._fs is not None:
+                return self._fs
             # no listings cache: another workstation's runs appear between two calls;
             # few retries and short timeouts: an unreachable store leaves the run pending
             # within seconds instead of blocking the end of a run for minutes

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import labkit
-from labkit.records.model import FINAL, STATUSES, RecordError, RunRecord, current, read_record
+from labkit.records.model import (
+    FINAL,
+    RECORD,
+    STATUSES,
+    RecordError,
+    RunRecord,
+    current,
+    read_record,
+)
 
 __all__ = ["FINAL", "STATUSES", "RecordError", "RunRecord"]
 
@@ -93,12 +101,12 @@ def write_manifest(run_dir: Path, record: RunRecord) -> None:
         raise RecordError(f"unknown run status {record.status!r}")
     # as it is now, unchecked (a value of the wrong type is the validation's to name)
     now = record.model_dump(by_alias=True, warnings=False)
-    write_json_atomic(run_dir / "manifest.json", current(now, run_dir).as_dict())
+    write_json_atomic(run_dir / RECORD, current(now, run_dir).as_dict())
 
 
 def load_manifest(run_dir: Path) -> RunRecord | None:
     """The run's record as the current schema (older ones migrated); None if there is none."""
-    return read_record(run_dir / "manifest.json")
+    return read_record(run_dir / RECORD)
 
 
 def mark_restored(runs: str | Path, run_id: str, keys: list[str], by: str) -> Path | None:
